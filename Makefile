@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+# Reinstall when the declared or pinned dependencies change.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/bulletins run
+	$(BIN)/bulletins query "select week_start, unit_group, rank_in_group, unit_name, on_list, dispatched, unresolved, unresolved_change, list_change, weeks_on_list_streak from marts.unit_week_performance where week_start = (select max(week_start) from marts.unit_week_performance) order by unit_group, on_list desc, rank_in_group, unit_name"
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m flows.bench
+
+clean:
+	rm -rf warehouse/lake warehouse/bulletins.duckdb warehouse/bulletins.duckdb.wal warehouse/.prefect

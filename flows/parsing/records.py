@@ -1,0 +1,97 @@
+"""Typed records the parser returns: the one definition of what a parsed page holds.
+
+Pure data: no Prefect, no DuckDB. `flows.schema` maps these onto the lake's Arrow
+schemas; keep the two in step (tests/test_schema.py checks the field names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+ArticleKind = Literal["news", "photo", "commentary", "bulletin"]
+IssueDateSource = Literal["file_name", "page", "inferred"]
+RejectionReason = Literal["empty", "not text", "undecodable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One item on the page, in page order."""
+
+    seq: int  # 1-based position on the page
+    section: str | None  # the page's section name (时政要闻)
+    kind: ArticleKind
+    kicker: str | None  # 引题 above the title
+    title: str | None
+    subtitle: str | None
+    reporters: tuple[str, ...]  # 记者 in the byline
+    correspondents: tuple[str, ...]  # 通讯员 in the byline
+    photographers: tuple[str, ...]  # "记者 张新义 摄"
+    authors: tuple[str, ...]  # commentary authors after □
+    event_date: date | None  # from the lead (12月22日), year resolved from the issue
+    body: str  # normalised paragraphs, rejoined across column breaks, "\n" between
+    editor_code: str | None  # "②6" as printed, taken off the body
+    original_text: str  # the item's lines as decoded, before normalisation (audit)
+    line_start: int  # 1-based line numbers in the decoded file (lineage)
+    line_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulletinUnitRow:
+    """One row of a bulletin's unit table."""
+
+    unit_group: str  # 市辖区(管委会)组, 市直单位及企业组 (normalised)
+    unit_name_raw: str  # the name as printed (after NFKC, whitespace trimmed)
+    dispatched: int | None  # 交办件; None when the cell is missing
+    unresolved: int | None  # 未办结件; None when the cell is missing
+    row_no: int  # 1-based order across the whole bulletin
+    line_no: int  # 1-based line in the decoded file
+
+
+@dataclass(frozen=True, slots=True)
+class Bulletin:
+    """One weekly bulletin with its figures, tables and failed checks."""
+
+    seq: int  # 1-based order of bulletins in the file
+    article_seq: int  # the Article (kind='bulletin') it was read from
+    format: str  # the format module that read it, e.g. "zhumadian_weekly"
+    period_start: date | None
+    period_end: date | None
+    received: int | None
+    due: int | None
+    closed: int | None
+    in_progress: int | None
+    overdue: int | None
+    disputed: int | None
+    closure_rate_published: Decimal | None  # 0..1, exact: 90.58% -> Decimal("0.9058")
+    linked_units: int | None
+    overdue_units: int | None
+    as_of: datetime | None  # 截至12月20日18时 -> 2020-12-20 18:00 (local, naive)
+    units: tuple[BulletinUnitRow, ...]
+    failed_checks: tuple[str, ...]  # names of failed checks; empty = clean
+    line_start: int
+    line_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """A page read successfully (possibly with bulletins that failed checks)."""
+
+    encoding: str  # "utf-8", "utf-8-sig" or "gb18030"
+    issue_date: date | None
+    issue_date_source: IssueDateSource | None
+    section: str | None
+    articles: tuple[Article, ...]
+    bulletins: tuple[Bulletin, ...]
+    warnings: tuple[str, ...] = field(default=())  # non-fatal notes about the page
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Nothing usable in the file: the reason says why."""
+
+    reason: RejectionReason
+    detail: str
+    encoding: str | None = None

@@ -1,0 +1,115 @@
+"""The lake's tables: one explicit Arrow schema per table, with a comment per column.
+
+This module is the one place that defines the raw tables' columns. The Parquet lake
+is written with these schemas and the warehouse's `raw.*` / `ingest.files` tables are
+created from them (with the comments as COMMENT ON), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+
+def _f(name: str, type_: pa.DataType, comment: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"comment": comment})
+
+
+_STR_LIST = pa.list_(pa.string())
+
+FILES = pa.schema(
+    [
+        _f("file_sha256", pa.string(), "sha256 of the file's bytes (lineage key)", False),
+        _f("path", pa.string(), "path of the file relative to the inbox", False),
+        _f("size_bytes", pa.int64(), "size of the file in bytes", False),
+        _f("modified_ns", pa.int64(), "file mtime in ns when seen (skip unchanged paths)", False),
+        _f("issue_date", pa.date32(), "date of the newspaper issue"),
+        _f("issue_date_source", pa.string(), "where issue_date came from: file_name, page or inferred"),
+        _f("encoding", pa.string(), "encoding the file was decoded with"),
+        _f("status", pa.string(), "loaded, partial, quarantined or duplicate", False),
+        _f("reasons", _STR_LIST, "why the file is partial, quarantined or duplicate", False),
+        _f("first_seen_at", pa.timestamp("us", tz="UTC"), "when a run first saw this path with these bytes", False),
+        _f("ingest_seq", pa.int64(), "order in which files were taken in (ties: the later wins)", False),
+        _f("batch_id", pa.string(), "lake batch the file's rows were written in", False),
+    ]
+)
+
+ARTICLES = pa.schema(
+    [
+        _f("file_sha256", pa.string(), "source file's sha256", False),
+        _f("seq", pa.int32(), "1-based position of the item on the page", False),
+        _f("section", pa.string(), "the page's section name"),
+        _f("kind", pa.string(), "news, photo, commentary or bulletin", False),
+        _f("kicker", pa.string(), "kicker line above the title (引题)"),
+        _f("title", pa.string(), "title line"),
+        _f("subtitle", pa.string(), "subtitle line"),
+        _f("reporters", _STR_LIST, "reporters named in the byline (记者)", False),
+        _f("correspondents", _STR_LIST, "correspondents named in the byline (通讯员)", False),
+        _f("photographers", _STR_LIST, "photo credits (记者 X 摄)", False),
+        _f("authors", _STR_LIST, "commentary authors (after □)", False),
+        _f("event_date", pa.date32(), "date in the lead, year taken from the issue"),
+        _f("body", pa.string(), "normalised paragraphs, joined by newlines", False),
+        _f("editor_code", pa.string(), "editor's code at the end of the item, as printed (②6)"),
+        _f("original_text", pa.string(), "the item's lines as decoded, before normalisation", False),
+        _f("line_start", pa.int32(), "first line of the item in the decoded file", False),
+        _f("line_end", pa.int32(), "last line of the item in the decoded file", False),
+        _f("batch_id", pa.string(), "lake batch", False),
+    ]
+)
+
+BULLETINS = pa.schema(
+    [
+        _f("bulletin_id", pa.string(), "file_sha256[:16] || '-' || seq", False),
+        _f("file_sha256", pa.string(), "source file's sha256", False),
+        _f("seq", pa.int32(), "1-based order of bulletins in the file", False),
+        _f("article_seq", pa.int32(), "the article (kind bulletin) it was read from", False),
+        _f("format", pa.string(), "bulletin format module that read it", False),
+        _f("issue_date", pa.date32(), "issue date of the page it was printed in"),
+        _f("period_start", pa.date32(), "first day of the week reported"),
+        _f("period_end", pa.date32(), "last day of the week reported"),
+        _f("received", pa.int32(), "cases taken in that week (受理)"),
+        _f("due", pa.int32(), "cases due to be closed that week (应结案)"),
+        _f("closed", pa.int32(), "cases closed (已结案)"),
+        _f("in_progress", pa.int32(), "cases in progress (正在办理中)"),
+        _f("overdue", pa.int32(), "cases past deadline, still open (超时未办结)"),
+        _f("disputed", pa.int32(), "cases not handled: responsibility disputed (确权争议)"),
+        _f("closure_rate_published", pa.decimal128(9, 6), "closure rate as printed, 0..1 (90.58% -> 0.9058)"),
+        _f("linked_units", pa.int32(), "units the centre dispatches to (联动单位)"),
+        _f("overdue_units", pa.int32(), "units with overdue cases, as printed"),
+        _f("as_of", pa.timestamp("us"), "the 截至 time of the figures (local time)"),
+        _f("failed_checks", _STR_LIST, "names of failed checks; empty when clean", False),
+        _f("line_start", pa.int32(), "first line of the bulletin in the decoded file", False),
+        _f("line_end", pa.int32(), "last line of the bulletin in the decoded file", False),
+        _f("batch_id", pa.string(), "lake batch", False),
+    ]
+)
+
+BULLETIN_UNITS = pa.schema(
+    [
+        _f("bulletin_id", pa.string(), "the bulletin the row belongs to", False),
+        _f("file_sha256", pa.string(), "source file's sha256", False),
+        _f("unit_group", pa.string(), "table group (市辖区(管委会)组, 市直单位及企业组)"),
+        _f("unit_name_raw", pa.string(), "unit name as printed", False),
+        _f("dispatched", pa.int32(), "cases dispatched to the unit (交办件)"),
+        _f("unresolved", pa.int32(), "cases overdue at the unit (未办结件)"),
+        _f("row_no", pa.int32(), "1-based row order in the bulletin", False),
+        _f("line_no", pa.int32(), "line of the row in the decoded file", False),
+        _f("batch_id", pa.string(), "lake batch", False),
+    ]
+)
+
+# Lake folder name -> schema. `files` is written last in a batch: it marks the batch
+# complete (a batch without its files part is ignored and cleaned up).
+LAKE_TABLES: dict[str, pa.Schema] = {
+    "articles": ARTICLES,
+    "bulletins": BULLETINS,
+    "bulletin_units": BULLETIN_UNITS,
+    "files": FILES,
+}
+
+# Lake table -> warehouse table it loads into.
+WAREHOUSE_TABLES: dict[str, str] = {
+    "articles": "raw.articles",
+    "bulletins": "raw.bulletins",
+    "bulletin_units": "raw.bulletin_units",
+    "files": "ingest.files",
+}

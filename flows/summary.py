@@ -1,0 +1,35 @@
+"""What one run did: returned by the flow, printed by the CLI, published as an artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class RunSummary:
+    """Counts of one `bulletin-etl` run."""
+
+    files_seen: int = 0  # files in the inbox this run
+    files_unchanged: int = 0  # already recorded (same path, size, mtime): not read
+    files_new: int = 0  # new content taken in this run (loaded + partial + quarantined)
+    files_loaded: int = 0
+    files_partial: int = 0
+    files_quarantined: int = 0
+    files_duplicate: int = 0  # same bytes as a file already taken
+    batches_recovered: int = 0  # lake batches of an earlier interrupted run loaded now
+    weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded
+    models_built: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files_new or self.files_duplicate or self.batches_recovered)
+
+    def line(self) -> str:
+        """One line for the CLI and the logs."""
+        weeks = ", ".join(str(w) for w in sorted(set(self.weeks_loaded))) or "none"
+        return (
+            f"files: {self.files_new} new ({self.files_loaded} loaded, {self.files_partial} partial, "
+            f"{self.files_quarantined} quarantined), {self.files_duplicate} duplicate, "
+            f"{self.files_unchanged} unchanged; weeks loaded: {weeks}"
+        )
