@@ -1,0 +1,53 @@
+"""Paths and settings, defined once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_DIR / "sql"
+
+DEFAULT_INBOX = Path("warehouse/inbox")
+DEFAULT_WAREHOUSE = Path("warehouse")
+
+# How long a run waits for an analyst's reader to let go of the DuckDB file.
+DEFAULT_LOCK_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a run reads from and writes to."""
+
+    inbox: Path
+    warehouse: Path
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+
+    @property
+    def db_path(self) -> Path:
+        return self.warehouse / "bulletins.duckdb"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.warehouse / "lake"
+
+    @property
+    def run_lock_path(self) -> Path:
+        """File lock held by the one writer run at a time."""
+        return self.warehouse / ".bulletins-run.lock"
+
+    @classmethod
+    def resolve(
+        cls,
+        inbox: str | Path | None = None,
+        warehouse: str | Path | None = None,
+        lock_timeout_s: float | None = None,
+    ) -> "Settings":
+        """Arguments first, then BULLETINS_* environment variables, then defaults."""
+        inbox_path = Path(inbox or os.environ.get("BULLETINS_INBOX") or DEFAULT_INBOX)
+        warehouse_path = Path(warehouse or os.environ.get("BULLETINS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+        timeout = lock_timeout_s
+        if timeout is None:
+            timeout = float(os.environ.get("BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S))
+        return cls(inbox=inbox_path.resolve(), warehouse=warehouse_path.resolve(), lock_timeout_s=timeout)
