@@ -20,6 +20,7 @@ class RunSummary:
     batches_recovered: int = 0  # lake batches of an earlier interrupted run loaded now
     weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded
     models_built: bool = False
+    skipped: str | None = None  # why the run did nothing (another run held the lock)
 
     @property
     def changed(self) -> bool:
@@ -27,6 +28,8 @@ class RunSummary:
 
     def line(self) -> str:
         """One line for the CLI and the logs."""
+        if self.skipped:
+            return f"run skipped: {self.skipped}"
         weeks = ", ".join(str(w) for w in sorted(set(self.weeks_loaded))) or "none"
         return (
             f"files: {self.files_new} new ({self.files_loaded} loaded, {self.files_partial} partial, "

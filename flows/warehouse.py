@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from flows import lake
+from flows.inbox import Known
 from flows.schema import LAKE_TABLES, WAREHOUSE_TABLES
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
@@ -66,3 +68,65 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             comment = (field.metadata or {}).get(b"comment")
             if comment:
                 con.execute(f"comment on column {table}.{field.name} is {_sql_quote(comment.decode())}")
+    con.execute(
+        """
+        create table if not exists ingest.batches (
+            batch_id varchar primary key,
+            loaded_at timestamptz not null
+        )
+        """
+    )
+    con.execute("comment on table ingest.batches is 'lake batches loaded into this warehouse (incremental state)'")
+    con.execute(
+        """
+        create table if not exists ingest.model_state (
+            key varchar primary key,
+            value varchar not null
+        )
+        """
+    )
+    con.execute("comment on table ingest.model_state is 'fingerprints of what the models were last built from'")
+
+
+def loaded_batches(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("select batch_id from ingest.batches").fetchall()}
+
+
+def pending_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]:
+    """Complete lake batches this warehouse has not loaded (an interrupted run's, or all on rebuild)."""
+    done = loaded_batches(con)
+    return [b for b in lake.complete_batches(lake_dir) if b not in done]
+
+
+def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str]) -> None:
+    """Insert the batches' lake parts into the raw tables (caller owns the transaction)."""
+    if not batch_ids:
+        return
+    for lake_table, table in WAREHOUSE_TABLES.items():
+        paths = lake.part_paths(lake_dir, lake_table, batch_ids)
+        con.execute(f"insert into {table} by name select * from read_parquet(?)", [paths]).fetchall()
+    con.executemany(
+        "insert into ingest.batches values (?, now())", [[b] for b in batch_ids]
+    )
+
+
+def known_files(con: duckdb.DuckDBPyConnection, pending_file_rows: list[dict]) -> Known:
+    """What is already recorded: the warehouse's files plus those of pending batches."""
+    rows = con.execute(
+        "select path, size_bytes, modified_ns, file_sha256, status, ingest_seq from ingest.files order by ingest_seq"
+    ).fetchall()
+    rows += [
+        (r["path"], r["size_bytes"], r["modified_ns"], r["file_sha256"], r["status"], r["ingest_seq"])
+        for r in sorted(pending_file_rows, key=lambda r: r["ingest_seq"])
+    ]
+    paths: dict[str, tuple[int, int]] = {}
+    path_shas: set[tuple[str, str]] = set()
+    taken: dict[str, str] = {}
+    max_seq = 0
+    for path, size, mtime, sha, status, seq in rows:
+        paths[path] = (size, mtime)
+        path_shas.add((path, sha))
+        if status != "duplicate":
+            taken.setdefault(sha, path)
+        max_seq = max(max_seq, seq)
+    return Known(paths=paths, path_shas=frozenset(path_shas), taken=taken, max_ingest_seq=max_seq)

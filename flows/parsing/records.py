@@ -13,7 +13,7 @@ from typing import Literal
 
 ArticleKind = Literal["news", "photo", "commentary", "bulletin"]
 IssueDateSource = Literal["file_name", "page", "inferred"]
-RejectionReason = Literal["empty", "not text", "undecodable"]
+RejectionReason = Literal["empty", "not text", "undecodable", "parser error"]  # the last: a bug, caught at the pipeline boundary
 
 
 @dataclass(frozen=True, slots=True)

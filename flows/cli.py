@@ -1,0 +1,205 @@
+"""The `bulletins` command line: run, query, status, rebuild, serve."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flows.settings import Settings
+
+app = typer.Typer(
+    help="City-management bulletins: inbox -> Parquet lake -> DuckDB marts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+InboxOpt = Annotated[Path | None, typer.Option(help="Folder of new pages [env BULLETINS_INBOX; default warehouse/inbox]")]
+WarehouseOpt = Annotated[Path | None, typer.Option(help="Warehouse folder [env BULLETINS_WAREHOUSE; default warehouse]")]
+
+
+def _quiet_prefect() -> None:
+    # Embedded defaults: no telemetry, and a local temporary API when no server is set.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def run(inbox: InboxOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Run the bulletin-etl flow once over the inbox."""
+    _quiet_prefect()
+    settings = Settings.resolve(inbox, warehouse)
+    if not settings.inbox.is_dir():
+        _fail(f"inbox {settings.inbox} is not a folder")
+    from flows.pipeline import bulletin_etl  # imports Prefect: keep `--help` fast
+    from flows.prefect_local import local_api
+
+    try:
+        with local_api():
+            summary = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse))
+    except Exception as exc:  # the run itself failed: one line, non-zero exit
+        _fail(f"run failed: {type(exc).__name__}: {exc}".splitlines()[0])
+    typer.echo(summary.line())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def _print_table(columns: list[str], rows: list[tuple]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _open_read_only(settings: Settings):
+    from flows.warehouse import connect
+
+    if not settings.db_path.exists():
+        _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
+    return connect(settings.db_path, read_only=True)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run (read-only)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Run read-only SQL against the warehouse."""
+    import duckdb
+
+    if format not in {"table", "csv", "json"}:
+        _fail("--format must be table, csv or json")
+    settings = Settings.resolve(None, warehouse)
+    con = _open_read_only(settings)
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        _fail(str(exc).splitlines()[0])
+    finally:
+        con.close()
+    if format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format == "json":
+        typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], default=_json_default, ensure_ascii=False, indent=2))
+    else:
+        _print_table(columns, rows)
+
+
+@app.command()
+def status(warehouse: WarehouseOpt = None) -> None:
+    """Files by status, quarantined files and partial bulletins with reasons, the latest week."""
+    settings = Settings.resolve(None, warehouse)
+    con = _open_read_only(settings)
+    try:
+        by_status = con.execute(
+            "select status, count(*) from ingest.files group by status order by status"
+        ).fetchall()
+        problems = con.execute(
+            """
+            select status, path, array_to_string(reasons, '; ')
+            from ingest.files where status in ('quarantined', 'partial')
+            order by status, path
+            """
+        ).fetchall()
+        left_out = con.execute(
+            """
+            select b.period_start, b.issue_date, f.path,
+                   case when b.superseded then 'superseded by a later issue'
+                        else array_to_string(b.failed_checks, ', ') end
+            from core.bulletins b
+            join (select file_sha256, min_by(path, ingest_seq) as path
+                  from ingest.files where status <> 'duplicate' group by file_sha256) f using (file_sha256)
+            where not b.passes_checks or b.superseded
+            order by b.period_start, b.issue_date
+            """
+        ).fetchall() if _has_relation(con, "core", "bulletins") else []
+        latest = con.execute(
+            "select max(week_start), max(week_end) from marts.city_week_performance"
+        ).fetchall() if _has_relation(con, "marts", "city_week_performance") else [(None, None)]
+    finally:
+        con.close()
+    typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status) or "none"))
+    if problems:
+        typer.echo("quarantined and partial files:")
+        for st, path, reasons in problems:
+            typer.echo(f"  {st:<11} {path}: {reasons}")
+    if left_out:
+        typer.echo("bulletins left out of the marts:")
+        for start, issue, path, why in left_out:
+            typer.echo(f"  week {start or '?'} (issue {issue or '?'}) in {path}: {why}")
+    week = latest[0]
+    typer.echo(f"latest week loaded: {week[0]} ~ {week[1]}" if week[0] else "latest week loaded: none")
+
+
+def _has_relation(con, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select 1 from duckdb_tables() where schema_name = ? and table_name = ? "
+            "union all select 1 from duckdb_views() where schema_name = ? and view_name = ?",
+            [schema, name, schema, name],
+        ).fetchall()
+    )
+
+
+@app.command()
+def rebuild(warehouse: WarehouseOpt = None) -> None:
+    """Rebuild the DuckDB file from the Parquet lake (the lake is the source of truth)."""
+    from flows.build import rebuild_warehouse
+
+    settings = Settings.resolve(None, warehouse)
+    try:
+        batches = rebuild_warehouse(settings)
+    except Exception as exc:
+        _fail(f"rebuild failed: {type(exc).__name__}: {exc}".splitlines()[0])
+    typer.echo(f"rebuilt {settings.db_path} from {batches} lake batch(es)")
+
+
+@app.command()
+def serve(
+    cron: Annotated[str, typer.Option(help="Cron schedule")] = "0 7 * * *",
+    timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = "Asia/Shanghai",
+    inbox: InboxOpt = None,
+    warehouse: WarehouseOpt = None,
+    interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of the cron (testing)")] = None,
+) -> None:
+    """Serve bulletin-etl on a schedule (starts a local Prefect server if PREFECT_API_URL is unset)."""
+    _quiet_prefect()
+    from flows.serve import serve as serve_flow
+
+    settings = Settings.resolve(inbox, warehouse)
+    serve_flow(cron=cron, timezone=timezone, inbox=str(settings.inbox), warehouse=str(settings.warehouse), interval_s=interval)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

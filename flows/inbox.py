@@ -1,0 +1,106 @@
+"""Discovering new content in the inbox: cost grows with new files, not the archive.
+
+Unchanged paths (same size and mtime as recorded) are not read; new bytes are hashed
+once; bytes already taken under another path are duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A batch closes at whichever limit comes first: bounded memory per parse task.
+BATCH_MAX_FILES = 64
+BATCH_MAX_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the warehouse (and complete lake batches) already hold about inbox files."""
+
+    paths: Mapping[str, tuple[int, int]]  # path -> (size_bytes, modified_ns) last seen
+    path_shas: frozenset[tuple[str, str]]  # (path, sha256) already recorded
+    taken: Mapping[str, str]  # sha256 -> path of the file whose content was taken
+    max_ingest_seq: int
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """A file to record this run, with its content hash."""
+
+    path: str  # relative to the inbox, '/'-separated
+    size_bytes: int
+    modified_ns: int
+    file_sha256: str
+    ingest_seq: int
+    duplicate_of: str | None = None  # path already holding the same bytes
+
+
+@dataclass
+class Plan:
+    """What a run will do: files to parse (new content) and duplicates to record."""
+
+    seen: int = 0
+    unchanged: int = 0
+    to_parse: list[InboxFile] = field(default_factory=list)
+    duplicates: list[InboxFile] = field(default_factory=list)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_inbox(inbox: Path) -> Iterator[Path]:
+    """Regular files under the inbox, in path order; hidden files are skipped."""
+    if not inbox.is_dir():
+        return
+    for path in sorted(inbox.rglob("*")):
+        rel = path.relative_to(inbox)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            yield path
+
+
+def plan_run(inbox: Path, known: Known) -> Plan:
+    """Find new content: unchanged paths are not read; new bytes are hashed once."""
+    plan = Plan()
+    taken = dict(known.taken)
+    seq = known.max_ingest_seq
+    for path in list_inbox(inbox):
+        plan.seen += 1
+        rel = path.relative_to(inbox).as_posix()
+        stat = path.stat()
+        if known.paths.get(rel) == (stat.st_size, stat.st_mtime_ns):
+            plan.unchanged += 1
+            continue
+        sha = sha256_file(path)
+        if (rel, sha) in known.path_shas:  # touched, not changed
+            plan.unchanged += 1
+            continue
+        seq += 1
+        item = InboxFile(rel, stat.st_size, stat.st_mtime_ns, sha, seq, taken.get(sha))
+        if item.duplicate_of is not None:
+            plan.duplicates.append(item)
+        else:
+            taken[sha] = rel
+            plan.to_parse.append(item)
+    return plan
+
+
+def batches(items: Sequence[InboxFile], max_files: int = BATCH_MAX_FILES, max_bytes: int = BATCH_MAX_BYTES) -> Iterator[list[InboxFile]]:
+    """Group files into batches bounded by count and bytes."""
+    current: list[InboxFile] = []
+    size = 0
+    for item in items:
+        if current and (len(current) >= max_files or size + item.size_bytes > max_bytes):
+            yield current
+            current, size = [], 0
+        current.append(item)
+        size += item.size_bytes
+    if current:
+        yield current

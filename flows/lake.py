@@ -1,0 +1,84 @@
+"""The Parquet lake: `<warehouse>/lake/<table>/<batch_id>.parquet`.
+
+A batch is written table by table, each file under a temporary name then renamed,
+with `files` last: a batch whose `files` part exists is complete. Parts of a batch
+without it come from an interrupted run and are removed by `remove_incomplete`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flows.schema import LAKE_TABLES
+
+COMPLETION_TABLE = "files"
+
+
+def table_dir(lake_dir: Path, table: str) -> Path:
+    return lake_dir / table
+
+
+def part_path(lake_dir: Path, table: str, batch_id: str) -> Path:
+    return table_dir(lake_dir, table) / f"{batch_id}.parquet"
+
+
+def write_part(lake_dir: Path, table: str, batch_id: str, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write one table's rows of a batch atomically (temporary name, fsync, rename)."""
+    schema = LAKE_TABLES[table]
+    target = part_path(lake_dir, table, batch_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    arrow_table = pa.Table.from_pylist(list(rows), schema=schema)
+    pq.write_table(arrow_table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return target
+
+
+def write_batch(lake_dir: Path, batch_id: str, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    """Write every table of a batch, `files` last (it marks the batch complete)."""
+    for table in LAKE_TABLES:
+        if table != COMPLETION_TABLE:
+            write_part(lake_dir, table, batch_id, rows_by_table.get(table, ()))
+    write_part(lake_dir, COMPLETION_TABLE, batch_id, rows_by_table.get(COMPLETION_TABLE, ()))
+
+
+def complete_batches(lake_dir: Path) -> list[str]:
+    """Batch ids whose `files` part exists, in id (= time) order."""
+    folder = table_dir(lake_dir, COMPLETION_TABLE)
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.parquet"))
+
+
+def remove_incomplete(lake_dir: Path) -> list[Path]:
+    """Delete parts of batches that never got their `files` part, and stray temp files."""
+    complete = set(complete_batches(lake_dir))
+    removed: list[Path] = []
+    for table in LAKE_TABLES:
+        folder = table_dir(lake_dir, table)
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            stray_tmp = path.name.endswith(".tmp")
+            orphan = path.suffix == ".parquet" and path.stem not in complete
+            if stray_tmp or orphan:
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def read_files_part(lake_dir: Path, batch_id: str) -> list[dict[str, Any]]:
+    """The `files` rows of one batch (small: one row per input file)."""
+    return pq.read_table(part_path(lake_dir, COMPLETION_TABLE, batch_id)).to_pylist()
+
+
+def part_paths(lake_dir: Path, table: str, batch_ids: Iterable[str]) -> list[str]:
+    return [str(part_path(lake_dir, table, b)) for b in batch_ids]

@@ -1,0 +1,136 @@
+"""Checks on every bulletin; a failed check is recorded by name in Bulletin.failed_checks.
+
+The names are stable (the warehouse keys on them). In the order they are recorded:
+
+- ``period_parsed``: the week's start and end were read, start <= end, at most 31 days apart.
+- ``figures_present``: every headline figure was read: received, due, closed, in_progress,
+  overdue, disputed, closure_rate_published, linked_units, overdue_units (as_of is not
+  required).
+- ``components_sum_to_due``: closed + in_progress + overdue + disputed == due.
+- ``closure_rate_matches``: closed / due as a percentage, rounded half-up to the printed
+  number of decimals, equals the printed rate (5184 / 5723 -> 90.58%); fails when due is 0.
+- ``units_sum_to_overdue``: the unit rows' unresolved add up to overdue.
+- ``unit_count_matches``: the number of unit rows equals overdue_units.
+- ``unresolved_le_dispatched``: unresolved <= dispatched in every unit row.
+- ``units_unique``: no unit is listed twice (names compared after normalize_name).
+- ``table_complete``: every unit row has both numbers, every table ends with the issuing
+  body's signature (a page cut off mid-table has none after its last table), and a table
+  is there when overdue_units > 0.
+
+A check whose inputs were not read (a missing figure, a row with a missing cell) is not
+run: ``figures_present`` or ``table_complete`` already fails for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+from flows.names import normalize_name
+from flows.parsing.records import Bulletin
+
+MAX_PERIOD_DAYS = 31
+_DECIMAL = Context(prec=40)
+
+HEADLINE_FIGURES = (
+    "received",
+    "due",
+    "closed",
+    "in_progress",
+    "overdue",
+    "disputed",
+    "closure_rate_published",
+    "linked_units",
+    "overdue_units",
+)
+
+
+def period_parsed(b: Bulletin) -> bool:
+    """Say whether the period was read and spans 0..31 days."""
+    if b.period_start is None or b.period_end is None:
+        return False
+    return 0 <= (b.period_end - b.period_start).days <= MAX_PERIOD_DAYS
+
+
+def figures_present(b: Bulletin) -> bool:
+    """Say whether every headline figure was read."""
+    return all(getattr(b, name) is not None for name in HEADLINE_FIGURES)
+
+
+def components_sum_to_due(b: Bulletin) -> bool | None:
+    """Say whether closed + in_progress + overdue + disputed == due."""
+    parts = (b.closed, b.in_progress, b.overdue, b.disputed)
+    if b.due is None or any(p is None for p in parts):
+        return None
+    return sum(p for p in parts if p is not None) == b.due
+
+
+def closure_rate_matches(b: Bulletin) -> bool | None:
+    """Say whether closed / due, rounded like the printed rate, equals it."""
+    rate, closed, due = b.closure_rate_published, b.closed, b.due
+    if rate is None or closed is None or due is None:
+        return None
+    if due == 0:
+        return False
+    percent = rate.scaleb(2)  # 0.9058 -> 90.58, keeping the printed exponent
+    step = Decimal(1).scaleb(min(0, percent.as_tuple().exponent))  # type: ignore[arg-type]
+    computed = _DECIMAL.divide(Decimal(closed) * 100, Decimal(due))
+    return computed.quantize(step, rounding=ROUND_HALF_UP, context=_DECIMAL) == percent
+
+
+def units_sum_to_overdue(b: Bulletin) -> bool | None:
+    """Say whether the rows' unresolved add up to overdue."""
+    unresolved = [u.unresolved for u in b.units]
+    if b.overdue is None or any(u is None for u in unresolved):
+        return None
+    return sum(u for u in unresolved if u is not None) == b.overdue
+
+
+def unit_count_matches(b: Bulletin) -> bool | None:
+    """Say whether there are as many rows as overdue_units."""
+    return None if b.overdue_units is None else len(b.units) == b.overdue_units
+
+
+def unresolved_le_dispatched(b: Bulletin) -> bool:
+    """Say whether no row has more unresolved than dispatched cases."""
+    return all(
+        u.unresolved <= u.dispatched for u in b.units if u.unresolved is not None and u.dispatched is not None
+    )
+
+
+def units_unique(b: Bulletin) -> bool:
+    """Say whether every unit is listed once."""
+    names = [normalize_name(u.unit_name_raw) for u in b.units]
+    return len(names) == len(set(names))
+
+
+def table_complete(b: Bulletin, tables_closed: bool) -> bool:
+    """Say whether every row is whole, the tables are closed and present when needed."""
+    if not tables_closed:
+        return False
+    if any(u.dispatched is None or u.unresolved is None for u in b.units):
+        return False
+    return bool(b.units) or not b.overdue_units
+
+
+CHECKS: tuple[tuple[str, Callable[[Bulletin], bool | None]], ...] = (
+    ("period_parsed", period_parsed),
+    ("figures_present", figures_present),
+    ("components_sum_to_due", components_sum_to_due),
+    ("closure_rate_matches", closure_rate_matches),
+    ("units_sum_to_overdue", units_sum_to_overdue),
+    ("unit_count_matches", unit_count_matches),
+    ("unresolved_le_dispatched", unresolved_le_dispatched),
+    ("units_unique", units_unique),
+)
+
+
+def failed_checks(b: Bulletin, *, tables_closed: bool) -> tuple[str, ...]:
+    """Return the names of the checks `b` fails, in the documented order.
+
+    `tables_closed` comes from the format: False when a table has no signature after it.
+    """
+    failed = [name for name, check in CHECKS if check(b) is False]
+    if not table_complete(b, tables_closed):
+        failed.append("table_complete")
+    return tuple(failed)

@@ -1,0 +1,45 @@
+"""The interface every bulletin format implements: find its bulletins on a page, read one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from flows.parsing.normalize import Line
+from flows.parsing.records import Bulletin
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A bulletin's lines: indexes into the page's line list, both ends included."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulletinRead:
+    """What a format reads from a span: the bulletin and its article's title and body.
+
+    `bulletin.seq` and `bulletin.article_seq` are 0: the page numbers them.
+    """
+
+    title: str | None
+    body: str
+    bulletin: Bulletin
+
+
+class BulletinFormat(Protocol):
+    """One city's bulletin layout."""
+
+    name: str  # recorded in Bulletin.format, e.g. "zhumadian_weekly"
+
+    def recognise(self, lines: Sequence[Line]) -> list[Span]:
+        """Return the spans of this format's bulletins on the page, in order (none: [])."""
+        ...
+
+    def parse(self, lines: Sequence[Line], span: Span, issue_date: date | None) -> BulletinRead:
+        """Read the bulletin in `span`; never raise: what cannot be read fails a check."""
+        ...

@@ -1,0 +1,100 @@
+"""Flattened table lines: cells split by tabs or runs of spaces, numbers with or without 件."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+TableLineKind = Literal["caption", "group", "header", "row", "signature", "name_only"]
+
+_CELL_SEPARATOR = re.compile(r"\t|\s{2,}")
+# 1013, 1013件, 1013 件; more than 9 digits is a misread (and would not fit int32).
+_NUMBER = re.compile(r"(\d{1,9})\s*件?")
+# Cells that stand for "no number".
+_PLACEHOLDERS = frozenset({"", "-", "—", "/", "无", "空"})
+# A whole row in one cell, single spaces or none between the name and the numbers:
+# names carry no digits, so the name ends at the first digit and the rest is numbers.
+_FIRST_DIGIT = re.compile(r"\d")
+_NUMBERS_ONLY = re.compile(r"[\d\s件]+")
+_DIGIT_RUN = re.compile(r"\d+")
+_NAME_PUNCT = re.compile(r"[,。;:!?]")
+MAX_NAME_CHARS = 40
+MAX_CAPTION_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class TableLine:
+    """One classified line of a bulletin table."""
+
+    kind: TableLineKind
+    cells: tuple[str, ...]
+    name: str | None = None  # rows and name-only rows
+    values: tuple[int | None, ...] = ()  # rows: the number cells in order, None if blank
+
+
+def split_cells(text: str) -> list[str]:
+    """Split a flattened row into trimmed cells, trailing empty cells dropped."""
+    cells = [c.strip() for c in _CELL_SEPARATOR.split(text)]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _number(cell: str) -> int | None | bool:
+    """Read a number cell: int, None for a placeholder, False for text."""
+    if cell in _PLACEHOLDERS:
+        return None
+    m = _NUMBER.fullmatch(cell)
+    return int(m[1]) if m else False
+
+
+def _plausible_name(name: str) -> bool:
+    return (
+        0 < len(name) <= MAX_NAME_CHARS
+        and not any(ch.isdigit() for ch in name)
+        and _NAME_PUNCT.search(name) is None
+    )
+
+
+def _row(cells: list[str]) -> TableLine | None:
+    """Read a unit row: a name without digits, then number cells."""
+    name, rest = cells[0], cells[1:]
+    if any(ch.isdigit() for ch in name):
+        # "驿城区政府 1013件" in the first cell: split it at the first digit.
+        digit = _FIRST_DIGIT.search(name)
+        numbers = name[digit.start() :] if digit else ""
+        if _NUMBERS_ONLY.fullmatch(numbers) is None:
+            return None
+        name = name[: len(name) - len(numbers)].strip()
+        rest = _DIGIT_RUN.findall(numbers) + rest
+    values = [_number(c) for c in rest]
+    if not _plausible_name(name) or any(v is False for v in values):
+        return None
+    if not any(v is not None for v in values):
+        return None
+    return TableLine("row", tuple(cells), name, tuple(v if isinstance(v, int) else None for v in values))
+
+
+def classify(text: str) -> TableLine | None:
+    """Classify a normalised line as a table line, or None when it is not one."""
+    cells = split_cells(text)
+    if not cells:
+        return None
+    first = cells[0]
+    if len(cells) == 1 and not any(ch.isdigit() for ch in first):
+        if first.endswith("领导小组"):
+            return TableLine("signature", tuple(cells))
+        if first.endswith("组") and len(first) <= MAX_NAME_CHARS:
+            return TableLine("group", tuple(cells))
+    if first == "单位" or any("交办" in c or "未办结" in c for c in cells):
+        if not any(ch.isdigit() for ch in text):
+            return TableLine("header", tuple(cells))
+    row = _row(cells)
+    if row is not None:
+        return row
+    if len(cells) == 1 and "周报" in first and len(first) <= MAX_CAPTION_CHARS:
+        return TableLine("caption", tuple(cells))
+    if len(cells) == 1 and _plausible_name(first) and first[-1] not in "、)":
+        return TableLine("name_only", tuple(cells), first)
+    return None

@@ -1,0 +1,66 @@
+"""The issue's date: from the file name, else a date line on the page, else inferred."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from flows.parsing.dates import full_dates, month_days, nearest_date, safe_date
+from flows.parsing.normalize import Line
+from flows.parsing.records import IssueDateSource
+
+# 2020-12-23, 2020_12_23, 2020.12.23 or 20201223, not inside a longer run of letters or
+# digits (a content hash like 3e19ef32d54e8472 must not yield a date).
+_FILE_NAME_DATE = re.compile(
+    r"(?<![0-9A-Za-z])((?:19|20)\d{2})(?:([-_.])(\d{2})\2(\d{2})|(\d{2})(\d{2}))(?![0-9A-Za-z])"
+)
+# "2020年12月23日 星期三" on its own line (maybe with more after a space: 农历..., 第3版).
+_DATE_LINE = re.compile(
+    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s+[^~,]{0,30})?"
+)
+DATE_LINE_WITHIN = 10  # a date line counts only among the first non-blank lines
+
+
+def from_file_name(file_name: str) -> date | None:
+    """Read 2020-12-23 or 20201223 from a file name."""
+    for m in _FILE_NAME_DATE.finditer(file_name):
+        month, day = (m[3], m[4]) if m[2] else (m[5], m[6])
+        found = safe_date(int(m[1]), int(month), int(day))
+        if found is not None:
+            return found
+    return None
+
+
+def read_date_line(text: str) -> date | None:
+    """Read a line that is only a date ("2020年12月23日 星期三"), else None."""
+    m = _DATE_LINE.fullmatch(text)
+    return safe_date(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def from_date_line(lines: Sequence[Line]) -> date | None:
+    """Read a date line near the top of the page."""
+    texts = [line.text for line in lines if not line.blank][:DATE_LINE_WITHIN]
+    return next((d for text in texts if (d := read_date_line(text)) is not None), None)
+
+
+def inferred(lines: Sequence[Line]) -> date | None:
+    """Return the latest date the page mentions; month-days take the year nearest the latest full date."""
+    text = "\n".join(line.text for line in lines)
+    full = list(full_dates(text))
+    if not full:
+        return None
+    latest_full = max(full)
+    resolved = (nearest_date(month, day, latest_full) for month, day in month_days(text))
+    return max([latest_full, *(d for d in resolved if d is not None)])
+
+
+def issue_date(file_name: str, lines: Sequence[Line]) -> tuple[date | None, IssueDateSource | None]:
+    """Find the issue date and say where it came from."""
+    if (found := from_file_name(file_name)) is not None:
+        return found, "file_name"
+    if (found := from_date_line(lines)) is not None:
+        return found, "page"
+    if (found := inferred(lines)) is not None:
+        return found, "inferred"
+    return None, None

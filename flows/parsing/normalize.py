@@ -1,0 +1,92 @@
+"""Line-level normalisation: editor codes off, then NFKC; paragraph rejoining."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Circled ①..⑳ and the digits after it, at the end of a line or just before a photo
+# credit at the end ("...包装。②2 记者 张新义 摄"). Taken off before NFKC, which would
+# turn ② into a plain 2 and glue it to the text.
+_EDITOR_CODE = re.compile(
+    r"([\u2460-\u2473])[ \u3000]?([0-9\uff10-\uff19]{1,3})"
+    r"(?=[ \t\u3000]*$|[ \t\u3000]+[^。！？!?\u2460-\u2473]{1,40}摄[ \t\u3000]*$)"
+)
+# Controls other than tab (tabs separate table cells) and invisible format marks.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+# Whitespace other than tab, after NFKC (which already maps U+3000 to a space).
+_OTHER_SPACE = re.compile(r"[^\S\t]")
+_SPACES = re.compile(r"\s+")
+
+# Sentence-final punctuation after NFKC (… becomes "...", ！ "!", ？ "?", ． "."),
+# optionally followed by closing quotes or brackets.
+_SENTENCE_END = frozenset("。!?.")
+_CLOSERS = "”’」』)\"'》"
+_BLANKS = " \t\u3000"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of the decoded file: as decoded, and normalised."""
+
+    no: int  # 1-based line number in the decoded file
+    raw: str  # as decoded
+    text: str  # editor code off, NFKC, controls removed, trimmed; tabs kept inside
+    editor_code: str | None  # "②6": the circled digit as printed, digits folded
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+
+def fold(text: str) -> str:
+    """Apply NFKC, drop control and invisible characters, make all whitespace but tabs a space."""
+    folded = _CONTROLS.sub("", unicodedata.normalize("NFKC", text))
+    return _OTHER_SPACE.sub(" ", folded)
+
+
+def take_editor_code(raw: str) -> tuple[str, str | None]:
+    """Split off a trailing editor code: "...改善。②6" -> ("...改善。", "②6")."""
+    matches = list(_EDITOR_CODE.finditer(raw))
+    if not matches:
+        return raw, None
+    m = matches[-1]
+    code = m[1] + unicodedata.normalize("NFKC", m[2])
+    return raw[: m.start()].rstrip(_BLANKS) + raw[m.end() :], code
+
+
+def to_line(no: int, raw: str) -> Line:
+    """Normalise one decoded line."""
+    rest, code = take_editor_code(raw)
+    return Line(no, raw, fold(rest).strip(), code)
+
+
+def to_lines(text: str) -> list[Line]:
+    """Split LF text into normalised lines, numbered from 1."""
+    return [to_line(no, raw) for no, raw in enumerate(text.split("\n"), start=1)]
+
+
+def squeeze(text: str) -> str:
+    """Collapse whitespace runs to one space and trim: for titles and names."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def is_terminated(text: str) -> bool:
+    """Say whether a paragraph ends a sentence (。！？… maybe before a closing quote)."""
+    return text.rstrip(_CLOSERS)[-1:] in _SENTENCE_END
+
+
+def rejoin(paragraphs: list[str]) -> list[str]:
+    """Glue paragraphs cut by column breaks: an unterminated one continues in the next."""
+    joined: list[str] = []
+    pending = ""
+    for paragraph in paragraphs:
+        pending += paragraph
+        # The paragraph's end is pending's end: test the short string, not the long one.
+        if is_terminated(paragraph or pending):
+            joined.append(pending)
+            pending = ""
+    if pending:
+        joined.append(pending)
+    return joined

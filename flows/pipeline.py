@@ -1,0 +1,136 @@
+"""The `bulletin-etl` Prefect flow: inbox -> Parquet lake -> DuckDB -> marts.
+
+Thin orchestration over pure modules: `inbox` (what is new), `ingest` (parse and
+write lake batches), `warehouse` (load), `models` (SQL models and data tests).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from flows import build, lake, warehouse
+from flows.artifacts import publish_run_artifacts
+from flows.inbox import InboxFile, Plan, batches, plan_run
+from flows.ingest import BatchResult, process_batch, record_duplicates
+from flows.locks import RunInProgress, connect_for_write, run_lock
+from flows.settings import Settings
+from flows.summary import RunSummary
+
+# Every task here has side effects (files, the warehouse): never skip one on matching inputs.
+
+PARSE_WORKERS = int(os.environ.get("BULLETINS_PARSE_WORKERS", "2"))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    plan: Plan
+    pending_batches: list[str]
+
+
+@task(name="discover-new-files", cache_policy=NO_CACHE)
+def discover(settings: Settings) -> Prepared:
+    """Drop parts of interrupted batches, find unloaded batches and new inbox content."""
+    lake.remove_incomplete(settings.lake_dir)
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    con = connect_for_write(settings.db_path, settings.lock_timeout_s)
+    try:
+        warehouse.create_raw_tables(con)
+        pending = warehouse.pending_batches(con, settings.lake_dir)
+        pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
+        known = warehouse.known_files(con, pending_rows)
+    finally:
+        con.close()
+    return Prepared(plan=plan_run(settings.inbox, known), pending_batches=pending)
+
+
+@task(name="parse-batch", cache_policy=NO_CACHE)
+def parse_batch(inbox: str, lake_dir: str, batch_id: str, items: list[InboxFile], seen_at: datetime) -> BatchResult:
+    """Parse one batch of files and write its lake parts (runs in the process pool)."""
+    return process_batch(Path(inbox), Path(lake_dir), batch_id, items, seen_at)
+
+
+@task(name="load-and-build", cache_policy=NO_CACHE)
+def load_and_build(settings: Settings, batch_ids: list[str]) -> bool:
+    """Load batches, build the models and run the data tests in one transaction.
+
+    Returns whether anything was done. Nothing is committed unless every data test
+    passes, so a failure anywhere leaves the warehouse as it was.
+    """
+    logger = get_run_logger()
+    con = connect_for_write(settings.db_path, settings.lock_timeout_s)
+    try:
+        built = build.load_and_build(con, settings.lake_dir, batch_ids)
+    finally:
+        con.close()
+    if built:
+        logger.info("loaded %d lake batch(es); models built and data tests passed", len(batch_ids))
+    else:
+        logger.info("nothing new: warehouse unchanged")
+    return built
+
+
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+def publish(settings: Settings, summary: RunSummary) -> None:
+    publish_run_artifacts(settings.db_path, summary)
+
+
+def _batch_id(stamp: str, n: int) -> str:
+    return f"{stamp}-{n:04d}"
+
+
+@flow(name="bulletin-etl", task_runner=ProcessPoolTaskRunner(max_workers=PARSE_WORKERS))
+def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunSummary:
+    """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts."""
+    logger = get_run_logger()
+    settings = Settings.resolve(inbox, warehouse)
+    summary = RunSummary()
+    try:
+        with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
+            _run(settings, summary)
+    except RunInProgress as exc:
+        summary.skipped = str(exc)
+        logger.warning("run skipped: %s", exc)
+        return summary
+    logger.info(summary.line())
+    publish(settings, summary)
+    return summary
+
+
+def _run(settings: Settings, summary: RunSummary) -> None:
+    logger = get_run_logger()
+    seen_at = datetime.now(timezone.utc)
+    stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
+    prepared = discover(settings)
+    plan = prepared.plan
+    summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
+    summary.batches_recovered = len(prepared.pending_batches)
+    if prepared.pending_batches:
+        logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
+
+    new_batches: list[str] = []
+    futures = []
+    for n, items in enumerate(batches(plan.to_parse), start=1):
+        batch_id = _batch_id(stamp, n)
+        futures.append(parse_batch.submit(str(settings.inbox), str(settings.lake_dir), batch_id, items, seen_at))
+    for future in futures:
+        result: BatchResult = future.result()
+        new_batches.append(result.batch_id)
+        summary.files_loaded += result.statuses.get("loaded", 0)
+        summary.files_partial += result.statuses.get("partial", 0)
+        summary.files_quarantined += result.statuses.get("quarantined", 0)
+        summary.weeks_loaded.extend(result.weeks)
+    summary.files_new = summary.files_loaded + summary.files_partial + summary.files_quarantined
+    if plan.duplicates:
+        batch_id = _batch_id(stamp, len(futures) + 1)
+        record_duplicates(settings.lake_dir, batch_id, plan.duplicates, seen_at)
+        new_batches.append(batch_id)
+        summary.files_duplicate = len(plan.duplicates)
+
+    summary.models_built = load_and_build(settings, prepared.pending_batches + new_batches)

@@ -1,0 +1,86 @@
+-- grain: one row per bulletin printed in a taken file (a week printed twice has two rows).
+-- description: Weekly bulletins of the digital city-management centre, with their checks
+--   and whether a later printing of the same week replaces them. The marts use the rows
+--   with passes_checks and not superseded (see core.published_weeks).
+-- column: bulletin_id: file_sha256[:16] || '-' || seq
+-- column: file_sha256: sha256 of the source file (lineage)
+-- column: issue_date: issue date of the page it was printed in
+-- column: period_start: first day of the week reported
+-- column: period_end: last day of the week reported
+-- column: received: cases taken in that week (受理)
+-- column: due: cases due to be closed that week, older cases included (应结案)
+-- column: closed: cases closed (已结案)
+-- column: in_progress: cases in progress (正在办理中)
+-- column: overdue: cases past deadline, still open (超时未办结)
+-- column: disputed: cases not handled, responsibility disputed (确权争议)
+-- column: closure_rate_published: closure rate as printed, 0..1 (90.58% -> 0.9058)
+-- column: linked_units: units the centre dispatches to (联动单位)
+-- column: overdue_units: units with overdue cases, as printed: the length of the list
+-- column: as_of: the 截至 time of the figures (local time)
+-- column: failed_checks: names of the parser's checks that failed; empty when clean
+-- column: passes_checks: true when failed_checks is empty
+-- column: superseded: true when a bulletin of the same period_start that passes its checks
+--   was printed later: a later issue_date (NULL counts as earliest), on a tie the file
+--   ingested later (ingest_seq), on a tie the later bulletin in the file. Failing
+--   bulletins can be superseded but never supersede.
+-- column: line_start: first line of the bulletin in the decoded file
+-- column: line_end: last line of the bulletin in the decoded file
+-- column: format: the bulletin format module that read it
+-- column: ingest_seq: order in which its file was taken in (ingest.files)
+with
+
+bulletins as (
+    select * from staging.stg_bulletins
+),
+
+checked as (
+    select
+        *,
+        coalesce(len(failed_checks) = 0, false) as passes_checks,
+        -- printing order within a period: later issue, then later file, then later in the file
+        row_number() over (
+            partition by period_start
+            order by issue_date asc nulls first, ingest_seq asc, seq asc
+        ) as printing_no,
+    from bulletins
+),
+
+latest as (
+    select
+        *,
+        max(printing_no) filter (where passes_checks) over (partition by period_start)
+            as latest_passing_printing_no,
+    from checked
+),
+
+final as (
+    select
+        bulletin_id,
+        file_sha256,
+        issue_date,
+        period_start,
+        period_end,
+        received,
+        due,
+        closed,
+        in_progress,
+        overdue,
+        disputed,
+        closure_rate_published,
+        linked_units,
+        overdue_units,
+        as_of,
+        failed_checks,
+        passes_checks,
+        coalesce(
+            period_start is not null and printing_no < latest_passing_printing_no,
+            false
+        ) as superseded,
+        line_start,
+        line_end,
+        format,
+        ingest_seq,
+    from latest
+)
+
+select * from final

@@ -1,0 +1,8 @@
+-- fails: a unit with more unresolved cases than cases dispatched to it
+select
+    week_start,
+    unit_name,
+    dispatched,
+    unresolved,
+from marts.unit_week_performance
+where unresolved > dispatched

@@ -1,0 +1,58 @@
+"""Helpers for pipeline tests: build inboxes, run the flow, snapshot the warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from flows.synth import bundled_files
+from flows.warehouse import connection
+
+from conftest import SAMPLE_PAGE
+
+SNAPSHOT_SCHEMAS = ("core", "marts")
+
+
+def make_inbox(folder: Path, names: list[str] | None = None) -> Path:
+    """An inbox with the real sample and the bundled synthetic weeks (or a subset)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {SAMPLE_PAGE.name: SAMPLE_PAGE.read_text(encoding="utf-8"), **bundled_files()}
+    for name, text in files.items():
+        if names is None or name in names:
+            (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def all_inbox_names() -> list[str]:
+    return sorted([SAMPLE_PAGE.name, *bundled_files()])
+
+
+def copy_sample(folder: Path, name: str) -> Path:
+    target = folder / name
+    shutil.copyfile(SAMPLE_PAGE, target)
+    return target
+
+
+def snapshot(db_path: Path, schemas: tuple[str, ...] = SNAPSHOT_SCHEMAS) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table and view in the schemas, sorted: equal snapshots = same data."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with connection(db_path, read_only=True) as con:
+        names = con.execute(
+            """
+            select schema_name || '.' || table_name from duckdb_tables() where schema_name in ?
+            union all
+            select schema_name || '.' || view_name from duckdb_views() where schema_name in ?
+            order by 1
+            """,
+            [list(schemas), list(schemas)],
+        ).fetchall()
+        for (name,) in names:
+            rows = con.execute(f"select * from {name}").fetchall()
+            out[name] = sorted(rows, key=repr)
+    return out
+
+
+def query(db_path: Path, sql: str, params: list | None = None) -> list[tuple[Any, ...]]:
+    with connection(db_path, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()

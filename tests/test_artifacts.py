@@ -1,0 +1,293 @@
+"""The run report: the readers and the markdown on a hand-built warehouse, and publishing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from flows.artifacts import (
+    SUMMARY_KEY,
+    UNIT_TABLE_KEY,
+    CityWeek,
+    LeftOutBulletin,
+    build_summary_markdown,
+    bulletins_left_out,
+    files_by_status,
+    latest_city_week,
+    latest_week_table,
+    publish_run_artifacts,
+    read_run_report,
+)
+from flows.summary import RunSummary
+from flows.warehouse import connection, create_raw_tables
+
+D = dt.date
+
+FILES = """
+insert into ingest.files by name
+select * from (values
+    ('aaa', '2020-12-22_page.txt', 'loaded', []::varchar[], 1),
+    ('bbb', '2020-12-29_page.txt', 'partial', ['bulletin cut off'], 2),
+    ('ccc', 'empty.txt', 'quarantined', ['empty file'], 3),
+    ('ddd', 'blob.bin', 'quarantined', ['binary content'], 4),
+    ('aaa', 'copy of 2020-12-22_page.txt', 'duplicate', ['same bytes as 2020-12-22_page.txt'], 5),
+    ('eee', '2021-01-05_page.txt', 'loaded', []::varchar[], 6)
+) as t(file_sha256, path, status, reasons, ingest_seq)
+cross join (select 10 as size_bytes, 1 as modified_ns, 'b1' as batch_id,
+            timestamptz '2021-01-06 00:00:00+00' as first_seen_at)
+"""
+
+BULLETINS = """
+create table core.bulletins as
+select * from (values
+    ('aaa-1', 'aaa', date '2020-12-22', date '2020-12-14', date '2020-12-20', []::varchar[], false),
+    ('bbb-1', 'bbb', date '2020-12-29', date '2020-12-21', date '2020-12-27',
+        ['totals_add_up', 'units_complete'], false),
+    ('eee-1', 'eee', date '2021-01-05', date '2020-12-28', date '2021-01-03', []::varchar[], false),
+    ('eee-2', 'eee', date '2021-01-05', date '2020-12-14', date '2020-12-20', []::varchar[], true)
+) as t(bulletin_id, file_sha256, issue_date, period_start, period_end, failed_checks, superseded)
+"""
+
+UNIT_MART = """
+create table marts.unit_week_performance as
+select * from (values
+    (date '2020-12-14', date '2020-12-20', '市辖区(管委会)组', '驿城区', true, 10, 2, 0.2::double,
+        null::integer, null::double, null::varchar, 1, 1),
+    (date '2020-12-28', date '2021-01-03', '市辖区(管委会)组', '驿城区', true, 12, 3, 0.25::double,
+        null, null, null, 1, 2),
+    (date '2020-12-28', date '2021-01-03', '市辖区(管委会)组', '开发区', true, 9, 1, 0.111111::double,
+        null, null, null, 1, 1),
+    (date '2020-12-28', date '2021-01-03', '市直单位及企业组', '供电公司', true, 3, 3, 1.0::double,
+        null, null, null, 1, 1),
+    (date '2020-12-28', date '2021-01-03', '市直单位及企业组', '自来水公司', false, null, 0, null,
+        -2, null, 'left', 0, null)
+) as t(week_start, week_end, unit_group, unit_name, on_list, dispatched, unresolved, unresolved_rate,
+       unresolved_change, unresolved_rate_change_pp, list_change, weeks_on_list_streak, rank_in_group)
+"""
+
+CITY_MART = """
+create table marts.city_week_performance as
+select * from (values
+    (date '2020-12-14', date '2020-12-20', 0.9012::double, null::double),
+    (date '2020-12-28', date '2021-01-03', 0.9137::double, 1.25::double)
+) as t(week_start, week_end, closure_rate, closure_rate_change_pp)
+"""
+
+
+def build_warehouse(db_path: Path, *, marts: bool = True) -> None:
+    with connection(db_path) as con:
+        create_raw_tables(con)
+        con.execute(FILES).fetchall()
+        con.execute(BULLETINS).fetchall()
+        if marts:
+            con.execute(UNIT_MART).fetchall()
+            con.execute(CITY_MART).fetchall()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "bulletins.duckdb"
+    build_warehouse(path)
+    return path
+
+
+EXPECTED_TABLE = [
+    {
+        "week_start": "2020-12-28",
+        "unit_group": "市直单位及企业组",
+        "rank_in_group": 1,
+        "unit_name": "供电公司",
+        "on_list": True,
+        "dispatched": 3,
+        "unresolved": 3,
+        "unresolved_change": None,
+        "unresolved_rate": 1.0,
+        "unresolved_rate_change_pp": None,
+        "list_change": None,
+        "weeks_on_list_streak": 1,
+    },
+    {
+        "week_start": "2020-12-28",
+        "unit_group": "市直单位及企业组",
+        "rank_in_group": None,
+        "unit_name": "自来水公司",
+        "on_list": False,
+        "dispatched": None,
+        "unresolved": 0,
+        "unresolved_change": -2,
+        "unresolved_rate": None,
+        "unresolved_rate_change_pp": None,
+        "list_change": "left",
+        "weeks_on_list_streak": 0,
+    },
+    {
+        "week_start": "2020-12-28",
+        "unit_group": "市辖区(管委会)组",
+        "rank_in_group": 1,
+        "unit_name": "开发区",
+        "on_list": True,
+        "dispatched": 9,
+        "unresolved": 1,
+        "unresolved_change": None,
+        "unresolved_rate": 0.1111,
+        "unresolved_rate_change_pp": None,
+        "list_change": None,
+        "weeks_on_list_streak": 1,
+    },
+    {
+        "week_start": "2020-12-28",
+        "unit_group": "市辖区(管委会)组",
+        "rank_in_group": 2,
+        "unit_name": "驿城区",
+        "on_list": True,
+        "dispatched": 12,
+        "unresolved": 3,
+        "unresolved_change": None,
+        "unresolved_rate": 0.25,
+        "unresolved_rate_change_pp": None,
+        "list_change": None,
+        "weeks_on_list_streak": 1,
+    },
+]
+
+RUN = RunSummary(files_seen=2, files_new=1, files_loaded=1, files_unchanged=1, weeks_loaded=[D(2020, 12, 28)])
+
+EXPECTED_MARKDOWN = """\
+# bulletin-etl run
+
+This run: files: 1 new (1 loaded, 0 partial, 0 quarantined), 0 duplicate, 1 unchanged; weeks loaded: 2020-12-28
+
+## Files by status
+
+| status | files |
+| --- | ---: |
+| loaded | 2 |
+| partial | 1 |
+| quarantined | 2 |
+| duplicate | 1 |
+| total | 6 |
+
+## Bulletins left out of the marts
+
+| period | issue date | file | reasons |
+| --- | --- | --- | --- |
+| 2020-12-14 to 2020-12-20 | 2021-01-05 | 2021-01-05_page.txt | superseded: a later issue printed this period again |
+| 2020-12-21 to 2020-12-27 | 2020-12-29 | 2020-12-29_page.txt | failed check: totals_add_up; failed check: units_complete |
+
+## City closure rate
+
+Week 2020-12-28 to 2021-01-03: closure rate 91.37% (+1.25 pp on the week before).
+"""
+
+
+def test_latest_week_table_is_the_latest_week_by_group_then_rank(db_path: Path) -> None:
+    with connection(db_path, read_only=True) as con:
+        assert latest_week_table(con) == EXPECTED_TABLE
+
+
+def test_readers(db_path: Path) -> None:
+    with connection(db_path, read_only=True) as con:
+        assert files_by_status(con) == {"loaded": 2, "partial": 1, "quarantined": 2, "duplicate": 1}
+        assert bulletins_left_out(con) == [
+            LeftOutBulletin(
+                D(2020, 12, 14), D(2020, 12, 20), D(2021, 1, 5), "2021-01-05_page.txt",
+                ["superseded: a later issue printed this period again"],
+            ),
+            LeftOutBulletin(
+                D(2020, 12, 21), D(2020, 12, 27), D(2020, 12, 29), "2020-12-29_page.txt",
+                ["failed check: totals_add_up", "failed check: units_complete"],
+            ),
+        ]
+        assert latest_city_week(con) == CityWeek(D(2020, 12, 28), D(2021, 1, 3), 0.9137, 1.25)
+
+
+def test_summary_markdown_from_the_warehouse(db_path: Path) -> None:
+    table, markdown = read_run_report(db_path, RUN)
+    assert table == EXPECTED_TABLE
+    assert markdown == EXPECTED_MARKDOWN
+
+
+def test_summary_markdown_first_week_and_nothing_left_out() -> None:
+    markdown = build_summary_markdown(
+        "files: 1 new",
+        {"loaded": 1},
+        [],
+        CityWeek(D(2020, 12, 14), D(2020, 12, 20), 0.9058, None),
+    )
+    assert markdown == (
+        "# bulletin-etl run\n\nThis run: files: 1 new\n\n"
+        "## Files by status\n\n| status | files |\n| --- | ---: |\n| loaded | 1 |\n| total | 1 |\n\n"
+        "## Bulletins left out of the marts\n\n"
+        "None: every bulletin passed its checks and none is superseded.\n\n"
+        "## City closure rate\n\n"
+        "Week 2020-12-14 to 2020-12-20: closure rate 90.58% "
+        "(no change to show: the week before was not published).\n"
+    )
+
+
+def test_pipes_in_paths_do_not_break_the_table() -> None:
+    markdown = build_summary_markdown(
+        "x", {}, [LeftOutBulletin(None, None, None, "a|b.txt", ["superseded"])], None
+    )
+    assert "| unknown |  | a\\|b.txt | superseded |" in markdown
+
+
+def test_empty_warehouse_says_there_is_nothing_yet(tmp_path: Path) -> None:
+    expected = (
+        "# bulletin-etl run\n\nThis run: files: 0 new (0 loaded, 0 partial, 0 quarantined), "
+        "0 duplicate, 0 unchanged; weeks loaded: none\n\n"
+        "## Files by status\n\nNo files recorded yet.\n\n"
+        "## Bulletins left out of the marts\n\nNo bulletins loaded yet.\n\n"
+        "## City closure rate\n\nNo marts yet: no published week has been built.\n"
+    )
+    # No database file at all.
+    assert read_run_report(tmp_path / "missing.duckdb", RunSummary()) == ([], expected)
+    # A database with the raw tables only.
+    db_path = tmp_path / "raw-only.duckdb"
+    with connection(db_path) as con:
+        create_raw_tables(con)
+    assert read_run_report(db_path, RunSummary()) == ([], expected)
+
+
+def test_core_without_marts(tmp_path: Path) -> None:
+    db_path = tmp_path / "bulletins.duckdb"
+    build_warehouse(db_path, marts=False)
+    table, markdown = read_run_report(db_path, RUN)
+    assert table == []
+    assert "| 2020-12-21 to 2020-12-27 | 2020-12-29 |" in markdown
+    assert markdown.endswith("## City closure rate\n\nNo marts yet: no published week has been built.\n")
+
+
+def test_published_inside_a_flow_run(prefect_harness, db_path: Path) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+    from prefect.runtime import flow_run
+
+    @flow(name="publish-artifacts-test")
+    def publishing_flow(path: str) -> str:
+        publish_run_artifacts(Path(path), RUN)
+        return flow_run.id
+
+    run_id = publishing_flow(str(db_path))
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[UNIT_TABLE_KEY, SUMMARY_KEY])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])),
+        )
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) == {UNIT_TABLE_KEY, SUMMARY_KEY}
+    assert by_key[UNIT_TABLE_KEY].type == "table"
+    assert _table_data(by_key[UNIT_TABLE_KEY].data) == EXPECTED_TABLE
+    assert by_key[SUMMARY_KEY].type == "markdown"
+    assert by_key[SUMMARY_KEY].data == EXPECTED_MARKDOWN
+
+
+def _table_data(data):
+    """Table artifacts are stored as JSON text."""
+    import json
+
+    return json.loads(data) if isinstance(data, str) else data

@@ -1,0 +1,443 @@
+"""The SQL layer's machinery: seeds, build order, comments, data tests, idempotence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from flows import models, warehouse
+from flows.settings import SQL_DIR
+
+TIMELINE = json.loads((Path(__file__).parent / "fixtures" / "marts" / "timeline.json").read_text(encoding="utf-8"))
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert dict rows (column -> value) into a table."""
+    for row in rows:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        con.execute(f"insert into {table} ({columns}) values ({marks})", list(row.values())).fetchall()
+
+
+def load_timeline(con: duckdb.DuckDBPyConnection) -> None:
+    """The golden timeline's input rows (see tests/test_marts_golden.py)."""
+    warehouse.create_raw_tables(con)
+    for table, rows in TIMELINE["rows"].items():
+        defaults = TIMELINE["defaults"].get(table, {})
+        insert_rows(con, table, [{**defaults, **row} for row in rows])
+
+
+def build(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> list[str]:
+    models.load_seeds(con, sql_dir)
+    return models.build_models(con, sql_dir)
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = warehouse.connect(None)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def golden(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    load_timeline(con)
+    build(con)
+    return con
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ seeds
+
+
+def test_real_seed_maps_the_known_variants(con: duckdb.DuckDBPyConnection) -> None:
+    warehouse.create_raw_tables(con)
+    models.load_seeds(con)
+    mapping = dict(con.execute("select alias_key, canonical from seeds.unit_aliases").fetchall())
+    assert mapping["驿城区人民政府"] == "驿城区政府"
+    assert mapping["电信驻马店分公司"] == "中国电信驻马店分公司"
+    assert mapping["驻马店电信分公司"] == "中国电信驻马店分公司"
+    assert mapping["联通驻马店分公司"] == "中国联通驻马店分公司"
+    assert mapping["中国移动驻马店分公司"] == "河南移动驻马店分公司"
+    assert mapping["移动驻马店分公司"] == "河南移动驻马店分公司"
+    assert mapping["市产业集聚区"] == "高新技术产业开发区"
+    assert mapping["驻马店经济开发区管委会"] == "经济开发区管委会"
+    sample_names = [
+        "驿城区政府", "经济开发区管委会", "市城乡一体化示范区管委会", "中国电信驻马店分公司",
+        "中一市政建设管理有限公司", "市豫资市政设施管理有限公司", "河南移动驻马店分公司",
+        "国电驻马店热电有限公司", "中国联通驻马店分公司",
+    ]  # fmt: skip
+    for name in sample_names:
+        assert mapping[name] == name, "a canonical name maps to itself"
+    for canonical in set(mapping.values()):
+        assert mapping[canonical] == canonical, "no chains left"
+
+
+def test_seed_folds_width_and_spaces_and_resolves_chains(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    write(
+        tmp_path / "seeds" / "unit_aliases.csv",
+        "\ufeffalias,canonical\n"
+        "驿城区 人民政府,驿城区政府\n"
+        "ＡＢＣ　公司,甲 公司\n"
+        "\n"
+        "驿城区人民政府,驿城区政府\n"  # the same mapping twice is fine
+        "老名,旧名\n"
+        "旧名,新名\n",
+    )
+    models.load_seeds(con, tmp_path)
+    rows = con.execute("select alias_key, canonical from seeds.unit_aliases order by alias_key").fetchall()
+    assert sorted(rows) == sorted(
+        [
+            ("驿城区人民政府", "驿城区政府"),
+            ("驿城区政府", "驿城区政府"),
+            ("ABC公司", "甲公司"),
+            ("甲公司", "甲公司"),
+            ("老名", "新名"),
+            ("旧名", "新名"),
+            ("新名", "新名"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "message"),
+    [
+        ("alias,canonical\n电信驻马店分公司,中国电信驻马店分公司\n电信 驻马店分公司,中国联通驻马店分公司\n", "电信 驻马店分公司"),
+        ("alias,canonical\n甲,乙\n乙,甲\n", "cycle"),
+        ("name,canonical\n甲,乙\n", "header"),
+        ("alias,canonical\n甲,\n", "both alias and canonical"),
+    ],
+)
+def test_bad_seed_raises(con: duckdb.DuckDBPyConnection, tmp_path: Path, csv_text: str, message: str) -> None:
+    write(tmp_path / "seeds" / "unit_aliases.csv", csv_text)
+    with pytest.raises(ValueError, match=message):
+        models.load_seeds(con, tmp_path)
+
+
+# ------------------------------------------------------------------ build order
+
+
+def test_build_order_respects_layers_and_dependencies() -> None:
+    order = [m.relation for m in models.discover_models()]
+    assert order.index("marts.unit_week_performance") < order.index("marts.city_week_performance")
+    layers = [r.split(".")[0] for r in order]
+    assert layers == sorted(layers, key=list(models.LAYERS).index)
+    for position, model in enumerate(models.discover_models()):
+        for ref in model.refs:
+            assert order.index(ref) < position, f"{model.relation} reads {ref} before it is built"
+
+
+def test_new_model_files_are_ordered_by_their_references(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    shutil.copytree(SQL_DIR, tmp_path, dirs_exist_ok=True)
+    # alphabetically first, but reads a mart built from another new core model
+    write(
+        tmp_path / "marts" / "aaa_top_units.sql",
+        "-- grain: one row per unit\n"
+        "-- column: unit_name: canonical unit name\n"
+        "-- column: weeks: published weeks on the list\n"
+        "select unit_name, weeks from marts.zzz_unit_weeks\n",
+    )
+    write(
+        tmp_path / "marts" / "zzz_unit_weeks.sql",
+        "-- grain: one row per unit\n"
+        "-- column: unit_name: canonical unit name\n"
+        "-- column: weeks: published weeks on the list\n"
+        "select unit_name, count(*) as weeks from core.aaa_listed group by unit_name\n",
+    )
+    write(
+        tmp_path / "core" / "aaa_listed.sql",
+        "-- grain: one row per unit per week on the list\n"
+        "-- column: unit_name: canonical unit name\n"
+        "select unit_name from marts.unit_week_performance where on_list\n",
+    )
+    with pytest.raises(ValueError, match="later layer"):
+        models.discover_models(tmp_path)
+    write(
+        tmp_path / "core" / "aaa_listed.sql",
+        "-- grain: one row per unit per week on the list\n"
+        "-- column: unit_name: canonical unit name\n"
+        "-- (this line mentions marts.unit_week_performance in a comment: not a reference)\n"
+        "-- the unit's rows ('s and quotes in comments do not hide references)\n"
+        "select units.unit_name from core.bulletin_units as units\n"
+        "inner join core.published_weeks as weeks on weeks.bulletin_id = units.bulletin_id\n",
+    )
+    order = [m.relation for m in models.discover_models(tmp_path)]
+    assert order.index("core.aaa_listed") < order.index("marts.zzz_unit_weeks") < order.index("marts.aaa_top_units")
+    load_timeline(con)
+    build(con, tmp_path)
+    assert con.execute("select * from marts.aaa_top_units order by unit_name").fetchall() == [
+        ("中一市政建设管理有限公司", 1),
+        ("中国电信驻马店分公司", 4),
+        ("中国联通驻马店分公司", 1),
+        ("市城乡一体化示范区管委会", 2),
+        ("河南移动驻马店分公司", 2),
+        ("经济开发区管委会", 2),
+        ("驿城区政府", 4),
+    ]
+
+
+def test_cycles_and_unknown_references_raise(tmp_path: Path) -> None:
+    write(tmp_path / "marts" / "a.sql", "-- grain: x\nselect * from marts.b\n")
+    write(tmp_path / "marts" / "b.sql", "-- grain: x\nselect * from marts.a\n")
+    with pytest.raises(ValueError, match="cycle: marts.a, marts.b"):
+        models.discover_models(tmp_path)
+    write(tmp_path / "marts" / "b.sql", "-- grain: x\nselect * from core.nothing_here\n")
+    with pytest.raises(ValueError, match="core.nothing_here"):
+        models.discover_models(tmp_path)
+
+
+def test_build_needs_the_seed(con: duckdb.DuckDBPyConnection) -> None:
+    warehouse.create_raw_tables(con)
+    with pytest.raises(RuntimeError, match="load_seeds"):
+        models.build_models(con)
+
+
+# ------------------------------------------------------------------ comments and docs
+
+
+def test_every_core_and_mart_relation_and_column_has_a_comment(golden: duckdb.DuckDBPyConnection) -> None:
+    columns = golden.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where schema_name in ('core', 'marts')"
+    ).fetchall()
+    relations = {f"{s}.{t}" for s, t, _, _ in columns}
+    assert {"core.articles", "core.bulletins", "core.bulletin_units", "marts.unit_week_performance",
+            "marts.city_week_performance"} <= relations  # fmt: skip
+    assert [c for c in columns if not c[3]] == []
+    commented = golden.execute(
+        "select schema_name || '.' || view_name, comment from duckdb_views() where schema_name in ('core', 'marts') "
+        "union all "
+        "select schema_name || '.' || table_name, comment from duckdb_tables() where schema_name in ('core', 'marts')"
+    ).fetchall()
+    assert {name for name, _ in commented} == relations
+    assert [name for name, comment in commented if not comment or "Grain:" not in comment] == []
+
+
+def test_model_docs_agree_with_the_relations(golden: duckdb.DuckDBPyConnection) -> None:
+    docs = models.model_docs()
+    actual: dict[str, dict[str, str]] = {}
+    for schema, table, column, comment in golden.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where schema_name in ('core', 'marts') order by schema_name, table_name, column_index"
+    ).fetchall():
+        actual.setdefault(f"{schema}.{table}", {})[column] = comment
+    assert docs == actual
+
+
+def test_the_issue_columns_exist() -> None:
+    docs = models.model_docs()
+    required = {
+        "core.articles": "file_sha256 seq section kind kicker title subtitle reporters correspondents "
+        "photographers authors event_date body editor_code issue_date line_start line_end",
+        "core.bulletins": "bulletin_id file_sha256 issue_date period_start period_end received due closed "
+        "in_progress overdue disputed closure_rate_published linked_units overdue_units as_of failed_checks "
+        "passes_checks superseded line_start line_end",
+        "core.bulletin_units": "bulletin_id period_start unit_group unit_name_raw unit_name dispatched "
+        "unresolved row_no line_no file_sha256",
+        "marts.unit_week_performance": "week_start week_end unit_name unit_group on_list dispatched unresolved "
+        "unresolved_rate prev_week_published prev_on_list prev_dispatched prev_unresolved unresolved_change "
+        "unresolved_rate_change_pp weeks_on_list_streak list_change rank_in_group",
+        "marts.city_week_performance": "week_start week_end received due closed in_progress overdue disputed "
+        "closure_rate closure_rate_published prev_closure_rate closure_rate_change_pp overdue_change "
+        "disputed_change units_on_list units_entered units_left top3_overdue_share prev_week_published",
+    }
+    for relation, names in required.items():
+        missing = [n for n in names.split() if n not in docs[relation]]
+        assert missing == [], relation
+    for relation in ("core.articles", "core.bulletins", "core.bulletin_units"):
+        # the issue's columns come first, in its order
+        names = required[relation].split()
+        assert list(docs[relation])[: len(names)] == names
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("-- grain: x\n-- column: a: the a\n", "without a '-- column:' doc: b"),
+        ("-- grain: x\n-- column: a: the a\n-- column: b: the b\n-- column: c: the c\n", "not produced by the model: c"),
+        ("-- column: a: the a\n-- column: b: the b\n", "grain"),
+    ],
+)
+def test_docs_must_match_the_columns(con: duckdb.DuckDBPyConnection, tmp_path: Path, header: str, message: str) -> None:
+    shutil.copytree(SQL_DIR, tmp_path, dirs_exist_ok=True)
+    write(tmp_path / "marts" / "two_columns.sql", header + "select 1 as a, 2 as b\n")
+    warehouse.create_raw_tables(con)
+    with pytest.raises(ValueError, match=message):
+        build(con, tmp_path)
+
+
+def test_header_continuation_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "marts" / "m.sql",
+        "-- grain: one row per\n--   unit\n-- column: a: first part\n--   second part\n-- a plain comment\nselect 1 as a\n",
+    )
+    model = models.parse_model("marts", path)
+    assert model.grain == "one row per unit"
+    assert model.columns == {"a": "first part second part"}
+
+
+# ------------------------------------------------------------------ data tests
+
+# Each data test with a change to the golden warehouse that breaks its rule.
+VIOLATIONS: dict[str, list[str]] = {
+    "unit_week_unique": [
+        "insert into marts.unit_week_performance select * from marts.unit_week_performance limit 1",
+    ],
+    "unit_week_unresolved_within_dispatched": [
+        "update marts.unit_week_performance set unresolved = dispatched + 1 "
+        "where unit_name = '河南移动驻马店分公司' and week_start = date '2020-12-14'",
+    ],
+    "unit_week_names_canonical": [
+        "update marts.unit_week_performance set unit_name = '驿城区人民政府' "
+        "where unit_name = '驿城区政府' and week_start = date '2020-12-07'",
+        "update marts.unit_week_performance set unit_name = '中国联通 驻马店分公司' "
+        "where unit_name = '中国联通驻马店分公司'",
+    ],
+    "unit_week_list_matches_overdue_units": [
+        "delete from marts.unit_week_performance where unit_name = '中一市政建设管理有限公司'",
+    ],
+    "unit_week_not_null_keys": [
+        "update marts.unit_week_performance set prev_week_published = null where unit_name = '驿城区政府'",
+    ],
+    "city_week_unique": [
+        "insert into marts.city_week_performance select * from marts.city_week_performance limit 1",
+    ],
+    "city_week_cases_add_up": [
+        "update marts.city_week_performance set disputed = disputed + 1 where week_start = date '2020-12-14'",
+        "update marts.city_week_performance set disputed = null where week_start = date '2020-12-14'",
+    ],
+    "city_week_not_null_keys": [
+        "update marts.city_week_performance set bulletin_id = null where week_start = date '2020-12-14'",
+    ],
+    "bulletins_unique_id": [
+        "create table core.bulletins_copy as select * from core.bulletins",
+        "create or replace view core.bulletins as "
+        "select * from core.bulletins_copy union all (select * from core.bulletins_copy limit 1)",
+    ],
+    "published_weeks_unique": [
+        "create table core.published_weeks_copy as select * from core.published_weeks",
+        "create or replace view core.published_weeks as "
+        "select * from core.published_weeks_copy union all (select * from core.published_weeks_copy limit 1)",
+    ],
+}
+
+
+def test_data_tests_pass_on_the_golden_data(golden: duckdb.DuckDBPyConnection) -> None:
+    assert models.run_data_tests(golden) == []
+
+
+def test_every_data_test_has_a_violation_case() -> None:
+    assert sorted(VIOLATIONS) == [p.stem for p in models.data_test_paths()]
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATIONS))
+def test_data_test_catches_its_violation(golden: duckdb.DuckDBPyConnection, name: str) -> None:
+    for statement in VIOLATIONS[name]:
+        golden.execute(statement).fetchall()
+    failures = {f.name: f for f in models.run_data_tests(golden)}
+    assert name in failures
+    failure = failures[name]
+    assert failure.failing_row_count >= 1
+    assert 1 <= len(failure.sample_rows) <= 5
+    assert name in str(failure)
+
+
+def test_failure_samples_at_most_five_rows(golden: duckdb.DuckDBPyConnection) -> None:
+    golden.execute("update marts.unit_week_performance set unresolved = coalesce(dispatched, 0) + 1").fetchall()
+    failures = {f.name: f for f in models.run_data_tests(golden)}
+    failure = failures["unit_week_unresolved_within_dispatched"]
+    assert failure.failing_row_count == 16  # the on-list rows
+    assert len(failure.sample_rows) == 5
+    assert set(failure.sample_rows[0]) == {"week_start", "unit_name", "dispatched", "unresolved"}
+
+
+# ------------------------------------------------------------------ idempotence and transactions
+
+
+def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    relations = [
+        r[0]
+        for r in con.execute(
+            "select distinct schema_name || '.' || table_name from duckdb_columns() "
+            "where schema_name in ('seeds', 'staging', 'core', 'marts') order by 1"
+        ).fetchall()
+    ]
+    return {r: sorted(con.execute(f"select * from {r}").fetchall(), key=repr) for r in relations}
+
+
+def test_building_twice_changes_nothing(tmp_path: Path) -> None:
+    con = warehouse.connect(tmp_path / "bulletins.duckdb")
+    try:
+        load_timeline(con)
+        first_built = build(con)
+        first = snapshot(con)
+        assert build(con) == first_built
+        assert snapshot(con) == first
+        assert models.run_data_tests(con) == []
+    finally:
+        con.close()
+    con = warehouse.connect(tmp_path / "bulletins.duckdb", read_only=True)
+    try:
+        assert snapshot(con) == first
+    finally:
+        con.close()
+
+
+def test_build_runs_in_the_callers_transaction(con: duckdb.DuckDBPyConnection) -> None:
+    load_timeline(con)
+    con.execute("begin transaction").fetchall()
+    build(con)
+    assert con.execute("select count(*) from marts.city_week_performance").fetchall() == [(4,)]
+    con.execute("rollback").fetchall()
+    assert con.execute(
+        "select count(*) from duckdb_tables() where schema_name in ('seeds', 'marts')"
+    ).fetchall() == [(0,)]
+    con.execute("begin transaction").fetchall()
+    build(con)
+    assert models.run_data_tests(con) == []
+    con.execute("commit").fetchall()
+    assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(18,)]
+
+
+def test_core_articles_come_from_taken_files_once(con: duckdb.DuckDBPyConnection) -> None:
+    load_timeline(con)
+    article = {
+        "seq": 1, "section": "时政要闻", "kind": "news", "kicker": None, "title": "标题", "subtitle": None,
+        "reporters": ["黄育南"], "correspondents": [], "photographers": [], "authors": [],
+        "event_date": "2021-01-11", "body": "正文。", "editor_code": "②6", "original_text": "标题\n正文。",
+        "line_start": 3, "line_end": 5,
+    }  # fmt: skip
+    sha = {n: f"a{n}".ljust(64, "0") for n in (3, 6)}
+    insert_rows(
+        con,
+        "raw.articles",
+        [
+            {**article, "file_sha256": sha[6], "batch_id": "b6"},
+            {**article, "file_sha256": sha[6], "batch_id": "b6-again"},  # the duplicate's rows
+            {**article, "file_sha256": sha[3], "batch_id": "b3"},  # a partial file's articles load
+            {**article, "file_sha256": "ee".ljust(64, "0"), "batch_id": "b8"},  # quarantined: never
+            {**article, "file_sha256": "ff".ljust(64, "0"), "batch_id": "b9"},  # no ingest.files row
+        ],
+    )
+    build(con)
+    rows = con.execute(
+        "select file_sha256, seq, issue_date, reporters, editor_code from core.articles order by file_sha256"
+    ).fetchall()
+    assert rows == [
+        (sha[3], 1, date(2020, 12, 29), ["黄育南"], "②6"),
+        (sha[6], 1, date(2021, 1, 12), ["黄育南"], "②6"),
+    ]

@@ -1,0 +1,179 @@
+"""The bulletin-etl flow end to end, under one Prefect test harness."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows import build, warehouse
+from flows.pipeline import bulletin_etl
+from pipeline_helpers import all_inbox_names, copy_sample, make_inbox, query, snapshot
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def run(inbox: Path, wh: Path):
+    return bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> tuple[Path, Path]:
+    inbox = make_inbox(tmp_path / "inbox")
+    wh = tmp_path / "wh"
+    summary = run(inbox, wh)
+    assert summary.files_loaded == 5 and summary.files_new == 5
+    return inbox, wh
+
+
+def test_flow_loads_sample_and_synthetic_weeks_into_marts(loaded: tuple[Path, Path]) -> None:
+    _, wh = loaded
+    db = wh / "bulletins.duckdb"
+    assert query(db, "select status, count(*) from ingest.files group by 1") == [("loaded", 5)]
+    weeks = query(db, "select week_start, week_end, due, closed, overdue, disputed, units_on_list from marts.city_week_performance order by 1")
+    assert weeks == [
+        (date(2020, 12, 7), date(2020, 12, 13), 5602, 5075, 106, 181, 6),
+        (date(2020, 12, 14), date(2020, 12, 20), 5723, 5184, 131, 176, 9),
+        (date(2020, 12, 21), date(2020, 12, 27), 5688, 5198, 99, 170, 6),
+        (date(2020, 12, 28), date(2021, 1, 3), 5530, 5092, 55, 168, 4),
+        (date(2021, 1, 11), date(2021, 1, 17), 5390, 4955, 45, 160, 4),
+    ]
+    # The real sample's week, traced to its lines: 驿城区政府 1013/8 (was 998/12 the week before).
+    row = query(
+        db,
+        """
+        select unit_group, dispatched, unresolved, prev_dispatched, prev_unresolved, unresolved_change,
+               list_change, weeks_on_list_streak, rank_in_group
+        from marts.unit_week_performance where week_start = date '2020-12-14' and unit_name = '驿城区政府'
+        """,
+    )
+    assert row == [("市辖区(管委会)组", 1013, 8, 998, 12, -4, "stayed", 2, 1)]
+    # The alias printed in the 12-21 week lands on the canonical unit.
+    assert query(
+        db,
+        "select unit_name, unresolved, weeks_on_list_streak from marts.unit_week_performance "
+        "where week_start = date '2020-12-21' and unit_name like '驿城区%'",
+    ) == [("驿城区政府", 6, 3)]
+    # Every number traces to a line of a file with its sha256.
+    lineage = query(
+        db,
+        """
+        select f.path, u.line_no, u.unit_name_raw
+        from core.bulletin_units u join ingest.files f using (file_sha256)
+        where u.period_start = date '2020-12-14' and u.row_no = 1
+        """,
+    )
+    assert lineage == [("000_3e19ef32d54e8472.txt", 101, "驿城区政府")]
+
+
+def test_rerun_changes_nothing(loaded: tuple[Path, Path]) -> None:
+    inbox, wh = loaded
+    db = wh / "bulletins.duckdb"
+    before = snapshot(db, ("ingest", "raw", "core", "marts"))
+    summary = run(inbox, wh)
+    assert (summary.files_new, summary.files_unchanged, summary.models_built) == (0, 5, False)
+    assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
+
+
+def test_two_runs_give_the_same_marts_as_one(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
+    _, wh_once = loaded
+    names = all_inbox_names()
+    inbox = tmp_path / "split_inbox"
+    wh = tmp_path / "split_wh"
+    make_inbox(inbox, names[:2])
+    run(inbox, wh)
+    make_inbox(inbox, names)
+    summary = run(inbox, wh)
+    assert (summary.files_new, summary.files_unchanged) == (3, 2)
+    assert snapshot(wh / "bulletins.duckdb") == snapshot(wh_once / "bulletins.duckdb")
+
+
+def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
+    tmp_path: Path, loaded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, wh = loaded
+    db = wh / "bulletins.duckdb"
+    before = snapshot(db, ("ingest", "raw", "core", "marts"))
+    copy_sample(inbox, "2020-12-24_reprint.txt")  # same week printed again later
+    (inbox / "2020-12-25_new.txt").write_text(
+        (inbox / "2021-01-20_synthetic_week_2021-01-11.txt").read_text(encoding="utf-8").replace("4422", "4423"),
+        encoding="utf-8",
+    )
+
+    real_load = warehouse.load_batches
+
+    def load_then_crash(con, lake_dir, batch_ids):
+        real_load(con, lake_dir, batch_ids)  # rows are in the transaction ...
+        raise OSError("disk full (simulated)")  # ... when the load fails
+
+    monkeypatch.setattr(warehouse, "load_batches", load_then_crash)
+    with pytest.raises(OSError, match="simulated"):
+        run(inbox, wh)
+    assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
+
+    monkeypatch.setattr(warehouse, "load_batches", real_load)
+    summary = run(inbox, wh)
+    assert summary.batches_recovered >= 1 and summary.files_new == 0
+    assert query(db, "select path, status from ingest.files where path like '2020-12-2_%' order by 1") == [
+        ("2020-12-24_reprint.txt", "duplicate"),
+        ("2020-12-25_new.txt", "loaded"),
+    ]
+    assert query(db, "select count(*) from raw.bulletins") == [(6,)]
+
+
+def test_bad_files_are_quarantined_and_a_cut_bulletin_is_partial(tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"])
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    (inbox / "garbage.txt").write_bytes(bytes([0xFF, 0xFE, 0xFD, 0x81, 0x30]) * 400)
+    sample_lines = (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8").split("\n")
+    (inbox / "2020-12-30_cut.txt").write_text("\n".join(sample_lines[:111]), encoding="utf-8")
+    wh = tmp_path / "wh"
+    summary = run(inbox, wh)
+    assert (summary.files_loaded, summary.files_partial, summary.files_quarantined) == (1, 1, 3)
+    db = wh / "bulletins.duckdb"
+    statuses = query(db, "select path, status, reasons from ingest.files order by path")
+    assert [(p, s) for p, s, _ in statuses] == [
+        ("000_3e19ef32d54e8472.txt", "loaded"),
+        ("2020-12-30_cut.txt", "partial"),
+        ("empty.txt", "quarantined"),
+        ("garbage.txt", "quarantined"),
+        ("image.txt", "quarantined"),
+    ]
+    reasons = {p: r for p, _, r in statuses}
+    assert reasons["empty.txt"][0].startswith("empty")
+    assert reasons["image.txt"][0].startswith("not text")
+    assert reasons["garbage.txt"][0].startswith("undecodable")
+    assert reasons["2020-12-30_cut.txt"] and all("bulletin 1" in r for r in reasons["2020-12-30_cut.txt"])
+    # The cut page's articles still load; its bulletin stays out of the marts.
+    cut_sha = query(db, "select file_sha256 from ingest.files where path = '2020-12-30_cut.txt'")[0][0]
+    assert query(db, "select count(*) from core.articles where file_sha256 = ?", [cut_sha]) == [(7,)]
+    assert query(db, "select passes_checks from core.bulletins where file_sha256 = ?", [cut_sha]) == [(False,)]
+    assert query(db, "select week_start, units_on_list from marts.city_week_performance") == [(date(2020, 12, 14), 9)]
+
+
+def test_duplicate_bytes_are_recorded_not_loaded_twice(tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"])
+    copy_sample(inbox, "copy_of_sample.txt")
+    wh = tmp_path / "wh"
+    summary = run(inbox, wh)
+    assert (summary.files_loaded, summary.files_duplicate) == (1, 1)
+    db = wh / "bulletins.duckdb"
+    assert query(db, "select path, status, reasons from ingest.files order by path") == [
+        ("000_3e19ef32d54e8472.txt", "loaded", []),
+        ("copy_of_sample.txt", "duplicate", ["same bytes as 000_3e19ef32d54e8472.txt"]),
+    ]
+    assert query(db, "select count(*) from core.bulletins") == [(1,)]
+    assert query(db, "select count(*) from marts.unit_week_performance") == [(9,)]
+
+
+def test_warehouse_rebuilds_from_the_lake(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
+    _, wh = loaded
+    db = wh / "bulletins.duckdb"
+    before = snapshot(db, ("raw", "core", "marts"))
+    db.unlink()
+    from flows.settings import Settings
+
+    assert build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", wh)) == 1
+    assert snapshot(db, ("raw", "core", "marts")) == before

@@ -1,0 +1,295 @@
+"""Scheduled runs end to end: a real Prefect server on loopback, `serve()` in a subprocess.
+
+Each test starts real processes, waits a bounded time for what it expects, stops
+everything and checks that no process it started is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from flows.artifacts import UNIT_TABLE_KEY, latest_week_table
+from flows.locks import is_lock_conflict
+from flows.serve import DEPLOYMENT_NAME, managed_server
+from flows.warehouse import connection
+
+SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
+SAMPLE_WEEK = "2020-12-14"
+FULL_NAME = f"bulletin-etl/{DEPLOYMENT_NAME}"
+
+
+# --- processes --------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, pgid) of a process, None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def _alive(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`."""
+    children: dict[int, list[int]] = {}
+    for other in _all_pids():
+        stat = _stat(other)
+        if stat is not None:
+            children.setdefault(stat[1], []).append(other)
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return {p for p in found if _alive(p)}
+
+
+def group_members(pgid: int) -> set[int]:
+    """Live processes in process group `pgid` (orphans keep their group)."""
+    return {p for p in _all_pids() if (s := _stat(p)) is not None and s[2] == pgid and s[0] != "Z"}
+
+
+def processes_with_arg(text: str) -> set[int]:
+    found = set()
+    for pid in _all_pids():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and _alive(pid):
+            found.add(pid)
+    return found
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 1.0) -> Any:
+    """Call `check` until it returns something truthy; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(every_s)
+
+
+def serve_env(tmp_path: Path, api_url: str | None) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "serve-prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("PREFECT_API_URL", "BULLETINS_INBOX", "BULLETINS_WAREHOUSE"):
+        env.pop(name, None)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+@contextmanager
+def serving(tmp_path: Path, api_url: str | None, **kwargs: Any) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """`flows.serve.serve(**kwargs)` in its own session; SIGTERM it on exit and check it is all gone."""
+    log_path = tmp_path / "serve.log"
+    code = f"from flows.serve import serve\nserve(**{kwargs!r})\n"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=serve_env(tmp_path, api_url),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    started: set[int] = set()
+    try:
+        yield process, log_path
+    finally:
+        started = descendants(process.pid)
+        process.send_signal(signal.SIGTERM)  # what `kill` of `bulletins serve` does
+        try:
+            returncode = process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            pytest.fail(f"serve did not stop within 45 s of SIGTERM; log:\n{log_path.read_text()}")
+    assert returncode == 0, log_path.read_text()
+    wait_for(lambda: not any(_alive(p) for p in started), 20, f"processes {started} to end")
+    wait_for(lambda: not group_members(process.pid), 20, "serve's process group to end")
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
+
+
+# --- Prefect API ------------------------------------------------------------------
+
+
+@contextmanager
+def api_client(api_url: str):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with get_client(sync_client=True) as client:
+            yield client
+
+
+def read_deployment(api_url: str):
+    """The served deployment, or None while it does not exist yet."""
+    from prefect.exceptions import ObjectNotFound
+
+    with api_client(api_url) as client:
+        try:
+            return client.read_deployment_by_name(FULL_NAME)
+        except ObjectNotFound:
+            return None
+
+
+def latest_table_artifact(api_url: str) -> list[dict[str, Any]] | None:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with api_client(api_url) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[UNIT_TABLE_KEY])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    if not artifacts:
+        return None
+    data = artifacts[0].data
+    return json.loads(data) if isinstance(data, str) else data
+
+
+# --- warehouse --------------------------------------------------------------------
+
+
+def read_only(db_path: Path, read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+    """`read(con)` on a brief read-only connection; None while a run holds the file."""
+    if not db_path.exists():
+        return None
+    try:
+        with connection(db_path, read_only=True) as con:
+            return read(con)
+    except duckdb.Error as exc:
+        if is_lock_conflict(exc) or isinstance(exc, duckdb.CatalogException):
+            return None  # a run is writing, or the marts are not built yet
+        raise
+
+
+def sample_week_loaded(db_path: Path) -> bool:
+    rows = read_only(
+        db_path,
+        lambda con: con.execute(
+            "select count(*) from marts.unit_week_performance where week_start = ?", [SAMPLE_WEEK]
+        ).fetchall(),
+    )
+    return bool(rows and rows[0][0] > 0)
+
+
+# --- tests ------------------------------------------------------------------------
+
+
+def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
+    """Serve every 5 s on a server we started; a page dropped in the inbox reaches the marts."""
+    inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
+    inbox.mkdir()
+    with managed_server(tmp_path / "server-home") as api_url:
+        port = api_url.rsplit(":", 1)[1].split("/")[0]
+        server_pids = processes_with_arg(f"--port {port}")
+        assert server_pids, "the server process should be visible"
+
+        with serving(tmp_path, api_url, interval_s=5, inbox=str(inbox), warehouse=str(warehouse)) as (
+            process,
+            log_path,
+        ):
+            deployment = wait_for(lambda: read_deployment(api_url), 60, "the deployment")
+            (schedule,) = deployment.schedules
+            assert schedule.schedule.interval == timedelta(seconds=5)
+            assert schedule.active
+            assert deployment.parameters == {"inbox": str(inbox), "warehouse": str(warehouse)}
+            assert deployment.entrypoint == "flows.pipeline.bulletin_etl"
+
+            shutil.copyfile(SAMPLE_PAGE, inbox / SAMPLE_PAGE.name)
+            db_path = warehouse / "bulletins.duckdb"
+            wait_for(
+                lambda: sample_week_loaded(db_path) or process.poll() is not None,
+                75,
+                f"week {SAMPLE_WEEK} in marts.unit_week_performance",
+            )
+            assert process.poll() is None, log_path.read_text()
+
+            # The run that loaded it published the latest week's table, with the marts' figures.
+            expected = wait_for(lambda: read_only(db_path, latest_week_table), 20, "the unit table")
+            assert expected[0]["week_start"] == SAMPLE_WEEK
+            wait_for(lambda: latest_table_artifact(api_url) == expected, 30, "the table artifact")
+        assert "Prefect UI: " + api_url.removesuffix("/api") in log_path.read_text()
+    wait_for(lambda: not any(_alive(p) for p in server_pids), 20, "the server to end")
+
+
+def test_serve_starts_its_own_server_with_the_cron_schedule(tmp_path: Path) -> None:
+    """Without PREFECT_API_URL, serve starts a server under the warehouse; cron and timezone read back."""
+    inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
+    inbox.mkdir()
+    with serving(
+        tmp_path, None, cron="0 7 * * *", timezone="Asia/Shanghai", inbox=str(inbox), warehouse=str(warehouse)
+    ) as (process, log_path):
+
+        def ui_line() -> str | None:
+            match = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", log_path.read_text())
+            if process.poll() is not None:
+                pytest.fail(f"serve exited early:\n{log_path.read_text()}")
+            return match and match[1]
+
+        api_url = wait_for(ui_line, 75, "serve to print the UI address") + "/api"
+        assert (warehouse / "prefect" / "prefect.db").exists()  # the server's database
+
+        deployment = wait_for(lambda: read_deployment(api_url), 45, "the deployment")
+        (schedule,) = deployment.schedules
+        assert schedule.schedule.cron == "0 7 * * *"
+        assert schedule.schedule.timezone == "Asia/Shanghai"
+        assert deployment.parameters == {"inbox": str(inbox), "warehouse": str(warehouse)}
+
+        # The server schedules the next runs at 07:00 in Shanghai (23:00 UTC).
+        def scheduled_runs():
+            from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+            with api_client(api_url) as client:
+                return client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])), limit=3
+                )
+
+        runs = wait_for(scheduled_runs, 30, "scheduled runs")
+        for run in runs:
+            local = run.expected_start_time.astimezone(ZoneInfo("Asia/Shanghai"))
+            assert (local.hour, local.minute) == (7, 0)
