@@ -64,13 +64,18 @@ def _json_default(value: Any) -> Any:
 
 
 def _print_table(columns: list[str], rows: list[tuple]) -> None:
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     table = Table(*columns, show_lines=False)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console(width=max(120, Console().width)).print(table)
+    for row in cells:
+        table.add_row(*row)
+    # Wide enough that no cell is cut: analysts copy figures from here.
+    widths = [max([cell_len(c)] + [cell_len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    needed = sum(widths) + 3 * len(columns) + 1
+    Console(width=max(needed, Console().width)).print(table)
 
 
 def _open_read_only(settings: Settings):

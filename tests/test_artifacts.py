@@ -291,3 +291,45 @@ def _table_data(data):
     import json
 
     return json.loads(data) if isinstance(data, str) else data
+
+
+def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.pipeline import bulletin_etl
+    from pipeline_helpers import make_inbox
+
+    inbox, wh = make_inbox(tmp_path / "inbox"), tmp_path / "wh"
+    state = bulletin_etl(inbox=str(inbox), warehouse=str(wh), return_state=True)
+    summary = state.result()
+    db_path = wh / "bulletins.duckdb"
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) == {UNIT_TABLE_KEY, SUMMARY_KEY}
+
+    with connection(db_path, read_only=True) as con:
+        expected_table = latest_week_table(con)
+        latest = con.execute(
+            "select max(week_start) from marts.unit_week_performance"
+        ).fetchall()[0][0]
+        units = con.execute(
+            "select count(*) from marts.unit_week_performance where week_start = ?", [latest]
+        ).fetchall()[0][0]
+        rate, week_start = con.execute(
+            "select closure_rate, week_start from marts.city_week_performance order by week_start desc limit 1"
+        ).fetchall()[0]
+    assert len(expected_table) == units > 0
+    assert {row["week_start"] for row in expected_table} == {latest.isoformat()}
+    assert _table_data(by_key[UNIT_TABLE_KEY].data) == expected_table
+
+    markdown = by_key[SUMMARY_KEY].data
+    assert markdown == read_run_report(db_path, summary)[1]
+    assert f"This run: {summary.line()}\n" in markdown
+    assert f"| loaded | {summary.files_loaded} |" in markdown
+    assert f"Week {week_start} to " in markdown
+    assert f"closure rate {float(rate) * 100:.2f}%" in markdown

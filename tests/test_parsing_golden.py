@@ -87,10 +87,9 @@ def test_item(page: ParsedPage, seq: int) -> None:
 
 def test_photo_caption_in_full(page: ParsedPage) -> None:
     photo = page.articles[3]
-    assert photo.body == "12月21日,记者在确山县光照中药材种植专业合作社看到,合作社的工作人员正在生产线上给皂角洗衣液封盖包装。"
-    assert photo.original_text == (
-        "12月21日,记者在确山县光照中药材种植专业合作社看到,合作社的工作人员正在生产线上给皂角洗衣液封盖包装。②2 记者 张新义 摄"
-    )
+    caption = "12月21日,记者在确山县光照中药材种植专业合作社看到,合作社的工作人员正在生产线上给皂角洗衣液封盖包装。"
+    assert photo.body == caption
+    assert photo.original_text == caption + "②2 记者 张新义 摄"
 
 
 def test_paragraphs_rejoined_across_column_breaks(page: ParsedPage) -> None:
@@ -103,7 +102,7 @@ def test_paragraphs_rejoined_across_column_breaks(page: ParsedPage) -> None:
 
 def test_bylines_and_codes_off_the_body(page: ParsedPage) -> None:
     first = page.articles[0]
-    assert first.original_text.startswith("省生态环境厅 第六生态环境保护督察办公室 在我市挂牌\n\n本报讯(记者 黄育南)12月22日,")
+    assert first.original_text.startswith("省生态环境厅 第六生态环境保护督察办公室 在我市挂牌\n\n本报讯(记者 黄育南)")
     assert first.original_text.endswith("生态环境质量持续改善。②6")
     assert "本报讯" not in first.body and "②" not in first.body
     assert not page.articles[5].body.startswith("□")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,16 @@ def test_decode_few_bad_bytes_warns() -> None:
     assert isinstance(decoded, Decoded)
     assert decoded.encoding == "utf-8"
     assert decoded.text.count("\ufffd") == 1
-    assert decoded.warnings == ("1 undecodable bytes replaced (decoded as utf-8)",)
+    assert decoded.warnings == ("undecodable as utf-8: 1 byte(s), read as U+FFFD",)
+
+
+def test_decode_gbk_with_damage_and_mostly_ascii() -> None:
+    damaged = ("时政要闻" * 100).encode("gb18030") + b"\xff" + "要闻".encode("gb18030")
+    decoded = decode(damaged)
+    assert isinstance(decoded, Decoded)
+    assert (decoded.encoding, decoded.warnings) == ("gb18030", ("undecodable as gb18030: 1 byte(s), read as U+FFFD",))
+    mostly_ascii = decode(("Page 2 " * 100 + "驻马店").encode("gbk"))
+    assert isinstance(mostly_ascii, Decoded) and mostly_ascii.text.endswith("驻马店")
 
 
 @pytest.mark.parametrize(
@@ -54,6 +64,7 @@ def test_decode_few_bad_bytes_warns() -> None:
         (b"abc\x01\x02\x03\x04\x05\x06def", "not text"),
         (b"\x80\xff" * 50, "undecodable"),
         ("\ufffd\ufffd时政".encode(), "undecodable"),
+        ("\ue000\ue001时政".encode("gb18030"), "undecodable"),
     ],
 )
 def test_decode_rejections(data: bytes, reason: str) -> None:
@@ -92,7 +103,14 @@ def test_fold_full_width() -> None:
 
 @pytest.mark.parametrize(
     ("text", "terminated"),
-    [("改善。", True), ("起舞”!", True), ("太好了。”", True), ("说:“现在办", False), ("网来网去”", False), ("等……", True)],
+    [
+        ("改善。", True),
+        ("起舞”!", True),
+        ("太好了。”", True),
+        ("说:“现在办", False),
+        ("网来网去”", False),
+        ("等……", True),
+    ],
 )
 def test_is_terminated(text: str, terminated: bool) -> None:
     assert is_terminated(fold(text)) is terminated
@@ -291,7 +309,11 @@ CLEAN = Bulletin(
         ({"units": ()}, True, ("units_sum_to_overdue", "unit_count_matches", "table_complete")),
         ({"units": (), "overdue_units": 0, "overdue": 0, "in_progress": 363}, True, ()),
         ({"overdue": 130, "in_progress": 233}, True, ("units_sum_to_overdue",)),
-        ({"units": (BulletinUnitRow("g", "甲单位", 50, 100, 1, 1), CLEAN.units[1])}, True, ("unresolved_le_dispatched",)),
+        (
+            {"units": (BulletinUnitRow("g", "甲单位", 50, 100, 1, 1), CLEAN.units[1])},
+            True,
+            ("unresolved_le_dispatched",),
+        ),
         ({"units": (CLEAN.units[0], BulletinUnitRow("g", "甲 单位", 40, 31, 2, 2))}, True, ("units_unique",)),
         ({"units": (CLEAN.units[0], BulletinUnitRow("g", "乙单位", 40, None, 2, 2))}, True, ("table_complete",)),
     ],
@@ -342,3 +364,51 @@ def test_synthetic_page() -> None:
     assert (second.kind, second.title, second.photographers) == ("photo", "又一条新闻的标题", ("赵某",))
     assert second.event_date == date(2020, 12, 30)
     assert page.bulletins == ()
+
+
+SYNTHETIC_NO_CODES = """综合新闻
+
+文明城市创建工作推进会召开
+
+本报记者 王某 通讯员 李某
+
+12月20日,会议召开。
+
+
+12月21日,会场一角。 记者 赵某 摄
+
+记者从会上获悉,各项工作进展顺利。
+"""
+
+
+def test_items_without_editor_codes() -> None:
+    page = parse_file("2020-12-22_p2.txt", SYNTHETIC_NO_CODES.encode())
+    assert isinstance(page, ParsedPage)
+    news, photo, untitled = page.articles
+    assert (news.title, news.reporters, news.correspondents) == ("文明城市创建工作推进会召开", ("王某",), ("李某",))
+    assert (news.body, news.event_date, news.line_end) == ("12月20日,会议召开。", date(2020, 12, 20), 7)
+    assert (photo.kind, photo.title, photo.photographers, photo.line_start) == ("photo", None, ("赵某",), 10)
+    assert (untitled.kind, untitled.title, untitled.reporters) == ("news", None, ())
+    assert untitled.body == "记者从会上获悉,各项工作进展顺利。"
+
+
+def test_section_above_a_bulletin() -> None:
+    sample = (Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8")
+    bulletin_only = "时政要闻\n\n" + "\n".join(sample.split("\n")[90:])
+    page = parse_file("2020-12-23.txt", bulletin_only.encode())
+    assert isinstance(page, ParsedPage)
+    assert page.section == "时政要闻"
+    assert [(a.kind, a.line_start, a.line_end) for a in page.articles] == [("bulletin", 3, 27)]
+    assert page.bulletins[0].failed_checks == ()
+
+
+def test_parser_imports_no_prefect_or_duckdb() -> None:
+    import ast
+
+    package = Path(__file__).parent.parent / "flows" / "parsing"
+    for module in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] in {"prefect", "duckdb"} for n in names), module

@@ -177,3 +177,31 @@ def test_warehouse_rebuilds_from_the_lake(tmp_path: Path, loaded: tuple[Path, Pa
 
     assert build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", wh)) == 1
     assert snapshot(db, ("raw", "core", "marts")) == before
+
+
+def test_a_correction_printed_later_wins(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
+    inbox, wh = loaded
+    corrected = (
+        (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8")
+        .replace("超时未办结131件", "超时未办结130件")
+        .replace("正在办理中232件", "正在办理中233件")
+        .replace("驿城区政府\t1013件\t8件", "驿城区政府\t1013件\t7件")
+    )
+    (inbox / "2020-12-30_correction.txt").write_text(corrected, encoding="utf-8")
+    summary = run(inbox, wh)
+    assert (summary.files_loaded, summary.weeks_loaded) == (1, [date(2020, 12, 14)])
+    db = wh / "bulletins.duckdb"
+    assert query(
+        db,
+        "select f.path, b.issue_date, b.overdue, b.superseded from core.bulletins b "
+        "join ingest.files f using (file_sha256) where b.period_start = date '2020-12-14' order by f.path",
+    ) == [
+        ("000_3e19ef32d54e8472.txt", date(2020, 12, 22), 131, True),
+        ("2020-12-30_correction.txt", date(2020, 12, 30), 130, False),
+    ]
+    assert query(db, "select overdue, in_progress from marts.city_week_performance where week_start = date '2020-12-14'") == [(130, 233)]
+    assert query(
+        db,
+        "select unresolved, unresolved_change from marts.unit_week_performance "
+        "where week_start = date '2020-12-14' and unit_name = '驿城区政府'",
+    ) == [(7, -5)]

@@ -74,8 +74,28 @@ def descendants(pid: int) -> set[int]:
 
 
 def group_members(pgid: int) -> set[int]:
-    """Live processes in process group `pgid` (orphans keep their group)."""
-    return {p for p in _all_pids() if (s := _stat(p)) is not None and s[2] == pgid and s[0] != "Z"}
+    """Processes in process group `pgid`, zombies included (orphans keep their group)."""
+    return {p for p in _all_pids() if (s := _stat(p)) is not None and s[2] == pgid}
+
+
+def _describe(pids: set[int]) -> str:
+    lines = []
+    for pid in sorted(pids):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            cmdline = "?"
+        lines.append(f"{pid} {_stat(pid)} {cmdline}")
+    return "\n".join(lines)
+
+
+def wait_gone(find: Callable[[], set[int]], timeout_s: float, what: str) -> None:
+    """Wait until `find()` finds no process; fail listing what is left."""
+    deadline = time.monotonic() + timeout_s
+    while left := find():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} still running after {timeout_s:g} s:\n{_describe(left)}")
+        time.sleep(0.5)
 
 
 def processes_with_arg(text: str) -> set[int]:
@@ -145,8 +165,8 @@ def serving(tmp_path: Path, api_url: str | None, **kwargs: Any) -> Iterator[tupl
             process.wait()
             pytest.fail(f"serve did not stop within 45 s of SIGTERM; log:\n{log_path.read_text()}")
     assert returncode == 0, log_path.read_text()
-    wait_for(lambda: not any(_alive(p) for p in started), 20, f"processes {started} to end")
-    wait_for(lambda: not group_members(process.pid), 20, "serve's process group to end")
+    wait_gone(lambda: {p for p in started if _alive(p)}, 20, "processes serve started")
+    wait_gone(lambda: group_members(process.pid), 20, "processes in serve's process group")
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
 
@@ -254,7 +274,7 @@ def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
             assert expected[0]["week_start"] == SAMPLE_WEEK
             wait_for(lambda: latest_table_artifact(api_url) == expected, 30, "the table artifact")
         assert "Prefect UI: " + api_url.removesuffix("/api") in log_path.read_text()
-    wait_for(lambda: not any(_alive(p) for p in server_pids), 20, "the server to end")
+    wait_gone(lambda: {p for p in server_pids if _alive(p)}, 20, "the Prefect server")
 
 
 def test_serve_starts_its_own_server_with_the_cron_schedule(tmp_path: Path) -> None:

@@ -25,8 +25,10 @@ _ROLES: dict[str, str] = {
 }
 _ROLE_PREFIX = re.compile("^(?:" + "|".join(_ROLES) + ")")
 _SEPARATORS = re.compile(r"[\s、,/]+")
-# A person's name: 2-8 CJK characters, · for transliterated names.
-_NAME = re.compile(r"[\u3400-\u9fff\uf900-\ufaff·]{2,8}")
+# A person's name: 2-4 CJK characters, or a transliterated name with a middle dot.
+_HAN = r"[\u3400-\u9fff\uf900-\ufaff]"
+_NAME = re.compile(rf"{_HAN}{{2,4}}|{_HAN}+(?:·{_HAN}+)+")
+MAX_BYLINE_CHARS = 40
 
 # 本报讯(记者 黄育南): the bracket holds the byline; the lead text follows it.
 _NEWS_BYLINE = re.compile(r"^本报讯\s*(?:[(\[【]([^)\]】]{0,80})[)\]】])?\s*")
@@ -86,7 +88,7 @@ def read_box_line(text: str) -> People | None:
 
 def read_byline_line(text: str) -> People | None:
     """Read a byline on a line of its own ("本报记者 王某 通讯员 李某"), else None."""
-    if _ROLE_PREFIX.match(text) is None or text.endswith("摄"):
+    if _ROLE_PREFIX.match(text) is None or len(text) > MAX_BYLINE_CHARS or text.endswith("摄") or "," in text:
         return None
     return read_roles(text, "reporter")
 

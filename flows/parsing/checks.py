@@ -93,9 +93,7 @@ def unit_count_matches(b: Bulletin) -> bool | None:
 
 def unresolved_le_dispatched(b: Bulletin) -> bool:
     """Say whether no row has more unresolved than dispatched cases."""
-    return all(
-        u.unresolved <= u.dispatched for u in b.units if u.unresolved is not None and u.dispatched is not None
-    )
+    return all(u.unresolved <= u.dispatched for u in b.units if u.unresolved is not None and u.dispatched is not None)
 
 
 def units_unique(b: Bulletin) -> bool:

@@ -30,9 +30,7 @@ def safe_date(year: int, month: int, day: int) -> date | None:
 
 def nearest_date(month: int, day: int, ref: date) -> date | None:
     """Give a month-day the year that puts it nearest `ref` (12月28日 near 2021-01-05 -> 2020-12-28)."""
-    candidates = [
-        d for y in (ref.year - 1, ref.year, ref.year + 1) if (d := safe_date(y, month, day)) is not None
-    ]
+    candidates = [d for y in (ref.year - 1, ref.year, ref.year + 1) if (d := safe_date(y, month, day)) is not None]
     if not candidates:
         return None
     return min(candidates, key=lambda d: abs((d - ref).days))

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass
 
 from flows.parsing.records import Rejection
 
 BOM = b"\xef\xbb\xbf"
+REPLACEMENT = "\ufffd"
+# Undecodable bytes first become one lone surrogate each (which valid UTF-8 or GB18030
+# never yields), so they are counted apart from any U+FFFD the file itself holds.
+_MARK = "\udcff"
+_MARK_ERRORS = "flows.parsing.mark"
+
+
+def _mark(error: UnicodeError) -> tuple[str, int]:
+    """Stand one mark in for each byte the codec could not read."""
+    assert isinstance(error, UnicodeDecodeError)  # registered for decoding only
+    return _MARK * (error.end - error.start), error.end
+
+
+codecs.register_error(_MARK_ERRORS, _mark)
+
+_SUSPECT = re.compile("[\ufffd\ue000-\uf8ff]")
 # Like git: a NUL near the start means binary.
 BINARY_SNIFF_BYTES = 8000
 # C0 controls other than \t \n \v \f \r and ESC, plus DEL: rare in text, common in binaries.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 MAX_CONTROL_SHARE = 0.05
-# Up to this share of U+FFFD in the decoded text the page is read with a warning;
+# GBK text read as UTF-8 fails on nearly all its non-ASCII bytes, while GB18030 reads
+# almost any bytes without error: UTF-8 text with some damage is told apart by failing
+# on far fewer of them.
+UTF8_DAMAGE_SHARE = 0.2  # of the non-ASCII bytes
+# Up to this share of the bytes undecodable or suspect the page is read with a warning;
 # beyond it the file is "mostly undecodable".
-MAX_REPLACEMENT_SHARE = 0.01
-REPLACEMENT = "\ufffd"
+MAX_BAD_SHARE = 0.02
 # Whitespace and invisible marks that leave a file with nothing to read.
 _INVISIBLE = " \t\r\n\v\f\u3000\u00a0\ufeff\u200b"
 
@@ -29,40 +51,31 @@ class Decoded:
     warnings: tuple[str, ...] = ()
 
 
-def _control_share(data: bytes) -> float:
-    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
-    return controls / len(data)
+def _count(data: bytes, which: bytes) -> int:
+    """Count the bytes of `data` that are among `which`."""
+    return len(data) - len(data.translate(None, which))
 
 
-def _to_lf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+def _read(data: bytes, encoding: str) -> tuple[str, int, int]:
+    """Decode with U+FFFD for bad bytes; return the text, the undecodable bytes and the suspect ones.
+
+    Suspect: bytes of U+FFFD or private-use characters already in the file. The e-paper
+    has none; GB18030 maps garbage into its private-use areas.
+    """
+    text = data.decode(encoding, errors=_MARK_ERRORS)
+    undecodable = text.count(_MARK)
+    suspects = "".join(_SUSPECT.findall(text)).encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    return text.replace(_MARK, REPLACEMENT), undecodable, len(suspects)
 
 
-def _replacement_share(text: str) -> tuple[int, float]:
-    bad = text.count(REPLACEMENT)
-    return bad, bad / max(1, len(text))
-
-
-def _attempt(data: bytes, encoding: str) -> tuple[str, bool]:
-    """Decode strictly if possible, else with replacement; say whether it was strict."""
-    try:
-        return data.decode(encoding), True
-    except UnicodeDecodeError:
-        return data.decode(encoding, errors="replace"), False
-
-
-def _choose(data: bytes) -> tuple[str, str, bool]:
-    """Pick the encoding: BOM -> utf-8-sig; valid or nearly valid UTF-8; else GB18030."""
-    if data.startswith(BOM):
-        text, strict = _attempt(data, "utf-8-sig")
-        return text, "utf-8-sig", strict
-    utf8, strict = _attempt(data, "utf-8")
-    # A few bad bytes in UTF-8 text: GBK bytes almost never form valid UTF-8, so a
-    # low replacement share means UTF-8 with damage, not GB18030.
-    if strict or _replacement_share(utf8)[1] <= MAX_REPLACEMENT_SHARE:
-        return utf8, "utf-8", strict
-    gb, strict = _attempt(data, "gb18030")
-    return gb, "gb18030", strict
+def _choose(data: bytes) -> tuple[str, str, int, int]:
+    """Pick the encoding: BOM -> utf-8-sig; UTF-8 if it reads (nearly) all; else GB18030."""
+    encoding = "utf-8-sig" if data.startswith(BOM) else "utf-8"
+    text, undecodable, suspect = _read(data, encoding)
+    if encoding == "utf-8" and undecodable > UTF8_DAMAGE_SHARE * _count(data, _HIGH_BYTES):
+        encoding = "gb18030"
+        text, undecodable, suspect = _read(data, encoding)
+    return text, encoding, undecodable, suspect
 
 
 def decode(data: bytes) -> Decoded | Rejection:
@@ -71,18 +84,19 @@ def decode(data: bytes) -> Decoded | Rejection:
         return Rejection("empty", f"{len(data)} bytes, no text")
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         return Rejection("not text", "NUL bytes near the start: a binary file")
-    share = _control_share(data)
-    if share > MAX_CONTROL_SHARE:
-        return Rejection("not text", f"{share:.0%} control bytes: a binary file")
-    text, encoding, strict = _choose(data)
-    bad, bad_share = _replacement_share(text)
-    if bad_share > MAX_REPLACEMENT_SHARE:
-        return Rejection("undecodable", f"{bad} of {len(text)} characters undecodable as {encoding}")
-    text = _to_lf(text)
+    controls = _count(data, _CONTROL_BYTES) / len(data)
+    if controls > MAX_CONTROL_SHARE:
+        return Rejection("not text", f"{controls:.0%} control bytes: a binary file")
+    text, encoding, undecodable, suspect = _choose(data)
+    if undecodable + suspect > MAX_BAD_SHARE * len(data):
+        detail = f"{undecodable} of {len(data)} bytes undecodable as {encoding}, {suspect} bytes U+FFFD or private-use"
+        return Rejection("undecodable", detail)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip(_INVISIBLE):
         return Rejection("empty", "only whitespace", encoding)
-    warnings: list[str] = []
-    if bad:
-        how = "undecodable bytes replaced" if not strict else "U+FFFD characters in the text"
-        warnings.append(f"{bad} {how} (decoded as {encoding})")
+    warnings = []
+    if undecodable:
+        warnings.append(f"undecodable as {encoding}: {undecodable} byte(s), read as U+FFFD")
+    if suspect:
+        warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
     return Decoded(text, encoding, tuple(warnings))

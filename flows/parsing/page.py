@@ -30,7 +30,7 @@ from flows.parsing.bylines import (
     split_news_byline,
 )
 from flows.parsing.dates import first_date
-from flows.parsing.formats import FORMATS, BulletinFormat, Span
+from flows.parsing.formats import FORMATS, BulletinFormat, BulletinRead, Span
 from flows.parsing.issue_date import read_date_line
 from flows.parsing.normalize import Line, is_terminated, rejoin, squeeze
 from flows.parsing.records import Article, ArticleKind, Bulletin
@@ -66,6 +66,7 @@ class Draft:
 
     @property
     def first_no(self) -> int:
+        """The item's first line number."""
         return (self.heading or self.paras)[0].no
 
 
@@ -79,6 +80,7 @@ class PageItems:
 
 
 def _paras(lines: Sequence[Line]) -> list[Para]:
+    """List the non-blank lines (and lines holding only an editor code) with the blanks before each."""
     paras: list[Para] = []
     blanks = 0
     for line in lines:
@@ -91,6 +93,7 @@ def _paras(lines: Sequence[Line]) -> list[Para]:
 
 
 def _heading_like(line: Line) -> bool:
+    """Say whether a line could be a kicker, title or subtitle: short, no sentence in it."""
     text = line.text
     return (
         line.editor_code is None
@@ -120,6 +123,11 @@ def _opens_item(group: Sequence[Para], following: Para | None, ended: bool, prev
     if any("," in p.line.text for p in group):
         return False
     return ended or (group[0].blanks_before >= 2 and prev_terminated)
+
+
+def _is_photo(paras: Sequence[Line]) -> bool:
+    """Say whether an item's text is only photo captions (each ending in "记者 X 摄")."""
+    return bool(paras) and all(split_credit(p.text) is not None for p in paras)
 
 
 def _segment(paras: Sequence[Para]) -> list[Draft]:
@@ -158,7 +166,7 @@ def _segment(paras: Sequence[Para]) -> list[Draft]:
             ended = True
         else:
             # A caption standing alone is a whole photo item.
-            ended = bool(current.paras) and all(split_credit(p.text) for p in current.paras)
+            ended = _is_photo(current.paras)
         prev_terminated = ended or is_terminated(line.text)
         i += 1
     return drafts
@@ -202,7 +210,7 @@ def _article(draft: Draft, seq: int, section: str | None, issue_date: date | Non
     kind: ArticleKind = "news"
     if has_authors:
         kind = "commentary"
-    elif draft.paras and all(split_credit(p.text) for p in draft.paras):
+    elif _is_photo(draft.paras):
         kind = "photo"
     kicker, title, subtitle = _heading_parts([squeeze(line.text) for line in draft.heading])
     first, last = draft.first_no, draft.last_no
@@ -226,28 +234,32 @@ def _article(draft: Draft, seq: int, section: str | None, issue_date: date | Non
     )
 
 
-def _section(paras: list[Para]) -> tuple[str | None, int]:
-    """Find the section name among the first lines; return it and where the items begin."""
-    i = 0
+def _section(lines: Sequence[Line], limit: int) -> tuple[str | None, int]:
+    """Find the section name (and date lines) among the first lines before `limit`.
+
+    Return it and the index of the first line after the header.
+    """
+    paras = _paras(lines)
     section: str | None = None
-    while i < min(len(paras), HEADER_LINES):
-        text = paras[i].line.text
-        if read_date_line(text) is not None:
-            i += 1
-            continue
-        following = paras[i + 1].line.text if i + 1 < len(paras) else ""
-        is_section = (
-            section is None
-            and len(text.replace(" ", "")) <= MAX_SECTION_CHARS
-            and _SECTION.fullmatch(text.replace(" ", "")) is not None
-            and following != ""
-            and not is_lead(following)
-        )
-        if not is_section:
+    header_end = 0
+    for i, para in enumerate(paras[:HEADER_LINES]):
+        text = para.line.text
+        if para.line.no > limit:
             break
-        section = text.replace(" ", "")
-        i += 1
-    return section, i
+        if read_date_line(text) is None:
+            word = text.replace(" ", "")
+            following = paras[i + 1].line.text if i + 1 < len(paras) else ""
+            if (
+                section is not None
+                or len(word) > MAX_SECTION_CHARS
+                or _SECTION.fullmatch(word) is None
+                or not following
+                or is_lead(following)
+            ):
+                break
+            section = word
+        header_end = para.line.no  # line numbers are 1-based: the next line's index
+    return section, header_end
 
 
 def _bulletin_spans(lines: Sequence[Line]) -> list[tuple[BulletinFormat, Span]]:
@@ -263,52 +275,53 @@ def _bulletin_spans(lines: Sequence[Line]) -> list[tuple[BulletinFormat, Span]]:
     return kept
 
 
+def _bulletin_article(read: BulletinRead, lines: Sequence[Line], seq: int, section: str | None) -> Article:
+    """Build the Article (kind bulletin) a bulletin was read from."""
+    first, last = read.bulletin.line_start, read.bulletin.line_end
+    codes = [line.editor_code for line in lines[first - 1 : last] if line.editor_code]
+    return Article(
+        seq=seq,
+        section=section,
+        kind="bulletin",
+        kicker=None,
+        title=read.title,
+        subtitle=None,
+        reporters=(),
+        correspondents=(),
+        photographers=(),
+        authors=(),
+        event_date=None,  # the bulletin's dates are its period
+        body=read.body,
+        editor_code=codes[-1] if codes else None,
+        original_text="\n".join(line.raw for line in lines[first - 1 : last]),
+        line_start=first,
+        line_end=last,
+    )
+
+
 def read_page(lines: Sequence[Line], issue_date: date | None) -> PageItems:
     """Split a page's lines into articles and bulletins, in page order."""
-    raw = [line.raw for line in lines]
     spans = _bulletin_spans(lines)
-    gaps, start = [], 0
+    section, start = _section(lines, spans[0][1].start if spans else len(lines))
+    gaps = []
     for _, span in spans:
         gaps.append(lines[start : span.start])
         start = span.end + 1
     gaps.append(lines[start:])
-
-    first_gap = _paras(gaps[0])
-    section, skip = _section(first_gap)
-    # (line where it starts, draft or bulletin read) in page order
-    drafts = [d for k, gap in enumerate(gaps) for d in _segment(first_gap[skip:] if k == 0 else _paras(gap))]
-    reads = [(fmt, span, fmt.parse(lines, span, issue_date)) for fmt, span in spans]
+    drafts = [draft for gap in gaps for draft in _segment(_paras(gap))]
+    reads = [fmt.parse(lines, span, issue_date) for fmt, span in spans]
+    # Page order: by first line; a draft and a bulletin never share one.
     order = sorted(
-        [(d.first_no, 0, k) for k, d in enumerate(drafts)] + [(r[2].bulletin.line_start, 1, k) for k, r in enumerate(reads)]
+        [(d.first_no, k, False) for k, d in enumerate(drafts)]
+        + [(r.bulletin.line_start, k, True) for k, r in enumerate(reads)]
     )
+    raw = [line.raw for line in lines]
     articles: list[Article] = []
     bulletins: list[Bulletin] = []
-    for seq, (_, is_bulletin, k) in enumerate(order, start=1):
-        if not is_bulletin:
+    for seq, (_, k, is_bulletin) in enumerate(order, start=1):
+        if is_bulletin:
+            bulletins.append(replace(reads[k].bulletin, seq=len(bulletins) + 1, article_seq=seq))
+            articles.append(_bulletin_article(reads[k], lines, seq, section))
+        else:
             articles.append(_article(drafts[k], seq, section, issue_date, raw))
-            continue
-        _, span, read = reads[k]
-        bulletin = replace(read.bulletin, seq=len(bulletins) + 1, article_seq=seq)
-        bulletins.append(bulletin)
-        codes = [line.editor_code for line in lines[span.start : span.end + 1] if line.editor_code]
-        articles.append(
-            Article(
-                seq=seq,
-                section=section,
-                kind="bulletin",
-                kicker=None,
-                title=read.title,
-                subtitle=None,
-                reporters=(),
-                correspondents=(),
-                photographers=(),
-                authors=(),
-                event_date=None,
-                body=read.body,
-                editor_code=codes[-1] if codes else None,
-                original_text="\n".join(raw[bulletin.line_start - 1 : bulletin.line_end]),
-                line_start=bulletin.line_start,
-                line_end=bulletin.line_end,
-            )
-        )
     return PageItems(section, tuple(articles), tuple(bulletins))

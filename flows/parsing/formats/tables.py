@@ -41,20 +41,20 @@ def split_cells(text: str) -> list[str]:
     return cells
 
 
-def _number(cell: str) -> int | None | bool:
-    """Read a number cell: int, None for a placeholder, False for text."""
-    if cell in _PLACEHOLDERS:
-        return None
+def _is_value(cell: str) -> bool:
+    """Say whether a cell holds a number or stands for "no number"."""
+    return cell in _PLACEHOLDERS or _NUMBER.fullmatch(cell) is not None
+
+
+def _value(cell: str) -> int | None:
+    """Read a number cell; None for a placeholder."""
     m = _NUMBER.fullmatch(cell)
-    return int(m[1]) if m else False
+    return int(m[1]) if m else None
 
 
 def _plausible_name(name: str) -> bool:
-    return (
-        0 < len(name) <= MAX_NAME_CHARS
-        and not any(ch.isdigit() for ch in name)
-        and _NAME_PUNCT.search(name) is None
-    )
+    """Say whether a cell can be a unit's name: short, no digits, no sentence punctuation."""
+    return 0 < len(name) <= MAX_NAME_CHARS and not any(ch.isdigit() for ch in name) and _NAME_PUNCT.search(name) is None
 
 
 def _row(cells: list[str]) -> TableLine | None:
@@ -68,12 +68,12 @@ def _row(cells: list[str]) -> TableLine | None:
             return None
         name = name[: len(name) - len(numbers)].strip()
         rest = _DIGIT_RUN.findall(numbers) + rest
-    values = [_number(c) for c in rest]
-    if not _plausible_name(name) or any(v is False for v in values):
+    if not _plausible_name(name) or not all(_is_value(c) for c in rest):
         return None
-    if not any(v is not None for v in values):
+    values = tuple(_value(c) for c in rest)
+    if all(v is None for v in values):
         return None
-    return TableLine("row", tuple(cells), name, tuple(v if isinstance(v, int) else None for v in values))
+    return TableLine("row", tuple(cells), name, values)
 
 
 def classify(text: str) -> TableLine | None:
@@ -87,9 +87,9 @@ def classify(text: str) -> TableLine | None:
             return TableLine("signature", tuple(cells))
         if first.endswith("组") and len(first) <= MAX_NAME_CHARS:
             return TableLine("group", tuple(cells))
-    if first == "单位" or any("交办" in c or "未办结" in c for c in cells):
-        if not any(ch.isdigit() for ch in text):
-            return TableLine("header", tuple(cells))
+    is_header = first == "单位" or any("交办" in c or "未办结" in c for c in cells)
+    if is_header and not any(ch.isdigit() for ch in text):
+        return TableLine("header", tuple(cells))
     row = _row(cells)
     if row is not None:
         return row

@@ -23,7 +23,7 @@ from flows.parsing.records import Bulletin, BulletinUnitRow
 
 NAME = "zhumadian_weekly"
 
-_TITLE = re.compile(r"后进单位.{0,6}通报|(?:数字化城市管理|数字城管).{0,24}周通报")
+_TITLE = re.compile(r"后进单位.{0,6}通报|(?:数字化城市管理|数字城管).{0,24}通报")
 MAX_TITLE_CHARS = 60
 # Words that only the summary paragraph uses: a paragraph with one belongs to it.
 _SUMMARY_WORDS = re.compile(r"受理|应结案|已结案|结案率|正在办理|超时未办结|联动单位|确权争议|截至")
@@ -55,6 +55,7 @@ _TABLE_KINDS = frozenset({"caption", "group", "header", "row", "signature"})
 
 
 def _is_title(text: str) -> bool:
+    """Say whether a line is this bulletin's title."""
     return len(text) <= MAX_TITLE_CHARS and not is_terminated(text) and _TITLE.search(text) is not None
 
 
@@ -160,11 +161,11 @@ class ZhumadianWeekly:
         has_title = _is_title(part[0].text)
         summary_stop = _summary_end(part, 1 if has_title else 0)
         prose = rejoin([line.text for line in part[int(has_title) : summary_stop] if not line.blank])
-        table_lines = [line for line in part[summary_stop:] if not line.blank]
+        tables = [(line.no, line.text, classify(line.text)) for line in part[summary_stop:] if not line.blank]
         summary = "".join(prose)
         figures = {name: _int(pattern, summary) for name, pattern in _FIGURES.items()}
         start, end = _period(summary, issue_date)
-        units, closed = _units(table_lines)
+        units, closed = _units(tables)
         draft = Bulletin(
             seq=0,
             article_seq=0,
@@ -187,17 +188,14 @@ class ZhumadianWeekly:
             line_end=part[-1].no,
         )
         bulletin = replace(draft, failed_checks=failed_checks(draft, tables_closed=closed))
-        body = "\n".join([*prose, *(_table_text(line.text) for line in table_lines)])
+        # Table lines in the body with their cells tab-separated, whatever separated them.
+        table_texts = ["\t".join(table.cells) if table else text for _, text, table in tables]
+        body = "\n".join([*prose, *table_texts])
         return BulletinRead(squeeze(part[0].text) if has_title else None, body, bulletin)
 
 
-def _table_text(text: str) -> str:
-    """Write a table line's cells tab-separated, whatever separated them on the page."""
-    table = classify(text)
-    return "\t".join(table.cells) if table is not None else text
-
-
 def _int(pattern: re.Pattern[str], text: str) -> int | None:
+    """Read the count a figure's pattern captures."""
     m = pattern.search(text)
     return int(m[1]) if m else None
 
@@ -251,14 +249,13 @@ def _as_of(text: str, ref: date | None) -> datetime | None:
     return datetime.combine(day_date, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
 
 
-def _units(table_lines: Sequence[Line]) -> tuple[tuple[BulletinUnitRow, ...], bool]:
-    """Read the unit rows; say whether every table was closed by the signature."""
+def _units(tables: Sequence[tuple[int, str, TableLine | None]]) -> tuple[tuple[BulletinUnitRow, ...], bool]:
+    """Read the unit rows from (line no, text, table line); say whether every table was signed."""
     rows: list[BulletinUnitRow] = []
     group = ""
     columns = (0, 1)  # where dispatched and unresolved sit among the number cells
     is_open = False
-    for line in table_lines:
-        table = classify(line.text)
+    for line_no, _, table in tables:
         if table is None or table.kind == "caption":
             continue
         if table.kind == "signature":
@@ -269,7 +266,7 @@ def _units(table_lines: Sequence[Line]) -> tuple[tuple[BulletinUnitRow, ...], bo
             columns = _columns(table)
             is_open = True
         else:
-            rows.append(_unit_row(table, group, columns, len(rows) + 1, line.no))
+            rows.append(_unit_row(table, group, columns, len(rows) + 1, line_no))
             is_open = True
     return tuple(rows), not is_open
 
@@ -283,6 +280,8 @@ def _columns(header: TableLine) -> tuple[int, int]:
 
 
 def _unit_row(table: TableLine, group: str, columns: tuple[int, int], row_no: int, line_no: int) -> BulletinUnitRow:
+    """Build a unit row; a cell the row does not have is None."""
+
     def cell(i: int) -> int | None:
         return table.values[i] if i < len(table.values) else None
 

@@ -1,0 +1,50 @@
+"""The README is the user's manual: its documented columns are the warehouse's columns."""
+
+from __future__ import annotations
+
+import re
+
+from flows import models
+from flows.settings import PROJECT_DIR
+from flows.warehouse import connection, create_raw_tables
+
+README = PROJECT_DIR / "README.md"
+
+
+def documented_columns() -> dict[str, list[str]]:
+    """`### `schema.table`` headings in the README, each with its `| `column` |` rows."""
+    docs: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in README.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"^### `(\w+\.\w+)`", line)
+        if heading:
+            current = heading.group(1)
+            docs[current] = []
+        elif current and (row := re.match(r"^\| `(\w+)` \|", line)):
+            docs[current].append(row.group(1))
+        elif line.startswith("#"):
+            current = None
+    return docs
+
+
+def test_every_documented_column_exists_and_every_column_is_documented() -> None:
+    docs = documented_columns()
+    assert {"ingest.files", "core.articles", "core.bulletins", "core.bulletin_units",
+            "marts.unit_week_performance", "marts.city_week_performance"} <= docs.keys()
+    with connection(None) as con:
+        create_raw_tables(con)
+        models.load_seeds(con)
+        models.build_models(con)
+        for relation, columns in docs.items():
+            schema, name = relation.split(".")
+            actual = [r[0] for r in con.execute(
+                "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+                [schema, name],
+            ).fetchall()]
+            assert columns == actual, f"README's {relation} columns differ from the warehouse"
+
+
+def test_readme_gives_the_two_commands_and_ci_calls_make_test() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "make run" in text and "make test" in text
+    assert "make test" in (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
