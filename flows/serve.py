@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import Flow
 from prefect.schedules import Cron, Interval
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
@@ -144,7 +146,7 @@ def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def sigterm_exits() -> Iterator[None]:
     """Turn SIGTERM into SystemExit, so `kill` unwinds context managers (main thread only)."""
-    if sys.platform == "win32" or not _in_main_thread():
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_system_exit)
@@ -152,12 +154,6 @@ def sigterm_exits() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 @contextmanager
@@ -197,7 +193,7 @@ def build_deployment(
     timezone: str = DEFAULT_TIMEZONE,
     interval_s: float | None = None,
     name: str = DEPLOYMENT_NAME,
-):
+) -> RunnerDeployment:
     """The runner deployment of `flow`: Cron in `timezone`, or every `interval_s` seconds."""
     schedule = Interval(interval_s) if interval_s is not None else Cron(cron, timezone=timezone)
     return flow.to_deployment(

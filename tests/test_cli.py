@@ -1,0 +1,83 @@
+"""The `bulletins` command: run, query, status, rebuild, help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from pipeline_helpers import make_inbox
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    inbox = make_inbox(root / "inbox", ["000_3e19ef32d54e8472.txt"])
+    (inbox / "empty.txt").write_bytes(b"")
+    lines = (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8").split("\n")
+    (inbox / "2020-12-30_cut.txt").write_text("\n".join(lines[:111]), encoding="utf-8")
+    result = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(root / "wh")])
+    assert result.exit_code == 0, result.output
+    assert "files: 3 new (1 loaded, 1 partial, 1 quarantined), 0 duplicate, 0 unchanged" in result.output
+    return root / "wh"
+
+
+def test_query_formats(warehouse_dir: Path) -> None:
+    sql = "select unit_name, unresolved from marts.unit_week_performance where rank_in_group = 1 order by unit_name"
+    csv_out = runner.invoke(app, ["query", sql, "--format", "csv", "--warehouse", str(warehouse_dir)])
+    assert csv_out.exit_code == 0
+    assert csv_out.output.splitlines() == ["unit_name,unresolved", "中国电信驻马店分公司,68", "驿城区政府,8"]
+    json_out = runner.invoke(app, ["query", sql, "-f", "json", "--warehouse", str(warehouse_dir)])
+    assert json.loads(json_out.output) == [
+        {"unit_name": "中国电信驻马店分公司", "unresolved": 68},
+        {"unit_name": "驿城区政府", "unresolved": 8},
+    ]
+    table_out = runner.invoke(app, ["query", sql, "--warehouse", str(warehouse_dir)])
+    assert "中国电信驻马店分公司" in table_out.output and "68" in table_out.output
+
+
+def test_query_is_read_only_and_errors_are_one_line(warehouse_dir: Path) -> None:
+    result = runner.invoke(app, ["query", "delete from ingest.files", "--warehouse", str(warehouse_dir)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "read-only" in result.output.lower()
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
+    result = runner.invoke(app, ["status", "--warehouse", str(warehouse_dir)])
+    assert result.exit_code == 0
+    out = result.output
+    assert "files by status: loaded 1, partial 1, quarantined 1" in out
+    assert "  quarantined empty.txt: empty: 0 bytes, no text\n" in out
+    assert (
+        "  partial     2020-12-30_cut.txt: bulletin 1 (2020-12-14): units_sum_to_overdue; "
+        "bulletin 1 (2020-12-14): unit_count_matches; bulletin 1 (2020-12-14): table_complete\n"
+    ) in out
+    assert (
+        "  week 2020-12-14 (issue 2020-12-30) in 2020-12-30_cut.txt: "
+        "units_sum_to_overdue, unit_count_matches, table_complete\n"
+    ) in out
+    assert "latest week loaded: 2020-12-14 ~ 2020-12-20" in out
+
+
+def test_run_fails_with_one_line_when_the_inbox_is_missing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--inbox", str(tmp_path / "nope"), "--warehouse", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: inbox {tmp_path / 'nope'} is not a folder"
+
+
+def test_query_without_a_warehouse_says_so(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["query", "select 1", "--warehouse", str(tmp_path)])
+    assert result.exit_code == 1 and "run `bulletins run` first" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "query", "status", "rebuild", "serve"])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
