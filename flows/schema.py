@@ -97,6 +97,13 @@ BULLETIN_UNITS = pa.schema(
     ]
 )
 
+TABLE_COMMENTS: dict[str, str] = {
+    "files": "one row per inbox path and content seen, with its status (incremental state)",
+    "articles": "every item parsed from a page, as written to the lake",
+    "bulletins": "every bulletin parsed from a page, with its figures and failed checks",
+    "bulletin_units": "every unit row of every bulletin table, as printed",
+}
+
 # Lake folder name -> schema. `files` is written last in a batch: it marks the batch
 # complete (a batch without its files part is ignored and cleaned up).
 LAKE_TABLES: dict[str, pa.Schema] = {

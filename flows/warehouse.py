@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from flows import lake
 from flows.inbox import Known
-from flows.schema import LAKE_TABLES, WAREHOUSE_TABLES
+from flows.schema import LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
 STORAGE_VERSION = "v1.5.0"
@@ -44,48 +44,67 @@ def _sql_quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# Incremental state beside the lake tables: keyed, so declared here rather than in Arrow.
+STATE_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "ingest.batches": (
+        "batch_id varchar primary key, loaded_at timestamptz not null",
+        "lake batches loaded into this warehouse (incremental state)",
+        {
+            "batch_id": "lake batch id: <warehouse>/lake/<table>/<batch_id>.parquet",
+            "loaded_at": "when the batch was loaded",
+        },
+    ),
+    "ingest.model_state": (
+        "key varchar primary key, value varchar not null",
+        "fingerprints of what the models were last built from",
+        {
+            "key": "what is fingerprinted (models_fingerprint: sql/ and seeds)",
+            "value": "the fingerprint (sha256)",
+        },
+    ),
+}
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select 1 from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+        ).fetchall()
+    )
+
+
+def _comment(con: duckdb.DuckDBPyConnection, table: str, comment: str, columns: dict[str, str]) -> None:
+    con.execute(f"comment on table {table} is {_sql_quote(comment)}")
+    for column, text in columns.items():
+        con.execute(f"comment on column {table}.{column} is {_sql_quote(text)}")
+
+
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the schemas and the raw/ingest tables from `flows.schema` (idempotent)."""
+    """Create the schemas, the raw/ingest tables from `flows.schema` and the state tables.
+
+    Idempotent: an existing table is left as it is, so a run with nothing new writes nothing.
+    """
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     for lake_name, table in WAREHOUSE_TABLES.items():
-        schema: pa.Schema = LAKE_TABLES[lake_name]
-        exists = con.execute(
-            "select count(*) from duckdb_tables() where schema_name || '.' || table_name = ?",
-            [table],
-        ).fetchall()[0][0]
-        if exists:
+        if _table_exists(con, table):
             continue
-        empty = pa.Table.from_pylist([], schema=schema)
-        con.register("_empty_schema", empty)
+        arrow_schema: pa.Schema = LAKE_TABLES[lake_name]
+        con.register("_empty_schema", pa.Table.from_pylist([], schema=arrow_schema))
         try:
             con.execute(f"create table {table} as select * from _empty_schema where false")
         finally:
             con.unregister("_empty_schema")
-        for field in schema:
+        for field in arrow_schema:
             if not field.nullable:
                 con.execute(f"alter table {table} alter column {field.name} set not null")
-            comment = (field.metadata or {}).get(b"comment")
-            if comment:
-                con.execute(f"comment on column {table}.{field.name} is {_sql_quote(comment.decode())}")
-    con.execute(
-        """
-        create table if not exists ingest.batches (
-            batch_id varchar primary key,
-            loaded_at timestamptz not null
-        )
-        """
-    )
-    con.execute("comment on table ingest.batches is 'lake batches loaded into this warehouse (incremental state)'")
-    con.execute(
-        """
-        create table if not exists ingest.model_state (
-            key varchar primary key,
-            value varchar not null
-        )
-        """
-    )
-    con.execute("comment on table ingest.model_state is 'fingerprints of what the models were last built from'")
+        docs = {f.name: f.metadata[b"comment"].decode() for f in arrow_schema}
+        _comment(con, table, TABLE_COMMENTS[lake_name], docs)
+    for table, (columns_sql, comment, docs) in STATE_TABLES.items():
+        if not _table_exists(con, table):
+            con.execute(f"create table {table} ({columns_sql})")
+            _comment(con, table, comment, docs)
 
 
 def loaded_batches(con: duckdb.DuckDBPyConnection) -> set[str]:

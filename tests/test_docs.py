@@ -48,3 +48,26 @@ def test_readme_gives_the_two_commands_and_ci_calls_make_test() -> None:
     text = README.read_text(encoding="utf-8")
     assert "make run" in text and "make test" in text
     assert "make test" in (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_table_and_column_users_query_carries_a_comment() -> None:
+    schemas = ["ingest", "raw", "seeds", "core", "marts"]
+    with connection(None) as con:
+        create_raw_tables(con)
+        models.load_seeds(con)
+        models.build_models(con)
+        relations = con.execute(
+            """
+            select schema_name, table_name, comment from duckdb_tables() where schema_name in ?
+            union all
+            select schema_name, view_name, comment from duckdb_views() where schema_name in ?
+            """,
+            [schemas, schemas],
+        ).fetchall()
+        columns = con.execute(
+            "select schema_name, table_name, column_name, comment from duckdb_columns() where schema_name in ?",
+            [schemas],
+        ).fetchall()
+    assert len(relations) >= 12
+    assert [r for r in relations if not r[2]] == []
+    assert [c for c in columns if not c[3]] == []
