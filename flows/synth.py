@@ -104,7 +104,7 @@ def _u(group: str, name: str, dispatched: int, unresolved: int) -> UnitRow:
 
 # The bundled weeks around the real sample (2020-12-14): a unit entering, staying and
 # leaving, an alias (驿城区人民政府), a week across New Year, and an unpublished week
-# (2021-01-04) before the last one.
+# (2021-01-04) before the last two.
 BUNDLED_WEEKS: tuple[tuple[date, Week], ...] = (
     (
         date(2020, 12, 16),
@@ -144,6 +144,14 @@ BUNDLED_WEEKS: tuple[tuple[date, Week], ...] = (
             _u(DISTRICTS, "经济开发区管委会", 470, 3),
             _u(CITY_UNITS, "中国电信驻马店分公司", 60, 33),
             _u(CITY_UNITS, "中国联通驻马店分公司", 58, 2),
+        )),
+    ),
+    (
+        date(2021, 1, 27),
+        Week(date(2021, 1, 18), 4515, 5402, 226, 158, 18, (
+            _u(DISTRICTS, "驿城区政府", 985, 5),
+            _u(CITY_UNITS, "中国电信驻马店分公司", 62, 35),
+            _u(CITY_UNITS, "市豫资市政设施管理有限公司", 14, 6),
         )),
     ),
 )

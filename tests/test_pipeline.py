@@ -23,14 +23,14 @@ def loaded(tmp_path: Path) -> tuple[Path, Path]:
     inbox = make_inbox(tmp_path / "inbox")
     wh = tmp_path / "wh"
     summary = run(inbox, wh)
-    assert summary.files_loaded == 5 and summary.files_new == 5
+    assert summary.files_loaded == 6 and summary.files_new == 6
     return inbox, wh
 
 
 def test_flow_loads_sample_and_synthetic_weeks_into_marts(loaded: tuple[Path, Path]) -> None:
     _, wh = loaded
     db = wh / "bulletins.duckdb"
-    assert query(db, "select status, count(*) from ingest.files group by 1") == [("loaded", 5)]
+    assert query(db, "select status, count(*) from ingest.files group by 1") == [("loaded", 6)]
     weeks = query(db, "select week_start, week_end, due, closed, overdue, disputed, units_on_list from marts.city_week_performance order by 1")
     assert weeks == [
         (date(2020, 12, 7), date(2020, 12, 13), 5602, 5075, 106, 181, 6),
@@ -38,6 +38,23 @@ def test_flow_loads_sample_and_synthetic_weeks_into_marts(loaded: tuple[Path, Pa
         (date(2020, 12, 21), date(2020, 12, 27), 5688, 5198, 99, 170, 6),
         (date(2020, 12, 28), date(2021, 1, 3), 5530, 5092, 55, 168, 4),
         (date(2021, 1, 11), date(2021, 1, 17), 5390, 4955, 45, 160, 4),
+        (date(2021, 1, 18), date(2021, 1, 24), 5402, 4972, 46, 158, 3),
+    ]
+    # After the unpublished week of 2021-01-04 the streak restarts; a week later it goes on.
+    assert query(
+        db,
+        "select week_start, unit_name, list_change, weeks_on_list_streak, weeks_on_list_total "
+        "from marts.unit_week_performance where week_start >= date '2021-01-11' order by 1, 2",
+    ) == [
+        (date(2021, 1, 11), "中国电信驻马店分公司", None, 1, 5),
+        (date(2021, 1, 11), "中国联通驻马店分公司", None, 1, 3),
+        (date(2021, 1, 11), "经济开发区管委会", None, 1, 3),
+        (date(2021, 1, 11), "驿城区政府", None, 1, 5),
+        (date(2021, 1, 18), "中国电信驻马店分公司", "stayed", 2, 6),
+        (date(2021, 1, 18), "中国联通驻马店分公司", "left", 0, 3),
+        (date(2021, 1, 18), "市豫资市政设施管理有限公司", "entered", 1, 4),
+        (date(2021, 1, 18), "经济开发区管委会", "left", 0, 3),
+        (date(2021, 1, 18), "驿城区政府", "stayed", 2, 6),
     ]
     # The real sample's week, traced to its lines: 驿城区政府 1013/8 (was 998/12 the week before).
     row = query(
@@ -72,7 +89,7 @@ def test_rerun_changes_nothing(loaded: tuple[Path, Path]) -> None:
     db = wh / "bulletins.duckdb"
     before = snapshot(db, ("ingest", "raw", "core", "marts"))
     summary = run(inbox, wh)
-    assert (summary.files_new, summary.files_unchanged, summary.models_built) == (0, 5, False)
+    assert (summary.files_new, summary.files_unchanged, summary.models_built) == (0, 6, False)
     assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
 
 
@@ -85,7 +102,7 @@ def test_two_runs_give_the_same_marts_as_one(tmp_path: Path, loaded: tuple[Path,
     run(inbox, wh)
     make_inbox(inbox, names)
     summary = run(inbox, wh)
-    assert (summary.files_new, summary.files_unchanged) == (3, 2)
+    assert (summary.files_new, summary.files_unchanged) == (4, 2)
     assert snapshot(wh / "bulletins.duckdb") == snapshot(wh_once / "bulletins.duckdb")
 
 
@@ -97,7 +114,7 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
     before = snapshot(db, ("ingest", "raw", "core", "marts"))
     copy_sample(inbox, "2020-12-24_reprint.txt")  # same week printed again later
     (inbox / "2020-12-25_new.txt").write_text(
-        (inbox / "2021-01-20_synthetic_week_2021-01-11.txt").read_text(encoding="utf-8").replace("4422", "4423"),
+        (inbox / "2021-01-27_synthetic_week_2021-01-18.txt").read_text(encoding="utf-8").replace("4515", "4516"),
         encoding="utf-8",
     )
 
@@ -119,7 +136,7 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
         ("2020-12-24_reprint.txt", "duplicate"),
         ("2020-12-25_new.txt", "loaded"),
     ]
-    assert query(db, "select count(*) from raw.bulletins") == [(6,)]
+    assert query(db, "select count(*) from raw.bulletins") == [(7,)]
 
 
 def test_bad_files_are_quarantined_and_a_cut_bulletin_is_partial(tmp_path: Path) -> None:
