@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Before Prefect is imported anywhere: its home in a temp dir, no telemetry.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="bulletins-prefect-home-")
@@ -19,8 +20,23 @@ os.environ.pop("BULLETINS_WAREHOUSE", None)
 
 import pytest  # noqa: E402
 
+if TYPE_CHECKING:
+    import duckdb
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_PAGE = FIXTURES / "pages" / "000_3e19ef32d54e8472.txt"
+
+
+@pytest.fixture
+def con() -> Iterator["duckdb.DuckDBPyConnection"]:
+    """A fresh in-memory DuckDB for one test, always closed."""
+    from flows import warehouse
+
+    connection = warehouse.connect(None)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 @pytest.fixture(scope="session")

@@ -58,15 +58,6 @@ def timeline(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    con = warehouse.connect(None)
-    try:
-        yield con
-    finally:
-        con.close()
-
-
 def fetch(con: duckdb.DuckDBPyConnection, relation: str, order_by: str) -> tuple[list[str], list[tuple]]:
     cursor = con.execute(f"select * from {relation} order by {order_by}")
     rows = cursor.fetchall()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,15 +36,6 @@ def load_timeline(con: duckdb.DuckDBPyConnection) -> None:
 def build(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> list[str]:
     models.load_seeds(con, sql_dir)
     return models.build_models(con, sql_dir)
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    con = warehouse.connect(None)
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from flows.parsing import parse_file
 from flows.settings import PROJECT_DIR
