@@ -120,12 +120,12 @@ def query(
 @app.command()
 def status(warehouse: WarehouseOpt = None) -> None:
     """Files by status, quarantined files and partial bulletins with reasons, the latest week."""
+    from flows.artifacts import bulletins_left_out, files_by_status, latest_city_week
+
     settings = Settings.resolve(None, warehouse)
     con = _open_read_only(settings)
     try:
-        by_status = con.execute(
-            "select status, count(*) from ingest.files group by status order by status"
-        ).fetchall()
+        by_status = files_by_status(con)
         problems = con.execute(
             """
             select status, path, array_to_string(reasons, '; ')
@@ -133,44 +133,20 @@ def status(warehouse: WarehouseOpt = None) -> None:
             order by status, path
             """
         ).fetchall()
-        left_out = con.execute(
-            """
-            select b.period_start, b.issue_date, f.path,
-                   case when b.superseded then 'superseded by a later issue'
-                        else array_to_string(b.failed_checks, ', ') end
-            from core.bulletins b
-            join (select file_sha256, min_by(path, ingest_seq) as path
-                  from ingest.files where status <> 'duplicate' group by file_sha256) f using (file_sha256)
-            where not b.passes_checks or b.superseded
-            order by b.period_start, b.issue_date
-            """
-        ).fetchall() if _has_relation(con, "core", "bulletins") else []
-        latest = con.execute(
-            "select max(week_start), max(week_end) from marts.city_week_performance"
-        ).fetchall() if _has_relation(con, "marts", "city_week_performance") else [(None, None)]
+        left_out = bulletins_left_out(con) or []
+        latest = latest_city_week(con)
     finally:
         con.close()
-    typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status) or "none"))
+    typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
         typer.echo("quarantined and partial files:")
         for st, path, reasons in problems:
             typer.echo(f"  {st:<11} {path}: {reasons}")
     if left_out:
         typer.echo("bulletins left out of the marts:")
-        for start, issue, path, why in left_out:
-            typer.echo(f"  week {start or '?'} (issue {issue or '?'}) in {path}: {why}")
-    week = latest[0]
-    typer.echo(f"latest week loaded: {week[0]} ~ {week[1]}" if week[0] else "latest week loaded: none")
-
-
-def _has_relation(con, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select 1 from duckdb_tables() where schema_name = ? and table_name = ? "
-            "union all select 1 from duckdb_views() where schema_name = ? and view_name = ?",
-            [schema, name, schema, name],
-        ).fetchall()
-    )
+        for b in left_out:
+            typer.echo(f"  week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: {'; '.join(b.reasons)}")
+    typer.echo(f"latest week loaded: {latest.week_start} ~ {latest.week_end}" if latest else "latest week loaded: none")
 
 
 @app.command()

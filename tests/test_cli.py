@@ -60,8 +60,8 @@ def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
         "bulletin 1 (2020-12-14): unit_count_matches; bulletin 1 (2020-12-14): table_complete\n"
     ) in out
     assert (
-        "  week 2020-12-14 (issue 2020-12-30) in 2020-12-30_cut.txt: "
-        "units_sum_to_overdue, unit_count_matches, table_complete\n"
+        "  week 2020-12-14 (issue 2020-12-30) in 2020-12-30_cut.txt: failed check: units_sum_to_overdue; "
+        "failed check: unit_count_matches; failed check: table_complete\n"
     ) in out
     assert "latest week loaded: 2020-12-14 ~ 2020-12-20" in out
 

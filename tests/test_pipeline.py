@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import build, warehouse
+from flows import build, models, warehouse
 from flows.pipeline import bulletin_etl
 from pipeline_helpers import all_inbox_names, copy_sample, make_inbox, query, snapshot
 
@@ -222,3 +222,20 @@ def test_a_correction_printed_later_wins(tmp_path: Path, loaded: tuple[Path, Pat
         "select unresolved, unresolved_change from marts.unit_week_performance "
         "where week_start = date '2020-12-14' and unit_name = '驿城区政府'",
     ) == [(7, -5)]
+
+
+def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
+    tmp_path: Path, loaded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, wh = loaded
+    db = wh / "bulletins.duckdb"
+    before = snapshot(db, ("ingest", "raw", "core", "marts"))
+    (inbox / "2020-12-31_reprint_of_sample_week.txt").write_text(
+        (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8") + "\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(
+        build.models, "run_data_tests", lambda con: [models.DataTestFailure("unit_week_unique", 2, [])]
+    )
+    with pytest.raises(build.DataTestsFailed, match=r"unit_week_unique \(2 rows\).*rolled back"):
+        run(inbox, wh)
+    assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
