@@ -22,7 +22,7 @@ import duckdb
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.summary import RunSummary
-from flows.warehouse import connection
+from flows.warehouse import connection, relation_exists
 
 UNIT_TABLE_KEY = "unit-week-performance"
 SUMMARY_KEY = "bulletin-etl-summary"
@@ -70,22 +70,6 @@ class CityWeek:
     closure_rate_change_pp: float | None  # percentage points; None: week before not published
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether `schema.table` exists (as a table or a view)."""
-    schema, table = name.split(".")
-    rows = con.execute(
-        """
-        select count(*) from (
-            select schema_name, table_name from duckdb_tables()
-            union all
-            select schema_name, view_name from duckdb_views()
-        ) where schema_name = ? and table_name = ?
-        """,
-        [schema, table],
-    ).fetchall()
-    return rows[0][0] > 0
-
-
 def _jsonable(value: Any) -> Any:
     """A value a table artifact can hold (JSON): dates as ISO text, numbers rounded."""
     if isinstance(value, dt.date):
@@ -103,7 +87,7 @@ def latest_week_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     Units off the list (no rank) come after the ranked ones. Empty when there are
     no marts yet.
     """
-    if not table_exists(con, "marts.unit_week_performance"):
+    if not relation_exists(con, "marts.unit_week_performance"):
         return []
     columns = ", ".join(UNIT_TABLE_COLUMNS)
     rows = con.execute(
@@ -119,7 +103,7 @@ def latest_week_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def files_by_status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Files recorded in `ingest.files`, counted per status (in `STATUS_ORDER`)."""
-    if not table_exists(con, "ingest.files"):
+    if not relation_exists(con, "ingest.files"):
         return {}
     counts = dict(con.execute("select status, count(*) from ingest.files group by status").fetchall())
     order = [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in STATUS_ORDER)
@@ -128,11 +112,11 @@ def files_by_status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] | None:
     """Bulletins that failed a check or were superseded (None: no `core.bulletins` yet)."""
-    if not table_exists(con, "core.bulletins"):
+    if not relation_exists(con, "core.bulletins"):
         return None
     files_join = ""
     path_expr = "null"
-    if table_exists(con, "ingest.files"):
+    if relation_exists(con, "ingest.files"):
         files_join = """
             left join (
                 select
@@ -169,7 +153,7 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
 
 def latest_city_week(con: duckdb.DuckDBPyConnection) -> CityWeek | None:
     """The latest row of `marts.city_week_performance` (None: no marts or no week yet)."""
-    if not table_exists(con, "marts.city_week_performance"):
+    if not relation_exists(con, "marts.city_week_performance"):
         return None
     rows = con.execute(
         """

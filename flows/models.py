@@ -34,6 +34,7 @@ import duckdb
 
 from flows.names import normalize_name
 from flows.settings import SQL_DIR
+from flows.warehouse import relation_exists, sql_quote
 
 # Layers in build order, and what each layer's models become.
 LAYERS: dict[str, str] = {"staging": "view", "core": "view", "marts": "table"}
@@ -45,10 +46,6 @@ SEED_ALIASES = "seeds/unit_aliases.csv"
 
 def _sql_dir(sql_dir: Path | None) -> Path:
     return Path(sql_dir) if sql_dir is not None else SQL_DIR
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[tuple]:
@@ -117,7 +114,7 @@ def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> i
         con.executemany(
             "insert into seeds.unit_aliases values (?, ?)", sorted(aliases.items())
         ).fetchall()
-    _run(con, f"comment on table seeds.unit_aliases is {_quote('unit name variants from sql/' + SEED_ALIASES + ', folded (NFKC, no whitespace); every canonical name maps to itself')}")
+    _run(con, f"comment on table seeds.unit_aliases is {sql_quote('unit name variants from sql/' + SEED_ALIASES + ', folded (NFKC, no whitespace); every canonical name maps to itself')}")
     _run(con, "comment on column seeds.unit_aliases.alias_key is 'a spelling of a unit name, folded: the join key'")
     _run(con, "comment on column seeds.unit_aliases.canonical is 'the canonical unit name it stands for'")
     return len(aliases)
@@ -293,10 +290,10 @@ def _apply_docs(con: duckdb.DuckDBPyConnection, model: Model) -> None:
         if missing:
             raise ValueError(f"{model.path}: columns without a '-- column:' doc: {', '.join(missing)}")
     if model.comment:
-        _run(con, f"comment on {model.kind} {model.relation} is {_quote(model.comment)}")
+        _run(con, f"comment on {model.kind} {model.relation} is {sql_quote(model.comment)}")
     for column, doc in model.columns.items():
         if column in actual:
-            _run(con, f"comment on column {model.relation}.{column} is {_quote(doc)}")
+            _run(con, f"comment on column {model.relation}.{column} is {sql_quote(doc)}")
 
 
 def _body(select: str) -> str:
@@ -308,11 +305,7 @@ def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
 
     Runs in the caller's transaction. Needs `seeds.unit_aliases` (see `load_seeds`).
     """
-    seeded = _run(
-        con,
-        "select count(*) from duckdb_tables() where schema_name = 'seeds' and table_name = 'unit_aliases'",
-    )[0][0]
-    if not seeded:
+    if not relation_exists(con, "seeds.unit_aliases"):
         raise RuntimeError("seeds.unit_aliases does not exist: call load_seeds(con) before build_models(con)")
     built = []
     for model in discover_models(sql_dir):

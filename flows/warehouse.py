@@ -40,7 +40,8 @@ def connection(db_path: str | Path | None = None, *, read_only: bool = False) ->
         con.close()
 
 
-def _sql_quote(text: str) -> str:
+def sql_quote(text: str) -> str:
+    """A SQL string literal (for statements that take no parameters, like COMMENT ON)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -65,19 +66,25 @@ STATE_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
+def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether `schema.name` exists as a table or a view."""
+    schema, name = relation.split(".")
     return bool(
         con.execute(
-            "select 1 from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+            """
+            select 1 from duckdb_tables() where schema_name = ? and table_name = ?
+            union all
+            select 1 from duckdb_views() where schema_name = ? and view_name = ?
+            """,
+            [schema, name, schema, name],
         ).fetchall()
     )
 
 
 def _comment(con: duckdb.DuckDBPyConnection, table: str, comment: str, columns: dict[str, str]) -> None:
-    con.execute(f"comment on table {table} is {_sql_quote(comment)}")
+    con.execute(f"comment on table {table} is {sql_quote(comment)}")
     for column, text in columns.items():
-        con.execute(f"comment on column {table}.{column} is {_sql_quote(text)}")
+        con.execute(f"comment on column {table}.{column} is {sql_quote(text)}")
 
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -88,7 +95,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     for lake_name, table in WAREHOUSE_TABLES.items():
-        if _table_exists(con, table):
+        if relation_exists(con, table):
             continue
         arrow_schema: pa.Schema = LAKE_TABLES[lake_name]
         con.register("_empty_schema", pa.Table.from_pylist([], schema=arrow_schema))
@@ -102,7 +109,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         docs = {f.name: f.metadata[b"comment"].decode() for f in arrow_schema}
         _comment(con, table, TABLE_COMMENTS[lake_name], docs)
     for table, (columns_sql, comment, docs) in STATE_TABLES.items():
-        if not _table_exists(con, table):
+        if not relation_exists(con, table):
             con.execute(f"create table {table} ({columns_sql})")
             _comment(con, table, comment, docs)
 
