@@ -25,9 +25,9 @@ from types import FrameType
 from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import Flow
 from prefect.schedules import Cron, Interval
-from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.types.entrypoint import EntrypointType
 
+from flows.prefect_local import configured_api_url, pointing_at
 from flows.settings import Settings
 
 DEPLOYMENT_NAME = "bulletin-etl-scheduled"
@@ -163,21 +163,12 @@ def prefect_api(server_home: Path) -> Iterator[str]:
     With a managed server, PREFECT_API_URL points this process (and the flow-run
     processes it starts) at it until the block ends.
     """
-    configured = get_current_settings().api.url
+    configured = configured_api_url()
     if configured:
         yield configured
         return
-    with managed_server(server_home) as api_url:
-        saved = os.environ.get("PREFECT_API_URL")
-        os.environ["PREFECT_API_URL"] = api_url
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: api_url}):
-                yield api_url
-        finally:
-            if saved is None:
-                os.environ.pop("PREFECT_API_URL", None)
-            else:
-                os.environ["PREFECT_API_URL"] = saved
+    with managed_server(server_home) as api_url, pointing_at(api_url):
+        yield api_url
 
 
 def ui_url(api_url: str) -> str:
