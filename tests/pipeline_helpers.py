@@ -12,6 +12,8 @@ from flows.warehouse import connection
 from conftest import SAMPLE_PAGE
 
 SNAPSHOT_SCHEMAS = ("core", "marts")
+# Everything a run writes: for "changes nothing" and "left as it was".
+ALL_SCHEMAS = ("ingest", "raw", "core", "marts")
 
 
 def make_inbox(folder: Path, names: list[str] | None = None) -> Path:

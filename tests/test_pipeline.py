@@ -9,7 +9,7 @@ import pytest
 
 from flows import build, models, warehouse
 from flows.pipeline import bulletin_etl
-from pipeline_helpers import all_inbox_names, copy_sample, make_inbox, query, snapshot
+from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, copy_sample, make_inbox, query, snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -87,10 +87,10 @@ def test_flow_loads_sample_and_synthetic_weeks_into_marts(loaded: tuple[Path, Pa
 def test_rerun_changes_nothing(loaded: tuple[Path, Path]) -> None:
     inbox, wh = loaded
     db = wh / "bulletins.duckdb"
-    before = snapshot(db, ("ingest", "raw", "core", "marts"))
+    before = snapshot(db, ALL_SCHEMAS)
     summary = run(inbox, wh)
     assert (summary.files_new, summary.files_unchanged, summary.models_built) == (0, 6, False)
-    assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
+    assert snapshot(db, ALL_SCHEMAS) == before
 
 
 def test_two_runs_give_the_same_marts_as_one(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
@@ -111,8 +111,8 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
 ) -> None:
     inbox, wh = loaded
     db = wh / "bulletins.duckdb"
-    before = snapshot(db, ("ingest", "raw", "core", "marts"))
-    copy_sample(inbox, "2020-12-24_reprint.txt")  # same week printed again later
+    before = snapshot(db, ALL_SCHEMAS)
+    copy_sample(inbox, "2020-12-24_reprint.txt")  # the same bytes again: a duplicate
     (inbox / "2020-12-25_new.txt").write_text(
         (inbox / "2021-01-27_synthetic_week_2021-01-18.txt").read_text(encoding="utf-8").replace("4515", "4516"),
         encoding="utf-8",
@@ -127,7 +127,7 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
     monkeypatch.setattr(warehouse, "load_batches", load_then_crash)
     with pytest.raises(OSError, match="simulated"):
         run(inbox, wh)
-    assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
+    assert snapshot(db, ALL_SCHEMAS) == before
 
     monkeypatch.setattr(warehouse, "load_batches", real_load)
     summary = run(inbox, wh)
@@ -229,7 +229,7 @@ def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
 ) -> None:
     inbox, wh = loaded
     db = wh / "bulletins.duckdb"
-    before = snapshot(db, ("ingest", "raw", "core", "marts"))
+    before = snapshot(db, ALL_SCHEMAS)
     (inbox / "2020-12-31_reprint_of_sample_week.txt").write_text(
         (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8") + "\n", encoding="utf-8"
     )
@@ -238,4 +238,4 @@ def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
     )
     with pytest.raises(build.DataTestsFailed, match=r"unit_week_unique \(2 rows\).*rolled back"):
         run(inbox, wh)
-    assert snapshot(db, ("ingest", "raw", "core", "marts")) == before
+    assert snapshot(db, ALL_SCHEMAS) == before
