@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install run test bench clean
+.PHONY: install run lint test test-fast bench clean
 
 install: $(STAMP)
 
@@ -21,11 +21,22 @@ run: install
 	$(BIN)/bulletins run
 	$(BIN)/bulletins query "select week_start, unit_group, rank_in_group, unit_name, on_list, dispatched, unresolved, unresolved_change, list_change, weeks_on_list_streak from marts.unit_week_performance where week_start = (select max(week_start) from marts.unit_week_performance) order by unit_group, on_list desc, rank_in_group, unit_name"
 
-test: install
+# Lint, format and types: the same checks in `make test` and `make test-fast`.
+lint: install
+	$(BIN)/ruff check flows tests
+	$(BIN)/ruff format --check flows tests
+	$(BIN)/mypy
+
+# Everything: lint, types, doctests and the whole suite, slow end-to-end tests included.
+test: lint
 	$(BIN)/pytest -q
 
+# The fast tier for development: no real Prefect servers.
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow"
+
 bench: install
-	$(BIN)/python -m flows.bench
+	$(BIN)/python -m flows.devtools.bench
 
 clean:
 	rm -rf warehouse/lake warehouse/bulletins.duckdb warehouse/bulletins.duckdb.wal warehouse/.prefect

@@ -22,8 +22,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-InboxOpt = Annotated[Path | None, typer.Option(help="Folder of new pages [env BULLETINS_INBOX; default warehouse/inbox]")]
-WarehouseOpt = Annotated[Path | None, typer.Option(help="Warehouse folder [env BULLETINS_WAREHOUSE; default warehouse]")]
+InboxOpt = Annotated[
+    Path | None, typer.Option(help="Folder of new pages [env BULLETINS_INBOX; default warehouse/inbox]")
+]
+WarehouseOpt = Annotated[
+    Path | None, typer.Option(help="Warehouse folder [env BULLETINS_WAREHOUSE; default warehouse]")
+]
 
 
 def _quiet_prefect() -> None:
@@ -44,8 +48,8 @@ def run(inbox: InboxOpt = None, warehouse: WarehouseOpt = None) -> None:
     settings = Settings.resolve(inbox, warehouse)
     if not settings.inbox.is_dir():
         _fail(f"inbox {settings.inbox} is not a folder")
-    from flows.pipeline import bulletin_etl  # imports Prefect: keep `--help` fast
-    from flows.prefect_local import local_api
+    from flows.orchestration.flow import bulletin_etl  # imports Prefect: keep `--help` fast
+    from flows.orchestration.prefect_local import local_api
 
     try:
         with local_api():
@@ -79,7 +83,7 @@ def _print_table(columns: list[str], rows: list[tuple]) -> None:
 
 
 def _open_read_only(settings: Settings):
-    from flows.warehouse import connect
+    from flows.warehouse.db import connect
 
     if not settings.db_path.exists():
         _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
@@ -112,7 +116,11 @@ def query(
         writer.writerow(columns)
         writer.writerows(rows)
     elif format == "json":
-        typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], default=_json_default, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                [dict(zip(columns, r, strict=True)) for r in rows], default=_json_default, ensure_ascii=False, indent=2
+            )
+        )
     else:
         _print_table(columns, rows)
 
@@ -120,19 +128,13 @@ def query(
 @app.command()
 def status(warehouse: WarehouseOpt = None) -> None:
     """Files by status, quarantined files and partial bulletins with reasons, the latest week."""
-    from flows.artifacts import bulletins_left_out, files_by_status, latest_city_week
+    from flows.warehouse.readers import bulletins_left_out, files_by_status, latest_city_week, problem_files
 
     settings = Settings.resolve(None, warehouse)
     con = _open_read_only(settings)
     try:
         by_status = files_by_status(con)
-        problems = con.execute(
-            """
-            select status, path, array_to_string(reasons, '; ')
-            from ingest.files where status in ('quarantined', 'partial')
-            order by status, path
-            """
-        ).fetchall()
+        problems = problem_files(con)
         left_out = bulletins_left_out(con) or []
         latest = latest_city_week(con)
     finally:
@@ -140,19 +142,21 @@ def status(warehouse: WarehouseOpt = None) -> None:
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
         typer.echo("quarantined and partial files:")
-        for st, path, reasons in problems:
-            typer.echo(f"  {st:<11} {path}: {reasons}")
+        for p in problems:
+            typer.echo(f"  {p.status:<11} {p.path}: {'; '.join(p.reasons)}")
     if left_out:
         typer.echo("bulletins left out of the marts:")
         for b in left_out:
-            typer.echo(f"  week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: {'; '.join(b.reasons)}")
+            typer.echo(
+                f"  week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: {'; '.join(b.reasons)}"
+            )
     typer.echo(f"latest week loaded: {latest.week_start} ~ {latest.week_end}" if latest else "latest week loaded: none")
 
 
 @app.command()
 def rebuild(warehouse: WarehouseOpt = None) -> None:
     """Rebuild the DuckDB file from the Parquet lake (the lake is the source of truth)."""
-    from flows.build import rebuild_warehouse
+    from flows.warehouse.build import rebuild_warehouse
 
     settings = Settings.resolve(None, warehouse)
     try:
@@ -172,10 +176,12 @@ def serve(
 ) -> None:
     """Serve bulletin-etl on a schedule (starts a local Prefect server if PREFECT_API_URL is unset)."""
     _quiet_prefect()
-    from flows.serve import serve as serve_flow
+    from flows.orchestration.serve import serve as serve_flow
 
     settings = Settings.resolve(inbox, warehouse)
-    serve_flow(cron=cron, timezone=timezone, inbox=str(settings.inbox), warehouse=str(settings.warehouse), interval_s=interval)
+    serve_flow(
+        cron=cron, timezone=timezone, inbox=str(settings.inbox), warehouse=str(settings.warehouse), interval_s=interval
+    )
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ class Settings:
         inbox: str | Path | None = None,
         warehouse: str | Path | None = None,
         lock_timeout_s: float | None = None,
-    ) -> "Settings":
+    ) -> Settings:
         """Arguments first, then BULLETINS_* environment variables, then defaults."""
         inbox_path = Path(inbox or os.environ.get("BULLETINS_INBOX") or DEFAULT_INBOX)
         warehouse_path = Path(warehouse or os.environ.get("BULLETINS_WAREHOUSE") or DEFAULT_WAREHOUSE)

@@ -28,9 +28,9 @@ SAMPLE_PAGE = FIXTURES / "pages" / "000_3e19ef32d54e8472.txt"
 
 
 @pytest.fixture
-def con() -> Iterator["duckdb.DuckDBPyConnection"]:
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
     """A fresh in-memory DuckDB for one test, always closed."""
-    from flows import warehouse
+    from flows.warehouse import db as warehouse
 
     connection = warehouse.connect(None)
     try:

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from flows.synth import bundled_files
-from flows.warehouse import connection
-
 from conftest import SAMPLE_PAGE
+
+from flows.devtools.synth import bundled_files
+from flows.warehouse.db import connection
 
 SNAPSHOT_SCHEMAS = ("core", "marts")
 # Everything a run writes: for "changes nothing" and "left as it was".

@@ -7,21 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from flows.artifacts import (
-    SUMMARY_KEY,
-    UNIT_TABLE_KEY,
+from flows.orchestration.artifacts import SUMMARY_KEY, UNIT_TABLE_KEY, publish_run_artifacts
+from flows.reporting.run_summary import build_summary_markdown, read_run_report
+from flows.warehouse.db import connection, create_raw_tables
+from flows.warehouse.readers import (
     CityWeek,
     LeftOutBulletin,
-    build_summary_markdown,
     bulletins_left_out,
     files_by_status,
     latest_city_week,
     latest_week_table,
-    publish_run_artifacts,
-    read_run_report,
 )
-from flows.summary import RunSummary
-from flows.warehouse import connection, create_raw_tables
+from flows.warehouse.summary import RunSummary
 
 D = dt.date
 
@@ -192,11 +189,17 @@ def test_readers(db_path: Path) -> None:
         assert files_by_status(con) == {"loaded": 2, "partial": 1, "quarantined": 2, "duplicate": 1}
         assert bulletins_left_out(con) == [
             LeftOutBulletin(
-                D(2020, 12, 14), D(2020, 12, 20), D(2021, 1, 5), "2021-01-05_page.txt",
+                D(2020, 12, 14),
+                D(2020, 12, 20),
+                D(2021, 1, 5),
+                "2021-01-05_page.txt",
                 ["superseded: a later issue printed this period again"],
             ),
             LeftOutBulletin(
-                D(2020, 12, 21), D(2020, 12, 27), D(2020, 12, 29), "2020-12-29_page.txt",
+                D(2020, 12, 21),
+                D(2020, 12, 27),
+                D(2020, 12, 29),
+                "2020-12-29_page.txt",
                 ["failed check: totals_add_up", "failed check: units_complete"],
             ),
         ]
@@ -228,9 +231,7 @@ def test_summary_markdown_first_week_and_nothing_left_out() -> None:
 
 
 def test_pipes_in_paths_do_not_break_the_table() -> None:
-    markdown = build_summary_markdown(
-        "x", {}, [LeftOutBulletin(None, None, None, "a|b.txt", ["superseded"])], None
-    )
+    markdown = build_summary_markdown("x", {}, [LeftOutBulletin(None, None, None, "a|b.txt", ["superseded"])], None)
     assert "| unknown |  | a\\|b.txt | superseded |" in markdown
 
 
@@ -294,11 +295,11 @@ def _table_data(data):
 
 
 def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path: Path) -> None:
+    from pipeline_helpers import make_inbox
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    from flows.pipeline import bulletin_etl
-    from pipeline_helpers import make_inbox
+    from flows.orchestration.flow import bulletin_etl
 
     inbox, wh = make_inbox(tmp_path / "inbox"), tmp_path / "wh"
     state = bulletin_etl(inbox=str(inbox), warehouse=str(wh), return_state=True)
@@ -314,9 +315,7 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
 
     with connection(db_path, read_only=True) as con:
         expected_table = latest_week_table(con)
-        latest = con.execute(
-            "select max(week_start) from marts.unit_week_performance"
-        ).fetchall()[0][0]
+        latest = con.execute("select max(week_start) from marts.unit_week_performance").fetchall()[0][0]
         units = con.execute(
             "select count(*) from marts.unit_week_performance where week_start = ?", [latest]
         ).fetchall()[0][0]

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import make_inbox
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipeline_helpers import make_inbox
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from flows import models
 from flows.settings import PROJECT_DIR
-from flows.warehouse import connection, create_raw_tables
+from flows.warehouse import models
+from flows.warehouse.db import connection, create_raw_tables
 
 README = PROJECT_DIR / "README.md"
 
@@ -29,18 +29,27 @@ def documented_columns() -> dict[str, list[str]]:
 
 def test_every_documented_column_exists_and_every_column_is_documented() -> None:
     docs = documented_columns()
-    assert {"ingest.files", "core.articles", "core.bulletins", "core.bulletin_units",
-            "marts.unit_week_performance", "marts.city_week_performance"} <= docs.keys()
+    assert {
+        "ingest.files",
+        "core.articles",
+        "core.bulletins",
+        "core.bulletin_units",
+        "marts.unit_week_performance",
+        "marts.city_week_performance",
+    } <= docs.keys()
     with connection(None) as con:
         create_raw_tables(con)
         models.load_seeds(con)
         models.build_models(con)
         for relation, columns in docs.items():
             schema, name = relation.split(".")
-            actual = [r[0] for r in con.execute(
-                "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
-                [schema, name],
-            ).fetchall()]
+            actual = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+                    [schema, name],
+                ).fetchall()
+            ]
             assert columns == actual, f"README's {relation} columns differ from the warehouse"
 
 

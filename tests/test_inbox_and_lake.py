@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from flows import inbox as inbox_module
-from flows import lake
-from flows.inbox import InboxFile, Known, batches, plan_run, sha256_file
-from flows.schema import LAKE_TABLES
+from flows.warehouse import inbox as inbox_module
+from flows.warehouse import lake
+from flows.warehouse.inbox import InboxFile, Known, batches, plan_run, sha256_file
+from flows.warehouse.schema import LAKE_TABLES
 
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
@@ -55,7 +55,9 @@ def test_plan_skips_unchanged_paths_without_reading_them(tmp_path: Path, monkeyp
 def test_plan_takes_changed_bytes_at_a_known_path_and_ignores_a_touch(tmp_path: Path) -> None:
     a = _write(tmp_path, "a.txt", b"page a")
     sha_a = sha256_file(a)
-    known = Known(paths={"a.txt": (6, 1)}, path_shas=frozenset({("a.txt", sha_a)}), taken={sha_a: "a.txt"}, max_ingest_seq=1)
+    known = Known(
+        paths={"a.txt": (6, 1)}, path_shas=frozenset({("a.txt", sha_a)}), taken={sha_a: "a.txt"}, max_ingest_seq=1
+    )
     assert plan_run(tmp_path, known).unchanged == 1  # mtime differs, bytes the same
     a.write_bytes(b"page a, corrected")
     os.utime(a, ns=(1, 2))
@@ -71,9 +73,18 @@ def test_batches_are_bounded_by_count_and_bytes() -> None:
 
 def test_a_batch_is_complete_only_with_its_files_part(tmp_path: Path) -> None:
     row = {
-        "file_sha256": "0" * 64, "path": "a.txt", "size_bytes": 1, "modified_ns": 1, "issue_date": None,
-        "issue_date_source": None, "encoding": None, "status": "quarantined", "reasons": ["empty"],
-        "first_seen_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "ingest_seq": 1, "batch_id": "b1",
+        "file_sha256": "0" * 64,
+        "path": "a.txt",
+        "size_bytes": 1,
+        "modified_ns": 1,
+        "issue_date": None,
+        "issue_date_source": None,
+        "encoding": None,
+        "status": "quarantined",
+        "reasons": ["empty"],
+        "first_seen_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "ingest_seq": 1,
+        "batch_id": "b1",
     }
     lake.write_batch(tmp_path, "b1", {"files": [row]})
     # An interrupted batch: table parts written, `files` never.

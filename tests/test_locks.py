@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows import locks
-from flows.locks import RunInProgress, WarehouseLocked, connect_for_write, run_lock
+from flows.warehouse import locks
+from flows.warehouse.locks import RunInProgress, WarehouseLocked, connect_for_write, run_lock
 
 # Holds a read-only connection to argv[1] until the file argv[2] exists, like an
 # analyst's `duckdb -readonly` shell left open.
@@ -83,9 +83,8 @@ def test_second_run_waits_then_says_another_run_holds_the_lock(tmp_path: Path) -
     lock_path = tmp_path / "wh" / ".bulletins-run.lock"
     with run_lock(lock_path, wait_s=0):
         started = time.monotonic()
-        with pytest.raises(RunInProgress) as info:
-            with run_lock(lock_path, wait_s=0.6, poll_s=0.05):
-                pytest.fail("two holders of the run lock")
+        with pytest.raises(RunInProgress) as info, run_lock(lock_path, wait_s=0.6, poll_s=0.05):
+            pytest.fail("two holders of the run lock")
         waited = time.monotonic() - started
     assert 0.6 <= waited < 3
     message = str(info.value)
@@ -105,9 +104,8 @@ def test_released_lock_can_be_taken_again(tmp_path: Path) -> None:
 
 def test_lock_is_released_when_the_run_fails(tmp_path: Path) -> None:
     lock_path = tmp_path / ".bulletins-run.lock"
-    with pytest.raises(ValueError):
-        with run_lock(lock_path, wait_s=0):
-            raise ValueError("run failed")
+    with pytest.raises(ValueError), run_lock(lock_path, wait_s=0):
+        raise ValueError("run failed")
     with run_lock(lock_path, wait_s=0):
         pass
 
@@ -144,7 +142,7 @@ def test_run_lock_excludes_another_process(tmp_path: Path) -> None:
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from flows.locks import run_lock\n"
+            "from flows.warehouse.locks import run_lock\n"
             "with run_lock(Path(sys.argv[1]), wait_s=0):\n"
             "    print('holding', flush=True)\n"
             "    sys.stdin.readline()\n",
@@ -156,9 +154,11 @@ def test_run_lock_excludes_another_process(tmp_path: Path) -> None:
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(RunInProgress, match=rf"\(pid={holder.pid} started="):
-            with run_lock(lock_path, wait_s=0.2, poll_s=0.05):
-                pass
+        with (
+            pytest.raises(RunInProgress, match=rf"\(pid={holder.pid} started="),
+            run_lock(lock_path, wait_s=0.2, poll_s=0.05),
+        ):
+            pass
         holder.stdin.write("done\n")
         holder.stdin.flush()
         assert holder.wait(timeout=10) == 0
@@ -289,7 +289,7 @@ def _sample_week_rows(db_path: Path) -> list[tuple]:
 @pytest.fixture
 def warehouse_with_reader(prefect_harness, tmp_path: Path):
     """An existing warehouse, a new page in the inbox, and a reader holding the DuckDB file."""
-    from flows.pipeline import bulletin_etl
+    from flows.orchestration.flow import bulletin_etl
 
     inbox, wh = tmp_path / "inbox", tmp_path / "wh"
     inbox.mkdir()
@@ -301,7 +301,7 @@ def warehouse_with_reader(prefect_harness, tmp_path: Path):
 
 
 def test_flow_waits_for_a_reader_then_completes(warehouse_with_reader, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.pipeline import bulletin_etl
+    from flows.orchestration.flow import bulletin_etl
 
     inbox, wh, holder = warehouse_with_reader
     monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "5")
@@ -315,7 +315,7 @@ def test_flow_waits_for_a_reader_then_completes(warehouse_with_reader, monkeypat
 def test_flow_fails_naming_the_reader_and_a_later_run_loads_the_files(
     warehouse_with_reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.pipeline import bulletin_etl
+    from flows.orchestration.flow import bulletin_etl
 
     inbox, wh, holder = warehouse_with_reader
     monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "1")
@@ -328,7 +328,7 @@ def test_flow_fails_naming_the_reader_and_a_later_run_loads_the_files(
 
 
 def test_second_run_is_skipped_and_says_so(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.pipeline import bulletin_etl
+    from flows.orchestration.flow import bulletin_etl
     from flows.settings import Settings
 
     inbox, wh = tmp_path / "inbox", tmp_path / "wh"

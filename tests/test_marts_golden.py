@@ -15,7 +15,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows import models, warehouse
+from flows.warehouse import db as warehouse
+from flows.warehouse import models
 
 FIXTURES = Path(__file__).parent / "fixtures" / "marts"
 TIMELINE = json.loads((FIXTURES / "timeline.json").read_text(encoding="utf-8"))
@@ -64,12 +65,14 @@ def fetch(con: duckdb.DuckDBPyConnection, relation: str, order_by: str) -> tuple
     return [d[0] for d in cursor.description], rows
 
 
-def assert_rows(columns: list[str], actual: list[tuple], expected_columns: tuple[str, ...], expected: list[tuple]) -> None:
+def assert_rows(
+    columns: list[str], actual: list[tuple], expected_columns: tuple[str, ...], expected: list[tuple]
+) -> None:
     """Exact comparison, floats to 1e-12; booleans must be booleans."""
     assert tuple(columns) == expected_columns
     assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}: {actual}"
-    for n, (got, want) in enumerate(zip(actual, expected)):
-        for column, g, w in zip(columns, got, want):
+    for n, (got, want) in enumerate(zip(actual, expected, strict=True)):
+        for column, g, w in zip(columns, got, want, strict=True):
             where = f"row {n} ({want[0]}, {want[2]}) column {column}: got {g!r}, expected {w!r}"
             if isinstance(w, float):
                 assert g == pytest.approx(w, rel=1e-12, abs=1e-12), where
@@ -264,13 +267,9 @@ def test_core_bulletins_checks_and_supersession(timeline: duckdb.DuckDBPyConnect
 
 
 def test_duplicate_file_counts_once(timeline: duckdb.DuckDBPyConnection) -> None:
-    files = timeline.execute(
-        "select path, status from staging.stg_files where file_sha256 like 'a6%'"
-    ).fetchall()
+    files = timeline.execute("select path, status from staging.stg_files where file_sha256 like 'a6%'").fetchall()
     assert files == [("2021-01-12.txt", "loaded")]
-    units = timeline.execute(
-        "select count(*) from core.bulletin_units where bulletin_id = ?", [A6]
-    ).fetchall()
+    units = timeline.execute("select count(*) from core.bulletin_units where bulletin_id = ?", [A6]).fetchall()
     assert units == [(4,)]
     bulletins = timeline.execute("select count(*) from core.bulletins where bulletin_id = ?", [A6]).fetchall()
     assert bulletins == [(1,)]
@@ -333,7 +332,9 @@ def _bulletin(
     return row
 
 
-def _unit(n: int, seq: int, name: str, dispatched: int, unresolved: int, row_no: int = 1, group: str = G1) -> dict[str, Any]:
+def _unit(
+    n: int, seq: int, name: str, dispatched: int, unresolved: int, row_no: int = 1, group: str = G1
+) -> dict[str, Any]:
     return {
         "bulletin_id": f"c{n}".ljust(16, "0") + f"-{seq}",
         "file_sha256": f"c{n}".ljust(64, "0"),
@@ -388,7 +389,9 @@ def test_supersession_tie_breaks(con: duckdb.DuckDBPyConnection) -> None:
         ("c600000000000000-1", False, True),
         ("c700000000000000-1", False, False),
     ]
-    weeks = con.execute("select week_start, bulletin_id, printings_count from core.published_weeks order by 1").fetchall()
+    weeks = con.execute(
+        "select week_start, bulletin_id, printings_count from core.published_weeks order by 1"
+    ).fetchall()
     assert weeks == [
         (D("2021-01-25"), "c300000000000000-2", 4),
         (D("2021-02-01"), "c400000000000000-1", 3),
@@ -452,7 +455,7 @@ def test_streak_survives_only_consecutive_published_weeks(con: duckdb.DuckDBPyCo
     starts = ["2021-01-04", "2021-01-11", "2021-01-18", "2021-01-25", "2021-02-01", "2021-02-08", "2021-02-22"]
     on_list = [True, True, True, True, False, True, True]
     files, bulletins, units = [], [], []
-    for n, (start, listed) in enumerate(zip(starts, on_list), start=1):
+    for n, (start, listed) in enumerate(zip(starts, on_list, strict=True), start=1):
         issue = _plus_days(start, 8)
         files.append(_file(n, issue))
         if listed:

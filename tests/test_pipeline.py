@@ -6,10 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from flows import build, models, warehouse
-from flows.pipeline import bulletin_etl
 from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, copy_sample, make_inbox, query, snapshot
+
+from flows.orchestration.flow import bulletin_etl
+from flows.warehouse import build, models
+from flows.warehouse import db as warehouse
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -31,7 +32,10 @@ def test_flow_loads_sample_and_synthetic_weeks_into_marts(loaded: tuple[Path, Pa
     _, wh = loaded
     db = wh / "bulletins.duckdb"
     assert query(db, "select status, count(*) from ingest.files group by 1") == [("loaded", 6)]
-    weeks = query(db, "select week_start, week_end, due, closed, overdue, disputed, units_on_list from marts.city_week_performance order by 1")
+    weeks = query(
+        db,
+        "select week_start, week_end, due, closed, overdue, disputed, units_on_list from marts.city_week_performance order by 1",
+    )
     assert weeks == [
         (date(2020, 12, 7), date(2020, 12, 13), 5602, 5075, 106, 181, 6),
         (date(2020, 12, 14), date(2020, 12, 20), 5723, 5184, 131, 176, 9),
@@ -199,7 +203,8 @@ def test_warehouse_rebuilds_from_the_lake(tmp_path: Path, loaded: tuple[Path, Pa
 def test_a_correction_printed_later_wins(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
     inbox, wh = loaded
     corrected = (
-        (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8")
+        (inbox / "000_3e19ef32d54e8472.txt")
+        .read_text(encoding="utf-8")
         .replace("超时未办结131件", "超时未办结130件")
         .replace("正在办理中232件", "正在办理中233件")
         .replace("驿城区政府\t1013件\t8件", "驿城区政府\t1013件\t7件")
@@ -216,7 +221,9 @@ def test_a_correction_printed_later_wins(tmp_path: Path, loaded: tuple[Path, Pat
         ("000_3e19ef32d54e8472.txt", date(2020, 12, 22), 131, True),
         ("2020-12-30_correction.txt", date(2020, 12, 30), 130, False),
     ]
-    assert query(db, "select overdue, in_progress from marts.city_week_performance where week_start = date '2020-12-14'") == [(130, 233)]
+    assert query(
+        db, "select overdue, in_progress from marts.city_week_performance where week_start = date '2020-12-14'"
+    ) == [(130, 233)]
     assert query(
         db,
         "select unresolved, unresolved_change from marts.unit_week_performance "
@@ -233,9 +240,7 @@ def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
     (inbox / "2020-12-31_reprint_of_sample_week.txt").write_text(
         (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8") + "\n", encoding="utf-8"
     )
-    monkeypatch.setattr(
-        build.models, "run_data_tests", lambda con: [models.DataTestFailure("unit_week_unique", 2, [])]
-    )
+    monkeypatch.setattr(build.models, "run_data_tests", lambda con: [models.DataTestFailure("unit_week_unique", 2, [])])
     with pytest.raises(build.DataTestsFailed, match=r"unit_week_unique \(2 rows\).*rolled back"):
         run(inbox, wh)
     assert snapshot(db, ALL_SCHEMAS) == before

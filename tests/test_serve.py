@@ -24,10 +24,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from flows.artifacts import UNIT_TABLE_KEY, latest_week_table
-from flows.locks import is_lock_conflict
-from flows.serve import DEPLOYMENT_NAME, managed_server
-from flows.warehouse import connection
+from flows.orchestration.artifacts import UNIT_TABLE_KEY
+from flows.orchestration.serve import DEPLOYMENT_NAME, managed_server
+from flows.warehouse.db import connection
+from flows.warehouse.locks import is_lock_conflict
+from flows.warehouse.readers import latest_week_table
 
 SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE_WEEK = "2020-12-14"
@@ -143,9 +144,9 @@ def serve_env(tmp_path: Path, api_url: str | None) -> dict[str, str]:
 
 @contextmanager
 def serving(tmp_path: Path, api_url: str | None, **kwargs: Any) -> Iterator[tuple[subprocess.Popen, Path]]:
-    """`flows.serve.serve(**kwargs)` in its own session; SIGTERM it on exit and check it is all gone."""
+    """`flows.orchestration.serve.serve(**kwargs)` in its own session; SIGTERM it on exit and check it is all gone."""
     log_path = tmp_path / "serve.log"
-    code = f"from flows.serve import serve\nserve(**{kwargs!r})\n"
+    code = f"from flows.orchestration.serve import serve\nserve(**{kwargs!r})\n"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-c", code],
@@ -180,9 +181,8 @@ def api_client(api_url: str):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        with get_client(sync_client=True) as client:
-            yield client
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        yield client
 
 
 def read_deployment(api_url: str):
@@ -242,14 +242,14 @@ def sample_week_loaded(db_path: Path) -> bool:
 
 
 def test_deployment_definition(tmp_path: Path) -> None:
-    from flows.pipeline import bulletin_etl
-    from flows.serve import build_deployment, ui_url
+    from flows.orchestration.flow import bulletin_etl
+    from flows.orchestration.serve import build_deployment, ui_url
     from flows.settings import Settings
 
     settings = Settings.resolve(tmp_path / "inbox", tmp_path / "wh")
     deployment = build_deployment(bulletin_etl, settings, cron="0 7 * * *", timezone="Asia/Shanghai")
     assert deployment.name == DEPLOYMENT_NAME
-    assert deployment.entrypoint == "flows.pipeline.bulletin_etl"
+    assert deployment.entrypoint == "flows.orchestration.flow.bulletin_etl"
     assert deployment.parameters == {"inbox": str(tmp_path / "inbox"), "warehouse": str(tmp_path / "wh")}
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * *", "Asia/Shanghai")
@@ -259,6 +259,7 @@ def test_deployment_definition(tmp_path: Path) -> None:
     assert ui_url("http://127.0.0.1:4200/api") == "http://127.0.0.1:4200"
 
 
+@pytest.mark.slow
 def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
     """Serve every 5 s on a server we started; a page dropped in the inbox reaches the marts."""
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
@@ -277,7 +278,7 @@ def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
             assert schedule.schedule.interval == timedelta(seconds=5)
             assert schedule.active
             assert deployment.parameters == {"inbox": str(inbox), "warehouse": str(warehouse)}
-            assert deployment.entrypoint == "flows.pipeline.bulletin_etl"
+            assert deployment.entrypoint == "flows.orchestration.flow.bulletin_etl"
 
             shutil.copyfile(SAMPLE_PAGE, inbox / SAMPLE_PAGE.name)
             db_path = warehouse / "bulletins.duckdb"
@@ -296,6 +297,7 @@ def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
     wait_gone(lambda: {p for p in server_pids if _alive(p)}, 20, "the Prefect server")
 
 
+@pytest.mark.slow
 def test_serve_starts_its_own_server_with_the_cron_schedule(tmp_path: Path) -> None:
     """Without PREFECT_API_URL, serve starts a server under the warehouse; cron and timezone read back."""
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"

@@ -1,7 +1,11 @@
-"""Pure parser: one page file's bytes to typed records (no Prefect, no DuckDB here).
+r"""Pure parser: one page file's bytes to typed records (no Prefect, no DuckDB here).
 
     >>> from flows.parsing import parse_file
-    >>> parse_file("2020-12-23_page.txt", data)   # ParsedPage, or Rejection(reason=...)
+    >>> page = parse_file("2020-12-23_page.txt", "时政要闻\n\n标题\n\n本报讯(记者 黄育南)12月22日,正文。".encode())
+    >>> page.issue_date, page.section, page.articles[0].reporters, page.articles[0].event_date
+    (datetime.date(2020, 12, 23), '时政要闻', ('黄育南',), datetime.date(2020, 12, 22))
+    >>> parse_file("x.txt", b"\x00\x01binary")
+    Rejection(reason='not text', detail='NUL bytes near the start: a binary file', encoding=None)
 
 Modules, in the order a file goes through them: `decode` (bytes -> text or rejection),
 `normalize` (editor codes off, NFKC, rejoining), `issue_date`, `page` (section and

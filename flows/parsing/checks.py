@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal
 
-from flows.names import normalize_name
+from flows.parsing.names import normalize_name
 from flows.parsing.records import Bulletin
 
 MAX_PERIOD_DAYS = 31

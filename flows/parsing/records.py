@@ -1,7 +1,7 @@
 """Typed records the parser returns: the one definition of what a parsed page holds.
 
-Pure data: no Prefect, no DuckDB. `flows.schema` maps these onto the lake's Arrow
-schemas; keep the two in step (tests/test_schema.py checks the field names).
+Pure data: no Prefect, no DuckDB. `flows.warehouse.schema` maps these onto the lake's Arrow
+schemas; keep the two in step (tests/test_layers.py checks the field names).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Literal
 
 ArticleKind = Literal["news", "photo", "commentary", "bulletin"]
 IssueDateSource = Literal["file_name", "page", "inferred"]
-RejectionReason = Literal["empty", "not text", "undecodable", "parser error"]  # the last: a bug, caught at the pipeline boundary
+RejectionReason = Literal[
+    "empty", "not text", "undecodable", "parser error"
+]  # the last: a bug, caught at the pipeline boundary
 
 
 @dataclass(frozen=True, slots=True)

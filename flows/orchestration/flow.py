@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from flows import build, lake, warehouse
-from flows.artifacts import publish_run_artifacts
-from flows.inbox import InboxFile, Plan, batches, plan_run
-from flows.ingest import BatchResult, process_batch, record_duplicates
-from flows.locks import RunInProgress, connect_for_write, run_lock
+from flows.orchestration.artifacts import publish_run_artifacts
 from flows.settings import Settings
-from flows.summary import RunSummary
+from flows.warehouse import build, lake
+from flows.warehouse import db as warehouse
+from flows.warehouse.inbox import InboxFile, Plan, batches, plan_run
+from flows.warehouse.ingest import BatchResult, process_batch, record_duplicates
+from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
+from flows.warehouse.summary import RunSummary
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
 
@@ -39,7 +40,7 @@ def discover(settings: Settings) -> Prepared:
     """Drop parts of interrupted batches, find unloaded batches and new inbox content."""
     lake.remove_incomplete(settings.lake_dir)
     settings.warehouse.mkdir(parents=True, exist_ok=True)
-    con = connect_for_write(settings.db_path, settings.lock_timeout_s)
+    con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
     try:
         warehouse.create_raw_tables(con)
         pending = warehouse.pending_batches(con, settings.lake_dir)
@@ -64,7 +65,7 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> bool:
     passes, so a failure anywhere leaves the warehouse as it was.
     """
     logger = get_run_logger()
-    con = connect_for_write(settings.db_path, settings.lock_timeout_s)
+    con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
     try:
         built = build.load_and_build(con, settings.lake_dir, batch_ids)
     finally:
@@ -85,14 +86,16 @@ def _batch_id(stamp: str, n: int) -> str:
     return f"{stamp}-{n:04d}"
 
 
-@flow(name="bulletin-etl", task_runner=ProcessPoolTaskRunner(max_workers=PARSE_WORKERS))
+# Prefect types `task_runner` as TaskRunner[PrefectFuture]; the pool's futures are a
+# subclass, which the invariant generic rejects.
+@flow(name="bulletin-etl", task_runner=ProcessPoolTaskRunner(max_workers=PARSE_WORKERS))  # type: ignore[arg-type]
 def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunSummary:
     """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts."""
     logger = get_run_logger()
     settings = Settings.resolve(inbox, warehouse)
     summary = RunSummary()
     try:
-        with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
+        with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger):
             _run(settings, summary)
     except RunInProgress as exc:
         summary.skipped = str(exc)
@@ -105,7 +108,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
 
 def _run(settings: Settings, summary: RunSummary) -> None:
     logger = get_run_logger()
-    seen_at = datetime.now(timezone.utc)
+    seen_at = datetime.now(UTC)
     stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
     prepared = discover(settings)
     plan = prepared.plan

@@ -92,7 +92,9 @@ def plan_run(inbox: Path, known: Known) -> Plan:
     return plan
 
 
-def batches(items: Sequence[InboxFile], max_files: int = BATCH_MAX_FILES, max_bytes: int = BATCH_MAX_BYTES) -> Iterator[list[InboxFile]]:
+def batches(
+    items: Sequence[InboxFile], max_files: int = BATCH_MAX_FILES, max_bytes: int = BATCH_MAX_BYTES
+) -> Iterator[list[InboxFile]]:
     """Group files into batches bounded by count and bytes."""
     current: list[InboxFile] = []
     size = 0

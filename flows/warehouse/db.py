@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from flows import lake
-from flows.inbox import Known
-from flows.schema import LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
+from flows.warehouse import lake
+from flows.warehouse.inbox import Known
+from flows.warehouse.schema import LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
 STORAGE_VERSION = "v1.5.0"
@@ -26,7 +26,9 @@ def connect(db_path: str | Path | None = None, *, read_only: bool = False) -> du
     """Open the warehouse (or an in-memory one when db_path is None)."""
     if db_path is None:
         return duckdb.connect(":memory:")
-    config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+    )
     return duckdb.connect(str(db_path), read_only=read_only, config=config)
 
 
@@ -88,7 +90,7 @@ def _comment(con: duckdb.DuckDBPyConnection, table: str, comment: str, columns: 
 
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the schemas, the raw/ingest tables from `flows.schema` and the state tables.
+    """Create the schemas, the raw/ingest tables from `flows.warehouse.schema` and the state tables.
 
     Idempotent: an existing table is left as it is, so a run with nothing new writes nothing.
     """
@@ -131,9 +133,7 @@ def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list
     for lake_table, table in WAREHOUSE_TABLES.items():
         paths = lake.part_paths(lake_dir, lake_table, batch_ids)
         con.execute(f"insert into {table} by name select * from read_parquet(?)", [paths]).fetchall()
-    con.executemany(
-        "insert into ingest.batches values (?, now())", [[b] for b in batch_ids]
-    )
+    con.executemany("insert into ingest.batches values (?, now())", [[b] for b in batch_ids])
 
 
 def known_files(con: duckdb.DuckDBPyConnection, pending_file_rows: list[dict]) -> Known:

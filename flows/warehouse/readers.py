@@ -1,31 +1,20 @@
-"""The report of each run, published as Prefect artifacts.
+"""Readers of the warehouse: small queries returning plain values.
 
-- table `unit-week-performance`: the latest week's rows of `marts.unit_week_performance`;
-- markdown `bulletin-etl-summary`: files by status, bulletins left out of the marts
-  and why, the city's latest closure rate and its change in points.
-
-Readers (`latest_week_table`, `files_by_status`, ...) take a DuckDB connection and
-return plain values; `build_summary_markdown` is pure; `publish_run_artifacts` is
-the thin part that opens the warehouse read-only and calls Prefect.
+One layer for everything that reports on the warehouse: `bulletins status`, the run's
+Prefect artifacts and the weekly report read through these functions. Each takes an
+open DuckDB connection and tolerates a warehouse that has no marts yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.summary import RunSummary
-from flows.warehouse import connection, relation_exists
-
-UNIT_TABLE_KEY = "unit-week-performance"
-SUMMARY_KEY = "bulletin-etl-summary"
+from flows.warehouse.db import relation_exists
 
 UNIT_TABLE_COLUMNS = (
     "week_start",
@@ -44,9 +33,6 @@ UNIT_TABLE_COLUMNS = (
 
 # Statuses in the order people read them; any other status follows, alphabetically.
 STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate")
-
-# At most this many bulletins are listed in the summary; the rest are counted.
-MAX_LEFT_OUT_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -98,7 +84,7 @@ def latest_week_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         order by unit_group, rank_in_group nulls last, unit_name
         """
     ).fetchall()
-    return [{c: _jsonable(v) for c, v in zip(UNIT_TABLE_COLUMNS, row)} for row in rows]
+    return [{c: _jsonable(v) for c, v in zip(UNIT_TABLE_COLUMNS, row, strict=True)} for row in rows]
 
 
 def files_by_status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -174,90 +160,24 @@ def latest_city_week(con: duckdb.DuckDBPyConnection) -> CityWeek | None:
     )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+@dataclass(frozen=True)
+class ProblemFile:
+    """A file that is quarantined or partial, with its reasons."""
+
+    status: str
+    path: str
+    reasons: list[str]
 
 
-def _period(start: dt.date | None, end: dt.date | None) -> str:
-    if start is None:
-        return "unknown"
-    return f"{start} to {end}" if end is not None else str(start)
-
-
-def build_summary_markdown(
-    run_line: str,
-    file_counts: Mapping[str, int],
-    left_out: Sequence[LeftOutBulletin] | None,
-    city: CityWeek | None,
-) -> str:
-    """The `bulletin-etl-summary` markdown, from what the readers return.
-
-    `left_out` None means no `core.bulletins` yet; `city` None means no marts yet.
-    """
-    lines = ["# bulletin-etl run", "", f"This run: {run_line}", ""]
-
-    lines += ["## Files by status", ""]
-    if file_counts:
-        lines += ["| status | files |", "| --- | ---: |"]
-        lines += [f"| {_cell(status)} | {count} |" for status, count in file_counts.items()]
-        lines += [f"| total | {sum(file_counts.values())} |"]
-    else:
-        lines += ["No files recorded yet."]
-    lines += [""]
-
-    lines += ["## Bulletins left out of the marts", ""]
-    if left_out is None:
-        lines += ["No bulletins loaded yet."]
-    elif not left_out:
-        lines += ["None: every bulletin passed its checks and none is superseded."]
-    else:
-        lines += ["| period | issue date | file | reasons |", "| --- | --- | --- | --- |"]
-        for b in left_out[:MAX_LEFT_OUT_ROWS]:
-            lines.append(
-                f"| {_period(b.period_start, b.period_end)} | {_cell(b.issue_date)} "
-                f"| {_cell(b.path)} | {_cell('; '.join(b.reasons))} |"
-            )
-        if len(left_out) > MAX_LEFT_OUT_ROWS:
-            lines += ["", f"... and {len(left_out) - MAX_LEFT_OUT_ROWS} more."]
-    lines += [""]
-
-    lines += ["## City closure rate", ""]
-    if city is None:
-        lines += ["No marts yet: no published week has been built."]
-    else:
-        rate = "unknown" if city.closure_rate is None else f"{city.closure_rate * 100:.2f}%"
-        if city.closure_rate_change_pp is None:
-            change = "no change to show: the week before was not published"
-        else:
-            change = f"{city.closure_rate_change_pp:+.2f} pp on the week before"
-        lines += [f"Week {_period(city.week_start, city.week_end)}: closure rate {rate} ({change})."]
-    return "\n".join(lines) + "\n"
-
-
-def read_run_report(db_path: Path, summary: RunSummary) -> tuple[list[dict[str, Any]], str]:
-    """The unit table and the summary markdown, read from the warehouse (read-only)."""
-    if not Path(db_path).exists():
-        return [], build_summary_markdown(summary.line(), {}, None, None)
-    with connection(db_path, read_only=True) as con:
-        table = latest_week_table(con)
-        markdown = build_summary_markdown(
-            summary.line(), files_by_status(con), bulletins_left_out(con), latest_city_week(con)
-        )
-    return table, markdown
-
-
-def publish_run_artifacts(db_path: Path, summary: RunSummary) -> None:
-    """Publish the run's table and markdown artifacts (call inside the flow run)."""
-    table, markdown = read_run_report(db_path, summary)
-    week = table[0]["week_start"] if table else "none yet"
-    create_table_artifact(
-        table=table,
-        key=UNIT_TABLE_KEY,
-        description=f"Unit performance, latest week ({week}), by group and rank.",
-    )
-    create_markdown_artifact(
-        markdown=markdown,
-        key=SUMMARY_KEY,
-        description="Files by status, bulletins left out of the marts, the city's closure rate.",
-    )
+def problem_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
+    """Quarantined and partial files, by status then path."""
+    if not relation_exists(con, "ingest.files"):
+        return []
+    rows = con.execute(
+        """
+        select status, path, reasons
+        from ingest.files where status in ('quarantined', 'partial')
+        order by status, path
+        """
+    ).fetchall()
+    return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]

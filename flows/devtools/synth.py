@@ -4,7 +4,7 @@ The page mimics the real e-paper layout (see tests/fixtures/pages/000_*.txt): a
 section line, one news item, then the weekly bulletin with tab-separated tables.
 Every page satisfies the identities of a clean bulletin unless told otherwise.
 
-    python -m flows.synth warehouse/inbox     # (re)writes the bundled synthetic weeks
+    python -m flows.devtools.synth warehouse/inbox     # (re)writes the bundled synthetic weeks
 """
 
 from __future__ import annotations
@@ -108,51 +108,91 @@ def _u(group: str, name: str, dispatched: int, unresolved: int) -> UnitRow:
 BUNDLED_WEEKS: tuple[tuple[date, Week], ...] = (
     (
         date(2020, 12, 16),
-        Week(date(2020, 12, 7), 4710, 5602, 240, 181, 18, (
-            _u(DISTRICTS, "驿城区政府", 998, 12),
-            _u(DISTRICTS, "经济开发区管委会", 490, 4),
-            _u(CITY_UNITS, "中国电信驻马店分公司", 70, 61),
-            _u(CITY_UNITS, "中一市政建设管理有限公司", 20, 15),
-            _u(CITY_UNITS, "河南移动驻马店分公司", 50, 11),
-            _u(CITY_UNITS, "中国联通驻马店分公司", 61, 3),
-        )),
+        Week(
+            date(2020, 12, 7),
+            4710,
+            5602,
+            240,
+            181,
+            18,
+            (
+                _u(DISTRICTS, "驿城区政府", 998, 12),
+                _u(DISTRICTS, "经济开发区管委会", 490, 4),
+                _u(CITY_UNITS, "中国电信驻马店分公司", 70, 61),
+                _u(CITY_UNITS, "中一市政建设管理有限公司", 20, 15),
+                _u(CITY_UNITS, "河南移动驻马店分公司", 50, 11),
+                _u(CITY_UNITS, "中国联通驻马店分公司", 61, 3),
+            ),
+        ),
     ),
     (
         date(2020, 12, 30),
-        Week(date(2020, 12, 21), 4903, 5688, 221, 170, 18, (
-            _u(DISTRICTS, "驿城区人民政府", 1021, 6),
-            _u(DISTRICTS, "市城乡一体化示范区管委会", 18, 5),
-            _u(CITY_UNITS, "中国电信驻马店分公司", 71, 52),
-            _u(CITY_UNITS, "中一市政建设管理有限公司", 19, 19),
-            _u(CITY_UNITS, "市豫资市政设施管理有限公司", 15, 7),
-            _u(CITY_UNITS, "河南移动驻马店分公司", 54, 10),
-        )),
+        Week(
+            date(2020, 12, 21),
+            4903,
+            5688,
+            221,
+            170,
+            18,
+            (
+                _u(DISTRICTS, "驿城区人民政府", 1021, 6),
+                _u(DISTRICTS, "市城乡一体化示范区管委会", 18, 5),
+                _u(CITY_UNITS, "中国电信驻马店分公司", 71, 52),
+                _u(CITY_UNITS, "中一市政建设管理有限公司", 19, 19),
+                _u(CITY_UNITS, "市豫资市政设施管理有限公司", 15, 7),
+                _u(CITY_UNITS, "河南移动驻马店分公司", 54, 10),
+            ),
+        ),
     ),
     (
         date(2021, 1, 6),
-        Week(date(2020, 12, 28), 4587, 5530, 215, 168, 18, (
-            _u(DISTRICTS, "驿城区政府", 1002, 9),
-            _u(CITY_UNITS, "中国电信驻马店分公司", 66, 40),
-            _u(CITY_UNITS, "市豫资市政设施管理有限公司", 16, 4),
-            _u(CITY_UNITS, "国电驻马店热电有限公司", 7, 2),
-        )),
+        Week(
+            date(2020, 12, 28),
+            4587,
+            5530,
+            215,
+            168,
+            18,
+            (
+                _u(DISTRICTS, "驿城区政府", 1002, 9),
+                _u(CITY_UNITS, "中国电信驻马店分公司", 66, 40),
+                _u(CITY_UNITS, "市豫资市政设施管理有限公司", 16, 4),
+                _u(CITY_UNITS, "国电驻马店热电有限公司", 7, 2),
+            ),
+        ),
     ),
     (
         date(2021, 1, 20),
-        Week(date(2021, 1, 11), 4422, 5390, 230, 160, 18, (
-            _u(DISTRICTS, "驿城区政府", 990, 7),
-            _u(DISTRICTS, "经济开发区管委会", 470, 3),
-            _u(CITY_UNITS, "中国电信驻马店分公司", 60, 33),
-            _u(CITY_UNITS, "中国联通驻马店分公司", 58, 2),
-        )),
+        Week(
+            date(2021, 1, 11),
+            4422,
+            5390,
+            230,
+            160,
+            18,
+            (
+                _u(DISTRICTS, "驿城区政府", 990, 7),
+                _u(DISTRICTS, "经济开发区管委会", 470, 3),
+                _u(CITY_UNITS, "中国电信驻马店分公司", 60, 33),
+                _u(CITY_UNITS, "中国联通驻马店分公司", 58, 2),
+            ),
+        ),
     ),
     (
         date(2021, 1, 27),
-        Week(date(2021, 1, 18), 4515, 5402, 226, 158, 18, (
-            _u(DISTRICTS, "驿城区政府", 985, 5),
-            _u(CITY_UNITS, "中国电信驻马店分公司", 62, 35),
-            _u(CITY_UNITS, "市豫资市政设施管理有限公司", 14, 6),
-        )),
+        Week(
+            date(2021, 1, 18),
+            4515,
+            5402,
+            226,
+            158,
+            18,
+            (
+                _u(DISTRICTS, "驿城区政府", 985, 5),
+                _u(CITY_UNITS, "中国电信驻马店分公司", 62, 35),
+                _u(CITY_UNITS, "市豫资市政设施管理有限公司", 14, 6),
+            ),
+        ),
     ),
 )
 
@@ -160,9 +200,20 @@ BUNDLED_WEEKS: tuple[tuple[date, Week], ...] = (
 def random_weeks(count: int, seed: int = 0, first: date = date(2019, 1, 7)) -> list[tuple[date, Week]]:
     """`count` consecutive clean weeks with units drifting on and off the list (benchmarks)."""
     rng = random.Random(seed)
-    names = [(DISTRICTS, n) for n in ("驿城区政府", "经济开发区管委会", "市城乡一体化示范区管委会", "高新技术产业开发区")]
-    names += [(CITY_UNITS, n) for n in ("中国电信驻马店分公司", "中一市政建设管理有限公司", "市豫资市政设施管理有限公司",
-                                        "河南移动驻马店分公司", "国电驻马店热电有限公司", "中国联通驻马店分公司")]
+    names = [
+        (DISTRICTS, n) for n in ("驿城区政府", "经济开发区管委会", "市城乡一体化示范区管委会", "高新技术产业开发区")
+    ]
+    names += [
+        (CITY_UNITS, n)
+        for n in (
+            "中国电信驻马店分公司",
+            "中一市政建设管理有限公司",
+            "市豫资市政设施管理有限公司",
+            "河南移动驻马店分公司",
+            "国电驻马店热电有限公司",
+            "中国联通驻马店分公司",
+        )
+    ]
     weeks = []
     for n in range(count):
         start = first + timedelta(weeks=n)
@@ -174,16 +225,21 @@ def random_weeks(count: int, seed: int = 0, first: date = date(2019, 1, 7)) -> l
         if not units:
             units.append(_u(*names[0], 900, 1))
         due = rng.randint(5000, 6000)
-        weeks.append((start + timedelta(days=9), Week(start, rng.randint(4000, 5000), due, rng.randint(150, 260),
-                                                       rng.randint(120, 200), 18, tuple(units))))
+        weeks.append(
+            (
+                start + timedelta(days=9),
+                Week(
+                    start, rng.randint(4000, 5000), due, rng.randint(150, 260), rng.randint(120, 200), 18, tuple(units)
+                ),
+            )
+        )
     return weeks
 
 
 def page_files(weeks: list[tuple[date, Week]] | tuple[tuple[date, Week], ...]) -> dict[str, str]:
     """File name -> page text for (issue date, week) pairs."""
     return {
-        f"{issue:%Y-%m-%d}_synthetic_week_{week.start:%Y-%m-%d}.txt": render_page(week, issue)
-        for issue, week in weeks
+        f"{issue:%Y-%m-%d}_synthetic_week_{week.start:%Y-%m-%d}.txt": render_page(week, issue) for issue, week in weeks
     }
 
 

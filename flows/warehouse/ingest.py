@@ -1,6 +1,6 @@
 """Taking files in: parse new files and turn them into lake rows with a status.
 
-Pure functions (file I/O, no Prefect, no DuckDB). The flow in `flows.pipeline` wraps
+Pure functions (file I/O, no Prefect, no DuckDB). The flow in `flows.orchestration.flow` wraps
 them in tasks.
 """
 
@@ -13,10 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from flows import lake
-from flows.inbox import InboxFile
 from flows.parsing import parse_file
 from flows.parsing.records import ParsedPage, Rejection
+from flows.warehouse import lake
+from flows.warehouse.inbox import InboxFile
 
 LOADED, PARTIAL, QUARANTINED, DUPLICATE = "loaded", "partial", "quarantined", "duplicate"
 
@@ -38,8 +38,14 @@ def file_status(result: ParsedPage | Rejection) -> tuple[str, list[str]]:
     return status, reasons + list(result.warnings)
 
 
-def file_row(item: InboxFile, batch_id: str, seen_at: datetime, status: str, reasons: list[str],
-             result: ParsedPage | Rejection | None = None) -> dict[str, Any]:
+def file_row(
+    item: InboxFile,
+    batch_id: str,
+    seen_at: datetime,
+    status: str,
+    reasons: list[str],
+    result: ParsedPage | Rejection | None = None,
+) -> dict[str, Any]:
     page = result if isinstance(result, ParsedPage) else None
     return {
         "file_sha256": item.file_sha256,
@@ -82,7 +88,8 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
         }
         for a in page.articles
     ]
-    bulletins, units = [], []
+    bulletins: list[dict[str, Any]] = []
+    units: list[dict[str, Any]] = []
     for b in page.bulletins:
         bid = bulletin_id(sha, b.seq)
         bulletins.append(
@@ -145,7 +152,9 @@ class BatchResult:
     weeks: list[date]
 
 
-def process_batch(inbox: Path, lake_dir: Path, batch_id: str, items: Iterable[InboxFile], seen_at: datetime) -> BatchResult:
+def process_batch(
+    inbox: Path, lake_dir: Path, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
+) -> BatchResult:
     """Parse a batch of files and write its lake parts; the `files` part goes last."""
     rows: dict[str, list[dict[str, Any]]] = {"articles": [], "bulletins": [], "bulletin_units": [], "files": []}
     statuses: dict[str, int] = {}

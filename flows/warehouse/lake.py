@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.schema import LAKE_TABLES
+from flows.warehouse.schema import LAKE_TABLES
 
 COMPLETION_TABLE = "files"
 

@@ -10,8 +10,8 @@ Two different locks guard the warehouse:
   `connect_for_write` retries with backoff for a bounded time, then raises
   `WarehouseLocked` naming the process that holds the file.
 
-Plain functions, no Prefect API: they log to the Prefect run logger when called
-inside a run (so the waits show in the run's logs), else to `flows.locks`.
+Plain functions, no Prefect: they log to the logger they are given (the flow passes its
+run logger, so the waits show in the run's logs), else to `flows.warehouse.locks`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from flows.warehouse import connect
+from flows.warehouse.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,6 @@ class RunInProgress(RuntimeError):
 
 class WarehouseLocked(RuntimeError):
     """Another process kept the DuckDB file locked past the bound."""
-
-
-def _default_logger() -> Logger:
-    """The Prefect run logger inside a flow or task run (so waits show in the run's logs), else ours."""
-    try:
-        from prefect.logging import get_run_logger
-
-        return get_run_logger()
-    except Exception:  # MissingContextError outside a run
-        return log
 
 
 def _read_holder(handle) -> str:
@@ -88,11 +78,11 @@ def run_lock(
     ...     ...  # the only writer
     RunInProgress: another bulletin-etl run holds warehouse/.bulletins-run.lock (pid=4242 ...)
     """
-    logger = logger or _default_logger()
+    logger = logger or log
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # "a+" creates the file without truncating what the holder wrote.
-    handle = open(path, "a+", encoding="utf-8")
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held across the yield, closed in finally)
     try:
         deadline = time.monotonic() + wait_s
         waited = False
@@ -105,8 +95,7 @@ def run_lock(
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise RunInProgress(
-                        f"another bulletin-etl run holds {path} ({holder}); "
-                        f"gave up after waiting {wait_s:g} s"
+                        f"another bulletin-etl run holds {path} ({holder}); gave up after waiting {wait_s:g} s"
                     ) from None
                 if not waited:
                     logger.info("Another run holds %s (%s); waiting up to %g s", path, holder, wait_s)
@@ -114,7 +103,7 @@ def run_lock(
                 time.sleep(min(poll_s, remaining))
         if waited:
             logger.info("Run lock %s acquired", path)
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid={os.getpid()} started={started}\n")
@@ -163,7 +152,7 @@ def connect_for_write(
     another process), waiting 0.5 s, 1 s, 2 s, ... (at most 10 s) between tries.
     Any other error is raised at once. Past the bound: `WarehouseLocked`.
     """
-    logger = logger or _default_logger()
+    logger = logger or log
     deadline = clock() + timeout_s
     delay = BACKOFF_FIRST_S
     while True:

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -27,7 +27,7 @@ from prefect.flows import Flow
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
-from flows.prefect_local import configured_api_url, pointing_at
+from flows.orchestration.prefect_local import configured_api_url, pointing_at
 from flows.settings import Settings
 
 DEPLOYMENT_NAME = "bulletin-etl-scheduled"
@@ -71,19 +71,13 @@ def _log_tail(path: Path, lines: int = 20) -> str:
 def stop_process_group(process: subprocess.Popen, grace_s: float = 15.0) -> None:
     """SIGTERM the process's group, wait `grace_s`, then SIGKILL what is left."""
     pgid = process.pid  # started with start_new_session: its pid is the group id
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
     # Also whatever the leader left behind in its group.
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
@@ -187,14 +181,17 @@ def build_deployment(
 ) -> RunnerDeployment:
     """The runner deployment of `flow`: Cron in `timezone`, or every `interval_s` seconds."""
     schedule = Interval(interval_s) if interval_s is not None else Cron(cron, timezone=timezone)
-    return flow.to_deployment(
+    deployment = flow.to_deployment(
         name=name,
         schedule=schedule,
         parameters={"inbox": str(settings.inbox), "warehouse": str(settings.warehouse)},
         description=f"{flow.name} on a schedule: inbox {settings.inbox} into warehouse {settings.warehouse}",
-        # Module path: flow runs import `flows.pipeline`, whatever the working directory.
+        # Module path: flow runs import `flows.orchestration.flow`, whatever the working directory.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+    # Called outside an event loop, `to_deployment` returns the deployment itself.
+    assert isinstance(deployment, RunnerDeployment)
+    return deployment
 
 
 def serve_flow(
@@ -235,8 +232,6 @@ def serve(
     Without PREFECT_API_URL, start a Prefect server on loopback (database under
     `<warehouse>/prefect`) for as long as this runs.
     """
-    from flows.pipeline import bulletin_etl
+    from flows.orchestration.flow import bulletin_etl
 
-    serve_flow(
-        bulletin_etl, cron=cron, timezone=timezone, inbox=inbox, warehouse=warehouse, interval_s=interval_s
-    )
+    serve_flow(bulletin_etl, cron=cron, timezone=timezone, inbox=inbox, warehouse=warehouse, interval_s=interval_s)

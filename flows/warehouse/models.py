@@ -32,9 +32,9 @@ from typing import Any
 
 import duckdb
 
-from flows.names import normalize_name
+from flows.parsing.names import normalize_name
 from flows.settings import SQL_DIR
-from flows.warehouse import relation_exists, sql_quote
+from flows.warehouse.db import relation_exists, sql_quote
 
 # Layers in build order, and what each layer's models become.
 LAYERS: dict[str, str] = {"staging": "view", "core": "view", "marts": "table"}
@@ -77,7 +77,9 @@ def read_unit_aliases(path: Path) -> dict[str, str]:
             if not alias_raw and not canonical_raw:
                 continue  # blank line
             if not alias_raw or not canonical_raw:
-                raise ValueError(f"{path}:{line}: both alias and canonical are needed, got {alias_raw!r}, {canonical_raw!r}")
+                raise ValueError(
+                    f"{path}:{line}: both alias and canonical are needed, got {alias_raw!r}, {canonical_raw!r}"
+                )
             alias, canonical = normalize_name(alias_raw), normalize_name(canonical_raw)
             if alias in direct and direct[alias][0] != canonical:
                 earlier, earlier_line = direct[alias]
@@ -93,7 +95,7 @@ def read_unit_aliases(path: Path) -> dict[str, str]:
         target = direct[alias][0]
         while target in direct and direct[target][0] != target:
             if target in seen:
-                raise ValueError(f"{path}: aliases form a cycle: {' -> '.join(seen + [target])}")
+                raise ValueError(f"{path}: aliases form a cycle: {' -> '.join([*seen, target])}")
             seen.append(target)
             target = direct[target][0]
         resolved[alias] = target
@@ -111,10 +113,11 @@ def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> i
         "create or replace table seeds.unit_aliases (alias_key varchar primary key, canonical varchar not null)",
     )
     if aliases:
-        con.executemany(
-            "insert into seeds.unit_aliases values (?, ?)", sorted(aliases.items())
-        ).fetchall()
-    _run(con, f"comment on table seeds.unit_aliases is {sql_quote('unit name variants from sql/' + SEED_ALIASES + ', folded (NFKC, no whitespace); every canonical name maps to itself')}")
+        con.executemany("insert into seeds.unit_aliases values (?, ?)", sorted(aliases.items())).fetchall()
+    _run(
+        con,
+        f"comment on table seeds.unit_aliases is {sql_quote('unit name variants from sql/' + SEED_ALIASES + ', folded (NFKC, no whitespace); every canonical name maps to itself')}",
+    )
     _run(con, "comment on column seeds.unit_aliases.alias_key is 'a spelling of a unit name, folded: the join key'")
     _run(con, "comment on column seeds.unit_aliases.canonical is 'the canonical unit name it stands for'")
     return len(aliases)
@@ -350,6 +353,6 @@ def run_data_tests(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) 
             continue
         cursor = con.execute(f"select * from (\n{query}\n) limit 5")
         names = [d[0] for d in cursor.description]
-        sample = [dict(zip(names, row)) for row in cursor.fetchall()]
+        sample = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         failures.append(DataTestFailure(name=path.stem, failing_row_count=count, sample_rows=sample))
     return failures

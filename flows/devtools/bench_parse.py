@@ -1,6 +1,6 @@
 """Parse throughput on one core: the sample page and its variants, parsed over and over.
 
-    .venv/bin/python -m flows.bench_parse
+    .venv/bin/python -m flows.devtools.bench_parse
 
 Measures only; no test asserts on speed.
 """

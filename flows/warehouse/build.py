@@ -11,8 +11,9 @@ from pathlib import Path
 
 import duckdb
 
-from flows import lake, models, warehouse
 from flows.settings import SQL_DIR, Settings
+from flows.warehouse import db as warehouse
+from flows.warehouse import lake, models
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def load_and_build(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: li
 
 def rebuild_warehouse(settings: Settings) -> int:
     """Recreate the DuckDB file from every complete lake batch; returns the batch count."""
-    from flows.locks import run_lock
+    from flows.warehouse.locks import run_lock
 
     with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
         lake.remove_incomplete(settings.lake_dir)

@@ -23,8 +23,8 @@ def _write(folder: Path, files: dict[str, str]) -> None:
 
 def bench_pipeline(weeks: int = 520) -> list[tuple[str, float]]:
     """Time a first run over `weeks` pages, a run with one new page, and a run with none."""
-    from flows.pipeline import bulletin_etl
-    from flows.synth import page_files, random_weeks
+    from flows.devtools.synth import page_files, random_weeks
+    from flows.orchestration.flow import bulletin_etl
 
     all_weeks = random_weeks(weeks + 1, seed=1)
     figures = []
@@ -44,8 +44,8 @@ def bench_pipeline(weeks: int = 520) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    from flows.bench_parse import measure
-    from flows.prefect_local import local_api
+    from flows.devtools.bench_parse import measure
+    from flows.orchestration.prefect_local import local_api
 
     print("parse throughput (one core):", measure())
     with local_api():

@@ -1,0 +1,1 @@
+"""Developer tools, apart from the product: synthetic pages and benchmarks."""

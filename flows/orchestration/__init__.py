@@ -1,0 +1,1 @@
+"""The orchestration layer: the Prefect flow, serving, artifacts (the only Prefect importers)."""

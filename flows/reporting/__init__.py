@@ -1,0 +1,1 @@
+"""Reports for people, built from the warehouse readers (pure: no Prefect here)."""

@@ -1,0 +1,1 @@
+"""The warehouse layer: inbox, lake, DuckDB load, SQL models, readers (no Prefect here)."""

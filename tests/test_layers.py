@@ -1,0 +1,114 @@
+"""The package's folders are its layers, and imports only point down.
+
+parsing        pure: bytes -> records (stdlib only)
+warehouse      inbox, lake, DuckDB load, SQL models, readers (DuckDB, pyarrow; no Prefect)
+reporting      text and pages for people, from the readers (no Prefect)
+orchestration  the Prefect flow, serving, artifacts: the only Prefect importers
+cli            the `bulletins` command on top
+devtools       synthetic pages and benchmarks, apart from the product
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.settings import PROJECT_DIR
+
+FLOWS = PROJECT_DIR / "flows"
+
+# layer -> the first-party layers it may import (itself included)
+ALLOWED_FIRST_PARTY: dict[str, set[str]] = {
+    "settings": set(),
+    "parsing": {"parsing"},
+    "warehouse": {"parsing", "warehouse", "settings"},
+    "reporting": {"parsing", "warehouse", "reporting", "settings"},
+    "orchestration": {"parsing", "warehouse", "reporting", "orchestration", "settings"},
+    "cli": {"parsing", "warehouse", "reporting", "orchestration", "settings", "cli"},
+    "devtools": {"parsing", "warehouse", "reporting", "orchestration", "settings", "devtools"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+# layer -> third-party packages it must not import
+FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
+    "parsing": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
+    "warehouse": {"prefect", "typer", "rich"},
+    "reporting": {"prefect", "typer"},
+    "settings": {"prefect", "duckdb", "pyarrow"},
+    "cli": {"prefect"},
+    "devtools": {"prefect"},
+}
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(FLOWS)
+    return rel.parts[0].removesuffix(".py")
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Every absolute module a file imports, at any depth (lazy imports included)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+    return found
+
+
+SOURCES = sorted(FLOWS.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(FLOWS)))
+def test_imports_point_down_the_layers(path: Path) -> None:
+    layer = layer_of(path)
+    allowed = ALLOWED_FIRST_PARTY[layer]
+    forbidden = FORBIDDEN_THIRD_PARTY.get(layer, set())
+    wrong = []
+    for line, module in imported_modules(path):
+        top, _, rest = module.partition(".")
+        if top == "flows":
+            target = rest.split(".")[0] if rest else "__init__"
+            if target not in allowed:
+                wrong.append(f"line {line}: {module} (layer {target!r})")
+        elif top in forbidden:
+            wrong.append(f"line {line}: {module}")
+    assert wrong == [], f"{path.relative_to(PROJECT_DIR)} ({layer}) imports what its layer may not: {wrong}"
+
+
+def test_every_module_belongs_to_a_known_layer() -> None:
+    assert {layer_of(p) for p in SOURCES} <= ALLOWED_FIRST_PARTY.keys()
+
+
+def test_the_parser_imports_only_the_standard_library() -> None:
+    third_party = set()
+    for path in (FLOWS / "parsing").rglob("*.py"):
+        for _, module in imported_modules(path):
+            top = module.split(".")[0]
+            if top != "flows" and top not in sys.stdlib_module_names and top != "__future__":
+                third_party.add((path.name, module))
+    assert third_party == set()
+
+
+def test_the_parser_records_and_the_lake_schemas_name_the_same_columns() -> None:
+    """The parser's records and the lake's Arrow schemas stay in step (lineage columns aside)."""
+    import dataclasses
+
+    from flows.parsing.records import Article, Bulletin, BulletinUnitRow
+    from flows.warehouse.schema import ARTICLES, BULLETIN_UNITS, BULLETINS
+
+    lineage = {"file_sha256", "batch_id", "bulletin_id", "issue_date"}
+    pairs = [
+        (Article, ARTICLES, {"issue_date"}),
+        (Bulletin, BULLETINS, {"units"}),
+        (BulletinUnitRow, BULLETIN_UNITS, set()),
+    ]
+    for record, schema, not_stored in pairs:
+        fields = {f.name for f in dataclasses.fields(record)} - not_stored
+        columns = set(schema.names) - lineage
+        assert fields == columns, (
+            f"{record.__name__}: only in the record {fields - columns}, only in the lake {columns - fields}"
+        )
