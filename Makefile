@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install run lint test test-fast bench clean
+.PHONY: install run lint test test-fast bench reliability clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ test: lint
 # The fast tier for development: no real Prefect servers.
 test-fast: lint
 	$(BIN)/pytest -q -m "not slow"
+
+# The reliability suite at full scale (at most 15 min); writes RELIABILITY.md.
+reliability: install
+	rm -f .reliability/figures.jsonl
+	BULLETINS_RELIABILITY=full BULLETINS_RELIABILITY_OUT=.reliability/figures.jsonl $(BIN)/pytest -q tests/reliability
+	$(BIN)/python -m flows.devtools.reliability_report .reliability/figures.jsonl RELIABILITY.md
 
 bench: install
 	$(BIN)/python -m flows.devtools.bench
