@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install run lint test test-fast bench reliability clean
+.PHONY: install browser run lint test test-fast bench reliability clean
 
 install: $(STAMP)
 
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Test-only system packages: headless Chromium (and CJK fonts, so screenshots show the
+# Chinese text) for the tests that open pages in a real browser. Debian's packages, as root.
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk; \
+		else echo "error: the browser tests need Debian's chromium and fonts-noto-cjk: sudo apt-get install chromium fonts-noto-cjk" >&2; exit 1; fi; }
 
 run: install
 	$(BIN)/bulletins run
@@ -28,11 +36,11 @@ lint: install
 	$(BIN)/mypy
 
 # Everything: lint, types, doctests and the whole suite, slow end-to-end tests included.
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
 
 # The fast tier for development: no real Prefect servers.
-test-fast: lint
+test-fast: lint browser
 	$(BIN)/pytest -q -m "not slow"
 
 # The reliability suite at full scale (at most 15 min); writes RELIABILITY.md.
