@@ -166,6 +166,25 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
     typer.echo(f"rebuilt {settings.db_path} from {batches} lake batch(es)")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def shell(ctx: typer.Context, warehouse: WarehouseOpt = None) -> None:
+    """Open the duckdb shell on the warehouse: read-only, and no file outside it can be read or written.
+
+    Anything after the options goes to duckdb, e.g. `bulletins shell -csv "select 1"`.
+    """
+    from flows.warehouse.sandbox import ShellNotInstalled, shell_argv
+
+    settings = Settings.resolve(None, warehouse)
+    if not settings.db_path.exists():
+        _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
+    try:
+        argv = shell_argv(settings.db_path, ctx.args)
+    except ShellNotInstalled as exc:
+        _fail(str(exc))
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # the shell takes over this process: its terminal, signals and exit code
+
+
 @app.command()
 def serve(
     cron: Annotated[str, typer.Option(help="Cron schedule")] = "0 7 * * *",

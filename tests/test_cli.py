@@ -77,7 +77,7 @@ def test_query_without_a_warehouse_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "run `bulletins run` first" in result.output
 
 
-@pytest.mark.parametrize("command", ["run", "query", "status", "rebuild", "serve"])
+@pytest.mark.parametrize("command", ["run", "query", "status", "rebuild", "shell", "serve"])
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from flows.warehouse import lake
 from flows.warehouse.inbox import Known
+from flows.warehouse.sandbox import SANDBOX_CONFIG
 from flows.warehouse.schema import LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
@@ -23,13 +24,16 @@ SCHEMAS = ("ingest", "raw", "seeds", "staging", "core", "marts")
 
 
 def connect(db_path: str | Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse (or an in-memory one when db_path is None)."""
+    """Open the warehouse (or an in-memory one when db_path is None).
+
+    Read-only means read-only: such a connection reads this file and no other, and
+    writes nothing (`flows.warehouse.sandbox`).
+    """
     if db_path is None:
         return duckdb.connect(":memory:")
-    config: dict[str, str | bool | int | float | list[str]] = (
-        {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
-    )
-    return duckdb.connect(str(db_path), read_only=read_only, config=config)
+    if read_only:
+        return duckdb.connect(str(db_path), read_only=True, config=dict(SANDBOX_CONFIG))
+    return duckdb.connect(str(db_path), config={"storage_compatibility_version": STORAGE_VERSION})
 
 
 @contextmanager
