@@ -95,6 +95,10 @@ def read_byline_line(text: str) -> People | None:
 
 def split_credit(text: str) -> tuple[str, tuple[str, ...]] | None:
     """Take a photo credit off a caption: ("...包装。", ("张新义",)); None if there is none."""
+    # Fast path: the pattern ends in 摄$, so a text not ending in 摄 (or 摄 and a final
+    # newline, which `$` also allows) has no credit; the search would scan it all.
+    if not (text.endswith("摄") or text.endswith("摄\n")):
+        return None
     m = _CREDIT.search(text)
     if m is None:
         return None

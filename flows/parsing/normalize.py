@@ -24,6 +24,9 @@ _SPACES = re.compile(r"\s+")
 _SENTENCE_END = frozenset("。!?.")
 _CLOSERS = "”’」』)\"'》"
 _BLANKS = " \t\u3000"
+# The last character (blanks aside) of a line that can hold an editor code: a digit of
+# the code, or the 摄 of a photo credit after it.
+_CODE_LINE_ENDS = frozenset("0123456789\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19摄")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +45,22 @@ class Line:
 
 def fold(text: str) -> str:
     """Apply NFKC, drop control and invisible characters, make all whitespace but tabs a space."""
-    folded = _CONTROLS.sub("", unicodedata.normalize("NFKC", text))
-    return _OTHER_SPACE.sub(" ", folded)
+    folded = unicodedata.normalize("NFKC", text)
+    # Fast path: every character the two substitutions change is non-printable (controls
+    # and format marks are categories Cc/Cf; whitespace other than " " is Cc or Z*), so
+    # on a printable line they are no-ops. Most lines of a page are printable.
+    if folded.isprintable():
+        return folded
+    return _OTHER_SPACE.sub(" ", _CONTROLS.sub("", folded))
 
 
 def take_editor_code(raw: str) -> tuple[str, str | None]:
     """Split off a trailing editor code: "...改善。②6" -> ("...改善。", "②6")."""
+    # Fast path: a code ends the line (before trailing blanks) or sits before a credit
+    # ending in 摄, so a line ending otherwise has none. `raw` holds no newline, so the
+    # pattern's `$` can only match at its very end.
+    if raw.rstrip(_BLANKS)[-1:] not in _CODE_LINE_ENDS:
+        return raw, None
     matches = list(_EDITOR_CODE.finditer(raw))
     if not matches:
         return raw, None
@@ -58,6 +71,8 @@ def take_editor_code(raw: str) -> tuple[str, str | None]:
 
 def to_line(no: int, raw: str) -> Line:
     """Normalise one decoded line."""
+    if not raw:  # a third or more of a page's lines: nothing to normalise
+        return Line(no, raw, "", None)
     rest, code = take_editor_code(raw)
     return Line(no, raw, fold(rest).strip(), code)
 
