@@ -1,4 +1,4 @@
-"""The `bulletins` command line: run, query, status, rebuild, serve."""
+"""The `bulletins` command line: run, query, status, report, rebuild, serve."""
 
 from __future__ import annotations
 
@@ -151,6 +151,43 @@ def status(warehouse: WarehouseOpt = None) -> None:
                 f"  week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: {'; '.join(b.reasons)}"
             )
     typer.echo(f"latest week loaded: {latest.week_start} ~ {latest.week_end}" if latest else "latest week loaded: none")
+
+
+def _parse_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option} must be a date like 2021-01-18, not {text!r}")
+    raise AssertionError  # unreachable: _fail exits
+
+
+@app.command()
+def report(
+    week: Annotated[
+        str | None, typer.Option(help="A day of the published week to report, YYYY-MM-DD [default: the latest]")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder to write into [default: <warehouse>/reports]")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write the weekly report (report-<week_start>.html and .md) of a published week."""
+    from flows.reporting.weekly_report import NoPublishedWeek, read_weekly_report, write_report
+    from flows.warehouse.readers import WeekNotPublished
+
+    day = _parse_day(week, "--week")
+    settings = Settings.resolve(None, warehouse)
+    con = _open_read_only(settings)
+    try:
+        weekly = read_weekly_report(con, day)
+    except (NoPublishedWeek, WeekNotPublished) as exc:
+        _fail(str(exc))
+    finally:
+        con.close()
+    written = write_report(weekly, out if out is not None else settings.reports_dir)
+    typer.echo(f"report of the week {weekly.week_start} ~ {weekly.city.week_end}:")
+    typer.echo(f"  {written.html}")
+    typer.echo(f"  {written.markdown}")
 
 
 @app.command()

@@ -33,6 +33,11 @@ class Settings:
         return self.warehouse / "lake"
 
     @property
+    def reports_dir(self) -> Path:
+        """Where runs write the weekly reports (report-<week_start>.html and .md)."""
+        return self.warehouse / "reports"
+
+    @property
     def run_lock_path(self) -> Path:
         """File lock held by the one writer run at a time."""
         return self.warehouse / ".bulletins-run.lock"

@@ -58,3 +58,27 @@ def snapshot(db_path: Path, schemas: tuple[str, ...] = SNAPSHOT_SCHEMAS) -> dict
 def query(db_path: Path, sql: str, params: list | None = None) -> list[tuple[Any, ...]]:
     with connection(db_path, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def load_without_prefect(inbox: Path, wh: Path) -> Path:
+    """Take an inbox into a warehouse with the flow's pure steps (no Prefect): returns the DuckDB path."""
+    from datetime import UTC, datetime
+
+    from flows.warehouse import build, lake
+    from flows.warehouse import db as warehouse
+    from flows.warehouse.inbox import batches, plan_run
+    from flows.warehouse.ingest import process_batch
+
+    lake_dir, db_path = wh / "lake", wh / "bulletins.duckdb"
+    wh.mkdir(parents=True, exist_ok=True)
+    with connection(db_path) as con:
+        warehouse.create_raw_tables(con)
+        plan = plan_run(inbox, warehouse.known_files(con, []))
+        seen_at = datetime.now(UTC)
+        stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
+        batch_ids = []
+        for n, items in enumerate(batches(plan.to_parse), start=1):
+            batch_ids.append(process_batch(inbox, lake_dir, f"{stamp}-{n:04d}", items, seen_at).batch_id)
+        assert not plan.duplicates and not lake.remove_incomplete(lake_dir)
+        build.load_and_build(con, lake_dir, batch_ids)
+    return db_path

@@ -100,19 +100,7 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
     """Bulletins that failed a check or were superseded (None: no `core.bulletins` yet)."""
     if not relation_exists(con, "core.bulletins"):
         return None
-    files_join = ""
-    path_expr = "null"
-    if relation_exists(con, "ingest.files"):
-        files_join = """
-            left join (
-                select
-                    file_sha256,
-                    coalesce(min(path) filter (where status <> 'duplicate'), min(path)) as path,
-                from ingest.files
-                group by file_sha256
-            ) as files using (file_sha256)
-        """
-        path_expr = "files.path"
+    files_join, path_expr = _files_join(con)
     rows = con.execute(
         f"""
         select
@@ -181,3 +169,258 @@ def problem_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
         """
     ).fetchall()
     return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
+
+
+# --------------------------------------------------------------------------- the weekly report
+#
+# The figures come from the marts only. Where a figure comes from (the bulletin's file,
+# the unit's name as printed, earlier printings of the week) is looked up through the
+# marts' lineage key, `bulletin_id`, in `core.bulletins`, `core.bulletin_units` and
+# `ingest.files`.
+
+
+class WeekNotPublished(LookupError):
+    """The week asked for has no row in `marts.city_week_performance`."""
+
+
+@dataclass(frozen=True)
+class CityWeekRow:
+    """One row of `marts.city_week_performance` (rates 0..1, changes in points)."""
+
+    week_start: dt.date
+    week_end: dt.date
+    received: int | None
+    due: int | None
+    closed: int | None
+    in_progress: int | None
+    overdue: int | None
+    disputed: int | None
+    closure_rate: float | None
+    closure_rate_published: float | None
+    prev_week_published: bool
+    closure_rate_change_pp: float | None
+    overdue_change: int | None
+    disputed_change: int | None
+    units_on_list: int
+    units_entered: int | None
+    units_left: int | None
+    top3_overdue_share: float | None
+    linked_units: int | None
+    overdue_units: int | None
+    bulletin_id: str
+    issue_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class UnitWeekRow:
+    """One row of `marts.unit_week_performance` for one week."""
+
+    unit_name: str
+    unit_group: str
+    on_list: bool
+    dispatched: int | None
+    unresolved: int
+    unresolved_rate: float | None
+    unresolved_change: int | None
+    unresolved_rate_change_pp: float | None
+    weeks_on_list_streak: int
+    weeks_on_list_total: int
+    list_change: str | None
+    rank_in_group: int | None
+    rank_change: int | None
+    resolves_nothing: bool
+    overdue_share: float | None
+
+
+@dataclass(frozen=True)
+class BulletinSource:
+    """Where a bulletin was read: its issue date and the inbox file (lineage)."""
+
+    bulletin_id: str
+    issue_date: dt.date | None
+    path: str | None
+    superseded: bool
+    passes_checks: bool
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+CITY_WEEK_COLUMNS = tuple(f.name for f in CityWeekRow.__dataclass_fields__.values())
+UNIT_WEEK_COLUMNS = tuple(f.name for f in UnitWeekRow.__dataclass_fields__.values())
+_CITY_FLOATS = {"closure_rate", "closure_rate_published", "closure_rate_change_pp", "top3_overdue_share"}
+_UNIT_FLOATS = {"unresolved_rate", "unresolved_rate_change_pp", "overdue_share"}
+
+
+def published_weeks(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """Every published week's first day, oldest first (empty: no marts or no week yet)."""
+    if not relation_exists(con, "marts.city_week_performance"):
+        return []
+    return [r[0] for r in con.execute("select week_start from marts.city_week_performance order by 1").fetchall()]
+
+
+def resolve_week(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> dt.date | None:
+    """The published week starting on, or containing, `day`; the latest one when `day` is None.
+
+    None when nothing is published yet; `WeekNotPublished` when `day` falls in no
+    published week.
+    """
+    weeks = published_weeks(con)
+    if not weeks:
+        if day is None:
+            return None
+        raise WeekNotPublished(f"week {day} was not published: the warehouse has no published week yet")
+    if day is None:
+        return weeks[-1]
+    rows = con.execute(
+        "select week_start from marts.city_week_performance where ? between week_start and week_end",
+        [day],
+    ).fetchall()
+    if not rows:
+        raise WeekNotPublished(
+            f"week {day} was not published (published weeks: {len(weeks)}, {weeks[0]} to {weeks[-1]})"
+        )
+    return rows[0][0]
+
+
+def city_weeks(con: duckdb.DuckDBPyConnection, up_to: dt.date, count: int) -> list[CityWeekRow]:
+    """The last `count` published weeks up to and including `up_to`, oldest first."""
+    columns = ", ".join(CITY_WEEK_COLUMNS)
+    rows = con.execute(
+        f"""
+        select {columns} from (
+            select {columns} from marts.city_week_performance
+            where week_start <= ? order by week_start desc limit ?
+        ) order by week_start
+        """,
+        [up_to, count],
+    ).fetchall()
+    out = []
+    for row in rows:
+        values = dict(zip(CITY_WEEK_COLUMNS, row, strict=True))
+        for name in _CITY_FLOATS:
+            values[name] = _as_float(values[name])
+        out.append(CityWeekRow(**values))
+    return out
+
+
+def unit_weeks(con: duckdb.DuckDBPyConnection, week_start: dt.date) -> list[UnitWeekRow]:
+    """The week's rows of `marts.unit_week_performance`: by group, on the list first, by rank."""
+    columns = ", ".join(UNIT_WEEK_COLUMNS)
+    rows = con.execute(
+        f"""
+        select {columns} from marts.unit_week_performance
+        where week_start = ?
+        order by unit_group, on_list desc, rank_in_group, unresolved desc, unit_name
+        """,
+        [week_start],
+    ).fetchall()
+    out = []
+    for row in rows:
+        values = dict(zip(UNIT_WEEK_COLUMNS, row, strict=True))
+        for name in _UNIT_FLOATS:
+            values[name] = _as_float(values[name])
+        out.append(UnitWeekRow(**values))
+    return out
+
+
+def unit_unresolved(
+    con: duckdb.DuckDBPyConnection, units: list[str], weeks: list[dt.date]
+) -> dict[str, dict[dt.date, int]]:
+    """Each unit's unresolved cases in each of the published `weeks`.
+
+    A unit with no row in a published week was off its list: 0 (known), not missing.
+    """
+    found: dict[tuple[str, dt.date], int] = {}
+    if units and weeks:
+        rows = con.execute(
+            """
+            select unit_name, week_start, unresolved from marts.unit_week_performance
+            where unit_name in (select unnest(?::varchar[])) and week_start in (select unnest(?::date[]))
+            """,
+            [units, weeks],
+        ).fetchall()
+        found = {(name, week): int(unresolved) for name, week, unresolved in rows}
+    return {unit: {week: found.get((unit, week), 0) for week in weeks} for unit in units}
+
+
+def bulletin_sources(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -> dict[str, BulletinSource]:
+    """Issue date and inbox file of each bulletin (lineage through core.bulletins and ingest.files)."""
+    if not bulletin_ids or not relation_exists(con, "core.bulletins"):
+        return {}
+    files_join, path_expr = _files_join(con)
+    rows = con.execute(
+        f"""
+        select
+            b.bulletin_id,
+            b.issue_date,
+            {path_expr} as path,
+            coalesce(b.superseded, false),
+            coalesce(b.passes_checks, false),
+        from core.bulletins as b
+        {files_join}
+        where b.bulletin_id in (select unnest(?::varchar[]))
+        """,
+        [bulletin_ids],
+    ).fetchall()
+    return {r[0]: BulletinSource(*r) for r in rows}
+
+
+def week_printings(con: duckdb.DuckDBPyConnection, week_start: dt.date) -> list[BulletinSource]:
+    """Every bulletin printed for the week, earliest first (more than one: reprinted or corrected)."""
+    if not relation_exists(con, "core.bulletins"):
+        return []
+    ids = [
+        r[0]
+        for r in con.execute(
+            """
+            select bulletin_id from core.bulletins where period_start = ?
+            order by issue_date nulls first, ingest_seq, bulletin_id
+            """,
+            [week_start],
+        ).fetchall()
+    ]
+    sources = bulletin_sources(con, ids)
+    return [sources[i] for i in ids if i in sources]
+
+
+def printed_unit_names(con: duckdb.DuckDBPyConnection, bulletin_id: str) -> dict[str, list[str]]:
+    """Canonical unit name -> the names printed for it in the bulletin, in row order."""
+    if not relation_exists(con, "core.bulletin_units"):
+        return {}
+    rows = con.execute(
+        """
+        select unit_name, list(distinct unit_name_raw order by unit_name_raw)
+        from core.bulletin_units where bulletin_id = ? group by unit_name
+        """,
+        [bulletin_id],
+    ).fetchall()
+    return {name: list(raw) for name, raw in rows}
+
+
+def _files_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """A join to each file's inbox path (the path it was taken under, not a later duplicate's)."""
+    if not relation_exists(con, "ingest.files"):
+        return "", "null"
+    join = """
+        left join (
+            select
+                file_sha256,
+                coalesce(min(path) filter (where status <> 'duplicate'), min(path)) as path,
+            from ingest.files
+            group by file_sha256
+        ) as files using (file_sha256)
+    """
+    return join, "files.path"
+
+
+def group_order(con: duckdb.DuckDBPyConnection, bulletin_id: str) -> list[str]:
+    """The bulletin's unit groups in the order it prints them."""
+    if not relation_exists(con, "core.bulletin_units"):
+        return []
+    rows = con.execute(
+        "select unit_group from core.bulletin_units where bulletin_id = ? group by unit_group order by min(row_no)",
+        [bulletin_id],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,373 @@
+"""The weekly report as one self-contained HTML page: tables, and plotly charts drawn by the reader's browser.
+
+Everything is inline (plotly.js, styles, data): the file opens offline, can be mailed
+and printed. Text is drawn by the viewer's browser with the viewer's fonts, so nothing
+here depends on a font on the machine that builds the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import lru_cache
+from html import escape
+from string import Template
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from flows.reporting import labels as L
+from flows.reporting.weekly_report import (
+    TREND_WEEKS,
+    UNIT_TABLE_HEADER,
+    WeeklyReport,
+    city_figure_rows,
+    comparison_note,
+    list_summary,
+    printings_note,
+    share_rows,
+    source_line,
+    title,
+    trend_sources_line,
+    unit_table_rows,
+)
+from flows.warehouse.readers import UnitWeekRow
+
+# The viewer's fonts: whichever CJK face the reader's system has.
+FONT_STACK = (
+    'system-ui, -apple-system, "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
+    '"Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", sans-serif'
+)
+
+# Chart element ids: one chart per chart section.
+CHART_IDS = ("chart-unit-trend", "chart-closure-rate", "chart-overdue-share")
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+WORSE, BETTER = "#c0392b", "#1e8449"
+
+STYLE = Template("""
+:root { color-scheme: light; }
+body { font-family: $font; margin: 0; background: #f4f5f7; color: #1f2328; line-height: 1.55; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; }
+h1 { font-size: 1.6rem; margin: 0.2em 0 0.3em; }
+h2 { font-size: 1.25rem; margin: 1.8em 0 0.5em; padding-bottom: 0.2em; border-bottom: 2px solid #d0d7de; }
+h3 { font-size: 1.05rem; margin: 1.2em 0 0.4em; }
+p.lead { color: #444; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; font-size: 0.92rem; margin: 0.4em 0; }
+th, td { border-bottom: 1px solid #e1e4e8; padding: 6px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.left-list td { color: #6a737d; }
+.worse { color: $worse; }
+.better { color: $better; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 0.85em; white-space: nowrap; }
+.badge.entered { background: #fdebd0; color: #a04000; }
+.badge.stayed { background: #fadbd8; color: #922b21; }
+.badge.left { background: #d5f5e3; color: #1e8449; }
+.badge.nothing { background: #922b21; color: #fff; }
+p.source { color: #57606a; font-size: 0.85rem; margin: 0.3em 0 0; }
+p.note { background: #fff8c5; padding: 6px 10px; border-radius: 4px; }
+figure { margin: 0.5em 0; }
+.chart { width: 100%; min-height: 360px; }
+footer { color: #57606a; font-size: 0.85rem; margin-top: 2em; }
+@media print {
+  body { background: #fff; }
+  main { padding: 0; max-width: none; }
+  section { break-inside: avoid; }
+}
+""").substitute(font=FONT_STACK, worse=WORSE, better=BETTER)
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    return get_plotlyjs()
+
+
+def _tone(change: float | None, higher_is_worse: bool) -> str:
+    if change is None or round(change, 9) == 0:
+        return ""
+    return "worse" if (change > 0) == higher_is_worse else "better"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool], **extra: Any) -> str:
+    row_classes: list[str] = extra.get("row_classes") or [""] * len(rows)
+    cell_classes: Sequence[Sequence[str]] = extra.get("cell_classes") or [("",) * len(header)] * len(rows)
+    raw_html: set[int] = extra.get("raw_html") or set()
+    head = "".join(
+        f'<th class="num">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>"
+        for h, n in zip(header, numeric, strict=True)
+    )
+    body = []
+    for row, row_class, classes in zip(rows, row_classes, cell_classes, strict=True):
+        cells = []
+        for i, (cell, is_num, tone) in enumerate(zip(row, numeric, classes, strict=True)):
+            css = " ".join(c for c in ("num" if is_num else "", tone) if c)
+            attr = f' class="{css}"' if css else ""
+            cells.append(f"<td{attr}>{cell if i in raw_html else escape(cell)}</td>")
+        tr_attr = f' class="{row_class}"' if row_class else ""
+        body.append(f"<tr{tr_attr}>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _source(text: str) -> str:
+    return f'<p class="source">{escape(text)}</p>'
+
+
+def _layout(fig: go.Figure, **kwargs: Any) -> None:
+    settings: dict[str, Any] = {
+        "template": "plotly_white",
+        "font": {"family": FONT_STACK, "size": 13},
+        "margin": {"l": 60, "r": 30, "t": 30, "b": 60},
+        "hoverlabel": {"font": {"family": FONT_STACK}},
+    }
+    fig.update_layout(**{**settings, **kwargs})
+
+
+def _chart(fig: go.Figure, div_id: str, height: int) -> str:
+    return str(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=div_id,
+            config=PLOTLY_CONFIG,
+            default_height=f"{height}px",
+            default_width="100%",
+        )
+    )
+
+
+def _gap_shapes(fig: go.Figure, report: WeeklyReport) -> None:
+    """Shade each unpublished week and say so: a gap, not a zero."""
+    for t in report.trend:
+        if t.city is not None:
+            continue
+        middle = dt.datetime.combine(t.week_start, dt.time())
+        fig.add_vrect(
+            x0=middle - dt.timedelta(days=3.5),
+            x1=middle + dt.timedelta(days=3.5),
+            fillcolor="#d0d7de",
+            opacity=0.35,
+            line_width=0,
+            annotation_text="未发布",
+            annotation_position="top",
+        )
+
+
+def _week_axis(report: WeeklyReport) -> dict[str, Any]:
+    weeks = [t.week_start for t in report.trend]
+    return {
+        "type": "date",
+        "tickvals": weeks,
+        "ticktext": [f"{w.month}/{w.day}" for w in weeks],
+        "title": {"text": "周起始日"},
+    }
+
+
+def unit_trend_chart(report: WeeklyReport) -> go.Figure:
+    """Unresolved cases per unit over the trend weeks; unpublished weeks are gaps."""
+    fig = go.Figure()
+    weeks = [t.week_start for t in report.trend]
+    for unit in report.units:
+        history = report.unit_trend.get(unit.unit_name, {})
+        y = [history.get(t.week_start) if t.city is not None else None for t in report.trend]
+        fig.add_trace(
+            go.Scatter(
+                x=weeks,
+                y=y,
+                name=unit.unit_name,
+                mode="lines+markers",
+                connectgaps=False,
+                hovertemplate="%{x|%Y-%m-%d} 起一周<br>" + escape(unit.unit_name) + "：%{y} 件<extra></extra>",
+            )
+        )
+    _gap_shapes(fig, report)
+    _layout(
+        fig,
+        xaxis=_week_axis(report),
+        yaxis={"title": {"text": "未办结件"}, "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 30, "t": 30, "b": 120},
+    )
+    return fig
+
+
+def closure_rate_chart(report: WeeklyReport) -> go.Figure:
+    """The city's closure rate, computed and as published, over the trend weeks."""
+    weeks = [t.week_start for t in report.trend]
+
+    def pct(rate: float | None) -> float | None:
+        return None if rate is None else round(rate * 100, 4)
+
+    computed = [pct(t.city.closure_rate) if t.city else None for t in report.trend]
+    published = [pct(t.city.closure_rate_published) if t.city else None for t in report.trend]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=computed,
+            name="结案率（计算）",
+            mode="lines+markers+text",
+            connectgaps=False,
+            text=[L.percent(t.city.closure_rate) if t.city else "" for t in report.trend],
+            textposition="top center",
+            hovertemplate="%{x|%Y-%m-%d} 起一周<br>结案率（计算）：%{y:.2f}%<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=published,
+            name="结案率（通报公布）",
+            mode="markers",
+            marker={"symbol": "x", "size": 9},
+            hovertemplate="%{x|%Y-%m-%d} 起一周<br>结案率（通报公布）：%{y:.2f}%<extra></extra>",
+        )
+    )
+    _gap_shapes(fig, report)
+    values = [v for v in computed + published if v is not None]
+    low, high = (min(values), max(values)) if values else (0.0, 100.0)
+    pad = max((high - low) * 0.3, 0.5)
+    _layout(
+        fig,
+        xaxis=_week_axis(report),
+        yaxis={"title": {"text": "结案率"}, "ticksuffix": "%", "range": [low - pad, min(high + pad, 100.5)]},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 30, "t": 30, "b": 100},
+    )
+    return fig
+
+
+def overdue_share_chart(report: WeeklyReport) -> go.Figure:
+    """Each listed unit's share of the city's overdue cases; the top three stand out."""
+    units = share_rows(report)
+    shares = [None if u.overdue_share is None else round(u.overdue_share * 100, 4) for u in units]
+    colors = [WORSE if n < 3 else "#95a5a6" for n in range(len(units))]
+    fig = go.Figure(
+        go.Bar(
+            x=list(reversed(shares)),
+            y=[u.unit_name for u in reversed(units)],
+            orientation="h",
+            marker={"color": list(reversed(colors))},
+            text=[f"{L.percent(u.overdue_share)}（{u.unresolved} 件）" for u in reversed(units)],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>占全市超时未办结：%{x:.2f}%<extra></extra>",
+        )
+    )
+    top = max((s for s in shares if s is not None), default=100.0)
+    _layout(
+        fig,
+        xaxis={"title": {"text": "占全市超时未办结"}, "ticksuffix": "%", "range": [0, top * 1.35]},
+        yaxis={"automargin": True},
+        showlegend=False,
+        margin={"l": 20, "r": 30, "t": 20, "b": 60},
+    )
+    return fig
+
+
+def _badge(unit: UnitWeekRow) -> str:
+    if unit.list_change is None:
+        return escape(L.MISSING)
+    return f'<span class="badge {escape(unit.list_change)}">{escape(L.list_change(unit.list_change))}</span>'
+
+
+def _unit_table(report: WeeklyReport, group: str) -> str:
+    units = [u for u in report.units if u.unit_group == group]
+    rows = []
+    for unit, cells in zip(units, unit_table_rows(report, group), strict=True):
+        cells_html = [escape(c) for c in cells]
+        cells_html[7] = _badge(unit)
+        if unit.resolves_nothing:
+            cells_html[9] = '<span class="badge nothing">零办结</span>'
+        rows.append(tuple(cells_html))
+    numeric = (True, False, True, True, True, True, True, False, True, False)
+    tones = [
+        ("", "", "", "", _tone(u.unresolved_change, True), "", _tone(u.unresolved_rate_change_pp, True), "", "", "")
+        for u in units
+    ]
+    return _table(
+        UNIT_TABLE_HEADER,
+        rows,
+        numeric,
+        row_classes=["" if u.on_list else "left-list" for u in units],
+        cell_classes=tones,
+        raw_html=set(range(len(UNIT_TABLE_HEADER))),
+    )
+
+
+def render_html(report: WeeklyReport) -> str:
+    """The report as one HTML page with plotly.js inline."""
+    city = report.city
+    single_source = "来源：" + source_line(report, city) + "。"
+    figure_rows = city_figure_rows(report)
+    city_tones = {
+        "超时未办结": _tone(city.overdue_change, True),
+        "确权争议未处置": _tone(city.disputed_change, True),
+        "结案率（已结案÷应结案）": _tone(city.closure_rate_change_pp, False),
+    }
+    parts = [
+        f"<header><h1>{escape(title(report))}</h1>",
+        f'<p class="lead">本周：{escape(L.day(city.week_start))} ~ {escape(L.day(city.week_end))}，'
+        f"{escape(L.day(city.issue_date))} 刊发。{escape(comparison_note(report))}</p></header>",
+        '<section id="city"><h2>一、全市概况</h2>',
+        _table(
+            ("指标", "本周", "较上周"),
+            figure_rows,
+            (False, True, True),
+            cell_classes=[("", "", city_tones.get(r[0], "")) for r in figure_rows],
+        ),
+        _source(single_source),
+    ]
+    if note := printings_note(report):
+        parts.append(f'<p class="note">{escape(note)}</p>')
+    parts.append("</section>")
+
+    parts += ['<section id="list"><h2>二、上榜单位</h2>', f"<p>{escape(list_summary(report))}</p>"]
+    for group in report.groups:
+        parts += [f"<h3>{escape(group)}</h3>", _unit_table(report, group)]
+    parts += [_source(single_source), "</section>"]
+
+    parts += [
+        f'<section id="unit-trend"><h2>三、各单位未办结件走势（近 {TREND_WEEKS} 个发布周）</h2>',
+        f"<figure>{_chart(unit_trend_chart(report), CHART_IDS[0], 460)}</figure>",
+        _source(trend_sources_line(report)),
+        "</section>",
+        '<section id="closure-rate"><h2>四、全市结案率走势</h2>',
+        f"<figure>{_chart(closure_rate_chart(report), CHART_IDS[1], 380)}</figure>",
+        _source(trend_sources_line(report)),
+        "</section>",
+        '<section id="overdue-share"><h2>五、超时未办结集中在哪些单位</h2>',
+        f"<p>全市超时未办结 {escape(L.count(city.overdue))} 件，前三名单位合计占 "
+        f"{escape(L.percent(city.top3_overdue_share))}。</p>",
+        f"<figure>{_chart(overdue_share_chart(report), CHART_IDS[2], 80 + 44 * max(len(report.on_list), 3))}</figure>",
+        _source(single_source),
+        "</section>",
+    ]
+
+    rows = []
+    for t in reversed(report.trend):
+        if t.city is None:
+            rows.append((L.day(t.week_start), "未发布", "", ""))
+            continue
+        source = report.source(t.city)
+        path = (source.path if source else None) or "文件未记录"
+        rows.append((L.day(t.week_start), L.day(t.city.issue_date), path, t.city.bulletin_id))
+    parts += [
+        '<section id="sources"><h2>数据来源</h2>',
+        _table(("周起始日", "刊发日期", "文件", "通报编号"), rows, (False, False, False, False)),
+        "<p>数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；"
+        "只采用通过校验、且未被更正版取代的通报。</p>",
+        "</section>",
+    ]
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title(report))}</title>\n"
+        f"<style>{STYLE}</style>\n"
+        f'<script type="text/javascript">{_plotly_js()}</script>\n'
+        f"</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )

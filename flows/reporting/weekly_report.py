@@ -1,0 +1,430 @@
+"""The weekly report: one published week read from the marts, as Markdown (and HTML, in report_html).
+
+`read_weekly_report` gathers everything the page shows through the readers;
+`render_markdown` turns it into text. Both are pure over a connection / a value, so the
+CLI (`bulletins report`) and the flow write the same files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from flows.reporting import labels as L
+from flows.warehouse.db import connection
+from flows.warehouse.readers import (
+    BulletinSource,
+    CityWeekRow,
+    UnitWeekRow,
+    bulletin_sources,
+    city_weeks,
+    group_order,
+    printed_unit_names,
+    resolve_week,
+    unit_unresolved,
+    unit_weeks,
+    week_printings,
+)
+
+# The trend charts cover this many published weeks, ending with the report's week.
+TREND_WEEKS = 12
+
+REPORT_TITLE = "数字城管超时未办结单位周报"
+
+
+class NoPublishedWeek(LookupError):
+    """The warehouse has no published week: nothing to report."""
+
+
+@dataclass(frozen=True)
+class TrendWeek:
+    """A calendar week on the trend charts: published (with its figures) or not (a gap)."""
+
+    week_start: dt.date
+    city: CityWeekRow | None
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """Everything one week's report shows, read from the marts."""
+
+    city: CityWeekRow
+    units: list[UnitWeekRow]
+    groups: list[str]  # unit groups in the order the bulletin prints them
+    printed_names: dict[str, list[str]]  # canonical -> as printed this week (when it differs)
+    trend: list[TrendWeek]  # calendar weeks of the last TREND_WEEKS published weeks, oldest first
+    unit_trend: dict[str, dict[dt.date, int]]  # unit -> published week -> unresolved
+    sources: dict[str, BulletinSource]  # bulletin_id -> where it was read, for every published trend week
+    printings: list[BulletinSource]  # every printing of this week, earliest first
+    first_published: bool  # no published week before this one
+
+    @property
+    def week_start(self) -> dt.date:
+        return self.city.week_start
+
+    @property
+    def previous_week(self) -> dt.date:
+        return self.city.week_start - dt.timedelta(days=7)
+
+    @property
+    def on_list(self) -> list[UnitWeekRow]:
+        return [u for u in self.units if u.on_list]
+
+    def source(self, week: CityWeekRow) -> BulletinSource | None:
+        return self.sources.get(week.bulletin_id)
+
+
+def calendar(weeks: Sequence[CityWeekRow]) -> list[TrendWeek]:
+    """Published weeks with the unpublished 7-day steps between them as gaps.
+
+    >>> w = lambda d: CityWeekRow(d, d + dt.timedelta(6), *[None] * 8, False, *[None] * 3, 0, *[None] * 5, "b", None)
+    >>> [(t.week_start.isoformat(), t.city is not None) for t in calendar([w(dt.date(2021, 1, 4)), w(dt.date(2021, 1, 18))])]
+    [('2021-01-04', True), ('2021-01-11', False), ('2021-01-18', True)]
+    """
+    if not weeks:
+        return []
+    by_start = {w.week_start: w for w in weeks}
+    starts = set(by_start)
+    step = weeks[0].week_start
+    while step < weeks[-1].week_start:
+        inside_published = any(w.week_start < step <= (w.week_end or w.week_start) for w in weeks)
+        if not inside_published:
+            starts.add(step)
+        step += dt.timedelta(days=7)
+    return [TrendWeek(s, by_start.get(s)) for s in sorted(starts)]
+
+
+def read_weekly_report(con: duckdb.DuckDBPyConnection, week: dt.date | None = None) -> WeeklyReport:
+    """The report of the published week starting on or containing `week` (default: the latest).
+
+    Raises `NoPublishedWeek` when nothing is published, `WeekNotPublished` when `week`
+    falls in no published week.
+    """
+    week_start = resolve_week(con, week)
+    if week_start is None:
+        raise NoPublishedWeek("no published week in the warehouse yet: nothing to report")
+    window = city_weeks(con, week_start, TREND_WEEKS)
+    city = window[-1]
+    units = unit_weeks(con, week_start)
+    published = [w.week_start for w in window]
+    printed = {
+        name: raw
+        for name, raw in printed_unit_names(con, city.bulletin_id).items()
+        if raw != [name]  # only where the bulletin printed another spelling
+    }
+    groups = group_order(con, city.bulletin_id)
+    groups += sorted({u.unit_group for u in units} - set(groups))
+    units.sort(key=lambda u: groups.index(u.unit_group))  # stable: by rank within each group
+    return WeeklyReport(
+        city=city,
+        units=units,
+        groups=groups,
+        printed_names=printed,
+        trend=calendar(window),
+        unit_trend=unit_unresolved(con, [u.unit_name for u in units], published),
+        sources=bulletin_sources(con, [w.bulletin_id for w in window]),
+        printings=week_printings(con, week_start),
+        first_published=len(city_weeks(con, week_start, 2)) == 1,
+    )
+
+
+# --------------------------------------------------------------------------- wording shared by both formats
+
+
+def source_line(report: WeeklyReport, week: CityWeekRow) -> str:
+    """Which bulletin a week's figures come from: issue date, file, bulletin id."""
+    source = report.source(week)
+    issue = L.day(week.issue_date)
+    path = source.path if source and source.path else "文件未记录"
+    return f"{issue} 刊发的通报，文件 {path}（通报编号 {week.bulletin_id}）"
+
+
+def comparison_note(report: WeeklyReport) -> str:
+    """What the week is compared with, or why it cannot be."""
+    prev = report.previous_week
+    prev_period = L.period(prev, prev + dt.timedelta(days=6))
+    if report.city.prev_week_published:
+        return f"变化均与上一周（{prev_period}）相比。"
+    if report.first_published:
+        return "这是仓库中第一个发布周，没有上一周可比：变化一栏为「—」。"
+    return f"上一周（{prev_period}）没有发布通报，无从比较：变化一栏为「—」，连续上榜周数从本周重新计算。"
+
+
+def printings_note(report: WeeklyReport) -> str | None:
+    """When the week was printed more than once: which printing the figures come from."""
+    if len(report.printings) < 2:
+        return None
+    parts = []
+    for p in report.printings:
+        if p.bulletin_id == report.city.bulletin_id:
+            state = "采用"
+        elif p.superseded:
+            state = "已被更正版取代"
+        elif not p.passes_checks:
+            state = "未通过校验"
+        else:
+            state = "未采用"
+        parts.append(f"{L.day(p.issue_date)} 刊（{p.path or '文件未记录'}）{state}")
+    return f"本周通报刊发了 {len(report.printings)} 次：" + "；".join(parts) + "。"
+
+
+def unit_display_name(report: WeeklyReport, unit: UnitWeekRow) -> str:
+    """The unit's name as this week's bulletin printed it, with the canonical name when it differs."""
+    printed = report.printed_names.get(unit.unit_name)
+    if not printed:
+        return unit.unit_name
+    return f"{'、'.join(printed)}（统一名称：{unit.unit_name}）"
+
+
+def unit_remark(unit: UnitWeekRow) -> str:
+    if unit.resolves_nothing:
+        return "零办结"
+    return ""
+
+
+def list_summary(report: WeeklyReport) -> str:
+    city = report.city
+    entered = sum(1 for u in report.units if u.list_change == "entered")
+    stayed = sum(1 for u in report.units if u.list_change == "stayed")
+    left = sum(1 for u in report.units if u.list_change == "left")
+    nothing = sum(1 for u in report.units if u.resolves_nothing)
+    text = f"本周上榜 {city.units_on_list} 个单位"
+    if city.prev_week_published:
+        text += f"：新上榜 {entered} 个，连续上榜 {stayed} 个；退出 {left} 个"
+    text += "。"
+    if nothing:
+        text += f"零办结（交办件全部未办结）的单位 {nothing} 个，备注栏标为「零办结」。"
+    else:
+        text += "本周没有零办结（交办件全部未办结）的单位。"
+    return text
+
+
+CITY_FIGURES: tuple[tuple[str, str, str | None], ...] = (
+    # (label, figure column, change column)
+    ("受理案件", "received", None),
+    ("应结案", "due", None),
+    ("已结案", "closed", None),
+    ("正在办理", "in_progress", None),
+    ("超时未办结", "overdue", "overdue_change"),
+    ("确权争议未处置", "disputed", "disputed_change"),
+)
+
+
+def city_figure_rows(report: WeeklyReport) -> list[tuple[str, str, str]]:
+    """(figure, this week, change) rows of the city's table."""
+    city = report.city
+    rows = []
+    for name, column, change in CITY_FIGURES:
+        value = getattr(city, column)
+        rows.append((name, L.count(value), L.signed(getattr(city, change)) if change else ""))
+    rows.append(("结案率（已结案÷应结案）", L.percent(city.closure_rate), L.signed_points(city.closure_rate_change_pp)))
+    rows.append(("结案率（通报公布）", L.percent(city.closure_rate_published), ""))
+    moved = ""
+    if city.prev_week_published:
+        moved = f"新上榜 {L.count(city.units_entered)}，退出 {L.count(city.units_left)}"
+    rows.append(("上榜单位", L.count(city.units_on_list), moved))
+    rows.append(("前三名单位占超时未办结", L.percent(city.top3_overdue_share), ""))
+    return rows
+
+
+UNIT_TABLE_HEADER = (
+    "排名",
+    "单位",
+    "交办件",
+    "未办结件",
+    "较上周",
+    "未办结率",
+    "未办结率较上周",
+    "上榜变化",
+    "连续上榜周数",
+    "备注",
+)
+
+
+def unit_table_rows(report: WeeklyReport, group: str) -> list[tuple[str, ...]]:
+    return [
+        (
+            L.count(u.rank_in_group),
+            unit_display_name(report, u),
+            L.count(u.dispatched),
+            L.count(u.unresolved),
+            L.signed(u.unresolved_change),
+            L.percent(u.unresolved_rate),
+            L.signed_points(u.unresolved_rate_change_pp),
+            L.list_change(u.list_change),
+            str(u.weeks_on_list_streak),
+            unit_remark(u),
+        )
+        for u in report.units
+        if u.unit_group == group
+    ]
+
+
+def trend_label(week: dt.date) -> str:
+    return f"{week.month}/{week.day}"
+
+
+def trend_sources_line(report: WeeklyReport) -> str:
+    published = [t.city for t in report.trend if t.city is not None]
+    gaps = [t.week_start for t in report.trend if t.city is None]
+    text = (
+        f"来源：{len(published)} 期通报，{L.day(published[0].issue_date)} 至 {L.day(published[-1].issue_date)} 刊发"
+        "（逐期见「数据来源」）"
+    )
+    if gaps:
+        text += "；" + "、".join(f"{g.isoformat()} 起的一周" for g in gaps) + "没有发布通报，图中留空"
+    return text + "。"
+
+
+def share_rows(report: WeeklyReport) -> list[UnitWeekRow]:
+    """Units on the list, the largest share of the overdue total first."""
+    return sorted(report.on_list, key=lambda u: (-u.unresolved, u.unit_name))
+
+
+def title(report: WeeklyReport) -> str:
+    return f"{REPORT_TITLE}：{L.period(report.city.week_start, report.city.week_end)}"
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |"]
+    lines.append("| " + " | ".join("---:" if r else "---" for r in right) + " |")
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: WeeklyReport) -> str:
+    """The report as Markdown (the `weekly-report` artifact and report-<week>.md)."""
+    city = report.city
+    single_source = f"来源：{source_line(report, city)}。"
+    out = [f"# {title(report)}", ""]
+    out += [
+        f"本周：{L.day(city.week_start)} ~ {L.day(city.week_end)}，{L.day(city.issue_date)} 刊发。"
+        f"{comparison_note(report)}",
+        "",
+    ]
+
+    out += ["## 一、全市概况", ""]
+    out += _md_table(("指标", "本周", "较上周"), city_figure_rows(report), (False, True, True))
+    out += ["", single_source]
+    if note := printings_note(report):
+        out += ["", note]
+    out += [""]
+
+    out += ["## 二、上榜单位", "", list_summary(report), ""]
+    right = (True, False, True, True, True, True, True, False, True, False)
+    for group in report.groups:
+        out += [f"### {group}", ""]
+        out += _md_table(UNIT_TABLE_HEADER, unit_table_rows(report, group), right)
+        out += [""]
+    out += [single_source, ""]
+
+    out += [f"## 三、各单位未办结件走势（近 {TREND_WEEKS} 个发布周）", ""]
+    header = ["单位", *(trend_label(t.week_start) for t in report.trend)]
+    rows = []
+    for unit in report.units:
+        history = report.unit_trend.get(unit.unit_name, {})
+        cells = [str(history[t.week_start]) if t.city is not None else "未发布" for t in report.trend]
+        rows.append((unit.unit_name, *cells))
+    out += _md_table(header, rows, (False, *(True for _ in report.trend)))
+    out += ["", trend_sources_line(report), ""]
+
+    out += ["## 四、全市结案率走势", ""]
+    rows = []
+    for t in report.trend:
+        if t.city is None:
+            rows.append((L.day(t.week_start), "未发布", "未发布", L.MISSING))
+        else:
+            rows.append(
+                (
+                    L.day(t.week_start),
+                    L.percent(t.city.closure_rate),
+                    L.percent(t.city.closure_rate_published),
+                    L.signed_points(t.city.closure_rate_change_pp),
+                )
+            )
+    out += _md_table(("周起始日", "结案率（计算）", "结案率（通报公布）", "较上周"), rows, (False, True, True, True))
+    out += ["", trend_sources_line(report), ""]
+
+    out += ["## 五、超时未办结集中在哪些单位", ""]
+    out += [
+        f"全市超时未办结 {L.count(city.overdue)} 件，前三名单位合计占 {L.percent(city.top3_overdue_share)}。",
+        "",
+    ]
+    rows = [(u.unit_name, L.count(u.unresolved), L.percent(u.overdue_share)) for u in share_rows(report)]
+    out += _md_table(("单位", "未办结件", "占全市超时未办结"), rows, (False, True, True))
+    out += ["", single_source, ""]
+
+    out += ["## 数据来源", ""]
+    rows = []
+    for t in reversed(report.trend):
+        if t.city is None:
+            rows.append((L.day(t.week_start), "未发布", "", ""))
+            continue
+        source = report.source(t.city)
+        rows.append(
+            (
+                L.day(t.week_start),
+                L.day(t.city.issue_date),
+                (source.path if source else None) or "文件未记录",
+                t.city.bulletin_id,
+            )
+        )
+    out += _md_table(("周起始日", "刊发日期", "文件", "通报编号"), rows, (False, False, False, False))
+    out += [
+        "",
+        "数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；"
+        "只采用通过校验、且未被更正版取代的通报。",
+    ]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    week_start: dt.date
+    html: Path
+    markdown: Path
+
+
+def report_paths(out_dir: Path, week_start: dt.date) -> tuple[Path, Path]:
+    return out_dir / f"report-{week_start.isoformat()}.html", out_dir / f"report-{week_start.isoformat()}.md"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(report: WeeklyReport, out_dir: Path) -> WrittenReport:
+    """Write report-<week_start>.html and .md into `out_dir` (each under a temporary name, then renamed)."""
+    from flows.reporting.report_html import render_html  # plotly: imported only when a page is written
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path, md_path = report_paths(out_dir, report.week_start)
+    _write_atomic(md_path, render_markdown(report))
+    _write_atomic(html_path, render_html(report))
+    return WrittenReport(report.week_start, html_path, md_path)
+
+
+def write_reports(db_path: Path, out_dir: Path, weeks: Sequence[dt.date | None]) -> list[WrittenReport]:
+    """Write the reports of `weeks` (None: the latest) from the warehouse at `db_path`, read-only."""
+    written = []
+    with connection(db_path, read_only=True) as con:
+        for week in weeks:
+            written.append(write_report(read_weekly_report(con, week), out_dir))
+    return written

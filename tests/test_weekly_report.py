@@ -1,0 +1,365 @@
+"""The weekly report: golden Markdown for the bundled inbox, the HTML parsed back, edge cases, the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import load_without_prefect, make_inbox
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.reporting.report_html import CHART_IDS, render_html
+from flows.reporting.weekly_report import NoPublishedWeek, read_weekly_report, render_markdown, write_reports
+from flows.warehouse.db import connection
+from flows.warehouse.readers import WeekNotPublished
+
+D = dt.date
+FIXTURES = Path(__file__).parent / "fixtures"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse of the bundled inbox (the real sample and five synthetic weeks)."""
+    root = tmp_path_factory.mktemp("report")
+    return load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+
+
+EXPECTED_LATEST = """\
+# 数字城管超时未办结单位周报：2021年1月18日—1月24日
+
+本周：2021-01-18 ~ 2021-01-24，2021-01-27 刊发。变化均与上一周（2021年1月11日—1月17日）相比。
+
+## 一、全市概况
+
+| 指标 | 本周 | 较上周 |
+| --- | ---: | ---: |
+| 受理案件 | 4515 |  |
+| 应结案 | 5402 |  |
+| 已结案 | 4972 |  |
+| 正在办理 | 226 |  |
+| 超时未办结 | 46 | +1 |
+| 确权争议未处置 | 158 | -2 |
+| 结案率（已结案÷应结案） | 92.04% | +0.11 个百分点 |
+| 结案率（通报公布） | 92.04% |  |
+| 上榜单位 | 3 | 新上榜 1，退出 2 |
+| 前三名单位占超时未办结 | 100.00% |  |
+
+来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt（通报编号 286e4b5b2f3b9593-1）。
+
+## 二、上榜单位
+
+本周上榜 3 个单位：新上榜 1 个，连续上榜 2 个；退出 2 个。本周没有零办结（交办件全部未办结）的单位。
+
+### 市辖区(管委会)组
+
+| 排名 | 单位 | 交办件 | 未办结件 | 较上周 | 未办结率 | 未办结率较上周 | 上榜变化 | 连续上榜周数 | 备注 |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |
+| 1 | 驿城区政府 | 985 | 5 | -2 | 0.51% | -0.20 个百分点 | 连续上榜 | 2 |  |
+| — | 经济开发区管委会 | — | 0 | -3 | — | — | 退出 | 0 |  |
+
+### 市直单位及企业组
+
+| 排名 | 单位 | 交办件 | 未办结件 | 较上周 | 未办结率 | 未办结率较上周 | 上榜变化 | 连续上榜周数 | 备注 |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |
+| 1 | 中国电信驻马店分公司 | 62 | 35 | +2 | 56.45% | +1.45 个百分点 | 连续上榜 | 2 |  |
+| 2 | 市豫资市政设施管理有限公司 | 14 | 6 | +6 | 42.86% | — | 新上榜 | 1 |  |
+| — | 中国联通驻马店分公司 | — | 0 | -2 | — | — | 退出 | 0 |  |
+
+来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt（通报编号 286e4b5b2f3b9593-1）。
+
+## 三、各单位未办结件走势（近 12 个发布周）
+
+| 单位 | 12/7 | 12/14 | 12/21 | 12/28 | 1/4 | 1/11 | 1/18 |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| 驿城区政府 | 12 | 8 | 6 | 9 | 未发布 | 7 | 5 |
+| 经济开发区管委会 | 4 | 6 | 0 | 0 | 未发布 | 3 | 0 |
+| 中国电信驻马店分公司 | 61 | 68 | 52 | 40 | 未发布 | 33 | 35 |
+| 市豫资市政设施管理有限公司 | 0 | 13 | 7 | 4 | 未发布 | 0 | 6 |
+| 中国联通驻马店分公司 | 3 | 1 | 0 | 0 | 未发布 | 2 | 0 |
+
+来源：6 期通报，2020-12-16 至 2021-01-27 刊发（逐期见「数据来源」）；2021-01-04 起的一周没有发布通报，图中留空。
+
+## 四、全市结案率走势
+
+| 周起始日 | 结案率（计算） | 结案率（通报公布） | 较上周 |
+| --- | ---: | ---: | ---: |
+| 2020-12-07 | 90.59% | 90.59% | — |
+| 2020-12-14 | 90.58% | 90.58% | -0.01 个百分点 |
+| 2020-12-21 | 91.39% | 91.39% | +0.80 个百分点 |
+| 2020-12-28 | 92.08% | 92.08% | +0.69 个百分点 |
+| 2021-01-04 | 未发布 | 未发布 | — |
+| 2021-01-11 | 91.93% | 91.93% | — |
+| 2021-01-18 | 92.04% | 92.04% | +0.11 个百分点 |
+
+来源：6 期通报，2020-12-16 至 2021-01-27 刊发（逐期见「数据来源」）；2021-01-04 起的一周没有发布通报，图中留空。
+
+## 五、超时未办结集中在哪些单位
+
+全市超时未办结 46 件，前三名单位合计占 100.00%。
+
+| 单位 | 未办结件 | 占全市超时未办结 |
+| --- | ---: | ---: |
+| 中国电信驻马店分公司 | 35 | 76.09% |
+| 市豫资市政设施管理有限公司 | 6 | 13.04% |
+| 驿城区政府 | 5 | 10.87% |
+
+来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt（通报编号 286e4b5b2f3b9593-1）。
+
+## 数据来源
+
+| 周起始日 | 刊发日期 | 文件 | 通报编号 |
+| --- | --- | --- | --- |
+| 2021-01-18 | 2021-01-27 | 2021-01-27_synthetic_week_2021-01-18.txt | 286e4b5b2f3b9593-1 |
+| 2021-01-11 | 2021-01-20 | 2021-01-20_synthetic_week_2021-01-11.txt | 94b73911217f461c-1 |
+| 2021-01-04 | 未发布 |  |  |
+| 2020-12-28 | 2021-01-06 | 2021-01-06_synthetic_week_2020-12-28.txt | adda653f5a116c94-1 |
+| 2020-12-21 | 2020-12-30 | 2020-12-30_synthetic_week_2020-12-21.txt | 454eaccf8e2a628a-1 |
+| 2020-12-14 | 2020-12-22 | 000_3e19ef32d54e8472.txt | 9e943b1cf111c7e0-1 |
+| 2020-12-07 | 2020-12-16 | 2020-12-16_synthetic_week_2020-12-07.txt | e2b233da7a5fa313-1 |
+
+数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；只采用通过校验、且未被更正版取代的通报。
+"""
+
+
+def test_golden_markdown_of_the_bundled_latest_week(bundled: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con)
+    assert report.week_start == D(2021, 1, 18)
+    assert render_markdown(report) == EXPECTED_LATEST
+
+
+class _Page(HTMLParser):
+    """Text, chart divs and outside references of each <section id=...> of the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section: str | None = None
+        self.text: dict[str, list[str]] = {}
+        self.charts: dict[str, list[str]] = {}
+        self.external: list[str] = []
+        self.tags: list[str] = []
+        self.in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.tags.append(tag)
+        for name in ("src", "href", "data", "action", "srcset", "poster"):
+            if values.get(name):
+                self.external.append(f"{tag} {name}={values[name]}")
+        if tag == "section":
+            self.section = values["id"]
+            self.text[self.section or ""] = []
+            self.charts[self.section or ""] = []
+        if tag == "div" and "plotly-graph-div" in (values.get("class") or "") and self.section:
+            self.charts[self.section].append(values["id"] or "")
+        self.in_script = tag in {"script", "style"}
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.section = None
+        if tag in {"script", "style"}:
+            self.in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self.section and not self.in_script:
+            self.text[self.section].append(data)
+
+    def section_text(self, section: str) -> str:
+        return "".join(self.text[section])
+
+
+def parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def test_html_shows_every_unit_every_change_and_one_chart_per_chart_section(bundled: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con)
+    html = render_html(report)
+    page = parse(html)
+    assert list(page.charts) == ["city", "list", "unit-trend", "closure-rate", "overdue-share", "sources"]
+    assert page.charts == {
+        "city": [],
+        "list": [],
+        "unit-trend": [CHART_IDS[0]],
+        "closure-rate": [CHART_IDS[1]],
+        "overdue-share": [CHART_IDS[2]],
+        "sources": [],
+    }
+    city = page.section_text("city")
+    for figure in (
+        "4515",
+        "5402",
+        "4972",
+        "226",
+        "46",
+        "+1",
+        "158",
+        "-2",
+        "92.04%",
+        "+0.11 个百分点",
+        "新上榜 1，退出 2",
+    ):
+        assert figure in city
+    assert "来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt" in city
+    listed = page.section_text("list")
+    for unit in report.units:
+        assert unit.unit_name in listed
+    # Every change of the list, as the Markdown prints it, is on the page.
+    for line in EXPECTED_LATEST.split("## 二、上榜单位")[1].split("## 三")[0].splitlines():
+        if line.startswith("| ") and not line.startswith(("| 排名", "| ---")):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            for cell in cells:
+                assert cell in listed, cell
+    for label in ("连续上榜", "新上榜", "退出"):
+        assert label in listed
+    # Every chart section says where its figures come from.
+    for section in ("unit-trend", "closure-rate", "overdue-share"):
+        assert "来源：" in page.section_text(section)
+    # Self-contained: no element points anywhere (plotly.js and the styles are inline).
+    assert page.external == []
+    assert "<link" not in html and "@import" not in html
+    assert html.count("<script") == 1 + len(CHART_IDS)
+    assert '<html lang="zh-CN">' in html
+
+
+def test_units_that_resolve_nothing_are_marked(bundled: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con, D(2020, 12, 14))
+    markdown = render_markdown(report)
+    assert "零办结（交办件全部未办结）的单位 2 个" in markdown
+    assert "| 1 | 中国电信驻马店分公司 | 68 | 68 | +7 | 100.00% | +12.86 个百分点 | 连续上榜 | 2 | 零办结 |" in markdown
+    assert (
+        "| 2 | 中一市政建设管理有限公司 | 18 | 18 | +3 | 100.00% | +25.00 个百分点 | 连续上榜 | 2 | 零办结 |"
+        in markdown
+    )
+    assert render_html(report).count('<span class="badge nothing">零办结</span>') == 2
+
+
+def test_first_published_week_has_no_changes(bundled: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con, D(2020, 12, 10))  # a day inside the first week
+    assert report.week_start == D(2020, 12, 7) and report.first_published
+    markdown = render_markdown(report)
+    assert "这是仓库中第一个发布周，没有上一周可比：变化一栏为「—」。" in markdown
+    assert "| 超时未办结 | 106 | — |" in markdown
+    assert "| 结案率（已结案÷应结案） | 90.59% | — |" in markdown
+    assert "| 上榜单位 | 6 |  |" in markdown
+    assert "| 1 | 驿城区政府 | 998 | 12 | — | 1.20% | — | — | 1 |  |" in markdown
+    assert "本周上榜 6 个单位。" in markdown
+    assert "新上榜" not in markdown and "退出" not in markdown
+    # One published week: the trend charts hold one point, no gap.
+    assert [t.week_start for t in report.trend] == [D(2020, 12, 7)]
+
+
+def test_week_after_an_unpublished_week(bundled: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con, D(2021, 1, 11))
+    markdown = render_markdown(report)
+    assert not report.first_published and not report.city.prev_week_published
+    assert (
+        "上一周（2021年1月4日—1月10日）没有发布通报，无从比较：变化一栏为「—」，连续上榜周数从本周重新计算。"
+        in markdown
+    )
+    assert "| 超时未办结 | 45 | — |" in markdown
+    assert "| 1 | 中国电信驻马店分公司 | 60 | 33 | — | 55.00% | — | — | 1 |  |" in markdown
+    # The gap is a gap on the charts, not a zero.
+    assert [(t.week_start, t.city is None) for t in report.trend][-2:] == [
+        (D(2021, 1, 4), True),
+        (D(2021, 1, 11), False),
+    ]
+    assert "| 中国电信驻马店分公司 | 61 | 68 | 52 | 40 | 未发布 | 33 |" in markdown
+    html = render_html(report)
+    assert '"y":[61,68,52,40,null,33]' in html.replace(" ", "")
+
+
+def test_unit_names_as_printed(bundled: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con, D(2020, 12, 21))
+    assert report.printed_names == {"驿城区政府": ["驿城区人民政府"]}
+    assert "| 1 | 驿城区人民政府（统一名称：驿城区政府） | 1021 | 6 | -2 |" in render_markdown(report)
+
+
+def test_a_week_whose_bulletin_was_corrected(tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"])
+    corrected = (
+        (inbox / "000_3e19ef32d54e8472.txt")
+        .read_text(encoding="utf-8")
+        .replace("超时未办结131件", "超时未办结130件")
+        .replace("正在办理中232件", "正在办理中233件")
+        .replace("驿城区政府\t1013件\t8件", "驿城区政府\t1013件\t7件")
+    )
+    (inbox / "2020-12-30_correction.txt").write_text(corrected, encoding="utf-8")
+    db = load_without_prefect(inbox, tmp_path / "wh")
+    with connection(db, read_only=True) as con:
+        report = read_weekly_report(con)
+    markdown = render_markdown(report)
+    assert "| 超时未办结 | 130 | — |" in markdown
+    assert "| 1 | 驿城区政府 | 1013 | 7 | — |" in markdown
+    assert "来源：2020-12-30 刊发的通报，文件 2020-12-30_correction.txt" in markdown
+    assert (
+        "本周通报刊发了 2 次：2020-12-22 刊（000_3e19ef32d54e8472.txt）已被更正版取代；"
+        "2020-12-30 刊（2020-12-30_correction.txt）采用。"
+    ) in markdown
+    assert "已被更正版取代" in parse(render_html(report)).section_text("city")
+
+
+def test_a_warehouse_with_no_bulletin(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(FIXTURES / "pages" / "2020-12-23_no_bulletin.txt", inbox / "2020-12-23_no_bulletin.txt")
+    db = load_without_prefect(inbox, tmp_path / "wh")
+    with connection(db, read_only=True) as con, pytest.raises(NoPublishedWeek):
+        read_weekly_report(con)
+    result = runner.invoke(app, ["report", "--warehouse", str(tmp_path / "wh")])
+    assert result.exit_code == 1
+    assert result.output == "error: no published week in the warehouse yet: nothing to report\n"
+    assert not (tmp_path / "wh" / "reports").exists()
+
+
+def test_cli_writes_both_files_of_the_latest_week(bundled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", "--warehouse", str(bundled.parent), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["report-2021-01-18.html", "report-2021-01-18.md"]
+    assert (out / "report-2021-01-18.md").read_text(encoding="utf-8") == EXPECTED_LATEST
+    assert result.output.splitlines() == [
+        "report of the week 2021-01-18 ~ 2021-01-24:",
+        f"  {out / 'report-2021-01-18.html'}",
+        f"  {out / 'report-2021-01-18.md'}",
+    ]
+
+
+def test_cli_default_folder_and_a_chosen_week(bundled: Path) -> None:
+    result = runner.invoke(app, ["report", "--warehouse", str(bundled.parent), "--week", "2020-12-14"])
+    assert result.exit_code == 0, result.output
+    assert (bundled.parent / "reports" / "report-2020-12-14.html").stat().st_size > 1_000_000  # plotly.js inline
+
+
+@pytest.mark.parametrize(
+    ("week", "message"),
+    [
+        ("2021-01-06", "error: week 2021-01-06 was not published (published weeks: 6, 2020-12-07 to 2021-01-18)\n"),
+        ("2019-01-07", "error: week 2019-01-07 was not published (published weeks: 6, 2020-12-07 to 2021-01-18)\n"),
+        ("18/01/2021", "error: --week must be a date like 2021-01-18, not '18/01/2021'\n"),
+    ],
+)
+def test_cli_week_never_published_is_one_line_and_exit_1(bundled: Path, week: str, message: str) -> None:
+    result = runner.invoke(app, ["report", "--warehouse", str(bundled.parent), "--week", week])
+    assert result.exit_code == 1
+    assert result.output == message
+
+
+def test_write_reports_reads_only(bundled: Path, tmp_path: Path) -> None:
+    written = write_reports(bundled, tmp_path, [None, D(2020, 12, 28)])
+    assert [w.week_start for w in written] == [D(2021, 1, 18), D(2020, 12, 28)]
+    with pytest.raises(WeekNotPublished):
+        write_reports(bundled, tmp_path, [D(2021, 1, 4)])
