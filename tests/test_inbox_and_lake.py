@@ -6,13 +6,19 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from flows.parsing.names import normalize_name
+from flows.warehouse import build, db, lake
 from flows.warehouse import inbox as inbox_module
-from flows.warehouse import lake
 from flows.warehouse.inbox import InboxFile, Known, batches, plan_run, sha256_file
+from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES
 
+SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
 
@@ -96,3 +102,80 @@ def test_a_batch_is_complete_only_with_its_files_part(tmp_path: Path) -> None:
     for table, schema in LAKE_TABLES.items():
         assert pq.read_schema(lake.part_path(tmp_path, table, "b1")).remove_metadata() == schema.remove_metadata()
     assert lake.read_files_part(tmp_path, "b1") == [row]
+
+
+# ------------------------------------------------------------------ older lake parts and warehouses
+# bulletin_units.unit_name_key came after the first lake parts were written: parts
+# without it, and warehouses whose raw table lacks it, get it from normalize_name.
+
+
+def _lake_with_a_spaced_unit_name(tmp_path: Path) -> Path:
+    """One lake batch from the sample page, one unit printed with an ideographic space."""
+    inbox = tmp_path / "inbox"
+    text = SAMPLE_PAGE.read_text(encoding="utf-8").replace("驿城区政府", "驿城区\u3000政府", 1)
+    _write(inbox, "2020-12-23_sample.txt", text.encode())
+    lake_dir = tmp_path / "lake"
+    process_batch(inbox, lake_dir, "b1", plan_run(inbox, EMPTY).to_parse, datetime(2026, 1, 1, tzinfo=UTC))
+    return lake_dir
+
+
+def _build(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> dict[str, list[tuple]]:
+    db.create_raw_tables(con)
+    assert build.load_and_build(con, lake_dir, ["b1"])
+    return _core_and_marts(con)
+
+
+def _core_and_marts(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    relations = con.execute(
+        "select distinct schema_name || '.' || table_name from duckdb_columns() "
+        "where schema_name in ('core', 'marts') order by 1"
+    ).fetchall()
+    return {r: sorted(con.execute(f"select * from {r}").fetchall(), key=repr) for (r,) in relations}
+
+
+def test_ingest_stores_the_folded_name(tmp_path: Path) -> None:
+    lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
+    units = pq.read_table(lake.part_path(lake_dir, "bulletin_units", "b1")).to_pylist()
+    assert len(units) == 9
+    assert all(u["unit_name_key"] == normalize_name(u["unit_name_raw"]) for u in units)
+    assert ("驿城区 政府", "驿城区政府") in [(u["unit_name_raw"], u["unit_name_key"]) for u in units]
+
+
+def test_a_lake_part_without_the_folded_name_loads_the_same(tmp_path: Path) -> None:
+    lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
+    with db.connection(None) as con:
+        expected = _build(con, lake_dir)
+    assert ("驿城区 政府", "驿城区政府") in {r[3:5] for r in expected["core.bulletin_units"]}
+    part = lake.part_path(lake_dir, "bulletin_units", "b1")
+    pq.write_table(pq.read_table(part).drop_columns(["unit_name_key"]), part)  # as written before the column
+    assert not lake.has_current_schema("bulletin_units", part)
+    with db.connection(None) as con:
+        assert _build(con, lake_dir) == expected
+
+
+def test_an_older_warehouse_gains_the_folded_name(tmp_path: Path) -> None:
+    lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
+    db_path = tmp_path / "bulletins.duckdb"
+    with db.connection(db_path) as con:
+        expected = _build(con, lake_dir)
+        con.execute("alter table raw.bulletin_units drop column unit_name_key").fetchall()
+        con.execute("delete from ingest.model_state").fetchall()  # its SQL was older too
+    with db.connection(db_path) as con:
+        db.create_raw_tables(con)
+        rows = con.execute("select unit_name_raw, unit_name_key from raw.bulletin_units").fetchall()
+        assert len(rows) == 9 and all(key == normalize_name(raw) for raw, key in rows)
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("update raw.bulletin_units set unit_name_key = null").fetchall()
+        assert build.load_and_build(con, lake_dir, [])
+        assert _core_and_marts(con) == expected
+
+
+def test_upgrade_nulls_new_optional_columns_and_refuses_missing_required_ones() -> None:
+    row = {"bulletin_id": "x-1", "file_sha256": "0" * 64, "seq": 1, "article_seq": 1, "format": "f",
+           "failed_checks": [], "line_start": 1, "line_end": 2, "batch_id": "b1"}  # fmt: skip
+    old = pa.Table.from_pylist([row])
+    upgraded = lake.upgrade("bulletins", old)
+    assert upgraded.schema == LAKE_TABLES["bulletins"]
+    assert upgraded.to_pylist()[0]["as_of"] is None
+    with pytest.raises(ValueError, match="required column bulletin_id"):
+        lake.upgrade("bulletins", old.drop_columns(["bulletin_id"]))

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from flows.parsing.names import normalize_name
 from flows.warehouse import db as warehouse
 from flows.warehouse import models
 
@@ -28,8 +29,10 @@ A1, A2, A3, A4, A5, A6, A7 = (f"a{n}00000000000000-1" for n in range(1, 8))
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert dict rows (column -> value) into a table."""
+    """Insert dict rows (column -> value) into a table; unit rows get their folded name as ingest does."""
     for row in rows:
+        if table == "raw.bulletin_units" and "unit_name_key" not in row:
+            row = {**row, "unit_name_key": normalize_name(row["unit_name_raw"])}
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         con.execute(f"insert into {table} ({columns}) values ({marks})", list(row.values())).fetchall()

@@ -19,7 +19,7 @@ from flows.orchestration.artifacts import publish_run_artifacts
 from flows.settings import Settings
 from flows.warehouse import build, lake
 from flows.warehouse import db as warehouse
-from flows.warehouse.inbox import InboxFile, Plan, batches, plan_run
+from flows.warehouse.inbox import InboxFile, Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, process_batch, record_duplicates
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
 from flows.warehouse.summary import RunSummary
@@ -45,7 +45,7 @@ def discover(settings: Settings) -> Prepared:
         warehouse.create_raw_tables(con)
         pending = warehouse.pending_batches(con, settings.lake_dir)
         pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
-        known = warehouse.known_files(con, pending_rows)
+        known = known_files(warehouse.recorded_files(con) + pending_rows)
     finally:
         con.close()
     return Prepared(plan=plan_run(settings.inbox, known), pending_batches=pending)

@@ -1,4 +1,4 @@
-"""Name folding shared by the parser and the alias seed."""
+"""Name folding: the one definition, used by the parser's checks, ingest (the lake's unit_name_key) and the alias seed."""
 
 from __future__ import annotations
 

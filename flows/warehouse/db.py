@@ -6,16 +6,16 @@ Pure functions over a connection or a path; no Prefect here.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from flows.warehouse import lake
-from flows.warehouse.inbox import Known
 from flows.warehouse.sandbox import SANDBOX_CONFIG
-from flows.warehouse.schema import LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
+from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
 STORAGE_VERSION = "v1.5.0"
@@ -93,27 +93,77 @@ def _comment(con: duckdb.DuckDBPyConnection, table: str, comment: str, columns: 
         con.execute(f"comment on column {table}.{column} is {sql_quote(text)}")
 
 
+def _create_table(con: duckdb.DuckDBPyConnection, lake_name: str, table: str) -> None:
+    """Create a raw/ingest table from its Arrow schema, with its NOT NULLs and comments."""
+    arrow_schema: pa.Schema = LAKE_TABLES[lake_name]
+    con.register("_empty_schema", pa.Table.from_pylist([], schema=arrow_schema))
+    try:
+        con.execute(f"create table {table} as select * from _empty_schema where false")
+    finally:
+        con.unregister("_empty_schema")
+    for field in arrow_schema:
+        if not field.nullable:
+            con.execute(f"alter table {table} alter column {field.name} set not null")
+    docs = {f.name: f.metadata[b"comment"].decode() for f in arrow_schema}
+    _comment(con, table, TABLE_COMMENTS[lake_name], docs)
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, lake_name: str, table: str) -> None:
+    """Bring a table of an older warehouse to its current schema, in one transaction.
+
+    The table is recreated and its rows copied: derived columns computed by their
+    function (`schema.DERIVED_COLUMNS`, as for old lake parts), new nullable ones NULL.
+    A new required column that is not derived cannot be filled: `bulletins rebuild` then.
+    """
+    schema_name, name = table.split(".")
+    existing = {
+        row[0]
+        for row in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema_name, name]
+        ).fetchall()
+    }
+    new_fields = [f for f in LAKE_TABLES[lake_name] if f.name not in existing]
+    if not new_fields:
+        return
+    derived = DERIVED_COLUMNS.get(lake_name, {})
+    older = f"{table}__older"
+    con.execute("begin transaction")
+    try:
+        con.execute(f"alter table {table} rename to {name}__older")
+        _create_table(con, lake_name, table)
+        columns, joins = ["older.*"], []
+        for n, field in enumerate(f for f in new_fields if f.name in derived):
+            source, derive = derived[field.name]
+            values = [r[0] for r in con.execute(f"select distinct {source} from {older}").fetchall()]
+            mapping = pa.table({"source": values, "derived": [None if v is None else derive(v) for v in values]})
+            con.register(f"_derived_{n}", mapping)
+            columns.append(f"_derived_{n}.derived as {field.name}")
+            joins.append(f"left join _derived_{n} on _derived_{n}.source = older.{source}")
+        con.execute(f"insert into {table} by name select {', '.join(columns)} from {older} as older {' '.join(joins)}")
+        con.execute(f"drop table {older}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        for n in range(len(new_fields)):
+            with suppress(Exception):
+                con.unregister(f"_derived_{n}")
+
+
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schemas, the raw/ingest tables from `flows.warehouse.schema` and the state tables.
 
-    Idempotent: an existing table is left as it is, so a run with nothing new writes nothing.
+    Idempotent: an existing table is left as it is, so a run with nothing new writes nothing;
+    a table of an older warehouse gets the columns added to its schema since.
     """
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     for lake_name, table in WAREHOUSE_TABLES.items():
         if relation_exists(con, table):
-            continue
-        arrow_schema: pa.Schema = LAKE_TABLES[lake_name]
-        con.register("_empty_schema", pa.Table.from_pylist([], schema=arrow_schema))
-        try:
-            con.execute(f"create table {table} as select * from _empty_schema where false")
-        finally:
-            con.unregister("_empty_schema")
-        for field in arrow_schema:
-            if not field.nullable:
-                con.execute(f"alter table {table} alter column {field.name} set not null")
-        docs = {f.name: f.metadata[b"comment"].decode() for f in arrow_schema}
-        _comment(con, table, TABLE_COMMENTS[lake_name], docs)
+            _add_new_columns(con, lake_name, table)
+        else:
+            _create_table(con, lake_name, table)
     for table, (columns_sql, comment, docs) in STATE_TABLES.items():
         if not relation_exists(con, table):
             con.execute(f"create table {table} ({columns_sql})")
@@ -131,32 +181,31 @@ def pending_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]
 
 
 def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str]) -> None:
-    """Insert the batches' lake parts into the raw tables (caller owns the transaction)."""
+    """Insert the batches' lake parts into the raw tables (caller owns the transaction).
+
+    Parts in the current schema are read by DuckDB in one scan; a part written before a
+    column existed is read through `lake.read_part`, which computes or NULLs the column.
+    """
     if not batch_ids:
         return
     for lake_table, table in WAREHOUSE_TABLES.items():
         paths = lake.part_paths(lake_dir, lake_table, batch_ids)
-        con.execute(f"insert into {table} by name select * from read_parquet(?)", [paths]).fetchall()
+        current = [p for p in paths if lake.has_current_schema(lake_table, p)]
+        if current:
+            con.execute(f"insert into {table} by name select * from read_parquet(?)", [current]).fetchall()
+        for path in (p for p in paths if p not in current):
+            con.register("_older_part", lake.read_part(lake_table, path))
+            try:
+                con.execute(f"insert into {table} by name select * from _older_part").fetchall()
+            finally:
+                con.unregister("_older_part")
     con.executemany("insert into ingest.batches values (?, now())", [[b] for b in batch_ids])
 
 
-def known_files(con: duckdb.DuckDBPyConnection, pending_file_rows: list[dict]) -> Known:
-    """What is already recorded: the warehouse's files plus those of pending batches."""
-    rows = con.execute(
+def recorded_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The files this warehouse has recorded (path, size, mtime, sha256, status, ingest_seq)."""
+    cursor = con.execute(
         "select path, size_bytes, modified_ns, file_sha256, status, ingest_seq from ingest.files order by ingest_seq"
-    ).fetchall()
-    rows += [
-        (r["path"], r["size_bytes"], r["modified_ns"], r["file_sha256"], r["status"], r["ingest_seq"])
-        for r in sorted(pending_file_rows, key=lambda r: r["ingest_seq"])
-    ]
-    paths: dict[str, tuple[int, int]] = {}
-    path_shas: set[tuple[str, str]] = set()
-    taken: dict[str, str] = {}
-    max_seq = 0
-    for path, size, mtime, sha, status, seq in rows:
-        paths[path] = (size, mtime)
-        path_shas.add((path, sha))
-        if status != "duplicate":
-            taken.setdefault(sha, path)
-        max_seq = max(max_seq, seq)
-    return Known(paths=paths, path_shas=frozenset(path_shas), taken=taken, max_ingest_seq=max_seq)
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

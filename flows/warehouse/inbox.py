@@ -7,9 +7,10 @@ once; bytes already taken under another path are duplicates.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # A batch closes at whichever limit comes first: bounded memory per parse task.
 BATCH_MAX_FILES = 64
@@ -24,6 +25,30 @@ class Known:
     path_shas: frozenset[tuple[str, str]]  # (path, sha256) already recorded
     taken: Mapping[str, str]  # sha256 -> path of the file whose content was taken
     max_ingest_seq: int
+
+
+def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
+    """What is known from the recorded files (rows of `ingest.files` or of lake `files` parts).
+
+    The first file recorded with some bytes (by ingest_seq) took them; a file recorded as
+    `duplicate` took nothing.
+
+    >>> row = {"path": "a.txt", "size_bytes": 3, "modified_ns": 1, "file_sha256": "s", "status": "loaded"}
+    >>> known = known_files([{**row, "ingest_seq": 1}, {**row, "path": "b.txt", "status": "duplicate", "ingest_seq": 2}])
+    >>> known.taken, known.max_ingest_seq
+    ({'s': 'a.txt'}, 2)
+    """
+    paths: dict[str, tuple[int, int]] = {}
+    path_shas: set[tuple[str, str]] = set()
+    taken: dict[str, str] = {}
+    max_seq = 0
+    for row in sorted(recorded, key=lambda r: r["ingest_seq"]):
+        paths[row["path"]] = (row["size_bytes"], row["modified_ns"])
+        path_shas.add((row["path"], row["file_sha256"]))
+        if row["status"] != "duplicate":
+            taken.setdefault(row["file_sha256"], row["path"])
+        max_seq = max(max_seq, row["ingest_seq"])
+    return Known(paths=paths, path_shas=frozenset(path_shas), taken=taken, max_ingest_seq=max_seq)
 
 
 @dataclass(frozen=True)

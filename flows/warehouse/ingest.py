@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.parsing import parse_file
+from flows.parsing.names import normalize_name
 from flows.parsing.records import ParsedPage, Rejection
 from flows.warehouse import lake
 from flows.warehouse.inbox import InboxFile
@@ -124,6 +125,7 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
                 "file_sha256": sha,
                 "unit_group": u.unit_group,
                 "unit_name_raw": u.unit_name_raw,
+                "unit_name_key": normalize_name(u.unit_name_raw),
                 "dispatched": u.dispatched,
                 "unresolved": u.unresolved,
                 "row_no": u.row_no,

@@ -3,6 +3,10 @@
 A batch is written table by table, each file under a temporary name then renamed,
 with `files` last: a batch whose `files` part exists is complete. Parts of a batch
 without it come from an interrupted run and are removed by `remove_incomplete`.
+
+Parts are never rewritten. A part written before a column was added to its table's
+schema is read in the current schema (`read_part`): derived columns computed by their
+function, new nullable columns NULL.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.warehouse.schema import LAKE_TABLES
+from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES
 
 COMPLETION_TABLE = "files"
 
@@ -82,3 +86,36 @@ def read_files_part(lake_dir: Path, batch_id: str) -> list[dict[str, Any]]:
 
 def part_paths(lake_dir: Path, table: str, batch_ids: Iterable[str]) -> list[str]:
     return [str(part_path(lake_dir, table, b)) for b in batch_ids]
+
+
+def has_current_schema(table: str, path: str | Path) -> bool:
+    """Whether a part holds every column of its table's current schema (reads the footer only)."""
+    return set(LAKE_TABLES[table].names) <= set(pq.read_schema(path).names)
+
+
+def upgrade(table: str, data: pa.Table) -> pa.Table:
+    """Rows of `table` written under an older schema, in the current one.
+
+    A missing derived column is computed from its source column; a missing nullable
+    column is NULL; a missing required column raises ValueError.
+    """
+    schema = LAKE_TABLES[table]
+    derived = DERIVED_COLUMNS.get(table, {})
+    columns: list[pa.Array | pa.ChunkedArray] = []
+    for field in schema:
+        if field.name in data.column_names:
+            columns.append(data.column(field.name).cast(field.type))
+        elif field.name in derived:
+            source, derive = derived[field.name]
+            values = data.column(source).to_pylist()
+            columns.append(pa.array([None if v is None else derive(v) for v in values], field.type))
+        elif field.nullable:
+            columns.append(pa.nulls(data.num_rows, field.type))
+        else:
+            raise ValueError(f"lake table {table}: a part lacks the required column {field.name}")
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def read_part(table: str, path: str | Path) -> pa.Table:
+    """One lake part in its table's current schema (see `upgrade`)."""
+    return upgrade(table, pq.read_table(path))

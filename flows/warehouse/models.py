@@ -12,18 +12,24 @@ Layout under `flows.settings.SQL_DIR`:
   `marts.unit_week_performance`). A header of `--` lines documents it:
 
       -- grain: one row per canonical unit per published week
+      -- unique_key: week_start, unit_name
+      -- not_null: week_start, unit_name, on_list
       -- description: optional free text about the relation
       -- column: week_start: first day of the week reported
       -- column: unit_name: canonical unit name
       --     (an indented `--` line continues the entry above it)
 
-  Core and mart models must document every column they produce, and nothing else.
-- `tests/*.sql`: each a query returning the rows that break a rule; none = pass.
+  Core and mart models must state their grain, declare it as data (`unique_key`, whose
+  columns must also be `not_null`), and document every column they produce, and nothing
+  else. The runner turns the declarations into data tests (`<relation>__unique_key`,
+  `<relation>__not_null`).
+- `tests/*.sql`: each a query returning the rows that break a business rule; none = pass.
 """
 
 from __future__ import annotations
 
 import csv
+import graphlib
 import heapq
 import re
 from dataclasses import dataclass, field
@@ -138,6 +144,8 @@ class Model:
     description: str | None
     columns: dict[str, str] = field(default_factory=dict)  # column -> description
     refs: frozenset[str] = frozenset()  # relations it reads, "schema.name"
+    unique_key: tuple[str, ...] = ()  # columns that identify a row (the grain as data)
+    not_null: tuple[str, ...] = ()  # columns no row may leave NULL
 
     @property
     def relation(self) -> str:
@@ -153,7 +161,7 @@ class Model:
         return " ".join(parts)
 
 
-_HEADER_ITEM = re.compile(r"^--\s?(grain|description|column)\s*:\s*(.*)$")
+_HEADER_ITEM = re.compile(r"^--\s?(grain|description|column|unique_key|not_null)\s*:\s*(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 _COLUMN_ITEM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.+)$")
 # String literals and comments, whichever starts first (a quote inside a comment is text).
@@ -164,12 +172,20 @@ def _strip_comments(sql: str) -> str:
     return _NOT_CODE.sub(" ", sql)
 
 
+def _column_list(path: Path, line: str, value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.strip().strip(",").split(","))
+    if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in names):
+        raise ValueError(f"{path}: expected a comma-separated list of column names, got {line!r}")
+    return names
+
+
 def parse_model(layer: str, path: Path) -> Model:
     """Read a model file: its header docs and the relations it references."""
     text = path.read_text(encoding="utf-8")
     grain: str | None = None
     description: str | None = None
     columns: dict[str, str] = {}
+    lists: dict[str, tuple[str, ...]] = {}  # unique_key, not_null
     last: tuple[str, str | None] | None = None  # (item, column) the next continuation extends
     for raw_line in text.splitlines():
         line = raw_line.strip()
@@ -185,6 +201,10 @@ def parse_model(layer: str, path: Path) -> Model:
                 grain, last = value, ("grain", None)
             elif key == "description":
                 description, last = value, ("description", None)
+            elif key in ("unique_key", "not_null"):
+                if key in lists:
+                    raise ValueError(f"{path}: '-- {key}:' given twice")
+                lists[key], last = _column_list(path, line, value), (key, None)
             else:
                 col = _COLUMN_ITEM.match(value)
                 if not col:
@@ -199,10 +219,16 @@ def parse_model(layer: str, path: Path) -> Model:
                 grain = f"{grain} {extra}"
             elif last[0] == "description":
                 description = f"{description} {extra}"
+            elif last[0] in lists:
+                lists[last[0]] += _column_list(path, raw_line, extra)
             else:
                 columns[last[1]] = f"{columns[last[1]]} {extra}"  # type: ignore[index]
         else:
             last = None  # a plain comment line
+    unique_key, not_null = lists.get("unique_key", ()), lists.get("not_null", ())
+    if set(unique_key) - set(not_null):
+        missing = ", ".join(c for c in unique_key if c not in not_null)
+        raise ValueError(f"{path}: unique_key columns must also be listed in '-- not_null:': {missing}")
     refs = frozenset(
         f"{schema}.{name}".lower()
         for schema, name in re.findall(r"\b([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)\b", _strip_comments(text))
@@ -217,6 +243,8 @@ def parse_model(layer: str, path: Path) -> Model:
         description=description,
         columns=columns,
         refs=refs - {f"{layer}.{path.stem}"},
+        unique_key=unique_key,
+        not_null=not_null,
     )
 
 
@@ -240,26 +268,22 @@ def discover_models(sql_dir: Path | None = None) -> list[Model]:
             if layer_index[models[ref].layer] > layer_index[model.layer]:
                 raise ValueError(f"{model.path}: reads {ref} from a later layer")
 
-    # Kahn's algorithm; among the ready models take the earliest layer, then the name.
-    waiting = {rel: set(m.refs) for rel, m in models.items()}
-    readers: dict[str, list[str]] = {rel: [] for rel in models}
-    for rel, refs in waiting.items():
-        for ref in refs:
-            readers[ref].append(rel)
-    ready = [(layer_index[m.layer], m.name, rel) for rel, m in models.items() if not waiting[rel]]
-    heapq.heapify(ready)
+    # graphlib keeps the dependencies; among the models ready at each step (their
+    # references built) a heap takes the earliest layer, then the name: a stable order.
+    sorter = graphlib.TopologicalSorter({rel: m.refs for rel, m in models.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = sorted(set(exc.args[1]))
+        raise ValueError(f"models depend on each other in a cycle: {', '.join(cycle)}") from None
+    ready: list[tuple[int, str, str]] = []
     order: list[Model] = []
-    while ready:
+    while sorter.is_active():
+        for rel in sorter.get_ready():
+            heapq.heappush(ready, (layer_index[models[rel].layer], models[rel].name, rel))
         _, _, rel = heapq.heappop(ready)
         order.append(models[rel])
-        for reader in readers[rel]:
-            waiting[reader].discard(rel)
-            if not waiting[reader]:
-                m = models[reader]
-                heapq.heappush(ready, (layer_index[m.layer], m.name, reader))
-    if len(order) != len(models):
-        stuck = sorted(rel for rel, refs in waiting.items() if refs)
-        raise ValueError(f"models depend on each other in a cycle: {', '.join(stuck)}")
+        sorter.done(rel)
     return order
 
 
@@ -292,6 +316,11 @@ def _apply_docs(con: duckdb.DuckDBPyConnection, model: Model) -> None:
         missing = [c for c in actual if c not in model.columns]
         if missing:
             raise ValueError(f"{model.path}: columns without a '-- column:' doc: {', '.join(missing)}")
+        if not model.unique_key:
+            raise ValueError(f"{model.path}: no '-- unique_key:' line (the grain as columns)")
+    undeclared = [c for c in (*model.unique_key, *model.not_null) if c not in actual]
+    if undeclared:
+        raise ValueError(f"{model.path}: unique_key or not_null names columns the model lacks: {', '.join(undeclared)}")
     if model.comment:
         _run(con, f"comment on {model.kind} {model.relation} is {sql_quote(model.comment)}")
     for column, doc in model.columns.items():
@@ -326,10 +355,19 @@ def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
 
 
 @dataclass(frozen=True)
+class DataTest:
+    """A query returning the rows that break a rule: declared in a model's header, or a file."""
+
+    name: str  # `<relation>__unique_key`, `<relation>__not_null`, or the test file's stem
+    query: str
+    path: Path  # the model or test file it comes from
+
+
+@dataclass(frozen=True)
 class DataTestFailure:
     """A data test that returned rows."""
 
-    name: str  # the test file's stem
+    name: str  # the data test's name
     failing_row_count: int
     sample_rows: list[dict[str, Any]]  # up to 5 failing rows
 
@@ -338,21 +376,58 @@ class DataTestFailure:
         return f"{self.name}: {self.failing_row_count} failing row(s), e.g. {sample}"
 
 
-def data_test_paths(sql_dir: Path | None = None) -> list[Path]:
-    """The data test files, by name."""
-    return sorted((_sql_dir(sql_dir) / "tests").glob("*.sql"))
+def declared_tests(model: Model) -> list[DataTest]:
+    """The tests a model's header declares: its unique key and its not-null columns.
+
+    >>> [(t.name, t.query.splitlines()[-1]) for t in declared_tests(Model(
+    ...     "marts", "m", Path("m.sql"), "", "one row per week", None, {"week_start": "", "n": ""},
+    ...     unique_key=("week_start",), not_null=("week_start", "n")))]
+    [('marts.m__unique_key', 'having count(*) > 1'), ('marts.m__not_null', 'where week_start is null or n is null')]
+    """
+    tests = []
+    if model.unique_key:
+        key = ", ".join(model.unique_key)
+        tests.append(
+            DataTest(
+                name=f"{model.relation}__unique_key",
+                query=f"select {key}, count(*) as row_count\nfrom {model.relation}\ngroup by {key}\nhaving count(*) > 1",
+                path=model.path,
+            )
+        )
+    if model.not_null:
+        nulls = " or ".join(f"{column} is null" for column in model.not_null)
+        tests.append(
+            DataTest(
+                name=f"{model.relation}__not_null",
+                query=f"select *\nfrom {model.relation}\nwhere {nulls}",
+                path=model.path,
+            )
+        )
+    return tests
+
+
+def data_tests(sql_dir: Path | None = None) -> list[DataTest]:
+    """Every data test, by name: those the models declare, then `sql/tests/*.sql`."""
+    tests = [test for model in discover_models(sql_dir) for test in declared_tests(model)]
+    tests += [
+        DataTest(name=path.stem, query=_body(path.read_text(encoding="utf-8")), path=path)
+        for path in sorted((_sql_dir(sql_dir) / "tests").glob("*.sql"))
+    ]
+    names = [test.name for test in tests]
+    if len(set(names)) != len(names):
+        raise ValueError(f"data test names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+    return sorted(tests, key=lambda test: test.name)
 
 
 def run_data_tests(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> list[DataTestFailure]:
-    """Run every `sql/tests/*.sql`; returns the tests that returned rows (empty: all pass)."""
+    """Run every data test; returns those that returned rows (empty: all pass)."""
     failures = []
-    for path in data_test_paths(sql_dir):
-        query = _body(path.read_text(encoding="utf-8"))
-        count = _run(con, f"select count(*) from (\n{query}\n)")[0][0]
+    for test in data_tests(sql_dir):
+        count = _run(con, f"select count(*) from (\n{test.query}\n)")[0][0]
         if not count:
             continue
-        cursor = con.execute(f"select * from (\n{query}\n) limit 5")
+        cursor = con.execute(f"select * from (\n{test.query}\n) limit 5")
         names = [d[0] for d in cursor.description]
         sample = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        failures.append(DataTestFailure(name=path.stem, failing_row_count=count, sample_rows=sample))
+        failures.append(DataTestFailure(name=test.name, failing_row_count=count, sample_rows=sample))
     return failures

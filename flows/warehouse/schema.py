@@ -7,7 +7,11 @@ created from them (with the comments as COMMENT ON), so the two cannot drift.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
+
+from flows.parsing.names import normalize_name
 
 
 def _f(name: str, type_: pa.DataType, comment: str, nullable: bool = True) -> pa.Field:
@@ -89,6 +93,12 @@ BULLETIN_UNITS = pa.schema(
         _f("file_sha256", pa.string(), "source file's sha256", False),
         _f("unit_group", pa.string(), "table group (市辖区(管委会)组, 市直单位及企业组)"),
         _f("unit_name_raw", pa.string(), "unit name as printed", False),
+        _f(
+            "unit_name_key",
+            pa.string(),
+            "unit name folded (NFKC, whitespace removed): the key it is matched on with the alias seed",
+            False,
+        ),
         _f("dispatched", pa.int32(), "cases dispatched to the unit (交办件)"),
         _f("unresolved", pa.int32(), "cases overdue at the unit (未办结件)"),
         _f("row_no", pa.int32(), "1-based row order in the bulletin", False),
@@ -96,6 +106,13 @@ BULLETIN_UNITS = pa.schema(
         _f("batch_id", pa.string(), "lake batch", False),
     ]
 )
+
+# Columns computed from another column of the same row by one Python function. Ingest
+# writes them; lake parts and warehouses from before a column existed get it computed
+# by the same function when read (`lake.read_part`, `db.create_raw_tables`).
+DERIVED_COLUMNS: dict[str, dict[str, tuple[str, Callable[[str], str]]]] = {
+    "bulletin_units": {"unit_name_key": ("unit_name_raw", normalize_name)},
+}
 
 TABLE_COMMENTS: dict[str, str] = {
     "files": "one row per inbox path and content seen, with its status (incremental state)",

@@ -1,4 +1,7 @@
 -- grain: one row per item (file_sha256, seq) on a page of a taken file.
+-- unique_key: file_sha256, seq
+-- not_null: file_sha256, seq, kind, reporters, correspondents, photographers, authors,
+--   body, line_start, line_end
 -- description: Articles of the pages: news, photos, commentary and the bulletins' text.
 -- column: file_sha256: sha256 of the source file (lineage)
 -- column: seq: 1-based position of the item on the page

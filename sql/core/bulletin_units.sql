@@ -1,4 +1,6 @@
 -- grain: one row per unit row (bulletin_id, row_no) of a bulletin in core.bulletins.
+-- unique_key: bulletin_id, row_no
+-- not_null: bulletin_id, row_no, unit_name_raw, unit_name, line_no, file_sha256
 -- description: The units listed by each bulletin, with canonical names from
 --   seeds.unit_aliases (sql/seeds/unit_aliases.csv).
 -- column: bulletin_id: the bulletin the row belongs to (core.bulletins)
@@ -26,30 +28,22 @@ aliases as (
     select * from seeds.unit_aliases
 ),
 
-folded as (
-    select
-        units.*,
-        -- the SQL twin of flows.names.normalize_name (the parser already applied NFKC):
-        -- the characters Python's str.isspace() accepts
-        regexp_replace(units.unit_name_raw, '[\s\v\p{Z}\x{1c}-\x{1f}\x{85}]+', '', 'g') as unit_name_key,
-    from units
-),
-
 final as (
     select
-        folded.bulletin_id,
+        units.bulletin_id,
         bulletins.period_start,
-        folded.unit_group,
-        folded.unit_name_raw,
-        coalesce(aliases.canonical, folded.unit_name_key) as unit_name,
-        folded.dispatched,
-        folded.unresolved,
-        folded.row_no,
-        folded.line_no,
-        folded.file_sha256,
-    from folded
-    inner join bulletins on bulletins.bulletin_id = folded.bulletin_id
-    left join aliases on aliases.alias_key = folded.unit_name_key
+        units.unit_group,
+        units.unit_name_raw,
+        -- unit_name_key: folded once, by flows.parsing.names.normalize_name, at ingest
+        coalesce(aliases.canonical, units.unit_name_key) as unit_name,
+        units.dispatched,
+        units.unresolved,
+        units.row_no,
+        units.line_no,
+        units.file_sha256,
+    from units
+    inner join bulletins on bulletins.bulletin_id = units.bulletin_id
+    left join aliases on aliases.alias_key = units.unit_name_key
 )
 
 select * from final

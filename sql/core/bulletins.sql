@@ -1,4 +1,7 @@
 -- grain: one row per bulletin printed in a taken file (a week printed twice has two rows).
+-- unique_key: bulletin_id
+-- not_null: bulletin_id, file_sha256, format, failed_checks, passes_checks, superseded,
+--   line_start, line_end, ingest_seq
 -- description: Weekly bulletins of the digital city-management centre, with their checks
 --   and whether a later printing of the same week replaces them. The marts use the rows
 --   with passes_checks and not superseded (see core.published_weeks).

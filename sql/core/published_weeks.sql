@@ -1,5 +1,7 @@
 -- grain: one row per published week: a week_start with a bulletin that passes its checks
 --   and is not superseded.
+-- unique_key: week_start
+-- not_null: week_start, week_end, bulletin_id, file_sha256, printings_count
 -- description: The bulletin each published week's figures come from: what the marts use.
 --   A week without such a bulletin is unknown, not zero.
 -- column: week_start: first day of the week reported (period_start)

@@ -1,4 +1,6 @@
 -- grain: one row per published week.
+-- unique_key: week_start
+-- not_null: week_start, week_end, bulletin_id, prev_week_published, units_on_list
 -- description: The city's week-over-week figures from the weekly bulletin. Only bulletins
 --   that pass their checks and are not superseded count.
 -- column: week_start: first day of the published week

@@ -1,6 +1,9 @@
 -- grain: one row per canonical unit per published week in which the unit is on the list,
 --   or was on the list in the previous week (week_start - 7 days) and that week was
 --   published too (a unit that left the list).
+-- unique_key: week_start, unit_name
+-- not_null: week_start, unit_name, week_end, on_list, prev_week_published, unresolved,
+--   weeks_on_list_streak, weeks_on_list_total
 -- description: Each unit's week-over-week performance on the weekly list of units with
 --   overdue cases. Only bulletins that pass their checks and are not superseded count.
 -- column: week_start: first day of the published week

@@ -15,6 +15,7 @@ taken as (
         units.file_sha256,
         units.unit_group,
         units.unit_name_raw,
+        units.unit_name_key,
         units.dispatched,
         units.unresolved,
         units.row_no,
