@@ -66,14 +66,14 @@ def load_without_prefect(inbox: Path, wh: Path) -> Path:
 
     from flows.warehouse import build, lake
     from flows.warehouse import db as warehouse
-    from flows.warehouse.inbox import batches, plan_run
+    from flows.warehouse.inbox import batches, known_files, plan_run
     from flows.warehouse.ingest import process_batch
 
     lake_dir, db_path = wh / "lake", wh / "bulletins.duckdb"
     wh.mkdir(parents=True, exist_ok=True)
     with connection(db_path) as con:
         warehouse.create_raw_tables(con)
-        plan = plan_run(inbox, warehouse.known_files(con, []))
+        plan = plan_run(inbox, known_files(warehouse.recorded_files(con)))
         seen_at = datetime.now(UTC)
         stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
         batch_ids = []
