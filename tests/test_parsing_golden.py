@@ -121,6 +121,8 @@ def test_bulletin_figures(page: ParsedPage) -> None:
         seq=1,
         article_seq=7,
         format="zhumadian_weekly",
+        city="驻马店",
+        period_label=None,
         period_start=date(2020, 12, 14),
         period_end=date(2020, 12, 20),
         received=4852,

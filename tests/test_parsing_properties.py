@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.parsing import ParsedPage, Rejection, parse_file
-from flows.parsing.checks import CHECKS
+from flows.parsing.formats import ALL_CHECK_NAMES
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE_LINES = SAMPLE.read_text(encoding="utf-8").split("\n")
-CHECK_NAMES = {name for name, _ in CHECKS} | {"table_complete"}
+CHECK_NAMES = set(ALL_CHECK_NAMES)
 
 # Lines that look like parts of a page, to insert where they do not belong.
 JUNK = [

@@ -1,4 +1,5 @@
-"""Checks on every bulletin; a failed check is recorded by name in Bulletin.failed_checks.
+"""Checks on Zhumadian's bulletins (and helpers other formats share); a failed check is
+recorded by name in Bulletin.failed_checks. Other formats keep their checks in their module.
 
 The names are stable (the warehouse keys on them). In the order they are recorded:
 
@@ -65,17 +66,28 @@ def components_sum_to_due(b: Bulletin) -> bool | None:
     return sum(p for p in parts if p is not None) == b.due
 
 
+def rate_matches(rate: Decimal, numerator: int, denominator: int) -> bool:
+    """Say whether numerator / denominator, rounded half-up like the printed rate, equals it.
+
+    `rate` is 0..1 with the printed precision: Decimal("0.9058") was printed 90.58%.
+
+    >>> rate_matches(Decimal("0.9058"), 5184, 5723), rate_matches(Decimal("0.94"), 15, 16)
+    (True, True)
+    """
+    if denominator == 0:
+        return False
+    percent = rate.scaleb(2)  # 0.9058 -> 90.58, keeping the printed exponent
+    step = Decimal(1).scaleb(min(0, percent.as_tuple().exponent))  # type: ignore[arg-type]
+    computed = _DECIMAL.divide(Decimal(numerator) * 100, Decimal(denominator))
+    return computed.quantize(step, rounding=ROUND_HALF_UP, context=_DECIMAL) == percent
+
+
 def closure_rate_matches(b: Bulletin) -> bool | None:
     """Say whether closed / due, rounded like the printed rate, equals it."""
     rate, closed, due = b.closure_rate_published, b.closed, b.due
     if rate is None or closed is None or due is None:
         return None
-    if due == 0:
-        return False
-    percent = rate.scaleb(2)  # 0.9058 -> 90.58, keeping the printed exponent
-    step = Decimal(1).scaleb(min(0, percent.as_tuple().exponent))  # type: ignore[arg-type]
-    computed = _DECIMAL.divide(Decimal(closed) * 100, Decimal(due))
-    return computed.quantize(step, rounding=ROUND_HALF_UP, context=_DECIMAL) == percent
+    return rate_matches(rate, closed, due)
 
 
 def units_sum_to_overdue(b: Bulletin) -> bool | None:
@@ -121,6 +133,9 @@ CHECKS: tuple[tuple[str, Callable[[Bulletin], bool | None]], ...] = (
     ("unresolved_le_dispatched", unresolved_le_dispatched),
     ("units_unique", units_unique),
 )
+
+
+CHECK_NAMES: tuple[str, ...] = (*(name for name, _ in CHECKS), "table_complete")
 
 
 def failed_checks(b: Bulletin, *, tables_closed: bool) -> tuple[str, ...]:

@@ -1,4 +1,8 @@
-"""The issue's date: from the file name, else a date line on the page, else inferred."""
+"""The issue's date: from the file name, else a date line on the page, else inferred.
+
+A date line is the newspaper's "2020年12月23日 星期三", or a web page's publication line
+"发布日期: 2021-03-16 09:54" or "信息时间:2021-11-09" (other cities' bulletins are web pages).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ _FILE_NAME_DATE = re.compile(
 _DATE_LINE = re.compile(
     r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s+[^~,]{0,30})?"
 )
+# A web page's publication line: "发布日期: 2021-03-16 09:54", "【信息时间:2021-11-09 09:34 ..."
+# (after NFKC).
+_PUBLISHED_LINE = re.compile(r"(?:发布|信息)(?:日期|时间)\s*:\s*(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 DATE_LINE_WITHIN = 10  # a date line counts only among the first non-blank lines
 
 
@@ -38,10 +45,19 @@ def read_date_line(text: str) -> date | None:
     return safe_date(int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
+def read_published_line(text: str) -> date | None:
+    """Read a web page's "发布日期: 2021-03-16 09:54" line, else None."""
+    m = _PUBLISHED_LINE.search(text)
+    return safe_date(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
 def from_date_line(lines: Sequence[Line]) -> date | None:
-    """Read a date line near the top of the page."""
+    """Read a date line (or a web page's 发布日期 line) near the top of the page."""
     texts = [line.text for line in lines if not line.blank][:DATE_LINE_WITHIN]
-    return next((d for text in texts if (d := read_date_line(text)) is not None), None)
+    for text in texts:
+        if (d := read_date_line(text)) is not None or (d := read_published_line(text)) is not None:
+            return d
+    return None
 
 
 def inferred(lines: Sequence[Line]) -> date | None:

@@ -31,9 +31,10 @@ from flows.parsing.bylines import (
 )
 from flows.parsing.dates import first_date
 from flows.parsing.formats import FORMATS, BulletinFormat, BulletinRead, Span
+from flows.parsing.formats.unknown import unknown_bulletins
 from flows.parsing.issue_date import read_date_line
 from flows.parsing.normalize import Line, is_terminated, rejoin, squeeze
-from flows.parsing.records import Article, ArticleKind, Bulletin
+from flows.parsing.records import Article, ArticleKind, Bulletin, UnknownBulletin
 
 MAX_SECTION_CHARS = 8
 MAX_HEADING_CHARS = 40
@@ -77,6 +78,7 @@ class PageItems:
     section: str | None
     articles: tuple[Article, ...]
     bulletins: tuple[Bulletin, ...]
+    unknown_bulletins: tuple[UnknownBulletin, ...]
 
 
 def _paras(lines: Sequence[Line]) -> list[Para]:
@@ -308,6 +310,8 @@ def read_page(lines: Sequence[Line], issue_date: date | None) -> PageItems:
         gaps.append(lines[start : span.start])
         start = span.end + 1
     gaps.append(lines[start:])
+    # The header lines are outside the gaps but may hold an unknown bulletin's title.
+    unclaimed = [lines[: spans[0][1].start] if spans else lines, *gaps[1:]]
     drafts = [draft for gap in gaps for draft in _segment(_paras(gap))]
     reads = [fmt.parse(lines, span, issue_date) for fmt, span in spans]
     # Page order: by first line; a draft and a bulletin never share one.
@@ -324,4 +328,4 @@ def read_page(lines: Sequence[Line], issue_date: date | None) -> PageItems:
             articles.append(_bulletin_article(reads[k], lines, seq, section))
         else:
             articles.append(_article(drafts[k], seq, section, issue_date, raw))
-    return PageItems(section, tuple(articles), tuple(bulletins))
+    return PageItems(section, tuple(articles), tuple(bulletins), unknown_bulletins(unclaimed))

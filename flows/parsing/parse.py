@@ -32,4 +32,5 @@ def parse_file(file_name: str, data: bytes) -> ParsedPage | Rejection:
         articles=items.articles,
         bulletins=items.bulletins,
         warnings=tuple(warnings),
+        unknown_bulletins=items.unknown_bulletins,
     )

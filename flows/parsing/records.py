@@ -50,6 +50,9 @@ class BulletinUnitRow:
     unresolved: int | None  # 未办结件; None when the cell is missing
     row_no: int  # 1-based order across the whole bulletin
     line_no: int  # 1-based line in the decoded file
+    # Printed by some formats only (Sanmenxia: 完成数, 完成率/结案率); None where not printed.
+    closed: int | None = None  # cases the unit completed
+    closure_rate_published: Decimal | None = None  # closed / dispatched as printed, 0..1
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class Bulletin:
     seq: int  # 1-based order of bulletins in the file
     article_seq: int  # the Article (kind='bulletin') it was read from
     format: str  # the format module that read it, e.g. "zhumadian_weekly"
+    city: str  # the publishing city, from the format (驻马店, 三门峡)
+    period_label: str | None  # the publisher's own label of the period (2021第7期); None if none printed
     period_start: date | None
     period_end: date | None
     received: int | None
@@ -78,6 +83,14 @@ class Bulletin:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownBulletin:
+    """Text that looks like a city-management bulletin that no format claims."""
+
+    title: str  # the line taken as its title (normalised)
+    line_no: int  # 1-based line of that title in the decoded file
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedPage:
     """A page read successfully (possibly with bulletins that failed checks)."""
 
@@ -88,6 +101,8 @@ class ParsedPage:
     articles: tuple[Article, ...]
     bulletins: tuple[Bulletin, ...]
     warnings: tuple[str, ...] = field(default=())  # non-fatal notes about the page
+    # bulletins no format can read yet: their text is loaded as articles, nothing else
+    unknown_bulletins: tuple[UnknownBulletin, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

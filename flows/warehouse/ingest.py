@@ -20,6 +20,8 @@ from flows.warehouse import lake
 from flows.warehouse.inbox import InboxFile
 
 LOADED, PARTIAL, QUARANTINED, DUPLICATE = "loaded", "partial", "quarantined", "duplicate"
+# The reason a file records for text that looks like a bulletin no format reads.
+UNKNOWN_FORMAT = "unknown bulletin format"
 
 
 def bulletin_id(file_sha256: str, seq: int) -> str:
@@ -36,7 +38,9 @@ def file_status(result: ParsedPage | Rejection) -> tuple[str, list[str]]:
         for check in b.failed_checks
     ]
     status = PARTIAL if reasons else LOADED
-    return status, reasons + list(result.warnings)
+    # A bulletin no format reads: its text loaded as articles, the file says what to add.
+    unknown = [f"{UNKNOWN_FORMAT}: {u.title} (line {u.line_no})" for u in result.unknown_bulletins]
+    return status, reasons + unknown + list(result.warnings)
 
 
 def file_row(
@@ -100,6 +104,8 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
                 "seq": b.seq,
                 "article_seq": b.article_seq,
                 "format": b.format,
+                "city": b.city,
+                "period_label": b.period_label,
                 "issue_date": page.issue_date,
                 "period_start": b.period_start,
                 "period_end": b.period_end,
@@ -130,6 +136,8 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
                 "unresolved": u.unresolved,
                 "row_no": u.row_no,
                 "line_no": u.line_no,
+                "closed": u.closed,
+                "closure_rate_published": u.closure_rate_published,
                 "batch_id": batch_id,
             }
             for u in b.units

@@ -67,6 +67,12 @@ BULLETINS = pa.schema(
         _f("seq", pa.int32(), "1-based order of bulletins in the file", False),
         _f("article_seq", pa.int32(), "the article (kind bulletin) it was read from", False),
         _f("format", pa.string(), "bulletin format module that read it", False),
+        _f("city", pa.string(), "the publishing city, from the format that read it (驻马店, 三门峡)", False),
+        _f(
+            "period_label",
+            pa.string(),
+            "the publisher's own label of the period (2021第7期); NULL when none is printed",
+        ),
         _f("issue_date", pa.date32(), "issue date of the page it was printed in"),
         _f("period_start", pa.date32(), "first day of the week reported"),
         _f("period_end", pa.date32(), "last day of the week reported"),
@@ -103,6 +109,12 @@ BULLETIN_UNITS = pa.schema(
         _f("unresolved", pa.int32(), "cases overdue at the unit (未办结件)"),
         _f("row_no", pa.int32(), "1-based row order in the bulletin", False),
         _f("line_no", pa.int32(), "line of the row in the decoded file", False),
+        _f("closed", pa.int32(), "cases the unit completed (完成数); NULL where the format prints none"),
+        _f(
+            "closure_rate_published",
+            pa.decimal128(9, 6),
+            "the unit's rate as printed (完成率/结案率: closed / dispatched), 0..1; NULL where none is printed",
+        ),
         _f("batch_id", pa.string(), "lake batch", False),
     ]
 )

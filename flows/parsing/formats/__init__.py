@@ -1,14 +1,20 @@
 """Bulletin formats: one module per city's layout, listed in FORMATS.
 
 A new city's bulletin is a new module beside zhumadian_weekly.py implementing
-BulletinFormat (recognise, parse), added to FORMATS.
+BulletinFormat (recognise, parse), added to FORMATS (README: "Adding a city").
+Text that looks like a bulletin but that no format claims is reported by `unknown`.
 """
 
 from __future__ import annotations
 
 from flows.parsing.formats.base import BulletinFormat, BulletinRead, Span
+from flows.parsing.formats.sanmenxia_weekly import SanmenxiaWeekly
 from flows.parsing.formats.zhumadian_weekly import ZhumadianWeekly
 
-FORMATS: tuple[BulletinFormat, ...] = (ZhumadianWeekly(),)
+# Where two formats claim the same lines, the first listed wins.
+FORMATS: tuple[BulletinFormat, ...] = (ZhumadianWeekly(), SanmenxiaWeekly())
 
-__all__ = ["FORMATS", "BulletinFormat", "BulletinRead", "Span"]
+# Every check name any format records, in first-seen order.
+ALL_CHECK_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for fmt in FORMATS for name in fmt.check_names))
+
+__all__ = ["ALL_CHECK_NAMES", "FORMATS", "BulletinFormat", "BulletinRead", "Span"]

@@ -35,9 +35,16 @@ class BulletinFormat(Protocol):
     """One city's bulletin layout."""
 
     name: str  # recorded in Bulletin.format, e.g. "zhumadian_weekly"
+    city: str  # recorded in Bulletin.city: the publisher's city, e.g. "驻马店"
+    check_names: tuple[str, ...]  # every check it can record in Bulletin.failed_checks, in order
 
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
-        """Return the spans of this format's bulletins on the page, in order (none: [])."""
+        """Return the spans of this format's bulletins on the page, in order (none: []).
+
+        Claim a span only when the format's own title or signature is in it: a page of
+        another city's bulletin must not become a failing bulletin of this format. This
+        runs on every page (most have no bulletin): keep it to cheap tests per line.
+        """
         ...
 
     def parse(self, lines: Sequence[Line], span: Span, issue_date: date | None) -> BulletinRead:

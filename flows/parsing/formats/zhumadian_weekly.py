@@ -4,6 +4,11 @@ Layout: a title line, a summary paragraph (often cut by a column break) with the
 figures, a caption (数字城管周报(12月14日~12月20日)), then per group of units a group
 line, a column header (单位 交办件 未办结件), one row per unit and the issuing body's
 signature (驻马店市数字化城市管理领导小组), which is not a unit.
+
+Other cities' bulletins share much of this vocabulary (数字化城市管理...通报, 应结案,
+结案率), so a span is claimed only when it also holds what only this bulletin prints:
+后进单位 in its title, 超时未办结 (its overdue figure and table header 未办结件) or the
+signature. The page's other bulletins are left for other formats, or reported as unknown.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flows.parsing.checks import failed_checks
+from flows.parsing.checks import CHECK_NAMES, failed_checks
 from flows.parsing.dates import nearest_date, safe_date
 from flows.parsing.formats.base import BulletinRead, Span
 from flows.parsing.formats.tables import TableLine, classify
@@ -22,6 +27,7 @@ from flows.parsing.normalize import Line, is_terminated, rejoin, squeeze
 from flows.parsing.records import Bulletin, BulletinUnitRow
 
 NAME = "zhumadian_weekly"
+CITY = "驻马店"
 
 _TITLE = re.compile(r"后进单位.{0,6}通报|(?:数字化城市管理|数字城管).{0,24}通报")
 MAX_TITLE_CHARS = 60
@@ -52,6 +58,8 @@ _AS_OF = re.compile(
     r"截至\s*(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(\d{1,2})\s*[时点](?:\s*(\d{1,2})\s*分)?"
 )
 _TABLE_KINDS = frozenset({"caption", "group", "header", "row", "signature"})
+# What only this bulletin prints (see the module docstring); 未办结 covers 超时未办结 and 未办结件.
+_SIGNATURE_WORDS = ("后进单位", "未办结", "数字化城市管理领导小组")
 
 
 def _is_title(text: str) -> bool:
@@ -137,10 +145,17 @@ def _anchor(lines: Sequence[Line], i: int) -> tuple[int, bool] | None:
     return None
 
 
+def _is_signed(lines: Sequence[Line], start: int, last: int) -> bool:
+    """Say whether the lines start..last hold a word only this bulletin prints."""
+    return any(word in lines[j].text for j in range(start, last + 1) for word in _SIGNATURE_WORDS)
+
+
 class ZhumadianWeekly:
     """Reads 驻马店市数字化城市管理案件办理后进单位周通报."""
 
     name = NAME
+    city = CITY
+    check_names = CHECK_NAMES
 
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
         """Return the spans of the weekly bulletins on the page."""
@@ -151,7 +166,8 @@ class ZhumadianWeekly:
             summary_end = _summary_end(lines, start + 1 if has_title else start)
             end = _table_end(lines, summary_end)
             last = _last_text(lines, start, end)
-            spans.append(Span(start, last))
+            if _is_signed(lines, start, last):
+                spans.append(Span(start, last))
             i = last + 1
         return spans
 
@@ -170,6 +186,8 @@ class ZhumadianWeekly:
             seq=0,
             article_seq=0,
             format=NAME,
+            city=CITY,
+            period_label=None,  # the bulletin numbers nothing: the week is its label
             period_start=start,
             period_end=end,
             received=figures["received"],

@@ -1,0 +1,484 @@
+"""Sanmenxia's weekly report of the city-management command centre (市城管局监督指挥中心周报).
+
+A web page (cgj.smx.gov.cn, 运行简报 > 周报), one report to a page:
+
+    市城管局监督指挥中心周报(2021第7期)2.27—3.05      title: the 期 label and the week
+    发布日期: 2021-09-03 11:26                          the page's date (read as the issue date)
+    上周(2.27—3.05),局监督指挥中心共处理案件1282件,其中市级数字城管平台案件1187件,
+    市12345政务热线平台案件48件,领导督办案件0件,12319城管热线群众诉求47件。...
+    一、12345政府热线                                   a channel: prose and category lists
+    二、12319城管热线                                   a channel with a table of departments:
+    派遣的9件案件中,完成情况如下:
+    部门 | 派遣数 | 完成数 | 未完成数 | 完成率           the header, in one of two layouts:
+    一支队 | 1 | 1 | 0 | 100% |                         pipe rows, or one cell per line
+    合  计 | 9 | 9 | 0 | 100% |                         (column count from the header)
+    三、数字城管平台 ... (the same table with 结案率)
+
+Onto the warehouse (nothing is derived that the page does not print):
+- city 三门峡; period_label the 期 label (2021第7期); the week from the title, its year
+  from the label (see `period`).
+- received: 共处理案件, the cases the centre handled that week over all channels (the
+  hotline's consultations included). due, closed, in_progress, overdue, disputed,
+  closure_rate_published, linked_units, overdue_units and as_of are NULL: the report
+  prints no city-wide figure for them, and a channel's figures are not the city's.
+- one unit row per department row: unit_group the channel (12319城管热线, 数字城管平台),
+  dispatched 派遣数, closed 完成数, unresolved 未完成数, closure_rate_published 完成率 or
+  结案率 as printed. A 合计 row is checked against the rows, not stored. Channels without
+  a department table (12345政府热线) and the category lists stay in the article's body.
+
+Checks, in the order they are recorded (names stable):
+- ``period_parsed``: the title's label and week were read; start <= end, at most 31 days.
+- ``figures_present``: the opening total (共处理案件) and its breakdown by channel were read.
+- ``channels_sum_to_total``: the breakdown adds up to the total (1187+48+0+47 = 1282).
+- ``rows_add_up``: 完成数 + 未完成数 = 派遣数 in every whole row, 合计 rows included.
+- ``row_rates_match``: each printed rate equals 完成数 / 派遣数 rounded half-up to the printed
+  decimals (150/167 -> 89.8%; 15/16 -> 94%); a row with 派遣数 0 has no rate to check.
+- ``totals_match_rows``: a table's 合计 row equals the sums of its rows' three counts.
+- ``totals_match_summary``: a table's 合计 equals the counts its channel's text prints
+  (派遣的9件案件中; 共派遣...1187件,实际完成1112件,未完成75件).
+- ``unresolved_le_dispatched``: 未完成数 <= 派遣数 in every unit row.
+- ``units_unique``: no department listed twice in one channel's table (names folded).
+- ``table_complete``: every table's header names 派遣数, 完成数, 未完成数 and a rate, every
+  row has all its cells, every table ends with its 合计 row, and a channel that announces
+  a table (完成情况如下) has one. A page cut mid-table fails it.
+
+A check whose inputs were not read is not run: ``figures_present`` or ``table_complete``
+already fails for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from flows.parsing import checks
+from flows.parsing.dates import safe_date
+from flows.parsing.formats.base import BulletinRead, Span
+from flows.parsing.names import normalize_name
+from flows.parsing.normalize import Line, squeeze
+from flows.parsing.records import Bulletin, BulletinUnitRow
+
+NAME = "sanmenxia_weekly"
+CITY = "三门峡"
+
+CHECK_NAMES: tuple[str, ...] = (
+    "period_parsed",
+    "figures_present",
+    "channels_sum_to_total",
+    "rows_add_up",
+    "row_rates_match",
+    "totals_match_rows",
+    "totals_match_summary",
+    "unresolved_le_dispatched",
+    "units_unique",
+    "table_complete",
+)
+
+# The title's fixed words: what claims a page for this format (cheap substring test first).
+TITLE_WORDS = "监督指挥中心周报"
+MAX_TITLE_CHARS = 60
+# (2021第7期)2.27—3.05; the dates also as 2月27日.
+_TITLE = re.compile(
+    r"\(\s*((\d{4})\s*第\s*(\d{1,3})\s*期)\s*\)\s*"
+    r"(\d{1,2})\s*[.月]\s*(\d{1,2})\s*日?\s*(?:—+|-+|–|~|至|到)\s*(\d{1,2})\s*[.月]\s*(\d{1,2})"
+)
+# 期 numbers up to this one are early in the label's year (see `period`).
+EARLY_ISSUE_MAX = 26
+
+_CHANNEL = re.compile(r"[一二三四五六七八九十]+、\s*(\S.{0,29})")
+_SUBHEADING = re.compile(r"\(\s*[一二三四五六七八九十]+\s*\)")
+_TOTAL = re.compile(r"共处理案件\s*(\d{1,9})\s*件")
+_BREAKDOWN_ITEM = re.compile(r"(.*\D)(\d{1,9})\s*件")
+# A channel's text: 派遣案件16件, 共派遣数字城管案件1259件, 派遣的9件案件中; 实际完成; 未完成.
+_SUMMARY_DISPATCHED = re.compile(r"派遣[^,。;:\d]{0,12}?(\d{1,9})\s*件")
+_SUMMARY_CLOSED = re.compile(r"实际完成\s*(\d{1,9})\s*件")
+_SUMMARY_UNRESOLVED = re.compile(r"未完成\s*(\d{1,9})\s*件")
+_ANNOUNCES_TABLE = "完成情况如下"
+
+_HEADER_FIRST = frozenset({"部门", "单位"})
+_COLUMN_NAME = re.compile(r"[^\d\s|]{1,8}[数率]")
+_COUNT = re.compile(r"\d{1,9}")
+_RATE = re.compile(r"(\d{1,3}(?:\.\d{1,4})?)\s*%")
+_PLACEHOLDERS = frozenset({"-", "—", "/", "无", "无数据", "空"})
+_TOTAL_NAMES = frozenset({"合计", "总计"})
+_NAME_PUNCT = re.compile(r"[,。;:!?|]")
+MAX_NAME_CHARS = 30
+
+Role = str  # "name", "dispatched", "closed", "unresolved", "rate", or "other"
+REQUIRED_ROLES = frozenset({"dispatched", "closed", "unresolved", "rate"})
+
+
+def is_title(text: str) -> bool:
+    """Say whether a line is this report's title (with or without a readable period)."""
+    return TITLE_WORDS in text and len(text) <= MAX_TITLE_CHARS
+
+
+def period(text: str) -> tuple[str | None, date | None, date | None]:
+    """Read the title's 期 label and week; the year comes from the label.
+
+    The label's year is the week's, except around New Year: an early 期 (1..26) on a
+    week starting in December belongs to the next year's series (the week starts the year
+    before the label's), a late 期 on a week starting in January to the previous year's;
+    a week whose end (month, day) comes before its start ends in the next year.
+
+    >>> period("市城管局监督指挥中心周报(2021第7期)2.27—3.05")
+    ('2021第7期', datetime.date(2021, 2, 27), datetime.date(2021, 3, 5))
+    >>> period("市城管局监督指挥中心周报(2021第1期)12.26—1.01")[1:]
+    (datetime.date(2020, 12, 26), datetime.date(2021, 1, 1))
+    >>> period("市城管局监督指挥中心周报(2020第53期)12.26—1.01")[1:]
+    (datetime.date(2020, 12, 26), datetime.date(2021, 1, 1))
+    """
+    m = _TITLE.search(text)
+    if m is None:
+        return None, None, None
+    label = re.sub(r"\s+", "", m[1])
+    year, issue = int(m[2]), int(m[3])
+    sm, sd, em, ed = int(m[4]), int(m[5]), int(m[6]), int(m[7])
+    if sm == 12 and issue <= EARLY_ISSUE_MAX:
+        year -= 1
+    elif sm == 1 and issue > EARLY_ISSUE_MAX:
+        year += 1
+    start = safe_date(year, sm, sd)
+    end = safe_date(year + ((em, ed) < (sm, sd)), em, ed)
+    return label, start, end
+
+
+@dataclass(slots=True)
+class Row:
+    """One table row as read: its name, the cells by role, whether every cell was read."""
+
+    name: str
+    line_no: int
+    dispatched: int | None
+    closed: int | None
+    unresolved: int | None
+    rate: Decimal | None
+    whole: bool
+
+    @property
+    def is_total(self) -> bool:
+        return normalize_name(self.name) in _TOTAL_NAMES
+
+
+@dataclass(slots=True)
+class Table:
+    """A channel's department table: rows, and its 合计 row when one was read."""
+
+    roles: list[Role] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    total: Row | None = None
+    text_lines: list[str] = field(default_factory=list)  # the table for the article body
+
+
+@dataclass(slots=True)
+class Channel:
+    """A numbered section (一、12345政府热线): its text and its tables."""
+
+    name: str
+    prose: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def _roles(header: Sequence[str]) -> list[Role]:
+    """Name each header column's role: 派遣数, 完成数, 未完成数, 完成率/结案率."""
+    roles: list[Role] = []
+    for k, cell in enumerate(header):
+        if k == 0:
+            roles.append("name")
+        elif cell.endswith("率"):  # before 完成: 完成率 is a rate
+            roles.append("rate")
+        elif "未完成" in cell:
+            roles.append("unresolved")
+        elif "派遣" in cell:
+            roles.append("dispatched")
+        elif "完成" in cell:
+            roles.append("closed")
+        else:
+            roles.append("other")
+    return roles
+
+
+def _is_value(cell: str) -> bool:
+    """Say whether a cell holds a count, a rate or a placeholder."""
+    return cell in _PLACEHOLDERS or _COUNT.fullmatch(cell) is not None or _RATE.fullmatch(cell) is not None
+
+
+def _plausible_name(cell: str) -> bool:
+    """Say whether a cell can start a row: a department's name, or 合计."""
+    return (
+        0 < len(cell) <= MAX_NAME_CHARS
+        and _NAME_PUNCT.search(cell) is None
+        and not _is_value(cell)
+        and _CHANNEL.fullmatch(cell) is None
+        and _SUBHEADING.match(cell) is None
+    )
+
+
+def _row(cells: Sequence[str], roles: Sequence[Role], line_no: int) -> Row:
+    """Read a row's cells by role; a missing or malformed cell is None and the row not whole."""
+    values: dict[Role, str] = {role: cells[k] for k, role in enumerate(roles) if k < len(cells)}
+
+    def count(role: Role) -> int | None:
+        cell = values.get(role)
+        return int(cell) if cell is not None and _COUNT.fullmatch(cell) else None
+
+    rate_cell = values.get("rate")
+    rate_match = _RATE.fullmatch(rate_cell) if rate_cell is not None else None
+    row = Row(
+        name=squeeze(cells[0]),
+        line_no=line_no,
+        dispatched=count("dispatched"),
+        closed=count("closed"),
+        unresolved=count("unresolved"),
+        rate=Decimal(rate_match[1]).scaleb(-2) if rate_match else None,
+        whole=False,
+    )
+    wanted = [getattr(row, r) for r in ("dispatched", "closed", "unresolved") if r in roles]
+    if "rate" in roles:
+        wanted.append(row.rate)
+    row.whole = len(cells) >= len(roles) and all(v is not None for v in wanted)
+    return row
+
+
+def _pipe_cells(text: str) -> list[str]:
+    """Split a pipe row (a | b | c |) into trimmed cells, trailing empty cells dropped."""
+    cells = [c.strip() for c in text.split("|")]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _is_header_start(text: str) -> bool:
+    """Say whether a line opens a department table: 部门 alone, or a pipe header."""
+    if "|" in text:
+        cells = _pipe_cells(text)
+        return bool(cells) and cells[0] in _HEADER_FIRST and len(cells) > 1
+    return text in _HEADER_FIRST
+
+
+def _read_table(part: Sequence[Line], i: int) -> tuple[Table, int]:
+    """Read the table whose header starts at part[i]; return it and the index after it."""
+    table = Table()
+    if "|" in part[i].text:
+        header = _pipe_cells(part[i].text)
+        roles = table.roles = _roles(header)
+        table.text_lines.append("\t".join(header))
+        j = i + 1
+        while j < len(part) and "|" in part[j].text:
+            cells = _pipe_cells(part[j].text)
+            if not cells or not _plausible_name(cells[0]):
+                break
+            row = _row(cells, roles, part[j].no)
+            table.text_lines.append("\t".join(cells))
+            j += 1
+            if row.is_total:
+                table.total = row
+                break
+            table.rows.append(row)
+        return table, j
+    # One cell per line: the header's cells are the lines naming a column.
+    header = [part[i].text]
+    j = i + 1
+    while j < len(part) and _COLUMN_NAME.fullmatch(part[j].text):
+        header.append(part[j].text)
+        j += 1
+    roles = table.roles = _roles(header)
+    table.text_lines.append("\t".join(header))
+    while j < len(part) and _plausible_name(part[j].text):
+        cells = [part[j].text]
+        k = j + 1
+        while len(cells) < len(header) and k < len(part) and _is_value(part[k].text):
+            cells.append(part[k].text)
+            k += 1
+        if len(cells) == 1:
+            break  # a name with no number after it: not a row, the table has ended
+        row = _row(cells, roles, part[j].no)
+        table.text_lines.append("\t".join(cells))
+        j = k
+        if row.is_total:
+            table.total = row
+            break
+        table.rows.append(row)
+        if len(cells) < len(header):
+            break  # cut mid-row
+    return table, j
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything read from the span, before the checks."""
+
+    opening_total: int | None = None
+    breakdown: list[int] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+
+
+def _read(part: Sequence[Line]) -> Report:
+    """Walk the report's lines after the title: the opening, the channels, their tables."""
+    report = Report()
+    channel = opening = Channel("")  # tables before any channel heading: group ""
+    i = 0
+    while i < len(part):
+        text = part[i].text
+        if _is_header_start(text):
+            table, i = _read_table(part, i)
+            channel.tables.append(table)
+            report.body.extend(table.text_lines)
+            continue
+        heading = _CHANNEL.fullmatch(text)
+        if heading is not None and _NAME_PUNCT.search(heading[1]) is None:
+            channel = Channel(squeeze(heading[1]))
+            report.channels.append(channel)
+        elif report.opening_total is None and (total := _TOTAL.search(text)) is not None:
+            report.opening_total = int(total[1])
+            _, _, rest = text[total.end() :].partition("其中")
+            for item in re.split(r"[,;]", rest.split("。")[0]):
+                if (m := _BREAKDOWN_ITEM.fullmatch(item.strip())) is not None:
+                    report.breakdown.append(int(m[2]))
+        else:
+            channel.prose.append(text)
+        report.body.append(text)
+        i += 1
+    if opening.tables:
+        report.channels.insert(0, opening)
+    return report
+
+
+def _summary(channel: Channel) -> dict[str, set[int]]:
+    """The counts a channel's text prints for its table: dispatched, closed, unresolved."""
+    text = "\n".join(channel.prose)
+    return {
+        "dispatched": {int(n) for n in _SUMMARY_DISPATCHED.findall(text)},
+        "closed": {int(n) for n in _SUMMARY_CLOSED.findall(text)},
+        "unresolved": {int(n) for n in _SUMMARY_UNRESOLVED.findall(text)},
+    }
+
+
+def _failed(report: Report, draft: Bulletin) -> tuple[str, ...]:
+    """Run the checks (module docstring) and return the failed ones' names, in order."""
+    tables = [table for channel in report.channels for table in channel.tables]
+    all_rows = [row for table in tables for row in [*table.rows, *([table.total] if table.total else [])]]
+    whole = [row for row in all_rows if row.whole]
+    failed: dict[str, bool] = {}
+    failed["period_parsed"] = not checks.period_parsed(draft)
+    failed["figures_present"] = report.opening_total is None or not report.breakdown
+    failed["channels_sum_to_total"] = (
+        report.opening_total is not None and bool(report.breakdown) and sum(report.breakdown) != report.opening_total
+    )
+    failed["rows_add_up"] = any(
+        r.closed + r.unresolved != r.dispatched
+        for r in whole
+        if r.closed is not None and r.unresolved is not None and r.dispatched is not None
+    )
+    failed["row_rates_match"] = any(
+        not checks.rate_matches(r.rate, r.closed, r.dispatched)
+        for r in whole
+        if r.rate is not None and r.closed is not None and r.dispatched  # 0 dispatched: nothing to check
+    )
+    failed["totals_match_rows"] = any(
+        (table.total.dispatched, table.total.closed, table.total.unresolved)
+        != tuple(_sum(getattr(r, role) for r in table.rows) for role in ("dispatched", "closed", "unresolved"))
+        for table in tables
+        if table.total is not None and table.total.whole and all(r.whole for r in table.rows)
+    )
+    failed["totals_match_summary"] = any(
+        printed - {getattr(table.total, role)}
+        for channel in report.channels
+        for table in channel.tables
+        if table.total is not None and table.total.whole
+        for role, printed in _summary(channel).items()
+    )
+    failed["unresolved_le_dispatched"] = not checks.unresolved_le_dispatched(draft)
+    failed["units_unique"] = any(
+        len({normalize_name(r.name) for r in table.rows}) != len(table.rows) for table in tables
+    )
+    failed["table_complete"] = (
+        any(table.total is None or not set(table.roles) >= REQUIRED_ROLES for table in tables)
+        or not all(row.whole for row in all_rows)
+        or any(not c.tables for c in report.channels if any(_ANNOUNCES_TABLE in p for p in c.prose))
+    )
+    return tuple(name for name in CHECK_NAMES if failed[name])
+
+
+def _sum(values: Iterable[int | None]) -> int | None:
+    """Sum counts; None when one is missing."""
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+def _units(report: Report) -> tuple[BulletinUnitRow, ...]:
+    """The department rows (合计 rows excluded), numbered across the report."""
+    rows = [(channel.name, row) for channel in report.channels for table in channel.tables for row in table.rows]
+    return tuple(
+        BulletinUnitRow(
+            unit_group=group,
+            unit_name_raw=row.name,
+            dispatched=row.dispatched,
+            unresolved=row.unresolved,
+            row_no=k,
+            line_no=row.line_no,
+            closed=row.closed,
+            closure_rate_published=row.rate,
+        )
+        for k, (group, row) in enumerate(rows, start=1)
+    )
+
+
+class SanmenxiaWeekly:
+    """Reads 三门峡 市城管局监督指挥中心周报."""
+
+    name = NAME
+    city = CITY
+    check_names = CHECK_NAMES
+
+    def recognise(self, lines: Sequence[Line]) -> list[Span]:
+        """Return one span per title: from it to the next title or the page's last text."""
+        starts = [i for i, line in enumerate(lines) if TITLE_WORDS in line.text and is_title(line.text)]
+        spans = []
+        for k, start in enumerate(starts):
+            stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
+            last = stop - 1
+            while last > start and lines[last].blank:
+                last -= 1
+            spans.append(Span(start, last))
+        return spans
+
+    def parse(self, lines: Sequence[Line], span: Span, issue_date: date | None) -> BulletinRead:
+        """Read the report in `span`."""
+        title = lines[span.start]
+        part = [line for line in lines[span.start + 1 : span.end + 1] if not line.blank]
+        label, start, end = period(title.text)
+        report = _read(part)
+        draft = Bulletin(
+            seq=0,
+            article_seq=0,
+            format=NAME,
+            city=CITY,
+            period_label=label,
+            period_start=start,
+            period_end=end,
+            received=report.opening_total,
+            due=None,
+            closed=None,
+            in_progress=None,
+            overdue=None,
+            disputed=None,
+            closure_rate_published=None,
+            linked_units=None,
+            overdue_units=None,
+            as_of=None,
+            units=_units(report),
+            failed_checks=(),
+            line_start=title.no,
+            line_end=lines[span.end].no,
+        )
+        bulletin = replace(draft, failed_checks=_failed(report, draft))
+        return BulletinRead(squeeze(title.text), "\n".join(report.body), bulletin)
