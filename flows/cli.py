@@ -127,14 +127,21 @@ def query(
 
 @app.command()
 def status(warehouse: WarehouseOpt = None) -> None:
-    """Files by status, quarantined files and partial bulletins with reasons, the latest week."""
-    from flows.warehouse.readers import bulletins_left_out, files_by_status, latest_city_week, problem_files
+    """Files by status, problem files with reasons, bulletins of unknown format, the latest week."""
+    from flows.warehouse.readers import (
+        bulletins_left_out,
+        files_by_status,
+        latest_city_week,
+        problem_files,
+        unknown_format_files,
+    )
 
     settings = Settings.resolve(None, warehouse)
     con = _open_read_only(settings)
     try:
         by_status = files_by_status(con)
         problems = problem_files(con)
+        unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
         latest = latest_city_week(con)
     finally:
@@ -144,6 +151,10 @@ def status(warehouse: WarehouseOpt = None) -> None:
         typer.echo("quarantined and partial files:")
         for p in problems:
             typer.echo(f"  {p.status:<11} {p.path}: {'; '.join(p.reasons)}")
+    if unknown:
+        typer.echo("bulletins of unknown format (their text loaded as articles; README: Adding a city):")
+        for p in unknown:
+            typer.echo(f"  {p.path}: {'; '.join(r.removeprefix('unknown bulletin format: ') for r in p.reasons)}")
     if left_out:
         typer.echo("bulletins left out of the marts:")
         for b in left_out:

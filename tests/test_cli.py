@@ -66,6 +66,24 @@ def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
     assert "latest week loaded: 2020-12-14 ~ 2020-12-20" in out
 
 
+def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cities = Path(__file__).parent / "fixtures" / "pages" / "cities"
+    for name in ("tianmen-2016-12.txt", "sanmenxia-2021w07-complete.txt"):
+        (inbox / name).write_bytes((cities / name).read_bytes())
+    run = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(tmp_path / "wh")])
+    assert run.exit_code == 0, run.output
+    assert "files: 2 new (2 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged" in run.output
+    out = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "wh")]).output
+    assert "files by status: loaded 2\n" in out
+    assert (
+        "bulletins of unknown format (their text loaded as articles; README: Adding a city):\n"
+        "  tianmen-2016-12.txt: 天门:数字化城市管理12月绩效情况通报 (line 2)\n"
+    ) in out
+    assert "quarantined and partial files" not in out
+
+
 def test_run_fails_with_one_line_when_the_inbox_is_missing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--inbox", str(tmp_path / "nope"), "--warehouse", str(tmp_path)])
     assert result.exit_code == 1

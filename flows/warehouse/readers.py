@@ -424,3 +424,25 @@ def group_order(con: duckdb.DuckDBPyConnection, bulletin_id: str) -> list[str]:
         [bulletin_id],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+UNKNOWN_FORMAT_REASON = "unknown bulletin format"  # flows.warehouse.ingest.UNKNOWN_FORMAT
+
+
+def unknown_format_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
+    """Files holding text that looks like a bulletin no format reads, by path; reasons: those notes."""
+    if not relation_exists(con, "ingest.files"):
+        return []
+    rows = con.execute(
+        """
+        select
+            status,
+            path,
+            list_filter(reasons, lambda reason: starts_with(reason, ?)) as unknown,
+        from ingest.files
+        where status in ('loaded', 'partial') and len(list_filter(reasons, lambda reason: starts_with(reason, ?))) > 0
+        order by path
+        """,
+        [UNKNOWN_FORMAT_REASON, UNKNOWN_FORMAT_REASON],
+    ).fetchall()
+    return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
