@@ -153,6 +153,23 @@ def test_a_lake_part_without_the_folded_name_loads_the_same(tmp_path: Path) -> N
         assert _build(con, lake_dir) == expected
 
 
+def test_a_lake_part_from_before_the_city_columns_loads_the_same(tmp_path: Path) -> None:
+    """bulletins.city/period_label and bulletin_units.closed/closure_rate_published came later."""
+    lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
+    with db.connection(None) as con:
+        expected = _build(con, lake_dir)
+    for table, new_columns in (
+        ("bulletins", ["city", "period_label"]),
+        ("bulletin_units", ["closed", "closure_rate_published"]),
+    ):
+        part = lake.part_path(lake_dir, table, "b1")
+        pq.write_table(pq.read_table(part).drop_columns(new_columns), part)
+        assert not lake.has_current_schema(table, part)
+    with db.connection(None) as con:
+        assert _build(con, lake_dir) == expected
+        assert con.execute("select distinct city, period_label from raw.bulletins").fetchall() == [("驻马店", None)]
+
+
 def test_an_older_warehouse_gains_the_folded_name(tmp_path: Path) -> None:
     lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
     db_path = tmp_path / "bulletins.duckdb"
@@ -171,11 +188,14 @@ def test_an_older_warehouse_gains_the_folded_name(tmp_path: Path) -> None:
 
 
 def test_upgrade_nulls_new_optional_columns_and_refuses_missing_required_ones() -> None:
-    row = {"bulletin_id": "x-1", "file_sha256": "0" * 64, "seq": 1, "article_seq": 1, "format": "f",
+    row = {"bulletin_id": "x-1", "file_sha256": "0" * 64, "seq": 1, "article_seq": 1, "format": "zhumadian_weekly",
            "failed_checks": [], "line_start": 1, "line_end": 2, "batch_id": "b1"}  # fmt: skip
     old = pa.Table.from_pylist([row])
     upgraded = lake.upgrade("bulletins", old)
     assert upgraded.schema == LAKE_TABLES["bulletins"]
-    assert upgraded.to_pylist()[0]["as_of"] is None
+    # period_label is new and optional; city is derived from the format that read the bulletin
+    assert [upgraded.to_pylist()[0][c] for c in ("as_of", "period_label", "city")] == [None, None, "驻马店"]
+    with pytest.raises(ValueError, match="no bulletin format 'f'"):
+        lake.upgrade("bulletins", pa.Table.from_pylist([{**row, "format": "f"}]))
     with pytest.raises(ValueError, match="required column bulletin_id"):
         lake.upgrade("bulletins", old.drop_columns(["bulletin_id"]))

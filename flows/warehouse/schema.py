@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
+from flows.parsing.formats import city_of_format
 from flows.parsing.names import normalize_name
 
 
@@ -123,6 +124,8 @@ BULLETIN_UNITS = pa.schema(
 # writes them; lake parts and warehouses from before a column existed get it computed
 # by the same function when read (`lake.read_part`, `db.create_raw_tables`).
 DERIVED_COLUMNS: dict[str, dict[str, tuple[str, Callable[[str], str]]]] = {
+    # before the city column, every bulletin was read by a format of one city
+    "bulletins": {"city": ("format", city_of_format)},
     "bulletin_units": {"unit_name_key": ("unit_name_raw", normalize_name)},
 }
 

@@ -17,4 +17,19 @@ FORMATS: tuple[BulletinFormat, ...] = (ZhumadianWeekly(), SanmenxiaWeekly())
 # Every check name any format records, in first-seen order.
 ALL_CHECK_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for fmt in FORMATS for name in fmt.check_names))
 
-__all__ = ["ALL_CHECK_NAMES", "FORMATS", "BulletinFormat", "BulletinRead", "Span"]
+_CITIES = {fmt.name: fmt.city for fmt in FORMATS}
+
+
+def city_of_format(name: str) -> str:
+    """The city a format's bulletins come from.
+
+    >>> city_of_format("zhumadian_weekly")
+    '驻马店'
+    """
+    try:
+        return _CITIES[name]
+    except KeyError:
+        raise ValueError(f"no bulletin format {name!r} (known: {', '.join(sorted(_CITIES))})") from None
+
+
+__all__ = ["ALL_CHECK_NAMES", "FORMATS", "BulletinFormat", "BulletinRead", "Span", "city_of_format"]
