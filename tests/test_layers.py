@@ -107,8 +107,10 @@ def test_the_parser_records_and_the_lake_schemas_name_the_same_columns() -> None
         (BulletinUnitRow, BULLETIN_UNITS, set(), "bulletin_units"),
     ]
     for record, schema, not_stored, table in pairs:
-        fields = {f.name for f in dataclasses.fields(record)} - not_stored
-        columns = set(schema.names) - lineage - set(DERIVED_COLUMNS.get(table, {}))
+        # a derived column may be in the record too (city: the format sets it, old parts derive it)
+        derived = set(DERIVED_COLUMNS.get(table, {}))
+        fields = {f.name for f in dataclasses.fields(record)} - not_stored - derived
+        columns = set(schema.names) - lineage - derived
         assert fields == columns, (
             f"{record.__name__}: only in the record {fields - columns}, only in the lake {columns - fields}"
         )
