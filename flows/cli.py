@@ -1,11 +1,20 @@
-"""The `bulletins` command line: run, query, status, report, rebuild, serve."""
+"""The `bulletins` command line: run, query, status, report, rebuild, shell, serve.
+
+Every failure ends in one line on stderr, `error: <what happened>: <what to do>`, and a
+non-zero exit code (1; 2 for a mistyped command line; 130 for Ctrl-C). The commands raise;
+`OneLineErrors` below is the one place that turns exceptions into that line.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +22,74 @@ from typing import Annotated, Any
 
 import typer
 
+# Typer 0.29 vendors click as typer._click: its exceptions are these, not click's.
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
+
 from flows.settings import Settings
 
+# Set to see the traceback of an unexpected error (a bug) under its one line.
+TRACEBACK_ENV = "BULLETINS_TRACEBACK"
+
+
+def describe_error(exc: BaseException) -> str:
+    """The one line for an exception: our own errors already say what to do."""
+    from flows.warehouse.db import WarehouseDamaged, is_damage
+
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if is_damage(exc):  # raised past a command that did not name the file
+        return str(WarehouseDamaged("the warehouse file", exc))
+    if type(exc).__module__.startswith("flows.") or isinstance(exc, OSError):
+        return first or type(exc).__name__
+    if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        return first  # DuckDB names the error kind itself ("Catalog Error: ...")
+    return f"{type(exc).__name__}: {first} (unexpected: {TRACEBACK_ENV}=1 shows the traceback)"
+
+
+class OneLineErrors(TyperGroup):
+    """The error boundary: every exception a command raises becomes one line on stderr."""
+
+    def main(  # type: ignore[override]  # same parameters; typed loosely by click
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            if exc.format_message().strip():  # (typer's rich help has printed itself already)
+                typer.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click_exceptions.UsageError as exc:  # a mistyped command line
+            command = exc.ctx.command_path if exc.ctx else "bulletins"
+            _error_line(f"{exc.format_message()} (see `{command} --help`)")
+            sys.exit(2)
+        except click_exceptions.ClickException as exc:
+            _error_line(exc.format_message())
+            sys.exit(exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            _error_line("interrupted")
+            sys.exit(130)
+        except Exception as exc:
+            _error_line(describe_error(exc))
+            if os.environ.get(TRACEBACK_ENV):
+                traceback.print_exception(exc, file=sys.stderr)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error_line(message: str) -> None:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="City-management bulletins: inbox -> Parquet lake -> DuckDB marts.",
     no_args_is_help=True,
     add_completion=False,
@@ -34,10 +108,15 @@ def _quiet_prefect() -> None:
     # Embedded defaults: no telemetry, and a local temporary API when no server is set.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Prefect's console shows log lines without their tracebacks (the run's logs in the
+    # Prefect API keep them); read when Prefect is first imported, also by worker processes.
+    os.environ.setdefault(
+        "PREFECT_LOGGING_FORMATTERS_STANDARD_", "flows.orchestration.console_logging.TracebackFreeFormatter"
+    )
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    _error_line(message)
     raise typer.Exit(code=1)
 
 
@@ -55,7 +134,7 @@ def run(inbox: InboxOpt = None, warehouse: WarehouseOpt = None) -> None:
         with local_api():
             summary = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse))
     except Exception as exc:  # the run itself failed: one line, non-zero exit
-        _fail(f"run failed: {type(exc).__name__}: {exc}".splitlines()[0])
+        _fail(f"run failed: {describe_error(exc)}")
     typer.echo(summary.line())
 
 
@@ -83,11 +162,43 @@ def _print_table(columns: list[str], rows: list[tuple]) -> None:
 
 
 def _open_read_only(settings: Settings):
-    from flows.warehouse.db import connect
+    """A sandboxed read-only connection; waits (bounded) while a run writes the file."""
+    from flows.warehouse.locks import connect_for_read
 
     if not settings.db_path.exists():
         _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
-    return connect(settings.db_path, read_only=True)
+    quiet = logging.getLogger("flows.cli.wait")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False  # the waits are not failures: nothing on the terminal
+    return connect_for_read(settings.db_path, settings.lock_timeout_s, logger=quiet)
+
+
+@contextmanager
+def _reading(settings: Settings) -> Iterator[Any]:
+    """The read-only connection for one command; a damaged file is named as such."""
+    import duckdb
+
+    from flows.warehouse.db import WarehouseDamaged, is_damage
+
+    con = _open_read_only(settings)
+    try:
+        yield con
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise WarehouseDamaged(settings.db_path, exc) from exc
+        raise
+    finally:
+        con.close()
+
+
+def _has_statement(sql: str) -> bool:
+    """Whether SQL holds anything but whitespace, `;` and comments."""
+    import duckdb
+
+    try:
+        return bool(duckdb.extract_statements(sql))
+    except duckdb.Error:
+        return True  # let DuckDB report the syntax error when it runs it
 
 
 @app.command()
@@ -96,21 +207,16 @@ def query(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Run read-only SQL against the warehouse."""
-    import duckdb
-
+    """Run read-only SQL against the warehouse (no file outside it can be read or written)."""
     if format not in {"table", "csv", "json"}:
         _fail("--format must be table, csv or json")
+    if not _has_statement(sql):
+        _fail('no SQL to run: give a statement, e.g. bulletins query "select * from marts.city_week_performance"')
     settings = Settings.resolve(None, warehouse)
-    con = _open_read_only(settings)
-    try:
+    with _reading(settings) as con:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
-    except duckdb.Error as exc:
-        _fail(str(exc).splitlines()[0])
-    finally:
-        con.close()
     if format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
@@ -127,7 +233,11 @@ def query(
 
 @app.command()
 def status(warehouse: WarehouseOpt = None) -> None:
-    """Files by status, problem files with reasons, bulletins of unknown format, the latest week."""
+    """Files by status, problem files with reasons, bulletins of unknown format, the latest week.
+
+    Reads every block of the warehouse first: a damaged file is reported as such.
+    """
+    from flows.warehouse.db import verify_readable
     from flows.warehouse.readers import (
         bulletins_left_out,
         files_by_status,
@@ -137,15 +247,13 @@ def status(warehouse: WarehouseOpt = None) -> None:
     )
 
     settings = Settings.resolve(None, warehouse)
-    con = _open_read_only(settings)
-    try:
+    with _reading(settings) as con:
+        verify_readable(con, settings.db_path)
         by_status = files_by_status(con)
         problems = problem_files(con)
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
         latest = latest_city_week(con)
-    finally:
-        con.close()
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
         typer.echo("quarantined and partial files:")
@@ -210,7 +318,7 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
     try:
         batches = rebuild_warehouse(settings)
     except Exception as exc:
-        _fail(f"rebuild failed: {type(exc).__name__}: {exc}".splitlines()[0])
+        _fail(f"rebuild failed: {describe_error(exc)}")
     typer.echo(f"rebuilt {settings.db_path} from {batches} lake batch(es)")
 
 
@@ -223,8 +331,7 @@ def shell(ctx: typer.Context, warehouse: WarehouseOpt = None) -> None:
     from flows.warehouse.sandbox import ShellNotInstalled, shell_argv
 
     settings = Settings.resolve(None, warehouse)
-    if not settings.db_path.exists():
-        _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
+    _open_read_only(settings).close()  # a damaged or busy file: one line here, not the shell's
     try:
         argv = shell_argv(settings.db_path, ctx.args)
     except ShellNotInstalled as exc:

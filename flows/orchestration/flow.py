@@ -42,6 +42,7 @@ def discover(settings: Settings) -> Prepared:
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
     try:
+        warehouse.verify_readable(con, settings.db_path)  # damage anywhere stops the run before it writes
         warehouse.create_raw_tables(con)
         pending = warehouse.pending_batches(con, settings.lake_dir)
         pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]

@@ -22,6 +22,10 @@ class DataTestsFailed(RuntimeError):
     """The SQL data tests returned failing rows: the load was rolled back."""
 
 
+class NoLake(RuntimeError):
+    """`rebuild` found no lake to rebuild from (a mistyped --warehouse, most likely)."""
+
+
 def models_fingerprint() -> str:
     """Hash of the SQL models and seeds: a change rebuilds the models even with no new files."""
     digest = hashlib.sha256()
@@ -49,8 +53,10 @@ def load_and_build(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: li
         models.build_models(con)
         failures = models.run_data_tests(con)
         if failures:
-            names = ", ".join(f"{f.name} ({f.failing_row_count} rows)" for f in failures)
-            raise DataTestsFailed(f"data tests failed: {names}; load rolled back")
+            described = ", ".join(f.describe() for f in failures)
+            raise DataTestsFailed(
+                f"data tests failed: {described}; load rolled back: correct or remove the files named and run again"
+            )
         con.execute("insert or replace into ingest.model_state values ('models_fingerprint', ?)", [fingerprint])
         con.execute("commit")
     except BaseException:
@@ -64,6 +70,9 @@ def rebuild_warehouse(settings: Settings) -> int:
     """Recreate the DuckDB file from every complete lake batch; returns the batch count."""
     from flows.warehouse.locks import run_lock
 
+    if not settings.lake_dir.is_dir():
+        # Nothing to rebuild from: creating an empty warehouse here would hide a typo.
+        raise NoLake(f"no lake at {settings.lake_dir}: nothing to rebuild from (is --warehouse the right folder?)")
     with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
         lake.remove_incomplete(settings.lake_dir)
         batch_ids = lake.complete_batches(settings.lake_dir)

@@ -5,6 +5,7 @@ Pure functions over a connection or a path; no Prefect here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -23,17 +24,69 @@ STORAGE_VERSION = "v1.5.0"
 SCHEMAS = ("ingest", "raw", "seeds", "staging", "core", "marts")
 
 
+# What DuckDB says when the file's bytes are not what it wrote (checksums, size, magic).
+_DAMAGE_RE = re.compile(
+    r"Corrupt database file|not a valid DuckDB database file|Could not read enough bytes|"
+    r"database file with version number|Failed to deserialize|database has been invalidated"
+)
+
+
+class WarehouseDamaged(RuntimeError):
+    """The DuckDB file cannot be read as written: `bulletins rebuild` recreates it from the lake."""
+
+    def __init__(self, db_path: str | Path, cause: BaseException | str):
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"{db_path} is damaged ({detail}): `bulletins rebuild` recreates it from the lake")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the file itself is damaged (not the SQL, not a lock).
+
+    >>> is_damage(duckdb.Error("Corrupt database file: computed checksum 1 does not match stored checksum 2"))
+    True
+    >>> is_damage(duckdb.CatalogException("Catalog Error: Table with name x does not exist!"))
+    False
+    """
+    return isinstance(exc, duckdb.Error) and _DAMAGE_RE.search(str(exc)) is not None
+
+
 def connect(db_path: str | Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (or an in-memory one when db_path is None).
 
     Read-only means read-only: such a connection reads this file and no other, and
-    writes nothing (`flows.warehouse.sandbox`).
+    writes nothing (`flows.warehouse.sandbox`). A file DuckDB cannot read as written
+    raises `WarehouseDamaged`.
     """
     if db_path is None:
         return duckdb.connect(":memory:")
-    if read_only:
-        return duckdb.connect(str(db_path), read_only=True, config=dict(SANDBOX_CONFIG))
-    return duckdb.connect(str(db_path), config={"storage_compatibility_version": STORAGE_VERSION})
+    try:
+        if read_only:
+            return duckdb.connect(str(db_path), read_only=True, config=dict(SANDBOX_CONFIG))
+        return duckdb.connect(str(db_path), config={"storage_compatibility_version": STORAGE_VERSION})
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise WarehouseDamaged(db_path, exc) from exc
+        raise
+
+
+def verify_readable(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> None:
+    """Read every block of every table once; DuckDB checks each block's checksum as it loads it.
+
+    A run calls this before it writes, so damage anywhere in the file (not only in the
+    blocks the run happens to read) stops it with `WarehouseDamaged`, naming the table.
+    `min()` over every column makes DuckDB load and decode every column segment;
+    unlike `count(*)` it cannot be answered from the table's statistics.
+    """
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() order by all"
+    ).fetchall()
+    for schema, table in tables:
+        try:
+            con.execute(f'select min(columns(*)) from "{schema}"."{table}"').fetchall()
+        except duckdb.Error as exc:
+            if is_damage(exc):
+                raise WarehouseDamaged(db_path, f"{schema}.{table}: {str(exc).splitlines()[0]}") from exc
+            raise
 
 
 @contextmanager

@@ -152,18 +152,51 @@ def connect_for_write(
     another process), waiting 0.5 s, 1 s, 2 s, ... (at most 10 s) between tries.
     Any other error is raised at once. Past the bound: `WarehouseLocked`.
     """
+    return _connect_waiting(db_path, timeout_s, read_only=False, sleep=sleep, clock=clock, logger=logger)
+
+
+def connect_for_read(
+    db_path: Path,
+    timeout_s: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    logger: Logger | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only (sandboxed), waiting up to `timeout_s` while a run writes it.
+
+    Readers share the file with each other, but not with a writer: a query that starts
+    while a run loads waits for the run, with the same backoff as `connect_for_write`.
+    """
+    return _connect_waiting(db_path, timeout_s, read_only=True, sleep=sleep, clock=clock, logger=logger)
+
+
+def _connect_waiting(
+    db_path: Path,
+    timeout_s: float,
+    *,
+    read_only: bool,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    logger: Logger | None,
+) -> duckdb.DuckDBPyConnection:
     logger = logger or log
     deadline = clock() + timeout_s
     delay = BACKOFF_FIRST_S
     while True:
         try:
-            return connect(db_path)
+            return connect(db_path, read_only=True) if read_only else connect(db_path)
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc):
                 raise
             cause = describe_lock_conflict(exc, db_path)
             remaining = deadline - clock()
             if remaining <= 0:
+                if read_only:
+                    raise WarehouseLocked(
+                        f"{cause}, e.g. a run loading it; gave up after {timeout_s:g} s: "
+                        "try again when it has finished (BULLETINS_LOCK_TIMEOUT_S sets the wait)"
+                    ) from exc
                 raise WarehouseLocked(
                     f"{cause}, e.g. an open read-only connection; gave up after {timeout_s:g} s. "
                     "Close it; the next run loads the files not loaded now."

@@ -370,10 +370,57 @@ class DataTestFailure:
     name: str  # the data test's name
     failing_row_count: int
     sample_rows: list[dict[str, Any]]  # up to 5 failing rows
+    source_files: list[str] = field(default_factory=list)  # inbox paths behind the sample rows
 
     def __str__(self) -> str:
-        sample = "; ".join(str(row) for row in self.sample_rows)
-        return f"{self.name}: {self.failing_row_count} failing row(s), e.g. {sample}"
+        return self.describe()
+
+    def describe(self, max_rows: int = 2, max_files: int = 5) -> str:
+        """One line: the test, its failing rows and the files they come from.
+
+        >>> DataTestFailure("unit_week_unique", 2, [{"week_start": "2020-12-14", "unit_name": "X"}], ["a.txt"]).describe()
+        'unit_week_unique (2 rows: week_start=2020-12-14 unit_name=X; files: a.txt)'
+        """
+        rows = "; ".join(" ".join(f"{k}={v}" for k, v in row.items()) for row in self.sample_rows[:max_rows])
+        more = f"; and {len(self.sample_rows) - max_rows} more" if len(self.sample_rows) > max_rows else ""
+        files = ", ".join(self.source_files[:max_files])
+        if len(self.source_files) > max_files:
+            files += f" and {len(self.source_files) - max_files} more"
+        noun = "row" if self.failing_row_count == 1 else "rows"
+        detail = f": {rows}{more}" if rows else ""
+        return f"{self.name} ({self.failing_row_count} {noun}{detail}{'; files: ' + files if files else ''})"
+
+
+def source_files(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[str]:
+    """The inbox paths behind failing rows, from the lineage columns they carry.
+
+    `file_sha256` names a file; `bulletin_id` / `bulletin_ids` a bulletin and so its file;
+    `week_start` every file that printed a bulletin of that week.
+    """
+    shas = {r["file_sha256"] for r in rows if r.get("file_sha256")}
+    bulletin_ids = {r["bulletin_id"] for r in rows if r.get("bulletin_id")}
+    bulletin_ids |= {b for r in rows for b in (r.get("bulletin_ids") or [])}
+    weeks = {r["week_start"] for r in rows if r.get("week_start")}
+    if bulletin_ids:
+        shas |= {
+            row[0]
+            for row in _run(con, "select file_sha256 from raw.bulletins where bulletin_id in ?", [sorted(bulletin_ids)])
+        }
+    if weeks:
+        shas |= {
+            row[0]
+            for row in _run(con, "select file_sha256 from raw.bulletins where period_start in ?", [sorted(weeks)])
+        }
+    if not shas:
+        return []
+    return [
+        row[0]
+        for row in _run(
+            con,
+            "select distinct path from ingest.files where file_sha256 in ? and status <> 'duplicate' order by path",
+            [sorted(shas)],
+        )
+    ]
 
 
 def declared_tests(model: Model) -> list[DataTest]:
@@ -429,5 +476,9 @@ def run_data_tests(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) 
         cursor = con.execute(f"select * from (\n{test.query}\n) limit 5")
         names = [d[0] for d in cursor.description]
         sample = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        failures.append(DataTestFailure(name=test.name, failing_row_count=count, sample_rows=sample))
+        failures.append(
+            DataTestFailure(
+                name=test.name, failing_row_count=count, sample_rows=sample, source_files=source_files(con, sample)
+            )
+        )
     return failures

@@ -1,0 +1,132 @@
+"""Helpers for the operational cases of the reliability suite: warehouses, damage, processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from flows.devtools.synth import bundled_files
+from flows.settings import PROJECT_DIR
+
+SAMPLE_PAGE = PROJECT_DIR / "tests" / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
+
+# DuckDB's file layout: three 4 KiB headers, then 256 KiB blocks (8-byte checksum first).
+DUCKDB_HEADER_BYTES = 3 * 4096
+DUCKDB_BLOCK_BYTES = 262144
+
+
+def make_inbox(folder: Path) -> Path:
+    """An inbox with the real sample and the bundled synthetic weeks (tests/pipeline_helpers.py's,
+    which this folder cannot import: its `conftest` is another module)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in {SAMPLE_PAGE.name: SAMPLE_PAGE.read_text(encoding="utf-8"), **bundled_files()}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """A private copy of a warehouse folder (DuckDB file and lake)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock"))
+    return target
+
+
+def table_block_offsets(db_path: Path, table: str) -> list[int]:
+    """File offsets of the blocks holding a table's data (`pragma_storage_info`)."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        blocks = con.execute(
+            f"select distinct block_id from pragma_storage_info('{table}') where block_id >= 0 order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return [DUCKDB_HEADER_BYTES + block_id * DUCKDB_BLOCK_BYTES for (block_id,) in blocks]
+
+
+def flip_bytes(path: Path, offset: int, count: int = 64) -> None:
+    """Invert `count` bytes at `offset` (a bit rot the file system does not notice)."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        data = bytearray(fh.read(count))
+        fh.seek(offset)
+        fh.write(bytes(b ^ 0xFF for b in data))
+
+
+def truncate(path: Path, fraction: float = 1 / 3) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.truncate(int(size * fraction))
+
+
+def garbage(path: Path) -> None:
+    """Same size, random bytes."""
+    path.write_bytes(os.urandom(max(path.stat().st_size, 1)))
+
+
+def bulletins(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`python -m flows <args>` in a subprocess: what a user sees on the terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_DIR,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+# Holds a write connection to argv[1] until the file argv[2] exists, like a run loading.
+WRITER = """
+import pathlib, sys, time
+import duckdb
+con = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+release = pathlib.Path(sys.argv[2])
+deadline = time.monotonic() + 60
+while not release.exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+con.close()
+"""
+
+
+class Holder:
+    """A DuckDB connection held in another process until released."""
+
+    def __init__(self, db_path: Path, release_file: Path, script: str = WRITER):
+        self.release_file = release_file
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script, str(db_path), str(release_file)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "ready"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.release_file.touch()
+        try:
+            self.process.wait(timeout=20)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(every_s)
