@@ -296,13 +296,11 @@ def report(
 
     day = _parse_day(week, "--week")
     settings = Settings.resolve(None, warehouse)
-    con = _open_read_only(settings)
-    try:
-        weekly = read_weekly_report(con, day)
-    except (NoPublishedWeek, WeekNotPublished) as exc:
-        _fail(str(exc))
-    finally:
-        con.close()
+    with _reading(settings) as con:
+        try:
+            weekly = read_weekly_report(con, day)
+        except (NoPublishedWeek, WeekNotPublished) as exc:
+            _fail(str(exc))
     written = write_report(weekly, out if out is not None else settings.reports_dir)
     typer.echo(f"report of the week {weekly.week_start} ~ {weekly.city.week_end}:")
     typer.echo(f"  {written.html}")
