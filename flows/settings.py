@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_DIR / "sql"
+# The SQL models: sql/ in a checkout (and an editable install); an installed package
+# carries a copy as flows/sql (see pyproject.toml), which a checkout never has.
+_PACKAGED_SQL_DIR = Path(__file__).resolve().parent / "sql"
+SQL_DIR = _PACKAGED_SQL_DIR if _PACKAGED_SQL_DIR.is_dir() else PROJECT_DIR / "sql"
 
 DEFAULT_INBOX = Path("warehouse/inbox")
 DEFAULT_WAREHOUSE = Path("warehouse")

@@ -114,3 +114,17 @@ def test_the_parser_records_and_the_lake_schemas_name_the_same_columns() -> None
         assert fields == columns, (
             f"{record.__name__}: only in the record {fields - columns}, only in the lake {columns - fields}"
         )
+
+
+def test_every_package_under_flows_is_installed() -> None:
+    """pyproject.toml lists the packages (sql/ ships as flows/sql): a new folder must be listed."""
+    import tomllib
+
+    from flows.settings import PROJECT_DIR
+
+    config = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    on_disk = {
+        ".".join(init.parent.relative_to(PROJECT_DIR).parts) for init in (PROJECT_DIR / "flows").rglob("__init__.py")
+    }
+    assert set(config["packages"]) == on_disk | {"flows.sql"}
+    assert config["package-dir"] == {"flows.sql": "sql"}
