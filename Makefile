@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install browser run lint test test-fast bench reliability clean
+.PHONY: install browser run lint test test-fast docs bench reliability clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ test: lint browser
 # The fast tier for development: no real Prefect servers.
 test-fast: lint browser
 	$(BIN)/pytest -q -m "not slow"
+
+# Rewrite the README's table docs from the SQL headers and the lake schema (a test fails when they drift).
+docs: install
+	$(BIN)/python -m flows.devtools.readme_tables
 
 # The reliability suite at full scale (at most 15 min); writes RELIABILITY.md.
 reliability: install

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
-from flows.settings import PROJECT_DIR
+from flows.devtools import readme_tables
+from flows.settings import PROJECT_DIR, SQL_DIR
 from flows.warehouse import models
 from flows.warehouse.db import connection, create_raw_tables
 
@@ -51,6 +54,26 @@ def test_every_documented_column_exists_and_every_column_is_documented() -> None
                 ).fetchall()
             ]
             assert columns == actual, f"README's {relation} columns differ from the warehouse"
+
+
+def test_readme_table_docs_are_generated_from_the_sql_headers_and_the_lake_schema() -> None:
+    """The README's table block is exactly what `make docs` writes: edit the sources, not the README."""
+    text = README.read_text(encoding="utf-8")
+    assert readme_tables.render(text, readme_tables.tables_markdown()) == text, "README.md is out of date: make docs"
+
+
+def test_generated_docs_follow_the_headers(tmp_path: Path) -> None:
+    """A column added to a mart's header shows up in the generated block (the check can fail)."""
+    shutil.copytree(SQL_DIR, tmp_path, dirs_exist_ok=True)
+    mart = tmp_path / "marts" / "city_week_performance.sql"
+    text = mart.read_text(encoding="utf-8").replace(
+        "-- column: issue_date:", "-- column: bulletin_count: bulletins that week | printed\n-- column: issue_date:"
+    )
+    mart.write_text(text, encoding="utf-8")
+    generated = readme_tables.tables_markdown(tmp_path)
+    assert "| `bulletin_count` | bulletins that week \\| printed |" in generated
+    readme = README.read_text(encoding="utf-8")
+    assert readme_tables.render(readme, generated) != readme
 
 
 def test_readme_gives_the_two_commands_and_ci_calls_make_test() -> None:
