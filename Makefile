@@ -27,7 +27,7 @@ browser:
 
 run: install
 	$(BIN)/bulletins run
-	$(BIN)/bulletins query "select week_start, unit_group, rank_in_group, unit_name, on_list, dispatched, unresolved, unresolved_change, list_change, weeks_on_list_streak from marts.unit_week_performance where week_start = (select max(week_start) from marts.unit_week_performance) order by unit_group, on_list desc, rank_in_group, unit_name"
+	$(BIN)/bulletins query "select city, week_start, unit_group, rank_in_group, unit_name, on_list, dispatched, unresolved, unresolved_change, list_change, weeks_on_list_streak from marts.unit_week_performance where (city, week_start) in (select (city, max(week_start)) from marts.unit_week_performance group by city) order by city, unit_group, on_list desc, rank_in_group, unit_name"
 
 # Lint, format and types: the same checks in `make test` and `make test-fast`.
 lint: install

@@ -241,7 +241,7 @@ def status(warehouse: WarehouseOpt = None) -> None:
     from flows.warehouse.readers import (
         bulletins_left_out,
         files_by_status,
-        latest_city_week,
+        latest_city_weeks,
         problem_files,
         unknown_format_files,
     )
@@ -253,7 +253,7 @@ def status(warehouse: WarehouseOpt = None) -> None:
         problems = problem_files(con)
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
-        latest = latest_city_week(con)
+        latest = latest_city_weeks(con)
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
         typer.echo("quarantined and partial files:")
@@ -267,9 +267,11 @@ def status(warehouse: WarehouseOpt = None) -> None:
         typer.echo("bulletins left out of the marts:")
         for b in left_out:
             typer.echo(
-                f"  week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: {'; '.join(b.reasons)}"
+                f"  {b.city or '?'} week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: "
+                f"{'; '.join(b.reasons)}"
             )
-    typer.echo(f"latest week loaded: {latest.week_start} ~ {latest.week_end}" if latest else "latest week loaded: none")
+    weeks = "; ".join(f"{c.city} {c.week_start} ~ {c.week_end}" for c in latest)
+    typer.echo(f"latest week loaded: {weeks or 'none'}")
 
 
 def _parse_day(text: str | None, option: str) -> date | None:

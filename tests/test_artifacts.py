@@ -15,7 +15,7 @@ from flows.warehouse.readers import (
     LeftOutBulletin,
     bulletins_left_out,
     files_by_status,
-    latest_city_week,
+    latest_city_weeks,
     latest_week_table,
 )
 from flows.warehouse.summary import RunSummary
@@ -38,7 +38,7 @@ cross join (select 10 as size_bytes, 1 as modified_ns, 'b1' as batch_id,
 
 BULLETINS = """
 create table core.bulletins as
-select * from (values
+select *, '驻马店' as city from (values
     ('aaa-1', 'aaa', date '2020-12-22', date '2020-12-14', date '2020-12-20', []::varchar[], false),
     ('bbb-1', 'bbb', date '2020-12-29', date '2020-12-21', date '2020-12-27',
         ['totals_add_up', 'units_complete'], false),
@@ -47,29 +47,33 @@ select * from (values
 ) as t(bulletin_id, file_sha256, issue_date, period_start, period_end, failed_checks, superseded)
 """
 
+# Two cities: each one's latest week is reported (Sanmenxia's is the later one overall).
 UNIT_MART = """
 create table marts.unit_week_performance as
 select * from (values
-    (date '2020-12-14', date '2020-12-20', '市辖区(管委会)组', '驿城区', true, 10, 2, 0.2::double,
+    ('三门峡', date '2021-02-27', date '2021-03-05', '数字城管平台', '一支队', true, 167, 17, 0.101796::double,
         null::integer, null::double, null::varchar, 1, 1),
-    (date '2020-12-28', date '2021-01-03', '市辖区(管委会)组', '驿城区', true, 12, 3, 0.25::double,
+    ('驻马店', date '2020-12-14', date '2020-12-20', '市辖区(管委会)组', '驿城区', true, 10, 2, 0.2::double,
+        null::integer, null::double, null::varchar, 1, 1),
+    ('驻马店', date '2020-12-28', date '2021-01-03', '市辖区(管委会)组', '驿城区', true, 12, 3, 0.25::double,
         null, null, null, 1, 2),
-    (date '2020-12-28', date '2021-01-03', '市辖区(管委会)组', '开发区', true, 9, 1, 0.111111::double,
+    ('驻马店', date '2020-12-28', date '2021-01-03', '市辖区(管委会)组', '开发区', true, 9, 1, 0.111111::double,
         null, null, null, 1, 1),
-    (date '2020-12-28', date '2021-01-03', '市直单位及企业组', '供电公司', true, 3, 3, 1.0::double,
+    ('驻马店', date '2020-12-28', date '2021-01-03', '市直单位及企业组', '供电公司', true, 3, 3, 1.0::double,
         null, null, null, 1, 1),
-    (date '2020-12-28', date '2021-01-03', '市直单位及企业组', '自来水公司', false, null, 0, null,
+    ('驻马店', date '2020-12-28', date '2021-01-03', '市直单位及企业组', '自来水公司', false, null, 0, null,
         -2, null, 'left', 0, null)
-) as t(week_start, week_end, unit_group, unit_name, on_list, dispatched, unresolved, unresolved_rate,
+) as t(city, week_start, week_end, unit_group, unit_name, on_list, dispatched, unresolved, unresolved_rate,
        unresolved_change, unresolved_rate_change_pp, list_change, weeks_on_list_streak, rank_in_group)
 """
 
 CITY_MART = """
 create table marts.city_week_performance as
 select * from (values
-    (date '2020-12-14', date '2020-12-20', 0.9012::double, null::double),
-    (date '2020-12-28', date '2021-01-03', 0.9137::double, 1.25::double)
-) as t(week_start, week_end, closure_rate, closure_rate_change_pp)
+    ('三门峡', date '2021-02-27', date '2021-03-05', null::double, null::double),
+    ('驻马店', date '2020-12-14', date '2020-12-20', 0.9012::double, null::double),
+    ('驻马店', date '2020-12-28', date '2021-01-03', 0.9137::double, 1.25::double)
+) as t(city, week_start, week_end, closure_rate, closure_rate_change_pp)
 """
 
 
@@ -92,6 +96,22 @@ def db_path(tmp_path: Path) -> Path:
 
 EXPECTED_TABLE = [
     {
+        "city": "三门峡",
+        "week_start": "2021-02-27",
+        "unit_group": "数字城管平台",
+        "rank_in_group": 1,
+        "unit_name": "一支队",
+        "on_list": True,
+        "dispatched": 167,
+        "unresolved": 17,
+        "unresolved_change": None,
+        "unresolved_rate": 0.1018,
+        "unresolved_rate_change_pp": None,
+        "list_change": None,
+        "weeks_on_list_streak": 1,
+    },
+    {
+        "city": "驻马店",
         "week_start": "2020-12-28",
         "unit_group": "市直单位及企业组",
         "rank_in_group": 1,
@@ -106,6 +126,7 @@ EXPECTED_TABLE = [
         "weeks_on_list_streak": 1,
     },
     {
+        "city": "驻马店",
         "week_start": "2020-12-28",
         "unit_group": "市直单位及企业组",
         "rank_in_group": None,
@@ -120,6 +141,7 @@ EXPECTED_TABLE = [
         "weeks_on_list_streak": 0,
     },
     {
+        "city": "驻马店",
         "week_start": "2020-12-28",
         "unit_group": "市辖区(管委会)组",
         "rank_in_group": 1,
@@ -134,6 +156,7 @@ EXPECTED_TABLE = [
         "weeks_on_list_streak": 1,
     },
     {
+        "city": "驻马店",
         "week_start": "2020-12-28",
         "unit_group": "市辖区(管委会)组",
         "rank_in_group": 2,
@@ -168,14 +191,15 @@ This run: files: 1 new (1 loaded, 0 partial, 0 quarantined), 0 duplicate, 1 unch
 
 ## Bulletins left out of the marts
 
-| period | issue date | file | reasons |
-| --- | --- | --- | --- |
-| 2020-12-14 to 2020-12-20 | 2021-01-05 | 2021-01-05_page.txt | superseded: a later issue printed this period again |
-| 2020-12-21 to 2020-12-27 | 2020-12-29 | 2020-12-29_page.txt | failed check: totals_add_up; failed check: units_complete |
+| city | period | issue date | file | reasons |
+| --- | --- | --- | --- | --- |
+| 驻马店 | 2020-12-14 to 2020-12-20 | 2021-01-05 | 2021-01-05_page.txt | superseded: a later issue printed this period again |
+| 驻马店 | 2020-12-21 to 2020-12-27 | 2020-12-29 | 2020-12-29_page.txt | failed check: totals_add_up; failed check: units_complete |
 
 ## City closure rate
 
-Week 2020-12-28 to 2021-01-03: closure rate 91.37% (+1.25 pp on the week before).
+三门峡, week 2021-02-27 to 2021-03-05: no closure rate (its bulletin prints no cases due).
+驻马店, week 2020-12-28 to 2021-01-03: closure rate 91.37% (+1.25 pp on the week before).
 """
 
 
@@ -194,6 +218,7 @@ def test_readers(db_path: Path) -> None:
                 D(2021, 1, 5),
                 "2021-01-05_page.txt",
                 ["superseded: a later issue printed this period again"],
+                "驻马店",
             ),
             LeftOutBulletin(
                 D(2020, 12, 21),
@@ -201,9 +226,13 @@ def test_readers(db_path: Path) -> None:
                 D(2020, 12, 29),
                 "2020-12-29_page.txt",
                 ["failed check: totals_add_up", "failed check: units_complete"],
+                "驻马店",
             ),
         ]
-        assert latest_city_week(con) == CityWeek(D(2020, 12, 28), D(2021, 1, 3), 0.9137, 1.25)
+        assert latest_city_weeks(con) == [
+            CityWeek("三门峡", D(2021, 2, 27), D(2021, 3, 5), None, None),
+            CityWeek("驻马店", D(2020, 12, 28), D(2021, 1, 3), 0.9137, 1.25),
+        ]
 
 
 def test_summary_markdown_from_the_warehouse(db_path: Path) -> None:
@@ -217,7 +246,7 @@ def test_summary_markdown_first_week_and_nothing_left_out() -> None:
         "files: 1 new",
         {"loaded": 1},
         [],
-        CityWeek(D(2020, 12, 14), D(2020, 12, 20), 0.9058, None),
+        [CityWeek("驻马店", D(2020, 12, 14), D(2020, 12, 20), 0.9058, None)],
     )
     assert markdown == (
         "# bulletin-etl run\n\nThis run: files: 1 new\n\n"
@@ -225,14 +254,14 @@ def test_summary_markdown_first_week_and_nothing_left_out() -> None:
         "## Bulletins left out of the marts\n\n"
         "None: every bulletin passed its checks and none is superseded.\n\n"
         "## City closure rate\n\n"
-        "Week 2020-12-14 to 2020-12-20: closure rate 90.58% "
+        "驻马店, week 2020-12-14 to 2020-12-20: closure rate 90.58% "
         "(no change to show: the week before was not published).\n"
     )
 
 
 def test_pipes_in_paths_do_not_break_the_table() -> None:
-    markdown = build_summary_markdown("x", {}, [LeftOutBulletin(None, None, None, "a|b.txt", ["superseded"])], None)
-    assert "| unknown |  | a\\|b.txt | superseded |" in markdown
+    markdown = build_summary_markdown("x", {}, [LeftOutBulletin(None, None, None, "a|b.txt", ["superseded"])], [])
+    assert "|  | unknown |  | a\\|b.txt | superseded |" in markdown
 
 
 def test_empty_warehouse_says_there_is_nothing_yet(tmp_path: Path) -> None:
@@ -257,7 +286,7 @@ def test_core_without_marts(tmp_path: Path) -> None:
     build_warehouse(db_path, marts=False)
     table, markdown = read_run_report(db_path, RUN)
     assert table == []
-    assert "| 2020-12-21 to 2020-12-27 | 2020-12-29 |" in markdown
+    assert "| 驻马店 | 2020-12-21 to 2020-12-27 | 2020-12-29 |" in markdown
     assert markdown.endswith("## City closure rate\n\nNo marts yet: no published week has been built.\n")
 
 
@@ -330,5 +359,5 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
     assert markdown == read_run_report(db_path, summary)[1]
     assert f"This run: {summary.line()}\n" in markdown
     assert f"| loaded | {summary.files_loaded} |" in markdown
-    assert f"Week {week_start} to " in markdown
+    assert f"驻马店, week {week_start} to " in markdown
     assert f"closure rate {float(rate) * 100:.2f}%" in markdown

@@ -60,10 +60,10 @@ def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
         "bulletin 1 (2020-12-14): unit_count_matches; bulletin 1 (2020-12-14): table_complete\n"
     ) in out
     assert (
-        "  week 2020-12-14 (issue 2020-12-30) in 2020-12-30_cut.txt: failed check: units_sum_to_overdue; "
+        "  驻马店 week 2020-12-14 (issue 2020-12-30) in 2020-12-30_cut.txt: failed check: units_sum_to_overdue; "
         "failed check: unit_count_matches; failed check: table_complete\n"
     ) in out
-    assert "latest week loaded: 2020-12-14 ~ 2020-12-20" in out
+    assert "latest week loaded: 驻马店 2020-12-14 ~ 2020-12-20" in out
 
 
 def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
@@ -82,6 +82,7 @@ def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
         "  tianmen-2016-12.txt: 天门:数字化城市管理12月绩效情况通报 (line 2)\n"
     ) in out
     assert "quarantined and partial files" not in out
+    assert "latest week loaded: 三门峡 2021-02-27 ~ 2021-03-05\n" in out
 
 
 def test_run_fails_with_one_line_when_the_inbox_is_missing(tmp_path: Path) -> None:

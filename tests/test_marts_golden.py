@@ -68,6 +68,14 @@ def fetch(con: duckdb.DuckDBPyConnection, relation: str, order_by: str) -> tuple
     return [d[0] for d in cursor.description], rows
 
 
+ZHUMADIAN = "驻马店"
+
+
+def zhumadian(rows: list[tuple]) -> list[tuple]:
+    """Rows written (week_start, week_end, ...) as Zhumadian's: its city, and no period label."""
+    return [(ZHUMADIAN, r[0], r[1], None, *r[2:]) for r in rows]
+
+
 def assert_rows(
     columns: list[str], actual: list[tuple], expected_columns: tuple[str, ...], expected: list[tuple]
 ) -> None:
@@ -76,7 +84,7 @@ def assert_rows(
     assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}: {actual}"
     for n, (got, want) in enumerate(zip(actual, expected, strict=True)):
         for column, g, w in zip(columns, got, want, strict=True):
-            where = f"row {n} ({want[0]}, {want[2]}) column {column}: got {g!r}, expected {w!r}"
+            where = f"row {n} ({want[:5]}) column {column}: got {g!r}, expected {w!r}"
             if isinstance(w, float):
                 assert g == pytest.approx(w, rel=1e-12, abs=1e-12), where
             else:
@@ -86,7 +94,7 @@ def assert_rows(
 # ------------------------------------------------------------------ unit mart
 
 UNIT_COLUMNS = (
-    "week_start", "week_end", "unit_name", "unit_group", "on_list", "dispatched", "unresolved",
+    "city", "week_start", "week_end", "period_label", "unit_name", "unit_group", "on_list", "dispatched", "unresolved",
     "unresolved_rate", "prev_week_published", "prev_on_list", "prev_dispatched", "prev_unresolved",
     "unresolved_change", "unresolved_rate_change_pp", "weeks_on_list_streak", "list_change",
     "rank_in_group", "weeks_on_list_total", "prev_unresolved_rate", "prev_rank_in_group",
@@ -205,13 +213,13 @@ TIMELINE_UNIT_WEEKS = [
 def test_unit_week_performance_timeline(timeline: duckdb.DuckDBPyConnection) -> None:
     columns, rows = fetch(timeline, "marts.unit_week_performance", "week_start, unit_name")
     expected = sorted(TIMELINE_UNIT_WEEKS, key=lambda r: (r[0], r[2]))
-    assert_rows(columns, rows, UNIT_COLUMNS, expected)
+    assert_rows(columns, rows, UNIT_COLUMNS, zhumadian(expected))
 
 
 # ------------------------------------------------------------------ city mart
 
 CITY_COLUMNS = (
-    "week_start", "week_end", "received", "due", "closed", "in_progress", "overdue", "disputed",
+    "city", "week_start", "week_end", "period_label", "received", "due", "closed", "in_progress", "overdue", "disputed",
     "closure_rate", "closure_rate_published", "prev_week_published", "prev_closure_rate",
     "closure_rate_change_pp", "overdue_change", "disputed_change", "units_on_list",
     "units_entered", "units_left", "top3_overdue_share", "linked_units", "overdue_units",
@@ -248,7 +256,7 @@ TIMELINE_CITY_WEEKS = [
 
 def test_city_week_performance_timeline(timeline: duckdb.DuckDBPyConnection) -> None:
     columns, rows = fetch(timeline, "marts.city_week_performance", "week_start")
-    assert_rows(columns, rows, CITY_COLUMNS, TIMELINE_CITY_WEEKS)
+    assert_rows(columns, rows, CITY_COLUMNS, zhumadian(TIMELINE_CITY_WEEKS))
 
 
 # ------------------------------------------------------------------ core
@@ -419,7 +427,7 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
         columns,
         rows,
         UNIT_COLUMNS,
-        [
+        zhumadian([
             (D("2021-03-01"), D("2021-03-07"), "驿城区政府", G1, True, 50, 5, 5 / 50,
              False, None, None, None, None,
              None, 1, None, 1,
@@ -430,14 +438,14 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
              None, 0, "left", None,
              1, 5 / 50, 1, None,
              False, None),
-        ],
+        ]),
     )  # fmt: skip
     columns, rows = fetch(con, "marts.city_week_performance", "week_start")
     assert_rows(
         columns,
         rows,
         CITY_COLUMNS,
-        [
+        zhumadian([
             (D("2021-03-01"), D("2021-03-07"), 100, 100, 90, 5, 5, 0,
              90 / 100, 0.9, False, None,
              None, None, None, 1,
@@ -448,7 +456,7 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
              (95 / 100 - 90 / 100) * 100, -5, 0, 0,
              0, 1, None, 18, 0,
              "c200000000000000-1", D("2021-03-16")),
-        ],
+        ]),
     )  # fmt: skip
     assert models.run_data_tests(con) == []
 
@@ -501,3 +509,160 @@ def test_unit_printed_twice_in_one_bulletin_is_one_row(con: duckdb.DuckDBPyConne
     ).fetchall()
     assert rows == [("中国电信驻马店分公司", G2, 50, 5, 1)]
     assert [f.name for f in models.run_data_tests(con)] == ["unit_week_list_matches_overdue_units"]
+
+
+# ------------------------------------------------------------------ two cities
+
+SANMENXIA = "三门峡"
+HOTLINE, PLATFORM = "12319城管热线", "数字城管平台"
+Z1, Z2, S1, S1B, S2 = (f"c{n}".ljust(16, "0") + "-1" for n in range(1, 6))
+
+
+def _report(n: int, period_start: str, issue_date: str, label: str, received: int) -> dict[str, Any]:
+    """A Sanmenxia report: received and a period label at city level, nothing else printed."""
+    return _bulletin(
+        n, 1, period_start, issue_date,
+        format="sanmenxia_weekly", city=SANMENXIA, period_label=label, received=received,
+        due=None, closed=None, in_progress=None, overdue=None, disputed=None,
+        closure_rate_published=None, linked_units=None, overdue_units=None,
+    )  # fmt: skip
+
+
+def _department(
+    n: int, row_no: int, group: str, name: str, dispatched: int, closed: int, unresolved: int
+) -> dict[str, Any]:
+    row = _unit(n, 1, name, dispatched, unresolved, row_no=row_no, group=group)
+    return {**row, "closed": closed, "closure_rate_published": round(closed / dispatched, 3)}
+
+
+def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnection) -> None:
+    """Zhumadian and Sanmenxia weeks starting on the same days, a unit name in both cities:
+    superseding, aliases, previous weeks, streaks and list changes stay within a city, and a
+    unit within its group (a Sanmenxia department in two channels)."""
+    build(
+        con,
+        {
+            "ingest.files": [
+                _file(1, "2021-03-09"),
+                _file(2, "2021-03-23"),
+                _file(3, "2021-03-10"),
+                _file(4, "2021-03-20"),
+                _file(5, "2021-03-17"),
+            ],
+            "raw.bulletins": [
+                # Zhumadian: 2021-03-01 and 2021-03-15; its 2021-03-08 is unpublished
+                _bulletin(
+                    1, 1, "2021-03-01", "2021-03-09", closed=88, overdue=7, overdue_units=2, closure_rate_published=0.88
+                ),
+                _bulletin(
+                    2, 1, "2021-03-15", "2021-03-23", closed=91, overdue=4, overdue_units=1, closure_rate_published=0.91
+                ),
+                # Sanmenxia: 2021-03-01 printed twice (the later printing, issue 2021-03-20, wins:
+                # it supersedes its own city's first printing, not Zhumadian's), then 2021-03-08
+                _report(3, "2021-03-01", "2021-03-10", "2021第9期", 500),
+                _report(4, "2021-03-01", "2021-03-20", "2021第9期", 501),
+                _report(5, "2021-03-08", "2021-03-17", "2021第10期", 480),
+            ],
+            "raw.bulletin_units": [
+                _unit(1, 1, "驿城区政府", 50, 5, row_no=1),
+                _unit(1, 1, "一支", 10, 2, row_no=2),  # Zhumadian has no alias for it
+                _department(3, 1, PLATFORM, "一支队", 100, 90, 10),
+                _department(4, 1, HOTLINE, "一支", 2, 1, 1),  # Sanmenxia's alias of 一支队
+                _department(4, 2, PLATFORM, "一支队", 100, 90, 10),
+                _department(4, 3, PLATFORM, "环卫处", 50, 49, 1),
+                _department(5, 1, HOTLINE, "一支队", 3, 3, 0),
+                _department(5, 2, PLATFORM, "一支队", 120, 100, 20),
+                _unit(2, 1, "驿城区政府", 40, 4),
+            ],
+        },
+    )
+    superseded = con.execute("select bulletin_id, city, superseded from core.bulletins order by bulletin_id").fetchall()
+    assert superseded == [
+        (Z1, ZHUMADIAN, False), (Z2, ZHUMADIAN, False),
+        (S1, SANMENXIA, True), (S1B, SANMENXIA, False), (S2, SANMENXIA, False),
+    ]  # fmt: skip
+    columns, rows = fetch(con, "marts.unit_week_performance", "city, week_start, unit_group, unit_name")
+    assert_rows(
+        columns,
+        rows,
+        UNIT_COLUMNS,
+        [
+            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", "一支队", HOTLINE, True, 2, 1, 1 / 2,
+             False, None, None, None, None,
+             None, 1, None, 1,
+             1, None, None, None,
+             False, None),
+            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", "一支队", PLATFORM, True, 100, 10, 10 / 100,
+             False, None, None, None, None,
+             None, 1, None, 1,
+             1, None, None, None,
+             False, None),
+            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", "环卫处", PLATFORM, True, 50, 1, 1 / 50,
+             False, None, None, None, None,
+             None, 1, None, 2,
+             1, None, None, None,
+             False, None),
+            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", "一支队", HOTLINE, True, 3, 0, 0.0,
+             True, True, 2, 1, -1,
+             (0 / 3 - 1 / 2) * 100, 2, "stayed", 1,
+             2, 1 / 2, 1, 0,
+             False, None),
+            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", "一支队", PLATFORM, True, 120, 20, 20 / 120,
+             True, True, 100, 10, 10,
+             (20 / 120 - 10 / 100) * 100, 2, "stayed", 1,
+             2, 10 / 100, 1, 0,
+             False, None),
+            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", "环卫处", PLATFORM, False, None, 0, None,
+             True, True, 50, 1, -1,
+             None, 0, "left", None,
+             1, 1 / 50, 2, None,
+             False, None),
+            (ZHUMADIAN, D("2021-03-01"), D("2021-03-07"), None, "一支", G1, True, 10, 2, 2 / 10,
+             False, None, None, None, None,
+             None, 1, None, 2,
+             1, None, None, None,
+             False, 2 / 7),
+            (ZHUMADIAN, D("2021-03-01"), D("2021-03-07"), None, "驿城区政府", G1, True, 50, 5, 5 / 50,
+             False, None, None, None, None,
+             None, 1, None, 1,
+             1, None, None, None,
+             False, 5 / 7),
+            # Zhumadian's 2021-03-08 is unpublished (Sanmenxia's is not): no previous week,
+            # the streak restarts, no "left" row for 一支
+            (ZHUMADIAN, D("2021-03-15"), D("2021-03-21"), None, "驿城区政府", G1, True, 40, 4, 4 / 40,
+             False, None, None, None, None,
+             None, 1, None, 1,
+             2, None, None, None,
+             False, 4 / 4),
+        ],
+    )  # fmt: skip
+    columns, rows = fetch(con, "marts.city_week_performance", "city, week_start")
+    assert_rows(
+        columns,
+        rows,
+        CITY_COLUMNS,
+        [
+            # Sanmenxia prints received only: everything computed from the rest is NULL
+            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", 501, None, None, None, None, None,
+             None, None, False, None,
+             None, None, None, 3,
+             None, None, None, None, None,
+             S1B, D("2021-03-20")),
+            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", 480, None, None, None, None, None,
+             None, None, True, None,
+             None, None, None, 2,
+             0, 1, None, None, None,
+             S2, D("2021-03-17")),
+            (ZHUMADIAN, D("2021-03-01"), D("2021-03-07"), None, 100, 100, 88, 5, 7, 0,
+             88 / 100, 0.88, False, None,
+             None, None, None, 2,
+             None, None, (5 + 2) / 7, 18, 2,
+             Z1, D("2021-03-09")),
+            (ZHUMADIAN, D("2021-03-15"), D("2021-03-21"), None, 100, 100, 91, 5, 4, 0,
+             91 / 100, 0.91, False, None,
+             None, None, None, 1,
+             None, None, 4 / 4, 18, 1,
+             Z2, D("2021-03-23")),
+        ],
+    )  # fmt: skip
+    assert models.run_data_tests(con) == []

@@ -61,7 +61,11 @@ def write(path: Path, text: str) -> Path:
 def test_real_seed_maps_the_known_variants(con: duckdb.DuckDBPyConnection) -> None:
     warehouse.create_raw_tables(con)
     models.load_seeds(con)
-    mapping = dict(con.execute("select alias_key, canonical from seeds.unit_aliases").fetchall())
+    sanmenxia = dict(
+        con.execute("select alias_key, canonical from seeds.unit_aliases where city = '三门峡'").fetchall()
+    )
+    assert sanmenxia == {"一支": "一支队", "一支队": "一支队"}  # 一支 as its 2021第7期 report prints it
+    mapping = dict(con.execute("select alias_key, canonical from seeds.unit_aliases where city = '驻马店'").fetchall())
     assert mapping["驿城区人民政府"] == "驿城区政府"
     assert mapping["电信驻马店分公司"] == "中国电信驻马店分公司"
     assert mapping["驻马店电信分公司"] == "中国电信驻马店分公司"
@@ -84,25 +88,33 @@ def test_real_seed_maps_the_known_variants(con: duckdb.DuckDBPyConnection) -> No
 def test_seed_folds_width_and_spaces_and_resolves_chains(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     write(
         tmp_path / "seeds" / "unit_aliases.csv",
-        "\ufeffalias,canonical\n"
-        "驿城区 人民政府,驿城区政府\n"
-        "ＡＢＣ　公司,甲 公司\n"
+        "\ufeffcity,alias,canonical\n"
+        "驻马店,驿城区 人民政府,驿城区政府\n"
+        "驻马店,ＡＢＣ　公司,甲 公司\n"
         "\n"
-        "驿城区人民政府,驿城区政府\n"  # the same mapping twice is fine
-        "老名,旧名\n"
-        "旧名,新名\n",
+        "驻马店,驿城区人民政府,驿城区政府\n"  # the same mapping twice is fine
+        "驻马店,老名,旧名\n"
+        "驻马店,旧名,新名\n"
+        # a city's names are its own: the same spelling may mean another unit elsewhere,
+        # and a chain does not run through another city's aliases
+        "三门峡,老名,一支队\n"
+        "三门峡,旧名,二支队\n",
     )
     models.load_seeds(con, tmp_path)
-    rows = con.execute("select alias_key, canonical from seeds.unit_aliases order by alias_key").fetchall()
+    rows = con.execute("select city, alias_key, canonical from seeds.unit_aliases").fetchall()
     assert sorted(rows) == sorted(
         [
-            ("驿城区人民政府", "驿城区政府"),
-            ("驿城区政府", "驿城区政府"),
-            ("ABC公司", "甲公司"),
-            ("甲公司", "甲公司"),
-            ("老名", "新名"),
-            ("旧名", "新名"),
-            ("新名", "新名"),
+            ("驻马店", "驿城区人民政府", "驿城区政府"),
+            ("驻马店", "驿城区政府", "驿城区政府"),
+            ("驻马店", "ABC公司", "甲公司"),
+            ("驻马店", "甲公司", "甲公司"),
+            ("驻马店", "老名", "新名"),
+            ("驻马店", "旧名", "新名"),
+            ("驻马店", "新名", "新名"),
+            ("三门峡", "老名", "一支队"),
+            ("三门峡", "一支队", "一支队"),
+            ("三门峡", "旧名", "二支队"),
+            ("三门峡", "二支队", "二支队"),
         ]
     )
 
@@ -111,12 +123,14 @@ def test_seed_folds_width_and_spaces_and_resolves_chains(con: duckdb.DuckDBPyCon
     ("csv_text", "message"),
     [
         (
-            "alias,canonical\n电信驻马店分公司,中国电信驻马店分公司\n电信 驻马店分公司,中国联通驻马店分公司\n",
+            "city,alias,canonical\n驻马店,电信驻马店分公司,中国电信驻马店分公司\n驻马店,电信 驻马店分公司,中国联通驻马店分公司\n",
             "电信 驻马店分公司",
         ),
-        ("alias,canonical\n甲,乙\n乙,甲\n", "cycle"),
-        ("name,canonical\n甲,乙\n", "header"),
-        ("alias,canonical\n甲,\n", "both alias and canonical"),
+        ("city,alias,canonical\n驻马店,甲,乙\n驻马店,乙,甲\n", "cycle"),
+        ("alias,canonical\n甲,乙\n", "header"),
+        ("city,alias,canonical\n驻马店,甲,\n", "city, alias and canonical are all needed"),
+        ("city,alias,canonical\n,甲,乙\n", "city, alias and canonical are all needed"),
+        ("city,alias,canonical\n驻马店市,甲,乙\n", "no bulletin format publishes city '驻马店市'"),
     ],
 )
 def test_bad_seed_raises(con: duckdb.DuckDBPyConnection, tmp_path: Path, csv_text: str, message: str) -> None:
@@ -245,6 +259,9 @@ def test_model_docs_agree_with_the_relations(golden: duckdb.DuckDBPyConnection) 
     assert docs == actual
 
 
+MART_NAMES = ("marts.unit_week_performance", "marts.city_week_performance")
+
+
 def test_the_issue_columns_exist() -> None:
     docs = models.model_docs()
     required = {
@@ -262,12 +279,17 @@ def test_the_issue_columns_exist() -> None:
         "closure_rate closure_rate_published prev_closure_rate closure_rate_change_pp overdue_change "
         "disputed_change units_on_list units_entered units_left top3_overdue_share prev_week_published",
     }
+    # issue 11: the city dimension, the publisher's period label, the unit's printed rate
+    for relation in ("core.bulletins", "core.bulletin_units", "core.published_weeks", *MART_NAMES):
+        required[relation] = required.get(relation, "") + " city period_label"
+    required["core.bulletin_units"] += " closed closure_rate_published"
     for relation, names in required.items():
         missing = [n for n in names.split() if n not in docs[relation]]
         assert missing == [], relation
     for relation in ("core.articles", "core.bulletins", "core.bulletin_units"):
-        # the issue's columns come first, in its order
+        # the first issue's columns come first, in its order
         names = required[relation].split()
+        names = names[: names.index("city")] if "city" in names else names
         assert list(docs[relation])[: len(names)] == names
 
 
@@ -409,7 +431,7 @@ def test_failure_samples_at_most_five_rows(golden: duckdb.DuckDBPyConnection) ->
     failure = failures["unit_week_unresolved_within_dispatched"]
     assert failure.failing_row_count == 16  # the on-list rows
     assert len(failure.sample_rows) == 5
-    assert set(failure.sample_rows[0]) == {"week_start", "unit_name", "dispatched", "unresolved"}
+    assert set(failure.sample_rows[0]) == {"city", "week_start", "unit_group", "unit_name", "dispatched", "unresolved"}
 
 
 # ------------------------------------------------------------------ idempotence and transactions

@@ -13,7 +13,7 @@ from flows.warehouse.readers import (
     LeftOutBulletin,
     bulletins_left_out,
     files_by_status,
-    latest_city_week,
+    latest_city_weeks,
     latest_week_table,
 )
 from flows.warehouse.summary import RunSummary
@@ -37,11 +37,11 @@ def build_summary_markdown(
     run_line: str,
     file_counts: Mapping[str, int],
     left_out: Sequence[LeftOutBulletin] | None,
-    city: CityWeek | None,
+    cities: Sequence[CityWeek],
 ) -> str:
     """The `bulletin-etl-summary` markdown, from what the readers return.
 
-    `left_out` None means no `core.bulletins` yet; `city` None means no marts yet.
+    `left_out` None means no `core.bulletins` yet; `cities` empty means no marts yet.
     """
     lines = ["# bulletin-etl run", "", f"This run: {run_line}", ""]
 
@@ -60,10 +60,10 @@ def build_summary_markdown(
     elif not left_out:
         lines += ["None: every bulletin passed its checks and none is superseded."]
     else:
-        lines += ["| period | issue date | file | reasons |", "| --- | --- | --- | --- |"]
+        lines += ["| city | period | issue date | file | reasons |", "| --- | --- | --- | --- | --- |"]
         for b in left_out[:MAX_LEFT_OUT_ROWS]:
             lines.append(
-                f"| {_period(b.period_start, b.period_end)} | {_cell(b.issue_date)} "
+                f"| {_cell(b.city)} | {_period(b.period_start, b.period_end)} | {_cell(b.issue_date)} "
                 f"| {_cell(b.path)} | {_cell('; '.join(b.reasons))} |"
             )
         if len(left_out) > MAX_LEFT_OUT_ROWS:
@@ -71,25 +71,28 @@ def build_summary_markdown(
     lines += [""]
 
     lines += ["## City closure rate", ""]
-    if city is None:
+    if not cities:
         lines += ["No marts yet: no published week has been built."]
-    else:
-        rate = "unknown" if city.closure_rate is None else f"{city.closure_rate * 100:.2f}%"
+    for city in cities:
+        week = f"{city.city}, week {_period(city.week_start, city.week_end)}"
+        if city.closure_rate is None:
+            lines += [f"{week}: no closure rate (its bulletin prints no cases due)."]
+            continue
         if city.closure_rate_change_pp is None:
             change = "no change to show: the week before was not published"
         else:
             change = f"{city.closure_rate_change_pp:+.2f} pp on the week before"
-        lines += [f"Week {_period(city.week_start, city.week_end)}: closure rate {rate} ({change})."]
+        lines += [f"{week}: closure rate {city.closure_rate * 100:.2f}% ({change})."]
     return "\n".join(lines) + "\n"
 
 
 def read_run_report(db_path: Path, summary: RunSummary) -> tuple[list[dict[str, Any]], str]:
     """The unit table and the summary markdown, read from the warehouse (read-only)."""
     if not Path(db_path).exists():
-        return [], build_summary_markdown(summary.line(), {}, None, None)
+        return [], build_summary_markdown(summary.line(), {}, None, [])
     with connection(db_path, read_only=True) as con:
         table = latest_week_table(con)
         markdown = build_summary_markdown(
-            summary.line(), files_by_status(con), bulletins_left_out(con), latest_city_week(con)
+            summary.line(), files_by_status(con), bulletins_left_out(con), latest_city_weeks(con)
         )
     return table, markdown

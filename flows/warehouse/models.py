@@ -6,7 +6,7 @@ and the models in one transaction).
 
 Layout under `flows.settings.SQL_DIR`:
 
-- `seeds/unit_aliases.csv`: `alias,canonical`, one known spelling of a unit per line.
+- `seeds/unit_aliases.csv`: `city,alias,canonical`, one known spelling of a unit per line.
 - `staging/*.sql` (views), `core/*.sql` (views), `marts/*.sql` (tables): each file holds
   one select; its name is the relation's name (`marts/unit_week_performance.sql` ->
   `marts.unit_week_performance`). A header of `--` lines documents it:
@@ -38,6 +38,7 @@ from typing import Any
 
 import duckdb
 
+from flows.parsing.formats import FORMATS
 from flows.parsing.names import normalize_name
 from flows.settings import SQL_DIR
 from flows.warehouse.db import relation_exists, sql_quote
@@ -62,68 +63,79 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
 # --------------------------------------------------------------------------- seeds
 
 
-def read_unit_aliases(path: Path) -> dict[str, str]:
-    """Read the alias CSV into {alias_key: canonical}, both folded with `normalize_name`.
+def read_unit_aliases(path: Path) -> dict[tuple[str, str], str]:
+    """Read the alias CSV into {(city, alias_key): canonical}, names folded with `normalize_name`.
 
-    Chains resolve to their end (a -> b, b -> c gives a -> c); every canonical name maps
-    to itself. Raises ValueError on a missing header, an empty cell, an alias listed
-    with two different canonicals, or a cycle.
+    Names are a city's own: an alias maps to a canonical name of the same city. Chains
+    resolve to their end within a city (a -> b, b -> c gives a -> c); every canonical
+    name maps to itself. Raises ValueError on a missing header, an empty cell, a city no
+    bulletin format publishes, an alias listed with two different canonicals, or a cycle.
     """
+    cities = {fmt.city for fmt in FORMATS}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         header = [name.strip() for name in reader.fieldnames or []]
-        if header[:2] != ["alias", "canonical"]:
-            raise ValueError(f"{path}: the header must start with 'alias,canonical', found {header!r}")
+        if header[:3] != ["city", "alias", "canonical"]:
+            raise ValueError(f"{path}: the header must start with 'city,alias,canonical', found {header!r}")
         reader.fieldnames = header
-        direct: dict[str, tuple[str, int]] = {}
+        direct: dict[tuple[str, str], tuple[str, int]] = {}
         for row in reader:
             line = reader.line_num
+            city = (row.get("city") or "").strip()
             alias_raw = (row.get("alias") or "").strip()
             canonical_raw = (row.get("canonical") or "").strip()
-            if not alias_raw and not canonical_raw:
+            if not city and not alias_raw and not canonical_raw:
                 continue  # blank line
-            if not alias_raw or not canonical_raw:
+            if not city or not alias_raw or not canonical_raw:
                 raise ValueError(
-                    f"{path}:{line}: both alias and canonical are needed, got {alias_raw!r}, {canonical_raw!r}"
+                    f"{path}:{line}: city, alias and canonical are all needed, "
+                    f"got {city!r}, {alias_raw!r}, {canonical_raw!r}"
                 )
-            alias, canonical = normalize_name(alias_raw), normalize_name(canonical_raw)
+            if city not in cities:
+                raise ValueError(
+                    f"{path}:{line}: no bulletin format publishes city {city!r} (known: {', '.join(sorted(cities))})"
+                )
+            alias, canonical = (city, normalize_name(alias_raw)), normalize_name(canonical_raw)
             if alias in direct and direct[alias][0] != canonical:
                 earlier, earlier_line = direct[alias]
                 raise ValueError(
-                    f"{path}:{line}: alias {alias_raw!r} maps to {canonical!r} here "
+                    f"{path}:{line}: alias {alias_raw!r} ({city}) maps to {canonical!r} here "
                     f"but to {earlier!r} on line {earlier_line}"
                 )
             direct[alias] = (canonical, line)
 
-    resolved: dict[str, str] = {}
-    for alias in direct:
-        seen = [alias]
-        target = direct[alias][0]
-        while target in direct and direct[target][0] != target:
+    resolved: dict[tuple[str, str], str] = {}
+    for city, name in direct:
+        seen = [name]
+        target = direct[(city, name)][0]
+        while (city, target) in direct and direct[(city, target)][0] != target:
             if target in seen:
-                raise ValueError(f"{path}: aliases form a cycle: {' -> '.join([*seen, target])}")
+                raise ValueError(f"{path}: aliases of {city} form a cycle: {' -> '.join([*seen, target])}")
             seen.append(target)
-            target = direct[target][0]
-        resolved[alias] = target
-    for canonical in set(resolved.values()):
-        resolved.setdefault(canonical, canonical)
+            target = direct[(city, target)][0]
+        resolved[(city, name)] = target
+    for city, canonical in {(city, canonical) for (city, _), canonical in resolved.items()}:
+        resolved.setdefault((city, canonical), canonical)
     return resolved
 
 
 def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> int:
-    """(Re)create `seeds.unit_aliases(alias_key, canonical)` from the CSV; returns its row count."""
+    """(Re)create `seeds.unit_aliases(city, alias_key, canonical)` from the CSV; returns its row count."""
     aliases = read_unit_aliases(_sql_dir(sql_dir) / SEED_ALIASES)
     _run(con, "create schema if not exists seeds")
     _run(
         con,
-        "create or replace table seeds.unit_aliases (alias_key varchar primary key, canonical varchar not null)",
+        "create or replace table seeds.unit_aliases "
+        "(city varchar not null, alias_key varchar not null, canonical varchar not null, primary key (city, alias_key))",
     )
     if aliases:
-        con.executemany("insert into seeds.unit_aliases values (?, ?)", sorted(aliases.items())).fetchall()
+        rows = sorted((city, alias, canonical) for (city, alias), canonical in aliases.items())
+        con.executemany("insert into seeds.unit_aliases values (?, ?, ?)", rows).fetchall()
     _run(
         con,
-        f"comment on table seeds.unit_aliases is {sql_quote('unit name variants from sql/' + SEED_ALIASES + ', folded (NFKC, no whitespace); every canonical name maps to itself')}",
+        f"comment on table seeds.unit_aliases is {sql_quote('unit name variants from sql/' + SEED_ALIASES + ', folded (NFKC, no whitespace), per city; every canonical name maps to itself')}",
     )
+    _run(con, "comment on column seeds.unit_aliases.city is 'the city whose bulletins print the name'")
     _run(con, "comment on column seeds.unit_aliases.alias_key is 'a spelling of a unit name, folded: the join key'")
     _run(con, "comment on column seeds.unit_aliases.canonical is 'the canonical unit name it stands for'")
     return len(aliases)

@@ -17,6 +17,7 @@ import duckdb
 from flows.warehouse.db import relation_exists
 
 UNIT_TABLE_COLUMNS = (
+    "city",
     "week_start",
     "unit_group",
     "rank_in_group",
@@ -44,12 +45,14 @@ class LeftOutBulletin:
     issue_date: dt.date | None
     path: str | None
     reasons: list[str] = field(default_factory=list)
+    city: str | None = None
 
 
 @dataclass(frozen=True)
 class CityWeek:
-    """The city's figures for the latest published week."""
+    """A city's figures for its latest published week."""
 
+    city: str
     week_start: dt.date
     week_end: dt.date | None
     closure_rate: float | None  # 0..1
@@ -68,7 +71,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def latest_week_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Rows of the latest week of `marts.unit_week_performance`, by group then rank.
+    """Rows of each city's latest week of `marts.unit_week_performance`, by city, group, then rank.
 
     Units off the list (no rank) come after the ranked ones. Empty when there are
     no marts yet.
@@ -80,8 +83,10 @@ def latest_week_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         f"""
         select {columns}
         from marts.unit_week_performance
-        where week_start = (select max(week_start) from marts.unit_week_performance)
-        order by unit_group, rank_in_group nulls last, unit_name
+        where (city, week_start) in (
+            select (city, max(week_start)) from marts.unit_week_performance group by city
+        )
+        order by city, unit_group, rank_in_group nulls last, unit_name
         """
     ).fetchall()
     return [{c: _jsonable(v) for c, v in zip(UNIT_TABLE_COLUMNS, row, strict=True)} for row in rows]
@@ -110,6 +115,7 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
             {path_expr} as path,
             coalesce(b.failed_checks, []) as failed_checks,
             coalesce(b.superseded, false) as superseded,
+            b.city,
         from core.bulletins as b
         {files_join}
         where len(coalesce(b.failed_checks, [])) > 0 or coalesce(b.superseded, false)
@@ -117,35 +123,36 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
         """
     ).fetchall()
     left_out = []
-    for period_start, period_end, issue_date, path, failed_checks, superseded in rows:
+    for period_start, period_end, issue_date, path, failed_checks, superseded, city in rows:
         reasons = [f"failed check: {check}" for check in failed_checks]
         if superseded:
             reasons.append("superseded: a later issue printed this period again")
-        left_out.append(LeftOutBulletin(period_start, period_end, issue_date, path, reasons))
+        left_out.append(LeftOutBulletin(period_start, period_end, issue_date, path, reasons, city))
     return left_out
 
 
-def latest_city_week(con: duckdb.DuckDBPyConnection) -> CityWeek | None:
-    """The latest row of `marts.city_week_performance` (None: no marts or no week yet)."""
+def latest_city_weeks(con: duckdb.DuckDBPyConnection) -> list[CityWeek]:
+    """Each city's latest row of `marts.city_week_performance`, by city (empty: no marts or no week yet)."""
     if not relation_exists(con, "marts.city_week_performance"):
-        return None
+        return []
     rows = con.execute(
         """
-        select week_start, week_end, closure_rate, closure_rate_change_pp
+        select city, week_start, week_end, closure_rate, closure_rate_change_pp
         from marts.city_week_performance
-        order by week_start desc
-        limit 1
+        qualify row_number() over (partition by city order by week_start desc) = 1
+        order by city
         """
     ).fetchall()
-    if not rows:
-        return None
-    week_start, week_end, rate, change = rows[0]
-    return CityWeek(
-        week_start=week_start,
-        week_end=week_end,
-        closure_rate=None if rate is None else float(rate),
-        closure_rate_change_pp=None if change is None else float(change),
-    )
+    return [
+        CityWeek(
+            city=city,
+            week_start=week_start,
+            week_end=week_end,
+            closure_rate=None if rate is None else float(rate),
+            closure_rate_change_pp=None if change is None else float(change),
+        )
+        for city, week_start, week_end, rate, change in rows
+    ]
 
 
 @dataclass(frozen=True)

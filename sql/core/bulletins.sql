@@ -1,16 +1,17 @@
 -- grain: one row per bulletin printed in a taken file (a week printed twice has two rows).
 -- unique_key: bulletin_id
--- not_null: bulletin_id, file_sha256, format, failed_checks, passes_checks, superseded,
---   line_start, line_end, ingest_seq
--- description: Weekly bulletins of the digital city-management centre, with their checks
---   and whether a later printing of the same week replaces them. The marts use the rows
---   with passes_checks and not superseded (see core.published_weeks).
+-- not_null: bulletin_id, city, file_sha256, format, failed_checks, passes_checks,
+--   superseded, line_start, line_end, ingest_seq
+-- description: Weekly bulletins of the cities' digital city-management centres, with their
+--   checks and whether a later printing of the same week replaces them. The marts use the
+--   rows with passes_checks and not superseded (see core.published_weeks). A figure the
+--   city's format does not print is NULL (README: Cities and their bulletin formats).
 -- column: bulletin_id: file_sha256[:16] || '-' || seq
 -- column: file_sha256: sha256 of the source file (lineage)
 -- column: issue_date: issue date of the page it was printed in
 -- column: period_start: first day of the week reported
 -- column: period_end: last day of the week reported
--- column: received: cases taken in that week (受理)
+-- column: received: cases taken in that week (受理; Sanmenxia: 共处理案件, all channels)
 -- column: due: cases due to be closed that week, older cases included (应结案)
 -- column: closed: cases closed (已结案)
 -- column: in_progress: cases in progress (正在办理中)
@@ -22,14 +23,17 @@
 -- column: as_of: the 截至 time of the figures (local time)
 -- column: failed_checks: names of the parser's checks that failed; empty when clean
 -- column: passes_checks: true when failed_checks is empty
--- column: superseded: true when a bulletin of the same period_start that passes its checks
---   was printed later: a later issue_date (NULL counts as earliest), on a tie the file
+-- column: superseded: true when a bulletin of the same city and period_start that passes
+--   its checks was printed later: a later issue_date (NULL counts as earliest), on a tie the file
 --   ingested later (ingest_seq), on a tie the later bulletin in the file. Failing
 --   bulletins can be superseded but never supersede.
 -- column: line_start: first line of the bulletin in the decoded file
 -- column: line_end: last line of the bulletin in the decoded file
 -- column: format: the bulletin format module that read it
 -- column: ingest_seq: order in which its file was taken in (ingest.files)
+-- column: city: the publishing city (驻马店, 三门峡), from the format that read the bulletin
+-- column: period_label: the publisher's own label of the period (2021第7期); NULL when it
+--   prints none (Zhumadian)
 with
 
 bulletins as (
@@ -40,9 +44,9 @@ checked as (
     select
         *,
         coalesce(len(failed_checks) = 0, false) as passes_checks,
-        -- printing order within a period: later issue, then later file, then later in the file
+        -- printing order within a city's period: later issue, then later file, then later in the file
         row_number() over (
-            partition by period_start
+            partition by city, period_start
             order by issue_date asc nulls first, ingest_seq asc, seq asc
         ) as printing_no,
     from bulletins
@@ -51,7 +55,7 @@ checked as (
 latest as (
     select
         *,
-        max(printing_no) filter (where passes_checks) over (partition by period_start)
+        max(printing_no) filter (where passes_checks) over (partition by city, period_start)
             as latest_passing_printing_no,
     from checked
 ),
@@ -83,6 +87,8 @@ final as (
         line_end,
         format,
         ingest_seq,
+        city,
+        period_label,
     from latest
 )
 

@@ -1,11 +1,16 @@
--- grain: one row per published week.
--- unique_key: week_start
--- not_null: week_start, week_end, bulletin_id, prev_week_published, units_on_list
--- description: The city's week-over-week figures from the weekly bulletin. Only bulletins
---   that pass their checks and are not superseded count.
+-- grain: one row per city per published week.
+-- unique_key: city, week_start
+-- not_null: city, week_start, week_end, bulletin_id, prev_week_published, units_on_list
+-- description: Each city's week-over-week figures from its weekly bulletin. Only bulletins
+--   that pass their checks and are not superseded count; weeks are compared within a city.
+--   A figure the city's format does not print is NULL, and so is what is computed from it
+--   (Sanmenxia: received only; README: Cities and their bulletin formats).
+-- column: city: the publishing city (驻马店, 三门峡)
 -- column: week_start: first day of the published week
 -- column: week_end: last day of the published week
--- column: received: cases taken in that week (受理)
+-- column: period_label: the publisher's own label of the period (2021第7期); NULL when it
+--   prints none (Zhumadian)
+-- column: received: cases taken in that week (受理; Sanmenxia: 共处理案件, all channels)
 -- column: due: cases due to be closed that week, older cases included (应结案)
 -- column: closed: cases closed (已结案)
 -- column: in_progress: cases in progress (正在办理中)
@@ -13,12 +18,14 @@
 -- column: disputed: cases not handled, responsibility disputed (确权争议)
 -- column: closure_rate: closed / due, 0..1, computed; NULL when due is NULL or 0
 -- column: closure_rate_published: closure rate as printed, 0..1 (90.58% -> 0.9058)
--- column: prev_week_published: whether the previous week (week_start - 7 days) was published
+-- column: prev_week_published: whether the city's previous week (week_start - 7 days) was
+--   published
 -- column: prev_closure_rate: closure_rate of the previous week; NULL when not published
 -- column: closure_rate_change_pp: (closure_rate - prev_closure_rate) * 100, in percentage points
 -- column: overdue_change: overdue - the previous week's overdue; NULL when not published
 -- column: disputed_change: disputed - the previous week's disputed; NULL when not published
--- column: units_on_list: canonical units on this week's list
+-- column: units_on_list: canonical units on this week's list (a unit listed in two groups,
+--   like a Sanmenxia department in two channels, counts in each)
 -- column: units_entered: units on this week's list that were off the previous week's;
 --   NULL when the previous week was not published
 -- column: units_left: units on the previous week's list that are off this week's; NULL
@@ -41,32 +48,35 @@ unit_weeks as (
 
 list_counts as (
     select
+        city,
         week_start,
         count(*) filter (where on_list) as units_on_list,
         count(*) filter (where list_change = 'entered') as units_entered,
         count(*) filter (where list_change = 'left') as units_left,
     from unit_weeks
-    group by week_start
+    group by city, week_start
 ),
 
 largest_three as (
     select
+        city,
         week_start,
         unresolved,
     from unit_weeks
     where on_list
     qualify row_number() over (
-        partition by week_start
-        order by unresolved desc nulls last, unit_name
+        partition by city, week_start
+        order by unresolved desc nulls last, unit_name, unit_group
     ) <= 3
 ),
 
 top3 as (
     select
+        city,
         week_start,
         sum(unresolved) as top3_unresolved,
     from largest_three
-    group by week_start
+    group by city, week_start
 ),
 
 figures as (
@@ -78,8 +88,10 @@ figures as (
 
 final as (
     select
+        figures.city,
         figures.week_start,
         figures.week_end,
+        figures.period_label,
         figures.received,
         figures.due,
         figures.closed,
@@ -103,10 +115,16 @@ final as (
         figures.bulletin_id,
         figures.issue_date,
     from figures
-    left join figures as prev on prev.week_start = figures.week_start - 7
-    left join list_counts on list_counts.week_start = figures.week_start
-    left join top3 on top3.week_start = figures.week_start
-    order by figures.week_start
+    left join figures as prev
+        on prev.city = figures.city
+        and prev.week_start = figures.week_start - 7
+    left join list_counts
+        on list_counts.city = figures.city
+        and list_counts.week_start = figures.week_start
+    left join top3
+        on top3.city = figures.city
+        and top3.week_start = figures.week_start
+    order by figures.city, figures.week_start
 )
 
 select * from final

@@ -1,21 +1,28 @@
--- grain: one row per canonical unit per published week in which the unit is on the list,
---   or was on the list in the previous week (week_start - 7 days) and that week was
---   published too (a unit that left the list).
--- unique_key: week_start, unit_name
--- not_null: week_start, unit_name, week_end, on_list, prev_week_published, unresolved,
---   weeks_on_list_streak, weeks_on_list_total
--- description: Each unit's week-over-week performance on the weekly list of units with
---   overdue cases. Only bulletins that pass their checks and are not superseded count.
+-- grain: one row per city, canonical unit and group per published week of the city in
+--   which the unit is on the group's list, or was on it in the previous week (week_start -
+--   7 days) and that week was published too (a unit that left the list).
+-- unique_key: city, week_start, unit_group, unit_name
+-- not_null: city, week_start, unit_group, unit_name, week_end, on_list, prev_week_published,
+--   unresolved, weeks_on_list_streak, weeks_on_list_total
+-- description: Each unit's week-over-week performance on its city's weekly list (Zhumadian:
+--   the units with overdue cases; Sanmenxia: each channel's departments cases were
+--   dispatched to). Only bulletins that pass their checks and are not superseded count;
+--   weeks are compared within a city, a unit within its group (a Sanmenxia department
+--   listed by two channels has a row for each).
+-- column: city: the publishing city (驻马店, 三门峡)
 -- column: week_start: first day of the published week
 -- column: week_end: last day of the published week
--- column: unit_name: canonical unit name (sql/seeds/unit_aliases.csv)
--- column: unit_group: table group the unit is listed in; for a unit that left the list,
---   its group in the previous week
+-- column: period_label: the publisher's own label of the period (2021第7期); NULL when it
+--   prints none (Zhumadian)
+-- column: unit_name: canonical unit name (sql/seeds/unit_aliases.csv, per city)
+-- column: unit_group: table group the unit is listed in (Sanmenxia: the channel)
 -- column: on_list: true when the unit is on this week's list
--- column: dispatched: cases dispatched to the unit (交办件); NULL off the list (not printed)
--- column: unresolved: cases overdue at the unit (未办结件); 0 off the list
+-- column: dispatched: cases dispatched to the unit (交办件; Sanmenxia: 派遣数); NULL off the
+--   list (not printed)
+-- column: unresolved: cases overdue at the unit (未办结件; Sanmenxia: 未完成数); 0 off the list
 -- column: unresolved_rate: unresolved / dispatched, 0..1; NULL when dispatched is NULL or 0
--- column: prev_week_published: whether the previous week (week_start - 7 days) was published
+-- column: prev_week_published: whether the city's previous week (week_start - 7 days) was
+--   published
 -- column: prev_on_list: whether the unit was on the previous week's list; NULL when that
 --   week was not published
 -- column: prev_dispatched: dispatched in the previous week; NULL when the unit was off that
@@ -52,51 +59,59 @@ bulletin_units as (
     select * from core.bulletin_units
 ),
 
--- units on a published week's list; a unit printed twice (two spellings) is summed
+-- units on a published week's list, per group; a unit printed twice in a group (two
+-- spellings of one canonical name) is summed
 listed as (
     select
+        weeks.city,
         weeks.week_start,
+        units.unit_group,
         units.unit_name,
-        arg_min(units.unit_group, units.row_no) as unit_group,
         sum(units.dispatched)::integer as dispatched,
         sum(units.unresolved)::integer as unresolved,
     from weeks
     inner join bulletin_units as units on units.bulletin_id = weeks.bulletin_id
-    group by weeks.week_start, units.unit_name
+    group by weeks.city, weeks.week_start, units.unit_group, units.unit_name
 ),
 
 ranked as (
     select
         *,
         rank() over (
-            partition by week_start, unit_group
+            partition by city, week_start, unit_group
             order by unresolved desc nulls last
         ) as rank_in_group,
         case when dispatched > 0 then unresolved / dispatched end as unresolved_rate,
     from listed
 ),
 
--- on the previous published week's list, not on this week's
+-- on the city's previous published week's list, not on this week's
 left_the_list as (
     select
+        weeks.city,
         weeks.week_start,
-        prev.unit_name,
         prev.unit_group,
+        prev.unit_name,
     from weeks
-    inner join listed as prev on prev.week_start = weeks.week_start - 7
+    inner join listed as prev
+        on prev.city = weeks.city
+        and prev.week_start = weeks.week_start - 7
     where not exists (
         select 1
         from listed as this_week
-        where this_week.week_start = weeks.week_start
+        where this_week.city = weeks.city
+            and this_week.week_start = weeks.week_start
+            and this_week.unit_group = prev.unit_group
             and this_week.unit_name = prev.unit_name
     )
 ),
 
 unit_weeks as (
     select
+        city,
         week_start,
-        unit_name,
         unit_group,
+        unit_name,
         true as on_list,
         dispatched,
         unresolved,
@@ -105,9 +120,10 @@ unit_weeks as (
     from ranked
     union all
     select
+        city,
         week_start,
-        unit_name,
         unit_group,
+        unit_name,
         false as on_list,
         null::integer as dispatched,
         0 as unresolved,
@@ -119,10 +135,13 @@ unit_weeks as (
 -- streaks: a new one starts when the unit's previous week on the list is not week_start - 7
 streak_starts as (
     select
+        city,
         week_start,
+        unit_group,
         unit_name,
         case
-            when lag(week_start) over (partition by unit_name order by week_start) = week_start - 7
+            when lag(week_start) over (partition by city, unit_group, unit_name order by week_start)
+                = week_start - 7
                 then 0
             else 1
         end as starts_streak,
@@ -131,10 +150,12 @@ streak_starts as (
 
 streak_ids as (
     select
+        city,
         week_start,
+        unit_group,
         unit_name,
         sum(starts_streak) over (
-            partition by unit_name
+            partition by city, unit_group, unit_name
             order by week_start
             rows between unbounded preceding and current row
         ) as streak_id,
@@ -143,16 +164,23 @@ streak_ids as (
 
 streaks as (
     select
+        city,
         week_start,
+        unit_group,
         unit_name,
-        row_number() over (partition by unit_name, streak_id order by week_start) as weeks_on_list_streak,
+        row_number() over (
+            partition by city, unit_group, unit_name, streak_id
+            order by week_start
+        ) as weeks_on_list_streak,
     from streak_ids
 ),
 
 joined as (
     select
+        unit_weeks.city,
         unit_weeks.week_start,
         weeks.week_end,
+        weeks.period_label,
         unit_weeks.unit_name,
         unit_weeks.unit_group,
         unit_weeks.on_list,
@@ -171,27 +199,37 @@ joined as (
         prev.rank_in_group as prev_rank_in_group,
         coalesce(streaks.weeks_on_list_streak, 0) as weeks_on_list_streak,
         sum(unit_weeks.on_list::integer) over (
-            partition by unit_weeks.unit_name
+            partition by unit_weeks.city, unit_weeks.unit_group, unit_weeks.unit_name
             order by unit_weeks.week_start
             rows between unbounded preceding and current row
         )::bigint as weeks_on_list_total,
         unit_weeks.rank_in_group,
         weeks.overdue as city_overdue,
     from unit_weeks
-    inner join weeks on weeks.week_start = unit_weeks.week_start
-    left join weeks as prev_week on prev_week.week_start = unit_weeks.week_start - 7
+    inner join weeks
+        on weeks.city = unit_weeks.city
+        and weeks.week_start = unit_weeks.week_start
+    left join weeks as prev_week
+        on prev_week.city = unit_weeks.city
+        and prev_week.week_start = unit_weeks.week_start - 7
     left join ranked as prev
-        on prev.week_start = unit_weeks.week_start - 7
+        on prev.city = unit_weeks.city
+        and prev.week_start = unit_weeks.week_start - 7
+        and prev.unit_group = unit_weeks.unit_group
         and prev.unit_name = unit_weeks.unit_name
     left join streaks
-        on streaks.week_start = unit_weeks.week_start
+        on streaks.city = unit_weeks.city
+        and streaks.week_start = unit_weeks.week_start
+        and streaks.unit_group = unit_weeks.unit_group
         and streaks.unit_name = unit_weeks.unit_name
 ),
 
 final as (
     select
+        city,
         week_start,
         week_end,
+        period_label,
         unit_name,
         unit_group,
         on_list,
@@ -222,7 +260,7 @@ final as (
         end as resolves_nothing,
         case when city_overdue > 0 then unresolved / city_overdue end as overdue_share,
     from joined
-    order by week_start, unit_group, on_list desc, rank_in_group, unit_name
+    order by city, week_start, unit_group, on_list desc, rank_in_group, unit_name
 )
 
 select * from final

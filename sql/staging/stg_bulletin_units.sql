@@ -18,6 +18,8 @@ taken as (
         units.unit_name_key,
         units.dispatched,
         units.unresolved,
+        units.closed,
+        units.closure_rate_published,
         units.row_no,
         units.line_no,
         units.batch_id,

@@ -16,6 +16,8 @@ taken as (
         bulletins.seq,
         bulletins.article_seq,
         bulletins.format,
+        bulletins.city,
+        bulletins.period_label,
         coalesce(bulletins.issue_date, files.issue_date) as issue_date,
         bulletins.period_start,
         bulletins.period_end,

@@ -1,4 +1,4 @@
--- fails: a unit name in the marts that is empty, or an alias of another name
+-- fails: a unit name in the marts that is empty, or an alias of another name in its city
 -- (names are folded once, in Python: flows.parsing.names.normalize_name, stored in the lake)
 with
 
@@ -12,11 +12,14 @@ aliases as (
 
 final as (
     select
+        unit_weeks.city,
         unit_weeks.week_start,
         unit_weeks.unit_name,
         aliases.canonical,
     from unit_weeks
-    left join aliases on aliases.alias_key = unit_weeks.unit_name
+    left join aliases
+        on aliases.city = unit_weeks.city
+        and aliases.alias_key = unit_weeks.unit_name
     where aliases.canonical <> unit_weeks.unit_name
         or unit_weeks.unit_name = ''
 )

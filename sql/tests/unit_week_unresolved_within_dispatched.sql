@@ -1,6 +1,8 @@
 -- fails: a unit with more unresolved cases than cases dispatched to it
 select
+    city,
     week_start,
+    unit_group,
     unit_name,
     dispatched,
     unresolved,
