@@ -316,10 +316,18 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
 
     settings = Settings.resolve(None, warehouse)
     try:
-        batches = rebuild_warehouse(settings)
+        result = rebuild_warehouse(settings)
     except Exception as exc:
         _fail(f"rebuild failed: {describe_error(exc)}")
-    typer.echo(f"rebuilt {settings.db_path} from {batches} lake batch(es)")
+    typer.echo(f"rebuilt {settings.db_path} from {result.batches} lake batch(es)")
+    for problem in result.problems:
+        typer.echo(f"warning: {problem.line()}", err=True)
+    if result.left_out:
+        typer.echo(
+            f"warning: {len(result.left_out)} batch(es) left out: `bulletins run` parses their files again "
+            "from the inbox (lake/_quarantine/quarantine.log says why)",
+            err=True,
+        )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -64,7 +64,7 @@ def load_without_prefect(inbox: Path, wh: Path) -> Path:
     """Take an inbox into a warehouse with the flow's pure steps (no Prefect): returns the DuckDB path."""
     from datetime import UTC, datetime
 
-    from flows.warehouse import build, lake
+    from flows.warehouse import build
     from flows.warehouse import db as warehouse
     from flows.warehouse.inbox import batches, known_files, plan_run
     from flows.warehouse.ingest import process_batch
@@ -79,6 +79,6 @@ def load_without_prefect(inbox: Path, wh: Path) -> Path:
         batch_ids = []
         for n, items in enumerate(batches(plan.to_parse), start=1):
             batch_ids.append(process_batch(inbox, lake_dir, f"{stamp}-{n:04d}", items, seen_at).batch_id)
-        assert not plan.duplicates and not lake.remove_incomplete(lake_dir)
+        assert not plan.duplicates
         build.load_and_build(con, lake_dir, batch_ids)
     return db_path

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.parsing.names import normalize_name
-from flows.warehouse import build, db, lake
+from flows.warehouse import build, db, lake, lake_audit
 from flows.warehouse import inbox as inbox_module
 from flows.warehouse.inbox import InboxFile, Known, batches, plan_run, sha256_file
 from flows.warehouse.ingest import process_batch
@@ -97,8 +97,11 @@ def test_a_batch_is_complete_only_with_its_files_part(tmp_path: Path) -> None:
     lake.write_part(tmp_path, "articles", "b2", [])
     (tmp_path / "articles" / ".b3.parquet.tmp").write_bytes(b"half")
     assert lake.complete_batches(tmp_path) == ["b1"]
-    removed = sorted(p.name for p in lake.remove_incomplete(tmp_path))
-    assert removed == [".b3.parquet.tmp", "b2.parquet"]
+    problems = lake_audit.audit(tmp_path, loaded=set(), full=False)
+    # The interrupted batch is set aside, not deleted; our own temp file is deleted.
+    assert [(p.batch_id, p.action) for p in problems] == [("b2", lake_audit.SET_ASIDE)]
+    assert not (tmp_path / "articles" / ".b3.parquet.tmp").exists()
+    assert (tmp_path / lake_audit.QUARANTINE_DIR / "articles" / "b2.parquet").exists()
     for table, schema in LAKE_TABLES.items():
         assert pq.read_schema(lake.part_path(tmp_path, table, "b1")).remove_metadata() == schema.remove_metadata()
     assert lake.read_files_part(tmp_path, "b1") == [row]

@@ -196,7 +196,7 @@ def test_warehouse_rebuilds_from_the_lake(tmp_path: Path, loaded: tuple[Path, Pa
     db.unlink()
     from flows.settings import Settings
 
-    assert build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", wh)) == 1
+    assert build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", wh)).batches == 1
     assert snapshot(db, ("raw", "core", "marts")) == before
 
 

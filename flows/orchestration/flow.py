@@ -17,10 +17,11 @@ from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.settings import Settings
-from flows.warehouse import build, lake
+from flows.warehouse import build, lake, lake_audit
 from flows.warehouse import db as warehouse
 from flows.warehouse.inbox import InboxFile, Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, process_batch, record_duplicates
+from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
 from flows.warehouse.summary import RunSummary
 
@@ -33,23 +34,34 @@ PARSE_WORKERS = int(os.environ.get("BULLETINS_PARSE_WORKERS", "2"))
 class Prepared:
     plan: Plan
     pending_batches: list[str]
+    lake_problems: list[LakeProblem]
 
 
 @task(name="discover-new-files", cache_policy=NO_CACHE)
 def discover(settings: Settings) -> Prepared:
-    """Drop parts of interrupted batches, find unloaded batches and new inbox content."""
-    lake.remove_incomplete(settings.lake_dir)
+    """Check the lake, find unloaded batches and new inbox content."""
+    logger = get_run_logger()
     settings.warehouse.mkdir(parents=True, exist_ok=True)
-    con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
+    for path in build.remove_rebuild_leftovers(settings):  # a killed rebuild's (we hold the run lock)
+        logger.warning("removed %s, left by a rebuild that did not finish", path)
+    con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=logger)
     try:
         warehouse.verify_readable(con, settings.db_path)  # damage anywhere stops the run before it writes
         warehouse.create_raw_tables(con)
+        problems = lake_audit.audit(
+            settings.lake_dir,
+            loaded=warehouse.loaded_batches(con),
+            full=False,
+            restore=lambda table, batch_id: warehouse.batch_rows(con, table, batch_id),
+        )
+        for problem in problems:
+            logger.warning(problem.line())
         pending = warehouse.pending_batches(con, settings.lake_dir)
         pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
         known = known_files(warehouse.recorded_files(con) + pending_rows)
     finally:
         con.close()
-    return Prepared(plan=plan_run(settings.inbox, known), pending_batches=pending)
+    return Prepared(plan=plan_run(settings.inbox, known), pending_batches=pending, lake_problems=problems)
 
 
 @task(name="parse-batch", cache_policy=NO_CACHE)
@@ -115,6 +127,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     plan = prepared.plan
     summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
     summary.batches_recovered = len(prepared.pending_batches)
+    summary.lake_problems = [p.line() for p in prepared.lake_problems]
     if prepared.pending_batches:
         logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
 from flows.warehouse import db as warehouse
-from flows.warehouse import lake, models
+from flows.warehouse import lake, lake_audit, models
+from flows.warehouse.lake_audit import LakeProblem
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +68,85 @@ def load_and_build(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: li
     return True
 
 
-def rebuild_warehouse(settings: Settings) -> int:
-    """Recreate the DuckDB file from every complete lake batch; returns the batch count."""
+@dataclass(frozen=True)
+class RebuildResult:
+    """What `rebuild_warehouse` loaded, and the lake batches it restored or left out."""
+
+    batches: int
+    problems: list[LakeProblem] = field(default_factory=list)
+
+    @property
+    def left_out(self) -> list[LakeProblem]:
+        return [p for p in self.problems if p.set_aside]
+
+    def problems_line(self) -> str:
+        return "; ".join(p.line() for p in self.problems)
+
+
+def rebuild_files(settings: Settings) -> list[Path]:
+    """The temporary files of a rebuild (the new database and its WAL) beside the warehouse."""
+    tmp = settings.db_path.with_name(settings.db_path.name + ".rebuild")
+    return [tmp, tmp.with_name(tmp.name + ".wal")]
+
+
+def remove_rebuild_leftovers(settings: Settings) -> list[Path]:
+    """Delete what a rebuild that was killed left behind (call under the run lock)."""
+    removed = [path for path in rebuild_files(settings) if path.exists()]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
+def rebuild_warehouse(settings: Settings) -> RebuildResult:
+    """Recreate the DuckDB file from every sound lake batch.
+
+    Every batch is checked first (`lake_audit`, in full): a part the old warehouse can
+    give back is written again from it; a batch it cannot is set aside and reported, and
+    the rebuild goes on with the rest. The new file replaces the old one only when built.
+    """
     from flows.warehouse.locks import run_lock
 
     if not settings.lake_dir.is_dir():
         # Nothing to rebuild from: creating an empty warehouse here would hide a typo.
         raise NoLake(f"no lake at {settings.lake_dir}: nothing to rebuild from (is --warehouse the right folder?)")
     with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
-        lake.remove_incomplete(settings.lake_dir)
+        remove_rebuild_leftovers(settings)
+        problems = _audit_with_old_warehouse(settings)
         batch_ids = lake.complete_batches(settings.lake_dir)
-        tmp = settings.db_path.with_name(settings.db_path.name + ".rebuild")
-        for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        con = warehouse.connect(tmp)
+        tmp = rebuild_files(settings)[0]
         try:
-            warehouse.create_raw_tables(con)
-            load_and_build(con, settings.lake_dir, batch_ids)
-        finally:
-            con.close()
+            con = warehouse.connect(tmp)
+            try:
+                warehouse.create_raw_tables(con)
+                load_and_build(con, settings.lake_dir, batch_ids)
+            finally:
+                con.close()
+        except BaseException:
+            remove_rebuild_leftovers(settings)  # a failed rebuild leaves nothing behind
+            raise
         # Swap in the finished file: readers never see a half-built warehouse.
         settings.db_path.with_name(settings.db_path.name + ".wal").unlink(missing_ok=True)
         tmp.replace(settings.db_path)
-    return len(batch_ids)
+    return RebuildResult(batches=len(batch_ids), problems=problems)
+
+
+def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
+    """Check every lake batch; the warehouse being replaced gives back what it loaded."""
+    old = None
+    if settings.db_path.exists():
+        try:
+            old = warehouse.connect(settings.db_path, read_only=True)
+            loaded = warehouse.loaded_batches(old)
+        except (duckdb.Error, warehouse.WarehouseDamaged) as exc:  # damaged: nothing to restore from
+            log.warning("the old warehouse cannot give lake parts back: %s", str(exc).splitlines()[0])
+            if old is not None:
+                old.close()
+            old, loaded = None, set()
+    else:
+        loaded = set()
+    try:
+        restore = (lambda table, batch_id: warehouse.batch_rows(old, table, batch_id)) if old is not None else None
+        return lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
+    finally:
+        if old is not None:
+            old.close()

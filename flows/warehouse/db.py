@@ -233,6 +233,27 @@ def pending_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]
     return [b for b in lake.complete_batches(lake_dir) if b not in done]
 
 
+def batch_rows(con: duckdb.DuckDBPyConnection, lake_table: str, batch_id: str) -> pa.Table | None:
+    """The rows this warehouse loaded from one lake part (None if it did not load the batch).
+
+    What `lake_audit` writes back when the part is lost or damaged.
+    """
+    if batch_id not in loaded_batches(con):
+        return None
+    table = WAREHOUSE_TABLES[lake_table]
+    schema, name = table.split(".")
+    present = {
+        row[0]
+        for row in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
+        ).fetchall()
+    }
+    # A warehouse built before a column existed lacks it: `upgrade` computes or NULLs it.
+    columns = ", ".join(c for c in LAKE_TABLES[lake_table].names if c in present)
+    data = con.sql(f"select {columns} from {table} where batch_id = ?", params=[batch_id]).to_arrow_table()
+    return lake.upgrade(lake_table, data)
+
+
 def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str]) -> None:
     """Insert the batches' lake parts into the raw tables (caller owns the transaction).
 

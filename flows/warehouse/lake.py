@@ -2,7 +2,8 @@
 
 A batch is written table by table, each file under a temporary name then renamed,
 with `files` last: a batch whose `files` part exists is complete. Parts of a batch
-without it come from an interrupted run and are removed by `remove_incomplete`.
+without it come from an interrupted run; `flows.warehouse.lake_audit` sets them aside
+(and checks every batch before it is trusted). Parts carry page checksums.
 
 Parts are never rewritten. A part written before a column was added to its table's
 schema is read in the current schema (`read_part`): derived columns computed by their
@@ -34,12 +35,19 @@ def part_path(lake_dir: Path, table: str, batch_id: str) -> Path:
 
 def write_part(lake_dir: Path, table: str, batch_id: str, rows: Sequence[Mapping[str, Any]]) -> Path:
     """Write one table's rows of a batch atomically (temporary name, fsync, rename)."""
+    return write_arrow_part(lake_dir, table, batch_id, pa.Table.from_pylist(list(rows), schema=LAKE_TABLES[table]))
+
+
+def write_arrow_part(lake_dir: Path, table: str, batch_id: str, data: pa.Table) -> Path:
+    """Write one table's part of a batch from Arrow, atomically, in the table's schema."""
     schema = LAKE_TABLES[table]
+    columns = [data.column(field.name).cast(field.type) for field in schema]
+    arrow_table = pa.Table.from_arrays(columns, schema=schema)
     target = part_path(lake_dir, table, batch_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    arrow_table = pa.Table.from_pylist(list(rows), schema=schema)
-    pq.write_table(arrow_table, tmp, compression="zstd")
+    # Page checksums: bit rot in a part is found when it is read (lake_audit), not loaded.
+    pq.write_table(arrow_table, tmp, compression="zstd", write_page_checksum=True)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
@@ -60,23 +68,6 @@ def complete_batches(lake_dir: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.parquet"))
-
-
-def remove_incomplete(lake_dir: Path) -> list[Path]:
-    """Delete parts of batches that never got their `files` part, and stray temp files."""
-    complete = set(complete_batches(lake_dir))
-    removed: list[Path] = []
-    for table in LAKE_TABLES:
-        folder = table_dir(lake_dir, table)
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            stray_tmp = path.name.endswith(".tmp")
-            orphan = path.suffix == ".parquet" and path.stem not in complete
-            if stray_tmp or orphan:
-                path.unlink()
-                removed.append(path)
-    return removed
 
 
 def read_files_part(lake_dir: Path, batch_id: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ class RunSummary:
     weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded
     models_built: bool = False
     skipped: str | None = None  # why the run did nothing (another run held the lock)
+    lake_problems: list[str] = field(default_factory=list)  # lake batches restored or set aside (lake_audit)
 
     @property
     def changed(self) -> bool:
@@ -31,8 +32,20 @@ class RunSummary:
         if self.skipped:
             return f"run skipped: {self.skipped}"
         weeks = ", ".join(str(w) for w in sorted(set(self.weeks_loaded))) or "none"
+        lake = f"; {self.lake_line()}" if self.lake_problems else ""
         return (
             f"files: {self.files_new} new ({self.files_loaded} loaded, {self.files_partial} partial, "
             f"{self.files_quarantined} quarantined), {self.files_duplicate} duplicate, "
-            f"{self.files_unchanged} unchanged; weeks loaded: {weeks}"
+            f"{self.files_unchanged} unchanged; weeks loaded: {weeks}{lake}"
+        )
+
+    def lake_line(self) -> str:
+        """What the lake check did ('' when the lake was sound): see the run's log for each batch."""
+        if not self.lake_problems:
+            return ""
+        restored = sum("restored from the warehouse" in p for p in self.lake_problems)
+        aside = len(self.lake_problems) - restored
+        return (
+            f"lake: {restored} batch(es) restored from the warehouse, {aside} set aside in lake/_quarantine "
+            "(quarantine.log says why)"
         )

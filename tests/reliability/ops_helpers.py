@@ -38,6 +38,33 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     return target
 
 
+def snapshot(db_path: Path, schemas: tuple[str, ...] = ("core", "marts"), drop: tuple[str, ...] = ()) -> dict:
+    """Every row of every table and view in `schemas`, sorted, without the columns in `drop`."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        names = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name in ? "
+            "union all select schema_name, view_name from duckdb_views() where schema_name in ? order by 1, 2",
+            [list(schemas), list(schemas)],
+        ).fetchall()
+        for schema, name in names:
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+                    "order by column_index",
+                    [schema, name],
+                ).fetchall()
+                if c not in drop
+            ]
+            rows = con.execute(f"select {', '.join(columns)} from {schema}.{name}").fetchall()
+            out[f"{schema}.{name}"] = sorted(rows, key=repr)
+    finally:
+        con.close()
+    return out
+
+
 def table_block_offsets(db_path: Path, table: str) -> list[int]:
     """File offsets of the blocks holding a table's data (`pragma_storage_info`)."""
     con = duckdb.connect(str(db_path), read_only=True)
