@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -121,8 +122,13 @@ def _fail(message: str) -> None:
 
 
 @app.command()
-def run(inbox: InboxOpt = None, warehouse: WarehouseOpt = None) -> None:
+def run(
+    inbox: InboxOpt = None,
+    warehouse: WarehouseOpt = None,
+    timings: Annotated[bool, typer.Option(help="Also print where the time went, in seconds by stage")] = False,
+) -> None:
     """Run the bulletin-etl flow once over the inbox."""
+    started = time.perf_counter()
     _quiet_prefect()
     settings = Settings.resolve(inbox, warehouse)
     if not settings.inbox.is_dir():
@@ -130,12 +136,20 @@ def run(inbox: InboxOpt = None, warehouse: WarehouseOpt = None) -> None:
     from flows.orchestration.flow import bulletin_etl  # imports Prefect: keep `--help` fast
     from flows.orchestration.prefect_local import local_api
 
+    seconds = {"import": time.perf_counter() - started}
     try:
         with local_api():
+            seconds["prefect_start"] = time.perf_counter() - started - sum(seconds.values())
             summary = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse))
+            seconds["flow"] = time.perf_counter() - started - sum(seconds.values())
+        seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())
     except Exception as exc:  # the run itself failed: one line, non-zero exit
         _fail(f"run failed: {describe_error(exc)}")
     typer.echo(summary.line())
+    if timings:
+        # The CLI's stages (import, Prefect API start and stop, the flow as a whole), then the flow's.
+        cli = " ".join(f"{stage}={s:.2f}s" for stage, s in seconds.items())
+        typer.echo(f"timings: {cli} " + summary.timings_line().removeprefix("timings: "))
 
 
 def _json_default(value: Any) -> Any:

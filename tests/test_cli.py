@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,15 @@ def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (inbox / "empty.txt").write_bytes(b"")
     lines = (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8").split("\n")
     (inbox / "2020-12-30_cut.txt").write_text("\n".join(lines[:111]), encoding="utf-8")
-    result = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(root / "wh")])
+    result = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(root / "wh"), "--timings"])
     assert result.exit_code == 0, result.output
     assert "files: 3 new (1 loaded, 1 partial, 1 quarantined), 0 duplicate, 0 unchanged" in result.output
+    timings = re.search(r"^timings: (.*)$", result.output, re.MULTILINE)
+    assert timings is not None, result.output
+    stages = dict(re.findall(r"(\w+)=([\d.]+)s?", timings[1]))
+    for stage in ("import", "prefect_start", "flow", "prefect_stop", "discover", "parse", "load", "models"):
+        assert float(stages[stage]) >= 0, stage
+    assert stages["parse_tasks"] == "1"
     return root / "wh"
 
 

@@ -77,6 +77,45 @@ def test_batches_are_bounded_by_count_and_bytes() -> None:
     assert [len(b) for b in batches(items, max_files=100, max_bytes=25)] == [2, 2, 2, 1]
 
 
+def test_spread_batches_come_in_a_multiple_of_the_workers_of_even_size() -> None:
+    items = [InboxFile(f"{n}.txt", 10 + n % 3, 0, f"{n:064d}", n) for n in range(100)]
+    spread = list(batches(items, max_files=1000, max_bytes=400, spread=2))
+    assert len(spread) == 4  # 1100 bytes need 3 batches of at most 400: 4 for 2 workers
+    assert [i for b in spread for i in b] == items  # all of them, in order
+    sizes = [sum(i.size_bytes for i in b) for b in spread]
+    assert max(sizes) - min(sizes) <= 2 * 12  # each cut is off by at most one file
+    assert [len(b) for b in batches(items[:3], spread=8)] == [1, 1, 1]  # never an empty batch
+    assert list(batches([], spread=2)) == []
+
+
+def test_a_large_batch_is_written_a_row_group_at_a_time(tmp_path: Path) -> None:
+    rows = [
+        {"bulletin_id": f"b-{n}", "file_sha256": "0" * 64, "unit_group": "g", "unit_name_raw": f"u{n}"}
+        | {"dispatched": n, "unresolved": 0, "row_no": n, "line_no": n, "batch_id": "b1"}
+        for n in range(5)
+    ]
+    with lake.BatchWriter(tmp_path, "b1") as writer:
+        writer.write({"bulletin_units": rows[:2]})
+        writer.write({"bulletin_units": rows[2:]})
+        assert lake.complete_batches(tmp_path) == []  # nothing in place before commit
+        writer.commit()
+    part = pq.ParquetFile(lake.part_path(tmp_path, "bulletin_units", "b1"))
+    assert part.metadata.num_row_groups == 2
+    assert part.read().to_pylist() == rows
+    assert lake.complete_batches(tmp_path) == ["b1"]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_batch_left_without_commit_leaves_nothing(tmp_path: Path) -> None:
+    try:
+        with lake.BatchWriter(tmp_path, "b1") as writer:
+            writer.write({"files": []})
+            raise RuntimeError("interrupted")
+    except RuntimeError:
+        pass
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_a_batch_is_complete_only_with_its_files_part(tmp_path: Path) -> None:
     row = {
         "file_sha256": "0" * 64,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, copy_sample, make_inbox, query, snapshot
 
+from flows.orchestration import flow as flow_module
 from flows.orchestration.flow import bulletin_etl
 from flows.warehouse import build, models
 from flows.warehouse import db as warehouse
@@ -108,6 +109,21 @@ def test_two_runs_give_the_same_marts_as_one(tmp_path: Path, loaded: tuple[Path,
     summary = run(inbox, wh)
     assert (summary.files_new, summary.files_unchanged) == (4, 2)
     assert snapshot(wh / "bulletins.duckdb") == snapshot(wh_once / "bulletins.duckdb")
+
+
+@pytest.mark.slow  # starts pool workers, each importing Prefect
+def test_the_process_pool_gives_the_same_warehouse_as_parsing_in_the_flow(
+    tmp_path: Path, loaded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fixture's few files are parsed in the flow's process; here every file goes
+    # to the pool, in an even batch per worker (files split across batches).
+    _, wh_inline = loaded
+    monkeypatch.setattr(flow_module, "INLINE_MAX_BYTES", 0)
+    inbox = make_inbox(tmp_path / "pool_inbox")
+    summary = run(inbox, tmp_path / "pool_wh")
+    assert summary.parse_tasks == flow_module.PARSE_WORKERS
+    assert summary.files_new == len(all_inbox_names())
+    assert snapshot(tmp_path / "pool_wh" / "bulletins.duckdb") == snapshot(wh_inline / "bulletins.duckdb")
 
 
 def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(

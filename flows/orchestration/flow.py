@@ -7,6 +7,7 @@ write lake batches), `warehouse` (load), `models` (SQL models and data tests).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,9 @@ from flows.warehouse.summary import RunSummary
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
 
 PARSE_WORKERS = int(os.environ.get("BULLETINS_PARSE_WORKERS", "2"))
+# New content up to this size is parsed in the flow's own process: a pool worker first
+# imports Prefect (seconds of CPU), which pays off only on a backfill. See BENCHMARKS.md.
+INLINE_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,23 +75,25 @@ def parse_batch(inbox: str, lake_dir: str, batch_id: str, items: list[InboxFile]
 
 
 @task(name="load-and-build", cache_policy=NO_CACHE)
-def load_and_build(settings: Settings, batch_ids: list[str]) -> bool:
+def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict[str, float]]:
     """Load batches, build the models and run the data tests in one transaction.
 
-    Returns whether anything was done. Nothing is committed unless every data test
-    passes, so a failure anywhere leaves the warehouse as it was.
+    Returns whether anything was done and the seconds each step took. Nothing is
+    committed unless every data test passes, so a failure anywhere leaves the
+    warehouse as it was.
     """
     logger = get_run_logger()
+    seconds: dict[str, float] = {}
     con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
     try:
-        built = build.load_and_build(con, settings.lake_dir, batch_ids)
+        built = build.load_and_build(con, settings.lake_dir, batch_ids, seconds)
     finally:
         con.close()
     if built:
         logger.info("loaded %d lake batch(es); models built and data tests passed", len(batch_ids))
     else:
         logger.info("nothing new: warehouse unchanged")
-    return built
+    return built, seconds
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
@@ -114,8 +120,11 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
         summary.skipped = str(exc)
         logger.warning("run skipped: %s", exc)
         return summary
-    logger.info(summary.line())
+    started = time.perf_counter()
     publish(settings, summary)
+    summary.seconds["publish"] = time.perf_counter() - started
+    logger.info(summary.line())
+    logger.info(summary.timings_line())
     return summary
 
 
@@ -123,7 +132,9 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     logger = get_run_logger()
     seen_at = datetime.now(UTC)
     stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
+    started = time.perf_counter()
     prepared = discover(settings)
+    summary.seconds["discover"] = time.perf_counter() - started
     plan = prepared.plan
     summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
     summary.batches_recovered = len(prepared.pending_batches)
@@ -131,23 +142,42 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     if prepared.pending_batches:
         logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
 
+    started = time.perf_counter()
+    results = _parse(settings, plan, stamp, seen_at)
     new_batches: list[str] = []
-    futures = []
-    for n, items in enumerate(batches(plan.to_parse), start=1):
-        batch_id = _batch_id(stamp, n)
-        futures.append(parse_batch.submit(str(settings.inbox), str(settings.lake_dir), batch_id, items, seen_at))
-    for future in futures:
-        result: BatchResult = future.result()
+    for result in results:
         new_batches.append(result.batch_id)
         summary.files_loaded += result.statuses.get("loaded", 0)
         summary.files_partial += result.statuses.get("partial", 0)
         summary.files_quarantined += result.statuses.get("quarantined", 0)
         summary.weeks_loaded.extend(result.weeks)
+        for step, seconds in result.seconds.items():  # worker-seconds, summed over batches
+            summary.seconds[f"parse_{step}"] = summary.seconds.get(f"parse_{step}", 0.0) + seconds
     summary.files_new = summary.files_loaded + summary.files_partial + summary.files_quarantined
     if plan.duplicates:
-        batch_id = _batch_id(stamp, len(futures) + 1)
+        batch_id = _batch_id(stamp, len(results) + 1)
         record_duplicates(settings.lake_dir, batch_id, plan.duplicates, seen_at)
         new_batches.append(batch_id)
         summary.files_duplicate = len(plan.duplicates)
+    summary.seconds["parse"] = time.perf_counter() - started
+    summary.parse_tasks = len(results)
 
-    summary.models_built = load_and_build(settings, prepared.pending_batches + new_batches)
+    started = time.perf_counter()
+    summary.models_built, steps = load_and_build(settings, prepared.pending_batches + new_batches)
+    summary.seconds["load_and_build"] = time.perf_counter() - started
+    summary.seconds.update(steps)
+
+
+def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:
+    """Parse the new files into lake batches: in the process pool, or here when they are few."""
+    inbox, lake_dir = str(settings.inbox), str(settings.lake_dir)
+    if sum(item.size_bytes for item in plan.to_parse) <= INLINE_MAX_BYTES:
+        return [
+            parse_batch(inbox, lake_dir, _batch_id(stamp, n), items, seen_at)
+            for n, items in enumerate(batches(plan.to_parse), start=1)
+        ]
+    futures = [
+        parse_batch.submit(inbox, lake_dir, _batch_id(stamp, n), items, seen_at)
+        for n, items in enumerate(batches(plan.to_parse, spread=PARSE_WORKERS), start=1)
+    ]
+    return [future.result() for future in futures]

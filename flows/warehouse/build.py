@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,12 +39,16 @@ def models_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def load_and_build(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str]) -> bool:
+def load_and_build(
+    con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str], seconds: dict[str, float] | None = None
+) -> bool:
     """Load batches, build the models and run the data tests; commit only if all pass.
 
     Returns whether anything was done: with no batch to load and models built from
-    the same SQL and seeds, the warehouse is left untouched.
+    the same SQL and seeds, the warehouse is left untouched. `seconds`, when given,
+    receives the time spent in each step (load, models, data_tests, commit).
     """
+    clock = _Stopwatch(seconds if seconds is not None else {})
     fingerprint = models_fingerprint()
     current = con.execute("select value from ingest.model_state where key = 'models_fingerprint'").fetchall()
     if not batch_ids and current == [(fingerprint,)]:
@@ -51,9 +56,12 @@ def load_and_build(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: li
     con.execute("begin transaction")
     try:
         warehouse.load_batches(con, lake_dir, batch_ids)
+        clock.lap("load")
         models.load_seeds(con)
         models.build_models(con)
+        clock.lap("models")
         failures = models.run_data_tests(con)
+        clock.lap("data_tests")
         if failures:
             described = ", ".join(f.describe() for f in failures)
             raise DataTestsFailed(
@@ -65,7 +73,21 @@ def load_and_build(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: li
         con.execute("rollback")
         raise
     con.execute("checkpoint")
+    clock.lap("commit")
     return True
+
+
+class _Stopwatch:
+    """Records the seconds since the last lap under a name."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 @dataclass(frozen=True)

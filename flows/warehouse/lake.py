@@ -56,10 +56,51 @@ def write_arrow_part(lake_dir: Path, table: str, batch_id: str, data: pa.Table) 
 
 def write_batch(lake_dir: Path, batch_id: str, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
     """Write every table of a batch, `files` last (it marks the batch complete)."""
-    for table in LAKE_TABLES:
-        if table != COMPLETION_TABLE:
-            write_part(lake_dir, table, batch_id, rows_by_table.get(table, ()))
-    write_part(lake_dir, COMPLETION_TABLE, batch_id, rows_by_table.get(COMPLETION_TABLE, ()))
+    with BatchWriter(lake_dir, batch_id) as writer:
+        writer.write(rows_by_table)
+        writer.commit()
+
+
+class BatchWriter:
+    """Write one batch's parts a row group at a time, so a large batch never sits in memory.
+
+    Every table is written to a temporary file as rows come (`write`); `commit` closes
+    them, syncs them and renames them into place, `files` last (it marks the batch
+    complete). Leaving the block without `commit` removes the temporary files.
+    """
+
+    def __init__(self, lake_dir: Path, batch_id: str) -> None:
+        self.targets = {table: part_path(lake_dir, table, batch_id) for table in LAKE_TABLES}
+        self.temps = {table: path.with_name(f".{path.name}.tmp") for table, path in self.targets.items()}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> BatchWriter:
+        for table, tmp in self.temps.items():
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            self.writers[table] = pq.ParquetWriter(tmp, LAKE_TABLES[table], compression="zstd")
+        return self
+
+    def write(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        """Append the rows as one row group per table (tables without rows are left alone)."""
+        for table, rows in rows_by_table.items():
+            if rows:
+                self.writers[table].write_table(pa.Table.from_pylist(list(rows), schema=LAKE_TABLES[table]))
+
+    def commit(self) -> None:
+        """Close, sync and rename every part into place, `files` last."""
+        for writer in self.writers.values():
+            writer.close()
+        order = [t for t in self.targets if t != COMPLETION_TABLE] + [COMPLETION_TABLE]
+        for table in order:
+            with open(self.temps[table], "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(self.temps[table], self.targets[table])
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self.writers.values():
+            writer.close()  # a no-op on a closed writer
+        for tmp in self.temps.values():
+            tmp.unlink(missing_ok=True)
 
 
 def complete_batches(lake_dir: Path) -> list[str]:

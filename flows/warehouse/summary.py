@@ -22,6 +22,14 @@ class RunSummary:
     models_built: bool = False
     skipped: str | None = None  # why the run did nothing (another run held the lock)
     lake_problems: list[str] = field(default_factory=list)  # lake batches restored or set aside (lake_audit)
+    # Where the run's time went, in seconds by stage (see `flows.orchestration.flow`).
+    seconds: dict[str, float] = field(default_factory=dict)
+    parse_tasks: int = 0  # lake batches parsed (one task each)
+
+    def timings_line(self) -> str:
+        """The stage timings as one line: `timings: discover=0.12s parse=3.40s ...`."""
+        stages = " ".join(f"{stage}={s:.2f}s" for stage, s in self.seconds.items())
+        return f"timings: {stages} parse_tasks={self.parse_tasks}"
 
     @property
     def changed(self) -> bool:
