@@ -133,13 +133,15 @@ def run(
     settings = Settings.resolve(inbox, warehouse)
     if not settings.inbox.is_dir():
         _fail(f"inbox {settings.inbox} is not a folder")
-    from flows.orchestration.flow import bulletin_etl  # imports Prefect: keep `--help` fast
     from flows.orchestration.prefect_local import local_api
 
-    seconds = {"import": time.perf_counter() - started}
     try:
-        with local_api():
-            seconds["prefect_start"] = time.perf_counter() - started - sum(seconds.values())
+        # Prefect's temporary server starts first, in its own process, while this one
+        # imports Prefect and the flow (kept out of `--help`): one stage, both overlapped.
+        with local_api(preload=["flows.orchestration.flow"]):
+            from flows.orchestration.flow import bulletin_etl
+
+            seconds = {"prefect_start_and_import": time.perf_counter() - started}
             summary = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse))
             seconds["flow"] = time.perf_counter() - started - sum(seconds.values())
         seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,7 @@ def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     timings = re.search(r"^timings: (.*)$", result.output, re.MULTILINE)
     assert timings is not None, result.output
     stages = dict(re.findall(r"(\w+)=([\d.]+)s?", timings[1]))
-    for stage in ("import", "prefect_start", "flow", "prefect_stop", "discover", "parse", "load", "models"):
+    for stage in ("prefect_start_and_import", "flow", "prefect_stop", "discover", "parse", "load", "models"):
         assert float(stages[stage]) >= 0, stage
     assert stages["parse_tasks"] == "1"
     return root / "wh"
@@ -107,3 +110,30 @@ def test_query_without_a_warehouse_says_so(tmp_path: Path) -> None:
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def _processes_with(environment_entry: bytes) -> list[int]:
+    """Pids of the processes whose environment holds this NAME=value entry."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and environment_entry in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.slow
+def test_run_from_the_shell_starts_and_stops_its_own_temporary_server(tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"])
+    home = tmp_path / "prefect-home"
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    command = [sys.executable, "-m", "flows", "run", "--inbox", str(inbox), "--warehouse", str(tmp_path / "wh")]
+    result = subprocess.run([*command, "--timings"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "files: 1 new (1 loaded, 0 partial, 0 quarantined)" in result.stdout
+    assert re.search(r"^timings: prefect_start_and_import=[\d.]+s flow=", result.stdout, re.MULTILINE)
+    assert "Starting temporary server" not in result.stderr  # ours, not one Prefect started on its own
+    assert _processes_with(f"PREFECT_HOME={home}".encode()) == []  # the server was stopped and reaped

@@ -1,57 +1,537 @@
-"""`make bench`: parse throughput and pipeline run times on synthetic archives.
+"""`make bench`: the flow against its floor on a realistic corpus; prints the table, writes BENCHMARKS.md.
 
-Prints figures; asserts nothing (speed is measured here, never in unit tests).
-Runs the real flow on Prefect's temporary local API, in a temp folder.
+    python -m flows.devtools.bench                     # 2 and 10 years of 8 pages a day
+    python -m flows.devtools.bench --years 1           # a quick run (also: BENCH_YEARS=1 make bench)
+
+For each scale, in one run: the corpus (`flows.devtools.corpus`), then
+- the floor: reading and decoding every file; the parser alone on one core and on all
+  cores (plain multiprocessing, no Prefect); Python starting with Prefect imported;
+- the flow, as `bulletins run --timings` from the shell (wall time, CPU of the whole
+  process tree, peak RSS of the tree): an empty inbox, the backfill, a rerun with
+  nothing new, one new day on top of the archive; each against its floor;
+- where the backfill's time went (the stage timings the run prints);
+- the models alone and typical analyst queries on the warehouse.
+
+Measures only: nothing asserts a speed (unit tests never time anything). Wall figures
+need a quiet machine; the CPU column says what the work cost regardless of load.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import multiprocessing
 import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
+
+from flows.devtools.corpus import DEFAULT_START, days_in_years, write_corpus
+from flows.settings import PROJECT_DIR
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+BULLETINS = Path(sys.executable).with_name("bulletins")
+PAGES_PER_DAY = 8
+SEED = 1
+# The targets of issue 9 (2 cores, 10 years).
+TARGET_PARSER_MB_S = 15.0
+TARGET_PARSE_STAGE_SHARE = 0.8
+TARGET_BACKFILL_S = 30.0
+TARGET_NOTHING_NEW_S = 4.0
+TARGET_NEW_DAY_EXTRA_S = 1.0
+TARGET_RSS_MB = 1024.0
+TARGET_MODELS_S = 2.0
 
-def _write(folder: Path, files: dict[str, str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
+QUERIES = {
+    "one unit over all weeks": (
+        "select week_start, unresolved, dispatched, rank_in_group, weeks_on_list_streak "
+        "from marts.unit_week_performance where unit_name = '中国电信驻马店分公司' order by week_start"
+    ),
+    "the latest week's list": (
+        "select unit_group, rank_in_group, unit_name, dispatched, unresolved, unresolved_change "
+        "from marts.unit_week_performance "
+        "where week_start = (select max(week_start) from marts.unit_week_performance) and on_list "
+        "order by unit_group, rank_in_group"
+    ),
+    "articles mentioning a phrase": "select count(*) from core.articles where body like '%营商环境%'",
+}
 
 
-def bench_pipeline(weeks: int = 520) -> list[tuple[str, float]]:
-    """Time a first run over `weeks` pages, a run with one new page, and a run with none."""
-    from flows.devtools.synth import page_files, random_weeks
-    from flows.orchestration.flow import bulletin_etl
+# --------------------------------------------------------------------------- measuring
 
-    all_weeks = random_weeks(weeks + 1, seed=1)
-    figures = []
-    with tempfile.TemporaryDirectory(prefix="bulletins-bench-") as tmp:
-        inbox, wh = Path(tmp) / "inbox", Path(tmp) / "wh"
-        _write(inbox, page_files(all_weeks[:weeks]))
-        for label, files in (
-            (f"first run, {weeks} pages", {}),
-            ("incremental run, 1 new page", page_files(all_weeks[weeks:])),
-            ("run with nothing new", {}),
-        ):
-            _write(inbox, files)
-            started = time.perf_counter()
-            summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
-            figures.append((f"{label} ({summary.files_new} parsed)", time.perf_counter() - started))
+
+class TreeMemory:
+    """Peak resident memory of a process and all its descendants, sampled from /proc."""
+
+    def __init__(self, pid: int, every_s: float = 0.05) -> None:
+        self.pid, self.every_s = pid, every_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            total = 0
+            for pid in _tree(self.pid):
+                with contextlib.suppress(OSError, IndexError, ValueError):  # exited meanwhile
+                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.every_s)
+
+
+def _tree(root: int) -> list[int]:
+    """The pid and its descendants' pids."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def best_of(repeat: int, fn: Callable[[], object]) -> float:
+    """The fastest of `repeat` timed calls, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@dataclass
+class CliRun:
+    """One `bulletins run --timings` from the shell."""
+
+    wall_s: float
+    cpu_s: float  # the whole process tree, user + system
+    peak_rss_mb: float  # the whole process tree
+    stages: dict[str, float]
+    summary: str
+
+
+def run_cli(inbox: Path, warehouse: Path, prefect_home: Path) -> CliRun:
+    """Run the flow as a user would, and read back the stage timings it prints."""
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    env.pop("PREFECT_API_URL", None)  # the run starts Prefect's temporary server, as a user's does
+    cpu_before = _children_cpu_s()
+    started = time.perf_counter()
+    with (
+        subprocess.Popen(
+            [str(BULLETINS), "run", "--inbox", str(inbox), "--warehouse", str(warehouse), "--timings"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as proc,
+        TreeMemory(proc.pid) as memory,
+    ):
+        output, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"bulletins run failed ({proc.returncode}):\n{output}")
+    line = next(line for line in output.splitlines() if line.startswith("timings: "))
+    stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s?", line)}
+    summary = next(line for line in output.splitlines() if line.startswith("files: "))
+    return CliRun(wall, _children_cpu_s() - cpu_before, memory.peak_bytes / 2**20, stages, summary)
+
+
+# --------------------------------------------------------------------------- the floor
+
+
+def _read_decode(paths: Sequence[Path]) -> int:
+    from flows.parsing.decode import decode
+
+    for path in paths:
+        decode(path.read_bytes())
+    return len(paths)
+
+
+def _parse(paths: Sequence[Path]) -> int:
+    from flows.parsing import parse_file
+
+    for path in paths:
+        parse_file(path.name, path.read_bytes())
+    return len(paths)
+
+
+def parse_on_all_cores(paths: Sequence[Path], workers: int) -> float:
+    """Seconds to parse every file on `workers` processes (plain multiprocessing, start-up included)."""
+    chunks = [paths[i : i + 64] for i in range(0, len(paths), 64)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        assert sum(pool.imap_unordered(_parse, chunks)) == len(paths)
+    return time.perf_counter() - started
+
+
+def python_with_prefect_s() -> float:
+    """Wall seconds for a new Python process to import Prefect: the least any run costs."""
+    return best_of(3, lambda: subprocess.run([sys.executable, "-c", "import prefect"], check=True))
+
+
+# --------------------------------------------------------------------------- warehouse
+
+
+def models_alone_s(db_path: Path) -> tuple[float, float]:
+    """Seconds to rebuild the models, and to run the data tests, on a warehouse (rolled back)."""
+    from flows.warehouse import db, models
+
+    con = db.connect(db_path)
+    try:
+        con.execute("begin transaction")
+        started = time.perf_counter()
+        models.load_seeds(con)
+        models.build_models(con)
+        built = time.perf_counter()
+        models.run_data_tests(con)
+        tested = time.perf_counter()
+        con.execute("rollback")
+    finally:
+        con.close()
+    return built - started, tested - built
+
+
+def query_s(db_path: Path) -> dict[str, tuple[float, int]]:
+    """Best-of-3 seconds and row count of each typical query, on a read-only connection."""
+    from flows.warehouse import db
+
+    figures = {}
+    con = db.connect(db_path, read_only=True)
+    try:
+        for label, sql in QUERIES.items():
+            seconds = best_of(3, lambda sql=sql: con.execute(sql).fetchall())  # type: ignore[misc]
+            figures[label] = (seconds, len(con.execute(sql).fetchall()))
+    finally:
+        con.close()
     return figures
 
 
-def main() -> None:
-    from flows.devtools.bench_parse import measure
-    from flows.orchestration.prefect_local import local_api
+def cli_query_s(db_path: Path) -> float:
+    """Wall seconds of `bulletins query` for the latest week's list, from the shell."""
+    sql = QUERIES["the latest week's list"]
+    command = [str(BULLETINS), "query", sql, "--format", "csv", "--warehouse", str(db_path.parent)]
+    return best_of(3, lambda: subprocess.run(command, check=True, capture_output=True))
 
-    print("parse throughput (one core):", measure())
-    with local_api():
-        figures = bench_pipeline()
-    for label, seconds in figures:
-        print(f"{label}: {seconds:.2f} s")
+
+# --------------------------------------------------------------------------- one scale
+
+
+@dataclass
+class Scale:
+    years: int
+    pages: int = 0
+    megabytes: float = 0.0
+    figures: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, CliRun] = field(default_factory=dict)
+    queries: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.txt"))
+
+
+def bench_scale(years: int, work: Path, workers: int, log: Callable[[str], None]) -> Scale:
+    """Every figure of one scale: corpus, floor, flow runs, models, queries."""
+    scale = Scale(years)
+    root = work / f"{years}y"
+    shutil.rmtree(root, ignore_errors=True)
+    inbox, new_day, wh, empty = root / "inbox", root / "new-day", root / "warehouse", root / "empty"
+    days = days_in_years(DEFAULT_START, years)
+    log(f"{years} years: writing the corpus")
+    stats = write_corpus(inbox, start=DEFAULT_START, days=days, pages_per_day=PAGES_PER_DAY, seed=SEED)
+    write_corpus(new_day, start=DEFAULT_START + timedelta(days=days), days=1, pages_per_day=PAGES_PER_DAY, seed=SEED)
+    scale.pages, scale.megabytes = stats.pages, stats.bytes / 1e6
+    paths = _files(inbox)
+    f = scale.figures
+
+    log(f"{years} years: the floor")
+    f["read_s"] = best_of(1, lambda: _read_decode(paths))
+    f["parse_1_s"] = best_of(1, lambda: _parse(paths))
+    f["parse_all_s"] = parse_on_all_cores(paths, workers)
+    f["new_day_parse_s"] = best_of(3, lambda: _parse(_files(new_day)))
+
+    prefect_home = root / "prefect-home"
+    empty.mkdir(parents=True)
+    log(f"{years} years: bulletins run, empty inbox")
+    scale.runs["empty"] = run_cli(empty, root / "empty-warehouse", prefect_home)
+    log(f"{years} years: bulletins run, the backfill")
+    scale.runs["backfill"] = run_cli(inbox, wh, prefect_home)
+    log(f"{years} years: bulletins run, nothing new")
+    scale.runs["nothing_new"] = run_cli(inbox, wh, prefect_home)
+    for path in _files(new_day):
+        target = inbox / path.relative_to(new_day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    log(f"{years} years: bulletins run, one new day")
+    scale.runs["new_day"] = run_cli(inbox, wh, prefect_home)
+
+    log(f"{years} years: models and queries")
+    f["models_s"], f["data_tests_s"] = models_alone_s(wh / "bulletins.duckdb")
+    scale.queries = query_s(wh / "bulletins.duckdb")
+    f["cli_query_s"] = cli_query_s(wh / "bulletins.duckdb")
+    f["warehouse_mb"] = (wh / "bulletins.duckdb").stat().st_size / 1e6
+    f["lake_mb"] = sum(p.stat().st_size for p in (wh / "lake").rglob("*.parquet")) / 1e6
+    shutil.rmtree(root, ignore_errors=True)
+    return scale
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def _mb_s(megabytes: float, seconds: float) -> str:
+    return f"{megabytes / seconds:.1f} MB/s"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: datetime, took_s: float) -> str:
+    """BENCHMARKS.md: the machine, the figures side by side, the targets."""
+    names = [f"{s.years} years" for s in scales]
+    head = "| what | " + " | ".join(names) + " |\n|---|" + "---|" * len(scales)
+
+    def row(label: str, cell: Callable[[Scale], str]) -> str:
+        return f"| {label} | " + " | ".join(cell(s) for s in scales) + " |"
+
+    def run_cell(name: str, floor: Callable[[Scale], float] | None = None) -> Callable[[Scale], str]:
+        def cell(s: Scale) -> str:
+            r = s.runs[name]
+            text = f"{_s(r.wall_s)} (CPU {r.cpu_s:.1f} s)"
+            if floor is not None:
+                text += f", {r.wall_s / floor(s):.1f}× floor"
+            return text
+
+        return cell
+
+    def stage(name: str) -> Callable[[Scale], str]:
+        return lambda s: _s(s.runs["backfill"].stages.get(name, 0.0))
+
+    def parse_stage_share(s: Scale) -> float:
+        """The parse stage's throughput as a share of the parser alone on all cores."""
+        return s.figures["parse_all_s"] / s.runs["backfill"].stages["parse"]
+
+    def overhead(s: Scale) -> str:
+        st = s.runs["backfill"].stages
+        inside = st["discover"] + st["parse"] + st["load_and_build"] + st["publish"]
+        return _s(st["flow"] - inside)
+
+    def worker_idle(s: Scale) -> str:
+        st = s.runs["backfill"].stages
+        busy = st.get("parse_read", 0) + st.get("parse_parse", 0) + st.get("parse_write", 0)
+        idle = st["parse"] * workers - busy
+        tasks = int(st.get("parse_tasks", 0)) or 1
+        return f"{idle:.2f} worker-s ({idle / tasks:.2f} s per task, {int(st.get('parse_tasks', 0))} tasks)"
+
+    def process(s: Scale) -> str:
+        r = s.runs["backfill"]
+        st = r.stages
+        return _s(r.wall_s - st["prefect_start_and_import"] - st["flow"] - st["prefect_stop"])
+
+    big = scales[-1]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m flows.devtools.bench`); do not edit by hand.",
+        "",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; the whole bench took {took_s / 60:.1f} min",
+        f"- machine: {os.cpu_count()} cores ({_cpu_model()}), {_memory_gb():.0f} GB; {workers} parse workers",
+        f"- Python {platform.python_version()}; prefect {version('prefect')}, duckdb {version('duckdb')}, "
+        f"pyarrow {version('pyarrow')}",
+        "- corpus: `python -m flows.devtools.corpus` (seed 1, 8 pages a day from 2015-01-01): "
+        + "; ".join(f"{s.years} years = {s.pages:,} pages, {s.megabytes:.1f} MB" for s in scales),
+        f"- load while measuring: {_load()} (wall figures need a quiet machine; CPU figures much less so)",
+        "",
+        "## The floor",
+        "",
+        head,
+        row("read + decode every file, one core", lambda s: _mb_s(s.megabytes, s.figures["read_s"])),
+        row("parser alone, one core", lambda s: _mb_s(s.megabytes, s.figures["parse_1_s"])),
+        row(
+            f"parser alone, {workers} cores (multiprocessing)",
+            lambda s: f"{_mb_s(s.megabytes, s.figures['parse_all_s'])} ({_s(s.figures['parse_all_s'])})",
+        ),
+        row("Python starting with Prefect imported", lambda s: _s(floor_prefect_s)),
+        "",
+        "## The flow (`bulletins run` from the shell)",
+        "",
+        "Floors: the backfill against the parser alone on all cores; the runs with little to do",
+        "against Python starting with Prefect imported (one new day: plus parsing its pages).",
+        "",
+        head,
+        row("empty inbox", run_cell("empty", lambda s: floor_prefect_s)),
+        row("backfill", run_cell("backfill", lambda s: s.figures["parse_all_s"])),
+        row("rerun, nothing new", run_cell("nothing_new", lambda s: floor_prefect_s)),
+        row(
+            "one new day (8 pages) on top",
+            run_cell("new_day", lambda s: floor_prefect_s + s.figures["new_day_parse_s"]),
+        ),
+        row(
+            "one new day minus nothing new",
+            lambda s: _s(s.runs["new_day"].wall_s - s.runs["nothing_new"].wall_s),
+        ),
+        row("peak RSS of the backfill (process tree)", lambda s: f"{s.runs['backfill'].peak_rss_mb:.0f} MB"),
+        row("peak RSS, one new day (process tree)", lambda s: f"{s.runs['new_day'].peak_rss_mb:.0f} MB"),
+        row(
+            "backfill's parse stage",
+            lambda s: (
+                f"{_mb_s(s.megabytes, s.runs['backfill'].stages['parse'])}, "
+                f"{parse_stage_share(s):.0%} of the parser alone on {workers} cores"
+            ),
+        ),
+        row(
+            "models alone (rebuild; data tests)",
+            lambda s: f"{_s(s.figures['models_s'])}; {_s(s.figures['data_tests_s'])}",
+        ),
+        row("warehouse file; lake", lambda s: f"{s.figures['warehouse_mb']:.0f} MB; {s.figures['lake_mb']:.0f} MB"),
+        "",
+        "## Where the backfill's time goes",
+        "",
+        "From the timings `bulletins run --timings` prints. Worker-seconds are summed over",
+        "the parse tasks; idle worker time is the parse stage's wall time times the workers",
+        "minus what the tasks did: pool start-up (each worker imports Prefect) and per-task",
+        "overhead.",
+        "",
+        head,
+        row("process start (interpreter, until `bulletins` runs)", process),
+        row("Prefect's temporary server: start, overlapping imports", stage("prefect_start_and_import")),
+        row("discover (list, stat, hash the inbox)", stage("discover")),
+        row("parse stage (wall)", stage("parse")),
+        row("  in tasks: read + hash (worker-s)", stage("parse_read")),
+        row("  in tasks: parse + build rows (worker-s)", stage("parse_parse")),
+        row("  in tasks: lake writes (worker-s)", stage("parse_write")),
+        row("  idle workers: pool start-up, per-task overhead", worker_idle),
+        row("load into DuckDB", stage("load")),
+        row("models", stage("models")),
+        row("data tests", stage("data_tests")),
+        row("commit + checkpoint", stage("commit")),
+        row("publish the run's artifacts", stage("publish")),
+        row("Prefect flow and task overhead", overhead),
+        row("Prefect's temporary server: stop", stage("prefect_stop")),
+        row("total (wall)", lambda s: _s(s.runs["backfill"].wall_s)),
+        "",
+        f"## Analyst queries on the {big.years}-year warehouse",
+        "",
+        "| query | rows | time |",
+        "|---|---|---|",
+        *[f"| {label} | {rows} | {seconds * 1000:.1f} ms |" for label, (seconds, rows) in big.queries.items()],
+        f"| the latest week's list via `bulletins query` from the shell | | {_s(big.figures['cli_query_s'])} |",
+        "",
+        f"## Targets ({big.years} years)",
+        "",
+        "| target | figure | |",
+        "|---|---|---|",
+        *_targets(big, workers, parse_stage_share(big)),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _targets(s: Scale, workers: int, share: float) -> Iterator[str]:
+    parser = s.megabytes / s.figures["parse_1_s"]
+    yield f"| parser ≥ {TARGET_PARSER_MB_S:.0f} MB/s on one core | {parser:.1f} MB/s | {_met(parser >= TARGET_PARSER_MB_S)} |"
+    yield (
+        f"| parse stage ≥ {TARGET_PARSE_STAGE_SHARE:.0%} of the parser alone on {workers} cores | {share:.0%} | "
+        f"{_met(share >= TARGET_PARSE_STAGE_SHARE)} |"
+    )
+    backfill = s.runs["backfill"].wall_s
+    yield f"| backfill ≤ {TARGET_BACKFILL_S:.0f} s | {_s(backfill)} | {_met(backfill <= TARGET_BACKFILL_S)} |"
+    nothing = s.runs["nothing_new"].wall_s
+    yield f"| nothing new ≤ {TARGET_NOTHING_NEW_S:.0f} s | {_s(nothing)} | {_met(nothing <= TARGET_NOTHING_NEW_S)} |"
+    extra = s.runs["new_day"].wall_s - nothing
+    yield (
+        f"| one new day ≤ nothing new + {TARGET_NEW_DAY_EXTRA_S:.0f} s | +{_s(extra)} | "
+        f"{_met(extra <= TARGET_NEW_DAY_EXTRA_S)} |"
+    )
+    rss = s.runs["backfill"].peak_rss_mb
+    yield f"| backfill peak RSS ≤ 1 GB | {rss:.0f} MB | {_met(rss <= TARGET_RSS_MB)} |"
+    models = s.figures["models_s"]
+    yield f"| models ≤ {TARGET_MODELS_S:.0f} s | {_s(models)} | {_met(models <= TARGET_MODELS_S)} |"
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return m[1].strip() if m else "unknown CPU"
+
+
+def _memory_gb() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the flow against its floor; write BENCHMARKS.md.")
+    parser.add_argument(
+        "--years",
+        default=os.environ.get("BENCH_YEARS", "2,10"),
+        help="scales, comma-separated (default 2,10; env BENCH_YEARS)",
+    )
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BULLETINS_PARSE_WORKERS", "2")))
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+    years = [int(y) for y in str(args.years).split(",")]
+    started_at, started = datetime.now(UTC), time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bulletins-bench-", dir=args.work) as tmp:
+        floor_prefect_s = python_with_prefect_s()
+        scales = [bench_scale(y, Path(tmp), args.workers, log) for y in years]
+    text = report(scales, args.workers, floor_prefect_s, started_at, time.perf_counter() - started)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":
