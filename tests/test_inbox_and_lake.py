@@ -90,7 +90,13 @@ def test_spread_batches_come_in_a_multiple_of_the_workers_of_even_size() -> None
 
 def test_a_large_batch_is_written_a_row_group_at_a_time(tmp_path: Path) -> None:
     rows = [
-        {"bulletin_id": f"b-{n}", "file_sha256": "0" * 64, "unit_group": "g", "unit_name_raw": f"u{n}"}
+        {
+            "bulletin_id": f"b-{n}",
+            "file_sha256": "0" * 64,
+            "unit_group": "g",
+            "unit_name_raw": f"u{n}",
+            "unit_name_key": f"u{n}",
+        }
         | {"dispatched": n, "unresolved": 0, "row_no": n, "line_no": n, "batch_id": "b1"}
         for n in range(5)
     ]
