@@ -128,3 +128,16 @@ def test_every_package_under_flows_is_installed() -> None:
     }
     assert set(config["packages"]) == on_disk | {"flows.sql"}
     assert config["package-dir"] == {"flows.sql": "sql"}
+
+
+def test_a_pool_worker_imports_neither_duckdb_nor_the_flow() -> None:
+    """What a process-pool worker imports to run the parse task (its start-up cost)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flows.orchestration.parse_task; "
+        "print(sorted(m for m in ('duckdb', 'flows.orchestration.flow', 'flows.reporting') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -10,18 +10,18 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.orchestration.artifacts import publish_run_artifacts
+from flows.orchestration.parse_task import parse_batch
 from flows.settings import Settings
 from flows.warehouse import build, lake, lake_audit
 from flows.warehouse import db as warehouse
-from flows.warehouse.inbox import InboxFile, Plan, batches, known_files, plan_run
-from flows.warehouse.ingest import BatchResult, process_batch, record_duplicates
+from flows.warehouse.inbox import Plan, batches, known_files, plan_run
+from flows.warehouse.ingest import BatchResult, record_duplicates
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
 from flows.warehouse.summary import RunSummary
@@ -31,7 +31,7 @@ from flows.warehouse.summary import RunSummary
 PARSE_WORKERS = int(os.environ.get("BULLETINS_PARSE_WORKERS", "2"))
 # New content up to this size is parsed in the flow's own process: a pool worker first
 # imports Prefect (seconds of CPU), which pays off only on a backfill. See BENCHMARKS.md.
-INLINE_MAX_BYTES = 16 * 1024 * 1024
+INLINE_MAX_BYTES = int(os.environ.get("BULLETINS_INLINE_PARSE_MAX_BYTES", str(16 * 1024 * 1024)))
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,6 @@ def discover(settings: Settings) -> Prepared:
     finally:
         con.close()
     return Prepared(plan=plan_run(settings.inbox, known), pending_batches=pending, lake_problems=problems)
-
-
-@task(name="parse-batch", cache_policy=NO_CACHE)
-def parse_batch(inbox: str, lake_dir: str, batch_id: str, items: list[InboxFile], seen_at: datetime) -> BatchResult:
-    """Parse one batch of files and write its lake parts (runs in the process pool)."""
-    return process_batch(Path(inbox), Path(lake_dir), batch_id, items, seen_at)
 
 
 @task(name="load-and-build", cache_policy=NO_CACHE)

@@ -26,10 +26,15 @@ def configured_api_url() -> str | None:
 @contextmanager
 def pointing_at(api_url: str) -> Iterator[str]:
     """Point this process, and the processes it starts, at `api_url` until the block ends."""
+    from prefect.context import refresh_global_settings_context
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url  # inherited by flow-run and worker processes
+    # Threads read the process-global settings, made when Prefect was imported: the
+    # process pool's message forwarder would otherwise find no API and start a second
+    # temporary server of its own at the end of every pooled run (seconds, measured).
+    refresh_global_settings_context()
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             yield api_url
@@ -38,6 +43,7 @@ def pointing_at(api_url: str) -> Iterator[str]:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = saved
+        refresh_global_settings_context()
 
 
 @contextmanager
