@@ -247,3 +247,14 @@ def test_upgrade_nulls_new_optional_columns_and_refuses_missing_required_ones() 
         lake.upgrade("bulletins", pa.Table.from_pylist([{**row, "format": "f"}]))
     with pytest.raises(ValueError, match="required column bulletin_id"):
         lake.upgrade("bulletins", old.drop_columns(["bulletin_id"]))
+
+
+def test_a_writer_connection_has_bounded_memory(tmp_path: Path) -> None:
+    from flows.warehouse import db
+
+    con = db.connect(tmp_path / "w.duckdb")
+    try:
+        limit = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    finally:
+        con.close()
+    assert limit == "244.1 MiB"  # WRITER_MEMORY_LIMIT (256 MB) as DuckDB prints it, not 80% of the machine
