@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, copy_sample, make_inbox, query, snapshot
@@ -119,9 +121,18 @@ def test_the_process_pool_gives_the_same_warehouse_as_parsing_in_the_flow(
     # to the pool, in an even batch per worker (files split across batches).
     _, wh_inline = loaded
     monkeypatch.setattr(flow_module, "INLINE_MAX_BYTES", 0)
+    children_at_load: list[list[multiprocessing.Process]] = []
+    load = build.load_and_build
+
+    def load_and_build_spy(*args: Any, **kwargs: Any) -> bool:
+        children_at_load.append(multiprocessing.active_children())
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(build, "load_and_build", load_and_build_spy)
     inbox = make_inbox(tmp_path / "pool_inbox")
     summary = run(inbox, tmp_path / "pool_wh")
     assert summary.parse_tasks == flow_module.PARSE_WORKERS
+    assert children_at_load == [[]]  # the pool's workers exited before the load
     assert summary.files_new == len(all_inbox_names())
     assert snapshot(tmp_path / "pool_wh" / "bulletins.duckdb") == snapshot(wh_inline / "bulletins.duckdb")
 
