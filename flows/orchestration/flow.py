@@ -39,6 +39,8 @@ class Prepared:
     plan: Plan
     pending_batches: list[str]
     lake_problems: list[LakeProblem]
+    # verify (read every block of the warehouse), audit (the lake), plan (list, stat, hash the inbox)
+    seconds: dict[str, float]
 
 
 @task(name="discover-new-files", cache_policy=NO_CACHE)
@@ -50,7 +52,9 @@ def discover(settings: Settings) -> Prepared:
         logger.warning("removed %s, left by a rebuild that did not finish", path)
     con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=logger)
     try:
+        started = time.perf_counter()
         warehouse.verify_readable(con, settings.db_path)  # damage anywhere stops the run before it writes
+        verified = time.perf_counter()
         warehouse.create_raw_tables(con)
         problems = lake_audit.audit(
             settings.lake_dir,
@@ -60,12 +64,15 @@ def discover(settings: Settings) -> Prepared:
         )
         for problem in problems:
             logger.warning(problem.line())
+        audited = time.perf_counter()
         pending = warehouse.pending_batches(con, settings.lake_dir)
         pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
         known = known_files(warehouse.recorded_files(con) + pending_rows)
     finally:
         con.close()
-    return Prepared(plan=plan_run(settings.inbox, known), pending_batches=pending, lake_problems=problems)
+    plan = plan_run(settings.inbox, known)
+    seconds = {"verify": verified - started, "audit": audited - verified, "plan": time.perf_counter() - audited}
+    return Prepared(plan=plan, pending_batches=pending, lake_problems=problems, seconds=seconds)
 
 
 @task(name="load-and-build", cache_policy=NO_CACHE)
@@ -127,6 +134,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     started = time.perf_counter()
     prepared = discover(settings)
     summary.seconds["discover"] = time.perf_counter() - started
+    summary.seconds.update(prepared.seconds)
     plan = prepared.plan
     summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
     summary.batches_recovered = len(prepared.pending_batches)
