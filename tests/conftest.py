@@ -23,9 +23,6 @@ import pytest  # noqa: E402
 if TYPE_CHECKING:
     import duckdb
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SAMPLE_PAGE = FIXTURES / "pages" / "000_3e19ef32d54e8472.txt"
-
 
 @pytest.fixture
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
@@ -37,6 +34,24 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
     finally:
         connection.close()
+
+
+@pytest.fixture
+def sample_page() -> Path:
+    """The real page (testdata.SAMPLE_PAGE): one bulletin, nine units, both table groups."""
+    from testdata import SAMPLE_PAGE
+
+    return SAMPLE_PAGE
+
+
+@pytest.fixture
+def timeline(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse holding the golden timeline (testdata.TIMELINE), models built."""
+    from testdata import build_models, load_timeline
+
+    load_timeline(con)
+    build_models(con)
+    return con
 
 
 @pytest.fixture(scope="session")

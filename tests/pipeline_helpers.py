@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from conftest import SAMPLE_PAGE
+from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import bundled_files
 from flows.warehouse.db import connection

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import HOTLINE, PLATFORM, bundled_files, sanmenxia_files
 from flows.warehouse import build, db
@@ -20,7 +21,6 @@ from flows.warehouse.inbox import Known, plan_run
 from flows.warehouse.ingest import process_batch
 
 D = date.fromisoformat
-SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 NOTHING_KNOWN = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
 

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.parsing.names import normalize_name
 from flows.warehouse import build, db, lake, lake_audit
@@ -18,7 +19,6 @@ from flows.warehouse.inbox import InboxFile, Known, batches, plan_run, sha256_fi
 from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES
 
-SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.warehouse import locks
 from flows.warehouse.locks import RunInProgress, WarehouseLocked, connect_for_write, run_lock
@@ -272,8 +273,6 @@ def test_connects_at_once_when_nobody_holds_the_file(tmp_path: Path) -> None:
 
 
 # --- the flow: a second run, and a reader holding the warehouse --------------------
-
-SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 
 
 def _sample_week_rows(db_path: Path) -> list[tuple]:

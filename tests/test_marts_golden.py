@@ -6,21 +6,14 @@ each week exercises); smaller scenarios are written inline below.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from testdata import build_models, load_rows
 
-from flows.parsing.names import normalize_name
-from flows.warehouse import db as warehouse
 from flows.warehouse import models
-
-FIXTURES = Path(__file__).parent / "fixtures" / "marts"
-TIMELINE = json.loads((FIXTURES / "timeline.json").read_text(encoding="utf-8"))
 
 G1 = "市辖区(管委会)组"
 G2 = "市直单位及企业组"
@@ -28,38 +21,9 @@ D = date.fromisoformat
 A1, A2, A3, A4, A5, A6, A7 = (f"a{n}00000000000000-1" for n in range(1, 8))
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert dict rows (column -> value) into a table; unit rows get their folded name as ingest does."""
-    for row in rows:
-        if table == "raw.bulletin_units" and "unit_name_key" not in row:
-            row = {**row, "unit_name_key": normalize_name(row["unit_name_raw"])}
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        con.execute(f"insert into {table} ({columns}) values ({marks})", list(row.values())).fetchall()
-
-
-def load_inputs(con: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, Any]]]) -> None:
-    """Insert input rows per table, filling the columns they leave out from the timeline's defaults."""
-    for table, table_rows in rows.items():
-        defaults = TIMELINE["defaults"].get(table, {})
-        insert_rows(con, table, [{**defaults, **row} for row in table_rows])
-
-
 def build(con: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, Any]]]) -> None:
-    warehouse.create_raw_tables(con)
-    load_inputs(con, rows)
-    models.load_seeds(con)
-    models.build_models(con)
-
-
-@pytest.fixture
-def timeline(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = warehouse.connect(tmp_path / "bulletins.duckdb")
-    try:
-        build(con, TIMELINE["rows"])
-        yield con
-    finally:
-        con.close()
+    load_rows(con, rows)
+    build_models(con)
 
 
 def fetch(con: duckdb.DuckDBPyConnection, relation: str, order_by: str) -> tuple[list[str], list[tuple]]:
@@ -71,20 +35,29 @@ def fetch(con: duckdb.DuckDBPyConnection, relation: str, order_by: str) -> tuple
 ZHUMADIAN = "驻马店"
 
 
-def zhumadian(rows: list[tuple]) -> list[tuple]:
-    """Rows written (week_start, week_end, ...) as Zhumadian's: its city, and no period label."""
-    return [(ZHUMADIAN, r[0], r[1], None, *r[2:]) for r in rows]
+def zhumadian(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows written without city and period_label, as Zhumadian's: its city, and no period label."""
+    return [{"city": ZHUMADIAN, "period_label": None, **row} for row in rows]
 
 
 def assert_rows(
-    columns: list[str], actual: list[tuple], expected_columns: tuple[str, ...], expected: list[tuple]
+    columns: list[str], actual: list[tuple], expected_columns: tuple[str, ...], expected: list[dict[str, Any]]
 ) -> None:
-    """Exact comparison, floats to 1e-12; booleans must be booleans."""
+    """Exact comparison by column name, floats to 1e-12; booleans must be booleans.
+
+    The relation's columns must be `expected_columns`, in order, and every expected row
+    must name each of them once: a golden row cannot silently skip a column.
+    """
     assert tuple(columns) == expected_columns
     assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}: {actual}"
-    for n, (got, want) in enumerate(zip(actual, expected, strict=True)):
-        for column, g, w in zip(columns, got, want, strict=True):
-            where = f"row {n} ({want[:5]}) column {column}: got {g!r}, expected {w!r}"
+    for n, (got_row, want) in enumerate(zip(actual, expected, strict=True)):
+        missing, unknown = set(expected_columns) - set(want), set(want) - set(expected_columns)
+        assert not missing and not unknown, f"expected row {n}: columns missing {missing}, unknown {unknown}"
+        got = dict(zip(columns, got_row, strict=True))
+        label = ", ".join(str(want[c]) for c in ("city", "week_start", "unit_name") if c in want)
+        for column, w in want.items():
+            g = got[column]
+            where = f"row {n} ({label}) column {column}: got {g!r}, expected {w!r}"
             if isinstance(w, float):
                 assert g == pytest.approx(w, rel=1e-12, abs=1e-12), where
             else:
@@ -101,118 +74,113 @@ UNIT_COLUMNS = (
     "rank_change", "resolves_nothing", "overdue_share",
 )  # fmt: skip
 
-# week_start, week_end, unit_name, unit_group, on_list, dispatched, unresolved, unresolved_rate,
-#   prev_week_published, prev_on_list, prev_dispatched, prev_unresolved, unresolved_change,
-#   unresolved_rate_change_pp, weeks_on_list_streak, list_change, rank_in_group,
-#   weeks_on_list_total, prev_unresolved_rate, prev_rank_in_group, rank_change,
-#   resolves_nothing, overdue_share
 TIMELINE_UNIT_WEEKS = [
     # W1: the first published week: nothing before it, so every prev_* and list_change is NULL.
-    (D("2020-12-07"), D("2020-12-13"), "中国电信驻马店分公司", G2, True, 68, 30, 30 / 68,
-     False, None, None, None, None,
-     None, 1, None, 1,
-     1, None, None, None,
-     False, 30 / 100),
-    (D("2020-12-07"), D("2020-12-13"), "河南移动驻马店分公司", G2, True, 60, 20, 20 / 60,
-     False, None, None, None, None,
-     None, 1, None, 2,
-     1, None, None, None,
-     False, 20 / 100),
-    (D("2020-12-07"), D("2020-12-13"), "经济开发区管委会", G1, True, 500, 10, 10 / 500,
-     False, None, None, None, None,
-     None, 1, None, 2,
-     1, None, None, None,
-     False, 10 / 100),
+    {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 68, "unresolved": 30, "unresolved_rate": 30 / 68,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 30 / 100},
+    {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "河南移动驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 60, "unresolved": 20, "unresolved_rate": 20 / 60,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 20 / 100},
+    {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": True, "dispatched": 500, "unresolved": 10, "unresolved_rate": 10 / 500,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 10 / 100},
     # printed as the alias 驿城区人民政府
-    (D("2020-12-07"), D("2020-12-13"), "驿城区政府", G1, True, 1000, 40, 40 / 1000,
-     False, None, None, None, None,
-     None, 1, None, 1,
-     1, None, None, None,
-     False, 40 / 100),
+    {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1000, "unresolved": 40, "unresolved_rate": 40 / 1000,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 40 / 100},
     # W2: previous week published. 联通 printed with a space; 移动 and 联通 tie at rank 2.
-    (D("2020-12-14"), D("2020-12-20"), "中国电信驻马店分公司", G2, True, 68, 68, 1.0,
-     True, True, 68, 30, 38,
-     (68 / 68 - 30 / 68) * 100, 2, "stayed", 1,
-     2, 30 / 68, 1, 0,
-     True, 68 / 131),
-    (D("2020-12-14"), D("2020-12-20"), "中国联通驻马店分公司", G2, True, 59, 9, 9 / 59,
-     True, False, None, 0, 9,
-     None, 1, "entered", 2,
-     1, None, None, None,
-     False, 9 / 131),
-    (D("2020-12-14"), D("2020-12-20"), "市城乡一体化示范区管委会", G1, True, 16, 5, 5 / 16,
-     True, False, None, 0, 5,
-     None, 1, "entered", 2,
-     1, None, None, None,
-     False, 5 / 131),
-    (D("2020-12-14"), D("2020-12-20"), "河南移动驻马店分公司", G2, True, 55, 9, 9 / 55,
-     True, True, 60, 20, -11,
-     (9 / 55 - 20 / 60) * 100, 2, "stayed", 2,
-     2, 20 / 60, 2, 0,
-     False, 9 / 131),
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 68, "unresolved": 68, "unresolved_rate": 1.0,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 68, "prev_unresolved": 30, "unresolved_change": 38,
+     "unresolved_rate_change_pp": (68 / 68 - 30 / 68) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 30 / 68, "prev_rank_in_group": 1, "rank_change": 0,
+     "resolves_nothing": True, "overdue_share": 68 / 131},
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "中国联通驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 59, "unresolved": 9, "unresolved_rate": 9 / 59,
+     "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 9,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 2,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 9 / 131},
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "市城乡一体化示范区管委会", "unit_group": G1, "on_list": True, "dispatched": 16, "unresolved": 5, "unresolved_rate": 5 / 16,
+     "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 5,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 2,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 5 / 131},
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "河南移动驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 55, "unresolved": 9, "unresolved_rate": 9 / 55,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 60, "prev_unresolved": 20, "unresolved_change": -11,
+     "unresolved_rate_change_pp": (9 / 55 - 20 / 60) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 2,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 20 / 60, "prev_rank_in_group": 2, "rank_change": 0,
+     "resolves_nothing": False, "overdue_share": 9 / 131},
     # left the list: unresolved 0, dispatched unknown, group from W1
-    (D("2020-12-14"), D("2020-12-20"), "经济开发区管委会", G1, False, None, 0, None,
-     True, True, 500, 10, -10,
-     None, 0, "left", None,
-     1, 10 / 500, 2, None,
-     False, 0.0),
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 500, "prev_unresolved": 10, "unresolved_change": -10,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": 10 / 500, "prev_rank_in_group": 2, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 0.0},
     # printed as the canonical name: one unit with W1's alias
-    (D("2020-12-14"), D("2020-12-20"), "驿城区政府", G1, True, 1013, 40, 40 / 1013,
-     True, True, 1000, 40, 0,
-     (40 / 1013 - 40 / 1000) * 100, 2, "stayed", 1,
-     2, 40 / 1000, 1, 0,
-     False, 40 / 131),
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1013, "unresolved": 40, "unresolved_rate": 40 / 1013,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 1000, "prev_unresolved": 40, "unresolved_change": 0,
+     "unresolved_rate_change_pp": (40 / 1013 - 40 / 1000) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 40 / 1000, "prev_rank_in_group": 1, "rank_change": 0,
+     "resolves_nothing": False, "overdue_share": 40 / 131},
     # W3 (2020-12-21) is unpublished: its only bulletin fails a check. No rows.
     # W4 across New Year, after the gap: prev_* NULL, streaks restart, no "left" rows.
     # Figures from the correction (a5), not the first printing (a4).
-    (D("2020-12-28"), D("2021-01-03"), "中国电信驻马店分公司", G2, True, 70, 40, 40 / 70,
-     False, None, None, None, None,
-     None, 1, None, 1,
-     3, None, None, None,
-     False, 40 / 120),
-    (D("2020-12-28"), D("2021-01-03"), "经济开发区管委会", G1, True, 400, 20, 20 / 400,
-     False, None, None, None, None,
-     None, 1, None, 2,
-     2, None, None, None,
-     False, 20 / 120),
-    (D("2020-12-28"), D("2021-01-03"), "驿城区政府", G1, True, 1100, 60, 60 / 1100,
-     False, None, None, None, None,
-     None, 1, None, 1,
-     3, None, None, None,
-     False, 60 / 120),
+    {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 70, "unresolved": 40, "unresolved_rate": 40 / 70,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+     "weeks_on_list_total": 3, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 40 / 120},
+    {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": True, "dispatched": 400, "unresolved": 20, "unresolved_rate": 20 / 400,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 20 / 120},
+    {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1100, "unresolved": 60, "unresolved_rate": 60 / 1100,
+     "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+     "weeks_on_list_total": 3, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 60 / 120},
     # W5: previous week (2020-12-28) published across New Year; a6 counted once.
-    (D("2021-01-04"), D("2021-01-10"), "中一市政建设管理有限公司", G2, True, 80, 60, 60 / 80,
-     True, False, None, 0, 60,
-     None, 1, "entered", 1,
-     1, None, None, None,
-     False, 60 / 150),
-    (D("2021-01-04"), D("2021-01-10"), "中国电信驻马店分公司", G2, True, 70, 50, 50 / 70,
-     True, True, 70, 40, 10,
-     (50 / 70 - 40 / 70) * 100, 2, "stayed", 2,
-     4, 40 / 70, 1, -1,
-     False, 50 / 150),
+    {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "中一市政建设管理有限公司", "unit_group": G2, "on_list": True, "dispatched": 80, "unresolved": 60, "unresolved_rate": 60 / 80,
+     "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 60,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 1,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 60 / 150},
+    {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 70, "unresolved": 50, "unresolved_rate": 50 / 70,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 70, "prev_unresolved": 40, "unresolved_change": 10,
+     "unresolved_rate_change_pp": (50 / 70 - 40 / 70) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 2,
+     "weeks_on_list_total": 4, "prev_unresolved_rate": 40 / 70, "prev_rank_in_group": 1, "rank_change": -1,
+     "resolves_nothing": False, "overdue_share": 50 / 150},
     # printed as 驻马店市城乡一体化示范区管委会; was on W2's list, not W4's
-    (D("2021-01-04"), D("2021-01-10"), "市城乡一体化示范区管委会", G1, True, 20, 10, 10 / 20,
-     True, False, None, 0, 10,
-     None, 1, "entered", 2,
-     2, None, None, None,
-     False, 10 / 150),
-    (D("2021-01-04"), D("2021-01-10"), "经济开发区管委会", G1, False, None, 0, None,
-     True, True, 400, 20, -20,
-     None, 0, "left", None,
-     2, 20 / 400, 2, None,
-     False, 0.0),
-    (D("2021-01-04"), D("2021-01-10"), "驿城区政府", G1, True, 1200, 30, 30 / 1200,
-     True, True, 1100, 60, -30,
-     (30 / 1200 - 60 / 1100) * 100, 2, "stayed", 1,
-     4, 60 / 1100, 1, 0,
-     False, 30 / 150),
+    {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "市城乡一体化示范区管委会", "unit_group": G1, "on_list": True, "dispatched": 20, "unresolved": 10, "unresolved_rate": 10 / 20,
+     "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 10,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 2,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 10 / 150},
+    {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 400, "prev_unresolved": 20, "unresolved_change": -20,
+     "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 20 / 400, "prev_rank_in_group": 2, "rank_change": None,
+     "resolves_nothing": False, "overdue_share": 0.0},
+    {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1200, "unresolved": 30, "unresolved_rate": 30 / 1200,
+     "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 1100, "prev_unresolved": 60, "unresolved_change": -30,
+     "unresolved_rate_change_pp": (30 / 1200 - 60 / 1100) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+     "weeks_on_list_total": 4, "prev_unresolved_rate": 60 / 1100, "prev_rank_in_group": 1, "rank_change": 0,
+     "resolves_nothing": False, "overdue_share": 30 / 150},
 ]  # fmt: skip
 
 
 def test_unit_week_performance_timeline(timeline: duckdb.DuckDBPyConnection) -> None:
     columns, rows = fetch(timeline, "marts.unit_week_performance", "week_start, unit_name")
-    expected = sorted(TIMELINE_UNIT_WEEKS, key=lambda r: (r[0], r[2]))
+    expected = sorted(TIMELINE_UNIT_WEEKS, key=lambda r: (r["week_start"], r["unit_name"]))
     assert_rows(columns, rows, UNIT_COLUMNS, zhumadian(expected))
 
 
@@ -228,29 +196,29 @@ CITY_COLUMNS = (
 
 TIMELINE_CITY_WEEKS = [
     # first week: no previous week
-    (D("2020-12-07"), D("2020-12-13"), 4000, 5000, 4500, 300, 100, 100,
-     4500 / 5000, 0.9, False, None,
-     None, None, None, 4,
-     None, None, (40 + 30 + 20) / 100, 18, 4,
-     A1, D("2020-12-15")),
+    {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "received": 4000, "due": 5000, "closed": 4500, "in_progress": 300, "overdue": 100, "disputed": 100,
+     "closure_rate": 4500 / 5000, "closure_rate_published": 0.9, "prev_week_published": False, "prev_closure_rate": None,
+     "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 4,
+     "units_entered": None, "units_left": None, "top3_overdue_share": (40 + 30 + 20) / 100, "linked_units": 18, "overdue_units": 4,
+     "bulletin_id": A1, "issue_date": D("2020-12-15")},
     # the sample's figures; top three: 68 + 40 + 9
-    (D("2020-12-14"), D("2020-12-20"), 4852, 5723, 5184, 232, 131, 176,
-     5184 / 5723, 0.9058, True, 4500 / 5000,
-     (5184 / 5723 - 4500 / 5000) * 100, 131 - 100, 176 - 100, 5,
-     2, 1, (68 + 40 + 9) / 131, 18, 5,
-     A2, D("2020-12-22")),
+    {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "received": 4852, "due": 5723, "closed": 5184, "in_progress": 232, "overdue": 131, "disputed": 176,
+     "closure_rate": 5184 / 5723, "closure_rate_published": 0.9058, "prev_week_published": True, "prev_closure_rate": 4500 / 5000,
+     "closure_rate_change_pp": (5184 / 5723 - 4500 / 5000) * 100, "overdue_change": 131 - 100, "disputed_change": 176 - 100, "units_on_list": 5,
+     "units_entered": 2, "units_left": 1, "top3_overdue_share": (68 + 40 + 9) / 131, "linked_units": 18, "overdue_units": 5,
+     "bulletin_id": A2, "issue_date": D("2020-12-22")},
     # 2020-12-21 unpublished; across New Year, the correction printed 2021-01-06 wins
-    (D("2020-12-28"), D("2021-01-03"), 4100, 5000, 4400, 300, 120, 180,
-     4400 / 5000, 0.88, False, None,
-     None, None, None, 3,
-     None, None, (60 + 40 + 20) / 120, 18, 3,
-     A5, D("2021-01-06")),
+    {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "received": 4100, "due": 5000, "closed": 4400, "in_progress": 300, "overdue": 120, "disputed": 180,
+     "closure_rate": 4400 / 5000, "closure_rate_published": 0.88, "prev_week_published": False, "prev_closure_rate": None,
+     "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 3,
+     "units_entered": None, "units_left": None, "top3_overdue_share": (60 + 40 + 20) / 120, "linked_units": 18, "overdue_units": 3,
+     "bulletin_id": A5, "issue_date": D("2021-01-06")},
     # the failing reprint of 2021-01-19 (a7) does not replace a6
-    (D("2021-01-04"), D("2021-01-10"), 4500, 6000, 5500, 250, 150, 100,
-     5500 / 6000, 0.9167, True, 4400 / 5000,
-     (5500 / 6000 - 4400 / 5000) * 100, 150 - 120, 100 - 180, 4,
-     2, 1, (60 + 50 + 30) / 150, 18, 4,
-     A6, D("2021-01-12")),
+    {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "received": 4500, "due": 6000, "closed": 5500, "in_progress": 250, "overdue": 150, "disputed": 100,
+     "closure_rate": 5500 / 6000, "closure_rate_published": 0.9167, "prev_week_published": True, "prev_closure_rate": 4400 / 5000,
+     "closure_rate_change_pp": (5500 / 6000 - 4400 / 5000) * 100, "overdue_change": 150 - 120, "disputed_change": 100 - 180, "units_on_list": 4,
+     "units_entered": 2, "units_left": 1, "top3_overdue_share": (60 + 50 + 30) / 150, "linked_units": 18, "overdue_units": 4,
+     "bulletin_id": A6, "issue_date": D("2021-01-12")},
 ]  # fmt: skip
 
 
@@ -428,16 +396,16 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
         rows,
         UNIT_COLUMNS,
         zhumadian([
-            (D("2021-03-01"), D("2021-03-07"), "驿城区政府", G1, True, 50, 5, 5 / 50,
-             False, None, None, None, None,
-             None, 1, None, 1,
-             1, None, None, None,
-             False, 5 / 5),
-            (D("2021-03-08"), D("2021-03-14"), "驿城区政府", G1, False, None, 0, None,
-             True, True, 50, 5, -5,
-             None, 0, "left", None,
-             1, 5 / 50, 1, None,
-             False, None),
+            {"week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 50, "unresolved": 5, "unresolved_rate": 5 / 50,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 5 / 5},
+            {"week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 50, "prev_unresolved": 5, "unresolved_change": -5,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": 5 / 50, "prev_rank_in_group": 1, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": None},
         ]),
     )  # fmt: skip
     columns, rows = fetch(con, "marts.city_week_performance", "week_start")
@@ -446,16 +414,16 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
         rows,
         CITY_COLUMNS,
         zhumadian([
-            (D("2021-03-01"), D("2021-03-07"), 100, 100, 90, 5, 5, 0,
-             90 / 100, 0.9, False, None,
-             None, None, None, 1,
-             None, None, 5 / 5, 18, 1,
-             "c100000000000000-1", D("2021-03-09")),
-            (D("2021-03-08"), D("2021-03-14"), 100, 100, 95, 5, 0, 0,
-             95 / 100, 0.9, True, 90 / 100,
-             (95 / 100 - 90 / 100) * 100, -5, 0, 0,
-             0, 1, None, 18, 0,
-             "c200000000000000-1", D("2021-03-16")),
+            {"week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "received": 100, "due": 100, "closed": 90, "in_progress": 5, "overdue": 5, "disputed": 0,
+             "closure_rate": 90 / 100, "closure_rate_published": 0.9, "prev_week_published": False, "prev_closure_rate": None,
+             "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 1,
+             "units_entered": None, "units_left": None, "top3_overdue_share": 5 / 5, "linked_units": 18, "overdue_units": 1,
+             "bulletin_id": "c100000000000000-1", "issue_date": D("2021-03-09")},
+            {"week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "received": 100, "due": 100, "closed": 95, "in_progress": 5, "overdue": 0, "disputed": 0,
+             "closure_rate": 95 / 100, "closure_rate_published": 0.9, "prev_week_published": True, "prev_closure_rate": 90 / 100,
+             "closure_rate_change_pp": (95 / 100 - 90 / 100) * 100, "overdue_change": -5, "disputed_change": 0, "units_on_list": 0,
+             "units_entered": 0, "units_left": 1, "top3_overdue_share": None, "linked_units": 18, "overdue_units": 0,
+             "bulletin_id": "c200000000000000-1", "issue_date": D("2021-03-16")},
         ]),
     )  # fmt: skip
     assert models.run_data_tests(con) == []
@@ -587,53 +555,53 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
         rows,
         UNIT_COLUMNS,
         [
-            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", "一支队", HOTLINE, True, 2, 1, 1 / 2,
-             False, None, None, None, None,
-             None, 1, None, 1,
-             1, None, None, None,
-             False, None),
-            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", "一支队", PLATFORM, True, 100, 10, 10 / 100,
-             False, None, None, None, None,
-             None, 1, None, 1,
-             1, None, None, None,
-             False, None),
-            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", "环卫处", PLATFORM, True, 50, 1, 1 / 50,
-             False, None, None, None, None,
-             None, 1, None, 2,
-             1, None, None, None,
-             False, None),
-            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", "一支队", HOTLINE, True, 3, 0, 0.0,
-             True, True, 2, 1, -1,
-             (0 / 3 - 1 / 2) * 100, 2, "stayed", 1,
-             2, 1 / 2, 1, 0,
-             False, None),
-            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", "一支队", PLATFORM, True, 120, 20, 20 / 120,
-             True, True, 100, 10, 10,
-             (20 / 120 - 10 / 100) * 100, 2, "stayed", 1,
-             2, 10 / 100, 1, 0,
-             False, None),
-            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", "环卫处", PLATFORM, False, None, 0, None,
-             True, True, 50, 1, -1,
-             None, 0, "left", None,
-             1, 1 / 50, 2, None,
-             False, None),
-            (ZHUMADIAN, D("2021-03-01"), D("2021-03-07"), None, "一支", G1, True, 10, 2, 2 / 10,
-             False, None, None, None, None,
-             None, 1, None, 2,
-             1, None, None, None,
-             False, 2 / 7),
-            (ZHUMADIAN, D("2021-03-01"), D("2021-03-07"), None, "驿城区政府", G1, True, 50, 5, 5 / 50,
-             False, None, None, None, None,
-             None, 1, None, 1,
-             1, None, None, None,
-             False, 5 / 7),
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "一支队", "unit_group": HOTLINE, "on_list": True, "dispatched": 2, "unresolved": 1, "unresolved_rate": 1 / 2,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": None},
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "一支队", "unit_group": PLATFORM, "on_list": True, "dispatched": 100, "unresolved": 10, "unresolved_rate": 10 / 100,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": None},
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "环卫处", "unit_group": PLATFORM, "on_list": True, "dispatched": 50, "unresolved": 1, "unresolved_rate": 1 / 50,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": None},
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "一支队", "unit_group": HOTLINE, "on_list": True, "dispatched": 3, "unresolved": 0, "unresolved_rate": 0.0,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 2, "prev_unresolved": 1, "unresolved_change": -1,
+             "unresolved_rate_change_pp": (0 / 3 - 1 / 2) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 1 / 2, "prev_rank_in_group": 1, "rank_change": 0,
+             "resolves_nothing": False, "overdue_share": None},
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "一支队", "unit_group": PLATFORM, "on_list": True, "dispatched": 120, "unresolved": 20, "unresolved_rate": 20 / 120,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 100, "prev_unresolved": 10, "unresolved_change": 10,
+             "unresolved_rate_change_pp": (20 / 120 - 10 / 100) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 10 / 100, "prev_rank_in_group": 1, "rank_change": 0,
+             "resolves_nothing": False, "overdue_share": None},
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "环卫处", "unit_group": PLATFORM, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 50, "prev_unresolved": 1, "unresolved_change": -1,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": 1 / 50, "prev_rank_in_group": 2, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": None},
+            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "unit_name": "一支", "unit_group": G1, "on_list": True, "dispatched": 10, "unresolved": 2, "unresolved_rate": 2 / 10,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 2 / 7},
+            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 50, "unresolved": 5, "unresolved_rate": 5 / 50,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 5 / 7},
             # Zhumadian's 2021-03-08 is unpublished (Sanmenxia's is not): no previous week,
             # the streak restarts, no "left" row for 一支
-            (ZHUMADIAN, D("2021-03-15"), D("2021-03-21"), None, "驿城区政府", G1, True, 40, 4, 4 / 40,
-             False, None, None, None, None,
-             None, 1, None, 1,
-             2, None, None, None,
-             False, 4 / 4),
+            {"city": ZHUMADIAN, "week_start": D("2021-03-15"), "week_end": D("2021-03-21"), "period_label": None, "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 40, "unresolved": 4, "unresolved_rate": 4 / 40,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 4 / 4},
         ],
     )  # fmt: skip
     columns, rows = fetch(con, "marts.city_week_performance", "city, week_start")
@@ -643,26 +611,26 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
         CITY_COLUMNS,
         [
             # Sanmenxia prints received only: everything computed from the rest is NULL
-            (SANMENXIA, D("2021-03-01"), D("2021-03-07"), "2021第9期", 501, None, None, None, None, None,
-             None, None, False, None,
-             None, None, None, 3,
-             None, None, None, None, None,
-             S1B, D("2021-03-20")),
-            (SANMENXIA, D("2021-03-08"), D("2021-03-14"), "2021第10期", 480, None, None, None, None, None,
-             None, None, True, None,
-             None, None, None, 2,
-             0, 1, None, None, None,
-             S2, D("2021-03-17")),
-            (ZHUMADIAN, D("2021-03-01"), D("2021-03-07"), None, 100, 100, 88, 5, 7, 0,
-             88 / 100, 0.88, False, None,
-             None, None, None, 2,
-             None, None, (5 + 2) / 7, 18, 2,
-             Z1, D("2021-03-09")),
-            (ZHUMADIAN, D("2021-03-15"), D("2021-03-21"), None, 100, 100, 91, 5, 4, 0,
-             91 / 100, 0.91, False, None,
-             None, None, None, 1,
-             None, None, 4 / 4, 18, 1,
-             Z2, D("2021-03-23")),
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "received": 501, "due": None, "closed": None, "in_progress": None, "overdue": None, "disputed": None,
+             "closure_rate": None, "closure_rate_published": None, "prev_week_published": False, "prev_closure_rate": None,
+             "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 3,
+             "units_entered": None, "units_left": None, "top3_overdue_share": None, "linked_units": None, "overdue_units": None,
+             "bulletin_id": S1B, "issue_date": D("2021-03-20")},
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "received": 480, "due": None, "closed": None, "in_progress": None, "overdue": None, "disputed": None,
+             "closure_rate": None, "closure_rate_published": None, "prev_week_published": True, "prev_closure_rate": None,
+             "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 2,
+             "units_entered": 0, "units_left": 1, "top3_overdue_share": None, "linked_units": None, "overdue_units": None,
+             "bulletin_id": S2, "issue_date": D("2021-03-17")},
+            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "received": 100, "due": 100, "closed": 88, "in_progress": 5, "overdue": 7, "disputed": 0,
+             "closure_rate": 88 / 100, "closure_rate_published": 0.88, "prev_week_published": False, "prev_closure_rate": None,
+             "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 2,
+             "units_entered": None, "units_left": None, "top3_overdue_share": (5 + 2) / 7, "linked_units": 18, "overdue_units": 2,
+             "bulletin_id": Z1, "issue_date": D("2021-03-09")},
+            {"city": ZHUMADIAN, "week_start": D("2021-03-15"), "week_end": D("2021-03-21"), "period_label": None, "received": 100, "due": 100, "closed": 91, "in_progress": 5, "overdue": 4, "disputed": 0,
+             "closure_rate": 91 / 100, "closure_rate_published": 0.91, "prev_week_published": False, "prev_closure_rate": None,
+             "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 1,
+             "units_entered": None, "units_left": None, "top3_overdue_share": 4 / 4, "linked_units": 18, "overdue_units": 1,
+             "bulletin_id": Z2, "issue_date": D("2021-03-23")},
         ],
     )  # fmt: skip
     assert models.run_data_tests(con) == []

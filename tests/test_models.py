@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
+from testdata import build_models, insert_rows, load_timeline
 
-from flows.parsing.names import normalize_name
 from flows.settings import SQL_DIR
-from flows.warehouse import db as warehouse
-from flows.warehouse import models
-
-TIMELINE = json.loads((Path(__file__).parent / "fixtures" / "marts" / "timeline.json").read_text(encoding="utf-8"))
-
-
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert dict rows (column -> value) into a table; unit rows get their folded name as ingest does."""
-    for row in rows:
-        if table == "raw.bulletin_units" and "unit_name_key" not in row:
-            row = {**row, "unit_name_key": normalize_name(row["unit_name_raw"])}
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        con.execute(f"insert into {table} ({columns}) values ({marks})", list(row.values())).fetchall()
-
-
-def load_timeline(con: duckdb.DuckDBPyConnection) -> None:
-    """The golden timeline's input rows (see tests/test_marts_golden.py)."""
-    warehouse.create_raw_tables(con)
-    for table, rows in TIMELINE["rows"].items():
-        defaults = TIMELINE["defaults"].get(table, {})
-        insert_rows(con, table, [{**defaults, **row} for row in rows])
-
-
-def build(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> list[str]:
-    models.load_seeds(con, sql_dir)
-    return models.build_models(con, sql_dir)
-
-
-@pytest.fixture
-def golden(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    load_timeline(con)
-    build(con)
-    return con
+from flows.warehouse import db, models
 
 
 def write(path: Path, text: str) -> Path:
@@ -59,7 +24,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_real_seed_maps_the_known_variants(con: duckdb.DuckDBPyConnection) -> None:
-    warehouse.create_raw_tables(con)
+    db.create_raw_tables(con)
     models.load_seeds(con)
     sanmenxia = dict(
         con.execute("select alias_key, canonical from seeds.unit_aliases where city = '三门峡'").fetchall()
@@ -199,7 +164,7 @@ def test_new_model_files_are_ordered_by_their_references(con: duckdb.DuckDBPyCon
     order = [m.relation for m in models.discover_models(tmp_path)]
     assert order.index("core.aaa_listed") < order.index("marts.zzz_unit_weeks") < order.index("marts.aaa_top_units")
     load_timeline(con)
-    build(con, tmp_path)
+    build_models(con, tmp_path)
     assert con.execute("select * from marts.aaa_top_units order by unit_name").fetchall() == [
         ("中一市政建设管理有限公司", 1),
         ("中国电信驻马店分公司", 4),
@@ -222,7 +187,7 @@ def test_cycles_and_unknown_references_raise(tmp_path: Path) -> None:
 
 
 def test_build_needs_the_seed(con: duckdb.DuckDBPyConnection) -> None:
-    warehouse.create_raw_tables(con)
+    db.create_raw_tables(con)
     with pytest.raises(RuntimeError, match="load_seeds"):
         models.build_models(con)
 
@@ -230,8 +195,8 @@ def test_build_needs_the_seed(con: duckdb.DuckDBPyConnection) -> None:
 # ------------------------------------------------------------------ comments and docs
 
 
-def test_every_core_and_mart_relation_and_column_has_a_comment(golden: duckdb.DuckDBPyConnection) -> None:
-    columns = golden.execute(
+def test_every_core_and_mart_relation_and_column_has_a_comment(timeline: duckdb.DuckDBPyConnection) -> None:
+    columns = timeline.execute(
         "select schema_name, table_name, column_name, comment from duckdb_columns() "
         "where schema_name in ('core', 'marts')"
     ).fetchall()
@@ -239,7 +204,7 @@ def test_every_core_and_mart_relation_and_column_has_a_comment(golden: duckdb.Du
     assert {"core.articles", "core.bulletins", "core.bulletin_units", "marts.unit_week_performance",
             "marts.city_week_performance"} <= relations  # fmt: skip
     assert [c for c in columns if not c[3]] == []
-    commented = golden.execute(
+    commented = timeline.execute(
         "select schema_name || '.' || view_name, comment from duckdb_views() where schema_name in ('core', 'marts') "
         "union all "
         "select schema_name || '.' || table_name, comment from duckdb_tables() where schema_name in ('core', 'marts')"
@@ -248,10 +213,10 @@ def test_every_core_and_mart_relation_and_column_has_a_comment(golden: duckdb.Du
     assert [name for name, comment in commented if not comment or "Grain:" not in comment] == []
 
 
-def test_model_docs_agree_with_the_relations(golden: duckdb.DuckDBPyConnection) -> None:
+def test_model_docs_agree_with_the_relations(timeline: duckdb.DuckDBPyConnection) -> None:
     docs = models.model_docs()
     actual: dict[str, dict[str, str]] = {}
-    for schema, table, column, comment in golden.execute(
+    for schema, table, column, comment in timeline.execute(
         "select schema_name, table_name, column_name, comment from duckdb_columns() "
         "where schema_name in ('core', 'marts') order by schema_name, table_name, column_index"
     ).fetchall():
@@ -316,9 +281,9 @@ def test_the_issue_columns_exist() -> None:
 def test_docs_must_match_the_columns(con: duckdb.DuckDBPyConnection, tmp_path: Path, header: str, message: str) -> None:
     shutil.copytree(SQL_DIR, tmp_path, dirs_exist_ok=True)
     write(tmp_path / "marts" / "two_columns.sql", header + "select 1 as a, 2 as b\n")
-    warehouse.create_raw_tables(con)
+    db.create_raw_tables(con)
     with pytest.raises(ValueError, match=message):
-        build(con, tmp_path)
+        build_models(con, tmp_path)
 
 
 def test_header_continuation_lines(tmp_path: Path) -> None:
@@ -368,7 +333,7 @@ ARTICLE = (
     "from ingest.files where status = 'loaded' limit 1"
 )
 
-# Each data test with a change to the golden warehouse that breaks its rule.
+# Each data test with a change to the golden timeline that breaks its rule.
 VIOLATIONS: dict[str, list[str]] = {
     "core.articles__unique_key": [ARTICLE, *_duplicate_a_row("core.articles")],
     "core.articles__not_null": [ARTICLE, *_null_in("core.articles", "body")],
@@ -405,8 +370,8 @@ VIOLATIONS: dict[str, list[str]] = {
 }
 
 
-def test_data_tests_pass_on_the_golden_data(golden: duckdb.DuckDBPyConnection) -> None:
-    assert models.run_data_tests(golden) == []
+def test_data_tests_pass_on_the_golden_data(timeline: duckdb.DuckDBPyConnection) -> None:
+    assert models.run_data_tests(timeline) == []
 
 
 def test_every_data_test_has_a_violation_case() -> None:
@@ -414,10 +379,10 @@ def test_every_data_test_has_a_violation_case() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(VIOLATIONS))
-def test_data_test_catches_its_violation(golden: duckdb.DuckDBPyConnection, name: str) -> None:
+def test_data_test_catches_its_violation(timeline: duckdb.DuckDBPyConnection, name: str) -> None:
     for statement in VIOLATIONS[name]:
-        golden.execute(statement).fetchall()
-    failures = {f.name: f for f in models.run_data_tests(golden)}
+        timeline.execute(statement).fetchall()
+    failures = {f.name: f for f in models.run_data_tests(timeline)}
     assert name in failures
     failure = failures[name]
     assert failure.failing_row_count >= 1
@@ -425,9 +390,9 @@ def test_data_test_catches_its_violation(golden: duckdb.DuckDBPyConnection, name
     assert name in str(failure)
 
 
-def test_failure_samples_at_most_five_rows(golden: duckdb.DuckDBPyConnection) -> None:
-    golden.execute("update marts.unit_week_performance set unresolved = coalesce(dispatched, 0) + 1").fetchall()
-    failures = {f.name: f for f in models.run_data_tests(golden)}
+def test_failure_samples_at_most_five_rows(timeline: duckdb.DuckDBPyConnection) -> None:
+    timeline.execute("update marts.unit_week_performance set unresolved = coalesce(dispatched, 0) + 1").fetchall()
+    failures = {f.name: f for f in models.run_data_tests(timeline)}
     failure = failures["unit_week_unresolved_within_dispatched"]
     assert failure.failing_row_count == 16  # the on-list rows
     assert len(failure.sample_rows) == 5
@@ -449,17 +414,17 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 
 def test_building_twice_changes_nothing(tmp_path: Path) -> None:
-    con = warehouse.connect(tmp_path / "bulletins.duckdb")
+    con = db.connect(tmp_path / "bulletins.duckdb")
     try:
         load_timeline(con)
-        first_built = build(con)
+        first_built = build_models(con)
         first = snapshot(con)
-        assert build(con) == first_built
+        assert build_models(con) == first_built
         assert snapshot(con) == first
         assert models.run_data_tests(con) == []
     finally:
         con.close()
-    con = warehouse.connect(tmp_path / "bulletins.duckdb", read_only=True)
+    con = db.connect(tmp_path / "bulletins.duckdb", read_only=True)
     try:
         assert snapshot(con) == first
     finally:
@@ -469,14 +434,14 @@ def test_building_twice_changes_nothing(tmp_path: Path) -> None:
 def test_build_runs_in_the_callers_transaction(con: duckdb.DuckDBPyConnection) -> None:
     load_timeline(con)
     con.execute("begin transaction").fetchall()
-    build(con)
+    build_models(con)
     assert con.execute("select count(*) from marts.city_week_performance").fetchall() == [(4,)]
     con.execute("rollback").fetchall()
     assert con.execute("select count(*) from duckdb_tables() where schema_name in ('seeds', 'marts')").fetchall() == [
         (0,)
     ]
     con.execute("begin transaction").fetchall()
-    build(con)
+    build_models(con)
     assert models.run_data_tests(con) == []
     con.execute("commit").fetchall()
     assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(18,)]
@@ -502,7 +467,7 @@ def test_core_articles_come_from_taken_files_once(con: duckdb.DuckDBPyConnection
             {**article, "file_sha256": "ff".ljust(64, "0"), "batch_id": "b9"},  # no ingest.files row
         ],
     )
-    build(con)
+    build_models(con)
     rows = con.execute(
         "select file_sha256, seq, issue_date, reporters, editor_code from core.articles order by file_sha256"
     ).fetchall()

@@ -4,12 +4,12 @@ tests/fixtures/pages/cities/, copies of ../shared/samples/cities/ and variants o
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from testdata import SAMPLE_PAGE, bulletin
 
 from flows.parsing import Bulletin, BulletinUnitRow, ParsedPage, parse_file
 from flows.parsing.formats.sanmenxia_weekly import period
@@ -33,30 +33,14 @@ def d(rate: str) -> Decimal:
 
 def report(**changes: object) -> Bulletin:
     """A Sanmenxia report with nothing but the opening total at city level."""
-    base = Bulletin(
-        seq=1,
-        article_seq=2,
-        format="sanmenxia_weekly",
-        city="三门峡",
-        period_label=None,
-        period_start=None,
-        period_end=None,
-        received=None,
-        due=None,
-        closed=None,
-        in_progress=None,
-        overdue=None,
-        disputed=None,
-        closure_rate_published=None,
-        linked_units=None,
-        overdue_units=None,
-        as_of=None,
-        units=(),
-        failed_checks=(),
-        line_start=3,
-        line_end=0,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    fields: dict[str, object] = {
+        "article_seq": 2,
+        "format": "sanmenxia_weekly",
+        "city": "三门峡",
+        "line_start": 3,
+        "line_end": 0,
+    }
+    return bulletin(**{**fields, **changes})
 
 
 # --- the real Sanmenxia pages: each cut mid-table at [gap] -------------------------------
@@ -325,11 +309,8 @@ def test_every_real_city_page_is_either_read_or_reported() -> None:
             assert (formats, len(page.unknown_bulletins)) == (set(), 1), path.name
 
 
-SAMPLE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
-
-
 def test_the_zhumadian_page_has_no_unknown_bulletin() -> None:
-    page = parse_file(SAMPLE.name, SAMPLE.read_bytes())
+    page = parse_file(SAMPLE_PAGE.name, SAMPLE_PAGE.read_bytes())
     assert isinstance(page, ParsedPage)
     assert (page.unknown_bulletins, [b.format for b in page.bulletins]) == ((), ["zhumadian_weekly"])
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.parsing import Article, Bulletin, BulletinUnitRow, ParsedPage, parse_file
-
-SAMPLE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 
 
 @pytest.fixture(scope="module")
 def page() -> ParsedPage:
-    result = parse_file(SAMPLE.name, SAMPLE.read_bytes())
+    result = parse_file(SAMPLE_PAGE.name, SAMPLE_PAGE.read_bytes())
     assert isinstance(result, ParsedPage)
     return result
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testdata import SAMPLE_PAGE
 
 from flows.parsing import ParsedPage, Rejection, parse_file
 from flows.parsing.decode import decode
@@ -16,8 +16,7 @@ from flows.parsing.formats import ALL_CHECK_NAMES
 from flows.parsing.names import normalize_name
 from flows.parsing.records import Bulletin
 
-SAMPLE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
-SAMPLE_LINES = SAMPLE.read_text(encoding="utf-8").split("\n")
+SAMPLE_LINES = SAMPLE_PAGE.read_text(encoding="utf-8").split("\n")
 CHECK_NAMES = set(ALL_CHECK_NAMES)
 
 # Lines that look like parts of a page, to insert where they do not belong.
@@ -173,19 +172,19 @@ def test_edited_sample(edits: list[tuple[str, int, str]], encoding: str, newline
 
 
 @settings(PROFILE)
-@given(st.lists(st.tuples(st.integers(0, len(SAMPLE.read_bytes()) - 1), st.integers(0, 255)), max_size=20))
+@given(st.lists(st.tuples(st.integers(0, len(SAMPLE_PAGE.read_bytes()) - 1), st.integers(0, 255)), max_size=20))
 def test_sample_with_corrupted_bytes(flips: list[tuple[int, int]]) -> None:
-    data = bytearray(SAMPLE.read_bytes())
+    data = bytearray(SAMPLE_PAGE.read_bytes())
     for at, value in flips:
         data[at] = value
-    result = parse_file(SAMPLE.name, bytes(data))
+    result = parse_file(SAMPLE_PAGE.name, bytes(data))
     _assert_well_formed(result, 0 if isinstance(result, Rejection) else _lines_in(bytes(data)))
 
 
 def test_the_checks_accept_the_sample_and_its_identities_hold() -> None:
     """The oracle itself: the clean sample passes through `_assert_well_formed` with its identities."""
-    data = SAMPLE.read_bytes()
-    result = parse_file(SAMPLE.name, data)
+    data = SAMPLE_PAGE.read_bytes()
+    result = parse_file(SAMPLE_PAGE.name, data)
     assert isinstance(result, ParsedPage) and len(result.bulletins) == 1
     assert result.bulletins[0].failed_checks == ()
     _assert_well_formed(result, _lines_in(data))
@@ -193,8 +192,8 @@ def test_the_checks_accept_the_sample_and_its_identities_hold() -> None:
 
 def test_the_oracle_fails_on_malformed_records() -> None:
     """Each kind of damage `_assert_well_formed` looks for makes it fail."""
-    data = SAMPLE.read_bytes()
-    page = parse_file(SAMPLE.name, data)
+    data = SAMPLE_PAGE.read_bytes()
+    page = parse_file(SAMPLE_PAGE.name, data)
     assert isinstance(page, ParsedPage)
     bulletin = page.bulletins[0]
     lines = _lines_in(data)

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from testdata import SAMPLE_PAGE, bulletin
 
-from flows.parsing import Bulletin, BulletinUnitRow, ParsedPage, Rejection, parse_file
+from flows.parsing import BulletinUnitRow, ParsedPage, Rejection, parse_file
 from flows.parsing.bylines import is_lead, read_box_line, split_credit, split_news_byline
 from flows.parsing.checks import failed_checks
 from flows.parsing.dates import first_date, nearest_date
@@ -269,12 +270,8 @@ def test_classify_table_lines(raw: str, kind: str | None, name: str | None, valu
 
 # --- checks ---------------------------------------------------------------------------
 
-CLEAN = Bulletin(
-    seq=1,
-    article_seq=1,
-    format="zhumadian_weekly",
-    city="驻马店",
-    period_label=None,
+# The sample's figures with a two-unit list: passes every check.
+CLEAN = bulletin(
     period_start=date(2020, 12, 14),
     period_end=date(2020, 12, 20),
     received=4852,
@@ -286,10 +283,7 @@ CLEAN = Bulletin(
     closure_rate_published=Decimal("0.9058"),
     linked_units=18,
     overdue_units=2,
-    as_of=None,
     units=(BulletinUnitRow("g", "甲单位", 200, 100, 1, 1), BulletinUnitRow("g", "乙单位", 40, 31, 2, 2)),
-    failed_checks=(),
-    line_start=1,
     line_end=2,
 )
 
@@ -395,7 +389,7 @@ def test_items_without_editor_codes() -> None:
 
 
 def test_section_above_a_bulletin() -> None:
-    sample = (Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8")
+    sample = SAMPLE_PAGE.read_text(encoding="utf-8")
     bulletin_only = "时政要闻\n\n" + "\n".join(sample.split("\n")[90:])
     page = parse_file("2020-12-23.txt", bulletin_only.encode())
     assert isinstance(page, ParsedPage)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.orchestration.artifacts import UNIT_TABLE_KEY
 from flows.orchestration.serve import DEPLOYMENT_NAME, managed_server
@@ -30,7 +31,6 @@ from flows.warehouse.db import connection
 from flows.warehouse.locks import is_lock_conflict
 from flows.warehouse.readers import latest_week_table
 
-SAMPLE_PAGE = Path(__file__).parent / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE_WEEK = "2020-12-14"
 FULL_NAME = f"bulletin-etl/{DEPLOYMENT_NAME}"
 
