@@ -121,33 +121,120 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable (unless the user set it) for the block only."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
+class _TerminalProgress:
+    """The run's progress on a terminal (stderr): the stage, and files parsed / total with a rate."""
+
+    def __init__(self) -> None:
+        import time
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._clock = time.monotonic
+        self._started: float | None = None
+        self._parsed = 0
+        self._parsed_at = 0.0
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._task = self._bar.add_task("starting", total=None, rate="")
+
+    def __enter__(self) -> _TerminalProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+        if self._started is not None and self._parsed:
+            seconds = max(self._parsed_at - self._started, 1e-9)
+            typer.echo(
+                f"parsed {self._parsed} files in {seconds:.1f} s ({self._parsed / seconds:.1f} files/s)", err=True
+            )
+
+    def phase(self, text: str) -> None:
+        self._bar.update(self._task, description=text)
+
+    def files_parsed(self, done: int, total: int) -> None:
+        if self._started is None:
+            self._started = self._clock()
+        self._parsed, self._parsed_at = done, self._clock()
+        elapsed = self._parsed_at - self._started
+        rate = f"{done / elapsed:.1f} files/s" if done and elapsed > 0 else ""
+        self._bar.update(self._task, description="parsing files", completed=done, total=total, rate=rate)
+
+
 @app.command()
 def run(
     inbox: InboxOpt = None,
     warehouse: WarehouseOpt = None,
     timings: Annotated[bool, typer.Option(help="Also print where the time went, in seconds by stage")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show Prefect's log lines")] = False,
 ) -> None:
-    """Run the bulletin-etl flow once over the inbox."""
+    """Run the bulletin-etl flow once over the inbox.
+
+    Prints the run's summary line, its warnings and where each city's latest weekly report
+    is. On a terminal it also shows progress; Prefect's own log lines only with --verbose.
+    """
     started = time.perf_counter()
     _quiet_prefect()
     settings = Settings.resolve(inbox, warehouse)
     if not settings.inbox.is_dir():
         _fail(f"inbox {settings.inbox} is not a folder")
-    from flows.orchestration.prefect_local import local_api
+    from contextlib import ExitStack
 
-    try:
+    with ExitStack() as stack:
+        if not verbose:
+            # Prefect's console shows errors only; the run's logs still reach its API in
+            # full. Read when Prefect sets up logging (on import, and in worker processes).
+            stack.enter_context(_environment("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "ERROR"))
+        from flows.orchestration.prefect_local import flow_run_url, local_api
+
         # Prefect's temporary server starts first, in its own process, while this one
         # imports Prefect and the flow (kept out of `--help`): one stage, both overlapped.
         with local_api(preload=["flows.orchestration.flow"]):
+            from flows.orchestration import progress
             from flows.orchestration.flow import bulletin_etl
 
+            if sys.stderr.isatty() and not verbose:
+                stack.enter_context(progress.listening(stack.enter_context(_TerminalProgress())))
             seconds = {"prefect_start_and_import": time.perf_counter() - started}
-            summary = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse))
+            state = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse), return_state=True)
             seconds["flow"] = time.perf_counter() - started - sum(seconds.values())
+            run_url = flow_run_url(state.state_details.flow_run_id)
         seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())
+    if not state.is_completed() and run_url:
+        typer.echo(f"the run's logs: {run_url}", err=True)
+    if state.name == "Skipped":
+        typer.echo(state.message or "run skipped", err=True)
+        return
+    try:
+        summary = state.result()
     except Exception as exc:  # the run itself failed: one line, non-zero exit
         _fail(f"run failed: {describe_error(exc)}")
     typer.echo(summary.line())
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for report_path in summary.latest_reports:
+        typer.echo(f"weekly report: {report_path}")
     if timings:
         # The CLI's stages (import, Prefect API start and stop, the flow as a whole), then the flow's.
         cli = " ".join(f"{stage}={s:.2f}s" for stage, s in seconds.items())
@@ -248,20 +335,32 @@ def query(
 
 
 @app.command()
-def status(warehouse: WarehouseOpt = None) -> None:
-    """Files by status, problem files with reasons, bulletins of unknown format, the latest week.
+def status(
+    warehouse: WarehouseOpt = None,
+    stale_after: Annotated[
+        int | None,
+        typer.Option(
+            help="Warn (exit 2) when no new week was published this many days after the latest week's end "
+            "[env BULLETINS_STALE_AFTER_DAYS; default 14]"
+        ),
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="Judge freshness on this day, YYYY-MM-DD [default: today]")] = None,
+) -> None:
+    """Files by status, problem files with reasons, bulletins of unknown format, how old the latest week is.
 
-    Reads every block of the warehouse first: a damaged file is reported as such.
+    Exit code 2 when the feed is stale (no new week for longer than --stale-after).
     """
+    from flows.settings import local_today, stale_after_days
     from flows.warehouse.db import verify_readable
     from flows.warehouse.readers import (
         bulletins_left_out,
         files_by_status,
-        latest_city_weeks,
         problem_files,
+        read_freshness,
         unknown_format_files,
     )
 
+    today = _parse_day(as_of, "--as-of") or local_today()
     settings = Settings.resolve(None, warehouse)
     with _reading(settings) as con:
         verify_readable(con, settings.db_path)
@@ -269,7 +368,7 @@ def status(warehouse: WarehouseOpt = None) -> None:
         problems = problem_files(con)
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
-        latest = latest_city_weeks(con)
+        freshness = read_freshness(con, today, stale_after if stale_after is not None else stale_after_days())
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
         typer.echo("quarantined and partial files:")
@@ -286,8 +385,15 @@ def status(warehouse: WarehouseOpt = None) -> None:
                 f"  {b.city or '?'} week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: "
                 f"{'; '.join(b.reasons)}"
             )
-    weeks = "; ".join(f"{c.city} {c.week_start} ~ {c.week_end}" for c in latest)
-    typer.echo(f"latest week loaded: {weeks or 'none'}")
+    stale = False
+    for city in freshness:
+        typer.echo(city.line())
+    for city in freshness:
+        if warning := city.warning():
+            typer.echo(f"warning: {warning}", err=True)
+            stale = True
+    if stale:
+        raise typer.Exit(code=2)
 
 
 def _parse_day(text: str | None, option: str) -> date | None:
@@ -305,24 +411,33 @@ def report(
     week: Annotated[
         str | None, typer.Option(help="A day of the published week to report, YYYY-MM-DD [default: the latest]")
     ] = None,
+    city: Annotated[
+        str | None, typer.Option(help="The city to report on [default: every city in the warehouse]")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder to write into [default: <warehouse>/reports]")] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Write the weekly report (report-<week_start>.html and .md) of a published week."""
-    from flows.reporting.weekly_report import NoPublishedWeek, read_weekly_report, write_report
-    from flows.warehouse.readers import WeekNotPublished
+    """Write the weekly report (report-<week_start>.html and .md) of a published week.
+
+    With several cities in the warehouse, one report per city, named report-<city>-<week_start>.
+    """
+    from flows.reporting.weekly_report import NoPublishedWeek, write_reports
+    from flows.warehouse.readers import CityNotChosen, WeekNotPublished, resolve_cities
 
     day = _parse_day(week, "--week")
     settings = Settings.resolve(None, warehouse)
     with _reading(settings) as con:
         try:
-            weekly = read_weekly_report(con, day)
-        except (NoPublishedWeek, WeekNotPublished) as exc:
+            cities = resolve_cities(con, city)
+            if not cities:
+                raise NoPublishedWeek("no published week in the warehouse yet: nothing to report")
+            written = write_reports(con, out if out is not None else settings.reports_dir, cities, day)
+        except (NoPublishedWeek, WeekNotPublished, CityNotChosen) as exc:
             _fail(str(exc))
-    written = write_report(weekly, out if out is not None else settings.reports_dir)
-    typer.echo(f"report of the week {weekly.week_start} ~ {weekly.city.week_end}:")
-    typer.echo(f"  {written.html}")
-    typer.echo(f"  {written.markdown}")
+    for w in written:
+        typer.echo(f"report of {w.city}, week {w.week_start}:")
+        typer.echo(f"  {w.html}")
+        typer.echo(f"  {w.markdown}")
 
 
 @app.command()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The SQL models: sql/ in a checkout (and an editable install); an installed package
@@ -17,6 +19,22 @@ DEFAULT_WAREHOUSE = Path("warehouse")
 
 # How long a run waits for an analyst's reader to let go of the DuckDB file.
 DEFAULT_LOCK_TIMEOUT_S = 120.0
+
+# The feed is stale when no new week was published for this many days after the latest week's end.
+DEFAULT_STALE_AFTER_DAYS = 14
+
+# The bulletins' own time zone: "today" for freshness is a day in this zone.
+LOCAL_TIMEZONE = "Asia/Shanghai"
+
+
+def local_today() -> date:
+    """Today in the bulletins' time zone."""
+    return datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
+
+
+def stale_after_days() -> int:
+    """BULLETINS_STALE_AFTER_DAYS, else the default (14)."""
+    return int(os.environ.get("BULLETINS_STALE_AFTER_DAYS") or DEFAULT_STALE_AFTER_DAYS)
 
 
 @dataclass(frozen=True)

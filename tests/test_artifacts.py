@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from flows.orchestration.artifacts import SUMMARY_KEY, UNIT_TABLE_KEY, publish_run_artifacts
-from flows.reporting.run_summary import build_summary_markdown, read_run_report
+from flows.orchestration.artifacts import (
+    SUMMARY_KEY,
+    UNIT_TABLE_KEY,
+    WEEKLY_REPORT_KEY,
+    WEEKLY_REPORT_LINK_KEY,
+    publish_run_artifacts,
+)
+from flows.reporting.run_summary import UNIT_TABLE_HEADERS, build_summary_markdown, read_run_report, read_unit_table
 from flows.warehouse.db import connection, create_raw_tables
 from flows.warehouse.readers import (
     CityWeek,
@@ -16,7 +22,6 @@ from flows.warehouse.readers import (
     bulletins_left_out,
     files_by_status,
     latest_city_weeks,
-    latest_week_table,
 )
 from flows.warehouse.summary import RunSummary
 
@@ -50,7 +55,9 @@ select *, '驻马店' as city from (values
 # Two cities: each one's latest week is reported (Sanmenxia's is the later one overall).
 UNIT_MART = """
 create table marts.unit_week_performance as
-select * from (values
+select *, weeks_on_list_streak as weeks_on_list_total, null::bigint as rank_change,
+    coalesce(dispatched = unresolved, false) as resolves_nothing, null::double as overdue_share
+from (values
     ('三门峡', date '2021-02-27', date '2021-03-05', '数字城管平台', '一支队', true, 167, 17, 0.101796::double,
         null::integer, null::double, null::varchar, 1, 1),
     ('驻马店', date '2020-12-14', date '2020-12-20', '市辖区(管委会)组', '驿城区', true, 10, 2, 0.2::double,
@@ -70,10 +77,10 @@ select * from (values
 CITY_MART = """
 create table marts.city_week_performance as
 select * from (values
-    ('三门峡', date '2021-02-27', date '2021-03-05', null::double, null::double),
-    ('驻马店', date '2020-12-14', date '2020-12-20', 0.9012::double, null::double),
-    ('驻马店', date '2020-12-28', date '2021-01-03', 0.9137::double, 1.25::double)
-) as t(city, week_start, week_end, closure_rate, closure_rate_change_pp)
+    ('三门峡', date '2021-02-27', date '2021-03-05', null::double, null::double, 'sss-1', date '2021-03-08'),
+    ('驻马店', date '2020-12-14', date '2020-12-20', 0.9012::double, null::double, 'aaa-1', date '2020-12-22'),
+    ('驻马店', date '2020-12-28', date '2021-01-03', 0.9137::double, 1.25::double, 'eee-1', date '2021-01-05')
+) as t(city, week_start, week_end, closure_rate, closure_rate_change_pp, bulletin_id, issue_date)
 """
 
 
@@ -94,81 +101,83 @@ def db_path(tmp_path: Path) -> Path:
     return path
 
 
+H = UNIT_TABLE_HEADERS
+# Cities by name; groups by name when the bulletin's print order is unknown (no core.bulletin_units), then rank.
 EXPECTED_TABLE = [
     {
-        "city": "三门峡",
-        "week_start": "2021-02-27",
-        "unit_group": "数字城管平台",
-        "rank_in_group": 1,
-        "unit_name": "一支队",
-        "on_list": True,
-        "dispatched": 167,
-        "unresolved": 17,
-        "unresolved_change": None,
-        "unresolved_rate": 0.1018,
-        "unresolved_rate_change_pp": None,
-        "list_change": None,
-        "weeks_on_list_streak": 1,
+        H["city"]: "三门峡",
+        H["week_start"]: "2021-02-27",
+        H["unit_group"]: "数字城管平台",
+        H["rank_in_group"]: "1",
+        H["unit_name"]: "一支队",
+        H["on_list"]: "是",
+        H["dispatched"]: "167",
+        H["unresolved"]: "17",
+        H["unresolved_change"]: "—",
+        H["unresolved_rate"]: "10.18%",
+        H["unresolved_rate_change_pp"]: "—",
+        H["list_change"]: "—",
+        H["weeks_on_list_streak"]: "1",
     },
     {
-        "city": "驻马店",
-        "week_start": "2020-12-28",
-        "unit_group": "市直单位及企业组",
-        "rank_in_group": 1,
-        "unit_name": "供电公司",
-        "on_list": True,
-        "dispatched": 3,
-        "unresolved": 3,
-        "unresolved_change": None,
-        "unresolved_rate": 1.0,
-        "unresolved_rate_change_pp": None,
-        "list_change": None,
-        "weeks_on_list_streak": 1,
+        H["city"]: "驻马店",
+        H["week_start"]: "2020-12-28",
+        H["unit_group"]: "市直单位及企业组",
+        H["rank_in_group"]: "1",
+        H["unit_name"]: "供电公司",
+        H["on_list"]: "是",
+        H["dispatched"]: "3",
+        H["unresolved"]: "3",
+        H["unresolved_change"]: "—",
+        H["unresolved_rate"]: "100.00%",
+        H["unresolved_rate_change_pp"]: "—",
+        H["list_change"]: "—",
+        H["weeks_on_list_streak"]: "1",
     },
     {
-        "city": "驻马店",
-        "week_start": "2020-12-28",
-        "unit_group": "市直单位及企业组",
-        "rank_in_group": None,
-        "unit_name": "自来水公司",
-        "on_list": False,
-        "dispatched": None,
-        "unresolved": 0,
-        "unresolved_change": -2,
-        "unresolved_rate": None,
-        "unresolved_rate_change_pp": None,
-        "list_change": "left",
-        "weeks_on_list_streak": 0,
+        H["city"]: "驻马店",
+        H["week_start"]: "2020-12-28",
+        H["unit_group"]: "市直单位及企业组",
+        H["rank_in_group"]: "—",
+        H["unit_name"]: "自来水公司",
+        H["on_list"]: "否",
+        H["dispatched"]: "—",
+        H["unresolved"]: "0",
+        H["unresolved_change"]: "-2",
+        H["unresolved_rate"]: "—",
+        H["unresolved_rate_change_pp"]: "—",
+        H["list_change"]: "退出",
+        H["weeks_on_list_streak"]: "0",
     },
     {
-        "city": "驻马店",
-        "week_start": "2020-12-28",
-        "unit_group": "市辖区(管委会)组",
-        "rank_in_group": 1,
-        "unit_name": "开发区",
-        "on_list": True,
-        "dispatched": 9,
-        "unresolved": 1,
-        "unresolved_change": None,
-        "unresolved_rate": 0.1111,
-        "unresolved_rate_change_pp": None,
-        "list_change": None,
-        "weeks_on_list_streak": 1,
+        H["city"]: "驻马店",
+        H["week_start"]: "2020-12-28",
+        H["unit_group"]: "市辖区(管委会)组",
+        H["rank_in_group"]: "1",
+        H["unit_name"]: "开发区",
+        H["on_list"]: "是",
+        H["dispatched"]: "9",
+        H["unresolved"]: "1",
+        H["unresolved_change"]: "—",
+        H["unresolved_rate"]: "11.11%",
+        H["unresolved_rate_change_pp"]: "—",
+        H["list_change"]: "—",
+        H["weeks_on_list_streak"]: "1",
     },
     {
-        "city": "驻马店",
-        "week_start": "2020-12-28",
-        "unit_group": "市辖区(管委会)组",
-        "rank_in_group": 2,
-        "unit_name": "驿城区",
-        "on_list": True,
-        "dispatched": 12,
-        "unresolved": 3,
-        "unresolved_change": None,
-        "unresolved_rate": 0.25,
-        "unresolved_rate_change_pp": None,
-        "list_change": None,
-        "weeks_on_list_streak": 1,
+        H["city"]: "驻马店",
+        H["week_start"]: "2020-12-28",
+        H["unit_group"]: "市辖区(管委会)组",
+        H["rank_in_group"]: "2",
+        H["unit_name"]: "驿城区",
+        H["on_list"]: "是",
+        H["dispatched"]: "12",
+        H["unresolved"]: "3",
+        H["unresolved_change"]: "—",
+        H["unresolved_rate"]: "25.00%",
+        H["unresolved_rate_change_pp"]: "—",
+        H["list_change"]: "—",
+        H["weeks_on_list_streak"]: "1",
     },
 ]
 
@@ -177,7 +186,7 @@ RUN = RunSummary(files_seen=2, files_new=1, files_loaded=1, files_unchanged=1, w
 EXPECTED_MARKDOWN = """\
 # bulletin-etl run
 
-This run: files: 1 new (1 loaded, 0 partial, 0 quarantined), 0 duplicate, 1 unchanged; weeks loaded: 2020-12-28
+This run: files: 1 new (1 loaded, 0 partial, 0 quarantined), 0 duplicate, 1 unchanged; weeks loaded: 1 (2020-12-28)
 
 ## Files by status
 
@@ -203,9 +212,9 @@ This run: files: 1 new (1 loaded, 0 partial, 0 quarantined), 0 duplicate, 1 unch
 """
 
 
-def test_latest_week_table_is_the_latest_week_by_group_then_rank(db_path: Path) -> None:
+def test_unit_table_is_each_citys_latest_week_by_group_then_rank_in_the_reports_wording(db_path: Path) -> None:
     with connection(db_path, read_only=True) as con:
-        assert latest_week_table(con) == EXPECTED_TABLE
+        assert read_unit_table(con) == EXPECTED_TABLE
 
 
 def test_readers(db_path: Path) -> None:
@@ -340,10 +349,10 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
         )
     by_key = {a.key: a for a in artifacts}
-    assert set(by_key) == {UNIT_TABLE_KEY, SUMMARY_KEY}
+    assert set(by_key) == {UNIT_TABLE_KEY, SUMMARY_KEY, WEEKLY_REPORT_KEY, WEEKLY_REPORT_LINK_KEY}
 
     with connection(db_path, read_only=True) as con:
-        expected_table = latest_week_table(con)
+        expected_table = read_unit_table(con)
         latest = con.execute("select max(week_start) from marts.unit_week_performance").fetchall()[0][0]
         units = con.execute(
             "select count(*) from marts.unit_week_performance where week_start = ?", [latest]
@@ -352,8 +361,11 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
             "select closure_rate, week_start from marts.city_week_performance order by week_start desc limit 1"
         ).fetchall()[0]
     assert len(expected_table) == units > 0
-    assert {row["week_start"] for row in expected_table} == {latest.isoformat()}
+    assert {(row["城市"], row["周起始日"]) for row in expected_table} == {("驻马店", latest.isoformat())}
     assert _table_data(by_key[UNIT_TABLE_KEY].data) == expected_table
+    assert {"单位": "中国电信驻马店分公司", "未办结率": "56.45%", "上榜变化": "连续上榜"}.items() <= expected_table[
+        2
+    ].items()
 
     markdown = by_key[SUMMARY_KEY].data
     assert markdown == read_run_report(db_path, summary)[1]
@@ -361,3 +373,19 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
     assert f"| loaded | {summary.files_loaded} |" in markdown
     assert f"驻马店, week {week_start} to " in markdown
     assert f"closure rate {float(rate) * 100:.2f}%" in markdown
+    # The bundled weeks are years old: the summary carries the stale-feed warning.
+    assert "## Warnings\n\n- **warning**: feed stale, 驻马店: no new week published for " in markdown
+
+    # Every published week loaded got its report; the newest is published as artifacts.
+    reports = wh / "reports"
+    assert summary.reports == [str(reports / f"report-{w}.html") for w in PUBLISHED_BUNDLED_WEEKS]
+    assert summary.latest_reports == [str(reports / "report-2021-01-18.html")]
+    weekly = by_key[WEEKLY_REPORT_KEY]
+    assert weekly.type == "markdown"
+    assert weekly.data == (reports / "report-2021-01-18.md").read_text(encoding="utf-8")
+    html = (reports / "report-2021-01-18.html").resolve()
+    # Prefect stores a link artifact as a markdown link.
+    assert by_key[WEEKLY_REPORT_LINK_KEY].data == f"[{html}]({html.as_uri()})"
+
+
+PUBLISHED_BUNDLED_WEEKS = ["2020-12-07", "2020-12-14", "2020-12-21", "2020-12-28", "2021-01-11", "2021-01-18"]

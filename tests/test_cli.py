@@ -28,11 +28,17 @@ def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (inbox / "2020-12-30_cut.txt").write_text("\n".join(lines[:111]), encoding="utf-8")
     result = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(root / "wh"), "--timings"])
     assert result.exit_code == 0, result.output
-    assert "files: 3 new (1 loaded, 1 partial, 1 quarantined), 0 duplicate, 0 unchanged" in result.output
+    assert result.stdout.splitlines()[0] == (
+        "files: 3 new (1 loaded, 1 partial, 1 quarantined), 0 duplicate, 0 unchanged; weeks loaded: 1 (2020-12-14)"
+    )
+    report = root / "wh" / "reports" / "report-2020-12-14.html"
+    assert result.stdout.splitlines()[1] == f"weekly report: {report}"
+    assert result.stderr.startswith("warning: feed stale, 驻马店: no new week published for ")
+    assert report.exists() and report.with_suffix(".md").exists()
     timings = re.search(r"^timings: (.*)$", result.output, re.MULTILINE)
     assert timings is not None, result.output
     stages = dict(re.findall(r"(\w+)=([\d.]+)s?", timings[1]))
-    for stage in ("prefect_start_and_import", "flow", "prefect_stop", "discover", "parse", "load", "models"):
+    for stage in ("prefect_start_and_import", "flow", "prefect_stop", "discover", "parse", "load", "models", "reports"):
         assert float(stages[stage]) >= 0, stage
     assert stages["parse_tasks"] == "1"
     return root / "wh"
@@ -61,8 +67,8 @@ def test_query_is_read_only_and_errors_are_one_line(warehouse_dir: Path) -> None
 
 def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
     result = runner.invoke(app, ["status", "--warehouse", str(warehouse_dir)])
-    assert result.exit_code == 0
-    out = result.output
+    assert result.exit_code == 2  # the sample week is years old: stale (below)
+    out = result.stdout
     assert "files by status: loaded 1, partial 1, quarantined 1" in out
     assert "  quarantined empty.txt: empty: 0 bytes, no text\n" in out
     assert (
@@ -73,7 +79,27 @@ def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
         "  驻马店 week 2020-12-14 (issue 2020-12-30) in 2020-12-30_cut.txt: failed check: units_sum_to_overdue; "
         "failed check: unit_count_matches; failed check: table_complete\n"
     ) in out
-    assert "latest week loaded: 驻马店 2020-12-14 ~ 2020-12-20" in out
+    assert "latest published week, 驻马店: 2020-12-14 ~ 2020-12-20 (issue 2020-12-22), " in out
+
+
+def test_status_says_how_old_the_latest_week_is_and_exits_2_when_stale(warehouse_dir: Path) -> None:
+    status = ["status", "--warehouse", str(warehouse_dir)]
+    fresh = runner.invoke(app, [*status, "--as-of", "2021-01-03"])
+    assert fresh.exit_code == 0
+    assert fresh.stdout.endswith(
+        "latest published week, 驻马店: 2020-12-14 ~ 2020-12-20 (issue 2020-12-22), 14 days after its end\n"
+    )
+    assert fresh.stderr == ""
+    stale = runner.invoke(app, [*status, "--as-of", "2021-01-04"])
+    assert stale.exit_code == 2
+    assert stale.stdout.endswith("(issue 2020-12-22), 15 days after its end\n")
+    assert stale.stderr == (
+        "warning: feed stale, 驻马店: no new week published for 15 days after the latest week ended "
+        "(2020-12-20; stale after 14 days)\n"
+    )
+    assert runner.invoke(app, [*status, "--as-of", "2021-01-04", "--stale-after", "15"]).exit_code == 0
+    # Today the sample week is years old.
+    assert runner.invoke(app, status).exit_code == 2
 
 
 def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
@@ -85,14 +111,14 @@ def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
     run = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(tmp_path / "wh")])
     assert run.exit_code == 0, run.output
     assert "files: 2 new (2 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged" in run.output
-    out = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "wh")]).output
+    out = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "wh"), "--as-of", "2021-03-08"]).output
     assert "files by status: loaded 2\n" in out
     assert (
         "bulletins of unknown format (their text loaded as articles; README: Adding a city):\n"
         "  tianmen-2016-12.txt: 天门:数字化城市管理12月绩效情况通报 (line 2)\n"
     ) in out
     assert "quarantined and partial files" not in out
-    assert "latest week loaded: 三门峡 2021-02-27 ~ 2021-03-05\n" in out
+    assert "latest published week, 三门峡: 2021-02-27 ~ 2021-03-05 (issue 2021-09-03), 3 days after its end\n" in out
 
 
 def test_run_fails_with_one_line_when_the_inbox_is_missing(tmp_path: Path) -> None:

@@ -326,7 +326,12 @@ def test_flow_fails_naming_the_reader_and_a_later_run_loads_the_files(
     assert _sample_week_rows(wh / "bulletins.duckdb")[0][0] > 0
 
 
-def test_second_run_is_skipped_and_says_so(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_run_is_skipped_and_shows_as_skipped_in_prefect(
+    prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+
     from flows.orchestration.flow import bulletin_etl
     from flows.settings import Settings
 
@@ -335,8 +340,16 @@ def test_second_run_is_skipped_and_says_so(prefect_harness, tmp_path: Path, monk
     (inbox / SAMPLE_PAGE.name).write_bytes(SAMPLE_PAGE.read_bytes())
     monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "0.5")
     with run_lock(Settings.resolve(inbox, wh).run_lock_path, wait_s=0):  # a run going on
-        summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
-    assert summary.skipped and summary.skipped.startswith("another bulletin-etl run holds ")
-    assert summary.line().startswith("run skipped: another bulletin-etl run holds ")
+        state = bulletin_etl(inbox=str(inbox), warehouse=str(wh), return_state=True)
     assert not (wh / "bulletins.duckdb").exists()  # nothing written
+
+    # Read back from the API: not Completed, but a named Skipped (Cancelled) state, saying why.
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(state.state_details.flow_run_id)
+    assert flow_run.state is not None
+    assert (flow_run.state.type, flow_run.state.name) == (StateType.CANCELLED, "Skipped")
+    assert flow_run.state.message is not None
+    assert flow_run.state.message.startswith("run skipped: another bulletin-etl run holds ")
+    assert str(Settings.resolve(inbox, wh).run_lock_path) in flow_run.state.message
+
     assert bulletin_etl(inbox=str(inbox), warehouse=str(wh)).files_loaded == 1

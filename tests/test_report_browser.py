@@ -22,6 +22,7 @@ from pipeline_helpers import load_without_prefect, make_inbox
 
 from flows.reporting.report_html import CHART_IDS
 from flows.reporting.weekly_report import write_reports
+from flows.warehouse.db import connection
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: `make browser` installs it")
@@ -125,7 +126,8 @@ JSON.stringify(%s.map(id => {
 
 def test_report_renders_offline_without_errors(browser: int, tmp_path: Path) -> None:
     db = load_without_prefect(make_inbox(tmp_path / "inbox"), tmp_path / "wh")
-    [written] = write_reports(db, tmp_path / "reports", [None])
+    with connection(db, read_only=True) as con:
+        [written] = write_reports(con, tmp_path / "reports", ["驻马店"], None)
     url = written.html.resolve().as_uri()
 
     devtools = DevTools(_page_socket(browser))
@@ -154,7 +156,7 @@ def test_report_renders_offline_without_errors(browser: int, tmp_path: Path) -> 
     screenshot.write_bytes(base64.b64decode(shot["data"]))
     assert screenshot.stat().st_size > 50_000
 
-    assert title == "数字城管超时未办结单位周报：2021年1月18日—1月24日"
+    assert title == "驻马店数字城管超时未办结单位周报：2021年1月18日—1月24日"
     for chart in sizes:
         assert chart["found"], chart
         assert chart["width"] > 300 and chart["height"] > 200, chart

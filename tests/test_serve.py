@@ -27,9 +27,9 @@ from testdata import SAMPLE_PAGE
 
 from flows.orchestration.artifacts import UNIT_TABLE_KEY
 from flows.orchestration.serve import DEPLOYMENT_NAME, managed_server
+from flows.reporting.run_summary import read_unit_table
 from flows.warehouse.db import connection
 from flows.warehouse.locks import is_lock_conflict
-from flows.warehouse.readers import latest_week_table
 
 SAMPLE_WEEK = "2020-12-14"
 FULL_NAME = f"bulletin-etl/{DEPLOYMENT_NAME}"
@@ -290,8 +290,8 @@ def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
             assert process.poll() is None, log_path.read_text()
 
             # The run that loaded it published the latest week's table, with the marts' figures.
-            expected = wait_for(lambda: read_only(db_path, latest_week_table), 20, "the unit table")
-            assert expected[0]["week_start"] == SAMPLE_WEEK
+            expected = wait_for(lambda: read_only(db_path, read_unit_table), 20, "the unit table")
+            assert expected[0]["周起始日"] == SAMPLE_WEEK
             wait_for(lambda: latest_table_artifact(api_url) == expected, 30, "the table artifact")
         assert "Prefect UI: " + api_url.removesuffix("/api") in log_path.read_text()
     wait_gone(lambda: {p for p in server_pids if _alive(p)}, 20, "the Prefect server")

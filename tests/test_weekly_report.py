@@ -18,6 +18,7 @@ from flows.warehouse.db import connection
 from flows.warehouse.readers import WeekNotPublished
 
 D = dt.date
+ZMD = "驻马店"
 FIXTURES = Path(__file__).parent / "fixtures"
 runner = CliRunner()
 
@@ -30,7 +31,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 EXPECTED_LATEST = """\
-# 数字城管超时未办结单位周报：2021年1月18日—1月24日
+# 驻马店数字城管超时未办结单位周报：2021年1月18日—1月24日
 
 本周：2021-01-18 ~ 2021-01-24，2021-01-27 刊发。变化均与上一周（2021年1月11日—1月17日）相比。
 
@@ -128,7 +129,7 @@ EXPECTED_LATEST = """\
 
 def test_golden_markdown_of_the_bundled_latest_week(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        report = read_weekly_report(con)
+        report = read_weekly_report(con, ZMD)
     assert report.week_start == D(2021, 1, 18)
     assert render_markdown(report) == EXPECTED_LATEST
 
@@ -182,7 +183,7 @@ def parse(html: str) -> _Page:
 
 def test_html_shows_every_unit_every_change_and_one_chart_per_chart_section(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        report = read_weekly_report(con)
+        report = read_weekly_report(con, ZMD)
     html = render_html(report)
     page = parse(html)
     assert list(page.charts) == ["city", "list", "unit-trend", "closure-rate", "overdue-share", "sources"]
@@ -233,7 +234,7 @@ def test_html_shows_every_unit_every_change_and_one_chart_per_chart_section(bund
 
 def test_units_that_resolve_nothing_are_marked(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        report = read_weekly_report(con, D(2020, 12, 14))
+        report = read_weekly_report(con, ZMD, D(2020, 12, 14))
     markdown = render_markdown(report)
     assert "零办结（交办件全部未办结）的单位 2 个" in markdown
     assert "| 1 | 中国电信驻马店分公司 | 68 | 68 | +7 | 100.00% | +12.86 个百分点 | 连续上榜 | 2 | 零办结 |" in markdown
@@ -246,7 +247,7 @@ def test_units_that_resolve_nothing_are_marked(bundled: Path) -> None:
 
 def test_first_published_week_has_no_changes(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        report = read_weekly_report(con, D(2020, 12, 10))  # a day inside the first week
+        report = read_weekly_report(con, ZMD, D(2020, 12, 10))  # a day inside the first week
     assert report.week_start == D(2020, 12, 7) and report.first_published
     markdown = render_markdown(report)
     assert "这是仓库中第一个发布周，没有上一周可比：变化一栏为「—」。" in markdown
@@ -262,7 +263,7 @@ def test_first_published_week_has_no_changes(bundled: Path) -> None:
 
 def test_week_after_an_unpublished_week(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        report = read_weekly_report(con, D(2021, 1, 11))
+        report = read_weekly_report(con, ZMD, D(2021, 1, 11))
     markdown = render_markdown(report)
     assert not report.first_published and not report.city.prev_week_published
     assert (
@@ -283,7 +284,7 @@ def test_week_after_an_unpublished_week(bundled: Path) -> None:
 
 def test_unit_names_as_printed(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        report = read_weekly_report(con, D(2020, 12, 21))
+        report = read_weekly_report(con, ZMD, D(2020, 12, 21))
     assert report.printed_names == {"驿城区政府": ["驿城区人民政府"]}
     assert "| 1 | 驿城区人民政府（统一名称：驿城区政府） | 1021 | 6 | -2 |" in render_markdown(report)
 
@@ -300,7 +301,7 @@ def test_a_week_whose_bulletin_was_corrected(tmp_path: Path) -> None:
     (inbox / "2020-12-30_correction.txt").write_text(corrected, encoding="utf-8")
     db = load_without_prefect(inbox, tmp_path / "wh")
     with connection(db, read_only=True) as con:
-        report = read_weekly_report(con)
+        report = read_weekly_report(con, ZMD)
     markdown = render_markdown(report)
     assert "| 超时未办结 | 130 | — |" in markdown
     assert "| 1 | 驿城区政府 | 1013 | 7 | — |" in markdown
@@ -318,7 +319,7 @@ def test_a_warehouse_with_no_bulletin(tmp_path: Path) -> None:
     shutil.copyfile(FIXTURES / "pages" / "2020-12-23_no_bulletin.txt", inbox / "2020-12-23_no_bulletin.txt")
     db = load_without_prefect(inbox, tmp_path / "wh")
     with connection(db, read_only=True) as con, pytest.raises(NoPublishedWeek):
-        read_weekly_report(con)
+        read_weekly_report(con, ZMD)
     result = runner.invoke(app, ["report", "--warehouse", str(tmp_path / "wh")])
     assert result.exit_code == 1
     assert result.output == "error: no published week in the warehouse yet: nothing to report\n"
@@ -332,7 +333,7 @@ def test_cli_writes_both_files_of_the_latest_week(bundled: Path, tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == ["report-2021-01-18.html", "report-2021-01-18.md"]
     assert (out / "report-2021-01-18.md").read_text(encoding="utf-8") == EXPECTED_LATEST
     assert result.output.splitlines() == [
-        "report of the week 2021-01-18 ~ 2021-01-24:",
+        "report of 驻马店, week 2021-01-18:",
         f"  {out / 'report-2021-01-18.html'}",
         f"  {out / 'report-2021-01-18.md'}",
     ]
@@ -347,8 +348,14 @@ def test_cli_default_folder_and_a_chosen_week(bundled: Path) -> None:
 @pytest.mark.parametrize(
     ("week", "message"),
     [
-        ("2021-01-06", "error: week 2021-01-06 was not published (published weeks: 6, 2020-12-07 to 2021-01-18)\n"),
-        ("2019-01-07", "error: week 2019-01-07 was not published (published weeks: 6, 2020-12-07 to 2021-01-18)\n"),
+        (
+            "2021-01-06",
+            "error: week 2021-01-06 was not published in 驻马店 (published weeks: 6, 2020-12-07 to 2021-01-18)\n",
+        ),
+        (
+            "2019-01-07",
+            "error: week 2019-01-07 was not published in 驻马店 (published weeks: 6, 2020-12-07 to 2021-01-18)\n",
+        ),
         ("18/01/2021", "error: --week must be a date like 2021-01-18, not '18/01/2021'\n"),
     ],
 )
@@ -358,8 +365,15 @@ def test_cli_week_never_published_is_one_line_and_exit_1(bundled: Path, week: st
     assert result.output == message
 
 
-def test_write_reports_reads_only(bundled: Path, tmp_path: Path) -> None:
-    written = write_reports(bundled, tmp_path, [None, D(2020, 12, 28)])
-    assert [w.week_start for w in written] == [D(2021, 1, 18), D(2020, 12, 28)]
-    with pytest.raises(WeekNotPublished):
-        write_reports(bundled, tmp_path, [D(2021, 1, 4)])
+def test_write_reports_of_a_chosen_week(bundled: Path, tmp_path: Path) -> None:
+    with connection(bundled, read_only=True) as con:
+        [written] = write_reports(con, tmp_path, [ZMD], D(2020, 12, 28))
+        assert (written.city, written.week_start, written.html.name) == (ZMD, D(2020, 12, 28), "report-2020-12-28.html")
+        with pytest.raises(WeekNotPublished):
+            write_reports(con, tmp_path, [ZMD], D(2021, 1, 4))
+
+
+def test_cli_unknown_city_is_one_line_and_exit_1(bundled: Path) -> None:
+    result = runner.invoke(app, ["report", "--warehouse", str(bundled.parent), "--city", "三门峡"])
+    assert result.exit_code == 1
+    assert result.output == "error: city '三门峡' has no published week (cities: 驻马店)\n"

@@ -1,34 +1,58 @@
 """The run's Prefect artifacts: what `flows.reporting` builds, published to Prefect.
 
-- table `unit-week-performance`: the latest week's rows of `marts.unit_week_performance`;
-- markdown `bulletin-etl-summary`: files by status, bulletins left out of the marts
-  and why, the city's latest closure rate and its change in points.
+- table `unit-week-performance`: the latest week's units, in the weekly report's wording
+  (Chinese headers, 56.45%, +2, +1.45 个百分点, 新上榜 / 连续上榜 / 退出);
+- markdown `bulletin-etl-summary`: warnings, files by status, bulletins left out of the
+  marts and why, the city's latest closure rate and its change in points;
+- markdown `weekly-report` and link `weekly-report-html`: the newest weekly report the
+  run wrote (none when it wrote none).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
-from flows.reporting.run_summary import read_run_report
+from flows.reporting.run_summary import UNIT_TABLE_HEADERS, read_run_report
 from flows.warehouse.summary import RunSummary
 
 UNIT_TABLE_KEY = "unit-week-performance"
 SUMMARY_KEY = "bulletin-etl-summary"
+WEEKLY_REPORT_KEY = "weekly-report"
+WEEKLY_REPORT_LINK_KEY = "weekly-report-html"
 
 
 def publish_run_artifacts(db_path: Path, summary: RunSummary) -> None:
     """Publish the run's table and markdown artifacts (call inside the flow run)."""
     table, markdown = read_run_report(db_path, summary)
-    week = table[0]["week_start"] if table else "none yet"
+    week = table[0][UNIT_TABLE_HEADERS["week_start"]] if table else "none yet"
     create_table_artifact(
         table=table,
         key=UNIT_TABLE_KEY,
-        description=f"Unit performance, latest week ({week}), by group and rank.",
+        description=f"各单位本周表现（{week} 起的一周），按分组、排名。",
     )
     create_markdown_artifact(
         markdown=markdown,
         key=SUMMARY_KEY,
-        description="Files by status, bulletins left out of the marts, the city's closure rate.",
+        description="Warnings, files by status, bulletins left out of the marts, the city's closure rate.",
+    )
+    if summary.reports:
+        publish_weekly_report(Path(summary.reports[-1]))
+
+
+def publish_weekly_report(html_path: Path) -> None:
+    """The report's Markdown as an artifact, and a link to its HTML file."""
+    markdown_path = html_path.with_suffix(".md")
+    week = html_path.stem.removeprefix("report-")
+    create_markdown_artifact(
+        markdown=markdown_path.read_text(encoding="utf-8"),
+        key=WEEKLY_REPORT_KEY,
+        description=f"周报：{week} 起的一周（HTML 版含图表：{html_path}）",
+    )
+    create_link_artifact(
+        link=html_path.resolve().as_uri(),
+        link_text=str(html_path.resolve()),
+        key=WEEKLY_REPORT_LINK_KEY,
+        description=f"周报 HTML（{week} 起的一周）：一个文件，离线可打开、可转发、可打印。",
     )

@@ -9,21 +9,26 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Cancelled
 from prefect.task_runners import ProcessPoolTaskRunner
 
+from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
-from flows.settings import Settings
+from flows.reporting.weekly_report import RunReports, write_run_reports
+from flows.settings import Settings, local_today, stale_after_days
 from flows.warehouse import build, lake, lake_audit
 from flows.warehouse import db as warehouse
+from flows.warehouse.db import connection
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, record_duplicates
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
+from flows.warehouse.readers import read_freshness
 from flows.warehouse.summary import RunSummary
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
@@ -97,9 +102,36 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict
     return built, seconds
 
 
+@task(name="write-reports", cache_policy=NO_CACHE)
+def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -> RunReports:
+    """Write the weekly reports of the weeks this run loaded into <warehouse>/reports/."""
+    return write_run_reports(settings.db_path, settings.reports_dir, weeks_loaded, rebuilt)
+
+
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish(settings: Settings, summary: RunSummary) -> None:
     publish_run_artifacts(settings.db_path, summary)
+
+
+def _write_reports(settings: Settings, summary: RunSummary) -> None:
+    """Reports after the data is committed: a failure here is a warning, never a failed run."""
+    progress.phase("writing the weekly reports")
+    try:
+        reports = write_reports(settings, summary.weeks_loaded, summary.models_built)
+    except Exception as exc:  # the data is in; the report can be written again with `bulletins report`
+        summary.warnings.append(f"weekly report not written: {type(exc).__name__}: {exc}".splitlines()[0])
+        return
+    summary.reports = [str(w.html) for w in reports.written]
+    summary.latest_reports = [str(p) for p in reports.latest]
+
+
+def _check_freshness(settings: Settings, summary: RunSummary) -> None:
+    """Warn for each city with no new week published for longer than BULLETINS_STALE_AFTER_DAYS."""
+    if not settings.db_path.exists():
+        return
+    with connection(settings.db_path, read_only=True) as con:
+        freshness = read_freshness(con, local_today(), stale_after_days())
+    summary.warnings += [w for city in freshness if (w := city.warning())]
 
 
 def _batch_id(stamp: str, n: int) -> str:
@@ -108,17 +140,30 @@ def _batch_id(stamp: str, n: int) -> str:
 
 @flow(name="bulletin-etl")
 def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunSummary:
-    """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts."""
+    """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts.
+
+    A run that finds another run writing waits for it, then ends in the state `Skipped`
+    (a Cancelled state), not Completed: a stuck writer shows in the UI.
+    """
     logger = get_run_logger()
     settings = Settings.resolve(inbox, warehouse)
     summary = RunSummary()
     try:
+        progress.phase("waiting for the run lock")
         with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger):
             _run(settings, summary)
+            started = time.perf_counter()
+            _write_reports(settings, summary)
+            summary.seconds["reports"] = time.perf_counter() - started
     except RunInProgress as exc:
         summary.skipped = str(exc)
         logger.warning("run skipped: %s", exc)
-        return summary
+        # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
+        return Cancelled(name="Skipped", message=summary.line())  # type: ignore[return-value]
+    _check_freshness(settings, summary)
+    for warning in summary.warnings:
+        logger.warning(warning)
+    progress.phase("publishing the artifacts")
     started = time.perf_counter()
     publish(settings, summary)
     summary.seconds["publish"] = time.perf_counter() - started
@@ -162,6 +207,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     summary.seconds["parse"] = time.perf_counter() - started
     summary.parse_tasks = len(results)
 
+    progress.phase("loading and building the marts")
     started = time.perf_counter()
     summary.models_built, steps = load_and_build(settings, prepared.pending_batches + new_batches)
     summary.seconds["load_and_build"] = time.perf_counter() - started
@@ -175,11 +221,14 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
     some 200 MB) are gone before the load: the run's peak memory stays flat.
     """
     inbox, lake_dir = str(settings.inbox), str(settings.lake_dir)
+    total = len(plan.to_parse)
+    results: list[BatchResult] = []
+    progress.files_parsed(0, total)
     if sum(item.size_bytes for item in plan.to_parse) <= INLINE_MAX_BYTES:
-        return [
-            parse_batch(inbox, lake_dir, _batch_id(stamp, n), items, seen_at)
-            for n, items in enumerate(batches(plan.to_parse), start=1)
-        ]
+        for n, items in enumerate(batches(plan.to_parse), start=1):
+            results.append(parse_batch(inbox, lake_dir, _batch_id(stamp, n), items, seen_at))
+            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
+        return results
     with ProcessPoolTaskRunner(max_workers=PARSE_WORKERS) as pool:
         futures = [
             pool.submit(
@@ -194,4 +243,7 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
             )
             for n, items in enumerate(batches(plan.to_parse, spread=PARSE_WORKERS), start=1)
         ]
-        return [future.result() for future in futures]
+        for future in futures:
+            results.append(future.result())
+            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
+        return results

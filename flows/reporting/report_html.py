@@ -30,6 +30,7 @@ from flows.reporting.weekly_report import (
     source_line,
     title,
     trend_sources_line,
+    unit_label,
     unit_table_rows,
 )
 from flows.warehouse.readers import UnitWeekRow
@@ -170,16 +171,17 @@ def unit_trend_chart(report: WeeklyReport) -> go.Figure:
     fig = go.Figure()
     weeks = [t.week_start for t in report.trend]
     for unit in report.units:
-        history = report.unit_trend.get(unit.unit_name, {})
+        history = report.unit_trend.get((unit.unit_group, unit.unit_name), {})
+        name = unit_label(report, unit)
         y = [history.get(t.week_start) if t.city is not None else None for t in report.trend]
         fig.add_trace(
             go.Scatter(
                 x=weeks,
                 y=y,
-                name=unit.unit_name,
+                name=name,
                 mode="lines+markers",
                 connectgaps=False,
-                hovertemplate="%{x|%Y-%m-%d} 起一周<br>" + escape(unit.unit_name) + "：%{y} 件<extra></extra>",
+                hovertemplate="%{x|%Y-%m-%d} 起一周<br>" + escape(name) + "：%{y} 件<extra></extra>",
             )
         )
     _gap_shapes(fig, report)
@@ -247,7 +249,7 @@ def overdue_share_chart(report: WeeklyReport) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=list(reversed(shares)),
-            y=[u.unit_name for u in reversed(units)],
+            y=[unit_label(report, u) for u in reversed(units)],
             orientation="h",
             marker={"color": list(reversed(colors))},
             text=[f"{L.percent(u.overdue_share)}（{u.unresolved} 件）" for u in reversed(units)],

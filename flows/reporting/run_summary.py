@@ -1,4 +1,7 @@
-"""The run summary in markdown (the `bulletin-etl-summary` artifact): pure text building."""
+"""The run's artifacts as text: the summary in markdown, the latest week's unit table in Chinese.
+
+Pure text building over what the readers return.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
+from flows.reporting import labels as L
 from flows.warehouse.db import connection
 from flows.warehouse.readers import (
     CityWeek,
     LeftOutBulletin,
+    UnitWeekRow,
     bulletins_left_out,
     files_by_status,
+    group_order,
     latest_city_weeks,
-    latest_week_table,
+    report_cities,
+    resolve_week,
+    unit_weeks,
 )
 from flows.warehouse.summary import RunSummary
 
@@ -38,12 +48,22 @@ def build_summary_markdown(
     file_counts: Mapping[str, int],
     left_out: Sequence[LeftOutBulletin] | None,
     cities: Sequence[CityWeek],
+    warnings: Sequence[str] = (),
+    reports: Sequence[str] = (),
 ) -> str:
     """The `bulletin-etl-summary` markdown, from what the readers return.
 
     `left_out` None means no `core.bulletins` yet; `cities` empty means no marts yet.
     """
     lines = ["# bulletin-etl run", "", f"This run: {run_line}", ""]
+    if warnings:
+        lines += ["## Warnings", ""]
+        lines += [f"- **warning**: {_cell(w)}" for w in warnings]
+        lines += [""]
+    if reports:
+        lines += ["## Weekly reports written", ""]
+        lines += [f"- `{r}`" for r in reports]
+        lines += [""]
 
     lines += ["## Files by status", ""]
     if file_counts:
@@ -86,13 +106,73 @@ def build_summary_markdown(
     return "\n".join(lines) + "\n"
 
 
-def read_run_report(db_path: Path, summary: RunSummary) -> tuple[list[dict[str, Any]], str]:
+# The table artifact `unit-week-performance`: mart column -> header, in the report's wording.
+UNIT_TABLE_HEADERS: dict[str, str] = {
+    "city": "城市",
+    "week_start": "周起始日",
+    "unit_group": "分组",
+    "rank_in_group": "组内排名",
+    "unit_name": "单位",
+    "on_list": "本周上榜",
+    "dispatched": "交办件",
+    "unresolved": "未办结件",
+    "unresolved_change": "未办结件较上周",
+    "unresolved_rate": "未办结率",
+    "unresolved_rate_change_pp": "未办结率较上周",
+    "list_change": "上榜变化",
+    "weeks_on_list_streak": "连续上榜周数",
+}
+
+
+def unit_table_rows(city: str, week_start: dt.date, units: Sequence[UnitWeekRow]) -> list[dict[str, str]]:
+    """The week's units as the table artifact shows them: Chinese headers, 56.45%, +2, 新上榜."""
+    h = UNIT_TABLE_HEADERS
+    return [
+        {
+            h["city"]: city,
+            h["week_start"]: week_start.isoformat(),
+            h["unit_group"]: u.unit_group,
+            h["rank_in_group"]: L.count(u.rank_in_group),
+            h["unit_name"]: u.unit_name,
+            h["on_list"]: L.yes_no(u.on_list),
+            h["dispatched"]: L.count(u.dispatched),
+            h["unresolved"]: L.count(u.unresolved),
+            h["unresolved_change"]: L.signed(u.unresolved_change),
+            h["unresolved_rate"]: L.percent(u.unresolved_rate),
+            h["unresolved_rate_change_pp"]: L.signed_points(u.unresolved_rate_change_pp),
+            h["list_change"]: L.list_change(u.list_change),
+            h["weeks_on_list_streak"]: str(u.weeks_on_list_streak),
+        }
+        for u in units
+    ]
+
+
+def read_unit_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
+    """Each city's latest published week, its units by group (as printed) and rank; empty when none."""
+    table: list[dict[str, str]] = []
+    for city in report_cities(con):
+        week = resolve_week(con, city, None)
+        if week is None:
+            continue
+        units = unit_weeks(con, city, week)
+        bulletin = con.execute(
+            "select bulletin_id from marts.city_week_performance where city = ? and week_start = ?", [city, week]
+        ).fetchall()
+        groups = group_order(con, bulletin[0][0]) if bulletin else []
+        groups += sorted({u.unit_group for u in units} - set(groups))
+        units.sort(key=lambda u: groups.index(u.unit_group))  # stable: by rank within each group
+        table += unit_table_rows(city, week, units)
+    return table
+
+
+def read_run_report(db_path: Path, summary: RunSummary) -> tuple[list[dict[str, str]], str]:
     """The unit table and the summary markdown, read from the warehouse (read-only)."""
+    extra = {"warnings": summary.warnings, "reports": summary.reports}
     if not Path(db_path).exists():
-        return [], build_summary_markdown(summary.line(), {}, None, [])
+        return [], build_summary_markdown(summary.line(), {}, None, [], **extra)
     with connection(db_path, read_only=True) as con:
-        table = latest_week_table(con)
+        table = read_unit_table(con)
         markdown = build_summary_markdown(
-            summary.line(), files_by_status(con), bulletins_left_out(con), latest_city_weeks(con)
+            summary.line(), files_by_status(con), bulletins_left_out(con), latest_city_weeks(con), **extra
         )
     return table, markdown

@@ -25,6 +25,8 @@ from flows.warehouse.readers import (
     city_weeks,
     group_order,
     printed_unit_names,
+    published_weeks,
+    report_cities,
     resolve_week,
     unit_unresolved,
     unit_weeks,
@@ -33,6 +35,11 @@ from flows.warehouse.readers import (
 
 # The trend charts cover this many published weeks, ending with the report's week.
 TREND_WEEKS = 12
+
+# A run writes the reports of at most this many of the weeks it loaded, the latest ones
+# (a backfill of years would otherwise write hundreds of pages); `bulletins report
+# --week` writes any other.
+REPORTS_PER_RUN = 8
 
 REPORT_TITLE = "数字城管超时未办结单位周报"
 
@@ -58,7 +65,7 @@ class WeeklyReport:
     groups: list[str]  # unit groups in the order the bulletin prints them
     printed_names: dict[str, list[str]]  # canonical -> as printed this week (when it differs)
     trend: list[TrendWeek]  # calendar weeks of the last TREND_WEEKS published weeks, oldest first
-    unit_trend: dict[str, dict[dt.date, int]]  # unit -> published week -> unresolved
+    unit_trend: dict[tuple[str, str], dict[dt.date, int]]  # (group, unit) -> published week -> unresolved
     sources: dict[str, BulletinSource]  # bulletin_id -> where it was read, for every published trend week
     printings: list[BulletinSource]  # every printing of this week, earliest first
     first_published: bool  # no published week before this one
@@ -66,6 +73,10 @@ class WeeklyReport:
     @property
     def week_start(self) -> dt.date:
         return self.city.week_start
+
+    @property
+    def city_name(self) -> str:
+        return self.city.city
 
     @property
     def previous_week(self) -> dt.date:
@@ -82,7 +93,7 @@ class WeeklyReport:
 def calendar(weeks: Sequence[CityWeekRow]) -> list[TrendWeek]:
     """Published weeks with the unpublished 7-day steps between them as gaps.
 
-    >>> w = lambda d: CityWeekRow(d, d + dt.timedelta(6), *[None] * 8, False, *[None] * 3, 0, *[None] * 5, "b", None)
+    >>> w = lambda d: CityWeekRow("c", d, d + dt.timedelta(6), *[None] * 8, False, *[None] * 3, 0, *[None] * 5, "b", None)
     >>> [(t.week_start.isoformat(), t.city is not None) for t in calendar([w(dt.date(2021, 1, 4)), w(dt.date(2021, 1, 18))])]
     [('2021-01-04', True), ('2021-01-11', False), ('2021-01-18', True)]
     """
@@ -99,18 +110,18 @@ def calendar(weeks: Sequence[CityWeekRow]) -> list[TrendWeek]:
     return [TrendWeek(s, by_start.get(s)) for s in sorted(starts)]
 
 
-def read_weekly_report(con: duckdb.DuckDBPyConnection, week: dt.date | None = None) -> WeeklyReport:
-    """The report of the published week starting on or containing `week` (default: the latest).
+def read_weekly_report(con: duckdb.DuckDBPyConnection, city_name: str, week: dt.date | None = None) -> WeeklyReport:
+    """The city's report of the published week starting on or containing `week` (default: its latest).
 
-    Raises `NoPublishedWeek` when nothing is published, `WeekNotPublished` when `week`
-    falls in no published week.
+    Raises `NoPublishedWeek` when the city has nothing published, `WeekNotPublished` when
+    `week` falls in none of its published weeks.
     """
-    week_start = resolve_week(con, week)
+    week_start = resolve_week(con, city_name, week)
     if week_start is None:
-        raise NoPublishedWeek("no published week in the warehouse yet: nothing to report")
-    window = city_weeks(con, week_start, TREND_WEEKS)
+        raise NoPublishedWeek(f"no published week of {city_name} yet: nothing to report")
+    window = city_weeks(con, city_name, week_start, TREND_WEEKS)
     city = window[-1]
-    units = unit_weeks(con, week_start)
+    units = unit_weeks(con, city_name, week_start)
     published = [w.week_start for w in window]
     printed = {
         name: raw
@@ -126,10 +137,10 @@ def read_weekly_report(con: duckdb.DuckDBPyConnection, week: dt.date | None = No
         groups=groups,
         printed_names=printed,
         trend=calendar(window),
-        unit_trend=unit_unresolved(con, [u.unit_name for u in units], published),
+        unit_trend=unit_unresolved(con, city_name, [(u.unit_group, u.unit_name) for u in units], published),
         sources=bulletin_sources(con, [w.bulletin_id for w in window]),
-        printings=week_printings(con, week_start),
-        first_published=len(city_weeks(con, week_start, 2)) == 1,
+        printings=week_printings(con, city_name, week_start),
+        first_published=len(city_weeks(con, city_name, week_start, 2)) == 1,
     )
 
 
@@ -287,7 +298,14 @@ def share_rows(report: WeeklyReport) -> list[UnitWeekRow]:
 
 
 def title(report: WeeklyReport) -> str:
-    return f"{REPORT_TITLE}：{L.period(report.city.week_start, report.city.week_end)}"
+    return f"{report.city_name}{REPORT_TITLE}：{L.period(report.city.week_start, report.city.week_end)}"
+
+
+def unit_label(report: WeeklyReport, unit: UnitWeekRow) -> str:
+    """A unit's name on the charts; with its group when the name is listed in two groups."""
+    if sum(1 for u in report.units if u.unit_name == unit.unit_name) > 1:
+        return f"{unit.unit_name}（{unit.unit_group}）"
+    return unit.unit_name
 
 
 # --------------------------------------------------------------------------- markdown
@@ -334,9 +352,9 @@ def render_markdown(report: WeeklyReport) -> str:
     header = ["单位", *(trend_label(t.week_start) for t in report.trend)]
     rows = []
     for unit in report.units:
-        history = report.unit_trend.get(unit.unit_name, {})
+        history = report.unit_trend.get((unit.unit_group, unit.unit_name), {})
         cells = [str(history[t.week_start]) if t.city is not None else "未发布" for t in report.trend]
-        rows.append((unit.unit_name, *cells))
+        rows.append((unit_label(report, unit), *cells))
     out += _md_table(header, rows, (False, *(True for _ in report.trend)))
     out += ["", trend_sources_line(report), ""]
 
@@ -362,7 +380,7 @@ def render_markdown(report: WeeklyReport) -> str:
         f"全市超时未办结 {L.count(city.overdue)} 件，前三名单位合计占 {L.percent(city.top3_overdue_share)}。",
         "",
     ]
-    rows = [(u.unit_name, L.count(u.unresolved), L.percent(u.overdue_share)) for u in share_rows(report)]
+    rows = [(unit_label(report, u), L.count(u.unresolved), L.percent(u.overdue_share)) for u in share_rows(report)]
     out += _md_table(("单位", "未办结件", "占全市超时未办结"), rows, (False, True, True))
     out += ["", single_source, ""]
 
@@ -395,13 +413,16 @@ def render_markdown(report: WeeklyReport) -> str:
 
 @dataclass(frozen=True)
 class WrittenReport:
+    city: str
     week_start: dt.date
     html: Path
     markdown: Path
 
 
-def report_paths(out_dir: Path, week_start: dt.date) -> tuple[Path, Path]:
-    return out_dir / f"report-{week_start.isoformat()}.html", out_dir / f"report-{week_start.isoformat()}.md"
+def report_paths(out_dir: Path, week_start: dt.date, city: str | None = None) -> tuple[Path, Path]:
+    """report-<week_start>.html and .md; report-<city>-<week_start>.* when the warehouse holds several cities."""
+    stem = f"report-{week_start.isoformat()}" if city is None else f"report-{city}-{week_start.isoformat()}"
+    return out_dir / f"{stem}.html", out_dir / f"{stem}.md"
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -410,21 +431,71 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(report: WeeklyReport, out_dir: Path) -> WrittenReport:
-    """Write report-<week_start>.html and .md into `out_dir` (each under a temporary name, then renamed)."""
+def write_report(report: WeeklyReport, out_dir: Path, *, name_city: bool = False) -> WrittenReport:
+    """Write the report's .html and .md into `out_dir` (each under a temporary name, then renamed)."""
     from flows.reporting.report_html import render_html  # plotly: imported only when a page is written
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    html_path, md_path = report_paths(out_dir, report.week_start)
+    html_path, md_path = report_paths(out_dir, report.week_start, report.city_name if name_city else None)
     _write_atomic(md_path, render_markdown(report))
     _write_atomic(html_path, render_html(report))
-    return WrittenReport(report.week_start, html_path, md_path)
+    return WrittenReport(report.city_name, report.week_start, html_path, md_path)
 
 
-def write_reports(db_path: Path, out_dir: Path, weeks: Sequence[dt.date | None]) -> list[WrittenReport]:
-    """Write the reports of `weeks` (None: the latest) from the warehouse at `db_path`, read-only."""
-    written = []
+def write_reports(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, cities: Sequence[str], week: dt.date | None
+) -> list[WrittenReport]:
+    """Write each city's report of `week` (None: its latest); names carry the city when the warehouse has several."""
+    name_city = len(report_cities(con)) > 1
+    return [write_report(read_weekly_report(con, city, week), out_dir, name_city=name_city) for city in cities]
+
+
+def weeks_to_report(
+    con: duckdb.DuckDBPyConnection,
+    city: str,
+    loaded: Sequence[dt.date],
+    out_dir: Path,
+    rebuilt: bool,
+    limit: int = REPORTS_PER_RUN,
+) -> list[dt.date]:
+    """Which of the city's weeks a run writes reports for, oldest first.
+
+    The published weeks among those it loaded (the latest `limit`), and the latest
+    published week when the models were rebuilt or its report is missing.
+    """
+    published = published_weeks(con, city)
+    if not published:
+        return []
+    chosen = sorted(set(loaded) & set(published))[-limit:]
+    latest = published[-1]
+    name_city = city if len(report_cities(con)) > 1 else None
+    if latest not in chosen and (rebuilt or not report_paths(out_dir, latest, name_city)[0].exists()):
+        chosen.append(latest)
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class RunReports:
+    written: list[WrittenReport]  # by city, oldest week first
+    latest: list[Path]  # each city's latest published week's HTML report, written now or before
+
+
+def write_run_reports(db_path: Path, out_dir: Path, loaded: Sequence[dt.date], rebuilt: bool) -> RunReports:
+    """Write the reports a run owes (see `weeks_to_report`), from the warehouse at `db_path`, read-only.
+
+    `loaded` holds the first days of the weeks the run loaded, of any city.
+    """
+    if not Path(db_path).exists():
+        return RunReports([], [])
+    written: list[WrittenReport] = []
+    latest: list[Path] = []
     with connection(db_path, read_only=True) as con:
-        for week in weeks:
-            written.append(write_report(read_weekly_report(con, week), out_dir))
-    return written
+        cities = report_cities(con)
+        name_city = len(cities) > 1
+        for city in cities:
+            for week in weeks_to_report(con, city, loaded, out_dir, rebuilt):
+                written.append(write_report(read_weekly_report(con, city, week), out_dir, name_city=name_city))
+            html = report_paths(out_dir, published_weeks(con, city)[-1], city if name_city else None)[0]
+            if html.exists():
+                latest.append(html)
+    return RunReports(written, latest)

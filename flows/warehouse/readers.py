@@ -9,28 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import duckdb
 
 from flows.warehouse.db import relation_exists
-
-UNIT_TABLE_COLUMNS = (
-    "city",
-    "week_start",
-    "unit_group",
-    "rank_in_group",
-    "unit_name",
-    "on_list",
-    "dispatched",
-    "unresolved",
-    "unresolved_change",
-    "unresolved_rate",
-    "unresolved_rate_change_pp",
-    "list_change",
-    "weeks_on_list_streak",
-)
 
 # Statuses in the order people read them; any other status follows, alphabetically.
 STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate")
@@ -57,39 +40,6 @@ class CityWeek:
     week_end: dt.date | None
     closure_rate: float | None  # 0..1
     closure_rate_change_pp: float | None  # percentage points; None: week before not published
-
-
-def _jsonable(value: Any) -> Any:
-    """A value a table artifact can hold (JSON): dates as ISO text, numbers rounded."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float):
-        return round(value, 4)
-    return value
-
-
-def latest_week_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Rows of each city's latest week of `marts.unit_week_performance`, by city, group, then rank.
-
-    Units off the list (no rank) come after the ranked ones. Empty when there are
-    no marts yet.
-    """
-    if not relation_exists(con, "marts.unit_week_performance"):
-        return []
-    columns = ", ".join(UNIT_TABLE_COLUMNS)
-    rows = con.execute(
-        f"""
-        select {columns}
-        from marts.unit_week_performance
-        where (city, week_start) in (
-            select (city, max(week_start)) from marts.unit_week_performance group by city
-        )
-        order by city, unit_group, rank_in_group nulls last, unit_name
-        """
-    ).fetchall()
-    return [{c: _jsonable(v) for c, v in zip(UNIT_TABLE_COLUMNS, row, strict=True)} for row in rows]
 
 
 def files_by_status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -156,6 +106,73 @@ def latest_city_weeks(con: duckdb.DuckDBPyConnection) -> list[CityWeek]:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How old a city's latest published week is, judged on `today`."""
+
+    city: str | None  # None: nothing published yet
+    week_start: dt.date | None
+    week_end: dt.date | None
+    issue_date: dt.date | None
+    today: dt.date
+    stale_after_days: int
+
+    @property
+    def days_since_end(self) -> int | None:
+        return None if self.week_end is None else (self.today - self.week_end).days
+
+    @property
+    def stale(self) -> bool:
+        """No new week for longer than `stale_after_days` after the latest week's end."""
+        days = self.days_since_end
+        return days is not None and days > self.stale_after_days
+
+    def line(self) -> str:
+        """What `bulletins status` says about the city's latest week.
+
+        >>> d = dt.date
+        >>> Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), d(2021, 1, 27), d(2021, 2, 1), 14).line()
+        'latest published week, 驻马店: 2021-01-18 ~ 2021-01-24 (issue 2021-01-27), 8 days after its end'
+        """
+        if self.week_start is None:
+            return "latest published week: none"
+        issue = f" (issue {self.issue_date})" if self.issue_date else ""
+        return (
+            f"latest published week, {self.city}: {self.week_start} ~ {self.week_end}{issue}, "
+            f"{self.days_since_end} days after its end"
+        )
+
+    def warning(self) -> str | None:
+        """The stale-feed warning, or None.
+
+        >>> d = dt.date
+        >>> Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), None, d(2021, 2, 8), 14).warning()
+        'feed stale, 驻马店: no new week published for 15 days after the latest week ended (2021-01-24; stale after 14 days)'
+        """
+        if not self.stale:
+            return None
+        return (
+            f"feed stale, {self.city}: no new week published for {self.days_since_end} days after the latest week "
+            f"ended ({self.week_end}; stale after {self.stale_after_days} days)"
+        )
+
+
+def read_freshness(con: duckdb.DuckDBPyConnection, today: dt.date, stale_after_days: int) -> list[Freshness]:
+    """Each city's latest published week and whether its feed is stale on `today` (one entry, city None: none yet)."""
+    rows: list[tuple[Any, ...]] = []
+    if relation_exists(con, "marts.city_week_performance"):
+        rows = con.execute(
+            """
+            select city, week_start, week_end, issue_date from marts.city_week_performance
+            qualify row_number() over (partition by city order by week_start desc) = 1
+            order by city
+            """
+        ).fetchall()
+    if not rows:
+        return [Freshness(None, None, None, None, today, stale_after_days)]
+    return [Freshness(city, start, end, issue, today, stale_after_days) for city, start, end, issue in rows]
+
+
+@dataclass(frozen=True)
 class ProblemFile:
     """A file that is quarantined or partial, with its reasons."""
 
@@ -194,6 +211,7 @@ class WeekNotPublished(LookupError):
 class CityWeekRow:
     """One row of `marts.city_week_performance` (rates 0..1, changes in points)."""
 
+    city: str
     week_start: dt.date
     week_end: dt.date
     received: int | None
@@ -260,48 +278,75 @@ _CITY_FLOATS = {"closure_rate", "closure_rate_published", "closure_rate_change_p
 _UNIT_FLOATS = {"unresolved_rate", "unresolved_rate_change_pp", "overdue_share"}
 
 
-def published_weeks(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
-    """Every published week's first day, oldest first (empty: no marts or no week yet)."""
+class CityNotChosen(LookupError):
+    """The warehouse holds several cities, or not the one asked for."""
+
+
+def report_cities(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The cities with a published week, by name (empty: no marts or no week yet)."""
     if not relation_exists(con, "marts.city_week_performance"):
         return []
-    return [r[0] for r in con.execute("select week_start from marts.city_week_performance order by 1").fetchall()]
+    return [r[0] for r in con.execute("select distinct city from marts.city_week_performance order by 1").fetchall()]
 
 
-def resolve_week(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> dt.date | None:
-    """The published week starting on, or containing, `day`; the latest one when `day` is None.
+def resolve_cities(con: duckdb.DuckDBPyConnection, city: str | None) -> list[str]:
+    """The cities to report on: `city` (which must have a published week), else every city."""
+    cities = report_cities(con)
+    if city is None:
+        return cities
+    if city not in cities:
+        known = ", ".join(cities) or "none"
+        raise CityNotChosen(f"city {city!r} has no published week (cities: {known})")
+    return [city]
 
-    None when nothing is published yet; `WeekNotPublished` when `day` falls in no
-    published week.
+
+def published_weeks(con: duckdb.DuckDBPyConnection, city: str) -> list[dt.date]:
+    """The city's published weeks' first days, oldest first (empty: no marts or no week yet)."""
+    if not relation_exists(con, "marts.city_week_performance"):
+        return []
+    return [
+        r[0]
+        for r in con.execute(
+            "select week_start from marts.city_week_performance where city = ? order by 1", [city]
+        ).fetchall()
+    ]
+
+
+def resolve_week(con: duckdb.DuckDBPyConnection, city: str, day: dt.date | None) -> dt.date | None:
+    """The city's published week starting on, or containing, `day`; its latest one when `day` is None.
+
+    None when the city has nothing published; `WeekNotPublished` when `day` falls in no
+    published week of the city.
     """
-    weeks = published_weeks(con)
+    weeks = published_weeks(con, city)
     if not weeks:
         if day is None:
             return None
-        raise WeekNotPublished(f"week {day} was not published: the warehouse has no published week yet")
+        raise WeekNotPublished(f"week {day} was not published: {city} has no published week yet")
     if day is None:
         return weeks[-1]
     rows = con.execute(
-        "select week_start from marts.city_week_performance where ? between week_start and week_end",
-        [day],
+        "select week_start from marts.city_week_performance where city = ? and ? between week_start and week_end",
+        [city, day],
     ).fetchall()
     if not rows:
         raise WeekNotPublished(
-            f"week {day} was not published (published weeks: {len(weeks)}, {weeks[0]} to {weeks[-1]})"
+            f"week {day} was not published in {city} (published weeks: {len(weeks)}, {weeks[0]} to {weeks[-1]})"
         )
     return rows[0][0]
 
 
-def city_weeks(con: duckdb.DuckDBPyConnection, up_to: dt.date, count: int) -> list[CityWeekRow]:
-    """The last `count` published weeks up to and including `up_to`, oldest first."""
+def city_weeks(con: duckdb.DuckDBPyConnection, city: str, up_to: dt.date, count: int) -> list[CityWeekRow]:
+    """The city's last `count` published weeks up to and including `up_to`, oldest first."""
     columns = ", ".join(CITY_WEEK_COLUMNS)
     rows = con.execute(
         f"""
         select {columns} from (
             select {columns} from marts.city_week_performance
-            where week_start <= ? order by week_start desc limit ?
+            where city = ? and week_start <= ? order by week_start desc limit ?
         ) order by week_start
         """,
-        [up_to, count],
+        [city, up_to, count],
     ).fetchall()
     out = []
     for row in rows:
@@ -312,16 +357,16 @@ def city_weeks(con: duckdb.DuckDBPyConnection, up_to: dt.date, count: int) -> li
     return out
 
 
-def unit_weeks(con: duckdb.DuckDBPyConnection, week_start: dt.date) -> list[UnitWeekRow]:
-    """The week's rows of `marts.unit_week_performance`: by group, on the list first, by rank."""
+def unit_weeks(con: duckdb.DuckDBPyConnection, city: str, week_start: dt.date) -> list[UnitWeekRow]:
+    """The city's week in `marts.unit_week_performance`: by group, on the list first, by rank."""
     columns = ", ".join(UNIT_WEEK_COLUMNS)
     rows = con.execute(
         f"""
         select {columns} from marts.unit_week_performance
-        where week_start = ?
+        where city = ? and week_start = ?
         order by unit_group, on_list desc, rank_in_group, unresolved desc, unit_name
         """,
-        [week_start],
+        [city, week_start],
     ).fetchall()
     out = []
     for row in rows:
@@ -332,24 +377,29 @@ def unit_weeks(con: duckdb.DuckDBPyConnection, week_start: dt.date) -> list[Unit
     return out
 
 
+UnitKey = tuple[str, str]  # (unit_group, unit_name): a unit is followed within its group
+
+
 def unit_unresolved(
-    con: duckdb.DuckDBPyConnection, units: list[str], weeks: list[dt.date]
-) -> dict[str, dict[dt.date, int]]:
-    """Each unit's unresolved cases in each of the published `weeks`.
+    con: duckdb.DuckDBPyConnection, city: str, units: list[UnitKey], weeks: list[dt.date]
+) -> dict[UnitKey, dict[dt.date, int]]:
+    """Each unit's unresolved cases in each of the city's published `weeks`.
 
     A unit with no row in a published week was off its list: 0 (known), not missing.
     """
-    found: dict[tuple[str, dt.date], int] = {}
+    found: dict[tuple[str, str, dt.date], int] = {}
     if units and weeks:
         rows = con.execute(
             """
-            select unit_name, week_start, unresolved from marts.unit_week_performance
-            where unit_name in (select unnest(?::varchar[])) and week_start in (select unnest(?::date[]))
+            select unit_group, unit_name, week_start, unresolved from marts.unit_week_performance
+            where city = ?
+                and week_start in (select unnest(?::date[]))
+                and unit_name in (select unnest(?::varchar[]))
             """,
-            [units, weeks],
+            [city, weeks, sorted({name for _, name in units})],
         ).fetchall()
-        found = {(name, week): int(unresolved) for name, week, unresolved in rows}
-    return {unit: {week: found.get((unit, week), 0) for week in weeks} for unit in units}
+        found = {(group, name, week): int(unresolved) for group, name, week, unresolved in rows}
+    return {(g, n): {week: found.get((g, n, week), 0) for week in weeks} for g, n in units}
 
 
 def bulletin_sources(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -> dict[str, BulletinSource]:
@@ -374,18 +424,18 @@ def bulletin_sources(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) ->
     return {r[0]: BulletinSource(*r) for r in rows}
 
 
-def week_printings(con: duckdb.DuckDBPyConnection, week_start: dt.date) -> list[BulletinSource]:
-    """Every bulletin printed for the week, earliest first (more than one: reprinted or corrected)."""
+def week_printings(con: duckdb.DuckDBPyConnection, city: str, week_start: dt.date) -> list[BulletinSource]:
+    """Every bulletin the city printed for the week, earliest first (more than one: reprinted or corrected)."""
     if not relation_exists(con, "core.bulletins"):
         return []
     ids = [
         r[0]
         for r in con.execute(
             """
-            select bulletin_id from core.bulletins where period_start = ?
+            select bulletin_id from core.bulletins where city = ? and period_start = ?
             order by issue_date nulls first, ingest_seq, bulletin_id
             """,
-            [week_start],
+            [city, week_start],
         ).fetchall()
     ]
     sources = bulletin_sources(con, ids)

@@ -21,6 +21,9 @@ class RunSummary:
     weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded
     models_built: bool = False
     skipped: str | None = None  # why the run did nothing (another run held the lock)
+    reports: list[str] = field(default_factory=list)  # weekly reports written (HTML paths), oldest week first
+    latest_reports: list[str] = field(default_factory=list)  # each city's latest week's HTML report (now or before)
+    warnings: list[str] = field(default_factory=list)  # what a person should look at (stale feed, report not written)
     lake_problems: list[str] = field(default_factory=list)  # lake batches restored or set aside (lake_audit)
     # Where the run's time went, in seconds by stage (see `flows.orchestration.flow`).
     seconds: dict[str, float] = field(default_factory=dict)
@@ -36,15 +39,25 @@ class RunSummary:
         return bool(self.files_new or self.files_duplicate or self.batches_recovered)
 
     def line(self) -> str:
-        """One line for the CLI and the logs."""
+        """One line for the CLI and the logs: counts and the range of weeks, never a list.
+
+        >>> RunSummary(files_new=2, files_loaded=2, weeks_loaded=[date(2021, 1, 18), date(2020, 12, 7)]).line()
+        'files: 2 new (2 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged; weeks loaded: 2 (2020-12-07 to 2021-01-18)'
+        """
         if self.skipped:
             return f"run skipped: {self.skipped}"
-        weeks = ", ".join(str(w) for w in sorted(set(self.weeks_loaded))) or "none"
+        weeks = sorted(set(self.weeks_loaded))
+        if not weeks:
+            span = "none"
+        elif len(weeks) == 1:
+            span = f"1 ({weeks[0]})"
+        else:
+            span = f"{len(weeks)} ({weeks[0]} to {weeks[-1]})"
         lake = f"; {self.lake_line()}" if self.lake_problems else ""
         return (
             f"files: {self.files_new} new ({self.files_loaded} loaded, {self.files_partial} partial, "
             f"{self.files_quarantined} quarantined), {self.files_duplicate} duplicate, "
-            f"{self.files_unchanged} unchanged; weeks loaded: {weeks}{lake}"
+            f"{self.files_unchanged} unchanged; weeks loaded: {span}{lake}"
         )
 
     def lake_line(self) -> str:

@@ -1,0 +1,99 @@
+"""What a run says and writes besides the data: progress, quiet output, reports that never fail a run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import make_inbox, query
+
+from flows.orchestration import progress
+from flows.settings import PROJECT_DIR
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self.parsed: list[tuple[int, int]] = []
+
+    def phase(self, text: str) -> None:
+        self.phases.append(text)
+
+    def files_parsed(self, done: int, total: int) -> None:
+        self.parsed.append((done, total))
+
+
+def test_a_run_reports_files_parsed_out_of_the_total(prefect_harness, tmp_path: Path) -> None:
+    from flows.orchestration.flow import bulletin_etl
+
+    recorder = Recorder()
+    with progress.listening(recorder):
+        bulletin_etl(inbox=str(make_inbox(tmp_path / "inbox")), warehouse=str(tmp_path / "wh"))
+    assert recorder.parsed[0] == (0, 6) and recorder.parsed[-1] == (6, 6)
+    assert [done for done, _ in recorder.parsed] == sorted(done for done, _ in recorder.parsed)
+    assert recorder.phases == [
+        "waiting for the run lock",
+        "loading and building the marts",
+        "writing the weekly reports",
+        "publishing the artifacts",
+    ]
+    # Nobody listening: nothing is called.
+    progress.files_parsed(1, 2)
+    assert recorder.parsed[-1] == (6, 6)
+
+
+def test_a_report_that_cannot_be_written_is_a_warning_not_a_failed_run(
+    prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.orchestration import flow
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(flow, "write_run_reports", disk_full)
+    state = flow.bulletin_etl(
+        inbox=str(make_inbox(tmp_path / "inbox")), warehouse=str(tmp_path / "wh"), return_state=True
+    )
+    assert state.is_completed()
+    summary = state.result()
+    assert summary.files_loaded == 6 and summary.reports == [] and summary.latest_reports == []
+    assert "weekly report not written: OSError: [Errno 28] No space left on device" in summary.warnings
+    assert query(tmp_path / "wh" / "bulletins.duckdb", "select count(*) from marts.city_week_performance") == [(6,)]
+
+
+def _bulletins(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_LOGGING", "PREFECT_API"))}
+    # Its own Prefect home (the temporary server's database); a loaded machine starts it slowly.
+    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_run_in_a_pipe_prints_its_summary_and_warnings_only(tmp_path: Path) -> None:
+    inbox, wh = make_inbox(tmp_path / "inbox"), tmp_path / "wh"
+    result = _bulletins(tmp_path / "prefect", "run", "--inbox", str(inbox), "--warehouse", str(wh))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "files: 6 new (6 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged; "
+        "weeks loaded: 6 (2020-12-07 to 2021-01-18)",
+        f"weekly report: {wh / 'reports' / 'report-2021-01-18.html'}",
+    ]
+    # No progress bar, no Prefect log lines: the warnings alone.
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("warning: feed stale, 驻马店: no new week published for ")
+
+    verbose = _bulletins(tmp_path / "prefect", "run", "--verbose", "--inbox", str(inbox), "--warehouse", str(wh))
+    assert verbose.returncode == 0, verbose.stderr
+    assert "| INFO    | Flow run " in verbose.stderr
+    assert verbose.stdout.splitlines()[0].startswith("files: 0 new (0 loaded, 0 partial, 0 quarantined)")
