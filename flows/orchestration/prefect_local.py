@@ -187,3 +187,13 @@ def _drain_workers() -> None:
 
     APILogWorker.drain_all()
     EventsWorker.drain_all()
+
+
+def flow_run_url(flow_run_id: object) -> str | None:
+    """The flow run's page in the Prefect UI of the API in use (None when there is no UI to point at)."""
+    from prefect.utilities.urls import url_for
+
+    try:
+        return url_for("flow-run", obj_id=str(flow_run_id))
+    except Exception:  # no UI configured
+        return None
