@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -249,19 +250,52 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+# The table view rounds floats to this many decimals; csv and json keep every digit.
+TABLE_DECIMALS = 4
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _table_cell(value: Any) -> str:
+    """A value as the table view shows it: NULL as NULL, floats rounded.
+
+    >>> [_table_cell(v) for v in (None, 0.9058186, 12, Decimal("90.58"), float("nan"), True)]
+    ['NULL', '0.9058', '12', '90.58', 'NaN', 'True']
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return f"{value:.{TABLE_DECIMALS}f}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
 def _print_table(columns: list[str], rows: list[tuple]) -> None:
     from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
-    cells = [["" if v is None else str(v) for v in row] for row in rows]
-    table = Table(*columns, show_lines=False)
+    cells = [[_table_cell(v) for v in row] for row in rows]
+    table = Table(show_lines=False)
+    for i, column in enumerate(columns):
+        numeric = any(_is_number(r[i]) for r in rows) and all(r[i] is None or _is_number(r[i]) for r in rows)
+        table.add_column(column, justify="right" if numeric else "left")
     for row in cells:
         table.add_row(*row)
     # Wide enough that no cell is cut: analysts copy figures from here.
     widths = [max([cell_len(c)] + [cell_len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     needed = sum(widths) + 3 * len(columns) + 1
     Console(width=max(needed, Console().width)).print(table)
+
+
+def _json_value(value: Any) -> Any:
+    """NaN and infinities have no JSON: null, like NULL."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _open_read_only(settings: Settings):
@@ -306,13 +340,34 @@ def _has_statement(sql: str) -> bool:
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="SQL to run (read-only)")],
+    sql: Annotated[
+        str | None, typer.Argument(help="SQL to run (read-only); `-` or nothing: read it from stdin")
+    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-F", help="Read the SQL from this file")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Run read-only SQL against the warehouse (no file outside it can be read or written)."""
+    """Run read-only SQL against the warehouse (no file outside it can be read or written).
+
+    The SQL comes from the argument, a file (--file q.sql) or stdin (`bulletins query < q.sql`).
+    The table view right-aligns numbers, rounds floats to 4 decimals and shows NULL as NULL;
+    csv and json keep every digit (json writes NaN as null).
+    """
     if format not in {"table", "csv", "json"}:
         _fail("--format must be table, csv or json")
+    # Read here, before the connection is opened and sandboxed: the SQL itself can read no file.
+    if file is not None:
+        if sql is not None:
+            _fail("give the SQL either as an argument or with --file, not both")
+        try:
+            sql = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read {file}: {exc}")
+    elif sql is None or sql == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            _fail('no SQL to run: give a statement, e.g. bulletins query "select * from marts.city_week_performance"')
+        sql = sys.stdin.read()
+    assert sql is not None
     if not _has_statement(sql):
         _fail('no SQL to run: give a statement, e.g. bulletins query "select * from marts.city_week_performance"')
     settings = Settings.resolve(None, warehouse)
@@ -327,7 +382,11 @@ def query(
     elif format == "json":
         typer.echo(
             json.dumps(
-                [dict(zip(columns, r, strict=True)) for r in rows], default=_json_default, ensure_ascii=False, indent=2
+                [{c: _json_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
+                default=_json_default,
+                ensure_ascii=False,
+                indent=2,
+                allow_nan=False,
             )
         )
     else:
@@ -438,6 +497,35 @@ def report(
         typer.echo(f"report of {w.city}, week {w.week_start}:")
         typer.echo(f"  {w.html}")
         typer.echo(f"  {w.markdown}")
+
+
+@app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", "-f", help="xlsx, csv or parquet")] = "xlsx",
+    week: Annotated[
+        str | None, typer.Option(help="Only the published week containing this day, YYYY-MM-DD [default: every week]")
+    ] = None,
+    city: Annotated[str | None, typer.Option(help="Only this city [default: every city]")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write into")] = Path("."),
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Export both marts as files people open: xlsx (one sheet each), csv (with a BOM) or parquet.
+
+    Headers read `未办结件 (unresolved)`; values are the marts' own, unrounded.
+    """
+    from flows.reporting.exports import FORMATS, NothingToExport, export_marts
+
+    if format not in FORMATS:
+        _fail(f"--format must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+    day = _parse_day(week, "--week")
+    settings = Settings.resolve(None, warehouse)
+    with _reading(settings) as con:
+        try:
+            paths = export_marts(con, format, out, city=city, week=day)
+        except NothingToExport as exc:
+            _fail(str(exc))
+    for path in paths:
+        typer.echo(str(path))
 
 
 @app.command()

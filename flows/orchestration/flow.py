@@ -28,6 +28,7 @@ from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, record_duplicates
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
+from flows.warehouse.readers import MART_ORDER as MART_TABLES
 from flows.warehouse.readers import read_freshness
 from flows.warehouse.summary import RunSummary
 
@@ -102,6 +103,12 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict
     return built, seconds
 
 
+@task(name="export-marts", cache_policy=NO_CACHE)
+def export_marts(settings: Settings) -> list[str]:
+    """Write the marts to lake/marts/<table>.parquet for readers without the DuckDB file."""
+    return [str(p) for p in build.export_marts_to_lake(settings.db_path, settings.lake_dir)]
+
+
 @task(name="write-reports", cache_policy=NO_CACHE)
 def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -> RunReports:
     """Write the weekly reports of the weeks this run loaded into <warehouse>/reports/."""
@@ -111,6 +118,18 @@ def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish(settings: Settings, summary: RunSummary) -> None:
     publish_run_artifacts(settings.db_path, summary)
+
+
+def _export_marts(settings: Settings, summary: RunSummary) -> None:
+    """The marts' Parquet copy after a build (or when missing); a failure is a warning, never a failed run."""
+    if not settings.db_path.exists() or not (summary.models_built or build.marts_missing_in_lake(settings.lake_dir)):
+        return
+    try:
+        export_marts(settings)
+    except Exception as exc:  # the warehouse is committed; the next build writes the copy again
+        for table in MART_TABLES:  # no stale copy left beside a newer warehouse
+            lake.mart_path(settings.lake_dir, table).unlink(missing_ok=True)
+        summary.warnings.append(f"marts not written to the lake: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
 def _write_reports(settings: Settings, summary: RunSummary) -> None:
@@ -152,6 +171,9 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
         progress.phase("waiting for the run lock")
         with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger):
             _run(settings, summary)
+            started = time.perf_counter()
+            _export_marts(settings, summary)
+            summary.seconds["export_marts"] = time.perf_counter() - started
             started = time.perf_counter()
             _write_reports(settings, summary)
             summary.seconds["reports"] = time.perf_counter() - started

@@ -17,6 +17,7 @@ LIST_CHANGE = {"entered": "新上榜", "stayed": "连续上榜", "left": "退出
 # Every column of the marts (and the city dimension to come), in Chinese.
 COLUMN_LABELS: dict[str, str] = {
     "city": "城市",
+    "period_label": "期号",
     "week_start": "周起始日",
     "week_end": "周截止日",
     "unit_name": "单位",

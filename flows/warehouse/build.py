@@ -172,3 +172,17 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
     finally:
         if old is not None:
             old.close()
+
+
+def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[Path]:
+    """Write each mart to `lake/marts/<table>.parquet` from the warehouse at `db_path` (read-only)."""
+    from flows.warehouse.readers import MART_ORDER, mart_arrow
+
+    with warehouse.connection(db_path, read_only=True) as con:
+        return [lake.write_mart(lake_dir, table, mart_arrow(con, table)) for table in MART_ORDER]
+
+
+def marts_missing_in_lake(lake_dir: Path) -> bool:
+    from flows.warehouse.readers import MART_ORDER
+
+    return any(not lake.mart_path(lake_dir, table).exists() for table in MART_ORDER)

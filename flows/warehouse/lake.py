@@ -151,3 +151,26 @@ def upgrade(table: str, data: pa.Table) -> pa.Table:
 def read_part(table: str, path: str | Path) -> pa.Table:
     """One lake part in its table's current schema (see `upgrade`)."""
     return upgrade(table, pq.read_table(path))
+
+
+# The marts' copy, beside the raw batches and apart from them: `lake/marts/<table>.parquet`.
+# Nothing above reads this folder (the batch code walks LAKE_TABLES' folders only), and
+# the warehouse is never loaded from it: it is for readers without the DuckDB file
+# (pandas, polars, older DuckDB versions), rewritten whole after each build.
+MARTS_DIR = "marts"
+
+
+def mart_path(lake_dir: Path, table: str) -> Path:
+    return lake_dir / MARTS_DIR / f"{table}.parquet"
+
+
+def write_mart(lake_dir: Path, table: str, data: pa.Table) -> Path:
+    """Replace a mart's Parquet copy atomically (temporary name, fsync, rename)."""
+    target = mart_path(lake_dir, table)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(data, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return target

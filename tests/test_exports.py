@@ -1,0 +1,213 @@
+"""Exports people open (xlsx, csv with a BOM, parquet), the marts' Parquet copy in the lake, and query input/output."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from pipeline_helpers import load_without_prefect, make_inbox
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.reporting.labels import COLUMN_LABELS, export_header
+from flows.warehouse import build, lake, lake_audit
+from flows.warehouse.db import connection
+from flows.warehouse.readers import MART_ORDER, mart_rows
+
+runner = CliRunner()
+MARTS = list(MART_ORDER)
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("exports")
+    return load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+
+
+def marts(db: Path, week: dt.date | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
+    with connection(db, read_only=True) as con:
+        return {t: mart_rows(con, t, None, week) for t in MARTS}
+
+
+def export(db: Path, *args: str) -> list[Path]:
+    result = runner.invoke(app, ["export", "--warehouse", str(db.parent), *args])
+    assert result.exit_code == 0, result.output
+    return [Path(line) for line in result.stdout.splitlines()]
+
+
+def test_every_mart_column_has_a_chinese_label(bundled: Path) -> None:
+    for columns, _ in marts(bundled).values():
+        assert [c for c in columns if c not in COLUMN_LABELS] == []
+
+
+def test_xlsx_read_back_equals_the_mart_rows(bundled: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    [path] = export(bundled, "--format", "xlsx", "--out", str(tmp_path))
+    assert path == tmp_path / "bulletins-marts.xlsx"
+    book = load_workbook(path)
+    assert book.sheetnames == ["城市周表现", "单位周表现"]
+    expected = marts(bundled)
+    for sheet, table in zip(book.worksheets, MARTS, strict=True):
+        columns, rows = expected[table]
+        values = list(sheet.iter_rows(values_only=True))
+        assert list(values[0]) == [export_header(c) for c in columns]
+        assert values[0][columns.index("unresolved" if "unresolved" in columns else "overdue")] in {
+            "未办结件 (unresolved)",
+            "超时未办结 (overdue)",
+        }
+        back = [
+            tuple(v.date() if isinstance(v, dt.datetime) else v for v in row) for row in values[1:]
+        ]  # Excel cells hold datetimes
+        assert len(back) == len(rows) > 0
+        for got, want in zip(back, rows, strict=True):
+            for g, w in zip(got, want, strict=True):
+                assert g == pytest.approx(w) if isinstance(w, float) else g == w
+    # Rates show as percentages, the cell keeps the mart's value.
+    city = book["城市周表现"]
+    rate_col = marts(bundled)["city_week_performance"][0].index("closure_rate") + 1
+    assert city.cell(row=2, column=rate_col).number_format == "0.00%"
+    assert city.cell(row=2, column=rate_col).value == pytest.approx(0.905926454837558)
+
+
+def test_csv_opens_with_a_bom_and_holds_the_mart_rows(bundled: Path, tmp_path: Path) -> None:
+    paths = export(bundled, "--format", "csv", "--out", str(tmp_path), "--week", "2021-01-20")
+    assert [p.name for p in paths] == ["city_week_performance-2021-01-18.csv", "unit_week_performance-2021-01-18.csv"]
+    expected = marts(bundled, dt.date(2021, 1, 20))
+    for path, table in zip(paths, MARTS, strict=True):
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf" + "城市 (city),".encode())
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        columns, mart = expected[table]
+        assert header == [export_header(c) for c in columns]
+        as_text = [["" if v is None else str(v) for v in row] for row in mart]
+        assert rows == as_text and len(rows) > 0
+    assert {row[1] for row in as_text} == {"2021-01-18"}
+
+
+def test_parquet_export_keeps_names_types_and_labels(bundled: Path, tmp_path: Path) -> None:
+    paths = export(bundled, "--format", "parquet", "--out", str(tmp_path))
+    expected = marts(bundled)
+    for path, table in zip(paths, MARTS, strict=True):
+        data = pq.read_table(path)
+        columns, rows = expected[table]
+        assert data.column_names == columns
+        assert [tuple(r.values()) for r in data.to_pylist()] == rows
+        assert data.schema.field("week_start").metadata[b"label"].decode() == "周起始日"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--week", "2021-01-05"], "error: the marts hold no row for the week of 2021-01-05: nothing to export\n"),
+        (["--city", "三门峡"], "error: the marts hold no row for city 三门峡: nothing to export\n"),
+        (["--format", "ods"], "error: --format must be xlsx, csv or parquet\n"),
+    ],
+)
+def test_export_errors_are_one_line(bundled: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["export", "--warehouse", str(bundled.parent), "--out", str(tmp_path), *args])
+    assert (result.exit_code, result.output) == (1, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(tmp_path: Path) -> None:
+    from flows.settings import Settings
+
+    db = load_without_prefect(make_inbox(tmp_path / "inbox"), tmp_path / "wh")
+    lake_dir = tmp_path / "wh" / "lake"
+    assert build.marts_missing_in_lake(lake_dir)
+    written = build.export_marts_to_lake(db, lake_dir)
+    assert written == [lake_dir / "marts" / f"{t}.parquet" for t in MARTS]
+    assert not build.marts_missing_in_lake(lake_dir)
+    expected = marts(db)
+    for path, table in zip(written, MARTS, strict=True):
+        data = pq.read_table(path)  # pyarrow alone, no DuckDB file
+        assert data.column_names == expected[table][0]
+        assert [tuple(r.values()) for r in data.to_pylist()] == expected[table][1]
+    assert not list((lake_dir / "marts").glob(".*.tmp"))
+    # The batch code does not see the folder: nothing removed, no batch from it, a rebuild as before.
+    batches = lake.complete_batches(lake_dir)
+    assert lake_audit.audit(lake_dir, loaded=set(batches), full=True, restore=lambda table, batch_id: None) == []
+    assert all(p.exists() for p in written) and not (lake_dir / lake_audit.QUARANTINE_DIR).exists()
+    result = build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", tmp_path / "wh"))
+    assert result.batches == len(batches) and result.problems == []
+    assert marts(db) == expected
+
+
+def test_a_run_writes_the_marts_copy_and_a_failure_is_a_warning(
+    prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.orchestration import flow
+
+    inbox, wh = make_inbox(tmp_path / "inbox"), tmp_path / "wh"
+    summary = flow.bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    expected = marts(wh / "bulletins.duckdb")
+    for table in MARTS:
+        data = pq.read_table(lake.mart_path(wh / "lake", table))
+        assert [tuple(r.values()) for r in data.to_pylist()] == expected[table][1]
+    assert not [w for w in summary.warnings if "marts" in w]
+
+    def full_disk(*args: object) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(flow.build, "export_marts_to_lake", full_disk)
+    (inbox / "2020-12-30_correction.txt").write_text(
+        (inbox / "000_3e19ef32d54e8472.txt")
+        .read_text(encoding="utf-8")
+        .replace("超时未办结131件", "超时未办结130件")
+        .replace("正在办理中232件", "正在办理中233件")
+        .replace("驿城区政府\t1013件\t8件", "驿城区政府\t1013件\t7件"),
+        encoding="utf-8",
+    )
+    state = flow.bulletin_etl(inbox=str(inbox), warehouse=str(wh), return_state=True)
+    assert state.is_completed()
+    summary = state.result()
+    assert summary.files_loaded == 1
+    assert "marts not written to the lake: OSError: [Errno 28] No space left on device" in summary.warnings
+    # No stale copy is left beside the newer warehouse; the next run writes it again.
+    assert build.marts_missing_in_lake(wh / "lake")
+
+
+# --------------------------------------------------------------------------- bulletins query
+
+SQL = "select 0.9058186::double as r, 12 as units_count, null as x, 'nan'::double as f, 'a' as label_text"
+
+
+def test_query_reads_sql_from_a_file_and_from_stdin(bundled: Path, tmp_path: Path) -> None:
+    sql_file = tmp_path / "q.sql"
+    sql_file.write_text("-- the week count\nselect count(*) as weeks from marts.city_week_performance;\n")
+    wh = ["--warehouse", str(bundled.parent)]
+    from_file = runner.invoke(app, ["query", "--file", str(sql_file), "-f", "csv", *wh])
+    assert (from_file.exit_code, from_file.stdout) == (0, "weeks\n6\n")
+    from_stdin = runner.invoke(app, ["query", "-f", "csv", *wh], input=sql_file.read_text())
+    assert (from_stdin.exit_code, from_stdin.stdout) == (0, "weeks\n6\n")
+    dash = runner.invoke(app, ["query", "-", "-f", "csv", *wh], input=sql_file.read_text())
+    assert (dash.exit_code, dash.stdout) == (0, "weeks\n6\n")
+    both = runner.invoke(app, ["query", "select 1", "--file", str(sql_file), *wh])
+    assert (both.exit_code, both.output) == (1, "error: give the SQL either as an argument or with --file, not both\n")
+    empty = runner.invoke(app, ["query", *wh], input="")
+    assert empty.exit_code == 1 and empty.output.startswith("error: no SQL to run")
+
+
+def test_query_table_view_aligns_rounds_and_shows_null(bundled: Path) -> None:
+    result = runner.invoke(app, ["query", SQL, "--warehouse", str(bundled.parent)])
+    assert result.exit_code == 0
+    [row] = [line for line in result.stdout.splitlines() if "NULL" in line]
+    cells = [c for c in row.split("│")[1:-1]]
+    assert [c.strip() for c in cells] == ["0.9058", "12", "NULL", "NaN", "a"]
+    # Numbers are right-aligned under their header, text left-aligned.
+    assert cells[1].endswith("12 ") and cells[1].startswith("  ")
+    assert cells[4].startswith(" a")
+
+
+def test_query_json_never_prints_nan(bundled: Path) -> None:
+    result = runner.invoke(app, ["query", SQL, "-f", "json", "--warehouse", str(bundled.parent)])
+    assert result.exit_code == 0
+    assert "NaN" not in result.stdout
+    assert json.loads(result.stdout) == [{"r": 0.9058186, "units_count": 12, "x": None, "f": None, "label_text": "a"}]
+    assert not math.isnan(0.0)  # (json.loads would have accepted NaN: the text check above is the test)
