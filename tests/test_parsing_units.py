@@ -12,7 +12,7 @@ from testdata import SAMPLE_PAGE, bulletin
 
 from flows.parsing import BulletinUnitRow, ParsedPage, Rejection, parse_file
 from flows.parsing.bylines import is_lead, read_box_line, split_credit, split_news_byline
-from flows.parsing.checks import failed_checks
+from flows.parsing.checks import WEEK_MONDAY_TO_SUNDAY, PeriodRule, failed_checks
 from flows.parsing.dates import first_date, nearest_date
 from flows.parsing.decode import Decoded, decode
 from flows.parsing.formats.tables import classify, split_cells
@@ -194,10 +194,10 @@ def test_issue_date_from_file_name(name: str, expected: date | None) -> None:
 
 def test_issue_date_from_page_and_inferred() -> None:
     dated = to_lines("时政要闻\n\n2020年12月23日 星期三\n\n标题")
-    assert issue_date("page.txt", dated) == (date(2020, 12, 23), "page")
+    assert issue_date("page.txt", dated) == (date(2020, 12, 23), "page", ())
     crossing = to_lines("2020年12月28日~1月3日,受理")
-    assert issue_date("page.txt", crossing) == (date(2021, 1, 3), "inferred")
-    assert issue_date("page.txt", to_lines("12月22日,会议")) == (None, None)
+    assert issue_date("page.txt", crossing) == (date(2021, 1, 3), "inferred", ())
+    assert issue_date("page.txt", to_lines("12月22日,会议")) == (None, None, ())
 
 
 # --- bulletin pieces ------------------------------------------------------------------
@@ -250,7 +250,7 @@ def test_split_cells(text: str, cells: list[str]) -> None:
         ("驿城区政府\t1013件", "row", "驿城区政府", (1013,)),
         ("驿城区政府\t\t8件", "row", "驿城区政府", (None, 8)),
         ("驿城区政府\t\t", "name_only", "驿城区政府", ()),
-        ("驿城区政府\t1234567890件\t8件", None, None, ()),
+        ("驿城区政府\t1234567890件\t8件", "row", "驿城区政府", (None, 8)),  # malformed: see below
         ("驻马店市数字化城市管理领导小组\t\t", "signature", None, ()),
         ("市直单位及企业组", "group", None, ()),
         ("单位\t交办件\t未办结件", "header", None, ()),
@@ -266,6 +266,30 @@ def test_classify_table_lines(raw: str, kind: str | None, name: str | None, valu
         return
     assert line is not None
     assert (line.kind, line.name, line.values) == (kind, name, values)
+
+
+@pytest.mark.parametrize(
+    ("raw", "values", "malformed"),
+    [
+        ("驿城区政府\t1013件\t8件", (1013, 8), False),
+        ("驿城区政府 1013 8", (1013, 8), False),
+        ("驿城区政府\t1234567890件\t8件", (None, 8), True),  # more than 9 digits
+        ("驿城区政府\t1 013件\t8件", (None, 8), True),
+        ("驿城区政府\t1,013件\t8件", (None, 8), True),
+        ("驿城区政府\t1013件\t-8件", (1013, None), True),
+        ("驿城区政府\t1013件\t8.5件", (1013, None), True),
+        # one cell: single spaces make "1 013件 8件" three numbers; none is trusted
+        ("驿城区政府 1 013件 8件", (None, None, None), True),
+        ("驿城区政府 -1013件 8件", (None, None), True),
+        ("驿城区政府 1013.5件 8件", (None, None, None), True),
+    ],
+)
+def test_classify_marks_numbers_that_are_not_plain_counts(
+    raw: str, values: tuple[int | None, ...], malformed: bool
+) -> None:
+    line = classify(fold(raw).strip())
+    assert line is not None
+    assert (line.kind, line.name, line.values, line.malformed) == ("row", "驿城区政府", values, malformed)
 
 
 # --- checks ---------------------------------------------------------------------------
@@ -316,6 +340,30 @@ CLEAN = bulletin(
 )
 def test_checks(changes: dict[str, object], tables_closed: bool, failed: tuple[str, ...]) -> None:
     assert failed_checks(replace(CLEAN, **changes), tables_closed=tables_closed) == failed  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "kwargs", "failed"),
+    [
+        ({}, {"period": WEEK_MONDAY_TO_SUNDAY, "issue_date": date(2020, 12, 22)}, ()),
+        ({}, {"issue_date": date(2020, 12, 20)}, ()),  # the week's last day
+        ({}, {"issue_date": date(2021, 3, 14)}, ()),  # 90 days after its start
+        ({}, {"issue_date": date(2021, 3, 15)}, ("period_before_issue",)),
+        ({}, {"issue_date": date(2020, 12, 19)}, ("period_before_issue",)),
+        ({"period_end": date(2020, 12, 21)}, {"period": WEEK_MONDAY_TO_SUNDAY}, ("period_matches_format",)),
+        (
+            {"period_start": date(2020, 12, 15), "period_end": date(2020, 12, 21)},
+            {"period": WEEK_MONDAY_TO_SUNDAY},
+            ("period_matches_format",),
+        ),
+        ({"period_end": date(2021, 1, 13)}, {"period": PeriodRule(days=31)}, ()),
+        ({}, {"malformed_numbers": 1}, ("numbers_well_formed",)),
+        ({"period_end": None}, {"period": WEEK_MONDAY_TO_SUNDAY, "issue_date": date(2020, 12, 22)}, ("period_parsed",)),
+    ],
+)
+def test_period_and_number_checks(changes: dict[str, object], kwargs: dict, failed: tuple[str, ...]) -> None:
+    b = replace(CLEAN, **changes)  # type: ignore[arg-type]
+    assert failed_checks(b, tables_closed=True, **kwargs) == failed
 
 
 def test_closure_rate_rounds_half_up() -> None:

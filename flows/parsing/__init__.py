@@ -20,8 +20,9 @@ Knowingly not handled (see the tests for what is):
   lines, the second is a subtitle only when it starts with a dash (else kicker + title).
 - Section names over 8 characters or with digits ("第2版 时政要闻"); bylines other than
   本报讯(...), a "本报记者 X" line, □ authors and "记者 X 摄" credits (no names read).
-- Figures with thousands separators or in Chinese numerals (the figure is missing and
-  `figures_present` fails); unit names containing digits (split at the first digit).
+- Figures with thousands separators (not read: `numbers_well_formed` fails) or in Chinese
+  numerals (the figure is missing and `figures_present` fails); unit names containing
+  digits (split at the first digit).
 """
 
 from __future__ import annotations

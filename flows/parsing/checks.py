@@ -4,9 +4,19 @@ recorded by name in Bulletin.failed_checks. Other formats keep their checks in t
 The names are stable (the warehouse keys on them). In the order they are recorded:
 
 - ``period_parsed``: the week's start and end were read, start <= end, at most 31 days apart.
+- ``period_matches_format``: the period is what the format publishes (zhumadian_weekly: a
+  week, Monday to Sunday): a misprinted 8-day period would make a second week overlapping
+  the real one and count its cases twice.
+- ``period_before_issue``: the period ends on or before the issue date and starts at most
+  ``MAX_ISSUE_LAG_DAYS`` before it (a misprinted year); not run when the issue date is
+  unknown.
 - ``figures_present``: every headline figure was read: received, due, closed, in_progress,
   overdue, disputed, closure_rate_published, linked_units, overdue_units (as_of is not
   required).
+- ``numbers_well_formed``: every figure and table cell is a plain count of at most 9
+  digits: a number split by a space (``4 852件``), signed (``-176件``), with a separator or
+  a decimal point, or a table row with more numbers than columns fails it. Such a number
+  is not read at all (None), so no wrong value is kept.
 - ``components_sum_to_due``: closed + in_progress + overdue + disputed == due.
 - ``closure_rate_matches``: closed / due as a percentage, rounded half-up to the printed
   number of decimals, equals the printed rate (5184 / 5723 -> 90.58%); fails when due is 0.
@@ -25,12 +35,17 @@ run: ``figures_present`` or ``table_complete`` already fails for them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 from flows.parsing.names import normalize_name
 from flows.parsing.records import Bulletin
 
 MAX_PERIOD_DAYS = 31
+# A bulletin reports a past week; a correction can come weeks later, a misprinted year
+# (365 days off) cannot pass.
+MAX_ISSUE_LAG_DAYS = 90
 _DECIMAL = Context(prec=40)
 
 HEADLINE_FIGURES = (
@@ -51,6 +66,33 @@ def period_parsed(b: Bulletin) -> bool:
     if b.period_start is None or b.period_end is None:
         return False
     return 0 <= (b.period_end - b.period_start).days <= MAX_PERIOD_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRule:
+    """The period a format publishes: its length in days and the weekday it starts on."""
+
+    days: int  # end - start + 1
+    start_weekday: int | None = None  # date.weekday(): 0 = Monday; None: any
+
+
+WEEK_MONDAY_TO_SUNDAY = PeriodRule(days=7, start_weekday=0)
+
+
+def period_matches_format(b: Bulletin, rule: PeriodRule | None) -> bool | None:
+    """Say whether the period has the format's length and starting weekday."""
+    if rule is None or b.period_start is None or b.period_end is None:
+        return None
+    if (b.period_end - b.period_start).days + 1 != rule.days:
+        return False
+    return rule.start_weekday is None or b.period_start.weekday() == rule.start_weekday
+
+
+def period_before_issue(b: Bulletin, issue_date: date | None) -> bool | None:
+    """Say whether the period ends by the issue date and starts at most MAX_ISSUE_LAG_DAYS before it."""
+    if issue_date is None or b.period_start is None or b.period_end is None:
+        return None
+    return b.period_end <= issue_date and (issue_date - b.period_start).days <= MAX_ISSUE_LAG_DAYS
 
 
 def figures_present(b: Bulletin) -> bool:
@@ -123,9 +165,8 @@ def table_complete(b: Bulletin, tables_closed: bool) -> bool:
     return bool(b.units) or not b.overdue_units
 
 
+# The checks that need nothing but the bulletin, after period_* and figures_present.
 CHECKS: tuple[tuple[str, Callable[[Bulletin], bool | None]], ...] = (
-    ("period_parsed", period_parsed),
-    ("figures_present", figures_present),
     ("components_sum_to_due", components_sum_to_due),
     ("closure_rate_matches", closure_rate_matches),
     ("units_sum_to_overdue", units_sum_to_overdue),
@@ -135,15 +176,44 @@ CHECKS: tuple[tuple[str, Callable[[Bulletin], bool | None]], ...] = (
 )
 
 
-CHECK_NAMES: tuple[str, ...] = (*(name for name, _ in CHECKS), "table_complete")
+# Every check's name, in the order failed_checks records them (the warehouse keys on them).
+CHECK_NAMES: tuple[str, ...] = (
+    "period_parsed",
+    "period_matches_format",
+    "period_before_issue",
+    "figures_present",
+    "numbers_well_formed",
+    *(name for name, _ in CHECKS),
+    "table_complete",
+)
 
 
-def failed_checks(b: Bulletin, *, tables_closed: bool) -> tuple[str, ...]:
+def failed_checks(
+    b: Bulletin,
+    *,
+    tables_closed: bool,
+    malformed_numbers: int = 0,
+    period: PeriodRule | None = None,
+    issue_date: date | None = None,
+) -> tuple[str, ...]:
     """Return the names of the checks `b` fails, in the documented order.
 
-    `tables_closed` comes from the format: False when a table has no signature after it.
+    From the format: `tables_closed` (False when a table has no signature after it),
+    `malformed_numbers` (numbers it saw but could not read as a count), `period` (the
+    period it publishes); `issue_date` from the page.
     """
-    failed = [name for name, check in CHECKS if check(b) is False]
+    failed = []
+    if period_parsed(b) is False:
+        failed.append("period_parsed")
+    if period_matches_format(b, period) is False:
+        failed.append("period_matches_format")
+    if period_before_issue(b, issue_date) is False:
+        failed.append("period_before_issue")
+    if figures_present(b) is False:
+        failed.append("figures_present")
+    if malformed_numbers:
+        failed.append("numbers_well_formed")
+    failed += [name for name, check in CHECKS if check(b) is False]
     if not table_complete(b, tables_closed):
         failed.append("table_complete")
     return tuple(failed)

@@ -2,6 +2,9 @@
 
 A date line is the newspaper's "2020年12月23日 星期三", or a web page's publication line
 "发布日期: 2021-03-16 09:54" or "信息时间:2021-11-09" (other cities' bulletins are web pages).
+
+A date after `not_after` (the day after the file was first seen) is never believed: an
+undated page that mentions 2090年1月1日 must not outrank every real printing of its week.
 """
 
 from __future__ import annotations
@@ -60,23 +63,33 @@ def from_date_line(lines: Sequence[Line]) -> date | None:
     return None
 
 
-def inferred(lines: Sequence[Line]) -> date | None:
-    """Return the latest date the page mentions; month-days take the year nearest the latest full date."""
+def inferred(lines: Sequence[Line], not_after: date | None = None) -> date | None:
+    """Return the latest date the page mentions; month-days take the year nearest the latest full date.
+
+    Dates after `not_after` are left out, before and after month-days get their year.
+    """
     text = "\n".join(line.text for line in lines)
-    full = list(full_dates(text))
+    full = [d for d in full_dates(text) if not_after is None or d <= not_after]
     if not full:
         return None
     latest_full = max(full)
     resolved = (nearest_date(month, day, latest_full) for month, day in month_days(text))
-    return max([latest_full, *(d for d in resolved if d is not None)])
+    return max([latest_full, *(d for d in resolved if d is not None and (not_after is None or d <= not_after))])
 
 
-def issue_date(file_name: str, lines: Sequence[Line]) -> tuple[date | None, IssueDateSource | None]:
-    """Find the issue date and say where it came from."""
+def issue_date(
+    file_name: str, lines: Sequence[Line], not_after: date | None = None
+) -> tuple[date | None, IssueDateSource | None, tuple[str, ...]]:
+    """Find the issue date, say where it came from, and warn of dates not believed."""
+    warnings = []
     if (found := from_file_name(file_name)) is not None:
-        return found, "file_name"
+        if not_after is None or found <= not_after:
+            return found, "file_name", ()
+        warnings.append(f"issue date {found} in the file name is after the file was first seen: not used")
     if (found := from_date_line(lines)) is not None:
-        return found, "page"
-    if (found := inferred(lines)) is not None:
-        return found, "inferred"
-    return None, None
+        if not_after is None or found <= not_after:
+            return found, "page", tuple(warnings)
+        warnings.append(f"issue date {found} on the page is after the file was first seen: not used")
+    if (found := inferred(lines, not_after)) is not None:
+        return found, "inferred", tuple(warnings)
+    return None, None, tuple(warnings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flows.parsing.decode import decode
 from flows.parsing.issue_date import issue_date
 from flows.parsing.normalize import to_lines
@@ -9,8 +11,11 @@ from flows.parsing.page import read_page
 from flows.parsing.records import ParsedPage, Rejection
 
 
-def parse_file(file_name: str, data: bytes) -> ParsedPage | Rejection:
+def parse_file(file_name: str, data: bytes, *, not_after: date | None = None) -> ParsedPage | Rejection:
     """Parse one page file; never raises.
+
+    `not_after`: the latest issue date to believe (the day after the file was first
+    seen); a later date in the name or on the page is not used, with a warning.
 
     >>> parse_file("empty.txt", b"")
     Rejection(reason='empty', detail='0 bytes, no text', encoding=None)
@@ -19,9 +24,9 @@ def parse_file(file_name: str, data: bytes) -> ParsedPage | Rejection:
     if isinstance(decoded, Rejection):
         return decoded
     lines = to_lines(decoded.text)
-    issued, source = issue_date(file_name, lines)
+    issued, source, date_warnings = issue_date(file_name, lines, not_after)
     items = read_page(lines, issued)
-    warnings = list(decoded.warnings)
+    warnings = [*decoded.warnings, *date_warnings]
     if not items.articles:
         warnings.append("no items found on the page")
     return ParsedPage(

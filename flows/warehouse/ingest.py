@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,10 +146,15 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
     return {"articles": articles, "bulletins": bulletins, "bulletin_units": units}
 
 
-def safe_parse(file_name: str, data: bytes) -> ParsedPage | Rejection:
+# An issue date is believed up to a day after the file was first seen (time zones).
+ISSUE_DATE_SLACK = timedelta(days=1)
+
+
+def safe_parse(file_name: str, data: bytes, seen_at: datetime | None = None) -> ParsedPage | Rejection:
     """Parse, turning a parser bug into a quarantine reason instead of a failed run."""
+    not_after = (seen_at + ISSUE_DATE_SLACK).date() if seen_at is not None else None
     try:
-        return parse_file(file_name, data)
+        return parse_file(file_name, data, not_after=not_after)
     except Exception as exc:  # last-resort boundary: one bad file must not stop the run
         return Rejection(reason="parser error", detail=f"{type(exc).__name__}: {exc}")
 
@@ -192,7 +197,7 @@ def process_batch(
             if hashlib.sha256(data).hexdigest() != item.file_sha256:
                 continue  # changed since planning: the next run takes the new bytes
             read = time.perf_counter()
-            result = safe_parse(Path(item.path).name, data)
+            result = safe_parse(Path(item.path).name, data, seen_at)
             status, reasons = file_status(result)
             statuses[status] = statuses.get(status, 0) + 1
             rows["files"].append(file_row(item, batch_id, seen_at, status, reasons, result))

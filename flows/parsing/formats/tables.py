@@ -11,13 +11,17 @@ TableLineKind = Literal["caption", "group", "header", "row", "signature", "name_
 _CELL_SEPARATOR = re.compile(r"\t|\s{2,}")
 # 1013, 1013件, 1013 件; more than 9 digits is a misread (and would not fit int32).
 _NUMBER = re.compile(r"(\d{1,9})\s*件?")
+# A cell that holds a number we must not read as a count: signed, split by a space,
+# with a separator or a decimal point, or too long (-8件, 1 013件, 1,013件, 10.5件).
+_MALFORMED = re.compile(r"[-−+]?\s*\d[\d\s,.]*\s*件?")
+_SIGN = "-−+"
 # Cells that stand for "no number".
 _PLACEHOLDERS = frozenset({"", "-", "—", "/", "无", "空"})
 # A whole row in one cell, single spaces or none between the name and the numbers:
 # names carry no digits, so the name ends at the first digit and the rest is numbers.
 _FIRST_DIGIT = re.compile(r"\d")
-_NUMBERS_ONLY = re.compile(r"[\d\s件]+")
-_DIGIT_RUN = re.compile(r"\d+")
+_NUMBERS_ONLY = re.compile(r"[\d\s件,.]+")
+_NUMBER_TOKEN = re.compile(r"\d+(?:\s*件)?")
 _NAME_PUNCT = re.compile(r"[,。;:!?]")
 MAX_NAME_CHARS = 40
 MAX_CAPTION_CHARS = 40
@@ -30,7 +34,8 @@ class TableLine:
     kind: TableLineKind
     cells: tuple[str, ...]
     name: str | None = None  # rows and name-only rows
-    values: tuple[int | None, ...] = ()  # rows: the number cells in order, None if blank
+    values: tuple[int | None, ...] = ()  # rows: the number cells in order, None if blank or malformed
+    malformed: bool = False  # rows: a number was printed that cannot be read as a count
 
 
 def split_cells(text: str) -> list[str]:
@@ -42,8 +47,13 @@ def split_cells(text: str) -> list[str]:
 
 
 def _is_value(cell: str) -> bool:
-    """Say whether a cell holds a number or stands for "no number"."""
-    return cell in _PLACEHOLDERS or _NUMBER.fullmatch(cell) is not None
+    """Say whether a cell holds a number (maybe malformed) or stands for "no number"."""
+    return cell in _PLACEHOLDERS or _NUMBER.fullmatch(cell) is not None or _MALFORMED.fullmatch(cell) is not None
+
+
+def _is_malformed(cell: str) -> bool:
+    """Say whether a cell prints a number that is not a plain count."""
+    return _NUMBER.fullmatch(cell) is None and _MALFORMED.fullmatch(cell) is not None
 
 
 def _value(cell: str) -> int | None:
@@ -57,23 +67,44 @@ def _plausible_name(name: str) -> bool:
     return 0 < len(name) <= MAX_NAME_CHARS and not any(ch.isdigit() for ch in name) and _NAME_PUNCT.search(name) is None
 
 
+def _split_numbers(numbers: str) -> tuple[list[str], bool] | None:
+    """Split the numbers of a row printed in one cell ("1013件 8件"); say whether they are malformed.
+
+    Names hold no digits, so the numbers start at the first digit; with single spaces
+    between them, "1 013件 8件" cannot be told from three numbers: any separator, or 件
+    after some numbers but not others, makes the row malformed.
+    """
+    if _NUMBERS_ONLY.fullmatch(numbers) is None:
+        return None
+    tokens = _NUMBER_TOKEN.findall(numbers)
+    with_unit = sum(t.endswith("件") for t in tokens)
+    malformed = any(c in numbers for c in ",.") or 0 < with_unit < len(tokens)
+    return tokens, malformed
+
+
 def _row(cells: list[str]) -> TableLine | None:
     """Read a unit row: a name without digits, then number cells."""
     name, rest = cells[0], cells[1:]
+    malformed = False
     if any(ch.isdigit() for ch in name):
         # "驿城区政府 1013件" in the first cell: split it at the first digit.
         digit = _FIRST_DIGIT.search(name)
         numbers = name[digit.start() :] if digit else ""
-        if _NUMBERS_ONLY.fullmatch(numbers) is None:
+        split = _split_numbers(numbers)
+        if split is None:
             return None
         name = name[: len(name) - len(numbers)].strip()
-        rest = _DIGIT_RUN.findall(numbers) + rest
+        rest, malformed = split[0] + rest, split[1]
+        if name[-1:] in tuple(_SIGN):  # "驿城区政府 -8件": the sign is not part of the name
+            name, malformed = name[:-1].strip(), True
     if not _plausible_name(name) or not all(_is_value(c) for c in rest):
         return None
-    values = tuple(_value(c) for c in rest)
-    if all(v is None for v in values):
+    # A malformed split leaves no number of the row trustworthy; a malformed cell, itself.
+    values = tuple(None if malformed else _value(c) for c in rest)
+    malformed = malformed or any(_is_malformed(c) for c in rest)
+    if all(v is None for v in values) and not malformed:
         return None
-    return TableLine("row", tuple(cells), name, values)
+    return TableLine("row", tuple(cells), name, values, malformed)
 
 
 def classify(text: str) -> TableLine | None:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flows.parsing.checks import CHECK_NAMES, failed_checks
+from flows.parsing.checks import CHECK_NAMES, WEEK_MONDAY_TO_SUNDAY, failed_checks
 from flows.parsing.dates import nearest_date, safe_date
 from flows.parsing.formats.base import BulletinRead, Span
 from flows.parsing.formats.tables import TableLine, classify
@@ -34,7 +34,11 @@ MAX_TITLE_CHARS = 60
 # Words that only the summary paragraph uses: a paragraph with one belongs to it.
 _SUMMARY_WORDS = re.compile(r"受理|应结案|已结案|结案率|正在办理|超时未办结|联动单位|确权争议|截至")
 
-_N = r"(\d{1,9})"  # a count; more than 9 digits is a misread
+# A count is at most 9 digits (more is a misread). The pattern takes what is printed
+# where the count goes, sign, spaces and separators included, so that "4 852件" or
+# "-176件" is seen as malformed instead of being read as 852 or 176.
+_N = r"([-−+]?\s*\d[\d\s,.]*?)"
+_COUNT = re.compile(r"\d{1,9}")
 _FIGURES: dict[str, re.Pattern[str]] = {
     # (?<!\d): the lazy prefix must not eat the count's first digits.
     "received": re.compile(r"受理[^,;。]{0,40}?(?<!\d)" + _N + r"\s*件"),
@@ -179,9 +183,11 @@ class ZhumadianWeekly:
         prose = rejoin([line.text for line in part[int(has_title) : summary_stop] if not line.blank])
         tables = [(line.no, line.text, classify(line.text)) for line in part[summary_stop:] if not line.blank]
         summary = "".join(prose)
-        figures = {name: _int(pattern, summary) for name, pattern in _FIGURES.items()}
+        read = {name: _int(pattern, summary) for name, pattern in _FIGURES.items()}
+        figures = {name: value for name, (value, _) in read.items()}
         start, end = _period(summary, issue_date)
-        units, closed = _units(tables)
+        units, closed, malformed_rows = _units(tables)
+        malformed = sum(bad for _, bad in read.values()) + malformed_rows
         draft = Bulletin(
             seq=0,
             article_seq=0,
@@ -205,17 +211,29 @@ class ZhumadianWeekly:
             line_start=part[0].no,
             line_end=part[-1].no,
         )
-        bulletin = replace(draft, failed_checks=failed_checks(draft, tables_closed=closed))
+        checks = failed_checks(
+            draft,
+            tables_closed=closed,
+            malformed_numbers=malformed,
+            period=WEEK_MONDAY_TO_SUNDAY,
+            issue_date=issue_date,
+        )
+        bulletin = replace(draft, failed_checks=checks)
         # Table lines in the body with their cells tab-separated, whatever separated them.
         table_texts = ["\t".join(table.cells) if table else text for _, text, table in tables]
         body = "\n".join([*prose, *table_texts])
         return BulletinRead(squeeze(part[0].text) if has_title else None, body, bulletin)
 
 
-def _int(pattern: re.Pattern[str], text: str) -> int | None:
-    """Read the count a figure's pattern captures."""
+def _int(pattern: re.Pattern[str], text: str) -> tuple[int | None, bool]:
+    """Read the count a figure's pattern captures; say whether what is printed there is malformed."""
     m = pattern.search(text)
-    return int(m[1]) if m else None
+    if m is None:
+        return None, False
+    printed = m[1].strip()
+    if _COUNT.fullmatch(printed) is None:
+        return None, True
+    return int(printed), False
 
 
 def _rate(text: str) -> Decimal | None:
@@ -267,11 +285,19 @@ def _as_of(text: str, ref: date | None) -> datetime | None:
     return datetime.combine(day_date, datetime.min.time()) + timedelta(hours=hour, minutes=minute)
 
 
-def _units(tables: Sequence[tuple[int, str, TableLine | None]]) -> tuple[tuple[BulletinUnitRow, ...], bool]:
-    """Read the unit rows from (line no, text, table line); say whether every table was signed."""
+def _units(
+    tables: Sequence[tuple[int, str, TableLine | None]],
+) -> tuple[tuple[BulletinUnitRow, ...], bool, int]:
+    """Read the unit rows from (line no, text, table line).
+
+    Returns the rows, whether every table was signed, and how many rows print a number
+    that cannot be read as a count (or more numbers than the header has columns).
+    """
     rows: list[BulletinUnitRow] = []
     group = ""
     columns = (0, 1)  # where dispatched and unresolved sit among the number cells
+    column_count = 2
+    malformed = 0
     is_open = False
     for line_no, _, table in tables:
         if table is None or table.kind == "caption":
@@ -282,11 +308,16 @@ def _units(tables: Sequence[tuple[int, str, TableLine | None]]) -> tuple[tuple[B
             group, is_open = table.cells[0], True
         elif table.kind == "header":
             columns = _columns(table)
+            column_count = max(len(table.cells) - 1, 2)
             is_open = True
         else:
+            if table.malformed or len(table.values) > column_count:
+                malformed += 1
+                # Numbers that do not fit the columns: none of them can be trusted.
+                table = replace(table, values=()) if len(table.values) > column_count else table
             rows.append(_unit_row(table, group, columns, len(rows) + 1, line_no))
             is_open = True
-    return tuple(rows), not is_open
+    return tuple(rows), not is_open, malformed
 
 
 def _columns(header: TableLine) -> tuple[int, int]:

@@ -1,0 +1,125 @@
+"""Hostile pages (issue 7, items 1, 6 and 14): no wrong figure reaches the marts.
+
+Each page here is the real sample with one thing changed the way a misprint, a bad
+extraction or a hostile user would. The parser-level tests say which check names the
+problem; the warehouse-level tests run the flow once over an inbox holding all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.parsing import ParsedPage, parse_file
+
+SAMPLE_PAGE = Path(__file__).parents[1] / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
+SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
+
+
+def _parse(name: str, text: str, **kwargs) -> ParsedPage:
+    page = parse_file(name, text.encode("utf-8"), **kwargs)
+    assert isinstance(page, ParsedPage)
+    return page
+
+
+# --- 6: wrong figures fail a check that names itself ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "checks"),
+    [
+        # a space inside a number: once read as 852
+        ("4852件", "4 852件", ("figures_present", "numbers_well_formed")),
+        # a thousands separator and a decimal point: not a count
+        ("应结案5723件", "应结案5,723件", ("figures_present", "numbers_well_formed")),
+        ("受理各类城市管理案件4852件", "受理各类城市管理案件4852.5件", ("figures_present", "numbers_well_formed")),
+        # a sign: once read as 176 (the identities still held)
+        ("共176件", "共-176件", ("figures_present", "numbers_well_formed")),
+        ("案件4852件", "案件-4852件", ("figures_present", "numbers_well_formed")),
+        # more than 9 digits is a misread
+        ("应结案5723件", "应结案57230000000件", ("figures_present", "numbers_well_formed")),
+        # the same in the unit tables
+        ("驿城区政府\t1013件\t8件", "驿城区政府\t1 013件\t8件", ("numbers_well_formed", "table_complete")),
+        (
+            "驿城区政府\t1013件\t8件",
+            "驿城区政府\t1013件\t-8件",
+            ("numbers_well_formed", "table_complete"),
+        ),
+        # one cell holding the row, a number split by a space: once read as 1 and 13
+        (
+            "驿城区政府\t1013件\t8件",
+            "驿城区政府 1 013件 8件",
+            ("numbers_well_formed", "table_complete"),
+        ),
+    ],
+)
+def test_malformed_numbers_fail_numbers_well_formed(old: str, new: str, checks: tuple[str, ...]) -> None:
+    assert SAMPLE.count(old) == 1
+    bulletin = _parse("2020-12-30_misprint.txt", SAMPLE.replace(old, new)).bulletins[0]
+    assert bulletin.failed_checks == checks
+
+
+def test_malformed_figure_is_not_read_at_all() -> None:
+    """No wrong value is kept, even in core.bulletins: the figure is left unread (NULL)."""
+    bulletin = _parse("2020-12-30_misprint.txt", SAMPLE.replace("4852件", "4 852件")).bulletins[0]
+    assert (bulletin.received, bulletin.due, bulletin.closed) == (None, 5723, 5184)
+    bulletin = _parse("2020-12-30_misprint.txt", SAMPLE.replace("共176件", "共-176件")).bulletins[0]
+    assert bulletin.disputed is None
+
+
+@pytest.mark.parametrize(
+    ("period", "start", "end", "checks"),
+    [
+        # 8 days, and 31 days: once a second week overlapping the real one
+        ("2020年12月14日~12月21日", date(2020, 12, 14), date(2020, 12, 21), ("period_matches_format",)),
+        ("2020年12月15日~12月22日", date(2020, 12, 15), date(2020, 12, 22), ("period_matches_format",)),
+        (
+            "2020年12月14日~1月13日",
+            date(2020, 12, 14),
+            date(2021, 1, 13),
+            ("period_matches_format", "period_before_issue"),
+        ),
+        # 7 days, but Tuesday to Monday: it overlaps two real weeks
+        ("2020年12月15日~12月21日", date(2020, 12, 15), date(2020, 12, 21), ("period_matches_format",)),
+        # a week after the issue, and a misprinted year (a week a year before the issue)
+        ("2021年12月13日~12月19日", date(2021, 12, 13), date(2021, 12, 19), ("period_before_issue",)),
+        ("2019年12月16日~12月22日", date(2019, 12, 16), date(2019, 12, 22), ("period_before_issue",)),
+    ],
+)
+def test_a_period_that_is_not_one_published_week_fails(
+    period: str, start: date, end: date, checks: tuple[str, ...]
+) -> None:
+    text = SAMPLE.replace("2020年12月14日~12月20日", period)
+    bulletin = _parse("2020-12-23_misprint.txt", text).bulletins[0]
+    assert (bulletin.period_start, bulletin.period_end, bulletin.failed_checks) == (start, end, checks)
+
+
+def test_the_sample_passes_every_check() -> None:
+    page = _parse(SAMPLE_PAGE.name, SAMPLE)
+    assert [b.failed_checks for b in page.bulletins] == [()]
+    assert (page.issue_date, page.issue_date_source) == (date(2020, 12, 22), "inferred")
+
+
+# --- 14: an issue date is never after the file was first seen (plus a day) -----------
+
+
+def test_an_absurd_date_on_an_undated_page_does_not_become_its_issue_date() -> None:
+    text = SAMPLE + "\n\n本报将于2090年1月1日起改版。\n"
+    assert _parse("undated.txt", text).issue_date == date(2090, 1, 1)  # unbounded: believed
+    page = _parse("undated.txt", text, not_after=date(2026, 5, 1))
+    assert (page.issue_date, page.issue_date_source) == (date(2020, 12, 22), "inferred")
+
+
+def test_a_future_date_line_or_file_name_is_not_believed() -> None:
+    dated = "2090年3月12日 星期日\n" + SAMPLE
+    page = _parse("page.txt", dated, not_after=date(2026, 5, 1))
+    assert (page.issue_date, page.issue_date_source) == (date(2020, 12, 22), "inferred")
+    assert "issue date 2090-03-12 on the page is after the file was first seen: not used" in page.warnings
+    page = _parse("2090-03-12_page.txt", SAMPLE, not_after=date(2026, 5, 1))
+    assert (page.issue_date, page.issue_date_source) == (date(2020, 12, 22), "inferred")
+    assert "issue date 2090-03-12 in the file name is after the file was first seen: not used" in page.warnings
+    # A date up to the bound is believed.
+    page = _parse("2026-05-01_page.txt", SAMPLE, not_after=date(2026, 5, 1))
+    assert (page.issue_date, page.issue_date_source) == (date(2026, 5, 1), "file_name")
