@@ -144,7 +144,7 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
     db = wh / "bulletins.duckdb"
     before = snapshot(db, ALL_SCHEMAS)
     copy_sample(inbox, "2020-12-24_reprint.txt")  # the same bytes again: a duplicate
-    (inbox / "2020-12-25_new.txt").write_text(
+    (inbox / "2021-01-28_new.txt").write_text(  # the week of 2021-01-18, printed again
         (inbox / "2021-01-27_synthetic_week_2021-01-18.txt").read_text(encoding="utf-8").replace("4515", "4516"),
         encoding="utf-8",
     )
@@ -163,9 +163,12 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
     monkeypatch.setattr(warehouse, "load_batches", real_load)
     summary = run(inbox, wh)
     assert summary.batches_recovered >= 1 and summary.files_new == 0
-    assert query(db, "select path, status from ingest.files where path like '2020-12-2_%' order by 1") == [
+    assert query(
+        db,
+        "select path, status from ingest.files where path in ('2020-12-24_reprint.txt', '2021-01-28_new.txt') order by 1",
+    ) == [
         ("2020-12-24_reprint.txt", "duplicate"),
-        ("2020-12-25_new.txt", "loaded"),
+        ("2021-01-28_new.txt", "loaded"),
     ]
     assert query(db, "select count(*) from raw.bulletins") == [(7,)]
 
