@@ -232,6 +232,8 @@ def run(
     except Exception as exc:  # the run itself failed: one line, non-zero exit
         _fail(f"run failed: {describe_error(exc)}")
     typer.echo(summary.line())
+    for problem in summary.problems:  # this run's partial, quarantined and skipped entries
+        typer.echo(f"  {problem}")
     for warning in summary.warnings:
         typer.echo(f"warning: {warning}", err=True)
     for report_path in summary.latest_reports:
@@ -430,7 +432,7 @@ def status(
         freshness = read_freshness(con, today, stale_after if stale_after is not None else stale_after_days())
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
-        typer.echo("quarantined and partial files:")
+        typer.echo("partial, quarantined and skipped entries:")
         for p in problems:
             typer.echo(f"  {p.status:<11} {p.path}: {'; '.join(p.reasons)}")
     if unknown:

@@ -20,6 +20,11 @@ DEFAULT_WAREHOUSE = Path("warehouse")
 # How long a run waits for an analyst's reader to let go of the DuckDB file.
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 
+# A file larger than this is quarantined unread. Real pages are about 15 KB; the limit
+# bounds a parse task's memory (README, "Size limit").
+MAX_FILE_BYTES_ENV = "BULLETINS_MAX_FILE_BYTES"
+DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+
 # The feed is stale when no new week was published for this many days after the latest week's end.
 DEFAULT_STALE_AFTER_DAYS = 14
 
@@ -44,6 +49,7 @@ class Settings:
     inbox: Path
     warehouse: Path
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     @property
     def db_path(self) -> Path:
@@ -76,4 +82,10 @@ class Settings:
         timeout = lock_timeout_s
         if timeout is None:
             timeout = float(os.environ.get("BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S))
-        return cls(inbox=inbox_path.resolve(), warehouse=warehouse_path.resolve(), lock_timeout_s=timeout)
+        max_file_bytes = int(os.environ.get(MAX_FILE_BYTES_ENV) or DEFAULT_MAX_FILE_BYTES)
+        return cls(
+            inbox=inbox_path.resolve(),
+            warehouse=warehouse_path.resolve(),
+            lock_timeout_s=timeout,
+            max_file_bytes=max_file_bytes,
+        )

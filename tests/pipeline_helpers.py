@@ -79,6 +79,6 @@ def load_without_prefect(inbox: Path, wh: Path) -> Path:
         batch_ids = []
         for n, items in enumerate(batches(plan.to_parse), start=1):
             batch_ids.append(process_batch(inbox, lake_dir, f"{stamp}-{n:04d}", items, seen_at).batch_id)
-        assert not plan.duplicates
+        assert not plan.recorded_only
         build.load_and_build(con, lake_dir, batch_ids)
     return db_path

@@ -35,9 +35,13 @@ def test_plan_hashes_new_files_and_spots_duplicates(tmp_path: Path) -> None:
     _write(tmp_path, "sub/a_copy.txt", b"page a")
     _write(tmp_path, ".hidden.txt", b"editor swap file")
     plan = plan_run(tmp_path, EMPTY)
-    assert plan.seen == 3 and plan.unchanged == 0
-    assert [(i.path, i.ingest_seq) for i in plan.to_parse] == [("a.txt", 1), ("b.txt", 2)]
-    assert [(i.path, i.duplicate_of, i.ingest_seq) for i in plan.duplicates] == [("sub/a_copy.txt", "a.txt", 3)]
+    assert plan.seen == 4 and plan.unchanged == 0
+    assert [(i.path, i.ingest_seq) for i in plan.to_parse] == [("a.txt", 2), ("b.txt", 3)]
+    assert [(i.path, i.duplicate_of, i.ingest_seq) for i in plan.duplicates] == [("sub/a_copy.txt", "a.txt", 4)]
+    # A hidden file is recorded by name, never read.
+    assert [(i.path, i.status, i.reasons, i.ingest_seq) for i in plan.not_read] == [
+        (".hidden.txt", "skipped", ("hidden (name starts with '.'): not read",), 1)
+    ]
 
 
 def test_plan_skips_unchanged_paths_without_reading_them(tmp_path: Path, monkeypatch) -> None:

@@ -459,8 +459,8 @@ def test_streak_survives_only_consecutive_published_weeks(con: duckdb.DuckDBPyCo
     ]
 
 
-def test_unit_printed_twice_in_one_bulletin_is_one_row(con: duckdb.DuckDBPyConnection) -> None:
-    """Two spellings of one unit in one bulletin: one mart row, figures summed; the list-length test flags it."""
+def test_unit_printed_twice_in_one_bulletin_leaves_the_bulletin_out(con: duckdb.DuckDBPyConnection) -> None:
+    """Two spellings of one unit in one bulletin: a warehouse rule fails; the week is not published."""
     build(
         con,
         {
@@ -472,11 +472,28 @@ def test_unit_printed_twice_in_one_bulletin_is_one_row(con: duckdb.DuckDBPyConne
             ],
         },
     )
-    rows = con.execute(
-        "select unit_name, unit_group, dispatched, unresolved, rank_in_group from marts.unit_week_performance"
-    ).fetchall()
-    assert rows == [("中国电信驻马店分公司", G2, 50, 5, 1)]
-    assert [f.name for f in models.run_data_tests(con)] == ["unit_week_list_matches_overdue_units"]
+    assert con.execute("select bulletin_id, check_name, detail from core.bulletin_checks").fetchall() == [
+        (
+            "c1" + "0" * 14 + "-1",
+            "units_unique_after_aliases",
+            "中国电信驻马店分公司 printed as 电信驻马店分公司 and 中国电信驻马店分公司",
+        )
+    ]
+    assert con.execute("select failed_checks, passes_checks from core.bulletins").fetchall() == [
+        (["units_unique_after_aliases"], False)
+    ]
+    assert con.execute("select status, reasons from core.files").fetchall() == [
+        (
+            "partial",
+            [
+                "bulletin 1 (2021-03-01): units_unique_after_aliases: "
+                "中国电信驻马店分公司 printed as 电信驻马店分公司 and 中国电信驻马店分公司"
+            ],
+        )
+    ]
+    assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(0,)]
+    assert con.execute("select count(*) from core.published_weeks").fetchall() == [(0,)]
+    assert models.run_data_tests(con) == []
 
 
 # ------------------------------------------------------------------ two cities

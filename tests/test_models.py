@@ -333,8 +333,24 @@ ARTICLE = (
     "from ingest.files where status = 'loaded' limit 1"
 )
 
+# The golden timeline breaks no warehouse rule: a bulletin listing one unit twice (an alias).
+UNIT_TWICE = (
+    "insert into raw.bulletin_units by name select * replace ('驿城区人民政府' as unit_name_raw, "
+    "'驿城区人民政府' as unit_name_key, row_no + 100 as row_no) "
+    "from raw.bulletin_units where unit_name_raw = '驿城区政府' limit 1"
+)
+
 # Each data test with a change to the golden timeline that breaks its rule.
 VIOLATIONS: dict[str, list[str]] = {
+    "core.bulletin_checks__unique_key": [UNIT_TWICE, *_duplicate_a_row("core.bulletin_checks")],
+    "core.bulletin_checks__not_null": [UNIT_TWICE, *_null_in("core.bulletin_checks", "detail")],
+    "core.files__unique_key": _duplicate_a_row("core.files"),
+    "core.files__not_null": _null_in("core.files", "status"),
+    "published_weeks_do_not_overlap": _replace_view(
+        "core.published_weeks",
+        "select * from {copy} union all "
+        "(select * replace (week_start + 3 as week_start, bulletin_id || 'x' as bulletin_id) from {copy} limit 1)",
+    ),
     "core.articles__unique_key": [ARTICLE, *_duplicate_a_row("core.articles")],
     "core.articles__not_null": [ARTICLE, *_null_in("core.articles", "body")],
     "core.bulletins__unique_key": _duplicate_a_row("core.bulletins"),

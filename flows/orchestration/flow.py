@@ -25,11 +25,11 @@ from flows.warehouse import build, lake, lake_audit
 from flows.warehouse import db as warehouse
 from flows.warehouse.db import connection
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
-from flows.warehouse.ingest import BatchResult, record_duplicates
+from flows.warehouse.ingest import BatchResult, record_unparsed
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
 from flows.warehouse.readers import MART_ORDER as MART_TABLES
-from flows.warehouse.readers import read_freshness
+from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshness
 from flows.warehouse.summary import RunSummary
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
@@ -76,31 +76,35 @@ def discover(settings: Settings) -> Prepared:
         known = known_files(warehouse.recorded_files(con) + pending_rows)
     finally:
         con.close()
-    plan = plan_run(settings.inbox, known)
+    plan = plan_run(settings.inbox, known, settings.max_file_bytes)
     seconds = {"verify": verified - started, "audit": audited - verified, "plan": time.perf_counter() - audited}
     return Prepared(plan=plan, pending_batches=pending, lake_problems=problems, seconds=seconds)
 
 
 @task(name="load-and-build", cache_policy=NO_CACHE)
-def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict[str, float]]:
+def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict[str, float], BatchesOutcome]:
     """Load batches, build the models and run the data tests in one transaction.
 
-    Returns whether anything was done and the seconds each step took. Nothing is
-    committed unless every data test passes, so a failure anywhere leaves the
-    warehouse as it was.
+    Returns whether anything was done, the seconds each step took, and what the
+    batches' entries became (read back after the load: the warehouse's rules applied).
+    Nothing is committed unless every data test passes, so a failure anywhere leaves
+    the warehouse as it was.
     """
     logger = get_run_logger()
     seconds: dict[str, float] = {}
     con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
     try:
         built = build.load_and_build(con, settings.lake_dir, batch_ids, seconds)
+        outcome = batches_outcome(con, batch_ids)
     finally:
         con.close()
     if built:
         logger.info("loaded %d lake batch(es); models built and data tests passed", len(batch_ids))
     else:
         logger.info("nothing new: warehouse unchanged")
-    return built, seconds
+    for problem in outcome.problems:
+        logger.warning(str(problem))
+    return built, seconds, outcome
 
 
 @task(name="export-marts", cache_policy=NO_CACHE)
@@ -214,26 +218,22 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     new_batches: list[str] = []
     for result in results:
         new_batches.append(result.batch_id)
-        summary.files_loaded += result.statuses.get("loaded", 0)
-        summary.files_partial += result.statuses.get("partial", 0)
-        summary.files_quarantined += result.statuses.get("quarantined", 0)
-        summary.weeks_loaded.extend(result.weeks)
         for step, seconds in result.seconds.items():  # worker-seconds, summed over batches
             summary.seconds[f"parse_{step}"] = summary.seconds.get(f"parse_{step}", 0.0) + seconds
-    summary.files_new = summary.files_loaded + summary.files_partial + summary.files_quarantined
-    if plan.duplicates:
+    if plan.recorded_only:  # duplicates and entries not read: a files-only batch
         batch_id = _batch_id(stamp, len(results) + 1)
-        record_duplicates(settings.lake_dir, batch_id, plan.duplicates, seen_at)
+        record_unparsed(settings.lake_dir, batch_id, plan.recorded_only, seen_at)
         new_batches.append(batch_id)
-        summary.files_duplicate = len(plan.duplicates)
     summary.seconds["parse"] = time.perf_counter() - started
     summary.parse_tasks = len(results)
 
     progress.phase("loading and building the marts")
     started = time.perf_counter()
-    summary.models_built, steps = load_and_build(settings, prepared.pending_batches + new_batches)
+    summary.models_built, steps, outcome = load_and_build(settings, prepared.pending_batches + new_batches)
     summary.seconds["load_and_build"] = time.perf_counter() - started
     summary.seconds.update(steps)
+    # What this run's batches (recovered ones included) became, the warehouse's rules applied.
+    summary.count(outcome.statuses, outcome.weeks, [str(p) for p in outcome.problems])
 
 
 def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:

@@ -50,10 +50,12 @@ def build_summary_markdown(
     cities: Sequence[CityWeek],
     warnings: Sequence[str] = (),
     reports: Sequence[str] = (),
+    run_problems: Sequence[str] = (),
 ) -> str:
     """The `bulletin-etl-summary` markdown, from what the readers return.
 
-    `left_out` None means no `core.bulletins` yet; `cities` empty means no marts yet.
+    `left_out` None means no `core.bulletins` yet; `cities` empty means no marts yet;
+    `run_problems` are this run's entries that are partial, quarantined or skipped.
     """
     lines = ["# bulletin-etl run", "", f"This run: {run_line}", ""]
     if warnings:
@@ -63,6 +65,12 @@ def build_summary_markdown(
     if reports:
         lines += ["## Weekly reports written", ""]
         lines += [f"- `{r}`" for r in reports]
+        lines += [""]
+    if run_problems:
+        lines += ["## This run's entries not fully loaded", ""]
+        lines += [f"- {_cell(problem)}" for problem in run_problems[:MAX_LEFT_OUT_ROWS]]
+        if len(run_problems) > MAX_LEFT_OUT_ROWS:
+            lines += [f"- ... and {len(run_problems) - MAX_LEFT_OUT_ROWS} more."]
         lines += [""]
 
     lines += ["## Files by status", ""]
@@ -167,7 +175,7 @@ def read_unit_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
 
 def read_run_report(db_path: Path, summary: RunSummary) -> tuple[list[dict[str, str]], str]:
     """The unit table and the summary markdown, read from the warehouse (read-only)."""
-    extra = {"warnings": summary.warnings, "reports": summary.reports}
+    extra = {"warnings": summary.warnings, "reports": summary.reports, "run_problems": summary.problems}
     if not Path(db_path).exists():
         return [], build_summary_markdown(summary.line(), {}, None, [], **extra)
     with connection(db_path, read_only=True) as con:

@@ -1,17 +1,24 @@
 """Discovering new content in the inbox: cost grows with new files, not the archive.
 
 Unchanged paths (same size and mtime as recorded) are not read; new bytes are hashed
-once; bytes already taken under another path are duplicates.
+once; bytes already taken under another path are duplicates. Nothing is followed out of
+the inbox: links, hidden entries and special files are recorded by name, never opened.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
+import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV
+from flows.warehouse.statuses import DUPLICATE, QUARANTINED, SKIPPED
 
 # A batch closes at whichever limit comes first. Memory does not grow with a batch (its
 # rows are written a row group at a time), so batches are large: each is a task with
@@ -34,7 +41,7 @@ def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
     """What is known from the recorded files (rows of `ingest.files` or of lake `files` parts).
 
     The first file recorded with some bytes (by ingest_seq) took them; a file recorded as
-    `duplicate` took nothing.
+    `duplicate` or `skipped` took nothing.
 
     >>> row = {"path": "a.txt", "size_bytes": 3, "modified_ns": 1, "file_sha256": "s", "status": "loaded"}
     >>> known = known_files([{**row, "ingest_seq": 1}, {**row, "path": "b.txt", "status": "duplicate", "ingest_seq": 2}])
@@ -48,7 +55,7 @@ def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
     for row in sorted(recorded, key=lambda r: r["ingest_seq"]):
         paths[row["path"]] = (row["size_bytes"], row["modified_ns"])
         path_shas.add((row["path"], row["file_sha256"]))
-        if row["status"] != "duplicate":
+        if row["status"] not in (DUPLICATE, SKIPPED):
             taken.setdefault(row["file_sha256"], row["path"])
         max_seq = max(max_seq, row["ingest_seq"])
     return Known(paths=paths, path_shas=frozenset(path_shas), taken=taken, max_ingest_seq=max_seq)
@@ -56,66 +63,218 @@ def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
 
 @dataclass(frozen=True)
 class InboxFile:
-    """A file to record this run, with its content hash."""
+    """An inbox entry to record this run: a file to parse, a duplicate, or an entry not read."""
 
-    path: str  # relative to the inbox, '/'-separated
+    path: str  # relative to the inbox, '/'-separated; a path that is not UTF-8 escaped (display_path)
     size_bytes: int
     modified_ns: int
     file_sha256: str
     ingest_seq: int
     duplicate_of: str | None = None  # path already holding the same bytes
+    fs_path: str | None = None  # the relative path as the OS names it, when it differs from `path`
+    status: str | None = None  # set for an entry recorded without parsing: skipped or quarantined
+    reasons: tuple[str, ...] = ()  # why it was not read; for a parsed file, notes (a name not UTF-8)
+
+    @property
+    def source(self) -> str:
+        """The relative path to open."""
+        return self.fs_path if self.fs_path is not None else self.path
 
 
 @dataclass
 class Plan:
-    """What a run will do: files to parse (new content) and duplicates to record."""
+    """What a run will do: files to parse; duplicates and entries not read, to record."""
 
     seen: int = 0
     unchanged: int = 0
     to_parse: list[InboxFile] = field(default_factory=list)
     duplicates: list[InboxFile] = field(default_factory=list)
+    not_read: list[InboxFile] = field(default_factory=list)  # skipped entries, files over the size limit
+
+    @property
+    def recorded_only(self) -> list[InboxFile]:
+        """Entries recorded in the `files` table alone (nothing parsed), in ingest order."""
+        return sorted(self.duplicates + self.not_read, key=lambda i: i.ingest_seq)
+
+
+# --------------------------------------------------------------------------- the walk
+
+FILE, LINK, HIDDEN, SPECIAL, UNLISTED = "file", "symbolic link", "hidden", "special", "unlisted"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One inbox entry as the walk saw it: nothing followed, nothing opened."""
+
+    path: str  # display path (see `display_path`)
+    fs_path: str  # relative path as the OS names it
+    kind: str  # FILE, LINK, HIDDEN, SPECIAL or UNLISTED
+    size_bytes: int
+    modified_ns: int
+    reasons: tuple[str, ...] = ()  # why it is not read; for a FILE, notes
+
+
+def display_path(fs_path: str) -> tuple[str, bool]:
+    r"""The path as recorded, and whether it had to be escaped (it is not UTF-8).
+
+    A path that is not UTF-8 (GBK names from zips made on Windows) is written with every
+    byte above 0x7f as \xNN and a backslash as \\: reversible, and text Parquet can hold.
+
+    >>> display_path("a/页.txt")
+    ('a/页.txt', False)
+    >>> print(display_path(os.fsdecode(b"2020_\xca\xfd.txt"))[0])
+    2020_\xca\xfd.txt
+    """
+    raw = os.fsencode(fs_path)
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
+    escaped = "".join("\\\\" if b == 0x5C else chr(b) if b < 0x80 else f"\\x{b:02x}" for b in raw)
+    return escaped, True
+
+
+def _name_note(fs_path: str, display: str) -> str:
+    note = f"file name is not UTF-8: recorded as {display}"
+    try:
+        return note + f" (as GB18030: {os.fsencode(fs_path).decode('gb18030')})"
+    except UnicodeDecodeError:
+        return note
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+
+
+def _entry(fs_path: str, st: os.stat_result, kind: str, reasons: tuple[str, ...] = ()) -> Entry:
+    display, escaped = display_path(fs_path)
+    if escaped:
+        reasons = (*reasons, _name_note(fs_path, display))
+    return Entry(display, fs_path, kind, st.st_size, st.st_mtime_ns, reasons)
+
+
+def walk_inbox(inbox: Path) -> Iterator[Entry]:
+    """Every entry under the inbox, in path order, without following anything.
+
+    Regular files are FILEs. A symbolic link (wherever it points, even nowhere or in a
+    loop), a hidden file or folder (name starting with "."), a FIFO, socket or device,
+    and a folder that cannot be listed are entries with a reason and are never opened.
+    Folders are walked, not recorded: an empty folder holds nothing to record.
+    """
+    if not inbox.is_dir():
+        return
+    yield from _walk(inbox, "")
+
+
+def _walk(inbox: Path, prefix: str) -> Iterator[Entry]:
+    folder = inbox / prefix if prefix else inbox
+    try:
+        with os.scandir(folder) as it:
+            items = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        if not prefix:
+            raise
+        yield _entry(prefix, os.lstat(folder), UNLISTED, (f"folder could not be listed ({exc.strerror}): not read",))
+        return
+    for item in items:
+        rel = f"{prefix}/{item.name}" if prefix else item.name
+        try:
+            st = item.stat(follow_symlinks=False)
+        except OSError:
+            continue  # removed while walking: nothing to record
+        if item.name.startswith("."):
+            what = "hidden folder" if stat.S_ISDIR(st.st_mode) else "hidden"
+            yield _entry(rel, st, HIDDEN, (f"{what} (name starts with '.'): not read",))
+        elif stat.S_ISLNK(st.st_mode):
+            target = display_path(os.readlink(folder / item.name))[0]
+            yield _entry(rel, st, LINK, (f"symbolic link to {target}: not followed",))
+        elif stat.S_ISDIR(st.st_mode):
+            yield from _walk(inbox, rel)
+        elif stat.S_ISREG(st.st_mode):
+            yield _entry(rel, st, FILE)
+        else:
+            kind = next((name for test, name in _SPECIAL_KINDS if test(st.st_mode)), "special file")
+            yield _entry(rel, st, SPECIAL, (f"not a regular file ({kind}): not read",))
+
+
+def open_regular(path: Path) -> int:
+    """Open a regular file for reading: never through a link, never blocking on a FIFO.
+
+    Raises OSError when the path is (by now) a link, a FIFO or anything but a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, at most `limit` + 1 of them (one more: it grew past the limit)."""
+    with os.fdopen(open_regular(path), "rb") as fh:
+        return fh.read(limit + 1)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a regular file, read in chunks: bounded memory whatever its size."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with os.fdopen(open_regular(path), "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
 
 
-def list_inbox(inbox: Path) -> Iterator[Path]:
-    """Regular files under the inbox, in path order; hidden files are skipped."""
-    if not inbox.is_dir():
-        return
-    for path in sorted(inbox.rglob("*")):
-        rel = path.relative_to(inbox)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-            yield path
+def _not_read_sha(reasons: tuple[str, ...]) -> str:
+    """For an entry whose bytes are not read: the sha256 of why (a link's target is in it)."""
+    return hashlib.sha256("\n".join(reasons).encode("utf-8")).hexdigest()
 
 
-def plan_run(inbox: Path, known: Known) -> Plan:
-    """Find new content: unchanged paths are not read; new bytes are hashed once."""
+def plan_run(inbox: Path, known: Known, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Plan:
+    """Find new content: unchanged paths are not read; new bytes are hashed once.
+
+    Entries the walk does not read are recorded as `skipped` with their reason; a file
+    over `max_file_bytes` is hashed (in chunks) but never parsed: `quarantined`.
+    """
     plan = Plan()
     taken = dict(known.taken)
     seq = known.max_ingest_seq
-    for path in list_inbox(inbox):
+    for entry in walk_inbox(inbox):
         plan.seen += 1
-        rel = path.relative_to(inbox).as_posix()
-        stat = path.stat()
-        if known.paths.get(rel) == (stat.st_size, stat.st_mtime_ns):
+        if known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns):
             plan.unchanged += 1
             continue
-        sha = sha256_file(path)
-        if (rel, sha) in known.path_shas:  # touched, not changed
+        fs_path = entry.fs_path if entry.fs_path != entry.path else None
+        status, reasons = None, entry.reasons
+        if entry.kind == FILE:
+            try:
+                sha = sha256_file(inbox / entry.fs_path)
+            except OSError as exc:
+                status, reasons = SKIPPED, (*reasons, f"could not be read ({exc.strerror or exc}): not read")
+                sha = _not_read_sha(reasons)
+        else:
+            status, sha = SKIPPED, _not_read_sha(reasons)
+        if (entry.path, sha) in known.path_shas:  # touched, not changed
             plan.unchanged += 1
             continue
         seq += 1
-        item = InboxFile(rel, stat.st_size, stat.st_mtime_ns, sha, seq, taken.get(sha))
-        if item.duplicate_of is not None:
-            plan.duplicates.append(item)
+        item = InboxFile(entry.path, entry.size_bytes, entry.modified_ns, sha, seq, None, fs_path, status, reasons)
+        if status is not None:
+            plan.not_read.append(item)
+        elif sha in taken:
+            plan.duplicates.append(replace(item, duplicate_of=taken[sha]))
+        elif entry.size_bytes > max_file_bytes:
+            taken[sha] = entry.path
+            too_large = (
+                f"too large: {entry.size_bytes} bytes, over the limit of {max_file_bytes} "
+                f"({MAX_FILE_BYTES_ENV}): not read"
+            )
+            plan.not_read.append(replace(item, status=QUARANTINED, reasons=(too_large, *reasons)))
         else:
-            taken[sha] = rel
+            taken[sha] = entry.path
             plan.to_parse.append(item)
     return plan
 

@@ -18,9 +18,9 @@ from flows.parsing import parse_file
 from flows.parsing.names import normalize_name
 from flows.parsing.records import ParsedPage, Rejection
 from flows.warehouse import lake
-from flows.warehouse.inbox import InboxFile
+from flows.warehouse.inbox import InboxFile, read_regular
+from flows.warehouse.statuses import DUPLICATE, LOADED, PARTIAL, QUARANTINED
 
-LOADED, PARTIAL, QUARANTINED, DUPLICATE = "loaded", "partial", "quarantined", "duplicate"
 # The reason a file records for text that looks like a bulletin no format reads.
 UNKNOWN_FORMAT = "unknown bulletin format"
 
@@ -191,14 +191,15 @@ def process_batch(
         for item in items:
             started = time.perf_counter()
             try:
-                data = (inbox / item.path).read_bytes()
-            except FileNotFoundError:
-                continue  # removed since planning: nothing to record
+                data = read_regular(inbox / item.source, item.size_bytes)
+            except OSError:
+                continue  # removed or replaced (by a link, a FIFO) since planning: the next run records it
             if hashlib.sha256(data).hexdigest() != item.file_sha256:
                 continue  # changed since planning: the next run takes the new bytes
             read = time.perf_counter()
             result = safe_parse(Path(item.path).name, data, seen_at)
             status, reasons = file_status(result)
+            reasons += item.reasons
             statuses[status] = statuses.get(status, 0) + 1
             rows["files"].append(file_row(item, batch_id, seen_at, status, reasons, result))
             if isinstance(result, ParsedPage):
@@ -224,7 +225,12 @@ def _empty_rows() -> dict[str, list[dict[str, Any]]]:
     return {"articles": [], "bulletins": [], "bulletin_units": [], "files": []}
 
 
-def record_duplicates(lake_dir: Path, batch_id: str, items: Sequence[InboxFile], seen_at: datetime) -> None:
-    """Write a files-only batch recording duplicates (nothing else is loaded for them)."""
-    rows = [file_row(i, batch_id, seen_at, DUPLICATE, [f"same bytes as {i.duplicate_of}"]) for i in items]
+def record_unparsed(lake_dir: Path, batch_id: str, items: Sequence[InboxFile], seen_at: datetime) -> None:
+    """Write a files-only batch recording duplicates and entries not read (nothing else is loaded for them)."""
+    rows = [
+        file_row(i, batch_id, seen_at, i.status, list(i.reasons))
+        if i.status is not None
+        else file_row(i, batch_id, seen_at, DUPLICATE, [f"same bytes as {i.duplicate_of}", *i.reasons])
+        for i in items
+    ]
     lake.write_batch(lake_dir, batch_id, {"files": rows})

@@ -16,7 +16,7 @@ import duckdb
 from flows.warehouse.db import relation_exists
 
 # Statuses in the order people read them; any other status follows, alphabetically.
-STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate")
+STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate", "skipped")
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,21 @@ class CityWeek:
     closure_rate_change_pp: float | None  # percentage points; None: week before not published
 
 
+def _files_relation(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Where each inbox path's status is: `core.files` (current content, warehouse rules
+    applied); `ingest.files` in a warehouse whose models were never built; else None."""
+    for relation in ("core.files", "ingest.files"):
+        if relation_exists(con, relation):
+            return relation
+    return None
+
+
 def files_by_status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Files recorded in `ingest.files`, counted per status (in `STATUS_ORDER`)."""
-    if not relation_exists(con, "ingest.files"):
+    """Inbox paths recorded, counted per status (in `STATUS_ORDER`)."""
+    relation = _files_relation(con)
+    if relation is None:
         return {}
-    counts = dict(con.execute("select status, count(*) from ingest.files group by status").fetchall())
+    counts = dict(con.execute(f"select status, count(*) from {relation} group by status").fetchall())
     order = [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in STATUS_ORDER)
     return {s: counts[s] for s in order}
 
@@ -174,25 +184,77 @@ def read_freshness(con: duckdb.DuckDBPyConnection, today: dt.date, stale_after_d
 
 @dataclass(frozen=True)
 class ProblemFile:
-    """A file that is quarantined or partial, with its reasons."""
+    """An inbox entry that is partial, quarantined or skipped, with its reasons."""
 
     status: str
     path: str
     reasons: list[str]
 
+    def __str__(self) -> str:
+        return f"{self.status} {self.path}: {'; '.join(self.reasons)}"
 
-def problem_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
-    """Quarantined and partial files, by status then path."""
-    if not relation_exists(con, "ingest.files"):
+
+PROBLEM_STATUSES = ("partial", "quarantined", "skipped")
+
+
+def problem_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | None = None) -> list[ProblemFile]:
+    """Partial, quarantined and skipped entries (of the given batches only, if any), by status then path."""
+    relation = _files_relation(con)
+    if relation is None:
         return []
+    batch_filter = "" if batch_ids is None else f"and ingest_seq in ({_SEQS_OF_BATCHES})"
     rows = con.execute(
-        """
+        f"""
         select status, path, reasons
-        from ingest.files where status in ('quarantined', 'partial')
+        from {relation} where status in ('partial', 'quarantined', 'skipped') {batch_filter}
         order by status, path
-        """
+        """,
+        [] if batch_ids is None else [batch_ids],
     ).fetchall()
     return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
+
+
+# The ingest_seq of the entries recorded in the lake batches given as the one parameter.
+_SEQS_OF_BATCHES = "select ingest_seq from ingest.files where batch_id in (select unnest(?::varchar[]))"
+
+
+@dataclass(frozen=True)
+class BatchesOutcome:
+    """What the entries recorded in some lake batches became, after the warehouse's rules."""
+
+    statuses: dict[str, int]  # status -> entries
+    weeks: list[dt.date]  # period_start of their bulletins that pass every check
+    problems: list[ProblemFile]
+
+
+def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> BatchesOutcome:
+    """Statuses, weeks and problems of the entries recorded in `batch_ids` (a run's batches).
+
+    Read after the load: a file whose bulletin breaks a warehouse rule counts as partial.
+    An entry whose path was recorded again in a later batch counts as that later entry.
+    """
+    if not batch_ids or _files_relation(con) != "core.files":
+        return BatchesOutcome({}, [], [])
+    statuses = dict(
+        con.execute(
+            f"select status, count(*) from core.files where ingest_seq in ({_SEQS_OF_BATCHES}) group by status",
+            [batch_ids],
+        ).fetchall()
+    )
+    weeks = [
+        row[0]
+        for row in con.execute(
+            f"""
+            select distinct b.period_start
+            from core.bulletins as b
+            inner join core.files as f on f.file_sha256 = b.file_sha256
+            where f.ingest_seq in ({_SEQS_OF_BATCHES}) and b.passes_checks and b.period_start is not null
+            order by 1
+            """,
+            [batch_ids],
+        ).fetchall()
+    ]
+    return BatchesOutcome(statuses, weeks, problem_files(con, batch_ids))
 
 
 # --------------------------------------------------------------------------- the weekly report

@@ -17,8 +17,10 @@ class RunSummary:
     files_partial: int = 0
     files_quarantined: int = 0
     files_duplicate: int = 0  # same bytes as a file already taken
+    files_skipped: int = 0  # entries not read: links, hidden entries, FIFOs and devices
     batches_recovered: int = 0  # lake batches of an earlier interrupted run loaded now
-    weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded
+    weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded that pass every check
+    problems: list[str] = field(default_factory=list)  # "<status> <path>: <reasons>" of this run's entries
     models_built: bool = False
     skipped: str | None = None  # why the run did nothing (another run held the lock)
     reports: list[str] = field(default_factory=list)  # weekly reports written (HTML paths), oldest week first
@@ -36,7 +38,18 @@ class RunSummary:
 
     @property
     def changed(self) -> bool:
-        return bool(self.files_new or self.files_duplicate or self.batches_recovered)
+        return bool(self.files_new or self.files_duplicate or self.files_skipped or self.batches_recovered)
+
+    def count(self, statuses: dict[str, int], weeks: list[date], problems: list[str]) -> None:
+        """Take in what the entries recorded by this run (recovered batches included) became."""
+        self.files_loaded = statuses.get("loaded", 0)
+        self.files_partial = statuses.get("partial", 0)
+        self.files_quarantined = statuses.get("quarantined", 0)
+        self.files_duplicate = statuses.get("duplicate", 0)
+        self.files_skipped = statuses.get("skipped", 0)
+        self.files_new = self.files_loaded + self.files_partial + self.files_quarantined
+        self.weeks_loaded = list(weeks)
+        self.problems = list(problems)
 
     def line(self) -> str:
         """One line for the CLI and the logs: counts and the range of weeks, never a list.
@@ -54,10 +67,11 @@ class RunSummary:
         else:
             span = f"{len(weeks)} ({weeks[0]} to {weeks[-1]})"
         lake = f"; {self.lake_line()}" if self.lake_problems else ""
+        skipped = f", {self.files_skipped} skipped" if self.files_skipped else ""
         return (
             f"files: {self.files_new} new ({self.files_loaded} loaded, {self.files_partial} partial, "
             f"{self.files_quarantined} quarantined), {self.files_duplicate} duplicate, "
-            f"{self.files_unchanged} unchanged; weeks loaded: {span}{lake}"
+            f"{self.files_unchanged} unchanged{skipped}; weeks loaded: {span}{lake}"
         )
 
     def lake_line(self) -> str:

@@ -21,7 +21,8 @@
 -- column: linked_units: units the centre dispatches to (联动单位)
 -- column: overdue_units: units with overdue cases, as printed: the length of the list
 -- column: as_of: the 截至 time of the figures (local time)
--- column: failed_checks: names of the parser's checks that failed; empty when clean
+-- column: failed_checks: names of the checks that failed, the parser's (in their order)
+--   then the warehouse's (core.bulletin_checks); empty when clean
 -- column: passes_checks: true when failed_checks is empty
 -- column: superseded: true when a bulletin of the same city and period_start that passes
 --   its checks was printed later: a later issue_date (NULL counts as earliest), on a tie the file
@@ -36,8 +37,25 @@
 --   prints none (Zhumadian)
 with
 
-bulletins as (
+parsed as (
     select * from staging.stg_bulletins
+),
+
+warehouse_checks as (
+    select
+        bulletin_id,
+        list(check_name order by check_name) as check_names,
+    from core.bulletin_checks
+    group by bulletin_id
+),
+
+bulletins as (
+    select
+        parsed.* replace (
+            list_concat(parsed.failed_checks, coalesce(warehouse_checks.check_names, [])) as failed_checks
+        ),
+    from parsed
+    left join warehouse_checks on warehouse_checks.bulletin_id = parsed.bulletin_id
 ),
 
 checked as (

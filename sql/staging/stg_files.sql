@@ -1,10 +1,20 @@
--- grain: one row per file content (file_sha256) taken in: status loaded or partial.
--- description: Files whose rows the models use. A duplicate file shares the sha256 of a
---   taken one and is never counted twice; quarantined files have no rows.
+-- grain: one row per file content (file_sha256) taken in: status loaded or partial, and
+--   held by some inbox path now.
+-- description: Files whose rows the models use. Each path counts with its current content
+--   (the latest recorded at that path): a page rewritten at the same path replaces the
+--   earlier content, whose rows leave the models (they stay in raw and in the lake). A
+--   duplicate file shares the sha256 of a taken one and is never counted twice (its path
+--   keeps the content in use); quarantined and skipped entries have no rows.
 with
 
 files as (
     select * from ingest.files
+),
+
+current_contents as (
+    select file_sha256
+    from files
+    qualify row_number() over (partition by path order by ingest_seq desc, batch_id desc) = 1
 ),
 
 taken as (
@@ -22,6 +32,7 @@ taken as (
         batch_id,
     from files
     where status in ('loaded', 'partial')
+        and file_sha256 in (select file_sha256 from current_contents)
 ),
 
 final as (

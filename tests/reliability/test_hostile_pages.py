@@ -123,3 +123,83 @@ def test_a_future_date_line_or_file_name_is_not_believed() -> None:
     # A date up to the bound is believed.
     page = _parse("2026-05-01_page.txt", SAMPLE, not_after=date(2026, 5, 1))
     assert (page.issue_date, page.issue_date_source) == (date(2026, 5, 1), "file_name")
+
+
+# --- 1: a bulletin printing one unit under two spellings ------------------------------
+#
+# It passes every parser check (the spellings differ), but after aliasing it lists one
+# unit twice. That rule belongs to the warehouse (the aliases live there): the bulletin
+# is left out of the marts, its file is partial, everything else loads, and neither a
+# later run nor a rebuild fails.
+
+ALIAS_TWICE = SAMPLE.replace("驿城区政府\t1013件\t8件", "驿城区政府\t1000件\t5件\n驿城区人民政府\t13件\t3件").replace(
+    "存在超时未办结案件的单位共9个", "存在超时未办结案件的单位共10个"
+)
+
+
+def test_the_alias_page_passes_every_parser_check() -> None:
+    bulletin = _parse("2020-12-30_alias_twice.txt", ALIAS_TWICE).bulletins[0]
+    assert bulletin.failed_checks == ()
+    assert [(u.unit_name_raw, u.dispatched, u.unresolved) for u in bulletin.units[:2]] == [
+        ("驿城区政府", 1000, 5),
+        ("驿城区人民政府", 13, 3),
+    ]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_one_unit_under_two_spellings_leaves_its_bulletin_out_and_blocks_nothing(tmp_path: Path, reliability) -> None:
+    from flows.orchestration.flow import bulletin_etl
+    from flows.settings import Settings
+    from flows.warehouse.build import rebuild_warehouse
+    from flows.warehouse.db import connection
+    from flows.warehouse.readers import bulletins_left_out, problem_files
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / SAMPLE_PAGE.name).write_text(SAMPLE, encoding="utf-8")
+    # A later issue: if it passed, it would win the week.
+    (inbox / "2020-12-30_alias_twice.txt").write_text(ALIAS_TWICE, encoding="utf-8")
+    wh = tmp_path / "wh"
+
+    summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    assert (summary.files_loaded, summary.files_partial) == (1, 1)
+    reason = "bulletin 1 (2020-12-14): units_unique_after_aliases: 驿城区政府 printed as 驿城区政府 and 驿城区人民政府"
+    assert summary.problems == [f"partial 2020-12-30_alias_twice.txt: {reason}"]
+
+    db = wh / "bulletins.duckdb"
+    with connection(db, read_only=True) as con:
+        assert [(p.status, p.path, p.reasons) for p in problem_files(con)] == [
+            ("partial", "2020-12-30_alias_twice.txt", [reason])
+        ]
+        left_out = bulletins_left_out(con) or []
+        assert [(b.path, b.reasons) for b in left_out] == [
+            ("2020-12-30_alias_twice.txt", ["failed check: units_unique_after_aliases"])
+        ]
+        # The week comes from the sample, figures and units as printed there.
+        assert con.execute(
+            "select bulletin_id, overdue, units_on_list from marts.city_week_performance"
+        ).fetchall() == [(f"{_sha16(SAMPLE)}-1", 131, 9)]
+        assert con.execute(
+            "select dispatched, unresolved from marts.unit_week_performance where unit_name = '驿城区政府'"
+        ).fetchall() == [(1013, 8)]
+
+    # Later runs and a rebuild do not fail.
+    again = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    assert (again.files_new, again.files_unchanged, again.skipped) == (0, 2, None)
+    assert rebuild_warehouse(Settings.resolve(inbox, wh)) >= 1
+    with connection(db, read_only=True) as con:
+        assert con.execute("select bulletin_id from marts.city_week_performance").fetchall() == [
+            (f"{_sha16(SAMPLE)}-1",)
+        ]
+    reliability.record(
+        "1 one page blocks every run",
+        "bulletin printing 驿城区政府 and 驿城区人民政府 (aliases of one unit); then a rerun and a rebuild",
+        "file partial: units_unique_after_aliases; week from the other printing; rerun and rebuild ok",
+        True,
+    )
+
+
+def _sha16(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
