@@ -287,9 +287,10 @@ def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list
 
 
 def recorded_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The files this warehouse has recorded (path, size, mtime, sha256, status, ingest_seq)."""
+    """The files this warehouse has recorded (path, size, mtime, sha256, status, reasons, ingest_seq)."""
     cursor = con.execute(
-        "select path, size_bytes, modified_ns, file_sha256, status, ingest_seq from ingest.files order by ingest_seq"
+        "select path, size_bytes, modified_ns, file_sha256, status, reasons, ingest_seq from ingest.files "
+        "order by ingest_seq"
     )
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

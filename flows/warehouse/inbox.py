@@ -20,6 +20,8 @@ from typing import Any
 from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV
 from flows.warehouse.statuses import DUPLICATE, QUARANTINED, SKIPPED
 
+TOO_LARGE = "too large"  # the reason a file over the size limit records
+
 # A batch closes at whichever limit comes first. Memory does not grow with a batch (its
 # rows are written a row group at a time), so batches are large: each is a task with
 # a fixed cost in Prefect, and a lake part per table that the load reads.
@@ -32,9 +34,10 @@ class Known:
     """What the warehouse (and complete lake batches) already hold about inbox files."""
 
     paths: Mapping[str, tuple[int, int]]  # path -> (size_bytes, modified_ns) last seen
-    path_shas: frozenset[tuple[str, str]]  # (path, sha256) already recorded
+    path_shas: frozenset[tuple[str, str]]  # (path, sha256) of each path's latest record
     taken: Mapping[str, str]  # sha256 -> path of the file whose content was taken
     max_ingest_seq: int
+    too_large: frozenset[str] = frozenset()  # paths last recorded as too large: read again once they fit
 
 
 def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
@@ -49,16 +52,21 @@ def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
     ({'s': 'a.txt'}, 2)
     """
     paths: dict[str, tuple[int, int]] = {}
-    path_shas: set[tuple[str, str]] = set()
+    path_shas: dict[str, str] = {}
     taken: dict[str, str] = {}
+    too_large: set[str] = set()
     max_seq = 0
     for row in sorted(recorded, key=lambda r: r["ingest_seq"]):
         paths[row["path"]] = (row["size_bytes"], row["modified_ns"])
-        path_shas.add((row["path"], row["file_sha256"]))
+        path_shas[row["path"]] = row["file_sha256"]
         if row["status"] not in (DUPLICATE, SKIPPED):
             taken.setdefault(row["file_sha256"], row["path"])
+        if row["status"] == QUARANTINED and any(r.startswith(TOO_LARGE) for r in row.get("reasons") or ()):
+            too_large.add(row["path"])
+        else:
+            too_large.discard(row["path"])
         max_seq = max(max_seq, row["ingest_seq"])
-    return Known(paths=paths, path_shas=frozenset(path_shas), taken=taken, max_ingest_seq=max_seq)
+    return Known(paths, frozenset(path_shas.items()), taken, max_seq, frozenset(too_large))
 
 
 @dataclass(frozen=True)
@@ -244,7 +252,9 @@ def plan_run(inbox: Path, known: Known, max_file_bytes: int = DEFAULT_MAX_FILE_B
     seq = known.max_ingest_seq
     for entry in walk_inbox(inbox):
         plan.seen += 1
-        if known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns):
+        # A file once too large is read again when it fits (the limit was raised).
+        retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
+        if known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns) and not retry:
             plan.unchanged += 1
             continue
         fs_path = entry.fs_path if entry.fs_path != entry.path else None
@@ -257,19 +267,19 @@ def plan_run(inbox: Path, known: Known, max_file_bytes: int = DEFAULT_MAX_FILE_B
                 sha = _not_read_sha(reasons)
         else:
             status, sha = SKIPPED, _not_read_sha(reasons)
-        if (entry.path, sha) in known.path_shas:  # touched, not changed
+        if (entry.path, sha) in known.path_shas and not retry:  # touched, not changed
             plan.unchanged += 1
             continue
         seq += 1
         item = InboxFile(entry.path, entry.size_bytes, entry.modified_ns, sha, seq, None, fs_path, status, reasons)
         if status is not None:
             plan.not_read.append(item)
-        elif sha in taken:
+        elif sha in taken and taken[sha] != entry.path:
             plan.duplicates.append(replace(item, duplicate_of=taken[sha]))
         elif entry.size_bytes > max_file_bytes:
             taken[sha] = entry.path
             too_large = (
-                f"too large: {entry.size_bytes} bytes, over the limit of {max_file_bytes} "
+                f"{TOO_LARGE}: {entry.size_bytes} bytes, over the limit of {max_file_bytes} "
                 f"({MAX_FILE_BYTES_ENV}): not read"
             )
             plan.not_read.append(replace(item, status=QUARANTINED, reasons=(too_large, *reasons)))

@@ -550,15 +550,16 @@ UNKNOWN_FORMAT_REASON = "unknown bulletin format"  # flows.warehouse.ingest.UNKN
 
 def unknown_format_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
     """Files holding text that looks like a bulletin no format reads, by path; reasons: those notes."""
-    if not relation_exists(con, "ingest.files"):
+    relation = _files_relation(con)
+    if relation is None:
         return []
     rows = con.execute(
-        """
+        f"""
         select
             status,
             path,
             list_filter(reasons, lambda reason: starts_with(reason, ?)) as unknown,
-        from ingest.files
+        from {relation}
         where status in ('loaded', 'partial') and len(list_filter(reasons, lambda reason: starts_with(reason, ?))) > 0
         order by path
         """,

@@ -9,8 +9,9 @@
 -- column: file_sha256: sha256 of the source file (lineage)
 -- column: seq: 1-based order of the bulletin in its file
 -- column: period_start: first day of the week reported
--- column: check_name: the rule broken: units_unique_after_aliases (no two rows name the
---   same canonical unit, e.g. 驿城区政府 and 驿城区人民政府)
+-- column: check_name: the rule broken: units_unique_after_aliases (no two rows of a
+--   bulletin, of one channel for sanmenxia_weekly, name the same canonical unit, e.g.
+--   驿城区政府 and 驿城区人民政府)
 -- column: detail: what broke it, e.g. "驿城区政府 printed as 驿城区政府 and 驿城区人民政府"
 with
 
@@ -22,14 +23,19 @@ bulletins as (
     select * from staging.stg_bulletins
 ),
 
--- canonical units listed more than once in one bulletin
+-- canonical units listed more than once in one bulletin (in one channel's table for
+-- sanmenxia_weekly, which lists a department once per channel: unit_group)
 units_twice as (
     select
-        bulletin_id,
-        unit_name,
-        string_agg(unit_name_raw, ' and ' order by row_no) as spellings,
+        units.bulletin_id,
+        units.unit_name,
+        string_agg(units.unit_name_raw, ' and ' order by units.row_no) as spellings,
     from units
-    group by bulletin_id, unit_name
+    inner join bulletins on bulletins.bulletin_id = units.bulletin_id
+    group by
+        units.bulletin_id,
+        units.unit_name,
+        case when bulletins.format = 'sanmenxia_weekly' then units.unit_group end
     having count(*) > 1
 ),
 

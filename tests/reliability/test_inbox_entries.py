@@ -198,3 +198,46 @@ def test_7_the_current_content_of_a_path_wins(tmp_path: Path, reliability) -> No
         "status loaded (not the stale partial); 7 articles once each; core and marts as a clean run's",
         True,
     )
+
+
+# --- the plan, without a run: cheap cases around items 7 and 13 -----------------------
+
+
+def _recorded(plan, status: str = "loaded") -> list[dict]:
+    return [
+        {
+            "path": i.path,
+            "size_bytes": i.size_bytes,
+            "modified_ns": i.modified_ns,
+            "file_sha256": i.file_sha256,
+            "status": i.status or status,
+            "reasons": list(i.reasons),
+            "ingest_seq": i.ingest_seq,
+        }
+        for i in [*plan.to_parse, *plan.recorded_only]
+    ]
+
+
+def test_13_a_file_too_large_is_read_once_the_limit_is_raised(tmp_path: Path) -> None:
+    from flows.warehouse.inbox import known_files, plan_run
+
+    (tmp_path / "big.txt").write_text(SAMPLE, encoding="utf-8")
+    first = plan_run(tmp_path, known_files([]), max_file_bytes=1000)
+    assert [(i.path, i.status) for i in first.not_read] == [("big.txt", "quarantined")]
+    known = known_files(_recorded(first))
+    assert plan_run(tmp_path, known, max_file_bytes=1000).unchanged == 1  # still too large: not again
+    again = plan_run(tmp_path, known, max_file_bytes=LIMIT)
+    assert [(i.path, i.ingest_seq, i.duplicate_of) for i in again.to_parse] == [("big.txt", 2, None)]
+
+
+def test_7_a_path_whose_content_comes_back_is_taken_again(tmp_path: Path) -> None:
+    from flows.warehouse.inbox import known_files, plan_run
+
+    page = tmp_path / "page.txt"
+    recorded: list[dict] = []
+    for n, text in enumerate([SAMPLE, SAMPLE + "\n补记。", SAMPLE], start=1):
+        page.write_text(text, encoding="utf-8")
+        os.utime(page, ns=(n, n))
+        plan = plan_run(tmp_path, known_files(recorded))
+        assert [(i.path, i.ingest_seq, i.duplicate_of) for i in plan.to_parse] == [("page.txt", n, None)]
+        recorded += _recorded(plan)
