@@ -66,16 +66,20 @@ def odd(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iter
     with open(inbox / "huge.txt", "wb") as fh:
         fh.write(b"x" * (LIMIT + 1))
 
+    yield inbox, root / "wh" / "bulletins.duckdb", _limited_run(inbox, root / "wh")
+
+
+def _limited_run(inbox: Path, wh: Path):
+    """A run with the size limit at LIMIT."""
     saved = os.environ.get("BULLETINS_MAX_FILE_BYTES")
     os.environ["BULLETINS_MAX_FILE_BYTES"] = str(LIMIT)
     try:
-        summary = _flow_run(inbox, root / "wh")
+        return _flow_run(inbox, wh)
     finally:
         if saved is None:
             os.environ.pop("BULLETINS_MAX_FILE_BYTES", None)
         else:
             os.environ["BULLETINS_MAX_FILE_BYTES"] = saved
-    yield inbox, root / "wh" / "bulletins.duckdb", summary
 
 
 def _status(db: Path) -> dict[str, tuple[str, list[str]]]:
@@ -156,7 +160,7 @@ def test_13_a_file_over_the_size_limit_is_quarantined_unread(odd: tuple[Path, Pa
 def test_a_rerun_over_odd_entries_changes_nothing(odd: tuple[Path, Path, object]) -> None:
     inbox, db, _ = odd
     before = _rows(db, "select * from ingest.files order by ingest_seq")
-    summary = _flow_run(inbox, db.parent)
+    summary = _limited_run(inbox, db.parent)
     assert (summary.files_new, summary.files_unchanged) == (0, 13)  # type: ignore[attr-defined]
     assert _rows(db, "select * from ingest.files order by ingest_seq") == before
 
