@@ -23,15 +23,31 @@ _STR_LIST = pa.list_(pa.string())
 
 FILES = pa.schema(
     [
-        _f("file_sha256", pa.string(), "sha256 of the file's bytes (lineage key)", False),
-        _f("path", pa.string(), "path of the file relative to the inbox", False),
+        _f(
+            "file_sha256",
+            pa.string(),
+            "sha256 of the file's bytes (lineage key); for a skipped entry, of the reason it was not read",
+            False,
+        ),
+        _f(
+            "path",
+            pa.string(),
+            "path of the file relative to the inbox (a path that is not UTF-8: bytes above 0x7f as \\xNN)",
+            False,
+        ),
         _f("size_bytes", pa.int64(), "size of the file in bytes", False),
         _f("modified_ns", pa.int64(), "file mtime in ns when seen (skip unchanged paths)", False),
         _f("issue_date", pa.date32(), "date of the newspaper issue"),
         _f("issue_date_source", pa.string(), "where issue_date came from: file_name, page or inferred"),
         _f("encoding", pa.string(), "encoding the file was decoded with"),
-        _f("status", pa.string(), "loaded, partial, quarantined or duplicate", False),
-        _f("reasons", _STR_LIST, "why the file is partial, quarantined or duplicate", False),
+        _f(
+            "status",
+            pa.string(),
+            "loaded, partial, quarantined, duplicate or skipped, as recorded at ingest "
+            "(core.files applies the warehouse's rules)",
+            False,
+        ),
+        _f("reasons", _STR_LIST, "why the file is partial, quarantined, duplicate or skipped", False),
         _f("first_seen_at", pa.timestamp("us", tz="UTC"), "when a run first saw this path with these bytes", False),
         _f("ingest_seq", pa.int64(), "order in which files were taken in (ties: the later wins)", False),
         _f("batch_id", pa.string(), "lake batch the file's rows were written in", False),
