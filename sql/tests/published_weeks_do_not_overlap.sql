@@ -1,4 +1,4 @@
--- fails: two published weeks whose periods overlap (their cases would be counted twice)
+-- fails: two published weeks of one city whose periods overlap (their cases would be counted twice)
 with
 
 weeks as (
@@ -7,6 +7,7 @@ weeks as (
 
 final as (
     select
+        earlier.city,
         earlier.week_start,
         earlier.week_end,
         earlier.bulletin_id,
@@ -14,7 +15,8 @@ final as (
         later.bulletin_id as overlapping_bulletin_id,
     from weeks as earlier
     inner join weeks as later
-        on later.week_start > earlier.week_start
+        on later.city = earlier.city
+        and later.week_start > earlier.week_start
         and later.week_start <= earlier.week_end
 )
 
