@@ -186,7 +186,7 @@ def test_one_unit_under_two_spellings_leaves_its_bulletin_out_and_blocks_nothing
     # Later runs and a rebuild do not fail.
     again = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
     assert (again.files_new, again.files_unchanged, again.skipped) == (0, 2, None)
-    assert rebuild_warehouse(Settings.resolve(inbox, wh)) >= 1
+    assert rebuild_warehouse(Settings.resolve(inbox, wh)).batches >= 1
     with connection(db, read_only=True) as con:
         assert con.execute("select bulletin_id from marts.city_week_performance").fetchall() == [
             (f"{_sha16(SAMPLE)}-1",)
