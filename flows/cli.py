@@ -232,12 +232,12 @@ def run(
     except Exception as exc:  # the run itself failed: one line, non-zero exit
         _fail(f"run failed: {describe_error(exc)}")
     typer.echo(summary.line())
-    for problem in summary.problems:  # this run's partial, quarantined and skipped entries
-        typer.echo(f"  {problem}")
     for warning in summary.warnings:
         typer.echo(f"warning: {warning}", err=True)
     for report_path in summary.latest_reports:
         typer.echo(f"weekly report: {report_path}")
+    for problem in summary.problems:  # this run's partial, quarantined and skipped entries
+        typer.echo(f"  {problem}")
     if timings:
         # The CLI's stages (import, Prefect API start and stop, the flow as a whole), then the flow's.
         cli = " ".join(f"{stage}={s:.2f}s" for stage, s in seconds.items())
