@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The package turns Prefect's telemetry off itself (flows/orchestration/prefect_local.py);
+# these also cover what make starts outside it (pytest before its conftest, the prefect CLI).
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 

@@ -106,15 +106,11 @@ WarehouseOpt = Annotated[
 ]
 
 
-def _quiet_prefect() -> None:
-    # Embedded defaults: no telemetry, and a local temporary API when no server is set.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    # Prefect's console shows log lines without their tracebacks (the run's logs in the
-    # Prefect API keep them); read when Prefect is first imported, also by worker processes.
-    os.environ.setdefault(
-        "PREFECT_LOGGING_FORMATTERS_STANDARD_", "flows.orchestration.console_logging.TracebackFreeFormatter"
-    )
+def _configure_prefect() -> None:
+    # Before Prefect is imported: its local settings (telemetry off, console log format).
+    from flows.orchestration.prefect_local import configure_prefect
+
+    configure_prefect()
 
 
 def _fail(message: str) -> None:
@@ -196,7 +192,7 @@ def run(
     is. On a terminal it also shows progress; Prefect's own log lines only with --verbose.
     """
     started = time.perf_counter()
-    _quiet_prefect()
+    _configure_prefect()
     settings = Settings.resolve(inbox, warehouse)
     if not settings.inbox.is_dir():
         _fail(f"inbox {settings.inbox} is not a folder")
@@ -207,11 +203,11 @@ def run(
             # Prefect's console shows errors only; the run's logs still reach its API in
             # full. Read when Prefect sets up logging (on import, and in worker processes).
             stack.enter_context(_environment("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "ERROR"))
-        from flows.orchestration.prefect_local import flow_run_url, local_api
+        from flows.orchestration.prefect_local import flow_run_url, prefect_api
 
         # Prefect's temporary server starts first, in its own process, while this one
         # imports Prefect and the flow (kept out of `--help`): one stage, both overlapped.
-        with local_api(preload=["flows.orchestration.flow"]):
+        with prefect_api(preload=["flows.orchestration.flow"]):
             from flows.orchestration import progress
             from flows.orchestration.flow import bulletin_etl
 
@@ -578,7 +574,7 @@ def serve(
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of the cron (testing)")] = None,
 ) -> None:
     """Serve bulletin-etl on a schedule (starts a local Prefect server if PREFECT_API_URL is unset)."""
-    _quiet_prefect()
+    _configure_prefect()
     from flows.orchestration.serve import serve as serve_flow
 
     settings = Settings.resolve(inbox, warehouse)

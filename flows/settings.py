@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+_N = TypeVar("_N", int, float)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The SQL models: sql/ in a checkout (and an editable install); an installed package
@@ -19,6 +22,11 @@ DEFAULT_WAREHOUSE = Path("warehouse")
 
 # How long a run waits for an analyst's reader to let go of the DuckDB file.
 DEFAULT_LOCK_TIMEOUT_S = 120.0
+# Processes that parse a backfill (the pool is opened for the parse stage only).
+DEFAULT_PARSE_WORKERS = 2
+# New content up to this size is parsed in the run's own process: a pool worker first
+# imports Prefect (seconds of CPU), which pays off only on a backfill. See BENCHMARKS.md.
+DEFAULT_INLINE_PARSE_MAX_BYTES = 16 * 1024 * 1024
 
 # A file larger than this is quarantined unread. Real pages are about 15 KB; the limit
 # bounds a parse task's memory (README, "Size limit").
@@ -44,12 +52,18 @@ def stale_after_days() -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where a run reads from and writes to."""
+    """Where a run reads from and writes to, and how it spends the machine.
+
+    Every BULLETINS_* environment variable is read here, once per `resolve` (README,
+    "Settings").
+    """
 
     inbox: Path
     warehouse: Path
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    parse_workers: int = DEFAULT_PARSE_WORKERS
+    inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
 
     @property
     def db_path(self) -> Path:
@@ -76,16 +90,40 @@ class Settings:
         warehouse: str | Path | None = None,
         lock_timeout_s: float | None = None,
     ) -> Settings:
-        """Arguments first, then BULLETINS_* environment variables, then defaults."""
+        """Arguments first, then BULLETINS_* environment variables, then defaults.
+
+        Raises ValueError naming the variable when one holds no usable number.
+        """
         inbox_path = Path(inbox or os.environ.get("BULLETINS_INBOX") or DEFAULT_INBOX)
         warehouse_path = Path(warehouse or os.environ.get("BULLETINS_WAREHOUSE") or DEFAULT_WAREHOUSE)
         timeout = lock_timeout_s
         if timeout is None:
-            timeout = float(os.environ.get("BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S))
-        max_file_bytes = int(os.environ.get(MAX_FILE_BYTES_ENV) or DEFAULT_MAX_FILE_BYTES)
+            timeout = _env_number("BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S, float, minimum=0)
         return cls(
             inbox=inbox_path.resolve(),
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
-            max_file_bytes=max_file_bytes,
+            max_file_bytes=_env_number(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, int, minimum=1),
+            parse_workers=_env_number("BULLETINS_PARSE_WORKERS", DEFAULT_PARSE_WORKERS, int, minimum=1),
+            inline_parse_max_bytes=_env_number(
+                "BULLETINS_INLINE_PARSE_MAX_BYTES", DEFAULT_INLINE_PARSE_MAX_BYTES, int, minimum=0
+            ),
         )
+
+
+def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N) -> _N:
+    """A number from the environment, or the default when the variable is unset or empty.
+
+    >>> _env_number("BULLETINS_NOT_SET", 2, int, minimum=1)
+    2
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {text!r}")
+    return value

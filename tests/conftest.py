@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Before Prefect is imported anywhere: its home in a temp dir, no telemetry.
+from flows.orchestration.prefect_local import TELEMETRY_OFF  # imports no Prefect
+
+# Before Prefect is imported anywhere: its home in a temp dir, no telemetry (the
+# package's one definition; tests import Prefect directly, before any CLI sets it).
 _PREFECT_HOME = tempfile.mkdtemp(prefix="bulletins-prefect-home-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ["DO_NOT_TRACK"] = "1"
+os.environ.update(TELEMETRY_OFF)
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("BULLETINS_INBOX", None)
 os.environ.pop("BULLETINS_WAREHOUSE", None)
@@ -27,9 +29,9 @@ if TYPE_CHECKING:
 @pytest.fixture
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     """A fresh in-memory DuckDB for one test, always closed."""
-    from flows.warehouse import db as warehouse
+    from flows.warehouse import db
 
-    connection = warehouse.connect(None)
+    connection = db.connect(None)
     try:
         yield connection
     finally:

@@ -64,16 +64,15 @@ def load_without_prefect(inbox: Path, wh: Path) -> Path:
     """Take an inbox into a warehouse with the flow's pure steps (no Prefect): returns the DuckDB path."""
     from datetime import UTC, datetime
 
-    from flows.warehouse import build
-    from flows.warehouse import db as warehouse
+    from flows.warehouse import build, db
     from flows.warehouse.inbox import batches, known_files, plan_run
     from flows.warehouse.ingest import process_batch
 
     lake_dir, db_path = wh / "lake", wh / "bulletins.duckdb"
     wh.mkdir(parents=True, exist_ok=True)
     with connection(db_path) as con:
-        warehouse.create_raw_tables(con)
-        plan = plan_run(inbox, known_files(warehouse.recorded_files(con)))
+        db.create_raw_tables(con)
+        plan = plan_run(inbox, known_files(db.recorded_files(con)))
         seen_at = datetime.now(UTC)
         stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
         batch_ids = []

@@ -141,3 +141,13 @@ def test_a_pool_worker_imports_neither_duckdb_nor_the_flow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_prefect_local_settings_import_no_prefect() -> None:
+    """The CLI and the tests' conftest set Prefect's settings from here before Prefect is imported."""
+    import subprocess
+    import sys
+
+    code = "import sys, flows.orchestration.prefect_local; print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

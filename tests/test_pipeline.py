@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, copy_sample, make_inbox, query, snapshot
 
-from flows.orchestration import flow as flow_module
 from flows.orchestration.flow import bulletin_etl
+from flows.settings import Settings
 from flows.warehouse import build, models
-from flows.warehouse import db as warehouse
+from flows.warehouse import db as warehouse_db
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -120,7 +120,7 @@ def test_the_process_pool_gives_the_same_warehouse_as_parsing_in_the_flow(
     # The fixture's few files are parsed in the flow's process; here every file goes
     # to the pool, in an even batch per worker (files split across batches).
     _, wh_inline = loaded
-    monkeypatch.setattr(flow_module, "INLINE_MAX_BYTES", 0)
+    monkeypatch.setenv("BULLETINS_INLINE_PARSE_MAX_BYTES", "0")
     children_at_load: list[list[multiprocessing.Process]] = []
     load = build.load_and_build
 
@@ -131,7 +131,7 @@ def test_the_process_pool_gives_the_same_warehouse_as_parsing_in_the_flow(
     monkeypatch.setattr(build, "load_and_build", load_and_build_spy)
     inbox = make_inbox(tmp_path / "pool_inbox")
     summary = run(inbox, tmp_path / "pool_wh")
-    assert summary.parse_tasks == flow_module.PARSE_WORKERS
+    assert summary.parse_tasks == Settings.resolve().parse_workers
     assert children_at_load == [[]]  # the pool's workers exited before the load
     assert summary.files_new == len(all_inbox_names())
     assert snapshot(tmp_path / "pool_wh" / "bulletins.duckdb") == snapshot(wh_inline / "bulletins.duckdb")
@@ -149,18 +149,18 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
         encoding="utf-8",
     )
 
-    real_load = warehouse.load_batches
+    real_load = warehouse_db.load_batches
 
     def load_then_crash(con, lake_dir, batch_ids):
         real_load(con, lake_dir, batch_ids)  # rows are in the transaction ...
         raise OSError("disk full (simulated)")  # ... when the load fails
 
-    monkeypatch.setattr(warehouse, "load_batches", load_then_crash)
+    monkeypatch.setattr(warehouse_db, "load_batches", load_then_crash)
     with pytest.raises(OSError, match="simulated"):
         run(inbox, wh)
     assert snapshot(db, ALL_SCHEMAS) == before
 
-    monkeypatch.setattr(warehouse, "load_batches", real_load)
+    monkeypatch.setattr(warehouse_db, "load_batches", real_load)
     summary = run(inbox, wh)
     # The recovery run counts what it loaded: the new page and the duplicate parsed before the crash.
     assert (summary.batches_recovered, summary.files_new, summary.files_duplicate) == (2, 1, 1)
@@ -225,8 +225,6 @@ def test_warehouse_rebuilds_from_the_lake(tmp_path: Path, loaded: tuple[Path, Pa
     db = wh / "bulletins.duckdb"
     before = snapshot(db, ("raw", "core", "marts"))
     db.unlink()
-    from flows.settings import Settings
-
     assert build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", wh)).batches == 1
     assert snapshot(db, ("raw", "core", "marts")) == before
 

@@ -26,7 +26,8 @@ import pytest
 from testdata import SAMPLE_PAGE
 
 from flows.orchestration.artifacts import UNIT_TABLE_KEY
-from flows.orchestration.serve import DEPLOYMENT_NAME, managed_server
+from flows.orchestration.prefect_local import TELEMETRY_OFF, managed_server
+from flows.orchestration.serve import DEPLOYMENT_NAME
 from flows.reporting.run_summary import read_unit_table
 from flows.warehouse.db import connection
 from flows.warehouse.locks import is_lock_conflict
@@ -129,9 +130,8 @@ def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: flo
 def serve_env(tmp_path: Path, api_url: str | None) -> dict[str, str]:
     env = {
         **os.environ,
+        **TELEMETRY_OFF,
         "PREFECT_HOME": str(tmp_path / "serve-prefect-home"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
         "PYTHONUNBUFFERED": "1",
     }

@@ -38,10 +38,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 from flows.devtools.corpus import DEFAULT_START, days_in_years, write_corpus
-from flows.settings import PROJECT_DIR
+from flows.orchestration.prefect_local import configure_prefect
+from flows.settings import PROJECT_DIR, Settings
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+configure_prefect()  # before anything imports Prefect: telemetry off, as for the CLI
 
 BULLETINS = Path(sys.executable).with_name("bulletins")
 PAGES_PER_DAY = 8
@@ -633,7 +633,12 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("BENCH_YEARS", "2,10"),
         help="scales, comma-separated (default 2,10; env BENCH_YEARS)",
     )
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BULLETINS_PARSE_WORKERS", "2")))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=Settings.resolve().parse_workers,
+        help="parse workers (env BULLETINS_PARSE_WORKERS)",
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)

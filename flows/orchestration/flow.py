@@ -6,7 +6,6 @@ write lake batches), `warehouse` (load), `models` (SQL models and data tests).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,8 +20,7 @@ from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
 from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today, stale_after_days
-from flows.warehouse import build, lake, lake_audit
-from flows.warehouse import db as warehouse
+from flows.warehouse import build, db, lake, lake_audit
 from flows.warehouse.db import connection
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, record_unparsed
@@ -33,11 +31,6 @@ from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshn
 from flows.warehouse.summary import RunSummary
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
-
-PARSE_WORKERS = int(os.environ.get("BULLETINS_PARSE_WORKERS", "2"))
-# New content up to this size is parsed in the flow's own process: a pool worker first
-# imports Prefect (seconds of CPU), which pays off only on a backfill. See BENCHMARKS.md.
-INLINE_MAX_BYTES = int(os.environ.get("BULLETINS_INLINE_PARSE_MAX_BYTES", str(16 * 1024 * 1024)))
 
 
 @dataclass(frozen=True)
@@ -59,21 +52,21 @@ def discover(settings: Settings) -> Prepared:
     con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=logger)
     try:
         started = time.perf_counter()
-        warehouse.verify_readable(con, settings.db_path)  # damage anywhere stops the run before it writes
+        db.verify_readable(con, settings.db_path)  # damage anywhere stops the run before it writes
         verified = time.perf_counter()
-        warehouse.create_raw_tables(con)
+        db.create_raw_tables(con)
         problems = lake_audit.audit(
             settings.lake_dir,
-            loaded=warehouse.loaded_batches(con),
+            loaded=db.loaded_batches(con),
             full=False,
-            restore=lambda table, batch_id: warehouse.batch_rows(con, table, batch_id),
+            restore=lambda table, batch_id: db.batch_rows(con, table, batch_id),
         )
         for problem in problems:
             logger.warning(problem.line())
         audited = time.perf_counter()
-        pending = warehouse.pending_batches(con, settings.lake_dir)
+        pending = db.pending_batches(con, settings.lake_dir)
         pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
-        known = known_files(warehouse.recorded_files(con) + pending_rows)
+        known = known_files(db.recorded_files(con) + pending_rows)
     finally:
         con.close()
     plan = plan_run(settings.inbox, known, settings.max_file_bytes)
@@ -237,7 +230,8 @@ def _run(settings: Settings, summary: RunSummary) -> None:
 
 
 def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:
-    """Parse the new files into lake batches: in the process pool, or here when they are few.
+    """Parse the new files into lake batches: in the process pool, or here when they are few
+    (up to `settings.inline_parse_max_bytes`).
 
     The pool lives for the parse stage only, so that its workers (each holding Prefect,
     some 200 MB) are gone before the load: the run's peak memory stays flat.
@@ -246,12 +240,12 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
     total = len(plan.to_parse)
     results: list[BatchResult] = []
     progress.files_parsed(0, total)
-    if sum(item.size_bytes for item in plan.to_parse) <= INLINE_MAX_BYTES:
+    if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
         for n, items in enumerate(batches(plan.to_parse), start=1):
             results.append(parse_batch(inbox, lake_dir, _batch_id(stamp, n), items, seen_at))
             progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
         return results
-    with ProcessPoolTaskRunner(max_workers=PARSE_WORKERS) as pool:
+    with ProcessPoolTaskRunner(max_workers=settings.parse_workers) as pool:
         futures = [
             pool.submit(
                 parse_batch,
@@ -263,7 +257,7 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
                     "seen_at": seen_at,
                 },
             )
-            for n, items in enumerate(batches(plan.to_parse, spread=PARSE_WORKERS), start=1)
+            for n, items in enumerate(batches(plan.to_parse, spread=settings.parse_workers), start=1)
         ]
         for future in futures:
             results.append(future.result())

@@ -1,4 +1,15 @@
-"""Which Prefect API a process talks to: the configured one, or one started for it."""
+"""Prefect's local settings and servers, defined once.
+
+- `configure_prefect()`: the environment every Prefect process of ours gets (telemetry
+  off, the console's log format); call it before Prefect is imported.
+- `prefect_api(server_home=None)`: the API a process talks to. PREFECT_API_URL when one
+  is configured; else a server started for the block and stopped after it: Prefect's
+  temporary server for a run, or, given `server_home`, a real `prefect server start`
+  with its database there (`bulletins serve`: only a real server schedules runs).
+
+Prefect is imported inside the functions that need it: importing this module costs
+nothing, so the CLI (and the tests' conftest) can set the environment first.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +17,36 @@ import contextlib
 import importlib.util
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+# Nothing leaves the machine: no analytics from the servers we start, no tracking by clients.
+TELEMETRY_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+# Prefect's console shows log lines without their tracebacks (the run's logs in the
+# Prefect API keep them); read when Prefect is first imported, also by worker processes.
+CONSOLE_LOGGING = {
+    "PREFECT_LOGGING_FORMATTERS_STANDARD_": "flows.orchestration.console_logging.TracebackFreeFormatter",
+}
+
+SERVER_LOG_NAME = "server.log"
+
+
+def configure_prefect() -> None:
+    """Set Prefect's local settings in this process's environment, inherited by what it starts.
+
+    Telemetry is always off; the console's log format is a default a user may override.
+    Call before Prefect is imported: it reads them at import.
+    """
+    os.environ.update(TELEMETRY_OFF)
+    for name, value in CONSOLE_LOGGING.items():
+        os.environ.setdefault(name, value)
 
 
 def configured_api_url() -> str | None:
@@ -47,16 +80,19 @@ def pointing_at(api_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def local_api(preload: Sequence[str] = ()) -> Iterator[str]:
-    """Use PREFECT_API_URL when set; else start Prefect's temporary server for this run.
+def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) -> Iterator[str]:
+    """Yield the API URL this process (and those it starts) should use, for the block.
 
-    Prefect would start a temporary server on its own, but then each process-pool
-    worker starts another one: starting it here and setting the URL lets the workers
-    report to the same API, and saves seconds per worker.
+    PREFECT_API_URL when set (in the environment or the active profile). Else a server
+    of our own, pointed at until the block ends, then stopped:
 
-    The server is started before this process imports Prefect (and the `preload`
-    modules), so that its start-up, seconds of imports in its own process, overlaps
-    ours; see `TemporaryServer`.
+    - `server_home` None: Prefect's temporary server, for one run. Prefect would start
+      one by itself, but then each process-pool worker starts another: starting it here
+      lets the workers report to the same API, and saves seconds per worker. It starts
+      before this process imports Prefect (and the `preload` modules), so that its
+      start-up, seconds of imports in its own process, overlaps ours (`TemporaryServer`).
+    - `server_home` a folder: `prefect server start` with its database there, in its own
+      process group (`managed_server`): schedules and run history outlive the block.
     """
     # Prefect already imported (tests, `serve`): its settings say at no cost whether an
     # API is configured; else the environment says it before anything is imported.
@@ -64,6 +100,15 @@ def local_api(preload: Sequence[str] = ()) -> Iterator[str]:
     if configured:
         _import(preload)
         yield configured
+        return
+    if server_home is not None:
+        with managed_server(server_home) as api_url:
+            _import(preload)
+            with pointing_at(api_url):
+                try:
+                    yield api_url
+                finally:
+                    _drain_workers()
         return
     server = TemporaryServer()
     server.start()  # in case the active profile names no API: it usually does not
@@ -96,7 +141,7 @@ def _startup_timeout_s() -> float:
 
 
 class ServerDidNotStart(RuntimeError):
-    """Prefect's temporary server did not answer its health check in time."""
+    """A Prefect server we started did not answer its health check in time (or exited)."""
 
 
 class TemporaryServer:
@@ -120,11 +165,17 @@ class TemporaryServer:
 
     def start(self) -> None:
         """Start the server process; return at once."""
-        self.port = _free_port(self.PORTS)
+        self.port = free_port(self.PORTS)
         spec = importlib.util.find_spec("prefect")  # finds the package without importing it
         assert spec is not None and spec.submodule_search_locations, "prefect is not installed"
         app_dir = str(Path(next(iter(spec.submodule_search_locations))).parent)
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        env = {
+            **os.environ,
+            **TELEMETRY_OFF,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
         app = ["--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app"]
         serve = ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
         self.process = subprocess.Popen([sys.executable, "-m", "uvicorn", *app, *serve], env=env)
@@ -139,7 +190,7 @@ class TemporaryServer:
                 self.start()
             elif code is not None:
                 raise ServerDidNotStart(f"Prefect's temporary server exited with code {code}")
-            elif _healthy(f"{self.api_url}/health"):
+            elif is_healthy(self.api_url):
                 return
             time.sleep(0.05)
         raise ServerDidNotStart(f"Prefect's temporary server did not answer within {timeout_s:.0f} s")
@@ -157,28 +208,104 @@ class TemporaryServer:
         self.process = None
 
 
-def _free_port(ports: range) -> int:
-    """A port in the range nobody listens on now (the server may still lose a race for it)."""
-    for port in random.sample(ports, 20):
+def free_port(ports: range | None = None, host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now: one of `ports`, or the system's choice.
+
+    The server that is to listen on it may still lose a race for it (see TemporaryServer).
+    """
+    for port in random.sample(ports, min(20, len(ports))) if ports else [0]:
         with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((host, port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError(f"no free port in {ports.start}..{ports.stop - 1}")
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in {ports}")
 
 
 # Loopback only: no proxy, whatever the environment says.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _healthy(url: str) -> bool:
+def is_healthy(api_url: str, timeout_s: float = 1.0) -> bool:
+    """Whether `<api_url>/health` answers 200."""
     try:
-        with _DIRECT.open(url, timeout=1) as response:
+        with _DIRECT.open(f"{api_url}/health", timeout=timeout_s) as response:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """SIGTERM the process's group, wait `grace_s`, then SIGKILL what is left."""
+    pgid = process.pid  # started with start_new_session: its pid is the group id
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    # Also whatever the leader left behind in its group.
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def managed_server(
+    home: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    startup_timeout_s: float = 60,
+) -> Iterator[str]:
+    """Run `prefect server start` with PREFECT_HOME=`home`; yield its API URL.
+
+    The server runs in its own process group, which is terminated on exit:
+
+    >>> with managed_server(Path("warehouse/prefect")) as api_url:  # doctest: +SKIP
+    ...     api_url
+    'http://127.0.0.1:43121/api'
+    """
+    home = Path(home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host=host)
+    api_url = f"http://{host}:{port}/api"
+    env = {**os.environ, **TELEMETRY_OFF, "PREFECT_HOME": str(home)}
+    # The server must not talk to another server, nor take settings meant for clients.
+    env.pop("PREFECT_API_URL", None)
+    log_path = home / SERVER_LOG_NAME
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
+            env=env,
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout_s
+        while not is_healthy(api_url, timeout_s=2.0):
+            if process.poll() is not None:
+                raise ServerDidNotStart(
+                    f"prefect server exited with code {process.returncode} before it was healthy "
+                    f"(log {log_path}):\n{_log_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise ServerDidNotStart(
+                    f"prefect server at {api_url} not healthy after {startup_timeout_s:g} s "
+                    f"(log {log_path}):\n{_log_tail(log_path)}"
+                )
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        stop_process_group(process)
 
 
 def _drain_workers() -> None:

@@ -3,22 +3,17 @@
 Prefect creates scheduled runs only on a real server (not on its temporary local
 API), so `serve()` starts one when `PREFECT_API_URL` is not set: `prefect server
 start` on 127.0.0.1 and a free port, its database under `<warehouse>/prefect`, and
-stops it on exit (normal, error, Ctrl-C or SIGTERM).
+stops it on exit (normal, error, Ctrl-C or SIGTERM); see
+`flows.orchestration.prefect_local.prefect_api`.
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -27,110 +22,12 @@ from prefect.flows import Flow
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
-from flows.orchestration.prefect_local import configured_api_url, pointing_at
+from flows.orchestration.prefect_local import prefect_api
 from flows.settings import Settings
 
 DEPLOYMENT_NAME = "bulletin-etl-scheduled"
 DEFAULT_CRON = "0 7 * * *"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-# Environment every Prefect process we start gets: no calls beyond loopback.
-QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-
-SERVER_LOG_NAME = "server.log"
-
-
-class ServerStartError(RuntimeError):
-    """The Prefect server did not become healthy."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def is_healthy(api_url: str, timeout_s: float = 2.0) -> bool:
-    """Whether `<api_url>/health` answers 200 (proxies bypassed: loopback only)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{api_url}/health", timeout=timeout_s) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _log_tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def stop_process_group(process: subprocess.Popen, grace_s: float = 15.0) -> None:
-    """SIGTERM the process's group, wait `grace_s`, then SIGKILL what is left."""
-    pgid = process.pid  # started with start_new_session: its pid is the group id
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=grace_s)
-    # Also whatever the leader left behind in its group.
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    process.wait()
-
-
-@contextmanager
-def managed_server(
-    home: Path,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    startup_timeout_s: float = 60,
-) -> Iterator[str]:
-    """Run `prefect server start` with PREFECT_HOME=`home`; yield its API URL.
-
-    The server runs in its own process group, which is terminated on exit:
-
-    >>> with managed_server(Path("warehouse/prefect")) as api_url:  # doctest: +SKIP
-    ...     api_url
-    'http://127.0.0.1:43121/api'
-    """
-    home = Path(home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host)
-    api_url = f"http://{host}:{port}/api"
-    env = {**os.environ, **QUIET_ENV, "PREFECT_HOME": str(home)}
-    # The server must not talk to another server, nor take settings meant for clients.
-    env.pop("PREFECT_API_URL", None)
-    log_path = home / SERVER_LOG_NAME
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-            env=env,
-            cwd=home,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + startup_timeout_s
-        while not is_healthy(api_url):
-            if process.poll() is not None:
-                raise ServerStartError(
-                    f"prefect server exited with code {process.returncode} before it was healthy "
-                    f"(log {log_path}):\n{_log_tail(log_path)}"
-                )
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"prefect server at {api_url} not healthy after {startup_timeout_s:g} s "
-                    f"(log {log_path}):\n{_log_tail(log_path)}"
-                )
-            time.sleep(0.5)
-        yield api_url
-    finally:
-        stop_process_group(process)
 
 
 def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
@@ -148,21 +45,6 @@ def sigterm_exits() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def prefect_api(server_home: Path) -> Iterator[str]:
-    """Yield the API URL to use: the configured one, or a managed server's.
-
-    With a managed server, PREFECT_API_URL points this process (and the flow-run
-    processes it starts) at it until the block ends.
-    """
-    configured = configured_api_url()
-    if configured:
-        yield configured
-        return
-    with managed_server(server_home) as api_url, pointing_at(api_url):
-        yield api_url
 
 
 def ui_url(api_url: str) -> str:

@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
-from flows.warehouse import db as warehouse
-from flows.warehouse import lake, lake_audit, models
+from flows.warehouse import db, lake, lake_audit, models
 from flows.warehouse.lake_audit import LakeProblem
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ def load_and_build(
         return False
     con.execute("begin transaction")
     try:
-        warehouse.load_batches(con, lake_dir, batch_ids)
+        db.load_batches(con, lake_dir, batch_ids)
         clock.lap("load")
         models.load_seeds(con)
         models.build_models(con)
@@ -137,9 +136,9 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         batch_ids = lake.complete_batches(settings.lake_dir)
         tmp = rebuild_files(settings)[0]
         try:
-            con = warehouse.connect(tmp)
+            con = db.connect(tmp)
             try:
-                warehouse.create_raw_tables(con)
+                db.create_raw_tables(con)
                 load_and_build(con, settings.lake_dir, batch_ids)
             finally:
                 con.close()
@@ -157,9 +156,9 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
     old = None
     if settings.db_path.exists():
         try:
-            old = warehouse.connect(settings.db_path, read_only=True)
-            loaded = warehouse.loaded_batches(old)
-        except (duckdb.Error, warehouse.WarehouseDamaged) as exc:  # damaged: nothing to restore from
+            old = db.connect(settings.db_path, read_only=True)
+            loaded = db.loaded_batches(old)
+        except (duckdb.Error, db.WarehouseDamaged) as exc:  # damaged: nothing to restore from
             log.warning("the old warehouse cannot give lake parts back: %s", str(exc).splitlines()[0])
             if old is not None:
                 old.close()
@@ -167,7 +166,7 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
     else:
         loaded = set()
     try:
-        restore = (lambda table, batch_id: warehouse.batch_rows(old, table, batch_id)) if old is not None else None
+        restore = (lambda table, batch_id: db.batch_rows(old, table, batch_id)) if old is not None else None
         return lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
     finally:
         if old is not None:
@@ -178,7 +177,7 @@ def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[Path]:
     """Write each mart to `lake/marts/<table>.parquet` from the warehouse at `db_path` (read-only)."""
     from flows.warehouse.readers import MART_ORDER, mart_arrow
 
-    with warehouse.connection(db_path, read_only=True) as con:
+    with db.connection(db_path, read_only=True) as con:
         return [lake.write_mart(lake_dir, table, mart_arrow(con, table)) for table in MART_ORDER]
 
 

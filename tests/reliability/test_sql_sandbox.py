@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.warehouse import db as warehouse
+from flows.warehouse import db
 from flows.warehouse.sandbox import shell_argv
 
 CANARY = "canary-7f3a9c"
@@ -31,9 +31,9 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sandbox")
     wh = root / "wh"
     (wh / "lake" / "files").mkdir(parents=True)
-    con = warehouse.connect(wh / "bulletins.duckdb")
+    con = db.connect(wh / "bulletins.duckdb")
     try:
-        warehouse.create_raw_tables(con)
+        db.create_raw_tables(con)
     finally:
         con.close()
     pq.write_table(pa.table({"secret": [CANARY]}), wh / "lake" / "files" / "b-0001.parquet")
@@ -42,7 +42,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (outside / "secret.csv").write_text(f"secret\n{CANARY}\n")
     (outside / "secret.json").write_text(f'{{"secret": "{CANARY}"}}\n')
     pq.write_table(pa.table({"secret": [CANARY]}), outside / "secret.parquet")
-    other = warehouse.connect(outside / "other.duckdb")
+    other = db.connect(outside / "other.duckdb")
     other.execute(f"create table t as select '{CANARY}' as secret")
     other.close()
     return root

@@ -1,0 +1,70 @@
+"""Settings: every BULLETINS_* variable read in one place, and Prefect's local settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flows.orchestration.prefect_local import CONSOLE_LOGGING, TELEMETRY_OFF, configure_prefect
+from flows.settings import DEFAULT_INLINE_PARSE_MAX_BYTES, DEFAULT_PARSE_WORKERS, Settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("BULLETINS_LOCK_TIMEOUT_S", "BULLETINS_PARSE_WORKERS", "BULLETINS_INLINE_PARSE_MAX_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.resolve()
+    assert settings.inbox == tmp_path / "warehouse" / "inbox"
+    assert settings.db_path == tmp_path / "warehouse" / "bulletins.duckdb"
+    assert (settings.lock_timeout_s, settings.parse_workers, settings.inline_parse_max_bytes) == (
+        120.0,
+        DEFAULT_PARSE_WORKERS,
+        DEFAULT_INLINE_PARSE_MAX_BYTES,
+    )
+
+
+def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BULLETINS_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("BULLETINS_PARSE_WORKERS", "3")
+    monkeypatch.setenv("BULLETINS_INLINE_PARSE_MAX_BYTES", "0")
+    settings = Settings.resolve()
+    assert (settings.warehouse, settings.lock_timeout_s, settings.parse_workers, settings.inline_parse_max_bytes) == (
+        tmp_path / "wh",
+        2.5,
+        3,
+        0,
+    )
+    assert Settings.resolve(warehouse=tmp_path / "other", lock_timeout_s=1).lock_timeout_s == 1
+    assert Settings.resolve(warehouse=tmp_path / "other").warehouse == tmp_path / "other"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BULLETINS_PARSE_WORKERS", "two", "BULLETINS_PARSE_WORKERS must be a number, not 'two'"),
+        ("BULLETINS_PARSE_WORKERS", "0", "BULLETINS_PARSE_WORKERS must be at least 1, not '0'"),
+        ("BULLETINS_PARSE_WORKERS", "1.5", "must be a number"),
+        ("BULLETINS_INLINE_PARSE_MAX_BYTES", "-1", "must be at least 0"),
+        ("BULLETINS_LOCK_TIMEOUT_S", "soon", "BULLETINS_LOCK_TIMEOUT_S must be a number"),
+    ],
+)
+def test_a_bad_number_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings.resolve()
+
+
+def test_prefect_telemetry_is_always_off_and_the_console_format_a_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DO_NOT_TRACK", "0")
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")
+    (formatter,) = CONSOLE_LOGGING
+    monkeypatch.setenv(formatter, "mine.Formatter")
+    configure_prefect()
+    assert {name: os.environ[name] for name in TELEMETRY_OFF} == {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    assert os.environ[formatter] == "mine.Formatter"
