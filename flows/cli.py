@@ -407,7 +407,7 @@ def status(
 
     Exit code 2 when the feed is stale (no new week for longer than --stale-after).
     """
-    from flows.settings import local_today, stale_after_days
+    from flows.settings import local_today
     from flows.warehouse.db import verify_readable
     from flows.warehouse.readers import (
         bulletins_left_out,
@@ -425,7 +425,7 @@ def status(
         problems = problem_files(con)
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
-        freshness = read_freshness(con, today, stale_after if stale_after is not None else stale_after_days())
+        freshness = read_freshness(con, today, stale_after if stale_after is not None else settings.stale_after_days)
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
     if problems:
         typer.echo("partial, quarantined and skipped entries:")

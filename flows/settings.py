@@ -45,11 +45,6 @@ def local_today() -> date:
     return datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
 
 
-def stale_after_days() -> int:
-    """BULLETINS_STALE_AFTER_DAYS, else the default (14)."""
-    return int(os.environ.get("BULLETINS_STALE_AFTER_DAYS") or DEFAULT_STALE_AFTER_DAYS)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Where a run reads from and writes to, and how it spends the machine.
@@ -64,6 +59,7 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     parse_workers: int = DEFAULT_PARSE_WORKERS
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
+    stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
 
     @property
     def db_path(self) -> Path:
@@ -108,6 +104,7 @@ class Settings:
             inline_parse_max_bytes=_env_number(
                 "BULLETINS_INLINE_PARSE_MAX_BYTES", DEFAULT_INLINE_PARSE_MAX_BYTES, int, minimum=0
             ),
+            stale_after_days=_env_number("BULLETINS_STALE_AFTER_DAYS", DEFAULT_STALE_AFTER_DAYS, int, minimum=0),
         )
 
 

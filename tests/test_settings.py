@@ -13,16 +13,22 @@ from flows.settings import DEFAULT_INLINE_PARSE_MAX_BYTES, DEFAULT_PARSE_WORKERS
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("BULLETINS_LOCK_TIMEOUT_S", "BULLETINS_PARSE_WORKERS", "BULLETINS_INLINE_PARSE_MAX_BYTES"):
+    for name in (
+        "BULLETINS_LOCK_TIMEOUT_S",
+        "BULLETINS_PARSE_WORKERS",
+        "BULLETINS_INLINE_PARSE_MAX_BYTES",
+        "BULLETINS_STALE_AFTER_DAYS",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.resolve()
     assert settings.inbox == tmp_path / "warehouse" / "inbox"
     assert settings.db_path == tmp_path / "warehouse" / "bulletins.duckdb"
-    assert (settings.lock_timeout_s, settings.parse_workers, settings.inline_parse_max_bytes) == (
-        120.0,
-        DEFAULT_PARSE_WORKERS,
-        DEFAULT_INLINE_PARSE_MAX_BYTES,
-    )
+    assert (
+        settings.lock_timeout_s,
+        settings.parse_workers,
+        settings.inline_parse_max_bytes,
+        settings.stale_after_days,
+    ) == (120.0, DEFAULT_PARSE_WORKERS, DEFAULT_INLINE_PARSE_MAX_BYTES, 14)
 
 
 def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -30,7 +36,9 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "2.5")
     monkeypatch.setenv("BULLETINS_PARSE_WORKERS", "3")
     monkeypatch.setenv("BULLETINS_INLINE_PARSE_MAX_BYTES", "0")
+    monkeypatch.setenv("BULLETINS_STALE_AFTER_DAYS", "30")
     settings = Settings.resolve()
+    assert settings.stale_after_days == 30
     assert (settings.warehouse, settings.lock_timeout_s, settings.parse_workers, settings.inline_parse_max_bytes) == (
         tmp_path / "wh",
         2.5,
@@ -49,6 +57,7 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         ("BULLETINS_PARSE_WORKERS", "1.5", "must be a number"),
         ("BULLETINS_INLINE_PARSE_MAX_BYTES", "-1", "must be at least 0"),
         ("BULLETINS_LOCK_TIMEOUT_S", "soon", "BULLETINS_LOCK_TIMEOUT_S must be a number"),
+        ("BULLETINS_STALE_AFTER_DAYS", "-3", "BULLETINS_STALE_AFTER_DAYS must be at least 0"),
     ],
 )
 def test_a_bad_number_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:

@@ -19,7 +19,7 @@ from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
 from flows.reporting.weekly_report import RunReports, write_run_reports
-from flows.settings import Settings, local_today, stale_after_days
+from flows.settings import Settings, local_today
 from flows.warehouse import build, db, lake, lake_audit
 from flows.warehouse.db import connection
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
@@ -146,7 +146,7 @@ def _check_freshness(settings: Settings, summary: RunSummary) -> None:
     if not settings.db_path.exists():
         return
     with connection(settings.db_path, read_only=True) as con:
-        freshness = read_freshness(con, local_today(), stale_after_days())
+        freshness = read_freshness(con, local_today(), settings.stale_after_days)
     summary.warnings += [w for city in freshness if (w := city.warning())]
 
 
