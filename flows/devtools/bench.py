@@ -310,7 +310,9 @@ def bench_scale(years: int, work: Path, workers: int, log: Callable[[str], None]
 
     log(f"{years} years: the floor")
     f["read_s"] = best_of(1, lambda: _read_decode(paths))
+    cpu = time.process_time()
     f["parse_1_s"] = best_of(1, lambda: _parse(paths))
+    f["parse_1_cpu_s"] = time.process_time() - cpu  # what the parse cost, whatever else ran
     f["parse_all_s"] = parse_on_all_cores(paths, workers)
     f["new_day_parse_s"] = best_of(3, lambda: _parse(_files(new_day)))
 
@@ -445,6 +447,7 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
         head,
         row("read + decode every file, one core", lambda s: _mb_s(s.megabytes, s.figures["read_s"])),
         row("parser alone, one core", lambda s: _mb_s(s.megabytes, s.figures["parse_1_s"])),
+        row("parser alone, one core, per CPU second", lambda s: _mb_s(s.megabytes, s.figures["parse_1_cpu_s"])),
         row(
             f"parser alone, {workers} cores (multiprocessing)",
             lambda s: f"{_mb_s(s.megabytes, s.figures['parse_all_s'])} ({_s(s.figures['parse_all_s'])})",
@@ -589,6 +592,11 @@ What still stands between the flow and the targets:
 def _targets(s: Scale, workers: int, share: float) -> Iterator[str]:
     parser = s.megabytes / s.figures["parse_1_s"]
     yield f"| parser ≥ {TARGET_PARSER_MB_S:.0f} MB/s on one core | {parser:.1f} MB/s | {_met(parser >= TARGET_PARSER_MB_S)} |"
+    per_cpu = s.megabytes / s.figures["parse_1_cpu_s"]
+    yield (
+        f"| the same per CPU second (what a quiet core does) | {per_cpu:.1f} MB/s | "
+        f"{_met(per_cpu >= TARGET_PARSER_MB_S)} |"
+    )
     yield (
         f"| parse stage ≥ {TARGET_PARSE_STAGE_SHARE:.0%} of the parser alone on {workers} cores | {share:.0%} | "
         f"{_met(share >= TARGET_PARSE_STAGE_SHARE)} |"
