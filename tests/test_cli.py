@@ -166,7 +166,8 @@ def test_run_from_the_shell_starts_and_stops_its_own_temporary_server(tmp_path: 
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     env.pop("PREFECT_API_URL", None)
     command = [sys.executable, "-m", "flows", "run", "--inbox", str(inbox), "--warehouse", str(tmp_path / "wh")]
-    result = subprocess.run([*command, "--timings"], env=env, capture_output=True, text=True, timeout=300)
+    # --verbose: Prefect's log lines too, where a temporary server of its own would show.
+    result = subprocess.run([*command, "--timings", "--verbose"], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "files: 1 new (1 loaded, 0 partial, 0 quarantined)" in result.stdout
     assert re.search(r"^timings: prefect_start_and_import=[\d.]+s flow=", result.stdout, re.MULTILINE)

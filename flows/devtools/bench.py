@@ -391,7 +391,8 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
     def overhead(run: str) -> Callable[[Scale], str]:
         def cell(s: Scale) -> str:
             st = s.runs[run].stages
-            inside = st["discover"] + st["parse"] + st["load_and_build"] + st["publish"]
+            steps = ("discover", "parse", "load_and_build", "export_marts", "reports", "publish")
+            inside = sum(st.get(step, 0.0) for step in steps)
             return _s(st["flow"] - inside)
 
         return cell
@@ -422,6 +423,8 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
             row("discover: plan (list, stat, hash the inbox)", stage("plan", run)),
             row("parse (in the flow's process)", stage("parse", run)),
             row("load + models + data tests + commit", stage("load_and_build", run)),
+            row("export the marts to Parquet", stage("export_marts", run)),
+            row("write the weekly reports", stage("reports", run)),
             row("publish the run's artifacts", stage("publish", run)),
             row("Prefect flow and task overhead", overhead(run)),
             row("Prefect's temporary server: stop", stage("prefect_stop", run)),
@@ -516,6 +519,8 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
         row("models", stage("models")),
         row("data tests", stage("data_tests")),
         row("commit + checkpoint", stage("commit")),
+        row("export the marts to Parquet", stage("export_marts")),
+        row("write the weekly reports", stage("reports")),
         row("publish the run's artifacts", stage("publish")),
         row("Prefect flow and task overhead", overhead("backfill")),
         row("Prefect's temporary server: stop", stage("prefect_stop")),
