@@ -41,9 +41,10 @@ lint: install
 test: lint browser
 	$(BIN)/pytest -q
 
-# The fast tier for development: no real Prefect servers.
+# The fast tier for development: no real Prefect servers, and not the reliability suite
+# (tests/reliability: `make test` runs it at fast scale, `make reliability` in full).
 test-fast: lint browser
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not reliability"
 
 # Rewrite the README's table docs from the SQL headers and the lake schema (a test fails when they drift).
 docs: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,20 @@ def run(inbox: Path, wh: Path):
     return bulletin_etl(inbox=str(inbox), warehouse=str(wh))
 
 
-@pytest.fixture
-def loaded(tmp_path: Path) -> tuple[Path, Path]:
-    inbox = make_inbox(tmp_path / "inbox")
-    wh = tmp_path / "wh"
-    summary = run(inbox, wh)
+@pytest.fixture(scope="module")
+def loaded_once(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One flow run over the sample and the bundled weeks, shared by the module's tests (read-only)."""
+    root = tmp_path_factory.mktemp("loaded")
+    summary = run(make_inbox(root / "inbox"), root / "wh")
     assert summary.files_loaded == 6 and summary.files_new == 6
-    return inbox, wh
+    return root
+
+
+@pytest.fixture
+def loaded(loaded_once: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A test's own copy of that run's inbox and warehouse (file times kept: nothing new to the next run)."""
+    shutil.copytree(loaded_once, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "inbox", tmp_path / "wh"
 
 
 def test_flow_loads_sample_and_synthetic_weeks_into_marts(loaded: tuple[Path, Path]) -> None:
