@@ -20,8 +20,9 @@ from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
 from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today
-from flows.warehouse import build, db, lake, lake_audit
+from flows.warehouse import build, db, lake, lake_audit, plans
 from flows.warehouse.db import connection
+from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, record_unparsed
 from flows.warehouse.lake_audit import LakeProblem
@@ -43,8 +44,12 @@ class Prepared:
 
 
 @task(name="discover-new-files", cache_policy=NO_CACHE)
-def discover(settings: Settings) -> Prepared:
-    """Check the lake, find unloaded batches and new inbox content."""
+def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
+    """Check the lake, find unloaded batches and new inbox content; write the run's plan.
+
+    Entries an interrupted run planned keep their ingest_seq (`flows.warehouse.plans`):
+    the plan is in the lake before anything is parsed.
+    """
     logger = get_run_logger()
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     for path in build.remove_rebuild_leftovers(settings):  # a killed rebuild's (we hold the run lock)
@@ -66,10 +71,15 @@ def discover(settings: Settings) -> Prepared:
         audited = time.perf_counter()
         pending = db.pending_batches(con, settings.lake_dir)
         pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
-        known = known_files(db.recorded_files(con) + pending_rows)
+        known = known_files(db.recorded_files(con), pending_rows)
     finally:
         con.close()
-    plan = plan_run(settings.inbox, known, settings.max_file_bytes)
+    planned = plans.read_plans(settings.lake_dir)
+    plan = plan_run(settings.inbox, known, settings.max_file_bytes, planned, seen_at)
+    entries = plan.to_parse + plan.recorded_only
+    written = plans.write_plan(settings.lake_dir, run, entries) if entries else None
+    plans.remove_plans(settings.lake_dir, keep=written)  # what they held is recorded, or in this plan
+    checkpoint("planned")
     seconds = {"verify": verified - started, "audit": audited - verified, "plan": time.perf_counter() - audited}
     return Prepared(plan=plan, pending_batches=pending, lake_problems=problems, seconds=seconds)
 
@@ -91,6 +101,7 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict
         outcome = batches_outcome(con, batch_ids)
     finally:
         con.close()
+    plans.remove_plans(settings.lake_dir)  # everything planned is recorded in the warehouse now
     if built:
         logger.info("loaded %d lake batch(es); models built and data tests passed", len(batch_ids))
     else:
@@ -196,7 +207,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     seen_at = datetime.now(UTC)
     stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
     started = time.perf_counter()
-    prepared = discover(settings)
+    prepared = discover(settings, seen_at, stamp)
     summary.seconds["discover"] = time.perf_counter() - started
     summary.seconds.update(prepared.seconds)
     plan = prepared.plan

@@ -15,6 +15,7 @@ import duckdb
 
 from flows.settings import SQL_DIR, Settings
 from flows.warehouse import db, lake, lake_audit, models
+from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ def load_and_build(
     con.execute("begin transaction")
     try:
         db.load_batches(con, lake_dir, batch_ids)
+        checkpoint("loaded")
         clock.lap("load")
         models.load_seeds(con)
         models.build_models(con)
+        checkpoint("built")
         clock.lap("models")
         failures = models.run_data_tests(con)
         clock.lap("data_tests")
@@ -67,7 +70,9 @@ def load_and_build(
                 f"data tests failed: {described}; load rolled back: correct or remove the files named and run again"
             )
         con.execute("insert or replace into ingest.model_state values ('models_fingerprint', ?)", [fingerprint])
+        checkpoint("tested")
         con.execute("commit")
+        checkpoint("committed")
     except BaseException:
         con.execute("rollback")
         raise

@@ -14,6 +14,7 @@ import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,15 @@ class Known:
     taken: Mapping[str, str]  # sha256 -> path of the file whose content was taken
     max_ingest_seq: int
     too_large: frozenset[str] = frozenset()  # paths last recorded as too large: read again once they fit
+    recovering: frozenset[str] = frozenset()  # paths recorded in lake batches not loaded yet (a run stopped)
 
 
-def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
+def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping[str, Any]] = ()) -> Known:
     """What is known from the recorded files (rows of `ingest.files` or of lake `files` parts).
 
     The first file recorded with some bytes (by ingest_seq) took them; a file recorded as
-    `duplicate` or `skipped` took nothing.
+    `duplicate` or `skipped` took nothing. `pending` are the rows of complete lake batches
+    the warehouse has not loaded (an interrupted run's): known too, and counted apart.
 
     >>> row = {"path": "a.txt", "size_bytes": 3, "modified_ns": 1, "file_sha256": "s", "status": "loaded"}
     >>> known = known_files([{**row, "ingest_seq": 1}, {**row, "path": "b.txt", "status": "duplicate", "ingest_seq": 2}])
@@ -56,7 +59,8 @@ def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
     taken: dict[str, str] = {}
     too_large: set[str] = set()
     max_seq = 0
-    for row in sorted(recorded, key=lambda r: r["ingest_seq"]):
+    pending = list(pending)
+    for row in sorted([*recorded, *pending], key=lambda r: r["ingest_seq"]):
         paths[row["path"]] = (row["size_bytes"], row["modified_ns"])
         path_shas[row["path"]] = row["file_sha256"]
         if row["status"] not in (DUPLICATE, SKIPPED):
@@ -66,7 +70,8 @@ def known_files(recorded: Iterable[Mapping[str, Any]]) -> Known:
         else:
             too_large.discard(row["path"])
         max_seq = max(max_seq, row["ingest_seq"])
-    return Known(paths, frozenset(path_shas.items()), taken, max_seq, frozenset(too_large))
+    recovering = frozenset(row["path"] for row in pending)
+    return Known(paths, frozenset(path_shas.items()), taken, max_seq, frozenset(too_large), recovering)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class InboxFile:
     fs_path: str | None = None  # the relative path as the OS names it, when it differs from `path`
     status: str | None = None  # set for an entry recorded without parsing: skipped or quarantined
     reasons: tuple[str, ...] = ()  # why it was not read; for a parsed file, notes (a name not UTF-8)
+    seen_at: datetime | None = None  # when a run first planned it (its first_seen_at)
 
     @property
     def source(self) -> str:
@@ -95,6 +101,7 @@ class Plan:
 
     seen: int = 0
     unchanged: int = 0
+    recovered: int = 0  # unchanged entries recorded in lake batches not loaded yet (loaded by this run)
     to_parse: list[InboxFile] = field(default_factory=list)
     duplicates: list[InboxFile] = field(default_factory=list)
     not_read: list[InboxFile] = field(default_factory=list)  # skipped entries, files over the size limit
@@ -241,21 +248,34 @@ def _not_read_sha(reasons: tuple[str, ...]) -> str:
     return hashlib.sha256("\n".join(reasons).encode("utf-8")).hexdigest()
 
 
-def plan_run(inbox: Path, known: Known, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Plan:
+def plan_run(
+    inbox: Path,
+    known: Known,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    planned: Sequence[InboxFile] = (),
+    seen_at: datetime | None = None,
+) -> Plan:
     """Find new content: unchanged paths are not read; new bytes are hashed once.
 
     Entries the walk does not read are recorded as `skipped` with their reason; a file
-    over `max_file_bytes` is hashed (in chunks) but never parsed: `quarantined`.
+    over `max_file_bytes` is hashed (in chunks) but never parsed: `quarantined`. An entry
+    an interrupted run `planned` (`flows.warehouse.plans`) and that is unchanged since
+    keeps that plan's seq, decision and first sight; new entries are numbered after
+    every seq known or planned.
     """
     plan = Plan()
     taken = dict(known.taken)
-    seq = known.max_ingest_seq
+    replanned = {(i.path, i.file_sha256): i for i in planned}
+    seq = max([known.max_ingest_seq, *(i.ingest_seq for i in planned)])
     for entry in walk_inbox(inbox):
         plan.seen += 1
         # A file once too large is read again when it fits (the limit was raised).
         retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
         if known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns) and not retry:
-            plan.unchanged += 1
+            if entry.path in known.recovering:
+                plan.recovered += 1
+            else:
+                plan.unchanged += 1
             continue
         fs_path = entry.fs_path if entry.fs_path != entry.path else None
         status, reasons = None, entry.reasons
@@ -270,8 +290,14 @@ def plan_run(inbox: Path, known: Known, max_file_bytes: int = DEFAULT_MAX_FILE_B
         if (entry.path, sha) in known.path_shas and not retry:  # touched, not changed
             plan.unchanged += 1
             continue
+        earlier = replanned.get((entry.path, sha))
+        if earlier is not None and (earlier.size_bytes, earlier.modified_ns) == (entry.size_bytes, entry.modified_ns):
+            _take(plan, earlier, taken)  # as an interrupted run planned it
+            continue
         seq += 1
-        item = InboxFile(entry.path, entry.size_bytes, entry.modified_ns, sha, seq, None, fs_path, status, reasons)
+        item = InboxFile(
+            entry.path, entry.size_bytes, entry.modified_ns, sha, seq, None, fs_path, status, reasons, seen_at
+        )
         if status is not None:
             plan.not_read.append(item)
         elif sha in taken and taken[sha] != entry.path:
@@ -287,6 +313,18 @@ def plan_run(inbox: Path, known: Known, max_file_bytes: int = DEFAULT_MAX_FILE_B
             taken[sha] = entry.path
             plan.to_parse.append(item)
     return plan
+
+
+def _take(plan: Plan, item: InboxFile, taken: dict[str, str]) -> None:
+    """Put an entry planned before into the plan, as it was decided then."""
+    if item.status is not None:
+        plan.not_read.append(item)
+    elif item.duplicate_of is not None:
+        plan.duplicates.append(item)
+    else:
+        plan.to_parse.append(item)
+    if item.status in (None, QUARANTINED) and item.duplicate_of is None:
+        taken[item.file_sha256] = item.path
 
 
 def batches(

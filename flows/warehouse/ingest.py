@@ -63,7 +63,7 @@ def file_row(
         "encoding": page.encoding if page else getattr(result, "encoding", None),
         "status": status,
         "reasons": reasons,
-        "first_seen_at": seen_at,
+        "first_seen_at": item.seen_at or seen_at,
         "ingest_seq": item.ingest_seq,
         "batch_id": batch_id,
     }
@@ -197,7 +197,7 @@ def process_batch(
             if hashlib.sha256(data).hexdigest() != item.file_sha256:
                 continue  # changed since planning: the next run takes the new bytes
             read = time.perf_counter()
-            result = safe_parse(Path(item.path).name, data, seen_at)
+            result = safe_parse(Path(item.path).name, data, item.seen_at or seen_at)
             status, reasons = file_status(result)
             reasons += item.reasons
             statuses[status] = statuses.get(status, 0) + 1

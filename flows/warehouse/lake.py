@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.warehouse.faults import checkpoint
 from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES
 
 COMPLETION_TABLE = "files"
@@ -70,6 +71,7 @@ class BatchWriter:
     """
 
     def __init__(self, lake_dir: Path, batch_id: str) -> None:
+        self.number = batch_id.rsplit("-", 1)[-1]  # for the reliability suite's kill points
         self.targets = {table: part_path(lake_dir, table, batch_id) for table in LAKE_TABLES}
         self.temps = {table: path.with_name(f".{path.name}.tmp") for table, path in self.targets.items()}
         self.writers: dict[str, pq.ParquetWriter] = {}
@@ -95,6 +97,7 @@ class BatchWriter:
             with open(self.temps[table], "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(self.temps[table], self.targets[table])
+            checkpoint(f"batch:{self.number}" if table == COMPLETION_TABLE else f"part:{self.number}:{table}")
 
     def __exit__(self, *exc: object) -> None:
         for writer in self.writers.values():
