@@ -6,18 +6,20 @@ write lake batches), `warehouse` (load), `models` (SQL models and data tests).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Cancelled
+from prefect.states import Cancelled, State
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
+from flows.reporting import notify as notifications
 from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today
 from flows.warehouse import build, db, lake, lake_audit, plans
@@ -117,6 +119,31 @@ def export_marts(settings: Settings) -> list[str]:
     return [str(p) for p in build.export_marts_to_lake(settings.db_path, settings.lake_dir)]
 
 
+@task(name="notify", cache_policy=NO_CACHE)
+def notify(settings: Settings, summary: RunSummary) -> list[str]:
+    """Post one message per trigger that fired to BULLETINS_NOTIFY_URL; what could not be sent."""
+    url = notifications.notify_url()
+    if url is None or not settings.db_path.exists():
+        return []
+    with connection(settings.db_path, read_only=True) as con:
+        notices = notifications.run_notices(
+            con, summary.batch_ids, summary.weeks_loaded, summary.warnings, notifications.streak_weeks()
+        )
+    problems = [p for notice in notices if (p := notifications.post(url, notice))]
+    get_run_logger().info("notifications: %d sent, %d not sent", len(notices) - len(problems), len(problems))
+    return problems
+
+
+def _notify_failed_run(flow: object, flow_run: object, state: State) -> None:
+    """The flow's failure hook: tell the webhook the run failed (never raises)."""
+    url = notifications.notify_url()
+    if url is None:
+        return
+    problem = notifications.post(url, notifications.run_failed((state.message or "no reason given").splitlines()[0]))
+    if problem:
+        logging.getLogger(__name__).warning(problem)
+
+
 @task(name="write-reports", cache_policy=NO_CACHE)
 def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -> RunReports:
     """Write the weekly reports of the weeks this run loaded into <warehouse>/reports/."""
@@ -165,7 +192,7 @@ def _batch_id(stamp: str, n: int) -> str:
     return f"{stamp}-{n:04d}"
 
 
-@flow(name="bulletin-etl")
+@flow(name="bulletin-etl", on_failure=[_notify_failed_run], on_crashed=[_notify_failed_run])
 def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunSummary:
     """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts.
 
@@ -191,6 +218,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
         return Cancelled(name="Skipped", message=summary.line())  # type: ignore[return-value]
     _check_freshness(settings, summary)
+    summary.warnings += notify(settings, summary)
     for warning in summary.warnings:
         logger.warning(warning)
     progress.phase("publishing the artifacts")
@@ -233,7 +261,8 @@ def _run(settings: Settings, summary: RunSummary) -> None:
 
     progress.phase("loading and building the marts")
     started = time.perf_counter()
-    summary.models_built, steps, outcome = load_and_build(settings, prepared.pending_batches + new_batches)
+    summary.batch_ids = prepared.pending_batches + new_batches
+    summary.models_built, steps, outcome = load_and_build(settings, summary.batch_ids)
     summary.seconds["load_and_build"] = time.perf_counter() - started
     summary.seconds.update(steps)
     # What this run's batches (recovered ones included) became, the warehouse's rules applied.

@@ -23,6 +23,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)  # "<status> <path>: <reasons>" of this run's entries
     models_built: bool = False
     skipped: str | None = None  # why the run did nothing (another run held the lock)
+    batch_ids: list[str] = field(default_factory=list)  # lake batches this run loaded (new and recovered)
     reports: list[str] = field(default_factory=list)  # weekly reports written (HTML paths), oldest week first
     latest_reports: list[str] = field(default_factory=list)  # each city's latest week's HTML report (now or before)
     warnings: list[str] = field(default_factory=list)  # what a person should look at (stale feed, report not written)
