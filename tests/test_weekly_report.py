@@ -377,3 +377,39 @@ def test_cli_unknown_city_is_one_line_and_exit_1(bundled: Path) -> None:
     result = runner.invoke(app, ["report", "--warehouse", str(bundled.parent), "--city", "三门峡"])
     assert result.exit_code == 1
     assert result.output == "error: city '三门峡' has no published week (cities: 驻马店)\n"
+
+
+def test_two_cities_one_report_each_named_by_city(tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox")
+    sanmenxia = FIXTURES / "pages" / "cities" / "sanmenxia-2021w07-complete.txt"
+    shutil.copyfile(sanmenxia, inbox / sanmenxia.name)
+    db = load_without_prefect(inbox, tmp_path / "wh")
+    wh = ["--warehouse", str(tmp_path / "wh")]
+
+    every = runner.invoke(app, ["report", *wh])
+    assert every.exit_code == 0, every.output
+    reports = tmp_path / "wh" / "reports"
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "report-三门峡-2021-02-27.html",
+        "report-三门峡-2021-02-27.md",
+        "report-驻马店-2021-01-18.html",
+        "report-驻马店-2021-01-18.md",
+    ]
+    smx = (reports / "report-三门峡-2021-02-27.md").read_text(encoding="utf-8")
+    # Sanmenxia prints no city-level figures but received: dashes, never zeros.
+    assert smx.startswith("# 三门峡数字城管超时未办结单位周报：2021年2月27日—3月5日\n")
+    assert "| 受理案件 | 1282 |  |\n| 应结案 | — |  |" in smx
+    # A department listed by two channels is told apart on the charts.
+    assert "| 一支队（数字城管平台） | 17 |" in smx and "| 一支队（12319城管热线） | 0 |" in smx
+    assert parse((reports / "report-三门峡-2021-02-27.html").read_text(encoding="utf-8")).charts["overdue-share"] == [
+        CHART_IDS[2]
+    ]
+
+    one = runner.invoke(app, ["report", *wh, "--city", ZMD, "--out", str(tmp_path / "one")])
+    assert one.exit_code == 0, one.output
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+        "report-驻马店-2021-01-18.html",
+        "report-驻马店-2021-01-18.md",
+    ]
+    with connection(db, read_only=True) as con:  # Zhumadian's report is unchanged by Sanmenxia's presence
+        assert render_markdown(read_weekly_report(con, ZMD)) == EXPECTED_LATEST
