@@ -39,6 +39,9 @@ DEFAULT_STALE_AFTER_DAYS = 14
 # The bulletins' own time zone: "today" for freshness is a day in this zone.
 LOCAL_TIMEZONE = "Asia/Shanghai"
 
+# A unit on its list this many weeks in a row is worth a notification.
+DEFAULT_NOTIFY_STREAK_WEEKS = 4
+
 
 def local_today() -> date:
     """Today in the bulletins' time zone."""
@@ -60,6 +63,8 @@ class Settings:
     parse_workers: int = DEFAULT_PARSE_WORKERS
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
+    notify_url: str | None = None  # a webhook for notifications (README, "Notifications")
+    notify_streak_weeks: int = DEFAULT_NOTIFY_STREAK_WEEKS
 
     @property
     def db_path(self) -> Path:
@@ -105,6 +110,10 @@ class Settings:
                 "BULLETINS_INLINE_PARSE_MAX_BYTES", DEFAULT_INLINE_PARSE_MAX_BYTES, int, minimum=0
             ),
             stale_after_days=_env_number("BULLETINS_STALE_AFTER_DAYS", DEFAULT_STALE_AFTER_DAYS, int, minimum=0),
+            notify_url=os.environ.get("BULLETINS_NOTIFY_URL") or None,
+            notify_streak_weeks=_env_number(
+                "BULLETINS_NOTIFY_STREAK_WEEKS", DEFAULT_NOTIFY_STREAK_WEEKS, int, minimum=1
+            ),
         )
 
 

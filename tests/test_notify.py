@@ -54,7 +54,7 @@ class Receiver:
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     r = Receiver()
-    monkeypatch.setenv(notify.NOTIFY_URL_ENV, r.url)
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", r.url)
     # Judge freshness generously unless a test says otherwise: the bundled weeks are from 2021.
     monkeypatch.setenv("BULLETINS_STALE_AFTER_DAYS", "100000")
     try:
@@ -99,7 +99,7 @@ def test_quarantined_and_partial_files_post_one_message(receiver: Receiver, tmp_
 def test_a_unit_long_on_the_list_posts_one_message(
     receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(notify.STREAK_WEEKS_ENV, "2")
+    monkeypatch.setenv("BULLETINS_NOTIFY_STREAK_WEEKS", "2")
     assert run(make_inbox(tmp_path / "inbox"), tmp_path / "wh").is_completed()
     assert receiver.texts() == [
         "【数字城管周报】2 个单位连续上榜 2 周及以上：\n"
@@ -143,7 +143,7 @@ def test_a_receiver_that_is_down_does_not_fail_the_run(tmp_path: Path, monkeypat
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/robot/send"
-    monkeypatch.setenv(notify.NOTIFY_URL_ENV, url)
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", url)
     monkeypatch.setenv("BULLETINS_STALE_AFTER_DAYS", "14")  # a trigger fires
     state = run(make_inbox(tmp_path / "inbox"), tmp_path / "wh")
     assert state.is_completed()
@@ -154,7 +154,7 @@ def test_a_receiver_that_is_down_does_not_fail_the_run(tmp_path: Path, monkeypat
 
 
 def test_no_url_no_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(notify.NOTIFY_URL_ENV, raising=False)
+    monkeypatch.delenv("BULLETINS_NOTIFY_URL", raising=False)
     calls: list[object] = []
     monkeypatch.setattr(notify, "post", lambda *args: calls.append(args))
     assert run(make_inbox(tmp_path / "inbox"), tmp_path / "wh").is_completed()

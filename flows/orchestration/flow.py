@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelled, State
 from prefect.task_runners import ProcessPoolTaskRunner
 
@@ -122,21 +123,24 @@ def export_marts(settings: Settings) -> list[str]:
 @task(name="notify", cache_policy=NO_CACHE)
 def notify(settings: Settings, summary: RunSummary) -> list[str]:
     """Post one message per trigger that fired to BULLETINS_NOTIFY_URL; what could not be sent."""
-    url = notifications.notify_url()
-    if url is None or not settings.db_path.exists():
+    if settings.notify_url is None or not settings.db_path.exists():
         return []
     with connection(settings.db_path, read_only=True) as con:
         notices = notifications.run_notices(
-            con, summary.batch_ids, summary.weeks_loaded, summary.warnings, notifications.streak_weeks()
+            con, summary.batch_ids, summary.weeks_loaded, summary.warnings, settings.notify_streak_weeks
         )
-    problems = [p for notice in notices if (p := notifications.post(url, notice))]
+    problems = [p for notice in notices if (p := notifications.post(settings.notify_url, notice))]
     get_run_logger().info("notifications: %d sent, %d not sent", len(notices) - len(problems), len(problems))
     return problems
 
 
-def _notify_failed_run(flow: object, flow_run: object, state: State) -> None:
+def _notify_failed_run(flow: object, flow_run: FlowRun, state: State) -> None:
     """The flow's failure hook: tell the webhook the run failed (never raises)."""
-    url = notifications.notify_url()
+    try:
+        parameters = flow_run.parameters or {}
+        url = Settings.resolve(parameters.get("inbox"), parameters.get("warehouse")).notify_url
+    except ValueError:  # a setting that is no number: the run failed on it, there is no URL to trust
+        return
     if url is None:
         return
     problem = notifications.post(url, notifications.run_failed((state.message or "no reason given").splitlines()[0]))

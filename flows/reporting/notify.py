@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -21,9 +20,8 @@ import duckdb
 
 from flows.warehouse.readers import LongStreak, ProblemFile, long_streaks, problem_files_in_batches
 
-NOTIFY_URL_ENV = "BULLETINS_NOTIFY_URL"
-STREAK_WEEKS_ENV = "BULLETINS_NOTIFY_STREAK_WEEKS"
-DEFAULT_STREAK_WEEKS = 4
+# Where to post and when a streak is long: Settings.notify_url (BULLETINS_NOTIFY_URL) and
+# Settings.notify_streak_weeks (BULLETINS_NOTIFY_STREAK_WEEKS).
 POST_TIMEOUT_S = 5.0
 PREFIX = "【数字城管周报】"
 # A message lists at most this many files or units; the rest are counted.
@@ -34,14 +32,6 @@ MAX_LISTED = 10
 class Notice:
     trigger: str  # run_failed, files_need_attention, feed_stale, long_streak
     text: str
-
-
-def notify_url() -> str | None:
-    return os.environ.get(NOTIFY_URL_ENV) or None
-
-
-def streak_weeks() -> int:
-    return int(os.environ.get(STREAK_WEEKS_ENV) or DEFAULT_STREAK_WEEKS)
 
 
 def _listed(lines: Sequence[str]) -> list[str]:
