@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
-from flows.warehouse import db, lake, lake_audit, models
+from flows.warehouse import db, holds, lake, lake_audit, models
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
@@ -47,15 +47,59 @@ def load_and_build(
     Returns whether anything was done: with no batch to load and models built from
     the same SQL and seeds, the warehouse is left untouched. `seconds`, when given,
     receives the time spent in each step (load, models, data_tests, commit).
+
+    When a data test fails, the file it fails with is found among the files being loaded
+    (and those a hold under other SQL kept out), held out (`flows.warehouse.holds`), and
+    the rest is loaded. DataTestsFailed only when the failure is not a file's: with all
+    of them held out the test still fails (a bug in the SQL itself).
     """
     clock = _Stopwatch(seconds if seconds is not None else {})
     fingerprint = models_fingerprint()
     current = con.execute("select value from ingest.model_state where key = 'models_fingerprint'").fetchall()
     if not batch_ids and current == [(fingerprint,)]:
         return False
+    held = holds.read_holds(lake_dir, fingerprint)
+    failures = _attempt(con, lake_dir, batch_ids, held, fingerprint, clock, commit=True)
+    if failures:
+        found = _isolate(con, lake_dir, batch_ids, held, fingerprint, clock)
+        if not found:
+            described = ", ".join(f.describe() for f in failures)
+            raise DataTestsFailed(
+                f"data tests failed: {described}; load rolled back: the failure is not one file's "
+                "(it fails with every new file held out): a bug in sql/, fix it and run again"
+            )
+        holds.add_holds(lake_dir, fingerprint, found)
+        for hold in found:
+            log.warning("%s: %s", hold.path, hold.reason)
+        failures = _attempt(con, lake_dir, batch_ids, [*held, *found], fingerprint, clock, commit=True)
+        if failures:  # cannot happen: the isolation ran this very load
+            raise DataTestsFailed("data tests failed: " + ", ".join(f.describe() for f in failures))
+    con.execute("checkpoint")
+    clock.lap("commit")
+    return True
+
+
+def _attempt(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    batch_ids: list[str],
+    held: list[holds.Hold],
+    fingerprint: str,
+    clock: _Stopwatch,
+    *,
+    commit: bool,
+) -> list[models.DataTestFailure]:
+    """Load, hold out, build and test in one transaction; commit it when every test passes
+    and `commit`, else roll it back. Returns the failures."""
     con.execute("begin transaction")
     try:
         db.load_batches(con, lake_dir, batch_ids)
+        con.execute("delete from ingest.file_holds")
+        if held:
+            con.executemany(
+                "insert or replace into ingest.file_holds values (?, ?, ?)",
+                [[h.file_sha256, h.path, h.reason] for h in held],
+            ).fetchall()
         checkpoint("loaded")
         clock.lap("load")
         models.load_seeds(con)
@@ -64,11 +108,9 @@ def load_and_build(
         clock.lap("models")
         failures = models.run_data_tests(con)
         clock.lap("data_tests")
-        if failures:
-            described = ", ".join(f.describe() for f in failures)
-            raise DataTestsFailed(
-                f"data tests failed: {described}; load rolled back: correct or remove the files named and run again"
-            )
+        if failures or not commit:
+            con.execute("rollback")
+            return failures
         con.execute("insert or replace into ingest.model_state values ('models_fingerprint', ?)", [fingerprint])
         checkpoint("tested")
         con.execute("commit")
@@ -76,9 +118,63 @@ def load_and_build(
     except BaseException:
         con.execute("rollback")
         raise
-    con.execute("checkpoint")
-    clock.lap("commit")
-    return True
+    return []
+
+
+def _isolate(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    batch_ids: list[str],
+    held: list[holds.Hold],
+    fingerprint: str,
+    clock: _Stopwatch,
+) -> list[holds.Hold]:
+    """The files a data test fails with, taken in ingest order; empty when it fails without any.
+
+    Candidates are the files with rows in `batch_ids` and those held under other SQL.
+    Taking them in ingest order, the first file whose addition makes a test fail is held
+    out (found by bisection: log2(n) trial builds), then the search goes on past it. The
+    outcome is the one loading them one by one would give, so a rebuild holds the same.
+    """
+    held_shas = {h.file_sha256 for h in held}
+    rows = [r for b in batch_ids for r in lake.read_files_part(lake_dir, b)]
+    rows += [{"file_sha256": h.file_sha256, "path": h.path, "status": "loaded", "ingest_seq": -1} for h in
+             holds.read_holds(lake_dir) if h.file_sha256 not in held_shas]  # fmt: skip
+    candidates: list[tuple[str, str]] = []
+    for row in sorted(rows, key=lambda r: r["ingest_seq"]):
+        key = (row["file_sha256"], row["path"])
+        if row["status"] in ("loaded", "partial") and row["file_sha256"] not in held_shas and key not in candidates:
+            candidates.append(key)
+
+    def fails(kept: list[tuple[str, str]]) -> list[models.DataTestFailure]:
+        """The failures with only `kept` of the candidates taken in (the others held out)."""
+        trial = [*held, *(holds.Hold(sha, path, "trial") for sha, path in candidates if (sha, path) not in kept)]
+        return _attempt(con, lake_dir, batch_ids, trial, fingerprint, clock, commit=False)
+
+    if fails([]):
+        return []
+    found: list[holds.Hold] = []
+    good: list[tuple[str, str]] = []  # taken in, in order, with every test passing
+    rest = list(candidates)
+    while rest and fails([*good, *rest]):
+        lo, hi = 0, len(rest)  # good + rest[:lo] passes; good + rest[:hi] fails
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fails([*good, *rest[:mid]]):
+                hi = mid
+            else:
+                lo = mid
+        failures = fails([*good, *rest[:hi]])
+        sha, path = rest[hi - 1]
+        reason = (
+            f"held out: data test {', '.join(f.name for f in failures)} failed with this file "
+            f"({'; '.join(f.describe() for f in failures)}); the rest loaded. A page should never break a "
+            "data test: report it; the file is tried again when sql/ changes"
+        )
+        found.append(holds.Hold(sha, path, reason))
+        good += rest[: hi - 1]
+        rest = rest[hi:]
+    return found
 
 
 class _Stopwatch:

@@ -124,6 +124,15 @@ STATE_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
             "loaded_at": "when the batch was loaded",
         },
     ),
+    "ingest.file_holds": (
+        "file_sha256 varchar primary key, path varchar not null, reason varchar not null",
+        "files held out of the models because a data test failed with them (lake/_holds; README: which layer owns which rule)",
+        {
+            "file_sha256": "sha256 of the file held out",
+            "path": "its path relative to the inbox",
+            "reason": "the data test that failed with it, and its failing rows",
+        },
+    ),
     "ingest.model_state": (
         "key varchar primary key, value varchar not null",
         "fingerprints of what the models were last built from",

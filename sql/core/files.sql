@@ -4,7 +4,9 @@
 -- description: What became of each inbox entry, as `bulletins status` reports it. The
 --   status is the one recorded at ingest (ingest.files), except that a loaded file whose
 --   bulletin breaks a warehouse rule (core.bulletin_checks) is partial, with the rule in
---   its reasons. Earlier contents of a rewritten path stay in ingest.files only.
+--   its reasons, and a file held out because a data test failed with it (ingest.file_holds)
+--   is quarantined, the hold's reason first. Earlier contents of a rewritten path stay in
+--   ingest.files only.
 -- column: path: path of the entry relative to the inbox (a name that is not UTF-8 has
 --   its bytes above 0x7f written \xNN)
 -- column: file_sha256: sha256 of the file's bytes; for a skipped entry, of the reason it
@@ -26,6 +28,10 @@ files as (
 
 checks as (
     select * from core.bulletin_checks
+),
+
+file_holds as (
+    select * from ingest.file_holds
 ),
 
 current_files as (
@@ -55,14 +61,21 @@ final as (
         current_files.issue_date_source,
         current_files.encoding,
         case
+            when file_holds.reason is not null then 'quarantined'
             when current_files.status = 'loaded' and warehouse_reasons.reasons is not null then 'partial'
             else current_files.status
         end as status,
-        list_concat(current_files.reasons, coalesce(warehouse_reasons.reasons, [])) as reasons,
+        case
+            when file_holds.reason is not null then list_concat([file_holds.reason], current_files.reasons)
+            else list_concat(current_files.reasons, coalesce(warehouse_reasons.reasons, []))
+        end as reasons,
         current_files.ingest_seq,
     from current_files
     left join warehouse_reasons
         on warehouse_reasons.file_sha256 = current_files.file_sha256
+        and current_files.status in ('loaded', 'partial')
+    left join file_holds
+        on file_holds.file_sha256 = current_files.file_sha256
         and current_files.status in ('loaded', 'partial')
 )
 

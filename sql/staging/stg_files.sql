@@ -1,6 +1,7 @@
 -- grain: one row per file content (file_sha256) taken in: status loaded or partial, and
 --   held by some inbox path now.
--- description: Files whose rows the models use. Each path counts with its current content
+-- description: Files whose rows the models use. A file held out because a data test failed
+--   with it (ingest.file_holds) is not among them. Each path counts with its current content
 --   (the latest recorded at that path): a page rewritten at the same path replaces the
 --   earlier content, whose rows leave the models (they stay in raw and in the lake). A
 --   duplicate file shares the sha256 of a taken one and is never counted twice (its path
@@ -33,6 +34,7 @@ taken as (
     from files
     where status in ('loaded', 'partial')
         and file_sha256 in (select file_sha256 from current_contents)
+        and file_sha256 not in (select file_sha256 from ingest.file_holds)
 ),
 
 final as (

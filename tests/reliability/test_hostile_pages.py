@@ -203,3 +203,84 @@ def _sha16(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# --- 1 (defence in depth): a data test that fails anyway holds out the file it fails with
+#
+# Every rule a page can break ends as that page's status; data tests check our code. If
+# one fails all the same (a bug), the file it fails with is found, held out of the
+# warehouse with a reason naming the file and the test, and everything else loads; later
+# runs and a rebuild hold it out the same way.
+
+# Pass every check; the planted test fails on each (4853 and 4854 cases received).
+SENTINEL = SAMPLE.replace("案件4852件", "案件4853件")
+SENTINEL_2 = SAMPLE.replace("案件4852件", "案件4854件")
+
+
+def _statuses(db: Path, like: str) -> list[tuple]:
+    from flows.warehouse.db import connection
+
+    with connection(db, read_only=True) as con:
+        return con.execute(
+            "select status, count(*) from core.files where path like ? group by all order by all", [like]
+        ).fetchall()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_failing_data_test_holds_out_its_file_and_blocks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reliability
+) -> None:
+    from pipeline_helpers import make_inbox
+
+    from flows.orchestration.flow import bulletin_etl
+    from flows.settings import Settings
+    from flows.warehouse import models
+    from flows.warehouse.build import rebuild_warehouse
+    from flows.warehouse.db import connection
+
+    real_tests = models.data_tests
+
+    def with_a_planted_bug(sql_dir=None):
+        query = "select bulletin_id, file_sha256 from core.bulletins where received in (4853, 4854)"
+        return [*real_tests(sql_dir), models.DataTest("planted_bug", query, Path("planted_bug.sql"))]
+
+    monkeypatch.setattr(models, "data_tests", with_a_planted_bug)
+    inbox = make_inbox(tmp_path / "inbox")
+    (inbox / "2020-12-30_sentinel.txt").write_text(SENTINEL, encoding="utf-8")
+    (inbox / "2020-12-31_sentinel.txt").write_text(SENTINEL_2, encoding="utf-8")
+    wh = tmp_path / "wh"
+    summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    assert (summary.files_new, summary.files_loaded, summary.files_quarantined) == (8, 6, 2)
+    assert [p.split(" (")[0] for p in summary.problems] == [
+        "quarantined 2020-12-30_sentinel.txt: held out: data test planted_bug failed with this file",
+        "quarantined 2020-12-31_sentinel.txt: held out: data test planted_bug failed with this file",
+    ]
+    db = wh / "bulletins.duckdb"
+    with connection(db, read_only=True) as con:
+        assert con.execute("select count(*) from marts.city_week_performance").fetchall() == [(6,)]
+        assert con.execute(
+            "select count(*) from core.bulletins b join ingest.files f using (file_sha256) "
+            "where f.path like '%sentinel.txt'"
+        ).fetchall() == [(0,)]
+        before = con.execute("select * from marts.city_week_performance order by all").fetchall()
+
+    again = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    assert (again.files_new, again.skipped) == (0, None)
+    assert rebuild_warehouse(Settings.resolve(inbox, wh)).batches >= 1
+    with connection(db, read_only=True) as con:
+        assert con.execute("select * from marts.city_week_performance order by all").fetchall() == before
+    assert _statuses(db, "%sentinel.txt") == [("quarantined", 2)]
+
+    # Once the bug is fixed (the SQL changes), the files are tried again and load.
+    monkeypatch.setattr(models, "data_tests", real_tests)
+    monkeypatch.setattr("flows.warehouse.build.models_fingerprint", lambda: "fixed-sql")
+    fixed = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    assert fixed.skipped is None
+    assert _statuses(db, "%sentinel.txt") == [("loaded", 2)]
+    reliability.record(
+        "1 one page blocks every run",
+        "a data test that fails (a planted bug) on two files among 8",
+        "both held out (quarantined, the reason names the file and the test), 6 loaded; rerun and rebuild ok; "
+        "tried again once the SQL changes",
+        True,
+    )
