@@ -20,6 +20,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
+from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
 from flows.reporting import notify as notifications
 from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today
@@ -203,6 +204,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
     A run that finds another run writing waits for it, then ends in the state `Skipped`
     (a Cancelled state), not Completed: a stuck writer shows in the UI.
     """
+    flow_run_dies_with_runner()  # under `serve`: end when serve ends (processes.py)
     logger = get_run_logger()
     settings = Settings.resolve(inbox, warehouse)
     summary = RunSummary()
@@ -289,7 +291,8 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
             results.append(parse_batch(inbox, lake_dir, _batch_id(stamp, n), items, seen_at))
             progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
         return results
-    with ProcessPoolTaskRunner(max_workers=settings.parse_workers) as pool:
+    # Workers end with the run that spawned them, even when it is killed (processes.py).
+    with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
         futures = [
             pool.submit(
                 parse_batch,

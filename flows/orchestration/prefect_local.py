@@ -27,6 +27,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from flows.orchestration.processes import dies_with_parent, single_instance
+
 # Nothing leaves the machine: no analytics from the servers we start, no tracking by clients.
 TELEMETRY_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 # Prefect's console shows log lines without their tracebacks (the run's logs in the
@@ -36,6 +38,8 @@ CONSOLE_LOGGING = {
 }
 
 SERVER_LOG_NAME = "server.log"
+SERVE_LOCK_NAME = "serve.lock"  # held by the one process running a server on a home
+SERVER_PID_NAME = "server.pid"  # "<pid> <port>" of that server while it runs
 
 
 def configure_prefect() -> None:
@@ -178,7 +182,8 @@ class TemporaryServer:
         }
         app = ["--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app"]
         serve = ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
-        self.process = subprocess.Popen([sys.executable, "-m", "uvicorn", *app, *serve], env=env)
+        # It ends with this process, kill -9 included (processes.dies_with_parent).
+        self.process = subprocess.Popen(dies_with_parent([sys.executable, "-m", "uvicorn", *app, *serve]), env=env)
 
     def wait_until_healthy(self, timeout_s: float) -> None:
         """Wait for the health check to answer; restart on another port if this one was taken."""
@@ -265,7 +270,12 @@ def managed_server(
 ) -> Iterator[str]:
     """Run `prefect server start` with PREFECT_HOME=`home`; yield its API URL.
 
-    The server runs in its own process group, which is terminated on exit:
+    One server per home (its prefect.db): this process holds `home/serve.lock` while the
+    server runs, and a second caller gets `AlreadyRunning`. The server runs in its own
+    process group, terminated on exit, and ends with this process even on `kill -9`
+    (`processes.dies_with_parent`); a server `home/server.pid` names that outlived the
+    process that started it is stopped first. Its UI is told where its API is
+    (PREFECT_UI_API_URL): else it calls 127.0.0.1:4200 and says "Unable to connect".
 
     >>> with managed_server(Path("warehouse/prefect")) as api_url:  # doctest: +SKIP
     ...     api_url
@@ -273,39 +283,91 @@ def managed_server(
     """
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(host=host)
-    api_url = f"http://{host}:{port}/api"
-    env = {**os.environ, **TELEMETRY_OFF, "PREFECT_HOME": str(home)}
-    # The server must not talk to another server, nor take settings meant for clients.
-    env.pop("PREFECT_API_URL", None)
-    log_path = home / SERVER_LOG_NAME
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-            env=env,
-            cwd=home,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    with single_instance(home / SERVE_LOCK_NAME, f"a Prefect server on {home / 'prefect.db'}"):
+        stop_orphaned_server(home)
+        port = port or free_port(host=host)
+        api_url = f"http://{host}:{port}/api"
+        env = {**os.environ, **TELEMETRY_OFF, "PREFECT_HOME": str(home), "PREFECT_UI_API_URL": api_url}
+        # The server must not talk to another server, nor take settings meant for clients.
+        env.pop("PREFECT_API_URL", None)
+        log_path = home / SERVER_LOG_NAME
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                dies_with_parent(command),
+                env=env,
+                cwd=home,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        pid_file = home / SERVER_PID_NAME
+        pid_file.write_text(f"{process.pid} {port}\n", encoding="utf-8")
+        try:
+            deadline = time.monotonic() + startup_timeout_s
+            while not is_healthy(api_url, timeout_s=2.0):
+                if process.poll() is not None:
+                    raise ServerDidNotStart(
+                        f"prefect server exited with code {process.returncode} before it was healthy "
+                        f"(log {log_path}):\n{_log_tail(log_path)}"
+                    )
+                if time.monotonic() > deadline:
+                    raise ServerDidNotStart(
+                        f"prefect server at {api_url} not healthy after {startup_timeout_s:g} s "
+                        f"(log {log_path}):\n{_log_tail(log_path)}"
+                    )
+                time.sleep(0.5)
+            yield api_url
+        finally:
+            stop_process_group(process)
+            pid_file.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
     try:
-        deadline = time.monotonic() + startup_timeout_s
-        while not is_healthy(api_url, timeout_s=2.0):
-            if process.poll() is not None:
-                raise ServerDidNotStart(
-                    f"prefect server exited with code {process.returncode} before it was healthy "
-                    f"(log {log_path}):\n{_log_tail(log_path)}"
-                )
-            if time.monotonic() > deadline:
-                raise ServerDidNotStart(
-                    f"prefect server at {api_url} not healthy after {startup_timeout_s:g} s "
-                    f"(log {log_path}):\n{_log_tail(log_path)}"
-                )
-            time.sleep(0.5)
-        yield api_url
-    finally:
-        stop_process_group(process)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_orphaned_server(home: Path) -> int | None:
+    """Stop the server `home/server.pid` names if it still runs; its pid, or None.
+
+    Only a process that is that server is stopped: its command line is `prefect server
+    start` on the recorded port and its PREFECT_HOME is `home` (a pid can be reused).
+    Call it holding `home/serve.lock`: then no live process owns that server.
+    """
+    pid_file = home / SERVER_PID_NAME
+    try:
+        pid_text, port = pid_file.read_text(encoding="utf-8").split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        cmdline, environ = [], []
+    ours = (
+        _running(pid)
+        and b"server" in cmdline
+        and b"start" in cmdline
+        and port.encode() in cmdline
+        and f"PREFECT_HOME={home}".encode() in environ
+    )
+    if ours:
+        print(f"warning: stopping the Prefect server (pid {pid}) left running on {home}", file=sys.stderr)
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)  # started with start_new_session: its pid is its group
+        deadline = time.monotonic() + 15
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return pid if ours else None
 
 
 def _drain_workers() -> None:
