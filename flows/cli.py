@@ -198,11 +198,14 @@ def run(
         _fail(f"inbox {settings.inbox} is not a folder")
     from contextlib import ExitStack
 
+    # A run's page outlives the run only on a server that outlives it (PREFECT_API_URL).
+    lasting_api = bool(os.environ.get("PREFECT_API_URL"))
     with ExitStack() as stack:
         if not verbose:
-            # Prefect's console shows errors only; the run's logs still reach its API in
+            # Prefect's console stays silent: a failure is the one `error:` line below (its
+            # ERROR log lines would only repeat it); the run's logs still reach its API in
             # full. Read when Prefect sets up logging (on import, and in worker processes).
-            stack.enter_context(_environment("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "ERROR"))
+            stack.enter_context(_environment("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"))
         from flows.orchestration.prefect_local import flow_run_url, prefect_api
 
         # Prefect's temporary server starts first, in its own process, while this one
@@ -218,15 +221,14 @@ def run(
             seconds["flow"] = time.perf_counter() - started - sum(seconds.values())
             run_url = flow_run_url(state.state_details.flow_run_id)
         seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())
-    if not state.is_completed() and run_url:
-        typer.echo(f"the run's logs: {run_url}", err=True)
+    logs = f" (the run's logs: {run_url})" if run_url and lasting_api else ""
     if state.name == "Skipped":
-        typer.echo(state.message or "run skipped", err=True)
+        typer.echo((state.message or "run skipped") + logs, err=True)
         return
     try:
         summary = state.result()
     except Exception as exc:  # the run itself failed: one line, non-zero exit
-        _fail(f"run failed: {describe_error(exc)}")
+        _fail(f"run failed: {describe_error(exc)}{logs}")
     typer.echo(summary.line())
     for warning in summary.warnings:
         typer.echo(f"warning: {warning}", err=True)
