@@ -92,6 +92,8 @@ def start(args: list[str], log: Path, home: Path, **env: str) -> subprocess.Pope
         "PYTHONUNBUFFERED": "1",
         # A fresh Prefect home migrates its database first: slow on a busy machine.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        # Parse in the process pool whatever the size (small runs parse in the flow's process).
+        "BULLETINS_INLINE_PARSE_MAX_BYTES": "0",
         **env,
     }
     for name in ("PREFECT_API_URL", "BULLETINS_INBOX", "BULLETINS_WAREHOUSE"):
