@@ -539,6 +539,8 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
     except Exception as exc:
         _fail(f"rebuild failed: {describe_error(exc)}")
     typer.echo(f"rebuilt {settings.db_path} from {result.batches} lake batch(es)")
+    if result.marts_not_exported:
+        typer.echo(f"warning: marts not written to the lake: {result.marts_not_exported}", err=True)
     for problem in result.problems:
         typer.echo(f"warning: {problem.line()}", err=True)
     if result.left_out:

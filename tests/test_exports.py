@@ -134,9 +134,31 @@ def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(tmp
     batches = lake.complete_batches(lake_dir)
     assert lake_audit.audit(lake_dir, loaded=set(batches), full=True, restore=lambda table, batch_id: None) == []
     assert all(p.exists() for p in written) and not (lake_dir / lake_audit.QUARANTINE_DIR).exists()
+    # A rebuild is a build: it writes the copy again (here after the copy was deleted).
+    build.remove_marts_copy(lake_dir)
     result = build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", tmp_path / "wh"))
-    assert result.batches == len(batches) and result.problems == []
+    assert (result.batches, result.problems, result.marts_not_exported) == (len(batches), [], None)
     assert marts(db) == expected
+    for path, table in zip(written, MARTS, strict=True):
+        assert [tuple(r.values()) for r in pq.read_table(path).to_pylist()] == expected[table][1]
+
+
+def test_a_rebuild_that_cannot_write_the_marts_copy_warns_and_leaves_no_stale_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    load_without_prefect(make_inbox(tmp_path / "inbox"), tmp_path / "wh")
+    lake_dir = tmp_path / "wh" / "lake"
+    build.export_marts_to_lake(tmp_path / "wh" / "bulletins.duckdb", lake_dir)
+
+    def full_disk(*args: object) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build, "export_marts_to_lake", full_disk)
+    result = runner.invoke(app, ["rebuild", "--warehouse", str(tmp_path / "wh")])
+    assert result.exit_code == 0, result.output
+    assert "warning: marts not written to the lake: OSError: [Errno 28] No space left on device\n" in result.output
+    assert build.marts_missing_in_lake(lake_dir) and not (lake_dir / "marts" / f"{MARTS[0]}.parquet").exists()
 
 
 def test_a_run_writes_the_marts_copy_and_a_failure_is_a_warning(

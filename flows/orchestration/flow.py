@@ -31,7 +31,6 @@ from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, record_unparsed
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
-from flows.warehouse.readers import MART_ORDER as MART_TABLES
 from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshness
 from flows.warehouse.summary import RunSummary
 
@@ -167,8 +166,7 @@ def _export_marts(settings: Settings, summary: RunSummary) -> None:
     try:
         export_marts(settings)
     except Exception as exc:  # the warehouse is committed; the next build writes the copy again
-        for table in MART_TABLES:  # no stale copy left beside a newer warehouse
-            lake.mart_path(settings.lake_dir, table).unlink(missing_ok=True)
+        build.remove_marts_copy(settings.lake_dir)  # no stale copy left beside a newer warehouse
         summary.warnings.append(f"marts not written to the lake: {type(exc).__name__}: {exc}".splitlines()[0])
 
 

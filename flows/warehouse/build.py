@@ -196,6 +196,8 @@ class RebuildResult:
 
     batches: int
     problems: list[LakeProblem] = field(default_factory=list)
+    # Why the marts' Parquet copy (lake/marts) could not be written; None when it was.
+    marts_not_exported: str | None = None
 
     @property
     def left_out(self) -> list[LakeProblem]:
@@ -249,7 +251,14 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         # Swap in the finished file: readers never see a half-built warehouse.
         settings.db_path.with_name(settings.db_path.name + ".wal").unlink(missing_ok=True)
         tmp.replace(settings.db_path)
-    return RebuildResult(batches=len(batch_ids), problems=problems)
+        # The marts' copy follows every build, a rebuild's too (readers without DuckDB).
+        marts_not_exported = None
+        try:
+            export_marts_to_lake(settings.db_path, settings.lake_dir)
+        except Exception as exc:  # the new warehouse stands; the next run writes the copy again
+            remove_marts_copy(settings.lake_dir)  # no stale copy beside the new warehouse
+            marts_not_exported = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return RebuildResult(batches=len(batch_ids), problems=problems, marts_not_exported=marts_not_exported)
 
 
 def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
@@ -280,6 +289,14 @@ def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[Path]:
 
     with db.connection(db_path, read_only=True) as con:
         return [lake.write_mart(lake_dir, table, mart_arrow(con, table)) for table in MART_ORDER]
+
+
+def remove_marts_copy(lake_dir: Path) -> None:
+    """Delete the marts' Parquet copy (when it could not be brought up to date)."""
+    from flows.warehouse.readers import MART_ORDER
+
+    for table in MART_ORDER:
+        lake.mart_path(lake_dir, table).unlink(missing_ok=True)
 
 
 def marts_missing_in_lake(lake_dir: Path) -> bool:
