@@ -298,6 +298,45 @@ def test_header_continuation_lines(tmp_path: Path) -> None:
     assert (model.unique_key, model.not_null) == (("a",), ("a", "b"))
 
 
+def test_materialized_header_makes_a_table_and_an_older_view_is_replaced(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    shutil.copytree(SQL_DIR, tmp_path, dirs_exist_ok=True)
+    model = tmp_path / "core" / "published_weeks.sql"
+    as_table = model.read_text(encoding="utf-8")
+    assert "-- materialized: table\n" in as_table
+    load_timeline(con)
+
+    def kinds() -> dict[str, str]:
+        rows = con.execute(
+            "select 'table', table_name from duckdb_tables() where schema_name = 'core' "
+            "union all select 'view', view_name from duckdb_views() where schema_name = 'core'"
+        ).fetchall()
+        return {name: kind for kind, name in rows}
+
+    model.write_text(as_table.replace("-- materialized: table\n", ""), encoding="utf-8")  # a warehouse of before
+    build_models(con, tmp_path)
+    assert kinds()["published_weeks"] == "view"
+    expected = sorted(con.execute("select * from marts.city_week_performance").fetchall(), key=repr)
+    model.write_text(as_table, encoding="utf-8")
+    build_models(con, tmp_path)
+    assert kinds()["published_weeks"] == "table"
+    assert kinds()["articles"] == "view"  # no header: its layer's kind
+    assert sorted(con.execute("select * from marts.city_week_performance").fetchall(), key=repr) == expected
+    assert (
+        "Grain:"
+        in con.execute(
+            "select comment from duckdb_tables() where schema_name = 'core' and table_name = 'published_weeks'"
+        ).fetchall()[0][0]
+    )
+    model.write_text(as_table.replace("-- materialized: table", "-- materialized: view"), encoding="utf-8")
+    build_models(con, tmp_path)
+    assert kinds()["published_weeks"] == "view"
+    model.write_text(as_table.replace("-- materialized: table", "-- materialized: index"), encoding="utf-8")
+    with pytest.raises(ValueError, match="materialized:' must be one of table, view, got 'index'"):
+        models.discover_models(tmp_path)
+
+
 # ------------------------------------------------------------------ data tests
 
 
@@ -310,14 +349,18 @@ def _replace_view(relation: str, select_from_copy: str) -> list[str]:
     ]
 
 
+def _is_table(relation: str) -> bool:
+    return next(m.kind for m in models.discover_models() if m.relation == relation) == "table"
+
+
 def _duplicate_a_row(relation: str) -> list[str]:
-    if relation.startswith("marts."):
+    if _is_table(relation):
         return [f"insert into {relation} select * from {relation} limit 1"]
     return _replace_view(relation, "select * from {copy} union all (select * from {copy} limit 1)")
 
 
 def _null_in(relation: str, column: str) -> list[str]:
-    if relation.startswith("marts."):
+    if _is_table(relation):
         return [f"update {relation} set {column} = null where rowid = (select min(rowid) from {relation})"]
     return _replace_view(
         relation,
@@ -340,17 +383,19 @@ UNIT_TWICE = (
     "from raw.bulletin_units where unit_name_raw = '驿城区政府' limit 1"
 )
 
+# Rebuild the models here (raw rows changed above; the tables among the models hold the old ones).
+REBUILD = "rebuild the models"
+
 # Each data test with a change to the golden timeline that breaks its rule.
 VIOLATIONS: dict[str, list[str]] = {
-    "core.bulletin_checks__unique_key": [UNIT_TWICE, *_duplicate_a_row("core.bulletin_checks")],
-    "core.bulletin_checks__not_null": [UNIT_TWICE, *_null_in("core.bulletin_checks", "detail")],
+    "core.bulletin_checks__unique_key": [UNIT_TWICE, REBUILD, *_duplicate_a_row("core.bulletin_checks")],
+    "core.bulletin_checks__not_null": [UNIT_TWICE, REBUILD, *_null_in("core.bulletin_checks", "detail")],
     "core.files__unique_key": _duplicate_a_row("core.files"),
     "core.files__not_null": _null_in("core.files", "status"),
-    "published_weeks_do_not_overlap": _replace_view(
-        "core.published_weeks",
-        "select * from {copy} union all "
-        "(select * replace (week_start + 3 as week_start, bulletin_id || 'x' as bulletin_id) from {copy} limit 1)",
-    ),
+    "published_weeks_do_not_overlap": [
+        "insert into core.published_weeks select * replace (week_start + 3 as week_start, "
+        "bulletin_id || 'x' as bulletin_id) from core.published_weeks limit 1",
+    ],
     "core.articles__unique_key": [ARTICLE, *_duplicate_a_row("core.articles")],
     "core.articles__not_null": [ARTICLE, *_null_in("core.articles", "body")],
     "core.bulletins__unique_key": _duplicate_a_row("core.bulletins"),
@@ -397,7 +442,10 @@ def test_every_data_test_has_a_violation_case() -> None:
 @pytest.mark.parametrize("name", sorted(VIOLATIONS))
 def test_data_test_catches_its_violation(timeline: duckdb.DuckDBPyConnection, name: str) -> None:
     for statement in VIOLATIONS[name]:
-        timeline.execute(statement).fetchall()
+        if statement == REBUILD:
+            build_models(timeline)
+        else:
+            timeline.execute(statement).fetchall()
     failures = {f.name: f for f in models.run_data_tests(timeline)}
     assert name in failures
     failure = failures[name]

@@ -14,6 +14,7 @@ Layout under `flows.settings.SQL_DIR`:
       -- grain: one row per canonical unit per published week
       -- unique_key: week_start, unit_name
       -- not_null: week_start, unit_name, on_list
+      -- materialized: table  (optional: a table or a view, instead of its layer's kind)
       -- description: optional free text about the relation
       -- column: week_start: first day of the week reported
       -- column: unit_name: canonical unit name
@@ -22,7 +23,9 @@ Layout under `flows.settings.SQL_DIR`:
   Core and mart models must state their grain, declare it as data (`unique_key`, whose
   columns must also be `not_null`), and document every column they produce, and nothing
   else. The runner turns the declarations into data tests (`<relation>__unique_key`,
-  `<relation>__not_null`).
+  `<relation>__not_null`). `materialized` makes a model a table in a layer of views:
+  for the small models the data tests and the marts read many times (a view is
+  computed again by every query that reads it, and so is every view under it).
 - `tests/*.sql`: each a query returning the rows that break a business rule; none = pass.
 """
 
@@ -45,6 +48,8 @@ from flows.warehouse.db import relation_exists, sql_quote
 
 # Layers in build order, and what each layer's models become.
 LAYERS: dict[str, str] = {"staging": "view", "core": "view", "marts": "table"}
+# What a model's `-- materialized:` line may make it instead.
+MATERIALIZATIONS = ("table", "view")
 # Layers whose models must document every column.
 DOCUMENTED_LAYERS = ("core", "marts")
 
@@ -158,6 +163,7 @@ class Model:
     refs: frozenset[str] = frozenset()  # relations it reads, "schema.name"
     unique_key: tuple[str, ...] = ()  # columns that identify a row (the grain as data)
     not_null: tuple[str, ...] = ()  # columns no row may leave NULL
+    materialized: str | None = None  # "table" or "view" when the header overrides the layer's kind
 
     @property
     def relation(self) -> str:
@@ -165,7 +171,7 @@ class Model:
 
     @property
     def kind(self) -> str:
-        return LAYERS[self.layer]
+        return self.materialized or LAYERS[self.layer]
 
     @property
     def comment(self) -> str:
@@ -173,7 +179,7 @@ class Model:
         return " ".join(parts)
 
 
-_HEADER_ITEM = re.compile(r"^--\s?(grain|description|column|unique_key|not_null)\s*:\s*(.*)$")
+_HEADER_ITEM = re.compile(r"^--\s?(grain|description|column|unique_key|not_null|materialized)\s*:\s*(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 _COLUMN_ITEM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.+)$")
 # String literals and comments, whichever starts first (a quote inside a comment is text).
@@ -196,6 +202,7 @@ def parse_model(layer: str, path: Path) -> Model:
     text = path.read_text(encoding="utf-8")
     grain: str | None = None
     description: str | None = None
+    materialized: str | None = None
     columns: dict[str, str] = {}
     lists: dict[str, tuple[str, ...]] = {}  # unique_key, not_null
     last: tuple[str, str | None] | None = None  # (item, column) the next continuation extends
@@ -213,6 +220,12 @@ def parse_model(layer: str, path: Path) -> Model:
                 grain, last = value, ("grain", None)
             elif key == "description":
                 description, last = value, ("description", None)
+            elif key == "materialized":
+                if value not in MATERIALIZATIONS:
+                    raise ValueError(
+                        f"{path}: '-- materialized:' must be one of {', '.join(MATERIALIZATIONS)}, got {value!r}"
+                    )
+                materialized, last = value, None
             elif key in ("unique_key", "not_null"):
                 if key in lists:
                     raise ValueError(f"{path}: '-- {key}:' given twice")
@@ -257,6 +270,7 @@ def parse_model(layer: str, path: Path) -> Model:
         refs=refs - {f"{layer}.{path.stem}"},
         unique_key=unique_key,
         not_null=not_null,
+        materialized=materialized,
     )
 
 
@@ -340,6 +354,14 @@ def _apply_docs(con: duckdb.DuckDBPyConnection, model: Model) -> None:
             _run(con, f"comment on column {model.relation}.{column} is {sql_quote(doc)}")
 
 
+def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """Drop the model's relation when it exists as the other kind (`create or replace` cannot change it)."""
+    other = "view" if model.kind == "table" else "table"
+    catalog, name_column = ("duckdb_views()", "view_name") if other == "view" else ("duckdb_tables()", "table_name")
+    if _run(con, f"select 1 from {catalog} where schema_name = ? and {name_column} = ?", [model.layer, model.name]):
+        _run(con, f"drop {other} {model.relation}")
+
+
 def _body(select: str) -> str:
     return select.strip().rstrip(";").rstrip()
 
@@ -354,6 +376,7 @@ def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
     built = []
     for model in discover_models(sql_dir):
         _run(con, f"create schema if not exists {model.layer}")
+        _drop_other_kind(con, model)
         try:
             _run(con, f"create or replace {model.kind} {model.relation} as\n{_body(model.select)}\n")
         except duckdb.Error as exc:

@@ -1,6 +1,7 @@
 -- grain: one row per bulletin and warehouse rule it breaks (bulletin_id, check_name).
 -- unique_key: bulletin_id, check_name
 -- not_null: bulletin_id, file_sha256, seq, check_name, detail
+-- materialized: table
 -- description: Rules on one bulletin that only the warehouse can check, because they need
 --   what lives there (the alias seed). A bulletin that breaks one is treated like one that
 --   fails a parser check: it stays out of the marts (core.bulletins.failed_checks) and its

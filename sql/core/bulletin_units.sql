@@ -1,6 +1,7 @@
 -- grain: one row per unit row (bulletin_id, row_no) of a bulletin in core.bulletins.
 -- unique_key: bulletin_id, row_no
 -- not_null: bulletin_id, city, row_no, unit_name_raw, unit_name, line_no, file_sha256
+-- materialized: table
 -- description: The units listed by each bulletin, with canonical names from
 --   seeds.unit_aliases (sql/seeds/unit_aliases.csv, per city).
 -- column: bulletin_id: the bulletin the row belongs to (core.bulletins)

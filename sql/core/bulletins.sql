@@ -2,6 +2,7 @@
 -- unique_key: bulletin_id
 -- not_null: bulletin_id, city, file_sha256, format, failed_checks, passes_checks,
 --   superseded, line_start, line_end, ingest_seq
+-- materialized: table
 -- description: Weekly bulletins of the cities' digital city-management centres, with their
 --   checks and whether a later printing of the same week replaces them. The marts use the
 --   rows with passes_checks and not superseded (see core.published_weeks). A figure the

@@ -1,6 +1,7 @@
 -- grain: one row per inbox path recorded: its current content (the latest recorded there).
 -- unique_key: path
 -- not_null: path, file_sha256, size_bytes, status, reasons, ingest_seq
+-- materialized: table
 -- description: What became of each inbox entry, as `bulletins status` reports it. The
 --   status is the one recorded at ingest (ingest.files), except that a loaded file whose
 --   bulletin breaks a warehouse rule (core.bulletin_checks) is partial, with the rule in

@@ -2,6 +2,7 @@
 --   passes its checks and is not superseded.
 -- unique_key: city, week_start
 -- not_null: city, week_start, week_end, bulletin_id, file_sha256, printings_count
+-- materialized: table
 -- description: The bulletin each city's published week's figures come from: what the marts
 --   use. A week without such a bulletin is unknown, not zero. A figure the city's format
 --   does not print is NULL.

@@ -1,5 +1,6 @@
 -- grain: one row per file content (file_sha256) taken in: status loaded or partial, and
 --   held by some inbox path now.
+-- materialized: table
 -- description: Files whose rows the models use. A file held out because a data test failed
 --   with it (ingest.file_holds) is not among them. Each path counts with its current content
 --   (the latest recorded at that path): a page rewritten at the same path replaces the
