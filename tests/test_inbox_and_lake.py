@@ -263,3 +263,31 @@ def test_a_writer_connection_has_bounded_memory(tmp_path: Path) -> None:
     finally:
         con.close()
     assert limit == "244.1 MiB"  # WRITER_MEMORY_LIMIT (256 MB) as DuckDB prints it, not 80% of the machine
+
+
+def test_article_text_is_stored_with_zstd(tmp_path: Path) -> None:
+    """raw.articles' long text columns are zstd-compressed (db.ZSTD_COLUMNS); the rest as DuckDB chooses."""
+    from flows.warehouse import db
+
+    con = db.connect(tmp_path / "w.duckdb")
+    try:
+        db.create_raw_tables(con)
+        con.execute(
+            "insert into raw.articles (file_sha256, seq, kind, reporters, correspondents, photographers, authors, "
+            "body, original_text, line_start, line_end, batch_id) "
+            "select 'f' || (i // 8), i % 8, 'news', [], [], [], [], repeat('正文第' || i || '段。', 40), "
+            "repeat('正文第' || i || '段。', 41), 1, 2, 'b' from range(20000) as t(i)"
+        ).fetchall()
+        con.execute("checkpoint").fetchall()
+        compression = dict(
+            con.execute(
+                "select column_name, string_agg(distinct compression, ',') from pragma_storage_info('raw.articles') "
+                "where segment_type = 'VARCHAR' and column_name in ('body', 'original_text', 'kind') group by all"
+            ).fetchall()
+        )
+        body = con.execute("select body from raw.articles where seq = 3 and file_sha256 = 'f7'").fetchall()
+    finally:
+        con.close()
+    assert compression["body"] == compression["original_text"] == "ZSTD"
+    assert compression["kind"] != "ZSTD"
+    assert body == [("正文第59段。" * 40,)]
