@@ -10,6 +10,10 @@ The names are stable (the warehouse keys on them). In the order they are recorde
 - ``period_before_issue``: the period ends on or before the issue date and starts at most
   ``MAX_ISSUE_LAG_DAYS`` before it (a misprinted year); not run when the issue date is
   unknown.
+- ``text_intact``: no character of the lines the figures are read from (the summary and
+  the tables) was undecodable (U+FFFD, or a private-use character as GB18030 makes of
+  garbage): a damaged byte could have been a digit (48\ufffd52 must not be read as 52).
+  Bad bytes elsewhere on the page, the bulletin's title included, only add a note.
 - ``figures_present``: every headline figure was read: received, due, closed, in_progress,
   overdue, disputed, closure_rate_published, linked_units, overdue_units (as_of is not
   required).
@@ -181,6 +185,7 @@ CHECK_NAMES: tuple[str, ...] = (
     "period_parsed",
     "period_matches_format",
     "period_before_issue",
+    "text_intact",
     "figures_present",
     "numbers_well_formed",
     *(name for name, _ in CHECKS),
@@ -195,12 +200,14 @@ def failed_checks(
     malformed_numbers: int = 0,
     period: PeriodRule | None = None,
     issue_date: date | None = None,
+    text_intact: bool = True,
 ) -> tuple[str, ...]:
     """Return the names of the checks `b` fails, in the documented order.
 
     From the format: `tables_closed` (False when a table has no signature after it),
     `malformed_numbers` (numbers it saw but could not read as a count), `period` (the
-    period it publishes); `issue_date` from the page.
+    period it publishes), `text_intact` (no undecodable character in the bulletin);
+    `issue_date` from the page.
     """
     failed = []
     if period_parsed(b) is False:
@@ -209,6 +216,8 @@ def failed_checks(
         failed.append("period_matches_format")
     if period_before_issue(b, issue_date) is False:
         failed.append("period_before_issue")
+    if not text_intact:
+        failed.append("text_intact")
     if figures_present(b) is False:
         failed.append("figures_present")
     if malformed_numbers:

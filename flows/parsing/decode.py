@@ -24,7 +24,9 @@ def _mark(error: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error(_MARK_ERRORS, _mark)
 
-_SUSPECT = re.compile("[\ufffd\ue000-\uf8ff]")
+# U+FFFD and private-use characters: the e-paper has none; they stand for bytes that did
+# not decode (GB18030 maps garbage into its private-use areas).
+SUSPECT = re.compile("[\ufffd\ue000-\uf8ff]")
 # Like git: a NUL near the start means binary.
 BINARY_SNIFF_BYTES = 8000
 # C0 controls other than \t \n \v \f \r and ESC, plus DEL: rare in text, common in binaries.
@@ -64,7 +66,7 @@ def _read(data: bytes, encoding: str) -> tuple[str, int, int]:
     """
     text = data.decode(encoding, errors=_MARK_ERRORS)
     undecodable = text.count(_MARK)
-    suspects = "".join(_SUSPECT.findall(text)).encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    suspects = "".join(SUSPECT.findall(text)).encode("utf-8" if encoding == "utf-8-sig" else encoding)
     return text.replace(_MARK, REPLACEMENT), undecodable, len(suspects)
 
 

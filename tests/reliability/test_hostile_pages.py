@@ -102,6 +102,19 @@ def test_the_sample_passes_every_check() -> None:
     assert (page.issue_date, page.issue_date_source) == (date(2020, 12, 22), "inferred")
 
 
+def test_an_undecodable_byte_in_a_bulletin_fails_text_intact() -> None:
+    """A damaged byte inside a number (48\ufffd52) could be read as 52: the bulletin is not trusted."""
+    data = SAMPLE.encode("utf-8").replace("4852件".encode(), b"48\xff52" + "件".encode())
+    page = parse_file("2020-12-30_damaged.txt", data)
+    assert isinstance(page, ParsedPage)
+    assert page.bulletins[0].failed_checks == ("text_intact",)
+    # The same byte in an article leaves the bulletin trusted (the file notes the byte).
+    data = SAMPLE.encode("utf-8").replace("挂牌仪式".encode(), b"\xff" + "挂牌仪式".encode())
+    page = parse_file("2020-12-30_damaged.txt", data)
+    assert isinstance(page, ParsedPage)
+    assert page.bulletins[0].failed_checks == ()
+
+
 # --- 14: an issue date is never after the file was first seen (plus a day) -----------
 
 

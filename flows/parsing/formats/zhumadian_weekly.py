@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from flows.parsing.checks import CHECK_NAMES, WEEK_MONDAY_TO_SUNDAY, failed_checks
 from flows.parsing.dates import nearest_date, safe_date
+from flows.parsing.decode import SUSPECT
 from flows.parsing.formats.base import BulletinRead, Span
 from flows.parsing.formats.tables import TableLine, classify
 from flows.parsing.normalize import Line, is_terminated, rejoin, squeeze
@@ -217,6 +218,8 @@ class ZhumadianWeekly:
             malformed_numbers=malformed,
             period=WEEK_MONDAY_TO_SUNDAY,
             issue_date=issue_date,
+            # the lines figures are read from (a damaged title changes no figure)
+            text_intact=not any(SUSPECT.search(line.text) for line in part[int(has_title) :]),
         )
         bulletin = replace(draft, failed_checks=checks)
         # Table lines in the body with their cells tab-separated, whatever separated them.
