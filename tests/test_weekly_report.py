@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from html.parser import HTMLParser
@@ -12,8 +13,14 @@ from pipeline_helpers import load_without_prefect, make_inbox
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.reporting.report_html import CHART_IDS, render_html
-from flows.reporting.weekly_report import NoPublishedWeek, read_weekly_report, render_markdown, write_reports
+from flows.reporting.report_html import CHART_IDS, closure_rate_chart, gap_runs, render_html, unit_trend_chart
+from flows.reporting.weekly_report import (
+    NoPublishedWeek,
+    calendar,
+    read_weekly_report,
+    render_markdown,
+    write_reports,
+)
 from flows.warehouse.db import connection
 from flows.warehouse.readers import WeekNotPublished
 
@@ -280,6 +287,26 @@ def test_week_after_an_unpublished_week(bundled: Path) -> None:
     assert "| 中国电信驻马店分公司 | 61 | 68 | 52 | 40 | 未发布 | 33 |" in markdown
     html = render_html(report)
     assert '"y":[61,68,52,40,null,33]' in html.replace(" ", "")
+
+
+def test_published_weeks_years_apart_shade_one_gap_not_every_week(bundled: Path) -> None:
+    """Found by the reliability suite: a trend whose published weeks lie years apart (an archive
+    with a hole) drew one shape per unpublished week, in quadratic time: the run hung writing reports."""
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con, ZMD, D(2021, 1, 11))
+    published = [t.city for t in report.trend if t.city is not None]
+    long_ago = dataclasses.replace(published[0], week_start=D(2010, 1, 4), week_end=D(2010, 1, 10))
+    report = dataclasses.replace(report, trend=calendar([long_ago, *published]))
+    gap = (D(2020, 12, 7) - D(2010, 1, 11)).days // 7  # the weeks from 2010-01-11 to 2020-11-30
+    assert len(report.trend) == 1 + gap + 6
+    assert gap_runs(report) == [(D(2010, 1, 11), D(2020, 11, 30), gap), (D(2021, 1, 4), D(2021, 1, 4), 1)]
+    for chart in (unit_trend_chart(report), closure_rate_chart(report)):
+        assert [a.text for a in chart.layout.annotations] == [f"{gap} 周未发布", "未发布"]
+        assert len(chart.layout.shapes) == 2
+        assert [t.isoformat() for t in chart.layout.xaxis.tickvals] == [
+            "2010-01-04", "2010-01-11", "2020-12-07", "2020-12-14", "2020-12-21", "2020-12-28", "2021-01-04",
+            "2021-01-11",
+        ]  # fmt: skip
 
 
 def test_unit_names_as_printed(bundled: Path) -> None:

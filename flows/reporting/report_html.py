@@ -139,25 +139,40 @@ def _chart(fig: go.Figure, div_id: str, height: int) -> str:
     )
 
 
-def _gap_shapes(fig: go.Figure, report: WeeklyReport) -> None:
-    """Shade each unpublished week and say so: a gap, not a zero."""
+def gap_runs(report: WeeklyReport) -> list[tuple[dt.date, dt.date, int]]:
+    """The runs of consecutive unpublished weeks on the trend: first and last week_start, and length."""
+    runs: list[tuple[dt.date, dt.date, int]] = []
+    previous_was_gap = False
     for t in report.trend:
-        if t.city is not None:
-            continue
-        middle = dt.datetime.combine(t.week_start, dt.time())
+        if t.city is None:
+            first, _, weeks = runs.pop() if previous_was_gap else (t.week_start, t.week_start, 0)
+            runs.append((first, t.week_start, weeks + 1))
+        previous_was_gap = t.city is None
+    return runs
+
+
+def _gap_shapes(fig: go.Figure, report: WeeklyReport) -> None:
+    """Shade each run of unpublished weeks and say so: a gap, not a zero.
+
+    One shape per run, not per week: plotly adds shapes in quadratic time, and the 12
+    published weeks of a trend can lie years apart (hundreds of weeks between them).
+    """
+    for first, last, weeks in gap_runs(report):
         fig.add_vrect(
-            x0=middle - dt.timedelta(days=3.5),
-            x1=middle + dt.timedelta(days=3.5),
+            x0=dt.datetime.combine(first, dt.time()) - dt.timedelta(days=3.5),
+            x1=dt.datetime.combine(last, dt.time()) + dt.timedelta(days=3.5),
             fillcolor="#d0d7de",
             opacity=0.35,
             line_width=0,
-            annotation_text="未发布",
+            annotation_text="未发布" if weeks == 1 else f"{weeks} 周未发布",
             annotation_position="top",
         )
 
 
 def _week_axis(report: WeeklyReport) -> dict[str, Any]:
-    weeks = [t.week_start for t in report.trend]
+    """A tick on each published week and on the first week of each gap (not on every week of a long one)."""
+    firsts = {first for first, _, _ in gap_runs(report)}
+    weeks = [t.week_start for t in report.trend if t.city is not None or t.week_start in firsts]
     return {
         "type": "date",
         "tickvals": weeks,
