@@ -60,24 +60,40 @@ def query(db_path: Path, sql: str, params: list | None = None) -> list[tuple[Any
         return con.execute(sql, params or []).fetchall()
 
 
-def load_without_prefect(inbox: Path, wh: Path) -> Path:
-    """Take an inbox into a warehouse with the flow's pure steps (no Prefect): returns the DuckDB path."""
+def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = None) -> Path:
+    """Take an inbox into a warehouse with the flow's pure steps (no Prefect): returns the DuckDB path.
+
+    The steps of `bulletin_etl` but the lock, the reports and the artifacts: batches an
+    interrupted run left are loaded, entries not read (links, FIFOs, hidden, too large)
+    and duplicates are recorded in a files-only batch, and a rerun takes only what is new.
+    """
     from datetime import UTC, datetime
 
-    from flows.warehouse import build, db
+    from flows.settings import DEFAULT_MAX_FILE_BYTES
+    from flows.warehouse import build, db, lake, plans
     from flows.warehouse.inbox import batches, known_files, plan_run
-    from flows.warehouse.ingest import process_batch
+    from flows.warehouse.ingest import process_batch, record_unparsed
 
     lake_dir, db_path = wh / "lake", wh / "bulletins.duckdb"
     wh.mkdir(parents=True, exist_ok=True)
     with connection(db_path) as con:
         db.create_raw_tables(con)
-        plan = plan_run(inbox, known_files(db.recorded_files(con)))
+        pending = db.pending_batches(con, lake_dir)
+        pending_rows = [row for b in pending for row in lake.read_files_part(lake_dir, b)]
         seen_at = datetime.now(UTC)
+        plan = plan_run(
+            inbox,
+            known_files(db.recorded_files(con), pending_rows),
+            max_file_bytes or DEFAULT_MAX_FILE_BYTES,
+            plans.read_plans(lake_dir),
+            seen_at,
+        )
         stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
-        batch_ids = []
+        batch_ids = list(pending)
         for n, items in enumerate(batches(plan.to_parse), start=1):
             batch_ids.append(process_batch(inbox, lake_dir, f"{stamp}-{n:04d}", items, seen_at).batch_id)
-        assert not plan.recorded_only
+        if plan.recorded_only:
+            batch_ids.append(f"{stamp}-{len(batch_ids) - len(pending) + 1:04d}")
+            record_unparsed(lake_dir, batch_ids[-1], plan.recorded_only, seen_at)
         build.load_and_build(con, lake_dir, batch_ids)
     return db_path
