@@ -220,7 +220,7 @@ def test_hostile_pages_and_odd_entries_publish_no_wrong_figure(tmp_path: Path, r
     from flows.settings import Settings
     from flows.warehouse.build import rebuild_warehouse
 
-    count = reliability.scale(60, 1200)
+    count = reliability.scale(60, 2000)
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("外部文件,不应被读取。", encoding="utf-8")
