@@ -56,7 +56,8 @@ select *, '驻马店' as city from (values
 UNIT_MART = """
 create table marts.unit_week_performance as
 select *, weeks_on_list_streak as weeks_on_list_total, null::bigint as rank_change,
-    coalesce(dispatched = unresolved, false) as resolves_nothing, null::double as overdue_share
+    coalesce(dispatched = unresolved, false) as resolves_nothing, null::double as overdue_share,
+    case when city = '三门峡' then unit_group else city end as unit_list, null::varchar as prev_unit_group
 from (values
     ('三门峡', date '2021-02-27', date '2021-03-05', '数字城管平台', '一支队', true, 167, 17, 0.101796::double,
         null::integer, null::double, null::varchar, 1, 1),

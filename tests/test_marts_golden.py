@@ -6,17 +6,26 @@ each week exercises); smaller scenarios are written inline below.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import duckdb
 import pytest
-from testdata import build_models, load_rows
+from testdata import (
+    CITY_UNITS,
+    DISTRICTS,
+    build_models,
+    bulletin_row,
+    file_row,
+    load_rows,
+    plus_days,
+    regrouped_unit_rows,
+    unit_row,
+)
 
 from flows.warehouse import models
 
-G1 = "市辖区(管委会)组"
-G2 = "市直单位及企业组"
+G1, G2 = DISTRICTS, CITY_UNITS
 D = date.fromisoformat
 A1, A2, A3, A4, A5, A6, A7 = (f"a{n}00000000000000-1" for n in range(1, 8))
 
@@ -36,8 +45,14 @@ ZHUMADIAN = "驻马店"
 
 
 def zhumadian(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows written without city and period_label, as Zhumadian's: its city, and no period label."""
-    return [{"city": ZHUMADIAN, "period_label": None, **row} for row in rows]
+    """Rows written without city and period_label, as Zhumadian's: its city, and no period label.
+
+    Unit rows get unit_list 驻马店 too: Zhumadian's groups are one list, the city's.
+    """
+    return [
+        {"city": ZHUMADIAN, "period_label": None, **({"unit_list": ZHUMADIAN} if "unit_group" in row else {}), **row}
+        for row in rows
+    ]
 
 
 def assert_rows(
@@ -67,10 +82,10 @@ def assert_rows(
 # ------------------------------------------------------------------ unit mart
 
 UNIT_COLUMNS = (
-    "city", "week_start", "week_end", "period_label", "unit_name", "unit_group", "on_list", "dispatched", "unresolved",
-    "unresolved_rate", "prev_week_published", "prev_on_list", "prev_dispatched", "prev_unresolved",
+    "city", "week_start", "week_end", "period_label", "unit_name", "unit_group", "unit_list", "on_list", "dispatched",
+    "unresolved", "unresolved_rate", "prev_week_published", "prev_on_list", "prev_dispatched", "prev_unresolved",
     "unresolved_change", "unresolved_rate_change_pp", "weeks_on_list_streak", "list_change",
-    "rank_in_group", "weeks_on_list_total", "prev_unresolved_rate", "prev_rank_in_group",
+    "rank_in_group", "weeks_on_list_total", "prev_unresolved_rate", "prev_unit_group", "prev_rank_in_group",
     "rank_change", "resolves_nothing", "overdue_share",
 )  # fmt: skip
 
@@ -79,56 +94,56 @@ TIMELINE_UNIT_WEEKS = [
     {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 68, "unresolved": 30, "unresolved_rate": 30 / 68,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 30 / 100},
     {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "河南移动驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 60, "unresolved": 20, "unresolved_rate": 20 / 60,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 20 / 100},
     {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": True, "dispatched": 500, "unresolved": 10, "unresolved_rate": 10 / 500,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 10 / 100},
     # printed as the alias 驿城区人民政府
     {"week_start": D("2020-12-07"), "week_end": D("2020-12-13"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1000, "unresolved": 40, "unresolved_rate": 40 / 1000,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 40 / 100},
     # W2: previous week published. 联通 printed with a space; 移动 and 联通 tie at rank 2.
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 68, "unresolved": 68, "unresolved_rate": 1.0,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 68, "prev_unresolved": 30, "unresolved_change": 38,
      "unresolved_rate_change_pp": (68 / 68 - 30 / 68) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
-     "weeks_on_list_total": 2, "prev_unresolved_rate": 30 / 68, "prev_rank_in_group": 1, "rank_change": 0,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 30 / 68, "prev_unit_group": G2, "prev_rank_in_group": 1, "rank_change": 0,
      "resolves_nothing": True, "overdue_share": 68 / 131},
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "中国联通驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 59, "unresolved": 9, "unresolved_rate": 9 / 59,
      "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 9,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 2,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 9 / 131},
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "市城乡一体化示范区管委会", "unit_group": G1, "on_list": True, "dispatched": 16, "unresolved": 5, "unresolved_rate": 5 / 16,
      "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 5,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 2,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 5 / 131},
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "河南移动驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 55, "unresolved": 9, "unresolved_rate": 9 / 55,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 60, "prev_unresolved": 20, "unresolved_change": -11,
      "unresolved_rate_change_pp": (9 / 55 - 20 / 60) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 2,
-     "weeks_on_list_total": 2, "prev_unresolved_rate": 20 / 60, "prev_rank_in_group": 2, "rank_change": 0,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 20 / 60, "prev_unit_group": G2, "prev_rank_in_group": 2, "rank_change": 0,
      "resolves_nothing": False, "overdue_share": 9 / 131},
     # left the list: unresolved 0, dispatched unknown, group from W1
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 500, "prev_unresolved": 10, "unresolved_change": -10,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": 10 / 500, "prev_rank_in_group": 2, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": 10 / 500, "prev_unit_group": G1, "prev_rank_in_group": 2, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 0.0},
     # printed as the canonical name: one unit with W1's alias
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1013, "unresolved": 40, "unresolved_rate": 40 / 1013,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 1000, "prev_unresolved": 40, "unresolved_change": 0,
      "unresolved_rate_change_pp": (40 / 1013 - 40 / 1000) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
-     "weeks_on_list_total": 2, "prev_unresolved_rate": 40 / 1000, "prev_rank_in_group": 1, "rank_change": 0,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 40 / 1000, "prev_unit_group": G1, "prev_rank_in_group": 1, "rank_change": 0,
      "resolves_nothing": False, "overdue_share": 40 / 131},
     # W3 (2020-12-21) is unpublished: its only bulletin fails a check. No rows.
     # W4 across New Year, after the gap: prev_* NULL, streaks restart, no "left" rows.
@@ -136,44 +151,44 @@ TIMELINE_UNIT_WEEKS = [
     {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 70, "unresolved": 40, "unresolved_rate": 40 / 70,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-     "weeks_on_list_total": 3, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 3, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 40 / 120},
     {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": True, "dispatched": 400, "unresolved": 20, "unresolved_rate": 20 / 400,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
-     "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 20 / 120},
     {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1100, "unresolved": 60, "unresolved_rate": 60 / 1100,
      "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-     "weeks_on_list_total": 3, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 3, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 60 / 120},
     # W5: previous week (2020-12-28) published across New Year; a6 counted once.
     {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "中一市政建设管理有限公司", "unit_group": G2, "on_list": True, "dispatched": 80, "unresolved": 60, "unresolved_rate": 60 / 80,
      "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 60,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 1,
-     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 60 / 150},
     {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 70, "unresolved": 50, "unresolved_rate": 50 / 70,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 70, "prev_unresolved": 40, "unresolved_change": 10,
      "unresolved_rate_change_pp": (50 / 70 - 40 / 70) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 2,
-     "weeks_on_list_total": 4, "prev_unresolved_rate": 40 / 70, "prev_rank_in_group": 1, "rank_change": -1,
+     "weeks_on_list_total": 4, "prev_unresolved_rate": 40 / 70, "prev_unit_group": G2, "prev_rank_in_group": 1, "rank_change": -1,
      "resolves_nothing": False, "overdue_share": 50 / 150},
     # printed as 驻马店市城乡一体化示范区管委会; was on W2's list, not W4's
     {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "市城乡一体化示范区管委会", "unit_group": G1, "on_list": True, "dispatched": 20, "unresolved": 10, "unresolved_rate": 10 / 20,
      "prev_week_published": True, "prev_on_list": False, "prev_dispatched": None, "prev_unresolved": 0, "unresolved_change": 10,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": "entered", "rank_in_group": 2,
-     "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 10 / 150},
     {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "经济开发区管委会", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 400, "prev_unresolved": 20, "unresolved_change": -20,
      "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
-     "weeks_on_list_total": 2, "prev_unresolved_rate": 20 / 400, "prev_rank_in_group": 2, "rank_change": None,
+     "weeks_on_list_total": 2, "prev_unresolved_rate": 20 / 400, "prev_unit_group": G1, "prev_rank_in_group": 2, "rank_change": None,
      "resolves_nothing": False, "overdue_share": 0.0},
     {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 1200, "unresolved": 30, "unresolved_rate": 30 / 1200,
      "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 1100, "prev_unresolved": 60, "unresolved_change": -30,
      "unresolved_rate_change_pp": (30 / 1200 - 60 / 1100) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
-     "weeks_on_list_total": 4, "prev_unresolved_rate": 60 / 1100, "prev_rank_in_group": 1, "rank_change": 0,
+     "weeks_on_list_total": 4, "prev_unresolved_rate": 60 / 1100, "prev_unit_group": G1, "prev_rank_in_group": 1, "rank_change": 0,
      "resolves_nothing": False, "overdue_share": 30 / 150},
 ]  # fmt: skip
 
@@ -271,87 +286,32 @@ def test_bulletin_units_canonical_names(timeline: duckdb.DuckDBPyConnection) -> 
 # ------------------------------------------------------------------ focused scenarios
 
 
-def _plus_days(day: str, days: int) -> str:
-    return str(D(day) + timedelta(days=days))
-
-
-def _file(n: int, issue_date: str | None, status: str = "loaded") -> dict[str, Any]:
-    return {
-        "file_sha256": f"c{n}".ljust(64, "0"),
-        "path": f"f{n}.txt",
-        "issue_date": issue_date,
-        "status": status,
-        "ingest_seq": n,
-        "batch_id": f"b{n}",
-    }
-
-
-def _bulletin(
-    n: int, seq: int, period_start: str, issue_date: str | None, failed: list[str] | None = None, **figures: Any
-) -> dict[str, Any]:
-    row = {
-        "bulletin_id": f"c{n}".ljust(16, "0") + f"-{seq}",
-        "file_sha256": f"c{n}".ljust(64, "0"),
-        "seq": seq,
-        "issue_date": issue_date,
-        "period_start": period_start,
-        "period_end": _plus_days(period_start, 6),
-        "received": 100,
-        "due": 100,
-        "closed": 90,
-        "in_progress": 5,
-        "overdue": 5,
-        "disputed": 0,
-        "closure_rate_published": 0.9,
-        "overdue_units": 1,
-        "failed_checks": failed or [],
-        "batch_id": f"b{n}",
-    }
-    row.update(figures)
-    return row
-
-
-def _unit(
-    n: int, seq: int, name: str, dispatched: int, unresolved: int, row_no: int = 1, group: str = G1
-) -> dict[str, Any]:
-    return {
-        "bulletin_id": f"c{n}".ljust(16, "0") + f"-{seq}",
-        "file_sha256": f"c{n}".ljust(64, "0"),
-        "unit_group": group,
-        "unit_name_raw": name,
-        "dispatched": dispatched,
-        "unresolved": unresolved,
-        "row_no": row_no,
-        "batch_id": f"b{n}",
-    }
-
-
 def test_supersession_tie_breaks(con: duckdb.DuckDBPyConnection) -> None:
     """Later issue wins; NULL issue date is earliest; same issue: later ingest; same file: later seq."""
     build(
         con,
         {
             "ingest.files": [
-                _file(1, None),
-                _file(2, "2021-02-01"),
-                _file(3, "2021-02-01"),
-                _file(4, "2021-02-09"),
-                _file(5, "2021-02-20"),
-                _file(6, "2021-02-02"),
-                _file(7, "2021-03-01"),
+                file_row(1, None),
+                file_row(2, "2021-02-01"),
+                file_row(3, "2021-02-01"),
+                file_row(4, "2021-02-09"),
+                file_row(5, "2021-02-20"),
+                file_row(6, "2021-02-02"),
+                file_row(7, "2021-03-01"),
             ],
             "raw.bulletins": [
                 # week of 2021-01-25: four printings; the last passing one wins
-                _bulletin(1, 1, "2021-01-25", None),
-                _bulletin(2, 1, "2021-01-25", "2021-02-01"),
-                _bulletin(3, 1, "2021-01-25", "2021-02-01"),  # same issue, ingested later
-                _bulletin(3, 2, "2021-01-25", "2021-02-01"),  # same file, later in it: wins
+                bulletin_row(1, 1, "2021-01-25", None),
+                bulletin_row(2, 1, "2021-01-25", "2021-02-01"),
+                bulletin_row(3, 1, "2021-01-25", "2021-02-01"),  # same issue, ingested later
+                bulletin_row(3, 2, "2021-01-25", "2021-02-01"),  # same file, later in it: wins
                 # week of 2021-02-01: a failing earlier printing is superseded, a failing later one is not
-                _bulletin(6, 1, "2021-02-01", "2021-02-02", ["components_sum_to_due"]),
-                _bulletin(4, 1, "2021-02-01", "2021-02-09"),
-                _bulletin(5, 1, "2021-02-01", "2021-02-20", ["units_sum_to_overdue"]),
+                bulletin_row(6, 1, "2021-02-01", "2021-02-02", ["components_sum_to_due"]),
+                bulletin_row(4, 1, "2021-02-01", "2021-02-09"),
+                bulletin_row(5, 1, "2021-02-01", "2021-02-20", ["units_sum_to_overdue"]),
                 # week of 2021-02-22: only a failing printing: unpublished, not superseded
-                _bulletin(7, 1, "2021-02-22", "2021-03-01", ["unit_count_matches"]),
+                bulletin_row(7, 1, "2021-02-22", "2021-03-01", ["unit_count_matches"]),
             ],
         },
     )
@@ -382,12 +342,12 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
     build(
         con,
         {
-            "ingest.files": [_file(1, "2021-03-09"), _file(2, "2021-03-16")],
+            "ingest.files": [file_row(1, "2021-03-09"), file_row(2, "2021-03-16")],
             "raw.bulletins": [
-                _bulletin(1, 1, "2021-03-01", "2021-03-09"),
-                _bulletin(2, 1, "2021-03-08", "2021-03-16", closed=95, overdue=0, overdue_units=0),
+                bulletin_row(1, 1, "2021-03-01", "2021-03-09"),
+                bulletin_row(2, 1, "2021-03-08", "2021-03-16", closed=95, overdue=0, overdue_units=0),
             ],
-            "raw.bulletin_units": [_unit(1, 1, "驿城区 人民政府", 50, 5)],
+            "raw.bulletin_units": [unit_row(1, 1, "驿城区 人民政府", 50, 5)],
         },
     )
     columns, rows = fetch(con, "marts.unit_week_performance", "week_start, unit_name")
@@ -399,12 +359,12 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
             {"week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 50, "unresolved": 5, "unresolved_rate": 5 / 50,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": 5 / 5},
             {"week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
              "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 50, "prev_unresolved": 5, "unresolved_change": -5,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": 5 / 50, "prev_rank_in_group": 1, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": 5 / 50, "prev_unit_group": G1, "prev_rank_in_group": 1, "rank_change": None,
              "resolves_nothing": False, "overdue_share": None},
         ]),
     )  # fmt: skip
@@ -435,13 +395,13 @@ def test_streak_survives_only_consecutive_published_weeks(con: duckdb.DuckDBPyCo
     on_list = [True, True, True, True, False, True, True]
     files, bulletins, units = [], [], []
     for n, (start, listed) in enumerate(zip(starts, on_list, strict=True), start=1):
-        issue = _plus_days(start, 8)
-        files.append(_file(n, issue))
+        issue = plus_days(start, 8)
+        files.append(file_row(n, issue))
         if listed:
-            bulletins.append(_bulletin(n, 1, start, issue))
-            units.append(_unit(n, 1, "经济开发区管委会", 10, 5))
+            bulletins.append(bulletin_row(n, 1, start, issue))
+            units.append(unit_row(n, 1, "经济开发区管委会", 10, 5))
         else:
-            bulletins.append(_bulletin(n, 1, start, issue, closed=95, overdue=0, overdue_units=0))
+            bulletins.append(bulletin_row(n, 1, start, issue, closed=95, overdue=0, overdue_units=0))
     build(con, {"ingest.files": files, "raw.bulletins": bulletins, "raw.bulletin_units": units})
     rows = con.execute(
         "select week_start, on_list, weeks_on_list_streak, weeks_on_list_total, list_change, prev_week_published "
@@ -464,11 +424,11 @@ def test_unit_printed_twice_in_one_bulletin_leaves_the_bulletin_out(con: duckdb.
     build(
         con,
         {
-            "ingest.files": [_file(1, "2021-03-09")],
-            "raw.bulletins": [_bulletin(1, 1, "2021-03-01", "2021-03-09", overdue_units=2)],
+            "ingest.files": [file_row(1, "2021-03-09")],
+            "raw.bulletins": [bulletin_row(1, 1, "2021-03-01", "2021-03-09", overdue_units=2)],
             "raw.bulletin_units": [
-                _unit(1, 1, "电信驻马店分公司", 20, 3, row_no=1, group=G2),
-                _unit(1, 1, "中国电信驻马店分公司", 30, 2, row_no=2, group=G2),
+                unit_row(1, 1, "电信驻马店分公司", 20, 3, row_no=1, group=G2),
+                unit_row(1, 1, "中国电信驻马店分公司", 30, 2, row_no=2, group=G2),
             ],
         },
     )
@@ -496,6 +456,99 @@ def test_unit_printed_twice_in_one_bulletin_leaves_the_bulletin_out(con: duckdb.
     assert models.run_data_tests(con) == []
 
 
+def test_zhumadian_unit_moving_groups_stays_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
+    """Zhumadian's two groups are one list: 市城市管理局 printed with the districts from
+    2021-01-11 stayed on it (no 'left' row in its old group, no 'entered' in the new one),
+    its streak goes on and its change is against last week's row in the other group; its
+    rank is within the group it is printed in, and rank_change is NULL across groups."""
+    build(con, regrouped_unit_rows())
+    columns, rows = fetch(con, "marts.unit_week_performance", "week_start, unit_name")
+    assert_rows(
+        columns,
+        rows,
+        UNIT_COLUMNS,
+        zhumadian([
+            {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 60, "unresolved": 12, "unresolved_rate": 12 / 60,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 12 / 30},
+            {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "市城市管理局", "unit_group": G2, "on_list": True, "dispatched": 40, "unresolved": 8, "unresolved_rate": 8 / 40,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 8 / 30},
+            {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 100, "unresolved": 10, "unresolved_rate": 10 / 100,
+             "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 10 / 30},
+            {"week_start": D("2021-01-11"), "week_end": D("2021-01-17"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": True, "dispatched": 60, "unresolved": 6, "unresolved_rate": 6 / 60,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 60, "prev_unresolved": 12, "unresolved_change": -6,
+             "unresolved_rate_change_pp": (6 / 60 - 12 / 60) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 12 / 60, "prev_unit_group": G2, "prev_rank_in_group": 1, "rank_change": 0,
+             "resolves_nothing": False, "overdue_share": 6 / 20},
+            # moved to the districts: stayed, streak 2, compared with last week's row in G2
+            {"week_start": D("2021-01-11"), "week_end": D("2021-01-17"), "unit_name": "市城市管理局", "unit_group": G1, "on_list": True, "dispatched": 50, "unresolved": 5, "unresolved_rate": 5 / 50,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 40, "prev_unresolved": 8, "unresolved_change": -3,
+             "unresolved_rate_change_pp": (5 / 50 - 8 / 40) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 2,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 8 / 40, "prev_unit_group": G2, "prev_rank_in_group": 2, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 5 / 20},
+            {"week_start": D("2021-01-11"), "week_end": D("2021-01-17"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 90, "unresolved": 9, "unresolved_rate": 9 / 90,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 100, "prev_unresolved": 10, "unresolved_change": -1,
+             "unresolved_rate_change_pp": (9 / 90 - 10 / 100) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 10 / 100, "prev_unit_group": G1, "prev_rank_in_group": 1, "rank_change": 0,
+             "resolves_nothing": False, "overdue_share": 9 / 20},
+            {"week_start": D("2021-01-18"), "week_end": D("2021-01-24"), "unit_name": "中国电信驻马店分公司", "unit_group": G2, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 60, "prev_unresolved": 6, "unresolved_change": -6,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 6 / 60, "prev_unit_group": G2, "prev_rank_in_group": 1, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 0.0},
+            # a third week in a row, in the same group as last week: rank_change again
+            {"week_start": D("2021-01-18"), "week_end": D("2021-01-24"), "unit_name": "市城市管理局", "unit_group": G1, "on_list": True, "dispatched": 30, "unresolved": 3, "unresolved_rate": 3 / 30,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 50, "prev_unresolved": 5, "unresolved_change": -2,
+             "unresolved_rate_change_pp": (3 / 30 - 5 / 50) * 100, "weeks_on_list_streak": 3, "list_change": "stayed", "rank_in_group": 1,
+             "weeks_on_list_total": 3, "prev_unresolved_rate": 5 / 50, "prev_unit_group": G1, "prev_rank_in_group": 2, "rank_change": 1,
+             "resolves_nothing": False, "overdue_share": 3 / 3},
+            {"week_start": D("2021-01-18"), "week_end": D("2021-01-24"), "unit_name": "驿城区政府", "unit_group": G1, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+             "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 90, "prev_unresolved": 9, "unresolved_change": -9,
+             "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 9 / 90, "prev_unit_group": G1, "prev_rank_in_group": 1, "rank_change": None,
+             "resolves_nothing": False, "overdue_share": 0.0},
+        ]),
+    )  # fmt: skip
+    counts = con.execute(
+        "select week_start, units_on_list, units_entered, units_left from marts.city_week_performance order by 1"
+    ).fetchall()
+    assert counts == [
+        (D("2021-01-04"), 3, None, None),
+        (D("2021-01-11"), 3, 0, 0),  # the move is neither an entry nor a departure
+        (D("2021-01-18"), 1, 0, 2),
+    ]
+    assert models.run_data_tests(con) == []
+
+
+def test_zhumadian_unit_printed_in_both_groups_leaves_the_bulletin_out(con: duckdb.DuckDBPyConnection) -> None:
+    """One list: a unit in both of Zhumadian's groups in one bulletin is listed twice (Sanmenxia's
+    channels are lists of their own: see the two-city test)."""
+    build(
+        con,
+        {
+            "ingest.files": [file_row(1, "2021-03-09")],
+            "raw.bulletins": [bulletin_row(1, 1, "2021-03-01", "2021-03-09", overdue_units=2)],
+            "raw.bulletin_units": [
+                unit_row(1, 1, "市城市管理局", 20, 3, row_no=1, group=G1),
+                unit_row(1, 1, "市城市管理局", 30, 2, row_no=2, group=G2),
+            ],
+        },
+    )
+    assert con.execute("select check_name, detail from core.bulletin_checks").fetchall() == [
+        ("units_unique_after_aliases", "市城市管理局 printed as 市城市管理局 and 市城市管理局")
+    ]
+    assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(0,)]
+    assert models.run_data_tests(con) == []
+
+
 # ------------------------------------------------------------------ two cities
 
 SANMENXIA = "三门峡"
@@ -505,7 +558,7 @@ Z1, Z2, S1, S1B, S2 = (f"c{n}".ljust(16, "0") + "-1" for n in range(1, 6))
 
 def _report(n: int, period_start: str, issue_date: str, label: str, received: int) -> dict[str, Any]:
     """A Sanmenxia report: received and a period label at city level, nothing else printed."""
-    return _bulletin(
+    return bulletin_row(
         n, 1, period_start, issue_date,
         format="sanmenxia_weekly", city=SANMENXIA, period_label=label, received=received,
         due=None, closed=None, in_progress=None, overdue=None, disputed=None,
@@ -516,7 +569,7 @@ def _report(n: int, period_start: str, issue_date: str, label: str, received: in
 def _department(
     n: int, row_no: int, group: str, name: str, dispatched: int, closed: int, unresolved: int
 ) -> dict[str, Any]:
-    row = _unit(n, 1, name, dispatched, unresolved, row_no=row_no, group=group)
+    row = unit_row(n, 1, name, dispatched, unresolved, row_no=row_no, group=group)
     return {**row, "closed": closed, "closure_rate_published": round(closed / dispatched, 3)}
 
 
@@ -528,18 +581,18 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
         con,
         {
             "ingest.files": [
-                _file(1, "2021-03-09"),
-                _file(2, "2021-03-23"),
-                _file(3, "2021-03-10"),
-                _file(4, "2021-03-20"),
-                _file(5, "2021-03-17"),
+                file_row(1, "2021-03-09"),
+                file_row(2, "2021-03-23"),
+                file_row(3, "2021-03-10"),
+                file_row(4, "2021-03-20"),
+                file_row(5, "2021-03-17"),
             ],
             "raw.bulletins": [
                 # Zhumadian: 2021-03-01 and 2021-03-15; its 2021-03-08 is unpublished
-                _bulletin(
+                bulletin_row(
                     1, 1, "2021-03-01", "2021-03-09", closed=88, overdue=7, overdue_units=2, closure_rate_published=0.88
                 ),
-                _bulletin(
+                bulletin_row(
                     2, 1, "2021-03-15", "2021-03-23", closed=91, overdue=4, overdue_units=1, closure_rate_published=0.91
                 ),
                 # Sanmenxia: 2021-03-01 printed twice (the later printing, issue 2021-03-20, wins:
@@ -549,15 +602,15 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
                 _report(5, "2021-03-08", "2021-03-17", "2021第10期", 480),
             ],
             "raw.bulletin_units": [
-                _unit(1, 1, "驿城区政府", 50, 5, row_no=1),
-                _unit(1, 1, "一支", 10, 2, row_no=2),  # Zhumadian has no alias for it
+                unit_row(1, 1, "驿城区政府", 50, 5, row_no=1),
+                unit_row(1, 1, "一支", 10, 2, row_no=2),  # Zhumadian has no alias for it
                 _department(3, 1, PLATFORM, "一支队", 100, 90, 10),
                 _department(4, 1, HOTLINE, "一支", 2, 1, 1),  # Sanmenxia's alias of 一支队
                 _department(4, 2, PLATFORM, "一支队", 100, 90, 10),
                 _department(4, 3, PLATFORM, "环卫处", 50, 49, 1),
                 _department(5, 1, HOTLINE, "一支队", 3, 3, 0),
                 _department(5, 2, PLATFORM, "一支队", 120, 100, 20),
-                _unit(2, 1, "驿城区政府", 40, 4),
+                unit_row(2, 1, "驿城区政府", 40, 4),
             ],
         },
     )
@@ -572,52 +625,52 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
         rows,
         UNIT_COLUMNS,
         [
-            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "一支队", "unit_group": HOTLINE, "on_list": True, "dispatched": 2, "unresolved": 1, "unresolved_rate": 1 / 2,
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "一支队", "unit_group": HOTLINE, "unit_list": HOTLINE, "on_list": True, "dispatched": 2, "unresolved": 1, "unresolved_rate": 1 / 2,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": None},
-            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "一支队", "unit_group": PLATFORM, "on_list": True, "dispatched": 100, "unresolved": 10, "unresolved_rate": 10 / 100,
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "一支队", "unit_group": PLATFORM, "unit_list": PLATFORM, "on_list": True, "dispatched": 100, "unresolved": 10, "unresolved_rate": 10 / 100,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": None},
-            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "环卫处", "unit_group": PLATFORM, "on_list": True, "dispatched": 50, "unresolved": 1, "unresolved_rate": 1 / 50,
+            {"city": SANMENXIA, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": "2021第9期", "unit_name": "环卫处", "unit_group": PLATFORM, "unit_list": PLATFORM, "on_list": True, "dispatched": 50, "unresolved": 1, "unresolved_rate": 1 / 50,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": None},
-            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "一支队", "unit_group": HOTLINE, "on_list": True, "dispatched": 3, "unresolved": 0, "unresolved_rate": 0.0,
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "一支队", "unit_group": HOTLINE, "unit_list": HOTLINE, "on_list": True, "dispatched": 3, "unresolved": 0, "unresolved_rate": 0.0,
              "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 2, "prev_unresolved": 1, "unresolved_change": -1,
              "unresolved_rate_change_pp": (0 / 3 - 1 / 2) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
-             "weeks_on_list_total": 2, "prev_unresolved_rate": 1 / 2, "prev_rank_in_group": 1, "rank_change": 0,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 1 / 2, "prev_unit_group": HOTLINE, "prev_rank_in_group": 1, "rank_change": 0,
              "resolves_nothing": False, "overdue_share": None},
-            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "一支队", "unit_group": PLATFORM, "on_list": True, "dispatched": 120, "unresolved": 20, "unresolved_rate": 20 / 120,
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "一支队", "unit_group": PLATFORM, "unit_list": PLATFORM, "on_list": True, "dispatched": 120, "unresolved": 20, "unresolved_rate": 20 / 120,
              "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 100, "prev_unresolved": 10, "unresolved_change": 10,
              "unresolved_rate_change_pp": (20 / 120 - 10 / 100) * 100, "weeks_on_list_streak": 2, "list_change": "stayed", "rank_in_group": 1,
-             "weeks_on_list_total": 2, "prev_unresolved_rate": 10 / 100, "prev_rank_in_group": 1, "rank_change": 0,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": 10 / 100, "prev_unit_group": PLATFORM, "prev_rank_in_group": 1, "rank_change": 0,
              "resolves_nothing": False, "overdue_share": None},
-            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "环卫处", "unit_group": PLATFORM, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
+            {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "unit_name": "环卫处", "unit_group": PLATFORM, "unit_list": PLATFORM, "on_list": False, "dispatched": None, "unresolved": 0, "unresolved_rate": None,
              "prev_week_published": True, "prev_on_list": True, "prev_dispatched": 50, "prev_unresolved": 1, "unresolved_change": -1,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 0, "list_change": "left", "rank_in_group": None,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": 1 / 50, "prev_rank_in_group": 2, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": 1 / 50, "prev_unit_group": PLATFORM, "prev_rank_in_group": 2, "rank_change": None,
              "resolves_nothing": False, "overdue_share": None},
-            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "unit_name": "一支", "unit_group": G1, "on_list": True, "dispatched": 10, "unresolved": 2, "unresolved_rate": 2 / 10,
+            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "unit_name": "一支", "unit_group": G1, "unit_list": ZHUMADIAN, "on_list": True, "dispatched": 10, "unresolved": 2, "unresolved_rate": 2 / 10,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 2,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": 2 / 7},
-            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 50, "unresolved": 5, "unresolved_rate": 5 / 50,
+            {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "unit_name": "驿城区政府", "unit_group": G1, "unit_list": ZHUMADIAN, "on_list": True, "dispatched": 50, "unresolved": 5, "unresolved_rate": 5 / 50,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 1, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": 5 / 7},
             # Zhumadian's 2021-03-08 is unpublished (Sanmenxia's is not): no previous week,
             # the streak restarts, no "left" row for 一支
-            {"city": ZHUMADIAN, "week_start": D("2021-03-15"), "week_end": D("2021-03-21"), "period_label": None, "unit_name": "驿城区政府", "unit_group": G1, "on_list": True, "dispatched": 40, "unresolved": 4, "unresolved_rate": 4 / 40,
+            {"city": ZHUMADIAN, "week_start": D("2021-03-15"), "week_end": D("2021-03-21"), "period_label": None, "unit_name": "驿城区政府", "unit_group": G1, "unit_list": ZHUMADIAN, "on_list": True, "dispatched": 40, "unresolved": 4, "unresolved_rate": 4 / 40,
              "prev_week_published": False, "prev_on_list": None, "prev_dispatched": None, "prev_unresolved": None, "unresolved_change": None,
              "unresolved_rate_change_pp": None, "weeks_on_list_streak": 1, "list_change": None, "rank_in_group": 1,
-             "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_rank_in_group": None, "rank_change": None,
+             "weeks_on_list_total": 2, "prev_unresolved_rate": None, "prev_unit_group": None, "prev_rank_in_group": None, "rank_change": None,
              "resolves_nothing": False, "overdue_share": 4 / 4},
         ],
     )  # fmt: skip

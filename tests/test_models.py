@@ -10,8 +10,9 @@ import duckdb
 import pytest
 from testdata import build_models, insert_rows, load_timeline
 
+from flows.parsing.formats.zhumadian_weekly import ZhumadianWeekly
 from flows.settings import SQL_DIR
-from flows.warehouse import db, models
+from flows.warehouse import build, db, models
 
 
 def write(path: Path, text: str) -> Path:
@@ -192,6 +193,29 @@ def test_build_needs_the_seed(con: duckdb.DuckDBPyConnection) -> None:
         models.build_models(con)
 
 
+def test_format_declarations_are_a_seed(con: duckdb.DuckDBPyConnection) -> None:
+    models.load_seeds(con)
+    assert con.execute("select * from seeds.bulletin_formats order by format").fetchall() == [
+        ("sanmenxia_weekly", "三门峡", True),
+        ("zhumadian_weekly", "驻马店", False),
+    ]
+
+
+def test_a_changed_format_declaration_rebuilds_the_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = build.models_fingerprint()
+    monkeypatch.setattr(ZhumadianWeekly, "groups_are_lists", True)
+    assert models.bulletin_formats()[1] == ("zhumadian_weekly", "驻马店", True)
+    assert build.models_fingerprint() != before
+
+
+def test_a_format_no_class_declares_fails_a_data_test(timeline: duckdb.DuckDBPyConnection) -> None:
+    """Its units have no list (NULL, never a guessed default), so a not_null test fails."""
+    timeline.execute("update raw.bulletins set format = 'retired_weekly'").fetchall()
+    build_models(timeline)
+    failures = {f.name: f for f in models.run_data_tests(timeline)}
+    assert "core.bulletin_units__not_null" in failures
+
+
 # ------------------------------------------------------------------ comments and docs
 
 
@@ -247,7 +271,9 @@ def test_the_issue_columns_exist() -> None:
     # issue 11: the city dimension, the publisher's period label, the unit's printed rate
     for relation in ("core.bulletins", "core.bulletin_units", "core.published_weeks", *MART_NAMES):
         required[relation] = required.get(relation, "") + " city period_label"
-    required["core.bulletin_units"] += " closed closure_rate_published"
+    required["core.bulletin_units"] += " closed closure_rate_published unit_list"
+    # a unit is followed within its list, not its printed group (Zhumadian's groups are one list)
+    required["marts.unit_week_performance"] += " unit_list prev_unit_group"
     for relation, names in required.items():
         missing = [n for n in names.split() if n not in docs[relation]]
         assert missing == [], relation
@@ -460,7 +486,15 @@ def test_failure_samples_at_most_five_rows(timeline: duckdb.DuckDBPyConnection) 
     failure = failures["unit_week_unresolved_within_dispatched"]
     assert failure.failing_row_count == 16  # the on-list rows
     assert len(failure.sample_rows) == 5
-    assert set(failure.sample_rows[0]) == {"city", "week_start", "unit_group", "unit_name", "dispatched", "unresolved"}
+    assert set(failure.sample_rows[0]) == {
+        "city",
+        "week_start",
+        "unit_list",
+        "unit_group",
+        "unit_name",
+        "dispatched",
+        "unresolved",
+    }
 
 
 # ------------------------------------------------------------------ idempotence and transactions

@@ -8,8 +8,10 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import duckdb
 import pytest
 from pipeline_helpers import load_without_prefect, make_inbox
+from testdata import build_models, load_rows, regrouped_unit_rows
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -314,6 +316,22 @@ def test_unit_names_as_printed(bundled: Path) -> None:
         report = read_weekly_report(con, ZMD, D(2020, 12, 21))
     assert report.printed_names == {"驿城区政府": ["驿城区人民政府"]}
     assert "| 1 | 驿城区人民政府（统一名称：驿城区政府） | 1021 | 6 | -2 |" in render_markdown(report)
+
+
+def test_a_unit_printed_in_the_other_group_stayed_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
+    """Zhumadian's groups are one list: a unit that moved is 连续上榜, its remark names last
+    week's group, and its trend goes on across the move."""
+    load_rows(con, regrouped_unit_rows())
+    build_models(con)
+    report = read_weekly_report(con, ZMD, D(2021, 1, 11))
+    markdown = render_markdown(report)
+    assert "本周上榜 3 个单位：新上榜 0 个，连续上榜 3 个；退出 0 个。" in markdown
+    assert (
+        "| 2 | 市城市管理局 | 50 | 5 | -3 | 10.00% | -10.00 个百分点 | 连续上榜 | 2 | 上周在市直单位及企业组 |"
+        in markdown
+    )
+    assert "| 市城市管理局 | 8 | 5 |" in markdown
+    assert "上周在市直单位及企业组" in parse(render_html(report)).section_text("list")
 
 
 def test_a_week_whose_bulletin_was_corrected(tmp_path: Path) -> None:

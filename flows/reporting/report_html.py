@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from flows.reporting import labels as L
 from flows.reporting.weekly_report import (
+    RESOLVES_NOTHING,
     TREND_WEEKS,
     UNIT_TABLE_HEADER,
     WeeklyReport,
@@ -31,6 +32,7 @@ from flows.reporting.weekly_report import (
     title,
     trend_sources_line,
     unit_label,
+    unit_remarks,
     unit_table_rows,
 )
 from flows.warehouse.readers import UnitWeekRow
@@ -186,7 +188,7 @@ def unit_trend_chart(report: WeeklyReport) -> go.Figure:
     fig = go.Figure()
     weeks = [t.week_start for t in report.trend]
     for unit in report.units:
-        history = report.unit_trend.get((unit.unit_group, unit.unit_name), {})
+        history = report.unit_trend.get((unit.unit_list, unit.unit_name), {})
         name = unit_label(report, unit)
         y = [history.get(t.week_start) if t.city is not None else None for t in report.trend]
         fig.add_trace(
@@ -296,8 +298,10 @@ def _unit_table(report: WeeklyReport, group: str) -> str:
     for unit, cells in zip(units, unit_table_rows(report, group), strict=True):
         cells_html = [escape(c) for c in cells]
         cells_html[7] = _badge(unit)
-        if unit.resolves_nothing:
-            cells_html[9] = '<span class="badge nothing">零办结</span>'
+        cells_html[9] = "；".join(
+            '<span class="badge nothing">零办结</span>' if remark == RESOLVES_NOTHING else escape(remark)
+            for remark in unit_remarks(unit)
+        )
         rows.append(tuple(cells_html))
     numeric = (True, False, True, True, True, True, True, False, True, False)
     tones = [

@@ -43,6 +43,9 @@ REPORTS_PER_RUN = 8
 
 REPORT_TITLE = "数字城管超时未办结单位周报"
 
+# The remark of a unit on the list with every dispatched case unresolved.
+RESOLVES_NOTHING = "零办结"
+
 
 class NoPublishedWeek(LookupError):
     """The warehouse has no published week: nothing to report."""
@@ -65,7 +68,7 @@ class WeeklyReport:
     groups: list[str]  # unit groups in the order the bulletin prints them
     printed_names: dict[str, list[str]]  # canonical -> as printed this week (when it differs)
     trend: list[TrendWeek]  # calendar weeks of the last TREND_WEEKS published weeks, oldest first
-    unit_trend: dict[tuple[str, str], dict[dt.date, int]]  # (group, unit) -> published week -> unresolved
+    unit_trend: dict[tuple[str, str], dict[dt.date, int]]  # (list, unit) -> published week -> unresolved
     sources: dict[str, BulletinSource]  # bulletin_id -> where it was read, for every published trend week
     printings: list[BulletinSource]  # every printing of this week, earliest first
     first_published: bool  # no published week before this one
@@ -137,7 +140,7 @@ def read_weekly_report(con: duckdb.DuckDBPyConnection, city_name: str, week: dt.
         groups=groups,
         printed_names=printed,
         trend=calendar(window),
-        unit_trend=unit_unresolved(con, city_name, [(u.unit_group, u.unit_name) for u in units], published),
+        unit_trend=unit_unresolved(con, city_name, [(u.unit_list, u.unit_name) for u in units], published),
         sources=bulletin_sources(con, [w.bulletin_id for w in window]),
         printings=week_printings(con, city_name, week_start),
         first_published=len(city_weeks(con, city_name, week_start, 2)) == 1,
@@ -192,10 +195,18 @@ def unit_display_name(report: WeeklyReport, unit: UnitWeekRow) -> str:
     return f"{'、'.join(printed)}（统一名称：{unit.unit_name}）"
 
 
-def unit_remark(unit: UnitWeekRow) -> str:
+def unit_remarks(unit: UnitWeekRow) -> list[str]:
+    """What the remark column says of a unit: 零办结, and the group it moved from."""
+    remarks = []
     if unit.resolves_nothing:
-        return "零办结"
-    return ""
+        remarks.append(RESOLVES_NOTHING)
+    if unit.on_list and unit.prev_unit_group is not None and unit.prev_unit_group != unit.unit_group:
+        remarks.append(f"上周在{unit.prev_unit_group}")
+    return remarks
+
+
+def unit_remark(unit: UnitWeekRow) -> str:
+    return "；".join(unit_remarks(unit))
 
 
 def list_summary(report: WeeklyReport) -> str:
@@ -352,7 +363,7 @@ def render_markdown(report: WeeklyReport) -> str:
     header = ["单位", *(trend_label(t.week_start) for t in report.trend)]
     rows = []
     for unit in report.units:
-        history = report.unit_trend.get((unit.unit_group, unit.unit_name), {})
+        history = report.unit_trend.get((unit.unit_list, unit.unit_name), {})
         cells = [str(history[t.week_start]) if t.city is not None else "未发布" for t in report.trend]
         rows.append((unit_label(report, unit), *cells))
     out += _md_table(header, rows, (False, *(True for _ in report.trend)))

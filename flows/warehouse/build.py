@@ -30,12 +30,14 @@ class NoLake(RuntimeError):
 
 
 def models_fingerprint() -> str:
-    """Hash of the SQL models and seeds: a change rebuilds the models even with no new files."""
+    """Hash of the SQL models and seeds (the format declarations included): a change
+    rebuilds the models even with no new files."""
     digest = hashlib.sha256()
     for path in sorted(SQL_DIR.rglob("*")):
         if path.is_file() and path.suffix in {".sql", ".csv"}:
             digest.update(path.relative_to(SQL_DIR).as_posix().encode())
             digest.update(path.read_bytes())
+    digest.update(repr(models.bulletin_formats()).encode())
     return digest.hexdigest()
 
 

@@ -7,6 +7,7 @@ and the models in one transaction).
 Layout under `flows.settings.SQL_DIR`:
 
 - `seeds/unit_aliases.csv`: `city,alias,canonical`, one known spelling of a unit per line.
+  (`seeds.bulletin_formats` has no file: it is written from the format classes.)
 - `staging/*.sql` (views), `core/*.sql` (views), `marts/*.sql` (tables): each file holds
   one select; its name is the relation's name (`marts/unit_week_performance.sql` ->
   `marts.unit_week_performance`). A header of `--` lines documents it:
@@ -124,8 +125,24 @@ def read_unit_aliases(path: Path) -> dict[tuple[str, str], str]:
     return resolved
 
 
+def bulletin_formats() -> list[tuple[str, str, bool]]:
+    """What the SQL needs to know of each bulletin format: (format, city, groups_are_lists).
+
+    Declared once, on the format classes (`flows.parsing.formats.FORMATS`).
+
+    >>> bulletin_formats()
+    [('sanmenxia_weekly', '三门峡', True), ('zhumadian_weekly', '驻马店', False)]
+    """
+    return sorted((fmt.name, fmt.city, bool(fmt.groups_are_lists)) for fmt in FORMATS)
+
+
 def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> int:
-    """(Re)create `seeds.unit_aliases(city, alias_key, canonical)` from the CSV; returns its row count."""
+    """(Re)create the seeds; returns the alias count.
+
+    `seeds.unit_aliases(city, alias_key, canonical)` from the CSV, and
+    `seeds.bulletin_formats(format, city, groups_are_lists)` from the format classes.
+    """
+    _load_bulletin_formats(con)
     aliases = read_unit_aliases(_sql_dir(sql_dir) / SEED_ALIASES)
     _run(con, "create schema if not exists seeds")
     _run(
@@ -144,6 +161,28 @@ def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> i
     _run(con, "comment on column seeds.unit_aliases.alias_key is 'a spelling of a unit name, folded: the join key'")
     _run(con, "comment on column seeds.unit_aliases.canonical is 'the canonical unit name it stands for'")
     return len(aliases)
+
+
+def _load_bulletin_formats(con: duckdb.DuckDBPyConnection) -> None:
+    _run(con, "create schema if not exists seeds")
+    _run(
+        con,
+        "create or replace table seeds.bulletin_formats "
+        "(format varchar primary key, city varchar not null, groups_are_lists boolean not null)",
+    )
+    con.executemany("insert into seeds.bulletin_formats values (?, ?, ?)", bulletin_formats()).fetchall()
+    _run(
+        con,
+        "comment on table seeds.bulletin_formats is 'the bulletin formats the parser reads, as declared on their "
+        "classes in flows/parsing/formats/'",
+    )
+    _run(con, "comment on column seeds.bulletin_formats.format is 'the format name (core.bulletins.format)'")
+    _run(con, "comment on column seeds.bulletin_formats.city is 'the city whose bulletins it reads'")
+    _run(
+        con,
+        "comment on column seeds.bulletin_formats.groups_are_lists is 'true: each unit group is a list of its own "
+        "(Sanmenxia: a channel); false: the groups are parts of one list, a unit may move between them (Zhumadian)'",
+    )
 
 
 # --------------------------------------------------------------------------- models
@@ -369,10 +408,11 @@ def _body(select: str) -> str:
 def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> list[str]:
     """Create every model (views, then mart tables) in dependency order; returns the relations built.
 
-    Runs in the caller's transaction. Needs `seeds.unit_aliases` (see `load_seeds`).
+    Runs in the caller's transaction. Needs the seeds (see `load_seeds`).
     """
-    if not relation_exists(con, "seeds.unit_aliases"):
-        raise RuntimeError("seeds.unit_aliases does not exist: call load_seeds(con) before build_models(con)")
+    for seed in ("seeds.unit_aliases", "seeds.bulletin_formats"):
+        if not relation_exists(con, seed):
+            raise RuntimeError(f"{seed} does not exist: call load_seeds(con) before build_models(con)")
     built = []
     for model in discover_models(sql_dir):
         _run(con, f"create schema if not exists {model.layer}")

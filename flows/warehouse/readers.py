@@ -304,6 +304,7 @@ class UnitWeekRow:
 
     unit_name: str
     unit_group: str
+    unit_list: str  # the list it is followed on: its channel (Sanmenxia), the city (Zhumadian: one list)
     on_list: bool
     dispatched: int | None
     unresolved: int
@@ -314,6 +315,7 @@ class UnitWeekRow:
     weeks_on_list_total: int
     list_change: str | None
     rank_in_group: int | None
+    prev_unit_group: str | None
     rank_change: int | None
     resolves_nothing: bool
     overdue_share: float | None
@@ -439,7 +441,7 @@ def unit_weeks(con: duckdb.DuckDBPyConnection, city: str, week_start: dt.date) -
     return out
 
 
-UnitKey = tuple[str, str]  # (unit_group, unit_name): a unit is followed within its group
+UnitKey = tuple[str, str]  # (unit_list, unit_name): a unit is followed within its list
 
 
 def unit_unresolved(
@@ -453,15 +455,15 @@ def unit_unresolved(
     if units and weeks:
         rows = con.execute(
             """
-            select unit_group, unit_name, week_start, unresolved from marts.unit_week_performance
+            select unit_list, unit_name, week_start, unresolved from marts.unit_week_performance
             where city = ?
                 and week_start in (select unnest(?::date[]))
                 and unit_name in (select unnest(?::varchar[]))
             """,
             [city, weeks, sorted({name for _, name in units})],
         ).fetchall()
-        found = {(group, name, week): int(unresolved) for group, name, week, unresolved in rows}
-    return {(g, n): {week: found.get((g, n, week), 0) for week in weeks} for g, n in units}
+        found = {(unit_list, name, week): int(unresolved) for unit_list, name, week, unresolved in rows}
+    return {(lst, n): {week: found.get((lst, n, week), 0) for week in weeks} for lst, n in units}
 
 
 def bulletin_sources(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -> dict[str, BulletinSource]:
@@ -573,7 +575,7 @@ def unknown_format_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
 # The marts people take away (exports, the lake's copy), each in its key order.
 MART_ORDER: dict[str, str] = {
     "city_week_performance": "city, week_start",
-    "unit_week_performance": "city, week_start, unit_group, on_list desc, rank_in_group nulls last, unit_name",
+    "unit_week_performance": "city, week_start, unit_group, on_list desc, rank_in_group nulls last, unit_name, unit_list",
 }
 
 

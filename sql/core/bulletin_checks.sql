@@ -11,8 +11,8 @@
 -- column: seq: 1-based order of the bulletin in its file
 -- column: period_start: first day of the week reported
 -- column: check_name: the rule broken: units_unique_after_aliases (no two rows of a
---   bulletin, of one channel for sanmenxia_weekly, name the same canonical unit, e.g.
---   驿城区政府 and 驿城区人民政府)
+--   bulletin's list, core.bulletin_units.unit_list (Sanmenxia: of one channel), name the
+--   same canonical unit, e.g. 驿城区政府 and 驿城区人民政府)
 -- column: detail: what broke it, e.g. "驿城区政府 printed as 驿城区政府 and 驿城区人民政府"
 with
 
@@ -24,19 +24,16 @@ bulletins as (
     select * from staging.stg_bulletins
 ),
 
--- canonical units listed more than once in one bulletin (in one channel's table for
--- sanmenxia_weekly, which lists a department once per channel: unit_group)
+-- canonical units listed more than once on one list of a bulletin (Zhumadian's groups are
+-- one list; Sanmenxia lists a department once per channel)
 units_twice as (
     select
-        units.bulletin_id,
-        units.unit_name,
-        string_agg(units.unit_name_raw, ' and ' order by units.row_no) as spellings,
+        bulletin_id,
+        unit_list,
+        unit_name,
+        string_agg(unit_name_raw, ' and ' order by row_no) as spellings,
     from units
-    inner join bulletins on bulletins.bulletin_id = units.bulletin_id
-    group by
-        units.bulletin_id,
-        units.unit_name,
-        case when bulletins.format = 'sanmenxia_weekly' then units.unit_group end
+    group by bulletin_id, unit_list, unit_name
     having count(*) > 1
 ),
 
@@ -44,7 +41,7 @@ broken as (
     select
         bulletin_id,
         'units_unique_after_aliases' as check_name,
-        string_agg(unit_name || ' printed as ' || spellings, '; ' order by unit_name) as detail,
+        string_agg(unit_name || ' printed as ' || spellings, '; ' order by unit_name, unit_list) as detail,
     from units_twice
     group by bulletin_id
 ),

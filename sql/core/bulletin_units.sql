@@ -1,9 +1,10 @@
 -- grain: one row per unit row (bulletin_id, row_no) of a bulletin in core.bulletins.
 -- unique_key: bulletin_id, row_no
--- not_null: bulletin_id, city, row_no, unit_name_raw, unit_name, line_no, file_sha256
+-- not_null: bulletin_id, city, row_no, unit_name_raw, unit_name, line_no, file_sha256, unit_list
 -- materialized: table
 -- description: The units listed by each bulletin, with canonical names from
---   seeds.unit_aliases (sql/seeds/unit_aliases.csv, per city).
+--   seeds.unit_aliases (sql/seeds/unit_aliases.csv, per city), and the list each is on
+--   (seeds.bulletin_formats: whether the format's groups are lists of their own).
 -- column: bulletin_id: the bulletin the row belongs to (core.bulletins)
 -- column: period_start: first day of the bulletin's week
 -- column: unit_group: table group (市辖区(管委会)组, 市直单位及企业组; Sanmenxia: the channel,
@@ -23,6 +24,10 @@
 --   none (Zhumadian)
 -- column: closure_rate_published: the unit's rate as printed (Sanmenxia: 完成率 or 结案率,
 --   closed / dispatched), 0..1; NULL where the format prints none (Zhumadian)
+-- column: unit_list: the list the unit is on, which it is followed within from week to
+--   week: its unit_group where the format's groups are lists of their own (Sanmenxia: the
+--   channel); the city where the groups are parts of one list (Zhumadian: a unit printed
+--   in the other group the next week is still on the same list)
 with
 
 units as (
@@ -35,6 +40,10 @@ bulletins as (
 
 aliases as (
     select * from seeds.unit_aliases
+),
+
+formats as (
+    select * from seeds.bulletin_formats
 ),
 
 final as (
@@ -54,11 +63,17 @@ final as (
         bulletins.period_label,
         units.closed,
         units.closure_rate_published,
+        -- NULL for a format no class declares (fails not_null: no silent default)
+        case formats.groups_are_lists
+            when true then units.unit_group
+            when false then bulletins.city
+        end as unit_list,
     from units
     inner join bulletins on bulletins.bulletin_id = units.bulletin_id
     left join aliases
         on aliases.city = bulletins.city
         and aliases.alias_key = units.unit_name_key
+    left join formats on formats.format = bulletins.format
 )
 
 select * from final

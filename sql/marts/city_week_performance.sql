@@ -24,10 +24,11 @@
 -- column: closure_rate_change_pp: (closure_rate - prev_closure_rate) * 100, in percentage points
 -- column: overdue_change: overdue - the previous week's overdue; NULL when not published
 -- column: disputed_change: disputed - the previous week's disputed; NULL when not published
--- column: units_on_list: canonical units on this week's list (a unit listed in two groups,
---   like a Sanmenxia department in two channels, counts in each)
+-- column: units_on_list: canonical units on this week's list (a unit on two lists, like a
+--   Sanmenxia department in two channels, counts on each)
 -- column: units_entered: units on this week's list that were off the previous week's;
---   NULL when the previous week was not published
+--   NULL when the previous week was not published (a Zhumadian unit printed in the other
+--   group than last week did not enter: its groups are one list)
 -- column: units_left: units on the previous week's list that are off this week's; NULL
 --   when the previous week was not published
 -- column: top3_overdue_share: the 3 largest units' unresolved summed, / overdue, 0..1;
@@ -66,7 +67,7 @@ largest_three as (
     where on_list
     qualify row_number() over (
         partition by city, week_start
-        order by unresolved desc nulls last, unit_name, unit_group
+        order by unresolved desc nulls last, unit_name, unit_list
     ) <= 3
 ),
 

@@ -1,21 +1,27 @@
--- grain: one row per city, canonical unit and group per published week of the city in
---   which the unit is on the group's list, or was on it in the previous week (week_start -
---   7 days) and that week was published too (a unit that left the list).
--- unique_key: city, week_start, unit_group, unit_name
--- not_null: city, week_start, unit_group, unit_name, week_end, on_list, prev_week_published,
---   unresolved, weeks_on_list_streak, weeks_on_list_total
+-- grain: one row per city, list and canonical unit per published week of the city in which
+--   the unit is on the list, or was on it in the previous week (week_start - 7 days) and
+--   that week was published too (a unit that left the list).
+-- unique_key: city, week_start, unit_list, unit_name
+-- not_null: city, week_start, unit_list, unit_name, unit_group, week_end, on_list,
+--   prev_week_published, unresolved, weeks_on_list_streak, weeks_on_list_total
 -- description: Each unit's week-over-week performance on its city's weekly list (Zhumadian:
 --   the units with overdue cases; Sanmenxia: each channel's departments cases were
 --   dispatched to). Only bulletins that pass their checks and are not superseded count;
---   weeks are compared within a city, a unit within its group (a Sanmenxia department
---   listed by two channels has a row for each).
+--   weeks are compared within a city, a unit within its list (unit_list): Zhumadian's two
+--   groups are one list, so a unit printed in the other group the next week stayed on it;
+--   Sanmenxia's channels are lists of their own, so a department listed by two channels
+--   has a row for each.
 -- column: city: the publishing city (驻马店, 三门峡)
 -- column: week_start: first day of the published week
 -- column: week_end: last day of the published week
 -- column: period_label: the publisher's own label of the period (2021第7期); NULL when it
 --   prints none (Zhumadian)
 -- column: unit_name: canonical unit name (sql/seeds/unit_aliases.csv, per city)
--- column: unit_group: table group the unit is listed in (Sanmenxia: the channel)
+-- column: unit_group: table group the unit is printed in this week (Sanmenxia: the
+--   channel); for a unit that left the list, its group in the previous week
+-- column: unit_list: the list the unit is followed on (core.bulletin_units.unit_list): the
+--   channel for Sanmenxia, whose channels are lists of their own; the city (驻马店) for
+--   Zhumadian, whose groups are parts of one list
 -- column: on_list: true when the unit is on this week's list
 -- column: dispatched: cases dispatched to the unit (交办件; Sanmenxia: 派遣数); NULL off the
 --   list (not printed)
@@ -33,18 +39,23 @@
 -- column: unresolved_rate_change_pp: (unresolved_rate - prev_unresolved_rate) * 100, in
 --   percentage points; NULL unless both rates exist
 -- column: weeks_on_list_streak: consecutive published weeks on the list ending this week,
---   with no unpublished week between; 0 off the list
--- column: list_change: entered, stayed or left against the previous week; NULL when the
---   previous week was not published (so also in the first published week)
+--   with no unpublished week between (whichever group printed the unit); 0 off the list
+-- column: list_change: entered, stayed or left against the previous week's list (a
+--   Zhumadian unit printed in the other group stayed); NULL when the previous week was
+--   not published (so also in the first published week)
 -- column: rank_in_group: rank by unresolved (most first) among the units on the list in
 --   the same group this week; ties share a rank (rank()); NULL off the list
 -- column: weeks_on_list_total: published weeks on the list up to and including this one
 -- column: prev_unresolved_rate: unresolved_rate in the previous week; NULL when the unit
 --   was off that list or the week was not published
--- column: prev_rank_in_group: rank_in_group in the previous week; NULL when the unit was
---   off that list or the week was not published
+-- column: prev_unit_group: the group the unit was printed in the previous week (differs
+--   from unit_group when a Zhumadian unit moved); NULL when the unit was off that list or
+--   the week was not published
+-- column: prev_rank_in_group: rank_in_group in the previous week, within prev_unit_group;
+--   NULL when the unit was off that list or the week was not published
 -- column: rank_change: prev_rank_in_group - rank_in_group: positive = the unit moved up
---   towards rank 1 (more unresolved than its peers); NULL unless on the list both weeks
+--   towards rank 1 (more unresolved than its peers); NULL unless on the list in the same
+--   group both weeks (ranks in two groups do not compare)
 -- column: resolves_nothing: on the list with every dispatched case unresolved
 --   (dispatched = unresolved > 0, like 68/68); false off the list
 -- column: overdue_share: unresolved / the city's overdue that week, 0..1; NULL when the
@@ -59,19 +70,20 @@ bulletin_units as (
     select * from core.bulletin_units
 ),
 
--- units on a published week's list, per group; a unit printed twice in a group (two
--- spellings of one canonical name) is summed
+-- units on a published week's lists, one row each: core.bulletin_checks keeps a bulletin
+-- that lists a unit twice on one list out of the published weeks (and the unique_key test
+-- would catch one that got through, where a sum would hide it)
 listed as (
     select
         weeks.city,
         weeks.week_start,
-        units.unit_group,
+        units.unit_list,
         units.unit_name,
-        sum(units.dispatched)::integer as dispatched,
-        sum(units.unresolved)::integer as unresolved,
+        units.unit_group,
+        units.dispatched::integer as dispatched,
+        units.unresolved::integer as unresolved,
     from weeks
     inner join bulletin_units as units on units.bulletin_id = weeks.bulletin_id
-    group by weeks.city, weeks.week_start, units.unit_group, units.unit_name
 ),
 
 ranked as (
@@ -85,13 +97,14 @@ ranked as (
     from listed
 ),
 
--- on the city's previous published week's list, not on this week's
+-- on the city's previous published week's list, not on this week's (in any group)
 left_the_list as (
     select
         weeks.city,
         weeks.week_start,
-        prev.unit_group,
+        prev.unit_list,
         prev.unit_name,
+        prev.unit_group,
     from weeks
     inner join listed as prev
         on prev.city = weeks.city
@@ -101,7 +114,7 @@ left_the_list as (
         from listed as this_week
         where this_week.city = weeks.city
             and this_week.week_start = weeks.week_start
-            and this_week.unit_group = prev.unit_group
+            and this_week.unit_list = prev.unit_list
             and this_week.unit_name = prev.unit_name
     )
 ),
@@ -110,8 +123,9 @@ unit_weeks as (
     select
         city,
         week_start,
-        unit_group,
+        unit_list,
         unit_name,
+        unit_group,
         true as on_list,
         dispatched,
         unresolved,
@@ -122,8 +136,9 @@ unit_weeks as (
     select
         city,
         week_start,
-        unit_group,
+        unit_list,
         unit_name,
+        unit_group,
         false as on_list,
         null::integer as dispatched,
         0 as unresolved,
@@ -137,10 +152,10 @@ streak_starts as (
     select
         city,
         week_start,
-        unit_group,
+        unit_list,
         unit_name,
         case
-            when lag(week_start) over (partition by city, unit_group, unit_name order by week_start)
+            when lag(week_start) over (partition by city, unit_list, unit_name order by week_start)
                 = week_start - 7
                 then 0
             else 1
@@ -152,10 +167,10 @@ streak_ids as (
     select
         city,
         week_start,
-        unit_group,
+        unit_list,
         unit_name,
         sum(starts_streak) over (
-            partition by city, unit_group, unit_name
+            partition by city, unit_list, unit_name
             order by week_start
             rows between unbounded preceding and current row
         ) as streak_id,
@@ -166,10 +181,10 @@ streaks as (
     select
         city,
         week_start,
-        unit_group,
+        unit_list,
         unit_name,
         row_number() over (
-            partition by city, unit_group, unit_name, streak_id
+            partition by city, unit_list, unit_name, streak_id
             order by week_start
         ) as weeks_on_list_streak,
     from streak_ids
@@ -183,6 +198,7 @@ joined as (
         weeks.period_label,
         unit_weeks.unit_name,
         unit_weeks.unit_group,
+        unit_weeks.unit_list,
         unit_weeks.on_list,
         unit_weeks.dispatched,
         unit_weeks.unresolved,
@@ -196,10 +212,11 @@ joined as (
             else prev.unresolved
         end as prev_unresolved,
         prev.unresolved_rate as prev_unresolved_rate,
+        prev.unit_group as prev_unit_group,
         prev.rank_in_group as prev_rank_in_group,
         coalesce(streaks.weeks_on_list_streak, 0) as weeks_on_list_streak,
         sum(unit_weeks.on_list::integer) over (
-            partition by unit_weeks.city, unit_weeks.unit_group, unit_weeks.unit_name
+            partition by unit_weeks.city, unit_weeks.unit_list, unit_weeks.unit_name
             order by unit_weeks.week_start
             rows between unbounded preceding and current row
         )::bigint as weeks_on_list_total,
@@ -215,12 +232,12 @@ joined as (
     left join ranked as prev
         on prev.city = unit_weeks.city
         and prev.week_start = unit_weeks.week_start - 7
-        and prev.unit_group = unit_weeks.unit_group
+        and prev.unit_list = unit_weeks.unit_list
         and prev.unit_name = unit_weeks.unit_name
     left join streaks
         on streaks.city = unit_weeks.city
         and streaks.week_start = unit_weeks.week_start
-        and streaks.unit_group = unit_weeks.unit_group
+        and streaks.unit_list = unit_weeks.unit_list
         and streaks.unit_name = unit_weeks.unit_name
 ),
 
@@ -232,6 +249,7 @@ final as (
         period_label,
         unit_name,
         unit_group,
+        unit_list,
         on_list,
         dispatched,
         unresolved,
@@ -252,15 +270,16 @@ final as (
         rank_in_group,
         weeks_on_list_total,
         prev_unresolved_rate,
+        prev_unit_group,
         prev_rank_in_group,
-        prev_rank_in_group - rank_in_group as rank_change,
+        case when prev_unit_group = unit_group then prev_rank_in_group - rank_in_group end as rank_change,
         case
             when not on_list then false
             else dispatched > 0 and unresolved = dispatched
         end as resolves_nothing,
         case when city_overdue > 0 then unresolved / city_overdue end as overdue_share,
     from joined
-    order by city, week_start, unit_group, on_list desc, rank_in_group, unit_name
+    order by city, week_start, unit_group, on_list desc, rank_in_group, unit_name, unit_list
 )
 
 select * from final

@@ -2,6 +2,7 @@
 select
     city,
     week_start,
+    unit_list,
     unit_group,
     unit_name,
     dispatched,

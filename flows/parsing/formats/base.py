@@ -37,6 +37,13 @@ class BulletinFormat(Protocol):
     name: str  # recorded in Bulletin.format, e.g. "zhumadian_weekly"
     city: str  # recorded in Bulletin.city: the publisher's city, e.g. "驻马店"
     check_names: tuple[str, ...]  # every check it can record in Bulletin.failed_checks, in order
+    # Whether each unit group (BulletinUnitRow.unit_group) is a list of its own. True: a
+    # unit may be listed in two groups at once, and is followed week to week within each
+    # (Sanmenxia: one table per channel). False: the groups are parts of one list, a unit
+    # is listed once and is the same unit when printed in another group the next week
+    # (Zhumadian: districts and city units). The warehouse reads it from
+    # seeds.bulletin_formats (core.bulletin_units.unit_list).
+    groups_are_lists: bool
 
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
         """Return the spans of this format's bulletins on the page, in order (none: []).

@@ -438,6 +438,7 @@ class SanmenxiaWeekly:
     name = NAME
     city = CITY
     check_names = CHECK_NAMES
+    groups_are_lists = True  # each channel's table is a list of its own
 
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
         """Return one span per title: from it to the next title or the page's last text."""

@@ -161,6 +161,7 @@ class ZhumadianWeekly:
     name = NAME
     city = CITY
     check_names = CHECK_NAMES
+    groups_are_lists = False  # one list, printed in two tables: a unit may move between them
 
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
         """Return the spans of the weekly bulletins on the page."""
