@@ -208,3 +208,34 @@ def test_the_oracle_fails_on_malformed_records() -> None:
     for broken in damaged:
         with pytest.raises(AssertionError):
             _assert_well_formed(broken, lines)
+
+
+def test_a_newline_is_an_nfkc_boundary() -> None:
+    """What `normalize.to_lines` relies on to normalise a page's lines in one call: no
+    character normalises to a newline or composes with one, before or after it."""
+    import sys
+    import unicodedata
+
+    def nfkc(text: str) -> str:
+        return unicodedata.normalize("NFKC", text)
+
+    broken = [
+        cp
+        for cp in range(sys.maxunicode + 1)
+        if cp != 0x0A
+        and not 0xD800 <= cp <= 0xDFFF
+        and (
+            "\n" in nfkc(chr(cp))
+            or nfkc(chr(cp) + "\n") != nfkc(chr(cp)) + "\n"
+            or nfkc("\n" + chr(cp)) != "\n" + nfkc(chr(cp))
+        )
+    ]
+    assert broken == []
+
+
+@given(st.lists(st.text(max_size=30), max_size=8))
+def test_lines_normalise_as_one_by_one(pieces: list[str]) -> None:
+    from flows.parsing.normalize import to_line, to_lines
+
+    text = "\n".join(pieces)
+    assert to_lines(text) == [to_line(no, raw) for no, raw in enumerate(text.split("\n"), start=1)]

@@ -558,7 +558,9 @@ What the flow does beyond the floor, and why (issue 9):
 
 - **The parser** skips work a line cannot need: no photo-credit search unless the text
   ends in 摄, no editor-code search unless the line ends in a digit (or 摄), no control
-  and space folding on a printable line (every character those change is unprintable).
+  and space folding on a printable line (every character those change is unprintable),
+  one NFKC call per page rather than per line (a newline is a normalisation boundary), no
+  title search on a line without 通报, and a photo item known as its captions come.
   Each fast path is commented with why it is equivalent; the golden and property tests
   are unchanged. The corpus parses at about twice the speed it did.
 - **Small runs** (up to 16 MB of new pages) parse in the run's own process: a pool

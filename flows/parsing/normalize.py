@@ -78,8 +78,38 @@ def to_line(no: int, raw: str) -> Line:
 
 
 def to_lines(text: str) -> list[Line]:
-    """Split LF text into normalised lines, numbered from 1."""
-    return [to_line(no, raw) for no, raw in enumerate(text.split("\n"), start=1)]
+    r"""Split LF text into normalised lines, numbered from 1: `to_line` on each line.
+
+    The lines' text (editor codes off) goes through NFKC in one call, joined by newlines:
+    a newline is a normalisation boundary (a starter that composes with nothing, mapped
+    to itself) and no character normalises to one, so the result splits back into the
+    lines as `fold` would give them one by one, at a fraction of the calls.
+
+    >>> text = "标题①\n\n　正文，（一）。②6\n\x07ｆｕｌｌ　ｗｉｄｔｈ"
+    >>> to_lines(text) == [to_line(no, raw) for no, raw in enumerate(text.split("\n"), start=1)]
+    True
+    """
+    raws = text.split("\n")
+    rests: list[str] = []
+    codes: list[str | None] = []
+    for raw in raws:
+        # take_editor_code's own fast path, inline: most lines end in no code.
+        if raw and raw.rstrip(_BLANKS)[-1:] in _CODE_LINE_ENDS:
+            rest, code = take_editor_code(raw)
+        else:
+            rest, code = raw, None
+        rests.append(rest)
+        codes.append(code)
+    folded = unicodedata.normalize("NFKC", "\n".join(rests)).split("\n")
+    lines = []
+    for no, (raw, text_, code) in enumerate(zip(raws, folded, codes, strict=True), start=1):
+        if not raw:
+            lines.append(Line(no, raw, "", None))
+            continue
+        if not text_.isprintable():  # fold's slow path (see `fold`)
+            text_ = _OTHER_SPACE.sub(" ", _CONTROLS.sub("", text_))
+        lines.append(Line(no, raw, text_.strip(), code))
+    return lines
 
 
 def squeeze(text: str) -> str:

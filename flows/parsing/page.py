@@ -81,15 +81,20 @@ class PageItems:
     unknown_bulletins: tuple[UnknownBulletin, ...]
 
 
-def _paras(lines: Sequence[Line]) -> list[Para]:
-    """List the non-blank lines (and lines holding only an editor code) with the blanks before each."""
+def _paras(lines: Sequence[Line], limit: int | None = None) -> list[Para]:
+    """List the non-blank lines (and lines holding only an editor code) with the blanks before each.
+
+    With `limit`, only the first `limit` of them.
+    """
     paras: list[Para] = []
     blanks = 0
     for line in lines:
-        if line.blank and line.editor_code is None:
+        if not line.text and line.editor_code is None:  # Line.blank, without the property call
             blanks += 1
             continue
         paras.append(Para(line, blanks))
+        if len(paras) == limit:
+            break
         blanks = 0
     return paras
 
@@ -136,6 +141,9 @@ def _segment(paras: Sequence[Para]) -> list[Draft]:
     """Split a run of paragraphs (no bulletin inside) into items."""
     drafts: list[Draft] = []
     current: Draft | None = None
+    # Whether every paragraph of `current` so far is a photo caption: `_is_photo(current.paras)`
+    # kept up to date as paragraphs come, instead of asked again over all of them.
+    all_captions = True
     ended, prev_terminated = True, True
     i = 0
     while i < len(paras):
@@ -146,6 +154,7 @@ def _segment(paras: Sequence[Para]) -> list[Draft]:
         if 0 < run <= MAX_HEADING_LINES and _opens_item(paras[i : i + run], following, ended, prev_terminated):
             current = Draft(heading=[p.line for p in paras[i : i + run]], last_no=paras[i + run - 1].line.no)
             drafts.append(current)
+            all_captions = True
             ended, prev_terminated = False, True
             i += run
             continue
@@ -156,19 +165,23 @@ def _segment(paras: Sequence[Para]) -> list[Draft]:
             ended = prev_terminated = True
             i += 1
             continue
+        # A credit ends in 摄 (split_credit's own first test, here without the call).
+        caption = line.text[-1:] == "摄" and split_credit(line.text) is not None
         # A caption after a gap of blank lines is a photo of its own, not the item's.
-        lone_caption = para.blanks_before >= 2 and prev_terminated and split_credit(line.text) is not None
+        lone_caption = para.blanks_before >= 2 and prev_terminated and caption
         if current is None or ended or lone_caption:
             current = Draft()
             drafts.append(current)
+            all_captions = True
         current.last_no = line.no
         current.paras.append(line)
+        all_captions = all_captions and caption
         if line.editor_code is not None:
             current.editor_code = line.editor_code
             ended = True
         else:
-            # A caption standing alone is a whole photo item.
-            ended = _is_photo(current.paras)
+            # A caption standing alone is a whole photo item (`_is_photo(current.paras)`).
+            ended = all_captions
         prev_terminated = ended or is_terminated(line.text)
         i += 1
     return drafts
@@ -241,7 +254,7 @@ def _section(lines: Sequence[Line], limit: int) -> tuple[str | None, int]:
 
     Return it and the index of the first line after the header.
     """
-    paras = _paras(lines)
+    paras = _paras(lines, HEADER_LINES + 1)  # the header lines and the one after them
     section: str | None = None
     header_end = 0
     for i, para in enumerate(paras[:HEADER_LINES]):

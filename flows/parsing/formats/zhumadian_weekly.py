@@ -69,7 +69,10 @@ _SIGNATURE_WORDS = ("后进单位", "未办结", "数字化城市管理领导小
 
 def _is_title(text: str) -> bool:
     """Say whether a line is this bulletin's title."""
-    return len(text) <= MAX_TITLE_CHARS and not is_terminated(text) and _TITLE.search(text) is not None
+    # Both of _TITLE's patterns end in 通报: a line without it is no title (the cheap test first).
+    return (
+        "通报" in text and len(text) <= MAX_TITLE_CHARS and not is_terminated(text) and _TITLE.search(text) is not None
+    )
 
 
 def _next_text(lines: Sequence[Line], i: int) -> int | None:
