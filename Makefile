@@ -37,14 +37,18 @@ lint: install
 	$(BIN)/ruff format --check flows tests
 	$(BIN)/mypy
 
+# Two processes, the machine's two cores; a module's tests stay in one process, so its
+# module-scoped fixtures are built once (the Prefect harness: once per process that needs it).
+PYTEST := $(BIN)/pytest -q -n 2 --dist loadscope
+
 # Everything: lint, types, doctests and the whole suite, slow end-to-end tests included.
 test: lint browser
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 # The fast tier for development: no real Prefect servers, and not the reliability suite
 # (tests/reliability: `make test` runs it at fast scale, `make reliability` in full).
 test-fast: lint browser
-	$(BIN)/pytest -q -m "not slow and not reliability"
+	$(PYTEST) -m "not slow and not reliability"
 
 # Rewrite the README's table docs from the SQL headers and the lake schema (a test fails when they drift).
 docs: install

@@ -58,7 +58,7 @@ def timeline(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API for the whole session (it takes seconds to start)."""
+    """One temporary Prefect API for the session (it takes seconds to start); under xdist, one per worker."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

@@ -333,6 +333,7 @@ def _table_data(data):
     return json.loads(data) if isinstance(data, str) else data
 
 
+@pytest.mark.slow  # end to end; fast: publishing inside a flow run (above), the readers and the markdown
 def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path: Path) -> None:
     from pipeline_helpers import make_inbox
     from prefect.client.orchestration import get_client

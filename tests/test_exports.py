@@ -161,6 +161,7 @@ def test_a_rebuild_that_cannot_write_the_marts_copy_warns_and_leaves_no_stale_co
     assert build.marts_missing_in_lake(lake_dir) and not (lake_dir / "marts" / f"{MARTS[0]}.parquet").exists()
 
 
+@pytest.mark.slow  # end to end; fast: the marts copy and the rebuild's warning above
 def test_a_run_writes_the_marts_copy_and_a_failure_is_a_warning(
     prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

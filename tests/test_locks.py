@@ -299,6 +299,7 @@ def warehouse_with_reader(prefect_harness, tmp_path: Path):
     holder.stop()
 
 
+@pytest.mark.slow  # end to end; fast: test_write_connect_retries_until_the_reader_lets_go
 def test_flow_waits_for_a_reader_then_completes(warehouse_with_reader, monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.orchestration.flow import bulletin_etl
 
@@ -311,6 +312,7 @@ def test_flow_waits_for_a_reader_then_completes(warehouse_with_reader, monkeypat
     assert _sample_week_rows(wh / "bulletins.duckdb")[0][0] > 0
 
 
+@pytest.mark.slow  # end to end; fast: test_write_connect_held_past_the_bound_fails_naming_the_cause
 def test_flow_fails_naming_the_reader_and_a_later_run_loads_the_files(
     warehouse_with_reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:

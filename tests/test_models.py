@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,28 @@ from testdata import build_models, insert_rows, load_timeline
 from flows.parsing.formats.zhumadian_weekly import ZhumadianWeekly
 from flows.settings import SQL_DIR
 from flows.warehouse import build, db, models
+
+
+@pytest.fixture(scope="module")
+def built_timeline() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The golden timeline (testdata.TIMELINE) with the models built, once for the module."""
+    con = db.connect(None)
+    try:
+        load_timeline(con)
+        build_models(con)
+        yield con
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def timeline(built_timeline: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """This module's `timeline` (conftest's, built once): what a test changes is rolled back after it."""
+    built_timeline.execute("begin transaction").fetchall()
+    try:
+        yield built_timeline
+    finally:
+        built_timeline.execute("rollback").fetchall()
 
 
 def write(path: Path, text: str) -> Path:

@@ -169,6 +169,7 @@ def test_the_process_pool_gives_the_same_warehouse_as_parsing_in_the_flow(
     assert snapshot(tmp_path / "pool_wh" / "bulletins.duckdb") == snapshot(wh_inline / "bulletins.duckdb")
 
 
+@pytest.mark.slow  # end to end; fast: test_inbox_and_lake (a batch without commit), test_models (build in the caller's transaction)
 def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
     tmp_path: Path, loaded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +207,7 @@ def test_failure_mid_load_leaves_warehouse_as_it_was_and_next_run_completes(
     assert query(db, "select count(*) from raw.bulletins") == [(7,)]
 
 
+@pytest.mark.slow  # end to end; fast: test_cli's run (an empty and a cut page), the parser tests
 def test_bad_files_are_quarantined_and_a_cut_bulletin_is_partial(tmp_path: Path) -> None:
     inbox = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"])
     (inbox / "empty.txt").write_bytes(b"")
@@ -237,6 +239,7 @@ def test_bad_files_are_quarantined_and_a_cut_bulletin_is_partial(tmp_path: Path)
     assert query(db, "select week_start, units_on_list from marts.city_week_performance") == [(date(2020, 12, 14), 9)]
 
 
+@pytest.mark.slow  # end to end; fast: test_inbox_and_lake (plan spots duplicates), test_marts_golden (counts once)
 def test_duplicate_bytes_are_recorded_not_loaded_twice(tmp_path: Path) -> None:
     inbox = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"])
     copy_sample(inbox, "copy_of_sample.txt")
@@ -261,6 +264,7 @@ def test_warehouse_rebuilds_from_the_lake(tmp_path: Path, loaded: tuple[Path, Pa
     assert snapshot(db, ("raw", "core", "marts")) == before
 
 
+@pytest.mark.slow  # end to end; fast: test_marts_golden (supersession and its tie-breaks)
 def test_a_correction_printed_later_wins(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
     inbox, wh = loaded
     corrected = (
