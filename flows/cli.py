@@ -28,7 +28,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
-from flows.settings import Settings
+from flows.settings import Settings, SettingsError
 
 # Set to see the traceback of an unexpected error (a bug) under its one line.
 TRACEBACK_ENV = "BULLETINS_TRACEBACK"
@@ -78,6 +78,9 @@ class OneLineErrors(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             _error_line("interrupted")
             sys.exit(130)
+        except SettingsError as exc:  # a BULLETINS_* variable set wrong: like a mistyped option
+            _error_line(str(exc))
+            sys.exit(2)
         except Exception as exc:
             _error_line(describe_error(exc))
             if os.environ.get(TRACEBACK_ENV):

@@ -43,6 +43,10 @@ LOCAL_TIMEZONE = "Asia/Shanghai"
 DEFAULT_NOTIFY_STREAK_WEEKS = 4
 
 
+class SettingsError(ValueError):
+    """A BULLETINS_* variable holds no usable value; the message names it and what it takes."""
+
+
 def local_today() -> date:
     """Today in the bulletins' time zone."""
     return datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
@@ -93,7 +97,7 @@ class Settings:
     ) -> Settings:
         """Arguments first, then BULLETINS_* environment variables, then defaults.
 
-        Raises ValueError naming the variable when one holds no usable number.
+        Raises SettingsError (a ValueError) naming the variable when one holds no usable number.
         """
         inbox_path = Path(inbox or os.environ.get("BULLETINS_INBOX") or DEFAULT_INBOX)
         warehouse_path = Path(warehouse or os.environ.get("BULLETINS_WAREHOUSE") or DEFAULT_WAREHOUSE)
@@ -126,10 +130,11 @@ def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N) -> _N:
     text = os.environ.get(name, "").strip()
     if not text:
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
         value = kind(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {text!r}") from None
+        raise SettingsError(f"{name} must be {what} of at least {minimum}, not {text!r}") from None
     if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, not {text!r}")
+        raise SettingsError(f"{name} must be {what} of at least {minimum}, not {text!r}")
     return value

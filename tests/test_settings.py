@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from flows.orchestration.prefect_local import CONSOLE_LOGGING, TELEMETRY_OFF, configure_prefect
-from flows.settings import DEFAULT_INLINE_PARSE_MAX_BYTES, DEFAULT_PARSE_WORKERS, Settings
+from flows.orchestration.prefect_local import CONSOLE_LOGGING, STARTUP_TIMEOUT, TELEMETRY_OFF, configure_prefect
+from flows.settings import DEFAULT_INLINE_PARSE_MAX_BYTES, DEFAULT_PARSE_WORKERS, Settings, SettingsError
+
+(STARTUP_TIMEOUT_ENV,) = STARTUP_TIMEOUT
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -52,18 +55,34 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("BULLETINS_PARSE_WORKERS", "two", "BULLETINS_PARSE_WORKERS must be a number, not 'two'"),
-        ("BULLETINS_PARSE_WORKERS", "0", "BULLETINS_PARSE_WORKERS must be at least 1, not '0'"),
-        ("BULLETINS_PARSE_WORKERS", "1.5", "must be a number"),
-        ("BULLETINS_INLINE_PARSE_MAX_BYTES", "-1", "must be at least 0"),
-        ("BULLETINS_LOCK_TIMEOUT_S", "soon", "BULLETINS_LOCK_TIMEOUT_S must be a number"),
-        ("BULLETINS_STALE_AFTER_DAYS", "-3", "BULLETINS_STALE_AFTER_DAYS must be at least 0"),
+        ("BULLETINS_PARSE_WORKERS", "two", "BULLETINS_PARSE_WORKERS must be a whole number of at least 1, not 'two'"),
+        ("BULLETINS_PARSE_WORKERS", "0", "BULLETINS_PARSE_WORKERS must be a whole number of at least 1, not '0'"),
+        ("BULLETINS_PARSE_WORKERS", "1.5", "must be a whole number of at least 1, not '1.5'"),
+        ("BULLETINS_INLINE_PARSE_MAX_BYTES", "-1", "must be a whole number of at least 0"),
+        ("BULLETINS_LOCK_TIMEOUT_S", "soon", "BULLETINS_LOCK_TIMEOUT_S must be a number of at least 0, not 'soon'"),
+        ("BULLETINS_STALE_AFTER_DAYS", "-3", "BULLETINS_STALE_AFTER_DAYS must be a whole number of at least 0"),
     ],
 )
 def test_a_bad_number_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.resolve()
+
+
+@pytest.mark.parametrize("command", [["run"], ["status"], ["query", "select 1"]])
+def test_a_bad_number_in_the_environment_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.delenv(STARTUP_TIMEOUT_ENV, raising=False)  # `run` sets Prefect's defaults: restored after
+    monkeypatch.setenv("BULLETINS_MAX_FILE_BYTES", "abc")
+    result = CliRunner().invoke(app, [*command, "--warehouse", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "error: BULLETINS_MAX_FILE_BYTES must be a whole number of at least 1, not 'abc'\n"
 
 
 def test_prefect_telemetry_is_always_off_and_the_console_format_a_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,3 +96,18 @@ def test_prefect_telemetry_is_always_off_and_the_console_format_a_default(monkey
         "DO_NOT_TRACK": "1",
     }
     assert os.environ[formatter] == "mine.Formatter"
+
+
+def test_the_temporary_server_gets_90_s_to_start_unless_the_user_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.settings import Settings as PrefectSettings  # reads the environment when made
+
+    assert STARTUP_TIMEOUT_ENV == "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    monkeypatch.delenv(STARTUP_TIMEOUT_ENV, raising=False)  # restored after the test
+    assert PrefectSettings().server.ephemeral.startup_timeout_seconds == 20  # Prefect's own default
+    configure_prefect()
+    assert os.environ[STARTUP_TIMEOUT_ENV] == "90"
+    assert PrefectSettings().server.ephemeral.startup_timeout_seconds == 90
+    monkeypatch.setenv(STARTUP_TIMEOUT_ENV, "240")
+    configure_prefect()
+    assert os.environ[STARTUP_TIMEOUT_ENV] == "240"
+    assert PrefectSettings().server.ephemeral.startup_timeout_seconds == 240

@@ -1,7 +1,8 @@
 """Prefect's local settings and servers, defined once.
 
 - `configure_prefect()`: the environment every Prefect process of ours gets (telemetry
-  off, the console's log format); call it before Prefect is imported.
+  off, the console's log format, the temporary server's start-up timeout); call it
+  before Prefect is imported.
 - `prefect_api(server_home=None)`: the API a process talks to. PREFECT_API_URL when one
   is configured; else a server started for the block and stopped after it: Prefect's
   temporary server for a run, or, given `server_home`, a real `prefect server start`
@@ -36,6 +37,9 @@ TELEMETRY_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1
 CONSOLE_LOGGING = {
     "PREFECT_LOGGING_FORMATTERS_STANDARD_": "flows.orchestration.console_logging.TracebackFreeFormatter",
 }
+# Prefect gives its temporary server 20 s to start; a first run migrates a new database
+# and imports the server on a machine that may be busy: that can take longer (seen in CI).
+STARTUP_TIMEOUT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
 
 SERVER_LOG_NAME = "server.log"
 SERVE_LOCK_NAME = "serve.lock"  # held by the one process running a server on a home
@@ -45,12 +49,14 @@ SERVER_PID_NAME = "server.pid"  # "<pid> <port>" of that server while it runs
 def configure_prefect() -> None:
     """Set Prefect's local settings in this process's environment, inherited by what it starts.
 
-    Telemetry is always off; the console's log format is a default a user may override.
-    Call before Prefect is imported: it reads them at import.
+    Telemetry is always off; the console's log format and the temporary server's start-up
+    timeout are defaults a user may override in the environment. Call before Prefect is
+    imported: it reads them at import.
     """
     os.environ.update(TELEMETRY_OFF)
-    for name, value in CONSOLE_LOGGING.items():
-        os.environ.setdefault(name, value)
+    for name, value in {**CONSOLE_LOGGING, **STARTUP_TIMEOUT}.items():
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = value
 
 
 def configured_api_url() -> str | None:
