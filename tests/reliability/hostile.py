@@ -232,14 +232,16 @@ def _cut_table(rng, w, text):
     return "\n".join(lines[: rng.randint(first_row + 1, len(lines) - 2)]), False, None
 
 
-def _unit_twice(rng, w, text, alias: bool = False):
-    """A unit listed twice (same name, or under its alias), every printed identity kept."""
+def _unit_twice(rng, w, text, alias: bool = False, other_group: bool = False):
+    """A unit listed twice (same name, or under its alias; in the same group or in both), every
+    printed identity kept. Zhumadian's two groups are one list: twice in it either way."""
     g, n, d, u = w.units[0]
     half_d, half_u = max(d // 2, 1), u // 2
     second = ALIASES.get(n, n) if alias else n
-    units = ((g, n, d - half_d, u - half_u), (g, second, half_d, half_u), *w.units[1:])
+    g2 = CITY_UNITS if other_group else g
+    units = ((g, n, d - half_d, u - half_u), (g2, second, half_d, half_u), *w.units[1:])
     if d - half_d < u - half_u or half_d < half_u:
-        units = ((g, n, d, u), (g, second, d, u), *w.units[1:])
+        units = ((g, n, d, u), (g2, second, d, u), *w.units[1:])
     w2 = Week(w.start, w.received, w.due + sum(x[3] for x in units) - w.overdue, w.in_progress, w.disputed,
               w.linked_units, units)  # fmt: skip
     return ARTICLES + render_bulletin(w2), False, None
@@ -247,6 +249,25 @@ def _unit_twice(rng, w, text, alias: bool = False):
 
 def _unit_alias_twice(rng, w, text):
     return _unit_twice(rng, w, text, alias=True)
+
+
+def _unit_in_both_groups(rng, w, text):
+    return _unit_twice(rng, w, text, other_group=True)
+
+
+def _unit_moved(rng, w, text):
+    """A unit printed in the other group this week: publishable (one list), in the group printed."""
+    movable = [i for i, (g, *_) in enumerate(w.units) if sum(1 for x in w.units if x[0] == g) > 1]
+    if not movable:
+        return text, True, w
+    i = rng.choice(movable)
+    g, n, d, u = w.units[i]
+    moved = (CITY_UNITS if g == DISTRICTS else DISTRICTS, n, d, u)
+    units = [x for j, x in enumerate(w.units) if j != i]
+    # at the end of its new group, so the groups stay in the sample's order
+    at = max((j + 1 for j, x in enumerate(units) if x[0] == moved[0]), default=len(units))
+    w2 = Week(w.start, w.received, w.due, w.in_progress, w.disputed, w.linked_units, (*units[:at], moved, *units[at:]))
+    return ARTICLES + render_bulletin(w2), True, w2
 
 
 def _number_edit(rng, w, text, how: str):
@@ -340,6 +361,8 @@ MUTATIONS = {
     "cut_table": _cut_table,
     "unit_twice": _unit_twice,
     "unit_alias_twice": _unit_alias_twice,
+    "unit_in_both_groups": _unit_in_both_groups,
+    "unit_moved_group": _unit_moved,
     "spaced_number": _spaced,
     "signed_number": _signed,
     "huge_number": _huge,

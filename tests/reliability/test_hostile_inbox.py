@@ -136,9 +136,10 @@ def _identity_problems(db: Path) -> tuple[int, list[str]]:
             and w["disputed_change"] == w["disputed"] - prev["disputed"]
         ):
             bad.append("changes on the previous week")
-        before = {(u["unit_group"], u["unit_name"]): u for u in units[start - timedelta(days=7)] if u["on_list"]}
+        # A unit is followed within its list (Zhumadian: both groups are one list).
+        before = {(u["unit_list"], u["unit_name"]): u for u in units[start - timedelta(days=7)] if u["on_list"]}
         for u in units[start]:
-            key = (u["unit_group"], u["unit_name"])
+            key = (u["unit_list"], u["unit_name"])
             if u["on_list"]:
                 if not 0 <= u["unresolved"] <= u["dispatched"]:
                     bad.append(f"{key}: unresolved {u['unresolved']} of {u['dispatched']}")
@@ -152,6 +153,8 @@ def _identity_problems(db: Path) -> tuple[int, list[str]]:
                 was = before[key]["unresolved"] if key in before else 0
                 if (u["prev_unresolved"], u["unresolved_change"]) != (was, u["unresolved"] - was):
                     bad.append(f"{key}: prev_unresolved {u['prev_unresolved']}, the week before {was}")
+                if u["prev_unit_group"] != (before[key]["unit_group"] if key in before else None):
+                    bad.append(f"{key}: prev_unit_group {u['prev_unit_group']}")
         problems += [f"{start}: {b}" for b in bad]
     return len(weeks), problems
 
