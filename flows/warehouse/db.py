@@ -311,9 +311,12 @@ def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list
 
 
 def recorded_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The files this warehouse has recorded (path, size, mtime, sha256, status, reasons, ingest_seq)."""
+    """The files this warehouse has recorded (path, size, mtime, sha256, status, reasons, ingest_seq),
+    what `inbox.known_files` reads: reasons only of quarantined files (NULL for the others),
+    the only ones it looks at, so a run does not turn every file's reasons into Python lists."""
     cursor = con.execute(
-        "select path, size_bytes, modified_ns, file_sha256, status, reasons, ingest_seq from ingest.files "
+        "select path, size_bytes, modified_ns, file_sha256, status, "
+        "case when status = 'quarantined' then reasons end as reasons, ingest_seq from ingest.files "
         "order by ingest_seq"
     )
     names = [d[0] for d in cursor.description]
