@@ -79,7 +79,9 @@ class BatchWriter:
     def __enter__(self) -> BatchWriter:
         for table, tmp in self.temps.items():
             tmp.parent.mkdir(parents=True, exist_ok=True)
-            self.writers[table] = pq.ParquetWriter(tmp, LAKE_TABLES[table], compression="zstd")
+            self.writers[table] = pq.ParquetWriter(
+                tmp, LAKE_TABLES[table], compression="zstd", write_page_checksum=True
+            )
         return self
 
     def write(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
@@ -172,7 +174,7 @@ def write_mart(lake_dir: Path, table: str, data: pa.Table) -> Path:
     target = mart_path(lake_dir, table)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(data, tmp, compression="zstd")
+    pq.write_table(data, tmp, compression="zstd", write_page_checksum=True)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
