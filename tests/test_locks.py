@@ -355,3 +355,19 @@ def test_second_run_is_skipped_and_shows_as_skipped_in_prefect(
     assert str(Settings.resolve(inbox, wh).run_lock_path) in flow_run.state.message
 
     assert bulletin_etl(inbox=str(inbox), warehouse=str(wh)).files_loaded == 1
+
+
+def test_a_second_serve_on_one_prefect_home_stops_at_once_naming_the_holder(tmp_path: Path) -> None:
+    from flows.orchestration.processes import AlreadyRunning, single_instance
+
+    lock = tmp_path / "prefect" / "serve.lock"
+    with single_instance(lock, "a Prefect server on prefect.db"):
+        with pytest.raises(AlreadyRunning) as raised, single_instance(lock, "a Prefect server on prefect.db"):
+            pass
+        assert str(raised.value).startswith(
+            f"a Prefect server on prefect.db is already running (pid={os.getpid()} started="
+        )
+        assert str(raised.value).endswith(f"; lock {lock})")
+    with single_instance(lock, "a Prefect server on prefect.db"):  # released: taken again
+        assert lock.read_text(encoding="utf-8").startswith(f"pid={os.getpid()} ")
+    assert lock.read_text(encoding="utf-8") == ""

@@ -23,7 +23,6 @@ Elsewhere than Linux these calls do nothing.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import signal
 import sys
@@ -31,7 +30,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -140,25 +138,11 @@ def single_instance(path: Path, what: str) -> Iterator[None]:
     The holder writes its pid and start time into the file for the message. The kernel
     drops the lock when the holder ends, however it ends (kill -9 included).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held across the yield)
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "holder unknown"
-            raise AlreadyRunning(f"{what} is already running ({holder}; lock {path})") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid={os.getpid()} started={datetime.now(UTC).isoformat(timespec='seconds')}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()
+    # Imported here: pool workers import this module, and must not import DuckDB.
+    from flows.warehouse.locks import exclusive_lock
+
+    def busy(holder: str) -> AlreadyRunning:
+        return AlreadyRunning(f"{what} is already running ({holder}; lock {path})")
+
+    with exclusive_lock(path, 0, busy):
+        yield

@@ -44,11 +44,15 @@ def write_arrow_part(lake_dir: Path, table: str, batch_id: str, data: pa.Table) 
     schema = LAKE_TABLES[table]
     columns = [data.column(field.name).cast(field.type) for field in schema]
     arrow_table = pa.Table.from_arrays(columns, schema=schema)
-    target = part_path(lake_dir, table, batch_id)
+    return _write_atomically(arrow_table, part_path(lake_dir, table, batch_id))
+
+
+def _write_atomically(data: pa.Table, target: Path) -> Path:
+    """Write `data` to `target` whole or not at all: a temporary name, fsync, rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     # Page checksums: bit rot in a part is found when it is read (lake_audit), not loaded.
-    pq.write_table(arrow_table, tmp, compression="zstd", write_page_checksum=True)
+    pq.write_table(data, tmp, compression="zstd", write_page_checksum=True)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
@@ -171,11 +175,4 @@ def mart_path(lake_dir: Path, table: str) -> Path:
 
 def write_mart(lake_dir: Path, table: str, data: pa.Table) -> Path:
     """Replace a mart's Parquet copy atomically (temporary name, fsync, rename)."""
-    target = mart_path(lake_dir, table)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(data, tmp, compression="zstd", write_page_checksum=True)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    return target
+    return _write_atomically(data, mart_path(lake_dir, table))

@@ -78,6 +78,28 @@ def run_lock(
     ...     ...  # the only writer
     RunInProgress: another bulletin-etl run holds warehouse/.bulletins-run.lock (pid=4242 ...)
     """
+
+    def busy(holder: str) -> RunInProgress:
+        return RunInProgress(f"another bulletin-etl run holds {path} ({holder}); gave up after waiting {wait_s:g} s")
+
+    with exclusive_lock(path, wait_s, busy, poll_s=poll_s, logger=logger):
+        yield
+
+
+@contextmanager
+def exclusive_lock(
+    path: Path,
+    wait_s: float,
+    busy: Callable[[str], BaseException],
+    *,
+    poll_s: float = 0.2,
+    logger: Logger | None = None,
+) -> Iterator[None]:
+    """Hold an exclusive lock at `path`, waiting up to `wait_s`; raise `busy(holder)` if still taken.
+
+    The holder writes its pid and start time into the file (`holder` in the error). The
+    kernel drops the lock when the holder ends, however it ends (kill -9 included).
+    """
     logger = logger or log
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +116,7 @@ def run_lock(
                 holder = _read_holder(handle) or "holder unknown"
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise RunInProgress(
-                        f"another bulletin-etl run holds {path} ({holder}); gave up after waiting {wait_s:g} s"
-                    ) from None
+                    raise busy(holder) from None
                 if not waited:
                     logger.info("Another run holds %s (%s); waiting up to %g s", path, holder, wait_s)
                     waited = True
