@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,16 @@ class DevTools:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[int]:
     """Headless Chromium with a fresh profile; yields its DevTools port."""
-    profile = tmp_path / "chromium-profile"
+    with chromium(tmp_path / "chromium-profile", CHROMIUM_FLAGS) as port:
+        yield port
+
+
+@contextmanager
+def chromium(profile: Path, flags: list[str]) -> Iterator[int]:
+    """Start headless Chromium with `flags` and a fresh `profile`; yield its DevTools port."""
     assert CHROMIUM is not None
     process = subprocess.Popen(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

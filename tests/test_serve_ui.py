@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_report_browser import CHROMIUM, CHROMIUM_FLAGS, DevTools, _page_socket
+from test_report_browser import CHROMIUM, CHROMIUM_FLAGS, DevTools, _page_socket, chromium
 
 from flows.orchestration.artifacts import SUMMARY_KEY
 from flows.orchestration.serve import DEPLOYMENT_NAME
@@ -37,27 +37,8 @@ def browser(tmp_path: Path) -> Iterator[int]:
     """Headless Chromium that can reach 127.0.0.1 and no other host; yields its DevTools port."""
     flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--host-resolver-rules")]
     flags.append("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-    profile = tmp_path / "chromium-profile"
-    assert CHROMIUM is not None
-    process = subprocess.Popen(
-        [CHROMIUM, *flags, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert process.poll() is None and time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.1)
-        yield int(port_file.read_text().splitlines()[0])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with chromium(tmp_path / "chromium-profile", flags) as port:
+        yield port
 
 
 def _get_json(url: str) -> dict:
