@@ -115,9 +115,10 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict
 
 
 @task(name="export-marts", cache_policy=NO_CACHE)
-def export_marts(settings: Settings) -> list[str]:
-    """Write the marts to lake/marts/<table>.parquet for readers without the DuckDB file."""
-    return [str(p) for p in build.export_marts_to_lake(settings.db_path, settings.lake_dir)]
+def export_marts(settings: Settings) -> str | None:
+    """Write the marts to lake/marts/<table>.parquet for readers without the DuckDB file;
+    why they could not be (None when they were)."""
+    return build.refresh_marts_copy(settings.db_path, settings.lake_dir)
 
 
 @task(name="notify", cache_policy=NO_CACHE)
@@ -163,11 +164,9 @@ def _export_marts(settings: Settings, summary: RunSummary) -> None:
     """The marts' Parquet copy after a build (or when missing); a failure is a warning, never a failed run."""
     if not settings.db_path.exists() or not (summary.models_built or build.marts_missing_in_lake(settings.lake_dir)):
         return
-    try:
-        export_marts(settings)
-    except Exception as exc:  # the warehouse is committed; the next build writes the copy again
-        build.remove_marts_copy(settings.lake_dir)  # no stale copy left beside a newer warehouse
-        summary.warnings.append(f"marts not written to the lake: {type(exc).__name__}: {exc}".splitlines()[0])
+    reason = export_marts(settings)
+    if reason:  # the warehouse is committed; the next build writes the copy again
+        summary.warnings.append(f"marts not written to the lake: {reason}")
 
 
 def _write_reports(settings: Settings, summary: RunSummary) -> None:

@@ -254,12 +254,7 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         settings.db_path.with_name(settings.db_path.name + ".wal").unlink(missing_ok=True)
         tmp.replace(settings.db_path)
         # The marts' copy follows every build, a rebuild's too (readers without DuckDB).
-        marts_not_exported = None
-        try:
-            export_marts_to_lake(settings.db_path, settings.lake_dir)
-        except Exception as exc:  # the new warehouse stands; the next run writes the copy again
-            remove_marts_copy(settings.lake_dir)  # no stale copy beside the new warehouse
-            marts_not_exported = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        marts_not_exported = refresh_marts_copy(settings.db_path, settings.lake_dir)
     return RebuildResult(batches=len(batch_ids), problems=problems, marts_not_exported=marts_not_exported)
 
 
@@ -291,6 +286,20 @@ def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[Path]:
 
     with db.connection(db_path, read_only=True) as con:
         return [lake.write_mart(lake_dir, table, mart_arrow(con, table)) for table in MART_ORDER]
+
+
+def refresh_marts_copy(db_path: Path, lake_dir: Path) -> str | None:
+    """Write the marts' copy after a build; why it could not be written (None when it was).
+
+    A failure never fails the build: the warehouse stands, the copy is removed (no stale
+    copy beside a newer warehouse) and the next build writes it again.
+    """
+    try:
+        export_marts_to_lake(db_path, lake_dir)
+    except Exception as exc:
+        remove_marts_copy(lake_dir)
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
 
 
 def remove_marts_copy(lake_dir: Path) -> None:
