@@ -201,16 +201,20 @@ def run(
         _fail(f"inbox {settings.inbox} is not a folder")
     from contextlib import ExitStack
 
-    # A run's page outlives the run only on a server that outlives it (PREFECT_API_URL).
-    lasting_api = bool(os.environ.get("PREFECT_API_URL"))
+    from flows.orchestration.prefect_local import flow_run_url, prefect_api, running_server
+
     with ExitStack() as stack:
+        # While `bulletins serve` runs on this warehouse, its server takes the run (no
+        # temporary server to start; the run shows in serve's UI). PREFECT_API_URL wins.
+        if not os.environ.get("PREFECT_API_URL") and (serve_api := running_server(settings.serve_prefect_home)):
+            stack.enter_context(_environment("PREFECT_API_URL", serve_api))
+        # A run's page outlives the run only on a server that outlives it.
+        lasting_api = bool(os.environ.get("PREFECT_API_URL"))
         if not verbose:
             # Prefect's console stays silent: a failure is the one `error:` line below (its
             # ERROR log lines would only repeat it); the run's logs still reach its API in
             # full. Read when Prefect sets up logging (on import, and in worker processes).
             stack.enter_context(_environment("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"))
-        from flows.orchestration.prefect_local import flow_run_url, prefect_api
-
         # Prefect's temporary server starts first, in its own process, while this one
         # imports Prefect and the flow (kept out of `--help`): one stage, both overlapped.
         with prefect_api(preload=["flows.orchestration.flow"]):

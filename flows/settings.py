@@ -84,6 +84,11 @@ class Settings:
         return self.warehouse / "reports"
 
     @property
+    def serve_prefect_home(self) -> Path:
+        """The Prefect home (prefect.db, server.log) of the server `bulletins serve` starts."""
+        return self.warehouse / "prefect"
+
+    @property
     def run_lock_path(self) -> Path:
         """File lock held by the one writer run at a time."""
         return self.warehouse / ".bulletins-run.lock"

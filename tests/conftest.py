@@ -21,9 +21,12 @@ os.environ.pop("BULLETINS_INBOX", None)
 os.environ.pop("BULLETINS_WAREHOUSE", None)
 
 import pytest  # noqa: E402
+from prefect_server import SessionServer  # noqa: E402  (imports no Prefect)
 
 if TYPE_CHECKING:
     import duckdb
+
+_SERVER = pytest.StashKey[SessionServer]()
 
 
 @pytest.fixture
@@ -57,12 +60,29 @@ def timeline(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API for the session (it takes seconds to start); under xdist, one per worker."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness() -> Iterator[str]:
+    """The session's one Prefect API (tests/prefect_server.py), this process pointed at it; yields its URL."""
+    from prefect_server import pointed_at_session_server
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    with pointed_at_session_server() as url:
+        yield url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The first process of the session (plain pytest, or xdist's controller: its workers
+    # inherit the environment that names the server) starts the server in the background.
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider: no template kept
+    server = SessionServer(cache.mkdir("prefect-server") if cache is not None else None)
+    server.start()
+    config.stash[_SERVER] = server
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SERVER, None)
+    if server is not None:
+        server.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -25,7 +25,7 @@ def run(inbox: Path, wh: Path):
 
 
 @pytest.fixture(scope="module")
-def loaded_once(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def loaded_once(prefect_harness: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One flow run over the sample and the bundled weeks, shared by the module's tests (read-only)."""
     root = tmp_path_factory.mktemp("loaded")
     summary = run(make_inbox(root / "inbox"), root / "wh")

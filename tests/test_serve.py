@@ -334,3 +334,30 @@ def test_serve_starts_its_own_server_with_the_cron_schedule(tmp_path: Path) -> N
         for run in runs:
             local = run.expected_start_time.astimezone(ZoneInfo("Asia/Shanghai"))
             assert (local.hour, local.minute) == (7, 0)
+
+        # A run from the shell meanwhile uses serve's server: no temporary server of its
+        # own, and the run is in serve's API (so in its UI) next to the scheduled ones.
+        shutil.copyfile(SAMPLE_PAGE, inbox / SAMPLE_PAGE.name)
+        bulletins = Path(sys.executable).with_name("bulletins")
+        result = subprocess.run(
+            [str(bulletins), "run", "--inbox", str(inbox), "--warehouse", str(warehouse), "--timings"],
+            env=serve_env(tmp_path, None),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "files: 1 new (1 loaded" in result.stdout
+        assert float(re.search(r"prefect_stop=([\d.]+)s", result.stdout)[1]) < 0.1  # nothing of its own to stop
+
+        def shell_runs():
+            from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
+
+            with api_client(api_url) as client:
+                return client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(is_null_=True))
+                )
+
+        (shell_run,) = shell_runs()
+        assert shell_run.parameters == {"inbox": str(inbox), "warehouse": str(warehouse)}
+        assert shell_run.state is not None and shell_run.state.is_completed()

@@ -3,6 +3,7 @@
 - `configure_prefect()`: the environment every Prefect process of ours gets (telemetry
   off, the console's log format, the temporary server's start-up timeout); call it
   before Prefect is imported.
+- `running_server(home)`: the API of the server `bulletins serve` keeps on `home`, if up.
 - `prefect_api(server_home=None)`: the API a process talks to. PREFECT_API_URL when one
   is configured; else a server started for the block and stopped after it: Prefect's
   temporary server for a run, or, given `server_home`, a real `prefect server start`
@@ -67,10 +68,15 @@ def configured_api_url() -> str | None:
 
 
 @contextmanager
-def pointing_at(api_url: str) -> Iterator[str]:
-    """Point this process, and the processes it starts, at `api_url` until the block ends."""
+def pointing_at(api_url: str, heartbeats: bool = True) -> Iterator[str]:
+    """Point this process, and the processes it starts, at `api_url` until the block ends.
+
+    `heartbeats=False`: flow runs here send none. They tell a long-lived server that a run
+    is alive; a temporary server ends with the run, and Prefect joins its heartbeat thread
+    at the end of every flow run in 1-s sleeps (half a second a run, measured).
+    """
     from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url  # inherited by flow-run and worker processes
@@ -79,7 +85,8 @@ def pointing_at(api_url: str) -> Iterator[str]:
     # temporary server of its own at the end of every pooled run (seconds, measured).
     refresh_global_settings_context()
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        updates = {PREFECT_API_URL: api_url} | ({} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+        with temporary_settings(updates=updates):
             yield api_url
     finally:
         if saved is None:
@@ -130,7 +137,7 @@ def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) ->
             yield configured
             return
         server.wait_until_healthy(_startup_timeout_s())
-        with pointing_at(server.api_url):
+        with pointing_at(server.api_url, heartbeats=False):
             try:
                 yield server.api_url
             finally:
@@ -165,9 +172,10 @@ class TemporaryServer:
     PORTS = range(8000, 9000)
     PORT_IN_USE = 3  # uvicorn's exit code when the port was taken meanwhile
 
-    def __init__(self) -> None:
+    def __init__(self, database: Path | None = None) -> None:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self.database = database  # a SQLite file of its own; None: the Prefect home's
 
     @property
     def api_url(self) -> str:
@@ -186,6 +194,8 @@ class TemporaryServer:
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
         }
+        if self.database is not None:
+            env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{self.database}"
         app = ["--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app"]
         serve = ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
         # It ends with this process, kill -9 included (processes.dies_with_parent).
@@ -328,6 +338,21 @@ def managed_server(
         finally:
             stop_process_group(process)
             pid_file.unlink(missing_ok=True)
+
+
+def running_server(home: Path) -> str | None:
+    """The API of the server `managed_server` keeps on `home` (`bulletins serve`), if it answers now.
+
+    A run from the shell uses it rather than start a temporary server: seconds saved, and
+    the run shows in serve's UI next to the scheduled ones.
+    """
+    try:
+        pid_text, port = (Path(home) / SERVER_PID_NAME).read_text(encoding="utf-8").split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    api_url = f"http://127.0.0.1:{port}/api"
+    return api_url if _running(pid) and is_healthy(api_url) else None
 
 
 def _running(pid: int) -> bool:

@@ -91,7 +91,7 @@ def serve_flow(
     settings = Settings.resolve(inbox, warehouse)
     deployment = build_deployment(flow, settings, cron=cron, timezone=timezone, interval_s=interval_s)
     when = f"every {interval_s:g} s" if interval_s is not None else f"cron {cron!r} ({timezone})"
-    with sigterm_exits(), prefect_api(settings.warehouse / "prefect") as api_url:
+    with sigterm_exits(), prefect_api(settings.serve_prefect_home) as api_url:
         print(f"Prefect UI: {ui_url(api_url)}", flush=True)
         print(
             f"Serving {flow.name}/{DEPLOYMENT_NAME} {when}: inbox {settings.inbox}, "

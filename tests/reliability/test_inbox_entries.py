@@ -35,7 +35,7 @@ def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def odd(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[tuple[Path, Path, object]]:
+def odd(tmp_path_factory: pytest.TempPathFactory, prefect_harness: str) -> Iterator[tuple[Path, Path, object]]:
     root = tmp_path_factory.mktemp("odd")
     inbox = root / "inbox"
     inbox.mkdir()

@@ -131,12 +131,8 @@ def differences(a: dict[str, list], b: dict[str, list]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def api_url(prefect_harness: None) -> str:
-    from flows.orchestration.prefect_local import configured_api_url
-
-    url = configured_api_url()
-    assert url
-    return url
+def api_url(prefect_harness: str) -> str:
+    return prefect_harness
 
 
 # Synthetic weeks in the backfill (the pool makes one batch per worker, a third for the
