@@ -165,6 +165,13 @@ def test_the_process_pool_gives_the_same_warehouse_as_parsing_in_the_flow(
     summary = run(inbox, tmp_path / "pool_wh")
     assert summary.parse_tasks == Settings.resolve().parse_workers
     assert children_at_load == [[]]  # the pool's workers exited before the load
+    # Where the workers idled is accounted: spawning them takes time, and idle plus busy
+    # worker-seconds fit in the stage's wall time on every worker.
+    idle = {k: v for k, v in summary.seconds.items() if k.startswith("parse_idle_")}
+    assert set(idle) == {"parse_idle_start", "parse_idle_between", "parse_idle_finish"}
+    assert idle["parse_idle_start"] > 0 and min(idle.values()) >= 0
+    busy = sum(summary.seconds[f"parse_{step}"] for step in ("read", "parse", "write"))
+    assert sum(idle.values()) + busy <= summary.seconds["parse"] * Settings.resolve().parse_workers + 0.01
     assert summary.files_new == len(all_inbox_names())
     assert snapshot(tmp_path / "pool_wh" / "bulletins.duckdb") == snapshot(wh_inline / "bulletins.duckdb")
 

@@ -28,7 +28,7 @@ from flows.warehouse import build, db, lake, lake_audit, plans
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
-from flows.warehouse.ingest import BatchResult, record_unparsed
+from flows.warehouse.ingest import BatchResult, pool_idle_seconds, record_unparsed
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
 from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshness
@@ -249,7 +249,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
         logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
 
     started = time.perf_counter()
-    results = _parse(settings, plan, stamp, seen_at)
+    results = _parse(settings, summary, plan, stamp, seen_at)
     new_batches: list[str] = []
     for result in results:
         new_batches.append(result.batch_id)
@@ -272,12 +272,13 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     summary.count(outcome.statuses, outcome.weeks, [str(p) for p in outcome.problems])
 
 
-def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:
+def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:
     """Parse the new files into lake batches: in the process pool, or here when they are few
     (up to `settings.inline_parse_max_bytes`).
 
     The pool lives for the parse stage only, so that its workers (each holding Prefect,
-    some 200 MB) are gone before the load: the run's peak memory stays flat.
+    some 200 MB) are gone before the load: the run's peak memory stays flat. Where its
+    workers idled goes to the run's timings (`parse_idle_start`, `_between`, `_finish`).
     """
     inbox, lake_dir = str(settings.inbox), str(settings.lake_dir)
     total = len(plan.to_parse)
@@ -289,6 +290,7 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
             progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
         return results
     # Workers end with the run that spawned them, even when it is killed (processes.py).
+    opened_at = time.time()
     with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
         futures = [
             pool.submit(
@@ -306,4 +308,6 @@ def _parse(settings: Settings, plan: Plan, stamp: str, seen_at: datetime) -> lis
         for future in futures:
             results.append(future.result())
             progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
-        return results
+    for where, seconds in pool_idle_seconds(results, opened_at, time.time()).items():
+        summary.seconds[f"parse_idle_{where}"] = seconds
+    return results

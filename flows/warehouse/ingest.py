@@ -7,10 +7,12 @@ them in tasks.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,36 @@ class BatchResult:
     weeks: list[date]
     # Seconds spent reading and hashing, parsing (with building rows), writing Parquet.
     seconds: dict[str, float] = field(default_factory=dict)
+    # Which process ran it, and when (epoch seconds: comparable across processes).
+    worker: int = 0
+    started_at: float = 0.0
+    ended_at: float = 0.0
+
+
+def pool_idle_seconds(results: Sequence[BatchResult], opened_at: float, closed_at: float) -> dict[str, float]:
+    """Where a process pool's workers were not running batches, in worker-seconds.
+
+    `start`: from the pool opening to each worker's first batch (spawning the process
+    and its imports); `between`: between one batch and the next on a worker; `finish`:
+    from each worker's last batch to the pool closing (results, shutdown, and waiting
+    for the slower worker).
+
+    >>> r = [BatchResult("1", {}, [], worker=7, started_at=3, ended_at=5),
+    ...      BatchResult("2", {}, [], worker=7, started_at=5.5, ended_at=8),
+    ...      BatchResult("3", {}, [], worker=9, started_at=2, ended_at=9)]
+    >>> pool_idle_seconds(r, opened_at=0, closed_at=10)
+    {'start': 5.0, 'between': 0.5, 'finish': 3.0}
+    """
+    idle = {"start": 0.0, "between": 0.0, "finish": 0.0}
+    by_worker: dict[int, list[BatchResult]] = {}
+    for result in results:
+        by_worker.setdefault(result.worker, []).append(result)
+    for batches in by_worker.values():
+        batches.sort(key=lambda r: r.started_at)
+        idle["start"] += batches[0].started_at - opened_at
+        idle["between"] += sum(b.started_at - a.ended_at for a, b in pairwise(batches))
+        idle["finish"] += closed_at - batches[-1].ended_at
+    return idle
 
 
 def process_batch(
@@ -182,6 +214,7 @@ def process_batch(
     Rows go to Parquet a row group at a time (ROW_GROUP_FILES files): memory stays
     bounded whatever the batch's size.
     """
+    started_at = time.time()
     statuses: dict[str, int] = {}
     weeks: list[date] = []
     seconds = {"read": 0.0, "parse": 0.0, "write": 0.0}
@@ -218,7 +251,7 @@ def process_batch(
         writer.write(rows)
         writer.commit()
         seconds["write"] += time.perf_counter() - started
-    return BatchResult(batch_id, statuses, weeks, seconds)
+    return BatchResult(batch_id, statuses, weeks, seconds, os.getpid(), started_at, time.time())
 
 
 def _empty_rows() -> dict[str, list[dict[str, Any]]]:
