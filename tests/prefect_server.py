@@ -109,6 +109,8 @@ def pointed_at_session_server() -> Iterator[str]:
     from prefect.context import _temporary_global_settings_context, get_settings_context
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from flows.orchestration.prefect_local import drain_workers
+
     url = api_url()
     # No flow-run heartbeats, as under `bulletins run` (prefect_local.pointing_at): each
     # flow run would otherwise end by waiting up to a second for the heartbeat thread.
@@ -120,29 +122,7 @@ def pointed_at_session_server() -> Iterator[str]:
         try:
             yield url
         finally:
-            _drain_workers()
-
-
-def _drain_workers() -> None:
-    """Send buffered logs and events before this process stops using the API."""
-    import inspect
-
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    async def drain() -> None:
-        try:
-            result = APILogWorker.instance().drain()
-            if inspect.isawaitable(result):
-                await result
-        except RuntimeError:  # never started
-            pass
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
-
-    run_coro_as_sync(drain())
+            drain_workers()
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:

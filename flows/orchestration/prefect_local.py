@@ -125,7 +125,7 @@ def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) ->
                 try:
                     yield api_url
                 finally:
-                    _drain_workers()
+                    drain_workers()
         return
     server = TemporaryServer()
     server.start()  # in case the active profile names no API: it usually does not
@@ -141,7 +141,7 @@ def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) ->
             try:
                 yield server.api_url
             finally:
-                _drain_workers()  # send buffered logs and events before the API goes away
+                drain_workers()  # send buffered logs and events before the API goes away
     finally:
         server.stop()
 
@@ -401,7 +401,8 @@ def stop_orphaned_server(home: Path) -> int | None:
     return pid if ours else None
 
 
-def _drain_workers() -> None:
+def drain_workers() -> None:
+    """Send this process's buffered logs and events to the API before it goes away (or is left)."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
