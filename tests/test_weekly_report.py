@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -303,12 +306,53 @@ def test_published_weeks_years_apart_shade_one_gap_not_every_week(bundled: Path)
     assert len(report.trend) == 1 + gap + 6
     assert gap_runs(report) == [(D(2010, 1, 11), D(2020, 11, 30), gap), (D(2021, 1, 4), D(2021, 1, 4), 1)]
     for chart in (unit_trend_chart(report), closure_rate_chart(report)):
-        assert [a.text for a in chart.layout.annotations] == [f"{gap} 周未发布", "未发布"]
-        assert len(chart.layout.shapes) == 2
-        assert [t.isoformat() for t in chart.layout.xaxis.tickvals] == [
+        layout = chart["layout"]
+        assert [a["text"] for a in layout["annotations"]] == [f"{gap} 周未发布", "未发布"]
+        assert len(layout["shapes"]) == 2
+        assert [t.isoformat() for t in layout["xaxis"]["tickvals"]] == [
             "2010-01-04", "2010-01-11", "2020-12-07", "2020-12-14", "2020-12-21", "2020-12-28", "2021-01-04",
             "2021-01-11",
         ]  # fmt: skip
+        # Where plotly's add_vrect put them: half a week either side of the run, the label centred on top.
+        assert [(s["x0"].isoformat(), s["x1"].isoformat(), s["yref"], s["y0"], s["y1"]) for s in layout["shapes"]] == [
+            ("2010-01-07T12:00:00", "2020-12-03T12:00:00", "y domain", 0, 1),
+            ("2020-12-31T12:00:00", "2021-01-07T12:00:00", "y domain", 0, 1),
+        ]
+        assert [(a["x"], a["xanchor"], a["yref"], a["y"], a["yanchor"]) for a in layout["annotations"]] == [
+            ("2015-06-22T00:00:00+00:00", "center", "y domain", 1, "top"),
+            ("2021-01-04T00:00:00+00:00", "center", "y domain", 1, "top"),
+        ]
+
+
+RENDER_AND_LIST_PLOTLY_MODULES = """
+import sys
+from pathlib import Path
+
+from flows.reporting.weekly_report import read_weekly_report, write_report
+from flows.warehouse.db import connection
+
+with connection(Path(sys.argv[1]), read_only=True) as con:
+    written = write_report(read_weekly_report(con, "驻马店"), Path(sys.argv[2]))
+print(written.html.stat().st_size)
+print(sorted(m for m in sys.modules if m.startswith(("plotly", "_plotly_utils"))))
+"""
+
+
+def test_writing_a_report_loads_no_plotly_object_model(bundled: Path, tmp_path: Path) -> None:
+    """The charts are figure dicts for plotly.js: building plotly.graph_objects figures (their
+    validators, a deep copy of the template per chart) cost a run's report most of its time."""
+    result = subprocess.run(
+        [sys.executable, "-c", RENDER_AND_LIST_PLOTLY_MODULES, str(bundled), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    size, modules = result.stdout.splitlines()
+    assert int(size) > 1_000_000  # the page was written, plotly.js inline
+    loaded = ast.literal_eval(modules)
+    assert "plotly.offline" in loaded  # the check sees plotly's modules
+    object_model = ("plotly.graph_objects", "plotly.graph_objs", "plotly.basedatatypes", "_plotly_utils.basevalidators")
+    assert [m for m in loaded if m.startswith(object_model)] == []
 
 
 def test_unit_names_as_printed(bundled: Path) -> None:

@@ -3,19 +3,26 @@
 Everything is inline (plotly.js, styles, data): the file opens offline, can be mailed
 and printed. Text is drawn by the viewer's browser with the viewer's fonts, so nothing
 here depends on a font on the machine that builds the page.
+
+The charts are plain plotly figure dicts (`{"data": [...], "layout": {...}}`) handed to
+`Plotly.newPlot` in the page, not `plotly.graph_objects` figures: plotly's Python object
+model validates and deep-copies every property (its template most of all) and its first
+figure loads the validators, which cost a run's report more than the rest of it together.
+plotly.js draws the same figure from the same JSON; nothing here imports `graph_objects`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import pkgutil
 from collections.abc import Sequence
 from functools import lru_cache
 from html import escape
 from string import Template
 from typing import Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from flows.reporting import labels as L
@@ -48,6 +55,9 @@ FONT_STACK = (
 CHART_IDS = ("chart-unit-trend", "chart-closure-rate", "chart-overdue-share")
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+# A plotly figure as plotly.js takes it: {"data": [trace, ...], "layout": {...}}.
+Figure = dict[str, Any]
 
 WORSE, BETTER = "#c0392b", "#1e8449"
 
@@ -120,32 +130,68 @@ def _source(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _template() -> go.layout.Template:
-    # Once per process: naming the template makes plotly look it up and copy it per chart (40 ms each).
-    return pio.templates["plotly_white"]
+def _template() -> dict[str, Any]:
+    """plotly's "plotly_white" template, read once from the JSON plotly ships (what `pio.templates` loads).
+
+    Shared by every figure of the process: nothing may change it.
+    """
+    data = pkgutil.get_data("plotly", "package_data/templates/plotly_white.json")
+    assert data is not None, "plotly ships its templates as package data"
+    template: dict[str, Any] = json.loads(data)
+    return template
 
 
-def _layout(fig: go.Figure, **kwargs: Any) -> None:
+def _layout(**kwargs: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "template": _template(),
         "font": {"family": FONT_STACK, "size": 13},
         "margin": {"l": 60, "r": 30, "t": 30, "b": 60},
         "hoverlabel": {"font": {"family": FONT_STACK}},
     }
-    fig.update_layout(**{**settings, **kwargs})
+    return {**settings, **kwargs}
 
 
-def _chart(fig: go.Figure, div_id: str, height: int) -> str:
-    return str(
-        fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=div_id,
-            config=PLOTLY_CONFIG,
-            default_height=f"{height}px",
-            default_width="100%",
-        )
+# As plotly's JSON encoder writes JSON into a page: no "</script>" or "<!--" can end or open
+# anything inside the <script>, and no JavaScript line separator breaks a string.
+_SCRIPT_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, dt.date):  # dt.datetime included
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable in a chart: {value!r}")
+
+
+def script_json(value: object) -> str:
+    """Compact JSON for inside a <script> element; dates as ISO strings, NaN refused (plotly.js wants null).
+
+    >>> script_json({"text": "</script>", "x": [dt.date(2021, 1, 18), None], "y": 1.5})
+    '{"text":"\\\\u003c\\\\u002fscript\\\\u003e","x":["2021-01-18",null],"y":1.5}'
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_iso)
+    for char, escaped in _SCRIPT_SAFE:
+        text = text.replace(char, escaped)
+    return text
+
+
+def _chart(fig: Figure, div_id: str, height: int) -> str:
+    """The figure's <div> and the script that draws it: plotly's `to_html(full_html=False)` without its PLOTLYENV line."""
+    arguments = ", ".join(script_json(v) for v in (div_id, fig["data"], fig["layout"], PLOTLY_CONFIG))
+    plot = f"Plotly.newPlot({arguments});"
+    return (
+        f'<div style="height:{height}px; width:100%;">'
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:100%; width:100%;"></div>'
+        f"<script>{plot}</script></div>"
     )
+
+
+def percent_points(rate: float | None) -> float | None:
+    """A 0..1 rate as a percentage for a chart, to 4 places; None (a gap, plotly's null) when missing or NaN.
+
+    >>> percent_points(0.920400), percent_points(None), percent_points(float("nan"))
+    (92.04, None, None)
+    """
+    return None if rate is None or not math.isfinite(rate) else round(rate * 100, 4)
 
 
 def gap_runs(report: WeeklyReport) -> list[tuple[dt.date, dt.date, int]]:
@@ -160,22 +206,46 @@ def gap_runs(report: WeeklyReport) -> list[tuple[dt.date, dt.date, int]]:
     return runs
 
 
-def _gap_shapes(fig: go.Figure, report: WeeklyReport) -> None:
-    """Shade each run of unpublished weeks and say so: a gap, not a zero.
+def _gap_shapes(report: WeeklyReport) -> dict[str, list[dict[str, Any]]]:
+    """Shade each run of unpublished weeks and say so: a gap, not a zero (layout "shapes" and "annotations").
 
-    One shape per run, not per week: plotly adds shapes in quadratic time, and the 12
-    published weeks of a trend can lie years apart (hundreds of weeks between them).
+    One shape per run, not per week: the 12 published weeks of a trend can lie years apart
+    (hundreds of weeks between them). The shape and its label are what plotly's
+    `add_vrect(..., annotation_position="top")` made: a rect over the whole y domain from
+    half a week before the first week to half a week after the last, its label centred on
+    top, at the midpoint written as add_vrect wrote it (with a UTC offset; plotly.js drops it).
     """
+    shapes, annotations = [], []
     for first, last, weeks in gap_runs(report):
-        fig.add_vrect(
-            x0=dt.datetime.combine(first, dt.time()) - dt.timedelta(days=3.5),
-            x1=dt.datetime.combine(last, dt.time()) + dt.timedelta(days=3.5),
-            fillcolor="#d0d7de",
-            opacity=0.35,
-            line_width=0,
-            annotation_text="未发布" if weeks == 1 else f"{weeks} 周未发布",
-            annotation_position="top",
+        x0 = dt.datetime.combine(first, dt.time()) - dt.timedelta(days=3.5)
+        x1 = dt.datetime.combine(last, dt.time()) + dt.timedelta(days=3.5)
+        shapes.append(
+            {
+                "type": "rect",
+                "x0": x0,
+                "x1": x1,
+                "y0": 0,
+                "y1": 1,
+                "xref": "x",
+                "yref": "y domain",
+                "fillcolor": "#d0d7de",
+                "opacity": 0.35,
+                "line": {"width": 0},
+            }
         )
+        annotations.append(
+            {
+                "text": "未发布" if weeks == 1 else f"{weeks} 周未发布",
+                "x": (x0 + (x1 - x0) / 2).isoformat() + "+00:00",
+                "xanchor": "center",
+                "xref": "x",
+                "y": 1,
+                "yanchor": "top",
+                "yref": "y domain",
+                "showarrow": False,
+            }
+        )
+    return {"shapes": shapes, "annotations": annotations} if shapes else {}
 
 
 def _week_axis(report: WeeklyReport) -> dict[str, Any]:
@@ -190,107 +260,98 @@ def _week_axis(report: WeeklyReport) -> dict[str, Any]:
     }
 
 
-def unit_trend_chart(report: WeeklyReport) -> go.Figure:
+def unit_trend_chart(report: WeeklyReport) -> Figure:
     """Unresolved cases per unit over the trend weeks; unpublished weeks are gaps."""
-    fig = go.Figure()
     weeks = [t.week_start for t in report.trend]
+    traces = []
     for unit in report.units:
         history = report.unit_trend.get((unit.unit_list, unit.unit_name), {})
         name = unit_label(report, unit)
-        y = [history.get(t.week_start) if t.city is not None else None for t in report.trend]
-        fig.add_trace(
-            go.Scatter(
-                x=weeks,
-                y=y,
-                name=name,
-                mode="lines+markers",
-                connectgaps=False,
-                hovertemplate="%{x|%Y-%m-%d} 起一周<br>" + escape(name) + "：%{y} 件<extra></extra>",
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": weeks,
+                "y": [history.get(t.week_start) if t.city is not None else None for t in report.trend],
+                "name": name,
+                "mode": "lines+markers",
+                "connectgaps": False,
+                "hovertemplate": "%{x|%Y-%m-%d} 起一周<br>" + escape(name) + "：%{y} 件<extra></extra>",
+            }
         )
-    _gap_shapes(fig, report)
-    _layout(
-        fig,
+    layout = _layout(
         xaxis=_week_axis(report),
         yaxis={"title": {"text": "未办结件"}, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 30, "t": 30, "b": 120},
+        **_gap_shapes(report),
     )
-    return fig
+    return {"data": traces, "layout": layout}
 
 
-def closure_rate_chart(report: WeeklyReport) -> go.Figure:
+def closure_rate_chart(report: WeeklyReport) -> Figure:
     """The city's closure rate, computed and as published, over the trend weeks."""
     weeks = [t.week_start for t in report.trend]
-
-    def pct(rate: float | None) -> float | None:
-        return None if rate is None else round(rate * 100, 4)
-
-    computed = [pct(t.city.closure_rate) if t.city else None for t in report.trend]
-    published = [pct(t.city.closure_rate_published) if t.city else None for t in report.trend]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=weeks,
-            y=computed,
-            name="结案率（计算）",
-            mode="lines+markers+text",
-            connectgaps=False,
-            text=[L.percent(t.city.closure_rate) if t.city else "" for t in report.trend],
-            textposition="top center",
-            hovertemplate="%{x|%Y-%m-%d} 起一周<br>结案率（计算）：%{y:.2f}%<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=weeks,
-            y=published,
-            name="结案率（通报公布）",
-            mode="markers",
-            marker={"symbol": "x", "size": 9},
-            hovertemplate="%{x|%Y-%m-%d} 起一周<br>结案率（通报公布）：%{y:.2f}%<extra></extra>",
-        )
-    )
-    _gap_shapes(fig, report)
+    computed = [percent_points(t.city.closure_rate) if t.city else None for t in report.trend]
+    published = [percent_points(t.city.closure_rate_published) if t.city else None for t in report.trend]
+    traces = [
+        {
+            "type": "scatter",
+            "x": weeks,
+            "y": computed,
+            "name": "结案率（计算）",
+            "mode": "lines+markers+text",
+            "connectgaps": False,
+            "text": [L.percent(t.city.closure_rate) if t.city else "" for t in report.trend],
+            "textposition": "top center",
+            "hovertemplate": "%{x|%Y-%m-%d} 起一周<br>结案率（计算）：%{y:.2f}%<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": weeks,
+            "y": published,
+            "name": "结案率（通报公布）",
+            "mode": "markers",
+            "marker": {"symbol": "x", "size": 9},
+            "hovertemplate": "%{x|%Y-%m-%d} 起一周<br>结案率（通报公布）：%{y:.2f}%<extra></extra>",
+        },
+    ]
     values = [v for v in computed + published if v is not None]
     low, high = (min(values), max(values)) if values else (0.0, 100.0)
     pad = max((high - low) * 0.3, 0.5)
-    _layout(
-        fig,
+    layout = _layout(
         xaxis=_week_axis(report),
         yaxis={"title": {"text": "结案率"}, "ticksuffix": "%", "range": [low - pad, min(high + pad, 100.5)]},
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 30, "t": 30, "b": 100},
+        **_gap_shapes(report),
     )
-    return fig
+    return {"data": traces, "layout": layout}
 
 
-def overdue_share_chart(report: WeeklyReport) -> go.Figure:
+def overdue_share_chart(report: WeeklyReport) -> Figure:
     """Each listed unit's share of the city's overdue cases; the top three stand out."""
     units = share_rows(report)
-    shares = [None if u.overdue_share is None else round(u.overdue_share * 100, 4) for u in units]
+    shares = [percent_points(u.overdue_share) for u in units]
     colors = [WORSE if n < 3 else "#95a5a6" for n in range(len(units))]
-    fig = go.Figure(
-        go.Bar(
-            x=list(reversed(shares)),
-            y=[unit_label(report, u) for u in reversed(units)],
-            orientation="h",
-            marker={"color": list(reversed(colors))},
-            text=[f"{L.percent(u.overdue_share)}（{u.unresolved} 件）" for u in reversed(units)],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}<br>占全市超时未办结：%{x:.2f}%<extra></extra>",
-        )
-    )
+    bars = {
+        "type": "bar",
+        "x": list(reversed(shares)),
+        "y": [unit_label(report, u) for u in reversed(units)],
+        "orientation": "h",
+        "marker": {"color": list(reversed(colors))},
+        "text": [f"{L.percent(u.overdue_share)}（{u.unresolved} 件）" for u in reversed(units)],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{y}<br>占全市超时未办结：%{x:.2f}%<extra></extra>",
+    }
     top = max((s for s in shares if s is not None), default=100.0)
-    _layout(
-        fig,
+    layout = _layout(
         xaxis={"title": {"text": "占全市超时未办结"}, "ticksuffix": "%", "range": [0, top * 1.35]},
         yaxis={"automargin": True},
         showlegend=False,
         margin={"l": 20, "r": 30, "t": 20, "b": 60},
     )
-    return fig
+    return {"data": [bars], "layout": layout}
 
 
 def _badge(unit: UnitWeekRow) -> str:
