@@ -419,6 +419,9 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
     def stage(name: str, run: str = "backfill") -> Callable[[Scale], str]:
         return lambda s: _s(s.runs[run].stages.get(name, 0.0))
 
+    def steps(run: str, *names: str) -> Callable[[Scale], str]:
+        return lambda s: "; ".join(_s(s.runs[run].stages.get(name, 0.0)) for name in names)
+
     def parse_stage_share(s: Scale) -> float:
         """The parse stage's throughput as a share of the parser alone on all cores."""
         return s.figures["parse_all_s"] / s.runs["backfill"].stages["parse"]
@@ -473,6 +476,9 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
             row("discover: plan (list, stat, hash the inbox)", stage("plan", run)),
             row("parse (in the flow's process)", stage("parse", run)),
             row("load + models + data tests + commit", stage("load_and_build", run)),
+            row(
+                "· load; models; data tests; commit + checkpoint", steps(run, "load", "models", "data_tests", "commit")
+            ),
             row("export the marts to Parquet", stage("export_marts", run)),
             row("write the weekly reports", stage("reports", run)),
             row("publish the run's artifacts", stage("publish", run)),
