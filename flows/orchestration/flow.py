@@ -87,14 +87,24 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
     return Prepared(plan=plan, pending_batches=pending, lake_problems=problems, seconds=seconds)
 
 
-@task(name="load-and-build", cache_policy=NO_CACHE)
-def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict[str, float], BatchesOutcome]:
-    """Load batches, build the models and run the data tests in one transaction.
+@dataclass(frozen=True)
+class Built:
+    built: bool  # anything loaded (models built, data tests passed, committed)
+    seconds: dict[str, float]  # by step
+    outcome: BatchesOutcome  # what the batches' entries became
+    marts_copy_problem: str | None  # why the marts' Parquet copy could not be written
 
-    Returns whether anything was done, the seconds each step took, and what the
-    batches' entries became (read back after the load: the warehouse's rules applied).
-    Nothing is committed unless every data test passes, so a failure anywhere leaves
-    the warehouse as it was.
+
+@task(name="load-and-build", cache_policy=NO_CACHE)
+def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
+    """Load batches, build the models and run the data tests in one transaction; then
+    write the marts' Parquet copy (lake/marts/<table>.parquet, for readers without the
+    DuckDB file).
+
+    What the batches' entries became is read back after the load (the warehouse's rules
+    applied). Nothing is committed unless every data test passes, so a failure anywhere
+    leaves the warehouse as it was. The copy comes after the commit: a failure to write
+    it is a reason returned, never a failed run (the next build writes it again).
     """
     logger = get_run_logger()
     seconds: dict[str, float] = {}
@@ -111,20 +121,18 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> tuple[bool, dict
         logger.info("nothing new: warehouse unchanged")
     for problem in outcome.problems:
         logger.warning(str(problem))
-    return built, seconds, outcome
-
-
-@task(name="export-marts", cache_policy=NO_CACHE)
-def export_marts(settings: Settings) -> str | None:
-    """Write the marts to lake/marts/<table>.parquet for readers without the DuckDB file;
-    why they could not be (None when they were)."""
-    return build.refresh_marts_copy(settings.db_path, settings.lake_dir)
+    started = time.perf_counter()
+    copy_problem = None
+    if built or build.marts_missing_in_lake(settings.lake_dir):
+        copy_problem = build.refresh_marts_copy(settings.db_path, settings.lake_dir)
+    seconds["export_marts"] = time.perf_counter() - started
+    return Built(built, seconds, outcome, copy_problem)
 
 
 @task(name="notify", cache_policy=NO_CACHE)
 def notify(settings: Settings, summary: RunSummary) -> list[str]:
     """Post one message per trigger that fired to BULLETINS_NOTIFY_URL; what could not be sent."""
-    if settings.notify_url is None or not settings.db_path.exists():
+    if settings.notify_url is None or not settings.db_path.exists():  # the flow calls it only with a URL
         return []
     with connection(settings.db_path, read_only=True) as con:
         notices = notifications.run_notices(
@@ -158,15 +166,6 @@ def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish(settings: Settings, summary: RunSummary) -> None:
     publish_run_artifacts(settings.db_path, summary)
-
-
-def _export_marts(settings: Settings, summary: RunSummary) -> None:
-    """The marts' Parquet copy after a build (or when missing); a failure is a warning, never a failed run."""
-    if not settings.db_path.exists() or not (summary.models_built or build.marts_missing_in_lake(settings.lake_dir)):
-        return
-    reason = export_marts(settings)
-    if reason:  # the warehouse is committed; the next build writes the copy again
-        summary.warnings.append(f"marts not written to the lake: {reason}")
 
 
 def _write_reports(settings: Settings, summary: RunSummary) -> None:
@@ -210,9 +209,6 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
         with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger):
             _run(settings, summary)
             started = time.perf_counter()
-            _export_marts(settings, summary)
-            summary.seconds["export_marts"] = time.perf_counter() - started
-            started = time.perf_counter()
             _write_reports(settings, summary)
             summary.seconds["reports"] = time.perf_counter() - started
     except RunInProgress as exc:
@@ -221,7 +217,8 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
         return Cancelled(name="Skipped", message=summary.line())  # type: ignore[return-value]
     _check_freshness(settings, summary)
-    summary.warnings += notify(settings, summary)
+    if settings.notify_url is not None:  # no webhook, no task run to show for it
+        summary.warnings += notify(settings, summary)
     for warning in summary.warnings:
         logger.warning(warning)
     progress.phase("publishing the artifacts")
@@ -265,10 +262,14 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     progress.phase("loading and building the marts")
     started = time.perf_counter()
     summary.batch_ids = prepared.pending_batches + new_batches
-    summary.models_built, steps, outcome = load_and_build(settings, summary.batch_ids)
-    summary.seconds["load_and_build"] = time.perf_counter() - started
-    summary.seconds.update(steps)
+    loaded = load_and_build(settings, summary.batch_ids)
+    summary.models_built = loaded.built
+    summary.seconds["load_and_build"] = time.perf_counter() - started - loaded.seconds["export_marts"]
+    summary.seconds.update(loaded.seconds)
+    if loaded.marts_copy_problem:  # the warehouse is committed; the next build writes the copy again
+        summary.warnings.append(f"marts not written to the lake: {loaded.marts_copy_problem}")
     # What this run's batches (recovered ones included) became, the warehouse's rules applied.
+    outcome = loaded.outcome
     summary.count(outcome.statuses, outcome.weeks, [str(p) for p in outcome.problems])
 
 
