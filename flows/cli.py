@@ -201,12 +201,13 @@ def run(
         _fail(f"inbox {settings.inbox} is not a folder")
     from contextlib import ExitStack
 
-    from flows.orchestration.prefect_local import flow_run_url, prefect_api, running_server
+    from flows.orchestration.prefect_local import flow_run_url, prefect_api, running_server, without_heartbeats
 
     with ExitStack() as stack:
         # While `bulletins serve` runs on this warehouse, its server takes the run (no
         # temporary server to start; the run shows in serve's UI). PREFECT_API_URL wins.
-        if not os.environ.get("PREFECT_API_URL") and (serve_api := running_server(settings.serve_prefect_home)):
+        serve_api = None if os.environ.get("PREFECT_API_URL") else running_server(settings.serve_prefect_home)
+        if serve_api:
             stack.enter_context(_environment("PREFECT_API_URL", serve_api))
         # A run's page outlives the run only on a server that outlives it.
         lasting_api = bool(os.environ.get("PREFECT_API_URL"))
@@ -223,6 +224,8 @@ def run(
 
             if sys.stderr.isatty() and not verbose:
                 stack.enter_context(progress.listening(stack.enter_context(_TerminalProgress())))
+            if serve_api:  # no automation of ours watches heartbeats there; Prefect's setting, if set, wins
+                stack.enter_context(without_heartbeats(unless_configured=True))
             seconds = {"prefect_start_and_import": time.perf_counter() - started}
             state = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse), return_state=True)
             seconds["flow"] = time.perf_counter() - started - sum(seconds.values())

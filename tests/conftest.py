@@ -83,7 +83,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     server = config.stash.get(_SERVER, None)
     if server is not None:
         server.stop()
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)  # after the server that writes there stopped

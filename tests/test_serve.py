@@ -259,6 +259,27 @@ def test_deployment_definition(tmp_path: Path) -> None:
     assert ui_url("http://127.0.0.1:4200/api") == "http://127.0.0.1:4200"
 
 
+def test_runs_of_the_shell_on_a_server_that_outlives_them_send_no_heartbeats_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.settings import get_current_settings
+
+    from flows.orchestration.prefect_local import HEARTBEAT_VARIABLES, without_heartbeats
+
+    for name in HEARTBEAT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None  # Prefect's default: heartbeats on
+    with without_heartbeats(unless_configured=True):
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == default
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")  # the user's choice wins
+    with without_heartbeats(unless_configured=True):
+        assert get_current_settings().flows.heartbeat_frequency == default  # settings read at import
+    with without_heartbeats():  # the temporary server's runs: never
+        assert get_current_settings().flows.heartbeat_frequency is None
+
+
 @pytest.mark.slow
 def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
     """Serve every 5 s on a server we started; a page dropped in the inbox reaches the marts."""

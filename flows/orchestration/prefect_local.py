@@ -67,16 +67,37 @@ def configured_api_url() -> str | None:
     return get_current_settings().api.url
 
 
+# Prefect's flow-run heartbeat frequency, by its name and its older one.
+HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def without_heartbeats(unless_configured: bool = False) -> Iterator[None]:
+    """Flow runs in this process send no heartbeats during the block.
+
+    Heartbeats tell a long-lived server that a run is alive (for an automation that marks
+    silent runs crashed); Prefect also joins the heartbeat thread at the end of every flow
+    run, in 1-s sleeps: half a second a run on average, up to a second (measured).
+    `unless_configured`: keep them when the environment sets their frequency.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if unless_configured and any(os.environ.get(name) for name in HEARTBEAT_VARIABLES):
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
 @contextmanager
 def pointing_at(api_url: str, heartbeats: bool = True) -> Iterator[str]:
     """Point this process, and the processes it starts, at `api_url` until the block ends.
 
-    `heartbeats=False`: flow runs here send none. They tell a long-lived server that a run
-    is alive; a temporary server ends with the run, and Prefect joins its heartbeat thread
-    at the end of every flow run in 1-s sleeps (half a second a run, measured).
+    `heartbeats=False`: flow runs here send none (`without_heartbeats`), for a server
+    that ends with the run.
     """
     from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url  # inherited by flow-run and worker processes
@@ -85,8 +106,9 @@ def pointing_at(api_url: str, heartbeats: bool = True) -> Iterator[str]:
     # temporary server of its own at the end of every pooled run (seconds, measured).
     refresh_global_settings_context()
     try:
-        updates = {PREFECT_API_URL: api_url} | ({} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
-        with temporary_settings(updates=updates):
+        with temporary_settings(updates={PREFECT_API_URL: api_url}), contextlib.ExitStack() as stack:
+            if not heartbeats:
+                stack.enter_context(without_heartbeats())
             yield api_url
     finally:
         if saved is None:
