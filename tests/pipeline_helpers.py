@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import bundled_files
+from flows.settings import PROJECT_DIR
 from flows.warehouse.db import connection
 
 SNAPSHOT_SCHEMAS = ("core", "marts")
@@ -97,3 +101,22 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
             record_unparsed(lake_dir, batch_ids[-1], plan.recorded_only, seen_at)
         build.load_and_build(con, lake_dir, batch_ids)
     return db_path
+
+
+def bulletins(
+    *args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = (), timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`python -m flows <args>` in a subprocess: what a user sees on the terminal.
+
+    Its environment is this process's, without the variables whose names start with one
+    of `drop`, plus `env`.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not (drop and k.startswith(drop))}
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_DIR,
+        env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )

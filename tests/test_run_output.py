@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import make_inbox, query
+from pipeline_helpers import bulletins, make_inbox, query
 
 from flows.orchestration import progress
-from flows.settings import PROJECT_DIR
 
 
 class Recorder:
@@ -65,18 +62,10 @@ def test_a_report_that_cannot_be_written_is_a_warning_not_a_failed_run(
 
 
 def _bulletins(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_LOGGING", "PREFECT_API"))}
-    # Its own Prefect home (the temporary server's database); a loaded machine starts it slowly.
-    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "flows", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    # Its own Prefect home (the temporary server's database), Prefect's defaults for the API
+    # and logging; a loaded machine starts the temporary server slowly.
+    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    return bulletins(*args, env=env, drop=("PREFECT_LOGGING", "PREFECT_API"), timeout=300)
 
 
 @pytest.mark.slow

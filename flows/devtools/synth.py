@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 DISTRICTS = "市辖区(管委会)组"
 CITY_UNITS = "市直单位及企业组"
 SIGNATURE = "驻马店市数字化城市管理领导小组"
 
 
-@dataclass(frozen=True)
-class UnitRow:
+class UnitRow(NamedTuple):
+    """One row of a bulletin's table, as printed (a tuple: `group, name, d, u = row` works)."""
+
     group: str
     name: str
     dispatched: int
@@ -55,9 +57,17 @@ class Week:
         return self.due - self.in_progress - self.overdue - self.disputed
 
     @property
+    def overdue_units(self) -> int:
+        return len(self.units)
+
+    @property
+    def closure_rate(self) -> Decimal:
+        """In percent, to two decimals, as printed."""
+        return (Decimal(self.closed) * 100 / Decimal(self.due)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    @property
     def closure_rate_pct(self) -> str:
-        pct = (Decimal(self.closed) * 100 / Decimal(self.due)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        return f"{pct}%"
+        return f"{self.closure_rate}%"
 
 
 def _md(d: date) -> str:

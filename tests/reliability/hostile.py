@@ -17,16 +17,15 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from testdata import SAMPLE_PAGE
+
+from flows.devtools.synth import CITY_UNITS, DISTRICTS, SIGNATURE, UnitRow, Week
 from flows.warehouse.inbox import display_path
 
-SAMPLE_PAGE = Path(__file__).parents[1] / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 TITLE = "驻马店市数字化城市管理案件办理后进单位周通报"
-SIGNATURE = "驻马店市数字化城市管理领导小组"
-DISTRICTS, CITY_UNITS = "市辖区(管委会)组", "市直单位及企业组"
 # The sample's page up to its bulletin: seven articles, kept as they are.
 ARTICLES = SAMPLE[: SAMPLE.index(TITLE)]
 # The sample's units in its order; and one alias of each that has one in the seed.
@@ -52,39 +51,6 @@ FIGURES = ("received", "due", "closed", "in_progress", "overdue", "disputed", "l
 
 
 @dataclass(frozen=True)
-class Week:
-    """One bulletin's figures; its identities hold by construction."""
-
-    start: date
-    received: int
-    due: int
-    in_progress: int
-    disputed: int
-    linked_units: int
-    units: tuple[tuple[str, str, int, int], ...]  # (group, name as printed, dispatched, unresolved)
-
-    @property
-    def end(self) -> date:
-        return self.start + timedelta(days=6)
-
-    @property
-    def overdue(self) -> int:
-        return sum(u[3] for u in self.units)
-
-    @property
-    def closed(self) -> int:
-        return self.due - self.in_progress - self.overdue - self.disputed
-
-    @property
-    def overdue_units(self) -> int:
-        return len(self.units)
-
-    @property
-    def rate(self) -> Decimal:
-        return (Decimal(self.closed) * 100 / Decimal(self.due)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
 class Truth:
     """What a correct warehouse may publish from a page: its week and figures, or nothing."""
 
@@ -104,7 +70,7 @@ class Truth:
             "in_progress": w.in_progress,
             "overdue": w.overdue,
             "disputed": w.disputed,
-            "closure_rate_published": w.rate / 100,
+            "closure_rate_published": w.closure_rate / 100,
             "linked_units": w.linked_units,
             "overdue_units": w.overdue_units,
         }
@@ -150,7 +116,7 @@ def render_bulletin(w: Week, period: str | None = None) -> str:
         f"{period},驻马店市智慧城市管理中心通过采集员、网格员采集上报、视频抓拍、市民举报、领导交办等途径"
         f"受理各类城市管理案件{w.received}件,本周应结案{w.due}件,其中已结案{w.closed}件、正在办理中{w.in_progress}件、",
         "",
-        f"超时未办结{w.overdue}件,因确权争议未处置案件共{w.disputed}件,结案率{w.rate}%,所有案件均通过数字城管系统"
+        f"超时未办结{w.overdue}件,因确权争议未处置案件共{w.disputed}件,结案率{w.closure_rate}%,所有案件均通过数字城管系统"
         f"派单交办至{w.linked_units}个联动单位,经采集员核查,截至{_md(w.end)}18时,存在超时未办结案件的单位共"
         f"{w.overdue_units}个,详细情况如下:",
         "",
@@ -178,15 +144,15 @@ SAMPLE_WEEK = Week(
     176,
     18,
     (
-        (DISTRICTS, "驿城区政府", 1013, 8),
-        (DISTRICTS, "经济开发区管委会", 503, 6),
-        (DISTRICTS, "市城乡一体化示范区管委会", 16, 5),
-        (CITY_UNITS, "中国电信驻马店分公司", 68, 68),
-        (CITY_UNITS, "中一市政建设管理有限公司", 18, 18),
-        (CITY_UNITS, "市豫资市政设施管理有限公司", 15, 13),
-        (CITY_UNITS, "河南移动驻马店分公司", 55, 9),
-        (CITY_UNITS, "国电驻马店热电有限公司", 6, 3),
-        (CITY_UNITS, "中国联通驻马店分公司", 59, 1),
+        UnitRow(DISTRICTS, "驿城区政府", 1013, 8),
+        UnitRow(DISTRICTS, "经济开发区管委会", 503, 6),
+        UnitRow(DISTRICTS, "市城乡一体化示范区管委会", 16, 5),
+        UnitRow(CITY_UNITS, "中国电信驻马店分公司", 68, 68),
+        UnitRow(CITY_UNITS, "中一市政建设管理有限公司", 18, 18),
+        UnitRow(CITY_UNITS, "市豫资市政设施管理有限公司", 15, 13),
+        UnitRow(CITY_UNITS, "河南移动驻马店分公司", 55, 9),
+        UnitRow(CITY_UNITS, "国电驻马店热电有限公司", 6, 3),
+        UnitRow(CITY_UNITS, "中国联通驻马店分公司", 59, 1),
     ),
 )
 
@@ -202,9 +168,9 @@ def random_week(rng: random.Random, start: date, big: bool = False) -> Week:
     for group, name in UNITS:
         if rng.random() < 0.7 or (group == DISTRICTS and name == "驿城区政府"):
             dispatched = rng.randint(1, 1200) * scale
-            units.append((group, name, dispatched, rng.randint(0, min(dispatched, 80 * scale))))
+            units.append(UnitRow(group, name, dispatched, rng.randint(0, min(dispatched, 80 * scale))))
     if not any(u[0] == CITY_UNITS for u in units):
-        units.append((CITY_UNITS, "中国电信驻马店分公司", 70 * scale, 61 * scale))
+        units.append(UnitRow(CITY_UNITS, "中国电信驻马店分公司", 70 * scale, 61 * scale))
     overdue = sum(u[3] for u in units)
     in_progress, disputed = rng.randint(100, 300) * scale, rng.randint(100, 200) * scale
     due = overdue + in_progress + disputed + rng.randint(3000, 6000) * scale
@@ -221,7 +187,7 @@ def _clean(rng, w, text):
 
 def _alias_only(rng, w, text):
     """A unit printed under its alias: publishable, on its canonical name."""
-    printed = [(g, ALIASES.get(n, n), d, u) for g, n, d, u in w.units]
+    printed = [UnitRow(g, ALIASES.get(n, n), d, u) for g, n, d, u in w.units]
     w2 = Week(w.start, w.received, w.due, w.in_progress, w.disputed, w.linked_units, tuple(printed))
     return ARTICLES + render_bulletin(w2), True, w2
 
@@ -239,9 +205,9 @@ def _unit_twice(rng, w, text, alias: bool = False, other_group: bool = False):
     half_d, half_u = max(d // 2, 1), u // 2
     second = ALIASES.get(n, n) if alias else n
     g2 = CITY_UNITS if other_group else g
-    units = ((g, n, d - half_d, u - half_u), (g2, second, half_d, half_u), *w.units[1:])
+    units = (UnitRow(g, n, d - half_d, u - half_u), UnitRow(g2, second, half_d, half_u), *w.units[1:])
     if d - half_d < u - half_u or half_d < half_u:
-        units = ((g, n, d, u), (g2, second, d, u), *w.units[1:])
+        units = (UnitRow(g, n, d, u), UnitRow(g2, second, d, u), *w.units[1:])
     w2 = Week(w.start, w.received, w.due + sum(x[3] for x in units) - w.overdue, w.in_progress, w.disputed,
               w.linked_units, units)  # fmt: skip
     return ARTICLES + render_bulletin(w2), False, None
@@ -262,7 +228,7 @@ def _unit_moved(rng, w, text):
         return text, True, w
     i = rng.choice(movable)
     g, n, d, u = w.units[i]
-    moved = (CITY_UNITS if g == DISTRICTS else DISTRICTS, n, d, u)
+    moved = UnitRow(CITY_UNITS if g == DISTRICTS else DISTRICTS, n, d, u)
     units = [x for j, x in enumerate(w.units) if j != i]
     # at the end of its new group, so the groups stay in the sample's order
     at = max((j + 1 for j, x in enumerate(units) if x[0] == moved[0]), default=len(units))

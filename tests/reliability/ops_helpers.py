@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pipeline_helpers import bulletins  # noqa: F401  (the reliability tests' name for it)
+from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import bundled_files
-from flows.settings import PROJECT_DIR
-
-SAMPLE_PAGE = PROJECT_DIR / "tests" / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 
 # DuckDB's file layout: three 4 KiB headers, then 256 KiB blocks (8-byte checksum first).
 DUCKDB_HEADER_BYTES = 3 * 4096
@@ -95,18 +94,6 @@ def truncate(path: Path, fraction: float = 1 / 3) -> None:
 def garbage(path: Path) -> None:
     """Same size, random bytes."""
     path.write_bytes(os.urandom(max(path.stat().st_size, 1)))
-
-
-def bulletins(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """`python -m flows <args>` in a subprocess: what a user sees on the terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "flows", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_DIR,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
 
 
 # Holds a write connection to argv[1] until the file argv[2] exists, like a run loading.

@@ -214,7 +214,7 @@ def _truth_problems(db: Path, entries: dict[str, hostile.Entry]) -> tuple[Counte
 def test_the_generator_gives_the_real_sample_back_from_its_figures() -> None:
     """Its pages are the sample's layout: the generator renders the sample byte for byte."""
     assert hostile.page(hostile.SAMPLE_WEEK) == hostile.SAMPLE
-    assert hostile.SAMPLE_WEEK.rate == Decimal("90.58")
+    assert hostile.SAMPLE_WEEK.closure_rate == Decimal("90.58")
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.parsing import ParsedPage, parse_file
 
-SAMPLE_PAGE = Path(__file__).parents[1] / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 
 

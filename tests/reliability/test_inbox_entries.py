@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.warehouse.db import connection
 
-SAMPLE_PAGE = Path(__file__).parents[1] / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 LIMIT = 64 * 1024  # a small size limit for the test: the sample is about 15 KB
 

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import page_files, random_weeks
 from flows.warehouse.db import connection
 
 FULL = os.environ.get("BULLETINS_RELIABILITY", "fast") == "full"
-SAMPLE_PAGE = Path(__file__).parents[1] / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 # Columns that say when or where a row was written, not what it holds.
 WHEN_AND_WHERE = {"batch_id", "first_seen_at", "loaded_at"}

@@ -16,11 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from testdata import SAMPLE_PAGE
+
 from flows.devtools.bench import TreeMemory
 from flows.settings import DEFAULT_MAX_FILE_BYTES, PROJECT_DIR
 from flows.warehouse.db import connection
 
-SAMPLE_PAGE = Path(__file__).parents[1] / "fixtures" / "pages" / "000_3e19ef32d54e8472.txt"
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 MB = 1024 * 1024
 
