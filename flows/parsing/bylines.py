@@ -38,6 +38,11 @@ _BOX_LINE = re.compile(r"^[□■]\s*(.{1,60})$")
 _CREDIT = re.compile(r"(?:^|(?<=[。!?”’」』)]))\s*([^。!?”’」』)]{1,40}?)(\s*)摄$")
 # Leads that open a news item without naming anyone.
 _OTHER_LEADS = re.compile(r"^(?:本报记者|本报通讯员|据?新华社|据?人民网|据?中新社|据?央视)")
+# The first characters any lead can have: of 本报讯 (_NEWS_BYLINE), of _OTHER_LEADS, of □■
+# (_BOX_LINE) and of every role (a byline line starts with one: _ROLE_PREFIX).
+_LEAD_STARTS = frozenset("本据新人中央□■" + "".join(role[0] for role in _ROLES))
+# A text with a photo credit ends in one of these (`_CREDIT` ends in 摄$).
+CREDIT_ENDS = ("摄", "摄\n")
 
 
 @dataclass(slots=True)
@@ -97,7 +102,7 @@ def split_credit(text: str) -> tuple[str, tuple[str, ...]] | None:
     """Take a photo credit off a caption: ("...包装。", ("张新义",)); None if there is none."""
     # Fast path: the pattern ends in 摄$, so a text not ending in 摄 (or 摄 and a final
     # newline, which `$` also allows) has no credit; the search would scan it all.
-    if not (text.endswith("摄") or text.endswith("摄\n")):
+    if not text.endswith(CREDIT_ENDS):
         return None
     m = _CREDIT.search(text)
     if m is None:
@@ -116,7 +121,9 @@ def split_credit(text: str) -> tuple[str, tuple[str, ...]] | None:
 
 def is_lead(text: str) -> bool:
     """Say whether a paragraph opens an item's text: a byline lead or a □ box line."""
-    return (
+    # Fast path: each test below matches at the start, so a text starting with none of
+    # their first characters is no lead (most paragraphs).
+    return text[:1] in _LEAD_STARTS and (
         _NEWS_BYLINE.match(text) is not None
         or _OTHER_LEADS.match(text) is not None
         or read_box_line(text) is not None

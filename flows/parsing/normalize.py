@@ -27,11 +27,17 @@ _BLANKS = " \t\u3000"
 # The last character (blanks aside) of a line that can hold an editor code: a digit of
 # the code, or the 摄 of a photo credit after it.
 _CODE_LINE_ENDS = frozenset("0123456789\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19摄")
+_CODE_OR_BLANK_ENDS = _CODE_LINE_ENDS | frozenset(_BLANKS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Line:
-    """One line of the decoded file: as decoded, and normalised."""
+    """One line of the decoded file: as decoded, and normalised.
+
+    Not frozen, though nothing changes one once made: a frozen dataclass sets each field
+    through object.__setattr__ (four times the cost of building a plain one), and the
+    parser builds a Line for every line of every page.
+    """
 
     no: int  # 1-based line number in the decoded file
     raw: str  # as decoded
@@ -80,36 +86,41 @@ def to_line(no: int, raw: str) -> Line:
 def to_lines(text: str) -> list[Line]:
     r"""Split LF text into normalised lines, numbered from 1: `to_line` on each line.
 
-    The lines' text (editor codes off) goes through NFKC in one call, joined by newlines:
-    a newline is a normalisation boundary (a starter that composes with nothing, mapped
-    to itself) and no character normalises to one, so the result splits back into the
-    lines as `fold` would give them one by one, at a fraction of the calls.
+    The lines' text (editor codes off) is checked for NFKC in one call, joined by
+    newlines: a newline is a normalisation boundary (a starter that composes with nothing,
+    mapped to itself) and no character normalises to one, so the page is normalised when
+    and only when each of its lines is. Most pages are, and need nothing more; on the
+    others, each line goes through NFKC (as `fold` has it), which returns most of them
+    after its quick check: normalising costs some 100 ns a character, and one fullwidth
+    digit would otherwise send the whole page through it.
 
     >>> text = "标题①\n\n　正文，（一）。②6\n\x07ｆｕｌｌ　ｗｉｄｔｈ"
     >>> to_lines(text) == [to_line(no, raw) for no, raw in enumerate(text.split("\n"), start=1)]
     True
     """
     raws = text.split("\n")
-    rests: list[str] = []
-    codes: list[str | None] = []
-    for raw in raws:
-        # take_editor_code's own fast path, inline: most lines end in no code.
-        if raw and raw.rstrip(_BLANKS)[-1:] in _CODE_LINE_ENDS:
+    codes: list[str | None] = [None] * len(raws)
+    rests = raws  # copied at the first code taken off
+    for i, raw in enumerate(raws):
+        # take_editor_code's own fast path, inline: most lines end in no code. The last
+        # character alone rules out most of them (no rstrip): one not blank and not a code end.
+        if raw[-1:] in _CODE_OR_BLANK_ENDS and raw.rstrip(_BLANKS)[-1:] in _CODE_LINE_ENDS:
             rest, code = take_editor_code(raw)
-        else:
-            rest, code = raw, None
-        rests.append(rest)
-        codes.append(code)
-    folded = unicodedata.normalize("NFKC", "\n".join(rests)).split("\n")
-    lines = []
-    for no, (raw, text_, code) in enumerate(zip(raws, folded, codes, strict=True), start=1):
-        if not raw:
-            lines.append(Line(no, raw, "", None))
-            continue
-        if not text_.isprintable():  # fold's slow path (see `fold`)
-            text_ = _OTHER_SPACE.sub(" ", _CONTROLS.sub("", text_))
-        lines.append(Line(no, raw, text_.strip(), code))
-    return lines
+            if code is not None:  # else rest is raw
+                if rests is raws:
+                    rests = raws.copy()
+                rests[i], codes[i] = rest, code
+    joined = text if rests is raws else "\n".join(rests)
+    if unicodedata.is_normalized("NFKC", joined):
+        folded = rests
+    else:
+        folded = [unicodedata.normalize("NFKC", rest) for rest in rests]
+    # `fold(rest).strip()` as `to_line` has it (fold's slow path only on a line that is not
+    # printable: see `fold`); an empty line ("" decoded) folds to "" and has no code.
+    return [
+        Line(no, raw, (text_ if text_.isprintable() else _OTHER_SPACE.sub(" ", _CONTROLS.sub("", text_))).strip(), code)
+        for no, raw, text_, code in zip(range(1, len(raws) + 1), raws, folded, codes, strict=True)
+    ]
 
 
 def squeeze(text: str) -> str:
@@ -128,8 +139,9 @@ def rejoin(paragraphs: list[str]) -> list[str]:
     pending = ""
     for paragraph in paragraphs:
         pending += paragraph
-        # The paragraph's end is pending's end: test the short string, not the long one.
-        if is_terminated(paragraph or pending):
+        # The paragraph's end is pending's end: test the short string, not the long one
+        # (is_terminated, inline).
+        if (paragraph or pending).rstrip(_CLOSERS)[-1:] in _SENTENCE_END:
             joined.append(pending)
             pending = ""
     if pending:

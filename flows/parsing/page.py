@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from flows.parsing.bylines import (
+    CREDIT_ENDS,
     People,
     is_lead,
     read_box_line,
@@ -41,16 +42,22 @@ MAX_HEADING_CHARS = 40
 MAX_HEADING_LINES = 3  # kicker, title, subtitle
 HEADER_LINES = 3  # the section name and date lines sit among the first few lines
 
-# A heading does not end like a sentence cut short.
-_OPEN_END = re.compile(r"[,、:;(“‘《\-—]$")
+# A heading does not end like a sentence cut short: in one of these, or one of these and a
+# final newline (what `[,、:;(“‘《\-—]$` would search for).
+_OPEN_END_CHARS = ",、:;(“‘《-—"
+_OPEN_ENDS = (*_OPEN_END_CHARS, *(c + "\n" for c in _OPEN_END_CHARS))
 _SUBTITLE = re.compile(r"^[—\-–]+\s*")
 # A section name is a bare word: no digits, no punctuation.
 _SECTION = re.compile(r"[^\W\d_]+")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Para:
-    """A non-blank line (or a line holding only an editor code) and the blank lines before it."""
+    """A non-blank line (or a line holding only an editor code) and the blank lines before it.
+
+    Not frozen, though nothing changes one once made: built for most lines of every page,
+    where a frozen dataclass costs four times a plain one (see `Line`).
+    """
 
     line: Line
     blanks_before: int
@@ -108,16 +115,16 @@ def _heading_like(line: Line) -> bool:
         and "\t" not in text
         and "。" not in text
         and not is_terminated(text)
-        and _OPEN_END.search(text) is None
+        and not text.endswith(_OPEN_ENDS)
         and not is_lead(text)
         and split_credit(text) is None
     )
 
 
-def _heading_run(paras: Sequence[Para], i: int) -> int:
-    """Count heading-like lines from i, up to one more than a heading can have."""
+def _heading_run(like: Sequence[bool], i: int) -> int:
+    """Count heading-like lines from i (`like`: `_heading_like` of each), up to one more than a heading can have."""
     run = 0
-    while run <= MAX_HEADING_LINES and i + run < len(paras) and _heading_like(paras[i + run].line):
+    while run <= MAX_HEADING_LINES and i + run < len(like) and like[i + run]:
         run += 1
     return run
 
@@ -145,11 +152,16 @@ def _segment(paras: Sequence[Para]) -> list[Draft]:
     # kept up to date as paragraphs come, instead of asked again over all of them.
     all_captions = True
     ended, prev_terminated = True, True
+    # Whether each paragraph could be a heading, asked once each rather than again for
+    # every run it could be part of; a long line is none (the first tests, inline).
+    like = [
+        len(p.line.text) <= MAX_HEADING_CHARS and p.line.editor_code is None and _heading_like(p.line) for p in paras
+    ]
     i = 0
     while i < len(paras):
         para = paras[i]
         line = para.line
-        run = _heading_run(paras, i)
+        run = _heading_run(like, i) if like[i] else 0
         following = paras[i + run] if i + run < len(paras) else None
         if 0 < run <= MAX_HEADING_LINES and _opens_item(paras[i : i + run], following, ended, prev_terminated):
             current = Draft(heading=[p.line for p in paras[i : i + run]], last_no=paras[i + run - 1].line.no)
@@ -216,7 +228,8 @@ def _article(draft: Draft, seq: int, section: str | None, issue_date: date | Non
             text, byline = split_news_byline(text)
             if byline is not None:
                 people = byline
-        credit = split_credit(text)
+        # split_credit's own first test, here without the call: most paragraphs have no credit.
+        credit = split_credit(text) if text.endswith(CREDIT_ENDS) else None
         if credit is not None:
             text = credit[0]
             photographers.extend(n for n in credit[1] if n not in photographers)
@@ -225,7 +238,9 @@ def _article(draft: Draft, seq: int, section: str | None, issue_date: date | Non
     kind: ArticleKind = "news"
     if has_authors:
         kind = "commentary"
-    elif _is_photo(draft.paras):
+    elif draft.paras and draft.paras[0].text.endswith(CREDIT_ENDS) and _is_photo(draft.paras):
+        # (_is_photo asks split_credit of every paragraph, the first included, whose
+        # first test is this one: most items end there.)
         kind = "photo"
     kicker, title, subtitle = _heading_parts([squeeze(line.text) for line in draft.heading])
     first, last = draft.first_no, draft.last_no

@@ -46,9 +46,10 @@ def _is_report_title(text: str) -> bool:
 
 def _find(lines: Sequence[Line]) -> UnknownBulletin | None:
     """Return the first bulletin-like title in a stretch of lines, if any."""
-    texts = [(line.no, line.text) for line in lines if not line.blank]
+    texts = [(line.no, line.text) for line in lines if line.text]  # not line.blank, without the property call
     for k, (no, text) in enumerate(texts):
-        if not _is_report_title(text):
+        # _is_report_title's length test first, inline: most lines are longer than a title.
+        if len(text) > MAX_TITLE_CHARS or not _is_report_title(text):
             continue
         if not any(_SUBJECT.search(t) for _, t in texts[k : k + 1 + SUBJECT_WITHIN]):
             continue

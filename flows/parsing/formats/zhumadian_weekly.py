@@ -146,7 +146,7 @@ def _anchor(lines: Sequence[Line], i: int) -> tuple[int, bool] | None:
     """Return (start, has_title) of the next bulletin at or after i."""
     for j in range(i, len(lines)):
         text = lines[j].text
-        if _is_title(text):
+        if "通报" in text and _is_title(text):  # _is_title's first test, inline: most lines fail it
             return j, True
         if "应结案" in text and ("已结案" in text or "结案率" in text):
             return j, False
