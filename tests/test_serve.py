@@ -262,22 +262,22 @@ def test_deployment_definition(tmp_path: Path) -> None:
 def test_runs_of_the_shell_on_a_server_that_outlives_them_send_no_heartbeats_unless_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from prefect.settings import get_current_settings
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
     from flows.orchestration.prefect_local import HEARTBEAT_VARIABLES, without_heartbeats
 
     for name in HEARTBEAT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    default = get_current_settings().flows.heartbeat_frequency
-    assert default is not None  # Prefect's default: heartbeats on
-    with without_heartbeats(unless_configured=True):
-        assert get_current_settings().flows.heartbeat_frequency is None
-    assert get_current_settings().flows.heartbeat_frequency == default
-    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")  # the user's choice wins
-    with without_heartbeats(unless_configured=True):
-        assert get_current_settings().flows.heartbeat_frequency == default  # settings read at import
-    with without_heartbeats():  # the temporary server's runs: never
-        assert get_current_settings().flows.heartbeat_frequency is None
+    # Heartbeats on, as Prefect has them by default (the tests' own session turns them off).
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
+        with without_heartbeats(unless_configured=True):
+            assert get_current_settings().flows.heartbeat_frequency is None
+        assert get_current_settings().flows.heartbeat_frequency == 180
+        monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")  # the user's choice wins
+        with without_heartbeats(unless_configured=True):
+            assert get_current_settings().flows.heartbeat_frequency == 180
+        with without_heartbeats():  # the temporary server's runs: never
+            assert get_current_settings().flows.heartbeat_frequency is None
 
 
 @pytest.mark.slow
