@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelled, State
 from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
@@ -287,7 +288,8 @@ def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen
     progress.files_parsed(0, total)
     if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
         for n, items in enumerate(batches(plan.to_parse), start=1):
-            results.append(parse_batch(inbox, lake_dir, _batch_id(stamp, n), items, seen_at))
+            # quote (as below): Prefect unwraps it before the call, without walking the files.
+            results.append(parse_batch(inbox, lake_dir, _batch_id(stamp, n), quote(items), seen_at))  # type: ignore[call-overload]
             progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
         return results
     # Workers end with the run that spawned them, even when it is killed (processes.py).
@@ -300,7 +302,9 @@ def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen
                     "inbox": inbox,
                     "lake_dir": lake_dir,
                     "batch_id": _batch_id(stamp, n),
-                    "items": items,
+                    # quote: Prefect would walk thousands of files looking for futures, in the
+                    # flow and again in the worker (0.5 s per 7,000 files, measured)
+                    "items": quote(items),
                     "seen_at": seen_at,
                 },
             )
