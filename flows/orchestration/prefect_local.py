@@ -368,13 +368,21 @@ def running_server(home: Path) -> str | None:
     A run from the shell uses it rather than start a temporary server: seconds saved, and
     the run shows in serve's UI next to the scheduled ones.
     """
-    try:
-        pid_text, port = (Path(home) / SERVER_PID_NAME).read_text(encoding="utf-8").split()
-        pid = int(pid_text)
-    except (OSError, ValueError):
+    recorded = _recorded_server(Path(home))
+    if recorded is None:
         return None
+    pid, port = recorded
     api_url = f"http://127.0.0.1:{port}/api"
     return api_url if _running(pid) and is_healthy(api_url) else None
+
+
+def _recorded_server(home: Path) -> tuple[int, str] | None:
+    """The pid and port `home/server.pid` records, if it is there and readable."""
+    try:
+        pid_text, port = (home / SERVER_PID_NAME).read_text(encoding="utf-8").split()
+        return int(pid_text), port
+    except (OSError, ValueError):
+        return None
 
 
 def _running(pid: int) -> bool:
@@ -393,11 +401,10 @@ def stop_orphaned_server(home: Path) -> int | None:
     Call it holding `home/serve.lock`: then no live process owns that server.
     """
     pid_file = home / SERVER_PID_NAME
-    try:
-        pid_text, port = pid_file.read_text(encoding="utf-8").split()
-        pid = int(pid_text)
-    except (OSError, ValueError):
+    recorded = _recorded_server(home)
+    if recorded is None:
         return None
+    pid, port = recorded
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
