@@ -72,7 +72,13 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
+        """The published snapshot every reader opens (README, "Snapshot reads"); runs never write it in place."""
         return self.warehouse / "bulletins.duckdb"
+
+    @property
+    def writer_db_path(self) -> Path:
+        """The file a run (or rebuild) writes, then publishes as `db_path`; no reader opens it."""
+        return self.warehouse / ".writer" / "bulletins.duckdb"
 
     @property
     def lake_dir(self) -> Path:

@@ -285,9 +285,22 @@ def _sample_week_rows(db_path: Path) -> list[tuple]:
         con.close()
 
 
+def _held_snapshots(pid: int, db_path: Path) -> list[str]:
+    """The files named like the snapshot that process `pid` has open ("(deleted)": replaced since)."""
+    held = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(db_path)):
+            held.append(target)
+    return held
+
+
 @pytest.fixture
 def warehouse_with_reader(prefect_harness, tmp_path: Path):
-    """An existing warehouse, a new page in the inbox, and a reader holding the DuckDB file."""
+    """An existing warehouse, a new page in the inbox, and a reader holding the published snapshot."""
     from flows.orchestration.flow import bulletin_etl
 
     inbox, wh = tmp_path / "inbox", tmp_path / "wh"
@@ -299,30 +312,45 @@ def warehouse_with_reader(prefect_harness, tmp_path: Path):
     holder.stop()
 
 
-@pytest.mark.slow  # end to end; fast: test_write_connect_retries_until_the_reader_lets_go
-def test_flow_waits_for_a_reader_then_completes(warehouse_with_reader, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.orchestration.flow import bulletin_etl
-
-    inbox, wh, holder = warehouse_with_reader
-    monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "5")
-    threading.Timer(1.0, holder.release).start()
-    summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
-    assert summary.files_loaded == 1
-    # The file was locked when the run started: it completed because it retried.
-    assert _sample_week_rows(wh / "bulletins.duckdb")[0][0] > 0
-
-
-@pytest.mark.slow  # end to end; fast: test_write_connect_held_past_the_bound_fails_naming_the_cause
-def test_flow_fails_naming_the_reader_and_a_later_run_loads_the_files(
+def test_a_reader_of_the_snapshot_never_makes_the_run_wait(
     warehouse_with_reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.orchestration.flow import bulletin_etl
 
     inbox, wh, holder = warehouse_with_reader
-    monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "1")
-    with pytest.raises(WarehouseLocked, match=rf"is locked by another process: PID {holder.process.pid} "):
-        bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    db = wh / "bulletins.duckdb"
+    # No wait at all: before snapshots the reader held the file the run writes, and the
+    # run failed with WarehouseLocked after this long.
+    monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "0")
+    summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+    assert summary.files_loaded == 1
+    assert _sample_week_rows(db)[0][0] > 0  # a new connection sees the new snapshot
+    # The reader still has the snapshot it opened: replaced under it, not written into.
+    assert _held_snapshots(holder.process.pid, db) == [f"{db} (deleted)"]
+    holder.stop()  # its last reader gone, the kernel frees the old snapshot
+    assert [p.name for p in wh.iterdir() if p.name.startswith(("bulletins.duckdb", ".bulletins.duckdb"))] == [
+        "bulletins.duckdb"
+    ]
+
+
+@pytest.mark.slow  # end to end; fast: test_write_connect_held_past_the_bound_fails_naming_the_cause
+def test_a_process_holding_the_writer_file_fails_the_run_by_name_and_a_later_run_loads_the_files(
+    warehouse_with_reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only someone who opens the run's own file on purpose can make it wait; then the bound holds."""
+    from flows.orchestration.flow import bulletin_etl
+
+    inbox, wh, holder = warehouse_with_reader
     holder.stop()
+    (wh.parent / "writer-holder").mkdir()
+    writer_holder = Reader(wh / ".writer" / "bulletins.duckdb", wh.parent / "writer-holder")
+    monkeypatch.setenv("BULLETINS_LOCK_TIMEOUT_S", "1")
+    try:
+        with pytest.raises(WarehouseLocked, match=rf"is locked by another process: PID {writer_holder.process.pid} "):
+            bulletin_etl(inbox=str(inbox), warehouse=str(wh))
+        assert _sample_week_rows(wh / "bulletins.duckdb")[0][0] == 0  # the last snapshot stands
+    finally:
+        writer_holder.stop()
     summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
     assert summary.files_loaded == 1
     assert _sample_week_rows(wh / "bulletins.duckdb")[0][0] > 0
@@ -344,6 +372,7 @@ def test_second_run_is_skipped_and_shows_as_skipped_in_prefect(
     with run_lock(Settings.resolve(inbox, wh).run_lock_path, wait_s=0):  # a run going on
         state = bulletin_etl(inbox=str(inbox), warehouse=str(wh), return_state=True)
     assert not (wh / "bulletins.duckdb").exists()  # nothing written
+    assert not (wh / ".writer").exists()
 
     # Read back from the API: not Completed, but a named Skipped (Cancelled) state, saying why.
     with get_client(sync_client=True) as client:

@@ -25,7 +25,7 @@ from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker
 from flows.reporting import notify as notifications
 from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today
-from flows.warehouse import build, db, lake, lake_audit, plans
+from flows.warehouse import build, db, lake, lake_audit, plans, snapshots
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
@@ -58,10 +58,15 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     for path in build.remove_rebuild_leftovers(settings):  # a killed rebuild's (we hold the run lock)
         logger.warning("removed %s, left by a rebuild that did not finish", path)
-    con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=logger)
+    snapshots.remove_leftovers(settings.db_path)  # a killed publish's temporary copy
+    settings.writer_db_path.parent.mkdir(parents=True, exist_ok=True)
+    if snapshots.adopt_legacy(settings.writer_db_path, settings.db_path):
+        logger.info("took %s as the writer file (README: Snapshot reads)", settings.db_path)
+    # The run's own file: readers open the published snapshot, so none can make this wait.
+    con = connect_for_write(settings.writer_db_path, settings.lock_timeout_s, logger=logger)
     try:
         started = time.perf_counter()
-        db.verify_readable(con, settings.db_path)  # damage anywhere stops the run before it writes
+        db.verify_readable(con, settings.writer_db_path)  # damage anywhere stops the run before it writes
         verified = time.perf_counter()
         db.create_raw_tables(con)
         problems = lake_audit.audit(
@@ -109,13 +114,18 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
     """
     logger = get_run_logger()
     seconds: dict[str, float] = {}
-    con = connect_for_write(settings.db_path, settings.lock_timeout_s, logger=get_run_logger())
+    con = connect_for_write(settings.writer_db_path, settings.lock_timeout_s, logger=get_run_logger())
     try:
         built = build.load_and_build(con, settings.lake_dir, batch_ids, seconds)
         outcome = batches_outcome(con, batch_ids)
     finally:
-        con.close()
+        con.close()  # DuckDB checkpoints on close: the file holds every committed change
     plans.remove_plans(settings.lake_dir)  # everything planned is recorded in the warehouse now
+    started = time.perf_counter()
+    published = snapshots.publish(settings.writer_db_path, settings.db_path)
+    seconds["snapshot"] = time.perf_counter() - started
+    if published is not None:
+        logger.info("published the snapshot readers open: %s (%d bytes)", settings.db_path, published.bytes)
     if built:
         logger.info("loaded %d lake batch(es); models built and data tests passed", len(batch_ids))
     else:
@@ -265,7 +275,9 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     summary.batch_ids = prepared.pending_batches + new_batches
     loaded = load_and_build(settings, summary.batch_ids)
     summary.models_built = loaded.built
-    summary.seconds["load_and_build"] = time.perf_counter() - started - loaded.seconds["export_marts"]
+    summary.seconds["load_and_build"] = (
+        time.perf_counter() - started - loaded.seconds["export_marts"] - loaded.seconds["snapshot"]
+    )
     summary.seconds.update(loaded.seconds)
     if loaded.marts_copy_problem:  # the warehouse is committed; the next build writes the copy again
         summary.warnings.append(f"marts not written to the lake: {loaded.marts_copy_problem}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
-from flows.warehouse import db, holds, lake, lake_audit, models
+from flows.warehouse import db, holds, lake, lake_audit, models, snapshots
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
@@ -210,8 +210,8 @@ class RebuildResult:
 
 
 def rebuild_files(settings: Settings) -> list[Path]:
-    """The temporary files of a rebuild (the new database and its WAL) beside the warehouse."""
-    tmp = settings.db_path.with_name(settings.db_path.name + ".rebuild")
+    """The temporary files of a rebuild (the new database and its WAL) beside the writer file."""
+    tmp = settings.writer_db_path.with_name(settings.writer_db_path.name + ".rebuild")
     return [tmp, tmp.with_name(tmp.name + ".wal")]
 
 
@@ -240,6 +240,7 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         problems = _audit_with_old_warehouse(settings)
         batch_ids = lake.complete_batches(settings.lake_dir)
         tmp = rebuild_files(settings)[0]
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = db.connect(tmp)
             try:
@@ -250,9 +251,12 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         except BaseException:
             remove_rebuild_leftovers(settings)  # a failed rebuild leaves nothing behind
             raise
-        # Swap in the finished file: readers never see a half-built warehouse.
-        settings.db_path.with_name(settings.db_path.name + ".wal").unlink(missing_ok=True)
-        tmp.replace(settings.db_path)
+        # Swap in the finished file, then publish it: readers never see a half-built warehouse.
+        writer = settings.writer_db_path
+        writer.with_name(writer.name + ".wal").unlink(missing_ok=True)
+        tmp.replace(writer)
+        snapshots.remove_leftovers(settings.db_path)
+        snapshots.publish(writer, settings.db_path)
         # The marts' copy follows every build, a rebuild's too (readers without DuckDB).
         marts_not_exported = refresh_marts_copy(settings.db_path, settings.lake_dir)
     return RebuildResult(batches=len(batch_ids), problems=problems, marts_not_exported=marts_not_exported)
@@ -261,9 +265,11 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
 def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
     """Check every lake batch; the warehouse being replaced gives back what it loaded."""
     old = None
-    if settings.db_path.exists():
+    # The writer file; a warehouse of the version before snapshots has only the published one.
+    old_path = settings.writer_db_path if settings.writer_db_path.exists() else settings.db_path
+    if old_path.exists():
         try:
-            old = db.connect(settings.db_path, read_only=True)
+            old = db.connect(old_path, read_only=True)
             loaded = db.loaded_batches(old)
         except (duckdb.Error, db.WarehouseDamaged) as exc:  # damaged: nothing to restore from
             log.warning("the old warehouse cannot give lake parts back: %s", str(exc).splitlines()[0])

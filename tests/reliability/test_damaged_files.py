@@ -94,18 +94,34 @@ def files_dir_replaced(wh: Path) -> None:
     shutil.copy2(sample, wh / "lake" / "files" / "batch_id=x" / "data_0.parquet")
 
 
+def writer(wh: Path) -> Path:
+    """The file runs write (README, "Snapshot reads")."""
+    return wh / ".writer" / "bulletins.duckdb"
+
+
+def published(wh: Path) -> Path:
+    """The snapshot readers open."""
+    return wh / "bulletins.duckdb"
+
+
 def no_warehouse_and(damage: Callable[[Path], None]) -> Callable[[Path], None]:
     def both(wh: Path) -> None:
         damage(wh)
-        (wh / "bulletins.duckdb").unlink()
+        writer(wh).unlink()
+        published(wh).unlink()
 
     return both
 
 
 def rebuild_leftovers(wh: Path) -> None:
-    """What a rebuild killed half-way leaves."""
-    (wh / "bulletins.duckdb.rebuild").write_bytes(b"half a database")
-    (wh / "bulletins.duckdb.rebuild.wal").write_bytes(b"half a log")
+    """What a rebuild killed half-way leaves, and a publish killed before its rename."""
+    writer(wh).with_name("bulletins.duckdb.rebuild").write_bytes(b"half a database")
+    writer(wh).with_name("bulletins.duckdb.rebuild.wal").write_bytes(b"half a log")
+    (wh / ".bulletins.duckdb.publish-4242").write_bytes(b"half a snapshot")
+
+
+def _leftovers(wh: Path) -> list[Path]:
+    return [*writer(wh).parent.glob("bulletins.duckdb.rebuild*"), *wh.glob(".bulletins.duckdb.publish-*")]
 
 
 @dataclass(frozen=True)
@@ -116,18 +132,20 @@ class Damage:
 
 
 # The first FAST ones run inside `make test`; `make reliability` runs them all.
-FAST = 5
+FAST = 6
 DAMAGES = [
     Damage("lake: files part deleted", lambda wh: part(wh, "files").unlink()),
     Damage("lake: the files folder replaced (COPY ... OVERWRITE)", files_dir_replaced),
     Damage("lake: forged batch (a copy of a batch under a new id)", forge_copy),
     Damage("lake: articles part cut and no warehouse", no_warehouse_and(lambda wh: truncate(part(wh, "articles")))),
     Damage(
-        "database: bit rot in raw.articles (a block a run with nothing new never reads)",
-        lambda wh: flip_bytes(
-            wh / "bulletins.duckdb", table_block_offsets(wh / "bulletins.duckdb", "raw.articles")[0] + 100
-        ),
+        "database: bit rot in raw.articles of the writer file (a block a run with nothing new never reads)",
+        lambda wh: flip_bytes(writer(wh), table_block_offsets(writer(wh), "raw.articles")[0] + 100),
         run_fails=True,
+    ),
+    Damage(
+        "snapshot: bytes of raw.articles overwritten in the published file (the run publishes it anew)",
+        lambda wh: flip_bytes(published(wh), table_block_offsets(published(wh), "raw.articles")[0] + 100),
     ),
     Damage("lake: files part cut to a third", lambda wh: truncate(part(wh, "files"))),
     Damage("lake: articles part replaced with random bytes", lambda wh: garbage(part(wh, "articles", 1))),
@@ -136,12 +154,14 @@ DAMAGES = [
     Damage("lake: interrupted batch (no files part)", interrupted_batch),
     Damage("lake: files part deleted and no warehouse", no_warehouse_and(lambda wh: part(wh, "files", 1).unlink())),
     Damage("lake: a killed rebuild's leftovers", rebuild_leftovers),
-    Damage("database: deleted", lambda wh: (wh / "bulletins.duckdb").unlink()),
-    Damage("database: random bytes", lambda wh: garbage(wh / "bulletins.duckdb"), run_fails=True),
-    Damage("database: cut to a third", lambda wh: truncate(wh / "bulletins.duckdb"), run_fails=True),
+    Damage("database: writer file deleted (the snapshot taken back)", lambda wh: writer(wh).unlink()),
+    Damage("snapshot: deleted (published again)", lambda wh: published(wh).unlink()),
+    Damage("database: writer file of random bytes", lambda wh: garbage(writer(wh)), run_fails=True),
+    Damage("snapshot: random bytes (published again)", lambda wh: garbage(published(wh))),
+    Damage("database: writer file cut to a third", lambda wh: truncate(writer(wh)), run_fails=True),
     Damage(
         "database: write-ahead log of random bytes",
-        lambda wh: (wh / "bulletins.duckdb.wal").write_bytes(b"\x07" * 5000),
+        lambda wh: writer(wh).with_name("bulletins.duckdb.wal").write_bytes(b"\x07" * 5000),
     ),
 ]
 
@@ -181,9 +201,9 @@ def test_damage_then_run_then_rebuild(clean: tuple[Path, Path, dict], tmp_path: 
             summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
             ok &= not damage.run_fails
             found.append(f"run: {summary.lake_line() or 'lake sound'}; {summary.files_new} file(s) parsed")
-            if list(wh.glob("bulletins.duckdb.rebuild*")):
+            if _leftovers(wh):
                 ok = False
-                found.append("rebuild leftovers remain")
+                found.append("rebuild or publish leftovers remain")
             elif "leftovers" in damage.name:
                 found.append("leftovers removed")
             same = compare(wh)
@@ -210,9 +230,9 @@ def test_damage_then_run_then_rebuild(clean: tuple[Path, Path, dict], tmp_path: 
         except Exception as exc:
             ok = False
             found.append(f"rebuild: {type(exc).__name__}: {str(exc)[:120]}")
-        if list(wh.glob("bulletins.duckdb.rebuild*")):
+        if _leftovers(wh):
             ok = False
-            found.append("rebuild leftovers remain")
+            found.append("rebuild or publish leftovers remain")
         # Nothing was deleted: every file the lake held after the damage is in it or quarantined.
         missing = lake_after_damage - _lake_files(wh) - set(_quarantined(wh))
         if missing:
