@@ -18,8 +18,10 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from ops_helpers import make_inbox, snapshot
 
@@ -164,11 +166,25 @@ print(json.dumps({"seen": seen, "errors": errors, "absent": absent}))
 """
 
 
+def _counts(db: Path) -> tuple[int, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(
+            "select (select count(*) from ingest.files), (select count(*) from marts.city_week_performance)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return row[0], row[1]
+
+
 def test_queries_while_a_run_loads(clean: tuple[Path, dict], tmp_path: Path, reliability) -> None:
-    """A plain DuckDB reader connects at random moments of a first run (a backfill): it never
-    fails and sees only complete snapshots (no file yet, then all six files and their weeks),
-    never a half-built one (`Table with name files does not exist` before snapshots)."""
+    """A plain DuckDB reader connects at random moments of a first run and then of a backfill
+    on top of it: it never fails and sees only complete snapshots (no file yet, the first
+    run's, the backfill's), never a half-built one (`Table with name files does not exist`
+    before snapshots)."""
     import json
+
+    from flows.devtools.corpus import write_corpus
 
     inbox, expected = clean
     wh, stop = tmp_path / "wh", tmp_path / "stop-reading"
@@ -181,24 +197,31 @@ def test_queries_while_a_run_loads(clean: tuple[Path, dict], tmp_path: Path, rel
         stderr=subprocess.PIPE,
         text=True,
     )
-    run = start_run(inbox, wh)
-    code, out = finish(run)
+    run_inbox = tmp_path / "inbox"
+    shutil.copytree(inbox, run_inbox)
+    code, out = finish(start_run(run_inbox, wh))
+    first = _counts(wh / "bulletins.duckdb")
+    same = sound(wh / "bulletins.duckdb") and snapshot(wh / "bulletins.duckdb") == expected
+    days = reliability.scale(60, 730)
+    write_corpus(run_inbox / "archive", start=date(2015, 1, 1), days=days, pages_per_day=8, seed=1)
+    backfill_code, backfill_out = finish(start_run(run_inbox, wh))
+    last = _counts(wh / "bulletins.duckdb")
     stop.touch()
     reader_out, reader_err = reader.communicate(timeout=120)
     result = json.loads(reader_out)
     states = sorted({tuple(s) for s in result["seen"]})
-    weeks = len(expected["marts.city_week_performance"])
-    same = sound(wh / "bulletins.duckdb") and snapshot(wh / "bulletins.duckdb") == expected
-    ok = code == 0 and not result["errors"] and set(states) <= {(6, weeks)} and same
+    ok = (code, backfill_code) == (0, 0) and not result["errors"] and set(states) <= {first, last} and same
+    ok = ok and first[0] == 6 and last[0] == 6 + days * 8
     reliability.record(
         "16 snapshot reads: readers never block a run, never see a half-built warehouse",
-        "a plain duckdb.connect(read_only=True) reader connecting at random moments of a first run (backfill)",
-        f"run exit {code}; {result['absent']} tries before the first snapshot, {len(result['seen'])} queries "
-        f"answered, (files, weeks) seen {states}, errors {len(result['errors'])}; "
-        f"core/marts = one clean run: {same}",
+        f"a plain duckdb.connect(read_only=True) reader connecting at random moments of a first run, then of "
+        f"a backfill of {days * 8} pages on top",
+        f"runs exit {code}, {backfill_code}; {result['absent']} tries before the first snapshot, "
+        f"{len(result['seen'])} queries answered, (files, weeks) seen {states}, errors {len(result['errors'])}; "
+        f"first run's core/marts = one clean run: {same}",
         ok,
     )
-    assert ok, f"{out}\n{result['errors'][:3]}\n{reader_err[-2000:]}"
+    assert ok, f"{out}\n{backfill_out}\n{result['errors'][:3]}\n{reader_err[-2000:]}"
 
 
 def _open_shell(db_path: Path) -> subprocess.Popen[str]:
