@@ -130,7 +130,8 @@ def test_a_failed_run_prints_one_line_and_keeps_the_traceback_in_prefect(
     """The terminal of a real `bulletins run` on a damaged warehouse: no traceback, the way out."""
     inbox, source = loaded
     wh = copy_warehouse(source, tmp_path / "wh")
-    flip_bytes(wh / "bulletins.duckdb", table_block_offsets(wh / "bulletins.duckdb", "ingest.files")[0] + 200)
+    writer = wh / ".writer" / "bulletins.duckdb"  # the run's own file (README, "Snapshot reads")
+    flip_bytes(writer, table_block_offsets(writer, "ingest.files")[0] + 200)
     from prefect.settings import PREFECT_API_URL
 
     result = bulletins(
