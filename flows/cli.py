@@ -8,10 +8,12 @@ non-zero exit code (1; 2 for a mistyped command line; 130 for Ctrl-C). The comma
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -28,16 +30,24 @@ import typer
 from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
-from flows.settings import Settings, SettingsError
+from flows.settings import Settings, SettingsError, validate_paths
+from flows.text.escape import json_safe, terminal
+from flows.text.redact import redact
 
 # Set to see the traceback of an unexpected error (a bug) under its one line.
 TRACEBACK_ENV = "BULLETINS_TRACEBACK"
 
 
-def describe_error(exc: BaseException) -> str:
-    """The one line for an exception: our own errors already say what to do."""
+def describe_error(exc: BaseException, folder: Path | None = None) -> str:
+    """The one line for an exception: our own errors already say what to do.
+
+    A full disk is named as such, with the folder written to (else `folder`): DuckDB
+    reports it inside other errors ("Failed to commit: Could not write file ...").
+    """
     from flows.warehouse.db import WarehouseDamaged, is_damage
 
+    if disk_full := _disk_full(exc, folder):
+        return disk_full
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     if is_damage(exc):  # raised past a command that did not name the file
@@ -47,6 +57,34 @@ def describe_error(exc: BaseException) -> str:
     if type(exc).__module__.startswith(("duckdb", "_duckdb")):
         return first  # DuckDB names the error kind itself ("Catalog Error: ...")
     return f"{type(exc).__name__}: {first} (unexpected: {TRACEBACK_ENV}=1 shows the traceback)"
+
+
+_NO_SPACE_RE = re.compile(r"No space left on device|\[errno 28\]", re.IGNORECASE)
+_WRITTEN_PATH_RE = re.compile(r'(?:file|directory) "(?P<path>[^"]+)"')
+
+
+def _disk_full(exc: BaseException, folder: Path | None) -> str | None:
+    """`no space left on device (<folder>)` when `exc` (or its cause) is ENOSPC, else None.
+
+    >>> _disk_full(RuntimeError('Failed to commit: Could not write file "/w/.writer/b.wal": No space left on device'), None)
+    "no space left on device (/w/.writer): free space there and run again; the next run finishes this one's work"
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if (isinstance(current, OSError) and current.errno == errno.ENOSPC) or _NO_SPACE_RE.search(text):
+            written = getattr(current, "filename", None) if isinstance(current, OSError) else None
+            if written is None and (match := _WRITTEN_PATH_RE.search(text)):
+                written = match["path"]
+            where = Path(written).parent if written else folder
+            return (
+                f"no space left on device ({where if where is not None else 'folder unknown'}): free space there "
+                "and run again; the next run finishes this one's work"
+            )
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class OneLineErrors(TyperGroup):
@@ -90,7 +128,13 @@ class OneLineErrors(TyperGroup):
 
 
 def _error_line(message: str) -> None:
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    # One line; a URL's secrets masked and control characters from a file name made visible.
+    typer.echo(f"error: {_shown(' '.join(redact(message).split()))}", err=True)
+
+
+def _shown(value: object) -> str:
+    """A value (a file name, a unit, a reason) as the terminal may show it: no control sequence."""
+    return terminal(value)
 
 
 app = typer.Typer(
@@ -109,16 +153,24 @@ WarehouseOpt = Annotated[
 ]
 
 
-def _configure_prefect() -> None:
-    # Before Prefect is imported: its local settings (telemetry off, console log format).
+def _configure_prefect(settings: Settings) -> None:
+    # Before Prefect is imported: its local settings (telemetry off, console log format,
+    # its home and storage under the warehouse).
     from flows.orchestration.prefect_local import configure_prefect
 
-    configure_prefect()
+    configure_prefect(settings.warehouse)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, exc: BaseException | None = None) -> None:
+    """One error line and exit 1; with BULLETINS_TRACEBACK set, `exc`'s traceback under it."""
     _error_line(message)
+    if exc is not None and os.environ.get(TRACEBACK_ENV):
+        traceback.print_exception(exc, file=sys.stderr)
     raise typer.Exit(code=1)
+
+
+# sysexits.h: a temporary failure, try again later (a skipped run whose lock holder is stuck).
+EX_TEMPFAIL = 75
 
 
 @contextmanager
@@ -195,15 +247,20 @@ def run(
     is. On a terminal it also shows progress; Prefect's own log lines only with --verbose.
     """
     started = time.perf_counter()
-    _configure_prefect()
     settings = Settings.resolve(inbox, warehouse)
+    validate_paths(settings)  # a warehouse inside its inbox: exit 2
     if not settings.inbox.is_dir():
         _fail(f"inbox {settings.inbox} is not a folder")
+    _configure_prefect(settings)
     from contextlib import ExitStack
 
     from flows.orchestration.prefect_local import flow_run_url, prefect_api, running_server, without_heartbeats
+    from flows.orchestration.stopping import LockHolderStuck, Stopper
 
     with ExitStack() as stack:
+        # First in, last out: SIGINT / SIGTERM and the run's deadline end it with one line,
+        # even while it waits on a stalled Prefect API (flows/orchestration/stopping.py).
+        stack.enter_context(Stopper(settings.run_timeout_s))
         # While `bulletins serve` runs on this warehouse, its server takes the run (no
         # temporary server to start; the run shows in serve's UI). PREFECT_API_URL wins.
         serve_api = None if os.environ.get("PREFECT_API_URL") else running_server(settings.serve_prefect_home)
@@ -233,19 +290,22 @@ def run(
         seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())
     logs = f" (the run's logs: {run_url})" if run_url and lasting_api else ""
     if state.name == "Skipped":
-        typer.echo((state.message or "run skipped") + logs, err=True)
+        typer.echo(_shown(redact((state.message or "run skipped") + logs)), err=True)
         return
     try:
         summary = state.result()
+    except LockHolderStuck as exc:  # skipped, as every later run would be while it holds: exit 75
+        _error_line(f"{exc}{logs}")
+        raise typer.Exit(code=EX_TEMPFAIL) from None
     except Exception as exc:  # the run itself failed: one line, non-zero exit
-        _fail(f"run failed: {describe_error(exc)}{logs}")
+        _fail(f"run failed: {describe_error(exc, settings.warehouse)}{logs}", exc)
     typer.echo(summary.line())
     for warning in summary.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"warning: {_shown(redact(warning))}", err=True)
     for report_path in summary.latest_reports:
-        typer.echo(f"weekly report: {report_path}")
-    for problem in summary.problems:  # this run's partial, quarantined and skipped entries
-        typer.echo(f"  {problem}")
+        typer.echo(f"weekly report: {_shown(report_path)}")
+    for line in summary.problem_lines():  # this run's partial, quarantined and skipped entries (capped)
+        typer.echo(f"  {_shown(line)}")
     if timings:
         # The CLI's stages (import, Prefect API start and stop, the flow as a whole), then the flow's.
         cli = " ".join(f"{stage}={s:.2f}s" for stage, s in seconds.items())
@@ -287,16 +347,19 @@ def _print_table(columns: list[str], rows: list[tuple]) -> None:
     from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    cells = [[_table_cell(v) for v in row] for row in rows]
+    # Cells are data: control characters made visible, and Text, not markup (a cell
+    # "[link=http://evil]x[/link]" would otherwise become a terminal hyperlink).
+    cells = [[_shown(_table_cell(v)) for v in row] for row in rows]
     table = Table(show_lines=False)
     for i, column in enumerate(columns):
         numeric = any(_is_number(r[i]) for r in rows) and all(r[i] is None or _is_number(r[i]) for r in rows)
-        table.add_column(column, justify="right" if numeric else "left")
+        table.add_column(Text(_shown(column)), justify="right" if numeric else "left")
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(Text(c) for c in row))
     # Wide enough that no cell is cut: analysts copy figures from here.
-    widths = [max([cell_len(c)] + [cell_len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    widths = [max([cell_len(_shown(c))] + [cell_len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     needed = sum(widths) + 3 * len(columns) + 1
     Console(width=max(needed, Console().width)).print(table)
 
@@ -308,7 +371,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _open_read_only(settings: Settings):
+def _open_read_only(settings: Settings, memory_limit: str | None = None):
     """A sandboxed read-only connection; waits (bounded) while a run writes the file."""
     from flows.warehouse.locks import connect_for_read
 
@@ -317,17 +380,17 @@ def _open_read_only(settings: Settings):
     quiet = logging.getLogger("flows.cli.wait")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False  # the waits are not failures: nothing on the terminal
-    return connect_for_read(settings.db_path, settings.lock_timeout_s, logger=quiet)
+    return connect_for_read(settings.db_path, settings.lock_timeout_s, logger=quiet, memory_limit=memory_limit)
 
 
 @contextmanager
-def _reading(settings: Settings) -> Iterator[Any]:
+def _reading(settings: Settings, memory_limit: str | None = None) -> Iterator[Any]:
     """The read-only connection for one command; a damaged file is named as such."""
     import duckdb
 
     from flows.warehouse.db import WarehouseDamaged, is_damage
 
-    con = _open_read_only(settings)
+    con = _open_read_only(settings, memory_limit)
     try:
         yield con
     except duckdb.Error as exc:
@@ -356,6 +419,14 @@ def query(
     file: Annotated[Path | None, typer.Option("--file", "-F", help="Read the SQL from this file")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
     warehouse: WarehouseOpt = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop the query after this many seconds [env BULLETINS_QUERY_TIMEOUT_S; default 300]"),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="Memory the query may use, e.g. 2GB [env BULLETINS_QUERY_MEMORY_LIMIT; default 1GB]"),
+    ] = None,
 ) -> None:
     """Run read-only SQL against the warehouse (no file outside it can be read or written).
 
@@ -363,6 +434,17 @@ def query(
     The table view right-aligns numbers, rounds floats to 4 decimals and shows NULL as NULL;
     csv and json keep every digit (json writes NaN as null).
     """
+    from flows.settings import memory_limit as parse_memory_limit
+
+    if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= MAX_QUERY_TIMEOUT_S):
+        raise typer.BadParameter(
+            f"must be a number of seconds above 0, at most {MAX_QUERY_TIMEOUT_S:g}", param_hint="--timeout"
+        )
+    if memory_limit is not None:
+        try:
+            memory_limit = parse_memory_limit(memory_limit, "--memory-limit")
+        except SettingsError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("--memory-limit "), param_hint="--memory-limit") from None
     if format not in {"table", "csv", "json"}:
         _fail("--format must be table, csv or json")
     # Read here, before the connection is opened and sandboxed: the SQL itself can read no file.
@@ -381,31 +463,81 @@ def query(
     if not _has_statement(sql):
         _fail('no SQL to run: give a statement, e.g. bulletins query "select * from marts.city_week_performance"')
     settings = Settings.resolve(None, warehouse)
-    with _reading(settings) as con:
-        cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
+    limit = memory_limit or settings.query_memory_limit
+    seconds = timeout if timeout is not None else settings.query_timeout_s
+    with _reading(settings, limit) as con:
+        columns, rows = _bounded_query(con, sql, seconds, limit)
     if format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         writer.writerows(rows)
     elif format == "json":
-        typer.echo(
-            json.dumps(
-                [{c: _json_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
-                default=_json_default,
-                ensure_ascii=False,
-                indent=2,
-                allow_nan=False,
-            )
+        text = json.dumps(
+            [{c: _json_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
+            default=_json_default,
+            ensure_ascii=False,
+            indent=2,
+            allow_nan=False,
         )
+        # JSON escapes C0 controls itself; C1 and the invisible ones it leaves raw: \uXXXX is
+        # the same string to a JSON reader, and shows on a terminal as what it is.
+        typer.echo(json_safe(text))
     else:
         _print_table(columns, rows)
+
+
+class QueryStopped(RuntimeError):
+    """Ad-hoc SQL ran past its time or memory bound."""
+
+
+# A statement timeout above a day is a mistake: use a smaller query.
+MAX_QUERY_TIMEOUT_S = 86400.0
+
+
+def _bounded_query(con: Any, sql: str, timeout_s: float, memory_limit: str) -> tuple[list[str], list[tuple]]:
+    """Run `sql` and fetch its rows, interrupted after `timeout_s` (DuckDB has no statement timeout).
+
+    A timer thread calls `con.interrupt()`: DuckDB stops the running statement with an
+    InterruptException, which becomes one line naming the bound.
+    """
+    import threading
+
+    import duckdb
+
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        con.interrupt()
+
+    timer = threading.Timer(timeout_s, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    except duckdb.InterruptException:
+        if not expired.is_set():
+            raise KeyboardInterrupt from None  # Ctrl-C reached DuckDB first
+        raise QueryStopped(
+            f"query took longer than {timeout_s:g} s and was stopped: narrow it, or give more time with "
+            "--timeout SECONDS (BULLETINS_QUERY_TIMEOUT_S)"
+        ) from None
+    except duckdb.OutOfMemoryException:
+        raise QueryStopped(
+            f"query needs more memory than its limit of {memory_limit} and was stopped: narrow it, or allow more "
+            "with --memory-limit (BULLETINS_QUERY_MEMORY_LIMIT)"
+        ) from None
+    finally:
+        timer.cancel()
+    return columns, rows
 
 
 @app.command()
 def status(
     warehouse: WarehouseOpt = None,
+    inbox: InboxOpt = None,
     stale_after: Annotated[
         int | None,
         typer.Option(
@@ -417,52 +549,93 @@ def status(
 ) -> None:
     """Files by status, problem files with reasons, bulletins of unknown format, how old the latest week is.
 
-    Exit code 2 when the feed is stale (no new week for longer than --stale-after).
+    Entries whose file is no longer in the inbox are listed apart ("gone from the inbox") and
+    left out of the totals. Exit code 2 when the feed is stale (no new week for longer than
+    --stale-after).
     """
     from flows.settings import local_today
     from flows.warehouse.db import verify_readable
     from flows.warehouse.readers import (
         bulletins_left_out,
         files_by_status,
+        files_with_status,
+        gone_from_inbox,
         problem_files,
         read_freshness,
         unknown_format_files,
     )
 
     today = _parse_day(as_of, "--as-of") or local_today()
-    settings = Settings.resolve(None, warehouse)
+    settings = Settings.resolve(inbox, warehouse)
+    # The inbox given, else the one the default layout keeps in the warehouse folder (not
+    # ./warehouse/inbox: `status --warehouse elsewhere` must not judge it by another inbox).
+    explicit = inbox is not None or bool(os.environ.get("BULLETINS_INBOX"))
+    look_in = settings.inbox if explicit else settings.warehouse / "inbox"
     with _reading(settings) as con:
         verify_readable(con, settings.db_path)
-        by_status = files_by_status(con)
-        problems = problem_files(con)
+        gone = gone_from_inbox(con, look_in)
+        gone_paths = {g.path for g in gone or []}
+        by_status = files_by_status(con, gone_paths)
+        problems = problem_files(con, leaving_out=gone_paths)
+        forgotten = [f for f in files_with_status(con, "forgotten") if f.path not in gone_paths]
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
         freshness = read_freshness(con, today, stale_after if stale_after is not None else settings.stale_after_days)
     typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
+    if gone is None and explicit:
+        typer.echo(f"note: the inbox {look_in} is not a folder: entries not checked against it (--inbox)")
+    elif gone:
+        typer.echo(
+            f"gone from the inbox (已移出收件箱), not in the totals: {len(gone)}; their rows stay in the warehouse "
+            "until `bulletins forget`:"
+        )
+        for p in gone:
+            typer.echo(_shown(f"  {p.status:<11} {p.path}"))
+    if forgotten:
+        typer.echo("forgotten on record (`bulletins forget --undo` takes them back):")
+        for p in forgotten:
+            typer.echo(_shown(f"  {p.path}: {p.reasons[0] if p.reasons else ''}"))
     if problems:
         typer.echo("partial, quarantined and skipped entries:")
         for p in problems:
-            typer.echo(f"  {p.status:<11} {p.path}: {'; '.join(p.reasons)}")
+            typer.echo(_shown(f"  {p.status:<11} {p.path}: {'; '.join(p.reasons)}"))
     if unknown:
         typer.echo("bulletins of unknown format (their text loaded as articles; README: Adding a city):")
         for p in unknown:
-            typer.echo(f"  {p.path}: {'; '.join(r.removeprefix('unknown bulletin format: ') for r in p.reasons)}")
+            typer.echo(
+                _shown(f"  {p.path}: {'; '.join(r.removeprefix('unknown bulletin format: ') for r in p.reasons)}")
+            )
     if left_out:
         typer.echo("bulletins left out of the marts:")
         for b in left_out:
             typer.echo(
-                f"  {b.city or '?'} week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: "
-                f"{'; '.join(b.reasons)}"
+                _shown(
+                    f"  {b.city or '?'} week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: "
+                    f"{'; '.join(b.reasons)}"
+                )
             )
     stale = False
     for city in freshness:
-        typer.echo(city.line())
+        typer.echo(_shown(city.line()))
     for city in freshness:
         if warning := city.warning():
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(f"warning: {_shown(warning)}", err=True)
             stale = True
     if stale:
         raise typer.Exit(code=2)
+
+
+def _out_folder(path: Path | None) -> Path | None:
+    """--out: a folder, or a path where one can be made (no file on the way); else exit 2 naming --out."""
+    if path is None:
+        return None
+    for place in (path, *path.parents):
+        if place.is_dir():
+            return path
+        if place.exists() or place.is_symlink():
+            what = "is a file, not a folder" if place == path else f"cannot be made: {place} is a file, not a folder"
+            raise typer.BadParameter(f"{path} {what}", param_hint="--out")
+    return path
 
 
 def _parse_day(text: str | None, option: str) -> date | None:
@@ -483,7 +656,10 @@ def report(
     city: Annotated[
         str | None, typer.Option(help="The city to report on [default: every city in the warehouse]")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder to write into [default: <warehouse>/reports]")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write into [default: <warehouse>/reports]", callback=_out_folder),
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write the weekly report (report-<week_start>.html and .md) of a published week.
@@ -504,9 +680,9 @@ def report(
         except (NoPublishedWeek, WeekNotPublished, CityNotChosen) as exc:
             _fail(str(exc))
     for w in written:
-        typer.echo(f"report of {w.city}, week {w.week_start}:")
-        typer.echo(f"  {w.html}")
-        typer.echo(f"  {w.markdown}")
+        typer.echo(f"report of {_shown(w.city)}, week {w.week_start}:")
+        typer.echo(f"  {_shown(w.html)}")
+        typer.echo(f"  {_shown(w.markdown)}")
 
 
 @app.command()
@@ -516,7 +692,7 @@ def export(
         str | None, typer.Option(help="Only the published week containing this day, YYYY-MM-DD [default: every week]")
     ] = None,
     city: Annotated[str | None, typer.Option(help="Only this city [default: every city]")] = None,
-    out: Annotated[Path, typer.Option(help="Folder to write into")] = Path("."),
+    out: Annotated[Path, typer.Option(help="Folder to write into", callback=_out_folder)] = Path("."),
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Export both marts as files people open: xlsx (one sheet each), csv (with a BOM) or parquet.
@@ -535,7 +711,7 @@ def export(
         except NothingToExport as exc:
             _fail(str(exc))
     for path in paths:
-        typer.echo(str(path))
+        typer.echo(_shown(path))
 
 
 @app.command()
@@ -547,12 +723,12 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
     try:
         result = rebuild_warehouse(settings)
     except Exception as exc:
-        _fail(f"rebuild failed: {describe_error(exc)}")
+        _fail(f"rebuild failed: {describe_error(exc, settings.warehouse)}", exc)
     typer.echo(f"rebuilt {settings.db_path} from {result.batches} lake batch(es)")
     if result.marts_not_exported:
         typer.echo(f"warning: marts not written to the lake: {result.marts_not_exported}", err=True)
     for problem in result.problems:
-        typer.echo(f"warning: {problem.line()}", err=True)
+        typer.echo(f"warning: {_shown(problem.line())}", err=True)
     if result.left_out:
         typer.echo(
             f"warning: {len(result.left_out)} batch(es) left out: `bulletins run` parses their files again "
@@ -561,18 +737,117 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
         )
 
 
+NoteOpt = Annotated[str | None, typer.Option(help="Why, kept on record with who and when (required, but with --undo)")]
+ByOpt = Annotated[str | None, typer.Option(help="Who decides [default: the OS user]")]
+
+
+def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, choose: Any) -> None:
+    """Record a decision (corrections on record), then apply it with a run: `bulletins run`'s own path.
+
+    Under the run lock: the files named are checked against the published warehouse and
+    the decisions in the lake, and the decision is written to lake/_corrections. Then
+    the same run `bulletins run` starts loads it (and whatever else is new in the inbox).
+    """
+    from flows.warehouse import corrections
+    from flows.warehouse.locks import run_lock
+
+    if not undo and not (note and note.strip()):
+        raise typer.BadParameter("say why: it is kept on record with who and when", param_hint="--note")
+    if not settings.db_path.exists():
+        _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
+    if not settings.inbox.is_dir():  # the run that applies the decision reads it
+        _fail(f"inbox {settings.inbox} is not a folder: the run that applies the decision needs it (--inbox)")
+    with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
+        decisions = corrections.read_decisions(settings.lake_dir)
+        with _reading(settings) as con:
+            try:
+                action, targets = choose(con, decisions)
+            except corrections.CorrectionRefused as exc:
+                _fail(str(exc))
+        written = corrections.write_decision(
+            settings.lake_dir, action, targets, (note or "").strip(), by or corrections.operator()
+        )
+    for t in targets:
+        check = f" check {t.check_name} of" if t.check_name else ""
+        typer.echo(_shown(f"{action}:{check} {t.path or '?'} (sha256 {t.file_sha256[:12]}…)"))
+    typer.echo(f"recorded in {written}; a run applies it now")
+    run(inbox=settings.inbox, warehouse=settings.warehouse)
+    with _reading(settings) as con:
+        if not corrections.applied(con, written.stem):
+            _fail(f"the decision is recorded ({written.name}) but no run applied it yet: the next `bulletins run` does")
+
+
+@app.command()
+def forget(
+    files: Annotated[list[str], typer.Argument(help="Inbox paths (relative to the inbox, or absolute) or sha256s")],
+    note: NoteOpt = None,
+    by: ByOpt = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Take forgotten files back")] = False,
+    inbox: InboxOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Take files' rows out of the warehouse, on record: articles, bulletins, units, marts.
+
+    The decision is kept in the lake (lake/_corrections), so neither `rebuild` nor a later
+    run brings the rows back while the file stays in the inbox; the entry stays recorded
+    as `forgotten`, with who, when and why. --undo takes the files back.
+    """
+    from flows.warehouse import corrections
+
+    settings = Settings.resolve(inbox, warehouse)
+
+    def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
+        targets = corrections.forget_targets(con, settings.inbox, files, decisions, undo=undo)
+        return (corrections.UNFORGET if undo else corrections.FORGET), targets
+
+    _decide(settings, undo, note, by, choose)
+
+
+@app.command()
+def accept(
+    file: Annotated[str, typer.Argument(help="An inbox path (relative to the inbox, or absolute) or a sha256")],
+    check: Annotated[str, typer.Option(help="The failed check to accept, e.g. units_sum_to_overdue")],
+    note: NoteOpt = None,
+    by: ByOpt = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Withdraw the acceptance")] = False,
+    inbox: InboxOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Publish a bulletin despite a failed check, on record (who, when, why).
+
+    Its week enters the marts and the weekly report says "经人工确认：<note>". Accepting
+    a check the file's bulletins did not fail is an error. --undo withdraws it.
+    """
+    from flows.warehouse import corrections
+
+    settings = Settings.resolve(inbox, warehouse)
+
+    def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
+        target = corrections.accept_target(con, settings.inbox, file, check, decisions, undo=undo)
+        return (corrections.UNACCEPT if undo else corrections.ACCEPT), [target]
+
+    _decide(settings, undo, note, by, choose)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def shell(ctx: typer.Context, warehouse: WarehouseOpt = None) -> None:
     """Open the duckdb shell on the warehouse: read-only, and no file outside it can be read or written.
 
-    Anything after the options goes to duckdb, e.g. `bulletins shell -csv "select 1"`.
+    Anything after the options goes to duckdb, e.g. `bulletins shell -csv "select 1"`: SQL,
+    and the output flags (-csv -json -line -list -box -table -markdown -header -noheader
+    -separator -nullvalue -c/-s SQL -echo -bail ...); flags that read files (-f, -init,
+    -cmd) or undo the sandbox are refused. Memory: BULLETINS_QUERY_MEMORY_LIMIT (1GB).
     """
-    from flows.warehouse.sandbox import ShellNotInstalled, shell_argv
+    from flows.warehouse.sandbox import ShellFlagRefused, ShellNotInstalled, check_shell_args, shell_argv
 
+    try:  # before anything opens: a refused flag never reaches duckdb
+        check_shell_args(ctx.args)
+    except ShellFlagRefused as exc:
+        raise typer.BadParameter(str(exc)) from None
     settings = Settings.resolve(None, warehouse)
     _open_read_only(settings).close()  # a damaged or busy file: one line here, not the shell's
     try:
-        argv = shell_argv(settings.db_path, ctx.args)
+        argv = shell_argv(settings.db_path, ctx.args, settings.query_memory_limit)
     except ShellNotInstalled as exc:
         _fail(str(exc))
     sys.stdout.flush()
@@ -588,13 +863,25 @@ def serve(
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of the cron (testing)")] = None,
 ) -> None:
     """Serve bulletin-etl on a schedule (starts a local Prefect server if PREFECT_API_URL is unset)."""
-    _configure_prefect()
+    settings = Settings.resolve(inbox, warehouse)
+    _configure_prefect(settings)
+    _check_schedule(cron, timezone, interval)
     from flows.orchestration.serve import serve as serve_flow
 
-    settings = Settings.resolve(inbox, warehouse)
+    validate_paths(settings)
     serve_flow(
         cron=cron, timezone=timezone, inbox=str(settings.inbox), warehouse=str(settings.warehouse), interval_s=interval
     )
+
+
+def _check_schedule(cron: str, timezone: str, interval: float | None) -> None:
+    """The schedule options, checked as Prefect will read them: exit 2 naming the option."""
+    from flows.orchestration.serve import ScheduleError, check_schedule
+
+    try:
+        check_schedule(cron, timezone, interval)
+    except ScheduleError as exc:
+        raise typer.BadParameter(exc.reason, param_hint=exc.option) from None
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import urllib.parse
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +25,17 @@ DEFAULT_WAREHOUSE = Path("warehouse")
 
 # How long a run waits for an analyst's reader to let go of the DuckDB file.
 DEFAULT_LOCK_TIMEOUT_S = 120.0
+# A wait longer than a day is a mistake (or `inf`): nothing should hold the warehouse that long.
+MAX_LOCK_TIMEOUT_S = 86400.0
+# The whole run's wall-clock budget: a run still going after this is stopped (its lock
+# released), and a later run that finds the lock held longer than this reports it (README,
+# "One writer at a time"). A 10-year backfill takes minutes (BENCHMARKS.md).
+DEFAULT_RUN_TIMEOUT_S = 3600.0
+MAX_RUN_TIMEOUT_S = 7 * 86400.0
+# Ad-hoc SQL (`bulletins query`, `shell`): memory it may use (DuckDB spills nothing: no
+# writable folder for it) and, for `query`, how long a statement may run.
+DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
+DEFAULT_QUERY_TIMEOUT_S = 300.0
 # Processes that parse a backfill (the pool is opened for the parse stage only).
 DEFAULT_PARSE_WORKERS = 2
 # New content up to this size is parsed in the run's own process: a pool worker first
@@ -69,6 +83,9 @@ class Settings:
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
     notify_url: str | None = None  # a webhook for notifications (README, "Notifications")
     notify_streak_weeks: int = DEFAULT_NOTIFY_STREAK_WEEKS
+    run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
+    query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
+    query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
 
     @property
     def db_path(self) -> Path:
@@ -114,7 +131,9 @@ class Settings:
         warehouse_path = Path(warehouse or os.environ.get("BULLETINS_WAREHOUSE") or DEFAULT_WAREHOUSE)
         timeout = lock_timeout_s
         if timeout is None:
-            timeout = _env_number("BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S, float, minimum=0)
+            timeout = _env_number(
+                "BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S, float, minimum=0, maximum=MAX_LOCK_TIMEOUT_S
+            )
         return cls(
             inbox=inbox_path.resolve(),
             warehouse=warehouse_path.resolve(),
@@ -125,15 +144,26 @@ class Settings:
                 "BULLETINS_INLINE_PARSE_MAX_BYTES", DEFAULT_INLINE_PARSE_MAX_BYTES, int, minimum=0
             ),
             stale_after_days=_env_number("BULLETINS_STALE_AFTER_DAYS", DEFAULT_STALE_AFTER_DAYS, int, minimum=0),
-            notify_url=os.environ.get("BULLETINS_NOTIFY_URL") or None,
+            notify_url=_env_url("BULLETINS_NOTIFY_URL"),
             notify_streak_weeks=_env_number(
                 "BULLETINS_NOTIFY_STREAK_WEEKS", DEFAULT_NOTIFY_STREAK_WEEKS, int, minimum=1
+            ),
+            run_timeout_s=_env_number(
+                "BULLETINS_RUN_TIMEOUT_S", DEFAULT_RUN_TIMEOUT_S, float, minimum=1, maximum=MAX_RUN_TIMEOUT_S
+            ),
+            query_memory_limit=memory_limit(
+                os.environ.get("BULLETINS_QUERY_MEMORY_LIMIT", ""), "BULLETINS_QUERY_MEMORY_LIMIT"
+            ),
+            query_timeout_s=_env_number(
+                "BULLETINS_QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S, float, minimum=0.001, maximum=MAX_LOCK_TIMEOUT_S
             ),
         )
 
 
-def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N) -> _N:
+def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N, maximum: _N | None = None) -> _N:
     """A number from the environment, or the default when the variable is unset or empty.
+
+    Only finite numbers: `nan` compares false with every bound and `inf` waits forever.
 
     >>> _env_number("BULLETINS_NOT_SET", 2, int, minimum=1)
     2
@@ -142,10 +172,107 @@ def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N) -> _N:
     if not text:
         return default
     what = "a whole number" if kind is int else "a number"
+    bounds = f"of at least {minimum:g}" if maximum is None else f"from {minimum:g} to {maximum:g}"
+    problem = SettingsError(f"{name} must be {what} {bounds}, not {text!r}")
     try:
         value = kind(text)
     except ValueError:
-        raise SettingsError(f"{name} must be {what} of at least {minimum}, not {text!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be {what} of at least {minimum}, not {text!r}")
+        raise problem from None
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        raise problem
     return value
+
+
+def _env_url(name: str) -> str | None:
+    """An http(s) URL with a host from the environment, or None when unset or empty.
+
+    The message never repeats the value: a webhook URL carries its secret (`access_token=`).
+
+    >>> _env_url("BULLETINS_NOT_SET") is None
+    True
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    problem = url_problem(text)
+    if problem:
+        raise SettingsError(f"{name} {problem} (value not shown: it may hold a token)")
+    return text
+
+
+def url_problem(url: str) -> str | None:
+    """What makes `url` unusable for an HTTP post, or None.
+
+    >>> url_problem("oapi.dingtalk.com/robot/send?access_token=x")
+    'must be an http:// or https:// URL, e.g. https://oapi.dingtalk.com/robot/send?access_token=..., but has no scheme'
+    >>> url_problem("https://example.org/hook?key=1") is None
+    True
+    """
+    example = "e.g. https://oapi.dingtalk.com/robot/send?access_token=..."
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # raises on a port that is no number
+    except ValueError:
+        return f"must be an http:// or https:// URL, {example}, but is not a valid URL"
+    scheme = parts.scheme.lower()
+    if scheme and scheme not in {"http", "https"}:
+        shown = scheme if re.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme) else "other"
+        return f"must be an http:// or https:// URL, {example}, not a {shown}: URL"
+    if not scheme or "://" not in url:
+        return f"must be an http:// or https:// URL, {example}, but has no scheme"
+    if not parts.hostname:
+        return f"must be an http:// or https:// URL, {example}, but names no host"
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return f"must be an http:// or https:// URL, {example}, but holds spaces or control characters"
+    return None
+
+
+_MEMORY_RE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B|B)", re.IGNORECASE)
+_UNIT_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNIT_BYTES |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+MIN_QUERY_MEMORY_BYTES = 16 * 10**6  # DuckDB cannot run a query in less
+
+
+def memory_limit(text: str, name: str) -> str:
+    """A DuckDB memory limit like `1GB` or `512MiB` (the default when `text` is empty).
+
+    `name` is the variable or option it came from, for the message.
+
+    >>> memory_limit(" 512 mb ", "--memory-limit")
+    '512MB'
+    >>> memory_limit("", "BULLETINS_QUERY_MEMORY_LIMIT")
+    '1GB'
+    """
+    text = text.strip()
+    if not text:
+        return DEFAULT_QUERY_MEMORY_LIMIT
+    match = _MEMORY_RE.fullmatch(text)
+    problem = SettingsError(f"{name} must be an amount of memory of at least 16MB like 1GB or 512MB, not {text!r}")
+    if match is None:
+        raise problem
+    unit = match["unit"].upper().replace("I", "i")
+    number = float(match["number"])
+    if number * _UNIT_BYTES[unit.lower()] < MIN_QUERY_MEMORY_BYTES or not math.isfinite(number):
+        raise problem
+    return f"{match['number']}{unit}"
+
+
+def validate_paths(settings: Settings) -> None:
+    """Refuse a warehouse inside its inbox, or an inbox inside a folder runs write: every run
+    would read the run's own files (lake parts, reports, the DuckDB file) and never settle.
+
+    Raises SettingsError (exit 2 at the CLI) naming both folders.
+    """
+    inbox, warehouse = settings.inbox, settings.warehouse
+    if warehouse.is_relative_to(inbox):
+        same = " (the same folder)" if warehouse == inbox else ""
+        raise SettingsError(
+            f"the warehouse {warehouse} is inside the inbox {inbox}{same}: every run would read its own files; "
+            "put the warehouse (--warehouse, BULLETINS_WAREHOUSE) outside the inbox (--inbox, BULLETINS_INBOX)"
+        )
+    for folder in (settings.lake_dir, settings.reports_dir, settings.serve_prefect_home):
+        if inbox.is_relative_to(folder):
+            raise SettingsError(
+                f"the inbox {inbox} is inside {folder}, which runs write: every run would read its own files; "
+                "put the inbox (--inbox, BULLETINS_INBOX) elsewhere"
+            )

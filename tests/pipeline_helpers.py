@@ -94,11 +94,14 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
         )
         stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
         batch_ids = list(pending)
+        missing: set[str] = set()
         for n, items in enumerate(batches(plan.to_parse), start=1):
-            batch_ids.append(process_batch(inbox, lake_dir, f"{stamp}-{n:04d}", items, seen_at).batch_id)
-        if plan.recorded_only:
+            result = process_batch(inbox, lake_dir, f"{stamp}-{n:04d}", items, seen_at)
+            batch_ids.append(result.batch_id)
+            missing.update(result.missing)
+        if recorded_only := plan.recorded_after(missing):
             batch_ids.append(f"{stamp}-{len(batch_ids) - len(pending) + 1:04d}")
-            record_unparsed(lake_dir, batch_ids[-1], plan.recorded_only, seen_at)
+            record_unparsed(lake_dir, batch_ids[-1], recorded_only, seen_at)
         build.load_and_build(con, lake_dir, batch_ids)
     return db_path
 

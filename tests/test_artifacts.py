@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -251,6 +252,22 @@ def test_summary_markdown_from_the_warehouse(db_path: Path) -> None:
     assert markdown == EXPECTED_MARKDOWN
 
 
+def test_summary_totals_leave_out_entries_gone_from_the_inbox(db_path: Path, tmp_path: Path) -> None:
+    """As in `bulletins status`: a file removed from the inbox keeps its rows but leaves the totals."""
+    with connection(db_path, read_only=True) as con:
+        paths = [p for (p,) in con.execute("select path from ingest.files order by path").fetchall()]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in paths[1:]:  # the first one was removed
+        (inbox / path).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / path).write_text("x", encoding="utf-8")
+    _, everything = read_run_report(db_path, RUN)
+    _, without_gone = read_run_report(db_path, RUN, inbox)
+    total = re.compile(r"\| total \| (\d+) \|")
+    assert int(total.search(everything)[1]) == len(paths)
+    assert int(total.search(without_gone)[1]) == len(paths) - 1
+
+
 def test_summary_markdown_first_week_and_nothing_left_out() -> None:
     markdown = build_summary_markdown(
         "files: 1 new",
@@ -391,3 +408,46 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
 
 
 PUBLISHED_BUNDLED_WEEKS = ["2020-12-07", "2020-12-14", "2020-12-21", "2020-12-28", "2021-01-11", "2021-01-18"]
+
+
+def test_artifacts_show_hostile_values_as_text_and_no_secret(prefect_harness, tmp_path: Path) -> None:
+    """Unit names, file names and folders from a page reach the UI as text; a webhook's key never does."""
+    from hostile_names import LINK_NAME, OSC52, assert_inert, build_hostile_warehouse, rendered
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.runtime import flow_run
+
+    from flows.reporting.weekly_report import write_reports
+    from flows.text.escape import markdown
+
+    db_path = build_hostile_warehouse(tmp_path / "wh" / "bulletins.duckdb")
+    with connection(db_path, read_only=True) as con:
+        [written] = write_reports(con, tmp_path / f"reports {LINK_NAME.replace('/', '')}{OSC52}", ["驻马店"], None)
+    summary = RunSummary(
+        warnings=["notification feed_stale not sent to https://h/send?key=SECRET123&access_token=SECRET456: HTTP 500"],
+        problems=[f"quarantined 坏{OSC52}[x](javascript:alert(1)).txt: empty"],
+        reports=[str(written.html)],
+    )
+
+    @flow(name="publish-hostile-artifacts-test")
+    def publishing_flow() -> str:
+        publish_run_artifacts(db_path, summary)
+        return flow_run.id
+
+    run_id = publishing_flow()
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    by_key = {a.key: a for a in artifacts}
+    for key in (SUMMARY_KEY, WEEKLY_REPORT_KEY):
+        assert_inert(by_key[key].data)
+        assert_inert(by_key[key].description or "")
+    assert "SECRET" not in by_key[SUMMARY_KEY].data
+    # The link artifact is Markdown too: the report's file link, its text the folder's name as is.
+    html = written.html.resolve()
+    assert by_key[WEEKLY_REPORT_LINK_KEY].data == f"[{markdown(html)}]({html.as_uri()})"
+    assert "[click](http:evil)" in rendered(markdown(html)) and "\x1b" not in by_key[WEEKLY_REPORT_LINK_KEY].data
+    assert_inert(by_key[WEEKLY_REPORT_LINK_KEY].description or "")
+    # Table cells are shown as text by the UI: kept, control characters made visible.
+    table = _table_data(by_key[UNIT_TABLE_KEY].data)
+    assert {row["单位"] for row in table} >= {LINK_NAME, "单位\\x1b]52;c;ZXZpbA==\\x07"}

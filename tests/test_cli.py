@@ -175,3 +175,101 @@ def test_run_from_the_shell_starts_and_stops_its_own_temporary_server(tmp_path: 
     assert "Starting temporary server" not in result.stderr + result.stdout
     assert "message forwarding" not in result.stderr + result.stdout
     assert _processes_with(f"PREFECT_HOME={home}".encode()) == []  # the server was stopped and reaped
+
+
+# Issue 16: options checked once, as one exit-2 line naming the option.
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--timezone", "Mars/Olympus"], "--timezone: 'Mars/Olympus' is not a time zone"),
+        (["--timezone", "asia/shanghai"], "--timezone: 'asia/shanghai' is not a time zone"),
+        (["--cron", "every day"], "--cron: 'every day' is not a cron schedule"),
+        (["--interval", "nan"], "--interval: must be a number of seconds above 0"),
+        (["--interval", "0"], "--interval: must be a number of seconds above 0"),
+    ],
+)
+def test_serve_names_a_bad_schedule_option(tmp_path: Path, args: list[str], named: str) -> None:
+    result = runner.invoke(app, ["serve", *args, "--warehouse", str(tmp_path / "wh"), "--inbox", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: Invalid value for ") and named in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "ValidationError" not in result.output
+    assert not (tmp_path / "wh" / "prefect" / "serve.lock").exists()  # no server was started
+
+
+@pytest.mark.parametrize("command", [["report"], ["export", "--format", "csv"]])
+def test_out_pointing_at_a_file_names_the_option(warehouse_dir: Path, tmp_path: Path, command: list[str]) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine", encoding="utf-8")
+    for out, what in [(a_file, "is a file, not a folder"), (a_file / "sub", f"cannot be made: {a_file} is a file")]:
+        result = runner.invoke(app, [*command, "--out", str(out), "--warehouse", str(warehouse_dir)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: Invalid value for --out: {out} {what}"), result.stderr
+        assert "Errno" not in result.output
+    assert a_file.read_text(encoding="utf-8") == "mine"
+
+
+def test_query_stops_after_its_timeout_with_one_line(warehouse_dir: Path) -> None:
+    """DuckDB has no statement timeout: the query is interrupted from a timer (issue 16, finding 3)."""
+    import time
+
+    started = time.monotonic()
+    result = runner.invoke(
+        app,
+        [
+            "query",
+            "select sum(i * i % 7) from range(100000000000) t(i)",
+            "--timeout",
+            "0.5",
+            "--warehouse",
+            str(warehouse_dir),
+        ],
+    )
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: query took longer than 0.5 s and was stopped"), result.stderr
+    assert "--timeout" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_query_stays_within_its_memory_limit(warehouse_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = "select list(i) as l from range(50000000) t(i)"
+    result = runner.invoke(app, ["query", big, "--memory-limit", "32MB", "--warehouse", str(warehouse_dir)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: query needs more memory than its limit of 32MB"), result.stderr
+    monkeypatch.setenv("BULLETINS_QUERY_MEMORY_LIMIT", "40MB")
+    shown = runner.invoke(
+        app, ["query", "select current_setting('memory_limit') as m", "-f", "csv", "--warehouse", str(warehouse_dir)]
+    )
+    assert shown.exit_code == 0 and shown.stdout.splitlines()[1].startswith("38.1 MiB"), shown.output
+    bad = runner.invoke(app, ["query", "select 1", "--memory-limit", "plenty", "--warehouse", str(warehouse_dir)])
+    assert bad.exit_code == 2 and "Invalid value for --memory-limit" in bad.stderr
+    bad = runner.invoke(app, ["query", "select 1", "--timeout", "inf", "--warehouse", str(warehouse_dir)])
+    assert bad.exit_code == 2 and "Invalid value for --timeout" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["-f", "/etc/passwd"],
+        ["-init", "/etc/passwd"],
+        ["-cmd", ".read /etc/passwd"],
+        ["-csv", "--unsigned"],
+        ["-storage-version", "v1.0.0"],
+        ["-ui"],
+        ["-unredacted"],
+        ["-c", "select 1", "-f", "/etc/passwd"],
+    ],
+)
+def test_shell_refuses_flags_that_read_files_before_starting_duckdb(tmp_path: Path, flags: list[str]) -> None:
+    # No warehouse at all: the flag is refused before anything opens.
+    result = runner.invoke(app, ["shell", "--warehouse", str(tmp_path), *flags])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: Invalid value: bulletins shell does not pass on "), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "root:" not in result.output
+
+
+def test_shell_flag_values_are_not_mistaken_for_flags() -> None:
+    from flows.warehouse.sandbox import check_shell_args
+
+    check_shell_args(["-csv", "-c", "-- a comment\nselect 1", "-separator", "-f", "-nullvalue", "-cmd", "select 2"])

@@ -6,14 +6,17 @@ import csv
 import datetime as dt
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hostile_names import FORMULA_NAMES, build_hostile_warehouse
 from pipeline_helpers import load_without_prefect, make_inbox
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.reporting.exports import write_csv, write_xlsx
 from flows.reporting.labels import COLUMN_LABELS, export_header
 from flows.warehouse import build, lake, lake_audit
 from flows.warehouse.db import connection
@@ -80,7 +83,7 @@ def test_csv_opens_with_a_bom_and_holds_the_mart_rows(bundled: Path, tmp_path: P
     assert [p.name for p in paths] == ["city_week_performance-2021-01-18.csv", "unit_week_performance-2021-01-18.csv"]
     expected = marts(bundled, dt.date(2021, 1, 20))
     for path, table in zip(paths, MARTS, strict=True):
-        assert path.read_bytes().startswith(b"\xef\xbb\xbf" + "城市 (city),".encode())
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf" + '"城市 (city)",'.encode())  # text is quoted
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header, *rows = list(csv.reader(handle))
         columns, mart = expected[table]
@@ -88,6 +91,76 @@ def test_csv_opens_with_a_bom_and_holds_the_mart_rows(bundled: Path, tmp_path: P
         as_text = [["" if v is None else str(v) for v in row] for row in mart]
         assert rows == as_text and len(rows) > 0
     assert {row[1] for row in as_text} == {"2021-01-18"}
+
+
+# --------------------------------------------------------------------------- no cell becomes a formula
+
+# What a page can print as a unit name, and what the writers may be handed besides.
+FORMULA_TEXT = [*FORMULA_NAMES, "\t=x", "\r=x"]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_hostile_warehouse(tmp_path_factory.mktemp("hostile") / "wh" / "bulletins.duckdb")
+
+
+def sheet_xml(path: Path) -> str:
+    with zipfile.ZipFile(path) as book:
+        return "".join(book.read(n).decode() for n in book.namelist() if n.startswith("xl/worksheets/sheet"))
+
+
+def test_xlsx_unit_names_like_formulas_are_text_cells(hostile: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    [path] = export(hostile, "--format", "xlsx", "--out", str(tmp_path))
+    assert "<f>" not in sheet_xml(path) and "<f " not in sheet_xml(path)
+    sheet = load_workbook(path)["单位周表现"]
+    header = [c.value for c in sheet[1]]
+    names = {row[header.index("单位 (unit_name)")].value: row for row in sheet.iter_rows(min_row=2)}
+    assert set(FORMULA_NAMES) <= set(names)
+    for name in FORMULA_NAMES:
+        cell = names[name][header.index("单位 (unit_name)")]
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (name, "s", True)
+        dispatched = names[name][header.index("交办件 (dispatched)")]
+        assert (dispatched.value, dispatched.data_type) == (10, "n")  # numbers stay numbers
+
+
+def test_xlsx_writer_keeps_formula_like_text_and_negative_numbers(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    rows = [(text, -1, -2.5) for text in FORMULA_TEXT]
+    path = write_xlsx(tmp_path / "t.xlsx", [("unit_week_performance", ["unit_name", "unresolved_change", "x"], rows)])
+    assert "<f>" not in sheet_xml(path) and "<f " not in sheet_xml(path)
+    sheet = load_workbook(path).active
+    back = [tuple(c.value for c in row) for row in sheet.iter_rows(min_row=2)]
+    # (XML reads a carriage return in text back as a line feed: openpyxl writes it as is.)
+    assert back == [(text.replace("\r", "\n"), *numbers) for text, *numbers in rows]
+    assert {row[0].data_type for row in sheet.iter_rows(min_row=2)} == {"s"}
+    assert {c.data_type for row in sheet.iter_rows(min_row=2) for c in row[1:]} == {"n"}
+
+
+def test_csv_unit_names_like_formulas_are_escaped_owasp_style(hostile: Path, tmp_path: Path) -> None:
+    paths = export(hostile, "--format", "csv", "--out", str(tmp_path))
+    units = next(p for p in paths if p.name.startswith("unit_week_performance"))
+    text = units.read_text(encoding="utf-8-sig")
+    with units.open(encoding="utf-8-sig", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    names = {row[header.index("单位 (unit_name)")] for row in rows}
+    assert {f"'{n}" for n in FORMULA_NAMES} <= names
+    assert not any(n in names for n in FORMULA_NAMES)
+    for name in FORMULA_NAMES:
+        assert f'"\'{name}"' in text  # quoted, behind a single quote
+    assert ",10," in text  # numbers unquoted: still numbers
+
+
+def test_csv_writer_escapes_every_formula_start_and_leaves_numbers(tmp_path: Path) -> None:
+    rows = [(text, -1, -2.5, None) for text in FORMULA_TEXT]
+    path = write_csv(tmp_path / "t.csv", ["unit_name", "unresolved_change", "x", "y"], rows)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        _, *back = list(csv.reader(handle))
+    assert back == [[f"'{text}", "-1", "-2.5", ""] for text in FORMULA_TEXT]
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1] == '"\'=市城管局+驿城区政府",-1,-2.5,""'
 
 
 def test_parquet_export_keeps_names_types_and_labels(bundled: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from flows.warehouse import inbox as inbox_module
 from flows.warehouse.inbox import InboxFile, Known, batches, plan_run, sha256_file
 from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES
+from flows.warehouse.statuses import DUPLICATE
 
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
@@ -320,3 +321,172 @@ def test_article_text_is_stored_with_zstd(tmp_path: Path) -> None:
     assert compression["body"] == compression["original_text"] == "ZSTD"
     assert compression["kind"] != "ZSTD"
     assert body == [("正文第59段。" * 40,)]
+
+
+# ------------------------------------------------------------------ issue 16: the probe's inbox findings
+
+
+def _write_bytes_name(folder: Path, name: bytes, data: bytes) -> None:
+    with open(os.fsencode(folder) + b"/" + name, "wb") as fh:
+        fh.write(data)
+
+
+def test_escaped_paths_are_one_to_one(tmp_path: Path) -> None:
+    """A name that reads as an escape is escaped too: no two names share a recorded path."""
+    names = [
+        "中.txt".encode("gbk"),  # d6 d0: escaped as \xd6\xd0
+        b"\\xd6\\xd0.txt",  # the same text, literally: must not be the GBK name's path
+        b"\\\\xd6\\\\xd0.txt",
+        "中.txt".encode(),
+        b"a\\b.txt",  # a backslash that reads as no escape: kept as it is
+        b"a\\\\b.txt",
+        b"\\xD6.txt",  # upper-case hex: our escapes are lower-case
+        b"\xff\\.txt",
+    ]
+    for name in names:
+        _write_bytes_name(tmp_path, name, name)
+    entries = list(inbox_module.walk_inbox(tmp_path))
+    paths = [e.path for e in entries]
+    assert len(set(paths)) == len(names)
+    assert {inbox_module.fs_name(e.path): e.path for e in entries} == {
+        name: inbox_module.display_path(os.fsdecode(name))[0] for name in names
+    }
+    by_name = {os.fsencode(e.fs_path): e for e in entries}
+    assert by_name[b"a\\b.txt"].path == "a\\b.txt" and by_name[b"a\\b.txt"].reasons == ()
+    assert by_name[b"\\xd6\\xd0.txt"].path == "\\\\xd6\\\\xd0.txt"
+    assert by_name[b"\\xd6\\xd0.txt"].reasons == (
+        "file name reads as an escape (\\\\ or \\xNN): recorded as \\\\xd6\\\\xd0.txt",
+    )
+    assert by_name["中.txt".encode("gbk")].path == "\\xd6\\xd0.txt"
+
+
+def test_a_duplicate_is_recorded_only_with_its_original(tmp_path: Path) -> None:
+    """The original is deleted (or changed) after planning: its copy is not recorded as its duplicate."""
+    _write(tmp_path, "a.txt", SAMPLE_PAGE.read_bytes())
+    _write(tmp_path, "b.txt", SAMPLE_PAGE.read_bytes())
+    plan = plan_run(tmp_path, EMPTY)
+    assert [(i.path, i.duplicate_of) for i in plan.duplicates] == [("b.txt", "a.txt")]
+    (tmp_path / "a.txt").unlink()
+    result = process_batch(tmp_path, tmp_path / "lake", "b1", plan.to_parse, datetime(2026, 1, 1, tzinfo=UTC))
+    assert result.missing == ["a.txt"]
+    assert [i.path for i in plan.recorded_after(result.missing)] == []
+    assert [i.path for i in plan.recorded_after([])] == ["b.txt"]
+
+
+def _recorded_rows(items: list[InboxFile], status: str) -> list[dict]:
+    return [
+        {"path": i.path, "size_bytes": i.size_bytes, "modified_ns": i.modified_ns, "file_sha256": i.file_sha256}
+        | {"status": i.status or (DUPLICATE if i.duplicate_of else status), "reasons": None, "ingest_seq": i.ingest_seq}
+        for i in items
+    ]
+
+
+def test_a_duplicate_of_bytes_no_file_took_is_planned_again(tmp_path: Path) -> None:
+    """A warehouse where the loss happened (before the fix): the next plan takes the copy's bytes."""
+    _write(tmp_path, "a.txt", b"page a")
+    _write(tmp_path, "b.txt", b"page a")
+    first = plan_run(tmp_path, EMPTY)
+    (tmp_path / "a.txt").unlink()
+    known = inbox_module.known_files(_recorded_rows(first.recorded_only, "loaded"))  # a.txt never recorded
+    again = plan_run(tmp_path, known)
+    assert [(i.path, i.ingest_seq, i.duplicate_of) for i in again.to_parse] == [("b.txt", 3, None)]
+    # Its original recorded: the duplicate stays one.
+    settled = inbox_module.known_files(_recorded_rows([*first.to_parse, *first.recorded_only], "loaded"))
+    assert plan_run(tmp_path, settled).to_parse == []
+
+
+def test_a_planned_duplicate_is_not_replayed_without_its_original(tmp_path: Path) -> None:
+    """A run stopped after planning; its original gone since: the copy is taken, not replayed as a duplicate."""
+    _write(tmp_path, "a.txt", b"page a")
+    _write(tmp_path, "b.txt", b"page a")
+    first = plan_run(tmp_path, EMPTY)
+    planned = [*first.to_parse, *first.recorded_only]
+    replay = plan_run(tmp_path, EMPTY, planned=planned)
+    assert [(i.path, i.ingest_seq) for i in replay.to_parse] == [("a.txt", 1)]
+    assert [(i.path, i.ingest_seq, i.duplicate_of) for i in replay.duplicates] == [("b.txt", 2, "a.txt")]
+    (tmp_path / "a.txt").unlink()
+    after = plan_run(tmp_path, EMPTY, planned=planned)
+    assert [(i.path, i.duplicate_of) for i in after.to_parse] == [("b.txt", None)]
+    assert after.duplicates == []
+
+
+def test_the_walk_goes_1000_folders_deep(tmp_path: Path) -> None:
+    folder = tmp_path
+    for _ in range(1000):  # (os.makedirs recurses)
+        folder = folder / "d"
+        folder.mkdir()
+    (folder / "page.txt").write_bytes(b"page")
+    try:
+        entries = list(inbox_module.walk_inbox(tmp_path))
+        assert [(e.path, e.kind) for e in entries] == [("d/" * 1000 + "page.txt", "file")]
+    finally:
+        (folder / "page.txt").unlink()
+        for _ in range(1000):
+            folder.rmdir()
+            folder = folder.parent
+
+
+def test_a_path_too_long_to_name_is_recorded_skipped(tmp_path: Path) -> None:
+    """Folders made relative to each other can nest past PATH_MAX (4096): recorded, not dropped."""
+    name = "n" * 200
+    fds = [os.open(tmp_path, os.O_RDONLY)]
+    try:
+        for _ in range(25):
+            os.mkdir(name, dir_fd=fds[-1])
+            fds.append(os.open(name, os.O_RDONLY, dir_fd=fds[-1]))
+        os.close(os.open("page.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fds[-1]))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    plan = plan_run(tmp_path, EMPTY)
+    assert plan.to_parse == []
+    (item,) = plan.not_read
+    assert item.path.startswith(name + "/") and len(item.path) > 4096
+    assert (item.status, item.reasons) == ("skipped", ("could not be examined (File name too long): not read",))
+
+
+def test_an_mtime_past_int64_nanoseconds_is_stored_clamped_with_a_note(tmp_path: Path) -> None:
+    lake_dir, tmp_path = tmp_path / "lake", tmp_path / "inbox"
+    page = _write(tmp_path, "2020-12-23_page.txt", SAMPLE_PAGE.read_bytes())
+    os.utime(page, ns=(0, 2**63 + 10**18))
+    plan = plan_run(tmp_path, EMPTY)
+    (item,) = plan.to_parse
+    assert item.modified_ns == 2**63 - 1
+    assert item.reasons == (f"modified time out of range ({2**63 + 10**18} ns): recorded as {2**63 - 1}",)
+    result = process_batch(tmp_path, lake_dir, "b1", plan.to_parse, datetime(2026, 1, 1, tzinfo=UTC))
+    assert result.statuses == {"loaded": 1}
+    (row,) = lake.read_files_part(lake_dir, "b1")
+    assert (row["modified_ns"], row["reasons"]) == (2**63 - 1, list(item.reasons))
+    # Recorded: a touch to another far-future time is no change; new bytes are.
+    known = inbox_module.known_files(_recorded_rows(plan.to_parse, "loaded"))
+    os.utime(page, ns=(0, 2**63 + 2 * 10**18))
+    assert (plan_run(tmp_path, known).unchanged, plan_run(tmp_path, known).to_parse) == (1, [])
+    page.write_bytes(SAMPLE_PAGE.read_bytes() + b"\n")
+    os.utime(page, ns=(0, 2**63 + 10**18))
+    assert [i.path for i in plan_run(tmp_path, known).to_parse] == ["2020-12-23_page.txt"]
+
+
+def test_the_problem_listing_is_capped() -> None:
+    from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, RunSummary
+
+    lines = [f"quarantined {n}.txt: empty" for n in range(MAX_PROBLEMS_SHOWN + 3)]
+    assert RunSummary(problems=lines[:MAX_PROBLEMS_SHOWN]).problem_lines() == lines[:MAX_PROBLEMS_SHOWN]
+    assert RunSummary(problems=lines).problem_lines() == [
+        *lines[:MAX_PROBLEMS_SHOWN],
+        "… and 3 more: `bulletins status` lists every entry",
+    ]
+
+
+def test_a_warehouse_inside_its_inbox_is_refused(tmp_path: Path) -> None:
+    from flows.settings import Settings, SettingsError, validate_paths
+
+    validate_paths(Settings.resolve(tmp_path / "warehouse" / "inbox", tmp_path / "warehouse"))  # the default layout
+    validate_paths(Settings.resolve(tmp_path / "inbox", tmp_path / "warehouse"))
+    for inbox, warehouse in [
+        (tmp_path, tmp_path),
+        (tmp_path, tmp_path / "wh"),
+        (tmp_path / "wh" / "lake" / "in", tmp_path / "wh"),
+        (tmp_path / "wh" / "reports", tmp_path / "wh"),
+    ]:
+        with pytest.raises(SettingsError, match="every run would read its own files"):
+            validate_paths(Settings.resolve(inbox, warehouse))

@@ -1,5 +1,6 @@
 """The package's folders are its layers, and imports only point down.
 
+text           escaping for Markdown and terminals, secrets redacted (stdlib only; any layer)
 parsing        pure: bytes -> records (stdlib only)
 warehouse      inbox, lake, DuckDB load, SQL models, readers (DuckDB, pyarrow; no Prefect)
 reporting      text and pages for people, from the readers (no Prefect)
@@ -22,13 +23,14 @@ FLOWS = PROJECT_DIR / "flows"
 
 # layer -> the first-party layers it may import (itself included)
 ALLOWED_FIRST_PARTY: dict[str, set[str]] = {
-    "settings": set(),
+    "text": {"text"},
+    "settings": {"text"},
     "parsing": {"parsing"},
-    "warehouse": {"parsing", "warehouse", "settings"},
-    "reporting": {"parsing", "warehouse", "reporting", "settings"},
-    "orchestration": {"parsing", "warehouse", "reporting", "orchestration", "settings"},
-    "cli": {"parsing", "warehouse", "reporting", "orchestration", "settings", "cli"},
-    "devtools": {"parsing", "warehouse", "reporting", "orchestration", "settings", "devtools"},
+    "warehouse": {"parsing", "warehouse", "settings", "text"},
+    "reporting": {"parsing", "warehouse", "reporting", "settings", "text"},
+    "orchestration": {"parsing", "warehouse", "reporting", "orchestration", "settings", "text"},
+    "cli": {"parsing", "warehouse", "reporting", "orchestration", "settings", "cli", "text"},
+    "devtools": {"parsing", "warehouse", "reporting", "orchestration", "settings", "devtools", "text"},
     "__main__": {"cli"},
     "__init__": set(),
 }
@@ -83,9 +85,10 @@ def test_every_module_belongs_to_a_known_layer() -> None:
     assert {layer_of(p) for p in SOURCES} <= ALLOWED_FIRST_PARTY.keys()
 
 
-def test_the_parser_imports_only_the_standard_library() -> None:
+@pytest.mark.parametrize("folder", ["parsing", "text"])
+def test_the_parser_and_the_text_helpers_import_only_the_standard_library(folder: str) -> None:
     third_party = set()
-    for path in (FLOWS / "parsing").rglob("*.py"):
+    for path in (FLOWS / folder).rglob("*.py"):
         for _, module in imported_modules(path):
             top = module.split(".")[0]
             if top != "flows" and top not in sys.stdlib_module_names and top != "__future__":

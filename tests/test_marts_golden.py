@@ -206,7 +206,7 @@ CITY_COLUMNS = (
     "closure_rate", "closure_rate_published", "prev_week_published", "prev_closure_rate",
     "closure_rate_change_pp", "overdue_change", "disputed_change", "units_on_list",
     "units_entered", "units_left", "top3_overdue_share", "linked_units", "overdue_units",
-    "bulletin_id", "issue_date",
+    "bulletin_id", "issue_date", "prev_week_status", "prev_week_failed_checks",
 )  # fmt: skip
 
 TIMELINE_CITY_WEEKS = [
@@ -215,25 +215,30 @@ TIMELINE_CITY_WEEKS = [
      "closure_rate": 4500 / 5000, "closure_rate_published": 0.9, "prev_week_published": False, "prev_closure_rate": None,
      "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 4,
      "units_entered": None, "units_left": None, "top3_overdue_share": (40 + 30 + 20) / 100, "linked_units": 18, "overdue_units": 4,
-     "bulletin_id": A1, "issue_date": D("2020-12-15")},
+     "bulletin_id": A1, "issue_date": D("2020-12-15"),
+             "prev_week_status": "not_published", "prev_week_failed_checks": None},
     # the sample's figures; top three: 68 + 40 + 9
     {"week_start": D("2020-12-14"), "week_end": D("2020-12-20"), "received": 4852, "due": 5723, "closed": 5184, "in_progress": 232, "overdue": 131, "disputed": 176,
      "closure_rate": 5184 / 5723, "closure_rate_published": 0.9058, "prev_week_published": True, "prev_closure_rate": 4500 / 5000,
      "closure_rate_change_pp": (5184 / 5723 - 4500 / 5000) * 100, "overdue_change": 131 - 100, "disputed_change": 176 - 100, "units_on_list": 5,
      "units_entered": 2, "units_left": 1, "top3_overdue_share": (68 + 40 + 9) / 131, "linked_units": 18, "overdue_units": 5,
-     "bulletin_id": A2, "issue_date": D("2020-12-22")},
-    # 2020-12-21 unpublished; across New Year, the correction printed 2021-01-06 wins
+     "bulletin_id": A2, "issue_date": D("2020-12-22"),
+             "prev_week_status": "published", "prev_week_failed_checks": None},
+    # 2020-12-21 printed but failed a check (a3): a gap with that reason; across New Year,
+    # the correction printed 2021-01-06 wins
     {"week_start": D("2020-12-28"), "week_end": D("2021-01-03"), "received": 4100, "due": 5000, "closed": 4400, "in_progress": 300, "overdue": 120, "disputed": 180,
      "closure_rate": 4400 / 5000, "closure_rate_published": 0.88, "prev_week_published": False, "prev_closure_rate": None,
      "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 3,
      "units_entered": None, "units_left": None, "top3_overdue_share": (60 + 40 + 20) / 120, "linked_units": 18, "overdue_units": 3,
-     "bulletin_id": A5, "issue_date": D("2021-01-06")},
+     "bulletin_id": A5, "issue_date": D("2021-01-06"),
+             "prev_week_status": "failed_checks", "prev_week_failed_checks": "units_sum_to_overdue"},
     # the failing reprint of 2021-01-19 (a7) does not replace a6
     {"week_start": D("2021-01-04"), "week_end": D("2021-01-10"), "received": 4500, "due": 6000, "closed": 5500, "in_progress": 250, "overdue": 150, "disputed": 100,
      "closure_rate": 5500 / 6000, "closure_rate_published": 0.9167, "prev_week_published": True, "prev_closure_rate": 4400 / 5000,
      "closure_rate_change_pp": (5500 / 6000 - 4400 / 5000) * 100, "overdue_change": 150 - 120, "disputed_change": 100 - 180, "units_on_list": 4,
      "units_entered": 2, "units_left": 1, "top3_overdue_share": (60 + 50 + 30) / 150, "linked_units": 18, "overdue_units": 4,
-     "bulletin_id": A6, "issue_date": D("2021-01-12")},
+     "bulletin_id": A6, "issue_date": D("2021-01-12"),
+             "prev_week_status": "published", "prev_week_failed_checks": None},
 ]  # fmt: skip
 
 
@@ -378,12 +383,14 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
              "closure_rate": 90 / 100, "closure_rate_published": 0.9, "prev_week_published": False, "prev_closure_rate": None,
              "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 1,
              "units_entered": None, "units_left": None, "top3_overdue_share": 5 / 5, "linked_units": 18, "overdue_units": 1,
-             "bulletin_id": "c100000000000000-1", "issue_date": D("2021-03-09")},
+             "bulletin_id": "c100000000000000-1", "issue_date": D("2021-03-09"),
+             "prev_week_status": "not_published", "prev_week_failed_checks": None},
             {"week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "received": 100, "due": 100, "closed": 95, "in_progress": 5, "overdue": 0, "disputed": 0,
              "closure_rate": 95 / 100, "closure_rate_published": 0.9, "prev_week_published": True, "prev_closure_rate": 90 / 100,
              "closure_rate_change_pp": (95 / 100 - 90 / 100) * 100, "overdue_change": -5, "disputed_change": 0, "units_on_list": 0,
              "units_entered": 0, "units_left": 1, "top3_overdue_share": None, "linked_units": 18, "overdue_units": 0,
-             "bulletin_id": "c200000000000000-1", "issue_date": D("2021-03-16")},
+             "bulletin_id": "c200000000000000-1", "issue_date": D("2021-03-16"),
+             "prev_week_status": "published", "prev_week_failed_checks": None},
         ]),
     )  # fmt: skip
     assert models.run_data_tests(con) == []
@@ -685,22 +692,26 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
              "closure_rate": None, "closure_rate_published": None, "prev_week_published": False, "prev_closure_rate": None,
              "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 3,
              "units_entered": None, "units_left": None, "top3_overdue_share": None, "linked_units": None, "overdue_units": None,
-             "bulletin_id": S1B, "issue_date": D("2021-03-20")},
+             "bulletin_id": S1B, "issue_date": D("2021-03-20"),
+             "prev_week_status": "not_published", "prev_week_failed_checks": None},
             {"city": SANMENXIA, "week_start": D("2021-03-08"), "week_end": D("2021-03-14"), "period_label": "2021第10期", "received": 480, "due": None, "closed": None, "in_progress": None, "overdue": None, "disputed": None,
              "closure_rate": None, "closure_rate_published": None, "prev_week_published": True, "prev_closure_rate": None,
              "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 2,
              "units_entered": 0, "units_left": 1, "top3_overdue_share": None, "linked_units": None, "overdue_units": None,
-             "bulletin_id": S2, "issue_date": D("2021-03-17")},
+             "bulletin_id": S2, "issue_date": D("2021-03-17"),
+             "prev_week_status": "published", "prev_week_failed_checks": None},
             {"city": ZHUMADIAN, "week_start": D("2021-03-01"), "week_end": D("2021-03-07"), "period_label": None, "received": 100, "due": 100, "closed": 88, "in_progress": 5, "overdue": 7, "disputed": 0,
              "closure_rate": 88 / 100, "closure_rate_published": 0.88, "prev_week_published": False, "prev_closure_rate": None,
              "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 2,
              "units_entered": None, "units_left": None, "top3_overdue_share": (5 + 2) / 7, "linked_units": 18, "overdue_units": 2,
-             "bulletin_id": Z1, "issue_date": D("2021-03-09")},
+             "bulletin_id": Z1, "issue_date": D("2021-03-09"),
+             "prev_week_status": "not_published", "prev_week_failed_checks": None},
             {"city": ZHUMADIAN, "week_start": D("2021-03-15"), "week_end": D("2021-03-21"), "period_label": None, "received": 100, "due": 100, "closed": 91, "in_progress": 5, "overdue": 4, "disputed": 0,
              "closure_rate": 91 / 100, "closure_rate_published": 0.91, "prev_week_published": False, "prev_closure_rate": None,
              "closure_rate_change_pp": None, "overdue_change": None, "disputed_change": None, "units_on_list": 1,
              "units_entered": None, "units_left": None, "top3_overdue_share": 4 / 4, "linked_units": 18, "overdue_units": 1,
-             "bulletin_id": Z2, "issue_date": D("2021-03-23")},
+             "bulletin_id": Z2, "issue_date": D("2021-03-23"),
+             "prev_week_status": "not_published", "prev_week_failed_checks": None},
         ],
     )  # fmt: skip
     assert models.run_data_tests(con) == []

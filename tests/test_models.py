@@ -435,8 +435,18 @@ UNIT_TWICE = (
 # Rebuild the models here (raw rows changed above; the tables among the models hold the old ones).
 REBUILD = "rebuild the models"
 
+# The golden timeline has no correction on record: a3's failed check accepted.
+ACCEPTED = (
+    "insert into ingest.corrections values ('d/1', 'd', 'accept', rpad('a3', 64, '0'), '2020-12-29.txt', "
+    "'units_sum_to_overdue', 'checked', '张三', timestamptz '2026-12-04 08:00:00+00')"
+)
+
 # Each data test with a change to the golden timeline that breaks its rule.
 VIOLATIONS: dict[str, list[str]] = {
+    "core.bulletin_acceptances__unique_key": [ACCEPTED, REBUILD, *_duplicate_a_row("core.bulletin_acceptances")],
+    "core.bulletin_acceptances__not_null": [ACCEPTED, REBUILD, *_null_in("core.bulletin_acceptances", "note")],
+    "core.failed_weeks__unique_key": _duplicate_a_row("core.failed_weeks"),
+    "core.failed_weeks__not_null": _null_in("core.failed_weeks", "failed_checks"),
     "core.bulletin_checks__unique_key": [UNIT_TWICE, REBUILD, *_duplicate_a_row("core.bulletin_checks")],
     "core.bulletin_checks__not_null": [UNIT_TWICE, REBUILD, *_null_in("core.bulletin_checks", "detail")],
     "core.files__unique_key": _duplicate_a_row("core.files"),
@@ -460,6 +470,7 @@ VIOLATIONS: dict[str, list[str]] = {
     "marts.city_week_performance__unique_key": _duplicate_a_row("marts.city_week_performance"),
     "marts.city_week_performance__not_null": [
         "update marts.city_week_performance set bulletin_id = null where week_start = date '2020-12-14'",
+        "update marts.city_week_performance set prev_week_status = null where week_start = date '2021-01-04'",
     ],
     "unit_week_unresolved_within_dispatched": [
         "update marts.unit_week_performance set unresolved = dispatched + 1 "

@@ -6,12 +6,14 @@ import datetime as dt
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from pipeline_helpers import load_without_prefect, make_inbox, query
+from webhooks import SECRET_URL_QUERY, Answering, free_port
 
 from flows.orchestration import flow
 from flows.reporting import notify
@@ -269,3 +271,100 @@ def test_a_receiver_that_is_down_is_a_reason_not_an_error() -> None:
     url = f"http://127.0.0.1:{port}/robot/send"
     problem = notify.post(url, notify.Notice("feed_stale", "text"), timeout_s=5)
     assert problem is not None and problem.startswith(f"notification feed_stale not sent to {url}: ")
+
+
+# --- a post is bounded in time and never shows the webhook's secrets ---------------------
+
+
+def test_a_receiver_that_answers_500_is_a_reason_without_the_secrets() -> None:
+    receiver = Answering(status=500)
+    try:
+        problem = notify.post(receiver.url, notify.Notice("feed_stale", "text"))
+    finally:
+        receiver.close()
+    port = receiver.server.server_port
+    assert problem == (
+        f"notification feed_stale not sent to http://127.0.0.1:{port}/cgi-bin/webhook/send?key=***&access_token=***: "
+        "HTTP 500 Internal Server Error"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_unreachable_receiver_is_a_reason_without_the_secrets(scheme: str) -> None:
+    port = free_port()
+    problem = notify.post(f"{scheme}://127.0.0.1:{port}/send?{SECRET_URL_QUERY}", notify.Notice("feed_stale", "text"))
+    assert problem is not None and problem.startswith(
+        f"notification feed_stale not sent to {scheme}://127.0.0.1:{port}/send?key=***&access_token=***: URLError: "
+    ), problem
+    assert "refused" in problem and "SECRET" not in problem
+
+
+def test_a_password_in_the_url_is_masked() -> None:
+    url = f"http://bot:PASSWORD789@127.0.0.1:{free_port()}/send?{SECRET_URL_QUERY}"
+    problem = notify.post(url, notify.Notice("feed_stale", "text"))
+    assert problem is not None and problem.startswith("notification feed_stale not sent to http://***@127.0.0.1:")
+    for secret in ("SECRET123", "SECRET456", "PASSWORD789", "bot:"):
+        assert secret not in problem, problem
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "oapi.dingtalk.com/robot/send?access_token=SECRET456",  # no scheme: urllib's ValueError quotes it
+        "ftp://example.invalid/send?key=SECRET123",
+        "http://[::1/send?key=SECRET123",
+    ],
+)
+def test_a_malformed_url_is_a_reason_not_an_error_and_keeps_its_secret(url: str) -> None:
+    problem = notify.post(url, notify.Notice("run_failed", "text"), deadline_s=5)
+    assert problem is not None and problem.startswith("notification run_failed not sent to ")
+    assert "SECRET" not in problem, problem
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_at_the_deadline() -> None:
+    # The socket timeout (5 s) is never reached: a byte comes every 0.2 s.
+    receiver = Answering(drip_every_s=0.2)
+    try:
+        started = time.monotonic()
+        problem = notify.post(receiver.url, notify.Notice("long_streak", "text"), timeout_s=5, deadline_s=1.5)
+        took = time.monotonic() - started
+    finally:
+        receiver.close()
+    assert 1.4 < took < 3.0
+    assert problem is not None
+    assert problem.endswith(": no complete answer within 1.5 s")
+    assert "SECRET" not in problem
+
+
+def test_a_runs_posts_share_one_budget() -> None:
+    receiver = Answering(drip_every_s=0.2)
+    notices = [notify.Notice(t, "text") for t in ("files_need_attention", "feed_stale", "long_streak")]
+    try:
+        started = time.monotonic()
+        problems = notify.post_all(receiver.url, notices, budget_s=2.0, deadline_s=1.5)
+        took = time.monotonic() - started
+    finally:
+        receiver.close()
+    assert took < 3.5
+    assert [p.split(" not sent")[0] for p in problems] == [f"notification {n.trigger}" for n in notices]
+    assert problems[0].endswith("no complete answer within 1.5 s")
+    assert problems[-1].endswith("the run's 2 s for notifications were spent")
+    assert all("SECRET" not in p for p in problems)
+
+
+def test_a_failed_runs_message_masks_any_url_it_quotes() -> None:
+    notice = notify.run_failed("cannot post to https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET123")
+    assert "SECRET123" not in notice.text
+    assert notice.text.endswith("send?key=***")
+
+
+def test_a_connection_made_after_the_deadline_is_cut_at_once() -> None:
+    # A slow connect (a slow DNS, a full backlog) can finish after the post gave up: its
+    # socket must not then sit reading a dripping receiver.
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        sockets = notify._Sockets()
+        sockets.cut()
+        sockets.add(ours)
+        peer.settimeout(2)
+        assert peer.recv(1) == b""  # shut down: the peer reads the end of the stream

@@ -59,7 +59,17 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         ("BULLETINS_PARSE_WORKERS", "0", "BULLETINS_PARSE_WORKERS must be a whole number of at least 1, not '0'"),
         ("BULLETINS_PARSE_WORKERS", "1.5", "must be a whole number of at least 1, not '1.5'"),
         ("BULLETINS_INLINE_PARSE_MAX_BYTES", "-1", "must be a whole number of at least 0"),
-        ("BULLETINS_LOCK_TIMEOUT_S", "soon", "BULLETINS_LOCK_TIMEOUT_S must be a number of at least 0, not 'soon'"),
+        ("BULLETINS_LOCK_TIMEOUT_S", "soon", "BULLETINS_LOCK_TIMEOUT_S must be a number from 0 to 86400, not 'soon'"),
+        # issue 16: nan compares false with every bound and inf waits forever
+        ("BULLETINS_LOCK_TIMEOUT_S", "nan", "BULLETINS_LOCK_TIMEOUT_S must be a number from 0 to 86400, not 'nan'"),
+        ("BULLETINS_LOCK_TIMEOUT_S", "inf", "BULLETINS_LOCK_TIMEOUT_S must be a number from 0 to 86400, not 'inf'"),
+        ("BULLETINS_LOCK_TIMEOUT_S", "1e9", "BULLETINS_LOCK_TIMEOUT_S must be a number from 0 to 86400, not '1e9'"),
+        ("BULLETINS_RUN_TIMEOUT_S", "NaN", "BULLETINS_RUN_TIMEOUT_S must be a number from 1 to 604800, not 'NaN'"),
+        ("BULLETINS_RUN_TIMEOUT_S", "0", "BULLETINS_RUN_TIMEOUT_S must be a number from 1 to 604800, not '0'"),
+        ("BULLETINS_QUERY_TIMEOUT_S", "-inf", "BULLETINS_QUERY_TIMEOUT_S must be a number from 0.001 to 86400"),
+        ("BULLETINS_STALE_AFTER_DAYS", "nan", "BULLETINS_STALE_AFTER_DAYS must be a whole number of at least 0"),
+        ("BULLETINS_QUERY_MEMORY_LIMIT", "lots", "BULLETINS_QUERY_MEMORY_LIMIT must be an amount of memory"),
+        ("BULLETINS_QUERY_MEMORY_LIMIT", "1KB", "of at least 16MB like 1GB or 512MB, not '1KB'"),
         ("BULLETINS_STALE_AFTER_DAYS", "-3", "BULLETINS_STALE_AFTER_DAYS must be a whole number of at least 0"),
     ],
 )
@@ -111,3 +121,83 @@ def test_the_temporary_server_gets_90_s_to_start_unless_the_user_says(monkeypatc
     configure_prefect()
     assert os.environ[STARTUP_TIMEOUT_ENV] == "240"
     assert PrefectSettings().server.ephemeral.startup_timeout_seconds == 240
+
+
+def test_run_and_query_bounds_have_defaults_and_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BULLETINS_RUN_TIMEOUT_S", "BULLETINS_QUERY_MEMORY_LIMIT", "BULLETINS_QUERY_TIMEOUT_S"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.resolve()
+    assert (settings.run_timeout_s, settings.query_memory_limit, settings.query_timeout_s) == (3600.0, "1GB", 300.0)
+    monkeypatch.setenv("BULLETINS_RUN_TIMEOUT_S", "90")
+    monkeypatch.setenv("BULLETINS_QUERY_MEMORY_LIMIT", " 512 mib ")
+    monkeypatch.setenv("BULLETINS_QUERY_TIMEOUT_S", "2.5")
+    settings = Settings.resolve()
+    assert (settings.run_timeout_s, settings.query_memory_limit, settings.query_timeout_s) == (90.0, "512MiB", 2.5)
+
+
+SECRET = "s3cr3t-token"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (f"oapi.dingtalk.com/robot/send?access_token={SECRET}", "has no scheme"),
+        (f"ftp://example.org/hook?key={SECRET}", "not a ftp: URL"),
+        (f"https://?access_token={SECRET}", "names no host"),
+        (f"http://example.org:99999999/hook?key={SECRET}", "is not a valid URL"),
+        (f"javascript:alert('{SECRET}')", "not a javascript: URL"),
+        (f"https:/example.org/hook?key={SECRET}", "has no scheme"),
+        (f"https://example.org/hook?key={SECRET} x", "holds spaces or control characters"),
+    ],
+)
+def test_a_notify_url_that_cannot_be_posted_to_is_named_without_its_secret(
+    monkeypatch: pytest.MonkeyPatch, url: str, reason: str
+) -> None:
+    """Issue 16: a URL without a scheme failed every run after its commit (ValueError in the post)."""
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", url)
+    with pytest.raises(SettingsError) as raised:
+        Settings.resolve()
+    message = str(raised.value)
+    assert message.startswith("BULLETINS_NOTIFY_URL must be an http:// or https:// URL"), message
+    assert reason in message
+    assert SECRET not in message and "dingtalk.com/robot/send?access_token=..." in message
+
+
+def test_a_usable_notify_url_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", " https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc ")
+    assert Settings.resolve().notify_url == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", "")
+    assert Settings.resolve().notify_url is None
+
+
+@pytest.mark.parametrize("command", [["run"], ["status"], ["query", "select 1"]])
+def test_a_bad_notify_url_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.delenv(STARTUP_TIMEOUT_ENV, raising=False)
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", f"oapi.dingtalk.com/robot/send?access_token={SECRET}")
+    result = CliRunner().invoke(app, [*command, "--warehouse", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: BULLETINS_NOTIFY_URL must be an http:// or https:// URL")
+    assert len(result.stderr.splitlines()) == 1 and SECRET not in result.stderr
+
+
+def test_prefect_keeps_its_home_and_results_under_the_warehouse(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Issue 16: a failed run's result was pickled into ~/.prefect/storage, outside the warehouse."""
+    for name in ("PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH", "PREFECT_RESULTS_PERSIST_BY_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    configure_prefect(tmp_path / "wh")
+    home = tmp_path / "wh" / "prefect" / "runs"
+    assert os.environ["PREFECT_HOME"] == str(home) and home.is_dir()
+    assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(home / "storage")
+    assert os.environ["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "false"
+    # The user's own choices win: their home, and its storage.
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "mine"))
+    monkeypatch.delenv("PREFECT_LOCAL_STORAGE_PATH")
+    configure_prefect(tmp_path / "wh")
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "mine")
+    assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(tmp_path / "mine" / "storage")

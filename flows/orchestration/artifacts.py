@@ -15,6 +15,7 @@ from pathlib import Path
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from flows.reporting.run_summary import UNIT_TABLE_HEADERS, read_run_report
+from flows.text.escape import markdown, visible
 from flows.warehouse.summary import RunSummary
 
 UNIT_TABLE_KEY = "unit-week-performance"
@@ -23,17 +24,18 @@ WEEKLY_REPORT_KEY = "weekly-report"
 WEEKLY_REPORT_LINK_KEY = "weekly-report-html"
 
 
-def publish_run_artifacts(db_path: Path, summary: RunSummary) -> None:
+def publish_run_artifacts(db_path: Path, summary: RunSummary, inbox: Path | None = None) -> None:
     """Publish the run's table and markdown artifacts (call inside the flow run)."""
-    table, markdown = read_run_report(db_path, summary)
+    table, summary_markdown = read_run_report(db_path, summary, inbox)
     week = table[0][UNIT_TABLE_HEADERS["week_start"]] if table else "none yet"
     create_table_artifact(
-        table=table,
+        # The UI shows a table's cells as text: only control characters need making visible.
+        table=[{header: visible(value) for header, value in row.items()} for row in table],
         key=UNIT_TABLE_KEY,
         description=f"各单位本周表现（{week} 起的一周），按分组、排名。",
     )
     create_markdown_artifact(
-        markdown=markdown,
+        markdown=summary_markdown,
         key=SUMMARY_KEY,
         description="Warnings, files by status, bulletins left out of the marts, the city's closure rate.",
     )
@@ -48,11 +50,12 @@ def publish_weekly_report(html_path: Path) -> None:
     create_markdown_artifact(
         markdown=markdown_path.read_text(encoding="utf-8"),
         key=WEEKLY_REPORT_KEY,
-        description=f"周报：{week} 起的一周（HTML 版含图表：{html_path}）",
+        # Descriptions render as Markdown; the path holds the city's name, read from a page.
+        description=markdown(f"周报：{week} 起的一周（HTML 版含图表：{html_path}）"),
     )
     create_link_artifact(
         link=html_path.resolve().as_uri(),
-        link_text=str(html_path.resolve()),
+        link_text=markdown(html_path.resolve()),
         key=WEEKLY_REPORT_LINK_KEY,
-        description=f"周报 HTML（{week} 起的一周）：一个文件，离线可打开、可转发、可打印。",
+        description=markdown(f"周报 HTML（{week} 起的一周）：一个文件，离线可打开、可转发、可打印。"),
     )

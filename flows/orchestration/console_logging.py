@@ -17,11 +17,19 @@ import logging
 
 from prefect.logging.formatters import PrefectFormatter
 
+from flows.text.escape import visible
+
 
 class TracebackFreeFormatter(PrefectFormatter):
-    """Prefect's console format, each record on its line(s) without exception or stack text."""
+    """Prefect's console format, each record on its line(s) without exception or stack text or control characters."""
 
     def format(self, record: logging.LogRecord) -> str:
+        # A log line quotes file and unit names: control sequences in them (OSC 52 writes the
+        # clipboard) are made visible here, on the way to the terminal; a record's own line
+        # breaks stay.
+        return "\n".join(visible(line) for line in self._format(record).split("\n"))
+
+    def _format(self, record: logging.LogRecord) -> str:
         if not (record.exc_info or record.exc_text or record.stack_info):
             return super().format(record)
         saved = record.exc_info, record.exc_text, record.stack_info

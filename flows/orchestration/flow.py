@@ -22,9 +22,10 @@ from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
 from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
+from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
 from flows.reporting.weekly_report import RunReports, write_run_reports
-from flows.settings import Settings, local_today
+from flows.settings import Settings, local_today, validate_paths
 from flows.warehouse import build, db, lake, lake_audit, plans, snapshots
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
@@ -33,7 +34,7 @@ from flows.warehouse.ingest import BatchResult, pool_idle_seconds, record_unpars
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
 from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshness
-from flows.warehouse.summary import RunSummary
+from flows.warehouse.summary import RunSummary, capped
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
 
@@ -130,8 +131,8 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
         logger.info("loaded %d lake batch(es); models built and data tests passed", len(batch_ids))
     else:
         logger.info("nothing new: warehouse unchanged")
-    for problem in outcome.problems:
-        logger.warning(str(problem))
+    for line in capped([str(problem) for problem in outcome.problems]):  # `bulletins status` has them all
+        logger.warning(line)
     started = time.perf_counter()
     copy_problem = None
     if built or build.marts_missing_in_lake(settings.lake_dir):
@@ -149,7 +150,7 @@ def notify(settings: Settings, summary: RunSummary) -> list[str]:
         notices = notifications.run_notices(
             con, summary.batch_ids, summary.weeks_loaded, summary.warnings, settings.notify_streak_weeks
         )
-    problems = [p for notice in notices if (p := notifications.post(settings.notify_url, notice))]
+    problems = notifications.post_all(settings.notify_url, notices)  # each post and all of them time-bounded
     get_run_logger().info("notifications: %d sent, %d not sent", len(notices) - len(problems), len(problems))
     return problems
 
@@ -176,7 +177,7 @@ def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish(settings: Settings, summary: RunSummary) -> None:
-    publish_run_artifacts(settings.db_path, summary)
+    publish_run_artifacts(settings.db_path, summary, settings.inbox)
 
 
 def _write_reports(settings: Settings, summary: RunSummary) -> None:
@@ -214,15 +215,23 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
     flow_run_dies_with_runner()  # under `serve`: end when serve ends (processes.py)
     logger = get_run_logger()
     settings = Settings.resolve(inbox, warehouse)
+    validate_paths(settings)  # a warehouse inside its inbox would read its own files, every run
     summary = RunSummary()
     try:
         progress.phase("waiting for the run lock")
-        with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger):
+        # The deadline (BULLETINS_RUN_TIMEOUT_S) ends a run that holds the lock and cannot
+        # finish, e.g. on a stalled API, so that later runs are not skipped for good (stopping.py).
+        with (
+            run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger),
+            Stopper(settings.run_timeout_s, handle_signals=False),
+        ):
             _run(settings, summary)
             started = time.perf_counter()
             _write_reports(settings, summary)
             summary.seconds["reports"] = time.perf_counter() - started
     except RunInProgress as exc:
+        if stuck := stuck_holder(settings.run_lock_path, settings.run_timeout_s):
+            raise LockHolderStuck(f"run skipped: {stuck}") from None  # a failed run: shown, notified
         summary.skipped = str(exc)
         logger.warning("run skipped: %s", exc)
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
@@ -263,9 +272,11 @@ def _run(settings: Settings, summary: RunSummary) -> None:
         new_batches.append(result.batch_id)
         for step, seconds in result.seconds.items():  # worker-seconds, summed over batches
             summary.seconds[f"parse_{step}"] = summary.seconds.get(f"parse_{step}", 0.0) + seconds
-    if plan.recorded_only:  # duplicates and entries not read: a files-only batch
+    # Duplicates (of originals recorded) and entries not read: a files-only batch.
+    recorded_only = plan.recorded_after({path for result in results for path in result.missing})
+    if recorded_only:
         batch_id = _batch_id(stamp, len(results) + 1)
-        record_unparsed(settings.lake_dir, batch_id, plan.recorded_only, seen_at)
+        record_unparsed(settings.lake_dir, batch_id, recorded_only, seen_at)
         new_batches.append(batch_id)
     summary.seconds["parse"] = time.perf_counter() - started
     summary.parse_tasks = len(results)

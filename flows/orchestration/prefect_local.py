@@ -41,23 +41,44 @@ CONSOLE_LOGGING = {
 # Prefect gives its temporary server 20 s to start; a first run migrates a new database
 # and imports the server on a machine that may be busy: that can take longer (seen in CI).
 STARTUP_TIMEOUT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
+# A run's result is its summary, returned in process: nothing to persist. Prefect would
+# pickle a failed run's result (the exception) into its storage folder all the same.
+RESULTS_NOT_PERSISTED = {"PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false"}
+# Prefect's home of the commands that start no server of their own (`run`, and serve's
+# flow runs): its temporary server's database, memo file and any storage live under the
+# warehouse, not in ~/.prefect (README, "Where the data lives").
+RUN_HOME = Path("prefect") / "runs"
 
 SERVER_LOG_NAME = "server.log"
 SERVE_LOCK_NAME = "serve.lock"  # held by the one process running a server on a home
 SERVER_PID_NAME = "server.pid"  # "<pid> <port>" of that server while it runs
 
 
-def configure_prefect() -> None:
+def configure_prefect(warehouse: Path | None = None) -> None:
     """Set Prefect's local settings in this process's environment, inherited by what it starts.
 
-    Telemetry is always off; the console's log format and the temporary server's start-up
-    timeout are defaults a user may override in the environment. Call before Prefect is
-    imported: it reads them at import.
+    Telemetry is always off; the console's log format, the temporary server's start-up
+    timeout, results not persisted and, given the warehouse, Prefect's home and storage
+    under it (`<warehouse>/prefect/runs`) are defaults a user may override in the
+    environment. Call before Prefect is imported: it reads them at import.
     """
     os.environ.update(TELEMETRY_OFF)
-    for name, value in {**CONSOLE_LOGGING, **STARTUP_TIMEOUT}.items():
+    defaults = {**CONSOLE_LOGGING, **STARTUP_TIMEOUT, **RESULTS_NOT_PERSISTED}
+    if warehouse is not None:
+        home = Path(warehouse).resolve() / RUN_HOME
+        home_set = os.environ.get("PREFECT_HOME", "").strip()
+        defaults["PREFECT_HOME"] = str(home)
+        # Results Prefect persists all the same (a task that asks) stay under the warehouse too.
+        defaults["PREFECT_LOCAL_STORAGE_PATH"] = str(Path(home_set) / "storage" if home_set else home / "storage")
+        # A profile the user made (`prefect config set ...`) is still read, from where it is.
+        profiles = Path("~/.prefect/profiles.toml").expanduser()
+        if not home_set and profiles.is_file():
+            defaults["PREFECT_PROFILES_PATH"] = str(profiles)
+    for name, value in defaults.items():
         if not os.environ.get(name, "").strip():
             os.environ[name] = value
+            if name == "PREFECT_HOME":  # Prefect makes it without its parents (a new warehouse)
+                Path(value).mkdir(parents=True, exist_ok=True)
 
 
 def configured_api_url() -> str | None:
@@ -183,6 +204,52 @@ class ServerDidNotStart(RuntimeError):
     """A Prefect server we started did not answer its health check in time (or exited)."""
 
 
+class PrefectDatabaseDamaged(ServerDidNotStart):
+    """Prefect's SQLite database is not one: its server cannot start on it."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"Prefect's database {path} is damaged ({detail}): move it away or delete it (it holds only "
+            "Prefect's run history, not the warehouse's data) and run again"
+        )
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def prefect_database() -> Path | None:
+    """The SQLite file a Prefect server started now would use (None: another database).
+
+    PREFECT_SERVER_DATABASE_CONNECTION_URL when it names SQLite, else `$PREFECT_HOME/prefect.db`
+    (Prefect's defaults), read from the environment without importing Prefect.
+    """
+    url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL", "").strip()
+    if url:
+        prefix = next((p for p in ("sqlite+aiosqlite:///", "sqlite:///") if url.startswith(p)), None)
+        return Path(url.removeprefix(prefix).split("?", 1)[0]).expanduser() if prefix else None
+    home = os.environ.get("PREFECT_HOME", "").strip() or "~/.prefect"
+    return Path(home).expanduser() / "prefect.db"
+
+
+def check_prefect_database(path: Path | None) -> None:
+    """Raise PrefectDatabaseDamaged when `path` exists but is no SQLite database.
+
+    Its server would exit at start-up, again on every restart, until the start-up
+    timeout blamed the time. An absent or empty file is fine: the server creates it.
+    """
+    if path is None:
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PrefectDatabaseDamaged(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if head and head != _SQLITE_MAGIC:
+        raise PrefectDatabaseDamaged(path, "not an SQLite database")
+
+
 class TemporaryServer:
     """Prefect's temporary API server (what `SubprocessASGIServer` runs), started cheaply.
 
@@ -203,8 +270,13 @@ class TemporaryServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
+    # Restarts on another port when the chosen one was taken meanwhile; more means the
+    # server fails for another reason that exits with the same code.
+    MAX_RESTARTS = 5
+
     def start(self) -> None:
         """Start the server process; return at once."""
+        check_prefect_database(self.database if self.database is not None else prefect_database())
         self.port = free_port(self.PORTS)
         spec = importlib.util.find_spec("prefect")  # finds the package without importing it
         assert spec is not None and spec.submodule_search_locations, "prefect is not installed"
@@ -226,13 +298,19 @@ class TemporaryServer:
     def wait_until_healthy(self, timeout_s: float) -> None:
         """Wait for the health check to answer; restart on another port if this one was taken."""
         deadline = time.monotonic() + timeout_s
+        restarts = 0
         while time.monotonic() < deadline:
             assert self.process is not None
             code = self.process.poll()
-            if code == self.PORT_IN_USE:
+            if code == self.PORT_IN_USE and restarts < self.MAX_RESTARTS:
+                restarts += 1
                 self.start()
             elif code is not None:
-                raise ServerDidNotStart(f"Prefect's temporary server exited with code {code}")
+                database = self.database if self.database is not None else prefect_database()
+                raise ServerDidNotStart(
+                    f"Prefect's temporary server exited with code {code} (its database: {database}; "
+                    "the lines above say why)"
+                )
             elif is_healthy(self.api_url):
                 return
             time.sleep(0.05)
@@ -321,6 +399,7 @@ def managed_server(
     """
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    check_prefect_database(home / "prefect.db")
     with single_instance(home / SERVE_LOCK_NAME, f"a Prefect server on {home / 'prefect.db'}"):
         stop_orphaned_server(home)
         port = port or free_port(host=host)

@@ -47,6 +47,43 @@ def sigterm_exits() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# An interval above a week is a mistake: use a cron schedule.
+MAX_INTERVAL_S = 7 * 86400.0
+
+
+class ScheduleError(ValueError):
+    """A schedule option Prefect would refuse: which option, and what it takes."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option, self.reason = option, reason
+
+
+def check_schedule(cron: str, timezone: str, interval: float | None) -> None:
+    """Check `serve`'s schedule options as Prefect will read them, before anything starts."""
+    import math
+
+    import pydantic
+    from prefect.client.schemas.schedules import CronSchedule
+
+    if interval is not None:
+        if not (math.isfinite(interval) and 0 < interval <= MAX_INTERVAL_S):
+            raise ScheduleError("--interval", f"must be a number of seconds above 0, at most {MAX_INTERVAL_S:g}")
+        return
+    try:
+        CronSchedule(cron="0 7 * * *", timezone=timezone)
+    except pydantic.ValidationError:
+        raise ScheduleError(
+            "--timezone", f"{timezone!r} is not a time zone: give an IANA name like Asia/Shanghai or Europe/Berlin"
+        ) from None
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except pydantic.ValidationError:
+        raise ScheduleError(
+            "--cron", f"{cron!r} is not a cron schedule: five fields, minute hour day month weekday, like '0 7 * * *'"
+        ) from None
+
+
 def ui_url(api_url: str) -> str:
     """The Prefect UI's address for an API URL (`http://127.0.0.1:4200/api` -> without /api)."""
     return api_url[: -len("/api")] if api_url.endswith("/api") else api_url

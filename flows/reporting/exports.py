@@ -4,6 +4,12 @@ Headers read `未办结件 (unresolved)`: Chinese for the reader, the column's o
 the SQL user. Values are the marts' own, unrounded (rates 0..1; xlsx shows them as
 percentages through a number format, the cell still holds the mart's value). Parquet
 keeps the column names and types, with the Chinese label in each field's metadata.
+
+No cell becomes a formula (a unit name is whatever a page printed, `=HYPERLINK(...)`
+included). Text starting with `=`, `+`, `-`, `@`, a tab or a carriage return is, in xlsx,
+a text cell marked "quote prefix" (shown verbatim, stays text when edited); in CSV, the
+OWASP escaping: a single quote `'` in front, and every text field quoted. Numbers stay
+numbers: -2 is a number, "-2" from a page is text.
 """
 
 from __future__ import annotations
@@ -41,13 +47,39 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
+# What makes Excel, LibreOffice and Google Sheets read a cell as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def could_be_formula(value: object) -> bool:
+    """Whether a spreadsheet would take this value for a formula: text starting with = + - @ tab CR.
+
+    >>> [could_be_formula(v) for v in ("=1+2", "@SUM(1)", "-1+2", "\\t=x", "市城管局", -1, "")]
+    [True, True, True, True, False, False, False]
+    """
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def csv_cell(value: Any) -> Any:
+    """A value for the CSV: formula-like text behind a single quote (OWASP), the rest as is.
+
+    >>> [csv_cell(v) for v in ("=市城管局+驿城区政府", "市城管局", -1.5, None)]
+    ["'=市城管局+驿城区政府", '市城管局', -1.5, None]
+    """
+    return f"'{value}" if could_be_formula(value) else value
+
+
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    """UTF-8 with a BOM (Excel then reads the Chinese), one header row, NULL as an empty cell."""
+    """UTF-8 with a BOM (Excel then reads the Chinese), one header row, NULL as an empty cell.
+
+    Every text field is quoted and formula-like text escaped (`csv_cell`); numbers are not
+    quoted, so they stay numbers.
+    """
     tmp = _tmp(path)
     with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
         writer.writerow([export_header(c) for c in columns])
-        writer.writerows(rows)
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
     os.replace(tmp, path)
     return path
 
@@ -62,6 +94,16 @@ def _number_format(column: str) -> str | None:
     return None
 
 
+def _xlsx_value(value: Any) -> Any:
+    # XML cannot hold most C0 controls: openpyxl refuses them (IllegalCharacterError), which
+    # would stop the whole export for one odd unit name; they are written as visible \xNN.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return value
+
+
 def write_xlsx(path: Path, tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> Path:
     """One sheet per mart: a header row, the rows, rates shown as percentages, dates as dates."""
     from openpyxl import Workbook
@@ -73,7 +115,13 @@ def write_xlsx(path: Path, tables: Sequence[tuple[str, Sequence[str], Sequence[S
         sheet = book.create_sheet(SHEET_NAMES.get(table, table[:31]))
         sheet.append([export_header(c) for c in columns])
         for row in rows:
-            sheet.append(list(row))
+            sheet.append([_xlsx_value(v) for v in row])
+            for cell in sheet[sheet.max_row]:
+                if could_be_formula(cell.value):
+                    # openpyxl makes any text starting with "=" a formula (<f>): keep it text,
+                    # and mark it so Excel keeps it text when someone edits the cell.
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
         for index, column in enumerate(columns, start=1):
             letter = get_column_letter(index)
             sheet.column_dimensions[letter].width = max(10, min(40, 2 * len(label(column)) + len(column) // 2 + 4))

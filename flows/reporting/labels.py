@@ -63,6 +63,8 @@ COLUMN_LABELS: dict[str, str] = {
     "overdue_units": "通报所列单位数",
     "bulletin_id": "通报编号",
     "issue_date": "刊发日期",
+    "prev_week_status": "上周通报情况",
+    "prev_week_failed_checks": "上周通报未通过的校验",
 }
 
 

@@ -33,15 +33,19 @@ from flows.reporting.weekly_report import (
     WeeklyReport,
     city_figure_rows,
     comparison_note,
+    gap_source_row,
     list_summary,
     printings_note,
     share_rows,
     source_line,
+    sources_footer,
     title,
+    trend_acceptance_notes,
     trend_sources_line,
     unit_label,
     unit_remarks,
     unit_table_rows,
+    week_acceptance_note,
 )
 from flows.warehouse.readers import UnitWeekRow
 
@@ -195,15 +199,26 @@ def percent_points(rate: float | None) -> float | None:
 
 
 def gap_runs(report: WeeklyReport) -> list[tuple[dt.date, dt.date, int]]:
-    """The runs of consecutive unpublished weeks on the trend: first and last week_start, and length."""
+    """The runs of consecutive unpublished weeks on the trend: first and last week_start, and length.
+
+    Weeks with no bulletin and weeks whose bulletin failed a check are runs of their own:
+    each is named for what it is (`_gap_label`).
+    """
     runs: list[tuple[dt.date, dt.date, int]] = []
-    previous_was_gap = False
+    previous: str | None = None  # the gap word of the week before, None when it was published
     for t in report.trend:
-        if t.city is None:
-            first, _, weeks = runs.pop() if previous_was_gap else (t.week_start, t.week_start, 0)
+        word = t.gap_word if t.city is None else None
+        if word is not None:
+            first, _, weeks = runs.pop() if previous == word else (t.week_start, t.week_start, 0)
             runs.append((first, t.week_start, weeks + 1))
-        previous_was_gap = t.city is None
+        previous = word
     return runs
+
+
+def _gap_label(report: WeeklyReport, first: dt.date, weeks: int) -> str:
+    """未发布 / N 周未发布, or 通报未通过校验 / N 周通报未通过校验."""
+    word = next(t.gap_word for t in report.trend if t.week_start == first)
+    return word if weeks == 1 else f"{weeks} 周{word}"
 
 
 def _gap_shapes(report: WeeklyReport) -> dict[str, list[dict[str, Any]]]:
@@ -235,7 +250,7 @@ def _gap_shapes(report: WeeklyReport) -> dict[str, list[dict[str, Any]]]:
         )
         annotations.append(
             {
-                "text": "未发布" if weeks == 1 else f"{weeks} 周未发布",
+                "text": _gap_label(report, first, weeks),
                 "x": (x0 + (x1 - x0) / 2).isoformat() + "+00:00",
                 "xanchor": "center",
                 "xref": "x",
@@ -409,6 +424,8 @@ def render_html(report: WeeklyReport) -> str:
         ),
         _source(single_source),
     ]
+    if note := week_acceptance_note(report):
+        parts.append(f'<p class="note">{escape(note)}</p>')
     if note := printings_note(report):
         parts.append(f'<p class="note">{escape(note)}</p>')
     parts.append("</section>")
@@ -438,7 +455,7 @@ def render_html(report: WeeklyReport) -> str:
     rows = []
     for t in reversed(report.trend):
         if t.city is None:
-            rows.append((L.day(t.week_start), "未发布", "", ""))
+            rows.append(gap_source_row(t))
             continue
         source = report.source(t.city)
         path = (source.path if source else None) or "文件未记录"
@@ -446,8 +463,8 @@ def render_html(report: WeeklyReport) -> str:
     parts += [
         '<section id="sources"><h2>数据来源</h2>',
         _table(("周起始日", "刊发日期", "文件", "通报编号"), rows, (False, False, False, False)),
-        "<p>数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；"
-        "只采用通过校验、且未被更正版取代的通报。</p>",
+        *(f'<p class="note">{escape(note)}</p>' for note in trend_acceptance_notes(report)),
+        f"<p>{escape(sources_footer(report))}</p>",
         "</section>",
     ]
     body = "\n".join(parts)

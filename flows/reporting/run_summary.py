@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 
 from flows.reporting import labels as L
+from flows.text.escape import markdown
+from flows.text.redact import redact
 from flows.warehouse.db import connection
 from flows.warehouse.readers import (
     CityWeek,
@@ -20,6 +22,7 @@ from flows.warehouse.readers import (
     UnitWeekRow,
     bulletins_left_out,
     files_by_status,
+    gone_from_inbox,
     group_order,
     latest_city_weeks,
     report_cities,
@@ -33,8 +36,8 @@ MAX_LEFT_OUT_ROWS = 50
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A value from the warehouse or the run as Markdown text: no link, HTML or cell break."""
+    return "" if value is None else markdown(str(value))
 
 
 def _period(start: dt.date | None, end: dt.date | None) -> str:
@@ -57,14 +60,14 @@ def build_summary_markdown(
     `left_out` None means no `core.bulletins` yet; `cities` empty means no marts yet;
     `run_problems` are this run's entries that are partial, quarantined or skipped.
     """
-    lines = ["# bulletin-etl run", "", f"This run: {run_line}", ""]
+    lines = ["# bulletin-etl run", "", f"This run: {_cell(run_line)}", ""]
     if warnings:
         lines += ["## Warnings", ""]
-        lines += [f"- **warning**: {_cell(w)}" for w in warnings]
+        lines += [f"- **warning**: {_cell(redact(w))}" for w in warnings]  # a webhook's URL among them
         lines += [""]
     if reports:
         lines += ["## Weekly reports written", ""]
-        lines += [f"- `{r}`" for r in reports]
+        lines += [f"- {_cell(r)}" for r in reports]
         lines += [""]
     if run_problems:
         lines += ["## This run's entries not fully loaded", ""]
@@ -102,7 +105,7 @@ def build_summary_markdown(
     if not cities:
         lines += ["No marts yet: no published week has been built."]
     for city in cities:
-        week = f"{city.city}, week {_period(city.week_start, city.week_end)}"
+        week = f"{_cell(city.city)}, week {_period(city.week_start, city.week_end)}"
         if city.closure_rate is None:
             lines += [f"{week}: no closure rate (its bulletin prints no cases due)."]
             continue
@@ -173,14 +176,22 @@ def read_unit_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
     return table
 
 
-def read_run_report(db_path: Path, summary: RunSummary) -> tuple[list[dict[str, str]], str]:
-    """The unit table and the summary markdown, read from the warehouse (read-only)."""
+def read_run_report(db_path: Path, summary: RunSummary, inbox: Path | None = None) -> tuple[list[dict[str, str]], str]:
+    """The unit table and the summary markdown, read from the warehouse (read-only).
+
+    With the inbox, entries whose file left it are out of the totals, as in `bulletins status`.
+    """
     extra = {"warnings": summary.warnings, "reports": summary.reports, "run_problems": summary.problems}
     if not Path(db_path).exists():
         return [], build_summary_markdown(summary.line(), {}, None, [], **extra)
     with connection(db_path, read_only=True) as con:
         table = read_unit_table(con)
+        gone = (gone_from_inbox(con, inbox) if inbox is not None else None) or []
         markdown = build_summary_markdown(
-            summary.line(), files_by_status(con), bulletins_left_out(con), latest_city_weeks(con), **extra
+            summary.line(),
+            files_by_status(con, leaving_out={p.path for p in gone}),
+            bulletins_left_out(con),
+            latest_city_weeks(con),
+            **extra,
         )
     return table, markdown

@@ -10,19 +10,25 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 
 from flows.reporting import labels as L
+from flows.text.escape import markdown
 from flows.warehouse.db import connection
 from flows.warehouse.readers import (
+    Acceptance,
     BulletinSource,
+    CheckedBulletin,
     CityWeekRow,
+    FailedWeek,
     UnitWeekRow,
+    acceptances,
     bulletin_sources,
     city_weeks,
+    failed_weeks,
     group_order,
     printed_unit_names,
     published_weeks,
@@ -46,6 +52,12 @@ REPORT_TITLE = "数字城管超时未办结单位周报"
 # The remark of a unit on the list with every dispatched case unresolved.
 RESOLVES_NOTHING = "零办结"
 
+# A week with no published figures: nothing printed, or printed with a bulletin that
+# failed a check (its figures exist but are not trusted: never "未发布").
+NOT_PUBLISHED = "未发布"
+FAILED_CHECKS = "通报未通过校验"
+ACCEPTED = "经人工确认"
+
 
 class NoPublishedWeek(LookupError):
     """The warehouse has no published week: nothing to report."""
@@ -57,6 +69,12 @@ class TrendWeek:
 
     week_start: dt.date
     city: CityWeekRow | None
+    failed: FailedWeek | None = None  # a gap whose bulletin was printed but failed a check
+
+    @property
+    def gap_word(self) -> str:
+        """What a gap is called: 未发布, or 通报未通过校验 when the week was printed but failed."""
+        return FAILED_CHECKS if self.failed is not None else NOT_PUBLISHED
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,10 @@ class WeeklyReport:
     sources: dict[str, BulletinSource]  # bulletin_id -> where it was read, for every published trend week
     printings: list[BulletinSource]  # every printing of this week, earliest first
     first_published: bool  # no published week before this one
+    # the previous week when its bulletin failed a check (the trend's gaps carry theirs)
+    previous_failed: FailedWeek | None = None
+    # bulletin_id -> failed checks accepted on record, for every published trend week
+    accepted: dict[str, list[Acceptance]] = field(default_factory=dict)
 
     @property
     def week_start(self) -> dt.date:
@@ -134,16 +156,21 @@ def read_weekly_report(con: duckdb.DuckDBPyConnection, city_name: str, week: dt.
     groups = group_order(con, city.bulletin_id)
     groups += sorted({u.unit_group for u in units} - set(groups))
     units.sort(key=lambda u: groups.index(u.unit_group))  # stable: by rank within each group
+    trend = calendar(window)
+    previous = week_start - dt.timedelta(days=7)
+    failed = failed_weeks(con, city_name, [t.week_start for t in trend if t.city is None] + [previous])
     return WeeklyReport(
         city=city,
         units=units,
         groups=groups,
         printed_names=printed,
-        trend=calendar(window),
+        trend=[replace(t, failed=failed.get(t.week_start)) if t.city is None else t for t in trend],
         unit_trend=unit_unresolved(con, city_name, [(u.unit_list, u.unit_name) for u in units], published),
         sources=bulletin_sources(con, [w.bulletin_id for w in window]),
         printings=week_printings(con, city_name, week_start),
         first_published=len(city_weeks(con, city_name, week_start, 2)) == 1,
+        previous_failed=failed.get(previous) if not city.prev_week_published else None,
+        accepted=acceptances(con, [w.bulletin_id for w in window]),
     )
 
 
@@ -164,9 +191,82 @@ def comparison_note(report: WeeklyReport) -> str:
     prev_period = L.period(prev, prev + dt.timedelta(days=6))
     if report.city.prev_week_published:
         return f"变化均与上一周（{prev_period}）相比。"
+    if report.previous_failed is not None:
+        return (
+            f"上一周（{prev_period}）的{failed_week_text(report.previous_failed)}，不能比较："
+            "变化一栏为「—」，连续上榜周数从本周重新计算。"
+        )
     if report.first_published:
         return "这是仓库中第一个发布周，没有上一周可比：变化一栏为「—」。"
     return f"上一周（{prev_period}）没有发布通报，无从比较：变化一栏为「—」，连续上榜周数从本周重新计算。"
+
+
+def _count(value: int | None) -> str:
+    return f"{value} 件"
+
+
+def check_numbers(bulletin: CheckedBulletin, check: str) -> str | None:
+    """The numbers a failed check compared, in words (None when the check records none we can show).
+
+    >>> from flows.warehouse.readers import CheckedBulletin
+    >>> b = CheckedBulletin("b-1", None, None, ["units_sum_to_overdue"], 5723, 5184, 232, 150, 176, 0.9058, 9, 9, 131, 0)
+    >>> check_numbers(b, "units_sum_to_overdue"), check_numbers(b, "components_sum_to_due")
+    ('各单位未办结件合计 131 件，通报的超时未办结 150 件', '已结案 + 正在办理 + 超时未办结 + 确权争议 = 5742 件，应结案 5723 件')
+    """
+    b = bulletin
+    if check in b.warehouse_details:
+        return b.warehouse_details[check]
+    parts = (b.closed, b.in_progress, b.overdue, b.disputed)
+    if check == "units_sum_to_overdue" and b.units_unresolved is not None and b.overdue is not None:
+        return f"各单位未办结件合计 {_count(b.units_unresolved)}，通报的超时未办结 {_count(b.overdue)}"
+    if check == "components_sum_to_due" and b.due is not None and all(p is not None for p in parts):
+        total = sum(p for p in parts if p is not None)
+        return f"已结案 + 正在办理 + 超时未办结 + 确权争议 = {_count(total)}，应结案 {_count(b.due)}"
+    if check == "closure_rate_matches" and b.due and b.closed is not None and b.closure_rate_published is not None:
+        return f"已结案÷应结案 = {L.percent(b.closed / b.due)}，通报公布 {L.percent(b.closure_rate_published)}"
+    if check == "unit_count_matches" and b.overdue_units is not None:
+        return f"列出单位 {b.units_listed} 个，通报称 {b.overdue_units} 个"
+    if check == "unresolved_le_dispatched" and b.units_over_dispatched:
+        return f"{b.units_over_dispatched} 个单位的未办结件多于交办件"
+    return None
+
+
+def check_text(bulletin: CheckedBulletin, check: str) -> str:
+    """A failed check by name, with its numbers when it records any: `units_sum_to_overdue（…）`."""
+    numbers = check_numbers(bulletin, check)
+    return f"{check}（{numbers}）" if numbers else check
+
+
+def failed_week_text(week: FailedWeek) -> str:
+    """`通报未通过校验：<check（numbers）>；…`, the week's latest printing's unaccepted checks."""
+    checks = "；".join(check_text(week.bulletin, c) for c in week.failed_checks) or "校验未通过"
+    return f"{FAILED_CHECKS}：{checks}"
+
+
+def acceptance_text(accepted: Sequence[Acceptance]) -> str:
+    """`通报未通过校验 <check（numbers）>，经人工确认：<note>（<who>，<day>）`, one part per check."""
+    parts = []
+    for a in accepted:
+        day = a.accepted_at.astimezone(dt.UTC).date() if a.accepted_at.tzinfo else a.accepted_at.date()
+        parts.append(
+            f"{FAILED_CHECKS} {check_text(a.bulletin, a.check_name)}，{ACCEPTED}：{a.note}（{a.accepted_by}，{L.day(day)}）"
+        )
+    return "；".join(parts)
+
+
+def week_acceptance_note(report: WeeklyReport) -> str | None:
+    """The report's own week, when it is published because a person accepted its failed checks."""
+    accepted = report.accepted.get(report.city.bulletin_id)
+    return f"本周{acceptance_text(accepted)}。" if accepted else None
+
+
+def trend_acceptance_notes(report: WeeklyReport) -> list[str]:
+    """One line per published trend week whose failed checks a person accepted, latest first."""
+    notes = []
+    for t in reversed(report.trend):
+        if t.city is not None and (accepted := report.accepted.get(t.city.bulletin_id)):
+            notes.append(f"{L.day(t.week_start)} 起的一周：{acceptance_text(accepted)}。")
+    return notes
 
 
 def printings_note(report: WeeklyReport) -> str | None:
@@ -293,13 +393,16 @@ def trend_label(week: dt.date) -> str:
 
 def trend_sources_line(report: WeeklyReport) -> str:
     published = [t.city for t in report.trend if t.city is not None]
-    gaps = [t.week_start for t in report.trend if t.city is None]
+    gaps = [t.week_start for t in report.trend if t.city is None and t.failed is None]
+    failed = [t.failed for t in report.trend if t.failed is not None]
     text = (
         f"来源：{len(published)} 期通报，{L.day(published[0].issue_date)} 至 {L.day(published[-1].issue_date)} 刊发"
         "（逐期见「数据来源」）"
     )
     if gaps:
         text += "；" + "、".join(f"{g.isoformat()} 起的一周" for g in gaps) + "没有发布通报，图中留空"
+    for week in failed:
+        text += f"；{week.week_start.isoformat()} 起的一周的{failed_week_text(week)}，图中留空"
     return text + "。"
 
 
@@ -323,7 +426,9 @@ def unit_label(report: WeeklyReport, unit: UnitWeekRow) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # Unit names, file names and notes come from pages and people: shown as text, never as
+    # a link, HTML or a broken table (flows.text.escape).
+    return markdown(text)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
@@ -336,25 +441,27 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Seque
 def render_markdown(report: WeeklyReport) -> str:
     """The report as Markdown (the `weekly-report` artifact and report-<week>.md)."""
     city = report.city
-    single_source = f"来源：{source_line(report, city)}。"
-    out = [f"# {title(report)}", ""]
+    single_source = markdown(f"来源：{source_line(report, city)}。")
+    out = [f"# {markdown(title(report))}", ""]
     out += [
         f"本周：{L.day(city.week_start)} ~ {L.day(city.week_end)}，{L.day(city.issue_date)} 刊发。"
-        f"{comparison_note(report)}",
+        f"{markdown(comparison_note(report))}",
         "",
     ]
 
     out += ["## 一、全市概况", ""]
     out += _md_table(("指标", "本周", "较上周"), city_figure_rows(report), (False, True, True))
     out += ["", single_source]
+    if note := week_acceptance_note(report):
+        out += ["", markdown(note)]
     if note := printings_note(report):
-        out += ["", note]
+        out += ["", markdown(note)]
     out += [""]
 
-    out += ["## 二、上榜单位", "", list_summary(report), ""]
+    out += ["## 二、上榜单位", "", markdown(list_summary(report)), ""]
     right = (True, False, True, True, True, True, True, False, True, False)
     for group in report.groups:
-        out += [f"### {group}", ""]
+        out += [f"### {markdown(group)}", ""]
         out += _md_table(UNIT_TABLE_HEADER, unit_table_rows(report, group), right)
         out += [""]
     out += [single_source, ""]
@@ -364,16 +471,16 @@ def render_markdown(report: WeeklyReport) -> str:
     rows = []
     for unit in report.units:
         history = report.unit_trend.get((unit.unit_list, unit.unit_name), {})
-        cells = [str(history[t.week_start]) if t.city is not None else "未发布" for t in report.trend]
+        cells = [str(history[t.week_start]) if t.city is not None else t.gap_word for t in report.trend]
         rows.append((unit_label(report, unit), *cells))
     out += _md_table(header, rows, (False, *(True for _ in report.trend)))
-    out += ["", trend_sources_line(report), ""]
+    out += ["", markdown(trend_sources_line(report)), ""]
 
     out += ["## 四、全市结案率走势", ""]
     rows = []
     for t in report.trend:
         if t.city is None:
-            rows.append((L.day(t.week_start), "未发布", "未发布", L.MISSING))
+            rows.append((L.day(t.week_start), t.gap_word, t.gap_word, L.MISSING))
         else:
             rows.append(
                 (
@@ -384,7 +491,7 @@ def render_markdown(report: WeeklyReport) -> str:
                 )
             )
     out += _md_table(("周起始日", "结案率（计算）", "结案率（通报公布）", "较上周"), rows, (False, True, True, True))
-    out += ["", trend_sources_line(report), ""]
+    out += ["", markdown(trend_sources_line(report)), ""]
 
     out += ["## 五、超时未办结集中在哪些单位", ""]
     out += [
@@ -399,7 +506,7 @@ def render_markdown(report: WeeklyReport) -> str:
     rows = []
     for t in reversed(report.trend):
         if t.city is None:
-            rows.append((L.day(t.week_start), "未发布", "", ""))
+            rows.append(gap_source_row(t))
             continue
         source = report.source(t.city)
         rows.append(
@@ -411,12 +518,27 @@ def render_markdown(report: WeeklyReport) -> str:
             )
         )
     out += _md_table(("周起始日", "刊发日期", "文件", "通报编号"), rows, (False, False, False, False))
-    out += [
-        "",
-        "数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；"
-        "只采用通过校验、且未被更正版取代的通报。",
-    ]
+    for note in trend_acceptance_notes(report):
+        out += ["", markdown(note)]
+    out += ["", markdown(sources_footer(report))]
     return "\n".join(out) + "\n"
+
+
+def gap_source_row(t: TrendWeek) -> tuple[str, str, str, str]:
+    """A gap's row in the sources table: nothing published, or the printing that failed its checks."""
+    if t.failed is None:
+        return (L.day(t.week_start), NOT_PUBLISHED, "", "")
+    b = t.failed.bulletin
+    return (L.day(t.week_start), f"{L.day(b.issue_date)}（{FAILED_CHECKS}）", b.path or "文件未记录", b.bulletin_id)
+
+
+def sources_footer(report: WeeklyReport) -> str:
+    """Which bulletins the figures come from."""
+    accepted = "（或未通过的校验经人工确认）" if any(report.accepted.values()) else ""
+    return (
+        "数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；"
+        f"只采用通过校验{accepted}、且未被更正版取代的通报。"
+    )
 
 
 # --------------------------------------------------------------------------- files

@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
-from flows.warehouse import db, holds, lake, lake_audit, models, snapshots
+from flows.warehouse import corrections, db, holds, lake, lake_audit, models, snapshots
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
@@ -58,7 +59,9 @@ def load_and_build(
     clock = _Stopwatch(seconds if seconds is not None else {})
     fingerprint = models_fingerprint()
     current = con.execute("select value from ingest.model_state where key = 'models_fingerprint'").fetchall()
-    if not batch_ids and current == [(fingerprint,)]:
+    # The corrections on record are built into the models too: a decision rebuilds them.
+    built_from = corrections.state_fingerprint(fingerprint, corrections.read_decisions(lake_dir))
+    if not batch_ids and current == [(built_from,)]:
         return False
     held = holds.read_holds(lake_dir, fingerprint)
     failures = _attempt(con, lake_dir, batch_ids, held, fingerprint, clock, commit=True)
@@ -102,6 +105,8 @@ def _attempt(
                 "insert or replace into ingest.file_holds values (?, ?, ?)",
                 [[h.file_sha256, h.path, h.reason] for h in held],
             ).fetchall()
+        decisions = corrections.read_decisions(lake_dir)  # read under the run lock, as the check above
+        corrections.load(con, decisions)
         checkpoint("loaded")
         clock.lap("load")
         models.load_seeds(con)
@@ -113,12 +118,14 @@ def _attempt(
         if failures or not commit:
             con.execute("rollback")
             return failures
-        con.execute("insert or replace into ingest.model_state values ('models_fingerprint', ?)", [fingerprint])
+        built_from = corrections.state_fingerprint(fingerprint, decisions)
+        con.execute("insert or replace into ingest.model_state values ('models_fingerprint', ?)", [built_from])
         checkpoint("tested")
         con.execute("commit")
         checkpoint("committed")
     except BaseException:
-        con.execute("rollback")
+        with suppress(duckdb.TransactionException):  # a failed commit (a full disk) ended it: raise the cause
+            con.execute("rollback")
         raise
     return []
 

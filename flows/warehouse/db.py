@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from flows.warehouse import lake
-from flows.warehouse.sandbox import SANDBOX_CONFIG
+from flows.warehouse.sandbox import sandbox_config
 from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
@@ -56,18 +56,20 @@ def is_damage(exc: BaseException) -> bool:
 WRITER_MEMORY_LIMIT = "256MB"
 
 
-def connect(db_path: str | Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    db_path: str | Path | None = None, *, read_only: bool = False, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (or an in-memory one when db_path is None).
 
     Read-only means read-only: such a connection reads this file and no other, and
     writes nothing (`flows.warehouse.sandbox`). A file DuckDB cannot read as written
-    raises `WarehouseDamaged`.
+    raises `WarehouseDamaged`. `memory_limit`: a read-only connection's own (ad-hoc SQL).
     """
     if db_path is None:
         return duckdb.connect(":memory:")
     try:
         if read_only:
-            return duckdb.connect(str(db_path), read_only=True, config=dict(SANDBOX_CONFIG))
+            return duckdb.connect(str(db_path), read_only=True, config=sandbox_config(memory_limit))
         config: dict[str, str | bool | int | float | list[str]] = {
             "storage_compatibility_version": STORAGE_VERSION,
             "memory_limit": WRITER_MEMORY_LIMIT,

@@ -21,9 +21,25 @@ import os
 import signal
 
 KILL_AT_ENV = "BULLETINS_KILL_AT"
+# `<point>:<file>`: at that checkpoint, write zeros to <file> until its disk is full (tests
+# only: a disk that fills up while a run works, e.g. right before the commit).
+FILL_DISK_AT_ENV = "BULLETINS_FILL_DISK_AT"
 
 
 def checkpoint(point: str) -> None:
     """Kill this process group with SIGKILL if BULLETINS_KILL_AT names `point` (tests only)."""
     if os.environ.get(KILL_AT_ENV) == point:
         os.killpg(os.getpgrp(), signal.SIGKILL)
+    at, _, filler = os.environ.get(FILL_DISK_AT_ENV, "").partition(":")
+    if at == point and filler:
+        _fill_disk(filler)
+
+
+def _fill_disk(path: str) -> None:
+    try:
+        with open(path, "ab") as handle:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+    except OSError:  # ENOSPC: full
+        pass

@@ -11,8 +11,9 @@ import errno
 import hashlib
 import math
 import os
+import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping
     path_shas: dict[str, str] = {}
     taken: dict[str, str] = {}
     too_large: set[str] = set()
+    latest: dict[str, str] = {}  # path -> status of its latest record
     max_seq = 0
     pending = list(pending)
     for row in sorted([*recorded, *pending], key=lambda r: r["ingest_seq"]):
@@ -70,6 +72,13 @@ def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping
         else:
             too_large.discard(row["path"])
         max_seq = max(max_seq, row["ingest_seq"])
+        latest[row["path"]] = row["status"]
+    # A duplicate of bytes no file took (its original was gone or changed before its parse,
+    # in a run before duplicates waited for their original): not known, so it is planned
+    # again and its bytes are taken.
+    for path, status in latest.items():
+        if status == DUPLICATE and path_shas[path] not in taken:
+            del paths[path], path_shas[path]
     recovering = frozenset(row["path"] for row in pending)
     return Known(paths, frozenset(path_shas.items()), taken, max_seq, frozenset(too_large), recovering)
 
@@ -111,6 +120,16 @@ class Plan:
         """Entries recorded in the `files` table alone (nothing parsed), in ingest order."""
         return sorted(self.duplicates + self.not_read, key=lambda i: i.ingest_seq)
 
+    def recorded_after(self, missing: Collection[str]) -> list[InboxFile]:
+        """`recorded_only` once the files were parsed, `missing` the paths not recorded
+        (gone or changed since planning).
+
+        A duplicate is recorded only with its original: one whose original is missing is
+        left unrecorded, so the next run plans it again and takes its bytes (recorded as
+        the duplicate of a file that never was, its content would be in no table).
+        """
+        return [i for i in self.recorded_only if i.duplicate_of is None or i.duplicate_of not in missing]
+
 
 # --------------------------------------------------------------------------- the walk
 
@@ -125,34 +144,73 @@ class Entry:
     fs_path: str  # relative path as the OS names it
     kind: str  # FILE, LINK, HIDDEN, SPECIAL or UNLISTED
     size_bytes: int
-    modified_ns: int
+    modified_ns: int  # clamped to what int64 nanoseconds hold (see MTIME_NS_MAX)
     reasons: tuple[str, ...] = ()  # why it is not read; for a FILE, notes
+    exact_mtime: bool = True  # False when modified_ns was clamped: size and mtime cannot tell a change
+
+
+# Text in a name that reads as an escape: a UTF-8 name holding it is escaped too, so
+# that no two names are recorded under one path.
+_READS_AS_ESCAPE = re.compile(r"\\(?:\\|x[0-9a-f]{2})")
 
 
 def display_path(fs_path: str) -> tuple[str, bool]:
-    r"""The path as recorded, and whether it had to be escaped (it is not UTF-8).
+    r"""The path as recorded, and whether it had to be escaped.
 
     A path that is not UTF-8 (GBK names from zips made on Windows) is written with every
     byte above 0x7f as \xNN and a backslash as \\: reversible, and text Parquet can hold.
+    A UTF-8 path is kept as it is, unless it holds text that reads as such an escape
+    (`\\` or `\x` and two hex digits): it is escaped the same way, so that a file
+    literally named `\xd6\xd0.txt` is not recorded under the GBK name `中.txt`'s path.
+    One path, one name: `fs_name` gives the bytes back.
 
     >>> display_path("a/页.txt")
     ('a/页.txt', False)
     >>> print(display_path(os.fsdecode(b"2020_\xca\xfd.txt"))[0])
     2020_\xca\xfd.txt
+    >>> print(display_path(r"2020_\xca\xfd.txt")[0])
+    2020_\\xca\\xfd.txt
+    >>> print(display_path(r"a\b.txt")[0])  # a backslash that reads as no escape stays
+    a\b.txt
     """
     raw = os.fsencode(fs_path)
     try:
-        return raw.decode("utf-8"), False
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:
+        if not _READS_AS_ESCAPE.search(text):
+            return text, False
     escaped = "".join("\\\\" if b == 0x5C else chr(b) if b < 0x80 else f"\\x{b:02x}" for b in raw)
     return escaped, True
 
 
+def fs_name(display: str) -> bytes:
+    r"""The name's bytes on disk from its recorded path: the inverse of `display_path`.
+
+    >>> fs_name(r"2020_\xca\xfd.txt"), fs_name(r"2020_\\xca.txt"), fs_name("页.txt")
+    (b'2020_\xca\xfd.txt', b'2020_\\xca.txt', b'\xe9\xa1\xb5.txt')
+    """
+    if not _READS_AS_ESCAPE.search(display):
+        return display.encode("utf-8")
+    return re.sub(
+        rb"\\(\\|x([0-9a-f]{2}))",
+        lambda m: bytes([int(m[2], 16)]) if m[2] else b"\\",
+        display.encode("ascii"),
+    )
+
+
 def _name_note(fs_path: str, display: str) -> str:
+    raw = os.fsencode(fs_path)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return f"file name reads as an escape (\\\\ or \\xNN): recorded as {display}"
     note = f"file name is not UTF-8: recorded as {display}"
     try:
-        return note + f" (as GB18030: {os.fsencode(fs_path).decode('gb18030')})"
+        return note + f" (as GB18030: {raw.decode('gb18030')})"
     except UnicodeDecodeError:
         return note
 
@@ -164,12 +222,20 @@ _SPECIAL_KINDS = (
     (stat.S_ISBLK, "block device"),
 )
 
+# What the lake stores an mtime in: int64 nanoseconds, which end in April 2262. A file
+# can carry a later mtime (ext4 goes to 2446); it is stored clamped, with a note.
+MTIME_NS_MIN, MTIME_NS_MAX = -(2**63), 2**63 - 1
 
-def _entry(fs_path: str, st: os.stat_result, kind: str, reasons: tuple[str, ...] = ()) -> Entry:
+
+def _entry(fs_path: str, st: os.stat_result | None, kind: str, reasons: tuple[str, ...] = ()) -> Entry:
     display, escaped = display_path(fs_path)
     if escaped:
         reasons = (*reasons, _name_note(fs_path, display))
-    return Entry(display, fs_path, kind, st.st_size, st.st_mtime_ns, reasons)
+    size, mtime = (st.st_size, st.st_mtime_ns) if st is not None else (0, 0)
+    stored = min(max(mtime, MTIME_NS_MIN), MTIME_NS_MAX)
+    if stored != mtime:
+        reasons = (*reasons, f"modified time out of range ({mtime} ns): recorded as {stored}")
+    return Entry(display, fs_path, kind, size, stored, reasons, exact_mtime=stored == mtime)
 
 
 def walk_inbox(inbox: Path) -> Iterator[Entry]:
@@ -178,14 +244,25 @@ def walk_inbox(inbox: Path) -> Iterator[Entry]:
     Regular files are FILEs. A symbolic link (wherever it points, even nowhere or in a
     loop), a hidden file or folder (name starting with "."), a FIFO, socket or device,
     and a folder that cannot be listed are entries with a reason and are never opened.
-    Folders are walked, not recorded: an empty folder holds nothing to record.
+    Folders are walked, not recorded: an empty folder holds nothing to record. The walk
+    keeps its own stack of folders, so no depth of folders exhausts Python's recursion.
     """
     if not inbox.is_dir():
         return
-    yield from _walk(inbox, "")
+    # Each level: what is left to take of one folder, in name order (a subfolder as its prefix).
+    stack: list[Iterator[Entry | str]] = [iter(_folder(inbox, ""))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item, str):
+            stack.append(iter(_folder(inbox, item)))
+        else:
+            yield item
 
 
-def _walk(inbox: Path, prefix: str) -> Iterator[Entry]:
+def _folder(inbox: Path, prefix: str) -> list[Entry | str]:
+    """One folder's entries in name order: each an Entry, or a subfolder's relative path to walk."""
     folder = inbox / prefix if prefix else inbox
     try:
         with os.scandir(folder) as it:
@@ -193,27 +270,38 @@ def _walk(inbox: Path, prefix: str) -> Iterator[Entry]:
     except OSError as exc:
         if not prefix:
             raise
-        yield _entry(prefix, os.lstat(folder), UNLISTED, (f"folder could not be listed ({exc.strerror}): not read",))
-        return
+        try:
+            st: os.stat_result | None = os.lstat(folder)
+        except OSError:
+            st = None  # e.g. a path too long to name
+        return [_entry(prefix, st, UNLISTED, (f"folder could not be listed ({exc.strerror}): not read",))]
+    found: list[Entry | str] = []
     for item in items:
         rel = f"{prefix}/{item.name}" if prefix else item.name
         try:
             st = item.stat(follow_symlinks=False)
-        except OSError:
+        except FileNotFoundError:
             continue  # removed while walking: nothing to record
+        except OSError as exc:  # e.g. a path longer than the system can name
+            found.append(_entry(rel, None, SPECIAL, (f"could not be examined ({exc.strerror}): not read",)))
+            continue
         if item.name.startswith("."):
             what = "hidden folder" if stat.S_ISDIR(st.st_mode) else "hidden"
-            yield _entry(rel, st, HIDDEN, (f"{what} (name starts with '.'): not read",))
+            found.append(_entry(rel, st, HIDDEN, (f"{what} (name starts with '.'): not read",)))
         elif stat.S_ISLNK(st.st_mode):
-            target = display_path(os.readlink(folder / item.name))[0]
-            yield _entry(rel, st, LINK, (f"symbolic link to {target}: not followed",))
+            try:
+                target = display_path(os.readlink(folder / item.name))[0]
+            except OSError as exc:
+                target = f"? ({exc.strerror})"
+            found.append(_entry(rel, st, LINK, (f"symbolic link to {target}: not followed",)))
         elif stat.S_ISDIR(st.st_mode):
-            yield from _walk(inbox, rel)
+            found.append(rel)
         elif stat.S_ISREG(st.st_mode):
-            yield _entry(rel, st, FILE)
+            found.append(_entry(rel, st, FILE))
         else:
             kind = next((name for test, name in _SPECIAL_KINDS if test(st.st_mode)), "special file")
-            yield _entry(rel, st, SPECIAL, (f"not a regular file ({kind}): not read",))
+            found.append(_entry(rel, st, SPECIAL, (f"not a regular file ({kind}): not read",)))
+    return found
 
 
 def open_regular(path: Path) -> int:
@@ -271,7 +359,9 @@ def plan_run(
         plan.seen += 1
         # A file once too large is read again when it fits (the limit was raised).
         retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
-        if known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns) and not retry:
+        same_stat = known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns)
+        # A clamped mtime is the same for every later time: such a file is hashed each run.
+        if same_stat and entry.exact_mtime and not retry:
             if entry.path in known.recovering:
                 plan.recovered += 1
             else:
@@ -291,7 +381,12 @@ def plan_run(
             plan.unchanged += 1
             continue
         earlier = replanned.get((entry.path, sha))
-        if earlier is not None and (earlier.size_bytes, earlier.modified_ns) == (entry.size_bytes, entry.modified_ns):
+        if (
+            earlier is not None
+            and (earlier.size_bytes, earlier.modified_ns) == (entry.size_bytes, entry.modified_ns)
+            # a duplicate only of an original still taken (not gone or changed since)
+            and (earlier.duplicate_of is None or taken.get(sha) == earlier.duplicate_of)
+        ):
             _take(plan, earlier, taken)  # as an interrupted run planned it
             continue
         seq += 1

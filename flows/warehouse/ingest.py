@@ -178,6 +178,9 @@ class BatchResult:
     worker: int = 0
     started_at: float = 0.0
     ended_at: float = 0.0
+    # Paths not recorded: gone or changed since planning (the next run takes them). Their
+    # duplicates are not recorded either (`Plan.recorded_after`).
+    missing: list[str] = field(default_factory=list)
 
 
 def pool_idle_seconds(results: Sequence[BatchResult], opened_at: float, closed_at: float) -> dict[str, float]:
@@ -218,6 +221,7 @@ def process_batch(
     statuses: dict[str, int] = {}
     weeks: list[date] = []
     seconds = {"read": 0.0, "parse": 0.0, "write": 0.0}
+    missing: list[str] = []
     with lake.BatchWriter(lake_dir, batch_id) as writer:
         rows = _empty_rows()
         files_in_group = 0
@@ -225,10 +229,12 @@ def process_batch(
             started = time.perf_counter()
             try:
                 data = read_regular(inbox / item.source, item.size_bytes)
-            except OSError:
-                continue  # removed or replaced (by a link, a FIFO) since planning: the next run records it
+            except OSError:  # removed or replaced (by a link, a FIFO) since planning: the next run records it
+                missing.append(item.path)
+                continue
             if hashlib.sha256(data).hexdigest() != item.file_sha256:
-                continue  # changed since planning: the next run takes the new bytes
+                missing.append(item.path)  # changed since planning: the next run takes the new bytes
+                continue
             read = time.perf_counter()
             result = safe_parse(Path(item.path).name, data, item.seen_at or seen_at)
             status, reasons = file_status(result)
@@ -251,7 +257,7 @@ def process_batch(
         writer.write(rows)
         writer.commit()
         seconds["write"] += time.perf_counter() - started
-    return BatchResult(batch_id, statuses, weeks, seconds, os.getpid(), started_at, time.time())
+    return BatchResult(batch_id, statuses, weeks, seconds, os.getpid(), started_at, time.time(), missing)
 
 
 def _empty_rows() -> dict[str, list[dict[str, Any]]]:

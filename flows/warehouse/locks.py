@@ -182,13 +182,16 @@ def connect_for_read(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     logger: Logger | None = None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-only (sandboxed), waiting up to `timeout_s` while a run writes it.
 
     Readers share the file with each other, but not with a writer: a query that starts
     while a run loads waits for the run, with the same backoff as `connect_for_write`.
     """
-    return _connect_waiting(db_path, timeout_s, read_only=True, sleep=sleep, clock=clock, logger=logger)
+    return _connect_waiting(
+        db_path, timeout_s, read_only=True, sleep=sleep, clock=clock, logger=logger, memory_limit=memory_limit
+    )
 
 
 def _connect_waiting(
@@ -199,13 +202,14 @@ def _connect_waiting(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
     logger: Logger | None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     logger = logger or log
     deadline = clock() + timeout_s
     delay = BACKOFF_FIRST_S
     while True:
         try:
-            return connect(db_path, read_only=True) if read_only else connect(db_path)
+            return connect(db_path, read_only=True, memory_limit=memory_limit) if read_only else connect(db_path)
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc):
                 raise

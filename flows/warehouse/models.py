@@ -45,6 +45,7 @@ import duckdb
 from flows.parsing.formats import FORMATS
 from flows.parsing.names import normalize_name
 from flows.settings import SQL_DIR
+from flows.warehouse import corrections
 from flows.warehouse.db import relation_exists, sql_quote
 
 # Layers in build order, and what each layer's models become.
@@ -143,6 +144,8 @@ def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> i
     `seeds.bulletin_formats(format, city, groups_are_lists)` from the format classes.
     """
     _load_bulletin_formats(con)
+    # The models read the corrections on record; a build loads them (`build`), others see none.
+    corrections.ensure_table(con)
     aliases = read_unit_aliases(_sql_dir(sql_dir) / SEED_ALIASES)
     _run(con, "create schema if not exists seeds")
     _run(

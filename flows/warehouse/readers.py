@@ -8,7 +8,10 @@ open DuckDB connection and tolerates a warehouse that has no marts yet.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -16,7 +19,7 @@ import duckdb
 from flows.warehouse.db import relation_exists
 
 # Statuses in the order people read them; any other status follows, alphabetically.
-STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate", "skipped")
+STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate", "skipped", "forgotten")
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,35 @@ def _files_relation(con: duckdb.DuckDBPyConnection) -> str | None:
     return None
 
 
-def files_by_status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Inbox paths recorded, counted per status (in `STATUS_ORDER`)."""
+def files_by_status(con: duckdb.DuckDBPyConnection, leaving_out: Collection[str] = ()) -> dict[str, int]:
+    """Inbox paths recorded, counted per status (in `STATUS_ORDER`), but the paths `leaving_out`
+    (those gone from the inbox: see `gone_from_inbox`)."""
     relation = _files_relation(con)
     if relation is None:
         return {}
-    counts = dict(con.execute(f"select status, count(*) from {relation} group by status").fetchall())
+    counts = dict(
+        con.execute(
+            f"select status, count(*) from {relation} where path not in (select unnest(?::varchar[])) group by status",
+            [sorted(leaving_out)],
+        ).fetchall()
+    )
     order = [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in STATUS_ORDER)
     return {s: counts[s] for s in order}
+
+
+# The failed checks of a core.bulletins row `b` that no one accepted on record (a warehouse
+# built before corrections has no accepted_checks: every failed check counts).
+_UNACCEPTED = "coalesce(b.failed_checks, [])"
+
+
+def _unaccepted(con: duckdb.DuckDBPyConnection) -> str:
+    has_accepted = con.execute(
+        "select 1 from duckdb_columns() where schema_name = 'core' and table_name = 'bulletins' "
+        "and column_name = 'accepted_checks'"
+    ).fetchall()
+    if not has_accepted:
+        return _UNACCEPTED
+    return "list_filter(coalesce(b.failed_checks, []), lambda name: not list_contains(b.accepted_checks, name))"
 
 
 def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] | None:
@@ -73,12 +97,12 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
             b.period_end,
             b.issue_date,
             {path_expr} as path,
-            coalesce(b.failed_checks, []) as failed_checks,
+            {_unaccepted(con)} as failed_checks,
             coalesce(b.superseded, false) as superseded,
             b.city,
         from core.bulletins as b
         {files_join}
-        where len(coalesce(b.failed_checks, [])) > 0 or coalesce(b.superseded, false)
+        where len({_unaccepted(con)}) > 0 or coalesce(b.superseded, false)
         order by b.period_start nulls first, b.issue_date nulls first, path, b.bulletin_id
         """
     ).fetchall()
@@ -197,8 +221,11 @@ class ProblemFile:
 PROBLEM_STATUSES = ("partial", "quarantined", "skipped")
 
 
-def problem_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | None = None) -> list[ProblemFile]:
-    """Partial, quarantined and skipped entries (of the given batches only, if any), by status then path."""
+def problem_files(
+    con: duckdb.DuckDBPyConnection, batch_ids: list[str] | None = None, leaving_out: Collection[str] = ()
+) -> list[ProblemFile]:
+    """Partial, quarantined and skipped entries (of the given batches only, if any), by status then path,
+    but the paths `leaving_out` (gone from the inbox)."""
     relation = _files_relation(con)
     if relation is None:
         return []
@@ -207,11 +234,48 @@ def problem_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | None = 
         f"""
         select status, path, reasons
         from {relation} where status in ('partial', 'quarantined', 'skipped') {batch_filter}
+            and path not in (select unnest(?::varchar[]))
         order by status, path
         """,
-        [] if batch_ids is None else [batch_ids],
+        ([] if batch_ids is None else [batch_ids]) + [sorted(leaving_out)],
     ).fetchall()
     return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
+
+
+def files_with_status(con: duckdb.DuckDBPyConnection, status: str) -> list[ProblemFile]:
+    """The entries of one status, by path, with their reasons."""
+    relation = _files_relation(con)
+    if relation is None:
+        return []
+    rows = con.execute(f"select status, path, reasons from {relation} where status = ? order by path", [status])
+    return [ProblemFile(s, path, list(reasons)) for s, path, reasons in rows.fetchall()]
+
+
+def gone_from_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> list[ProblemFile] | None:
+    """Recorded entries whose path is no longer in the inbox (removed or renamed), by path;
+    None when `inbox` is not a folder (then nothing can be said about its entries).
+
+    Their rows stay in the warehouse until forgotten (`bulletins forget`); they leave the
+    totals of `bulletins status`. The inbox is looked at now, without following links.
+    """
+    relation = _files_relation(con)
+    if not inbox.is_dir():
+        return None
+    if relation is None:
+        return []
+    rows = con.execute(f"select status, path, reasons from {relation} order by path").fetchall()
+    return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows if not in_inbox(inbox, path)]
+
+
+def in_inbox(inbox: Path, path: str) -> bool:
+    """Whether a recorded path (escaped as `inbox.display_path` records it) names an entry of the inbox now."""
+    from flows.warehouse.inbox import fs_name
+
+    try:
+        name = os.fsdecode(fs_name(path))
+    except (UnicodeEncodeError, ValueError):
+        name = path
+    return os.path.lexists(inbox / name) or os.path.lexists(inbox / path)
 
 
 # The ingest_seq of the entries recorded in the lake batches given as the one parameter.
@@ -249,6 +313,8 @@ def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Bat
             from core.bulletins as b
             inner join core.files as f on f.file_sha256 = b.file_sha256
             where f.ingest_seq in ({_SEQS_OF_BATCHES}) and b.passes_checks and b.period_start is not null
+                -- a duplicate shares its original's sha256, not its bulletins: it loaded no week
+                and f.status in ('loaded', 'partial')
             order by 1
             """,
             [batch_ids],
@@ -296,6 +362,8 @@ class CityWeekRow:
     overdue_units: int | None
     bulletin_id: str
     issue_date: dt.date | None
+    # published, failed_checks or not_published (None: marts built before the column existed)
+    prev_week_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -394,6 +462,19 @@ def resolve_week(con: duckdb.DuckDBPyConnection, city: str, day: dt.date | None)
         [city, day],
     ).fetchall()
     if not rows:
+        failed = []
+        if relation_exists(con, "core.failed_weeks"):
+            failed = con.execute(
+                "select week_start, failed_checks from core.failed_weeks "
+                "where city = ? and ? between week_start and coalesce(week_end, week_start)",
+                [city, day],
+            ).fetchall()
+        if failed:
+            start, checks = failed[0]
+            raise WeekNotPublished(
+                f"week {start} of {city} was printed, but its bulletin failed checks ({', '.join(checks)}): "
+                "`bulletins status` says why; `bulletins accept` publishes it on record"
+            )
         raise WeekNotPublished(
             f"week {day} was not published in {city} (published weeks: {len(weeks)}, {weeks[0]} to {weeks[-1]})"
         )
@@ -402,7 +483,15 @@ def resolve_week(con: duckdb.DuckDBPyConnection, city: str, day: dt.date | None)
 
 def city_weeks(con: duckdb.DuckDBPyConnection, city: str, up_to: dt.date, count: int) -> list[CityWeekRow]:
     """The city's last `count` published weeks up to and including `up_to`, oldest first."""
-    columns = ", ".join(CITY_WEEK_COLUMNS)
+    present = {
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'city_week_performance'"
+        ).fetchall()
+    }
+    names = [c for c in CITY_WEEK_COLUMNS if c in present]  # a mart built before a column: its default
+    columns = ", ".join(names)
     rows = con.execute(
         f"""
         select {columns} from (
@@ -414,7 +503,7 @@ def city_weeks(con: duckdb.DuckDBPyConnection, city: str, up_to: dt.date, count:
     ).fetchall()
     out = []
     for row in rows:
-        values = dict(zip(CITY_WEEK_COLUMNS, row, strict=True))
+        values = dict(zip(names, row, strict=True))
         for name in _CITY_FLOATS:
             values[name] = _as_float(values[name])
         out.append(CityWeekRow(**values))
@@ -534,6 +623,135 @@ def _files_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
         ) as files using (file_sha256)
     """
     return join, "files.path"
+
+
+@dataclass(frozen=True)
+class CheckedBulletin:
+    """What a bulletin's checks compared: its figures and its unit rows' sums (the numbers a
+    failed check is reported with), from core.bulletins and core.bulletin_units."""
+
+    bulletin_id: str
+    issue_date: dt.date | None
+    path: str | None
+    failed_checks: list[str]  # every failed check, accepted ones included
+    due: int | None
+    closed: int | None
+    in_progress: int | None
+    overdue: int | None
+    disputed: int | None
+    closure_rate_published: float | None
+    overdue_units: int | None
+    units_listed: int  # unit rows printed
+    units_unresolved: int | None  # their unresolved, summed (None: a row without the number)
+    units_over_dispatched: int  # rows with more unresolved than dispatched
+    warehouse_details: dict[str, str] = field(default_factory=dict)  # check -> detail (core.bulletin_checks)
+
+
+def checked_bulletins(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -> dict[str, CheckedBulletin]:
+    """Each bulletin's figures and unit sums, by bulletin_id (empty: no core.bulletins yet)."""
+    if not bulletin_ids or not relation_exists(con, "core.bulletins"):
+        return {}
+    files_join, path_expr = _files_join(con)
+    rows = con.execute(
+        f"""
+        with units as (
+            select
+                bulletin_id,
+                count(*) as units_listed,
+                case when count(unresolved) = count(*) then sum(unresolved) end as units_unresolved,
+                count(*) filter (where unresolved > dispatched) as units_over_dispatched,
+            from core.bulletin_units
+            where bulletin_id in (select unnest(?::varchar[]))
+            group by bulletin_id
+        ),
+        checks as (
+            select bulletin_id, map(list(check_name), list(detail)) as details,
+            from core.bulletin_checks
+            where bulletin_id in (select unnest(?::varchar[]))
+            group by bulletin_id
+        )
+        select
+            b.bulletin_id, b.issue_date, {path_expr} as path, coalesce(b.failed_checks, []),
+            b.due, b.closed, b.in_progress, b.overdue, b.disputed, b.closure_rate_published::double,
+            b.overdue_units, coalesce(units.units_listed, 0),
+            case when units.bulletin_id is null then 0 else units.units_unresolved end,
+            coalesce(units.units_over_dispatched, 0), checks.details,
+        from core.bulletins as b
+        {files_join}
+        left join units on units.bulletin_id = b.bulletin_id
+        left join checks on checks.bulletin_id = b.bulletin_id
+        where b.bulletin_id in (select unnest(?::varchar[]))
+        """,
+        [bulletin_ids, bulletin_ids, bulletin_ids],
+    ).fetchall()
+    out = {}
+    for row in rows:
+        *values, details = row
+        out[row[0]] = CheckedBulletin(*values, warehouse_details=dict(details or {}))  # type: ignore[misc]
+    return out
+
+
+@dataclass(frozen=True)
+class FailedWeek:
+    """A week the city printed but did not publish: its bulletin failed a check (core.failed_weeks)."""
+
+    week_start: dt.date
+    week_end: dt.date | None
+    failed_checks: list[str]  # those no one accepted
+    printings_count: int
+    bulletin: CheckedBulletin
+
+
+def failed_weeks(con: duckdb.DuckDBPyConnection, city: str, weeks: list[dt.date]) -> dict[dt.date, FailedWeek]:
+    """The city's weeks among `weeks` whose every printing failed a check, by week_start."""
+    if not weeks or not relation_exists(con, "core.failed_weeks"):
+        return {}
+    rows = con.execute(
+        """
+        select week_start, week_end, failed_checks, printings_count, bulletin_id from core.failed_weeks
+        where city = ? and week_start in (select unnest(?::date[]))
+        """,
+        [city, weeks],
+    ).fetchall()
+    bulletins = checked_bulletins(con, [r[4] for r in rows])
+    return {
+        start: FailedWeek(start, end, list(checks), count, bulletins[bulletin_id])
+        for start, end, checks, count, bulletin_id in rows
+        if bulletin_id in bulletins
+    }
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A failed check a person accepted on record, so that the bulletin is published."""
+
+    bulletin_id: str
+    check_name: str
+    note: str
+    accepted_by: str
+    accepted_at: dt.datetime
+    bulletin: CheckedBulletin
+
+
+def acceptances(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -> dict[str, list[Acceptance]]:
+    """The checks accepted on record for each of the bulletins, by bulletin_id (in failed_checks' order)."""
+    if not bulletin_ids or not relation_exists(con, "core.bulletin_acceptances"):
+        return {}
+    rows = con.execute(
+        """
+        select a.bulletin_id, a.check_name, a.note, a.accepted_by, a.accepted_at
+        from core.bulletin_acceptances as a
+        inner join core.bulletins as b using (bulletin_id)
+        where a.bulletin_id in (select unnest(?::varchar[]))
+        order by a.bulletin_id, list_position(b.failed_checks, a.check_name)
+        """,
+        [bulletin_ids],
+    ).fetchall()
+    bulletins = checked_bulletins(con, sorted({r[0] for r in rows}))
+    out: dict[str, list[Acceptance]] = {}
+    for bulletin_id, check, note, by, at in rows:
+        out.setdefault(bulletin_id, []).append(Acceptance(bulletin_id, check, note, by, at, bulletins[bulletin_id]))
+    return out
 
 
 def group_order(con: duckdb.DuckDBPyConnection, bulletin_id: str) -> list[str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+
+# How many of a run's problem entries `bulletins run` prints (and the run logs): a backfill
+# can have thousands; `bulletins status` lists them all.
+MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass
@@ -52,6 +57,14 @@ class RunSummary:
         self.weeks_loaded = list(weeks)
         self.problems = list(problems)
 
+    def problem_lines(self, limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+        """This run's problem entries to print: the first `limit`, then one line counting the rest.
+
+        >>> RunSummary(problems=["quarantined a.txt: empty", "quarantined b.txt: empty"]).problem_lines(1)
+        ['quarantined a.txt: empty', '… and 1 more: `bulletins status` lists every entry']
+        """
+        return capped(self.problems, limit)
+
     def line(self) -> str:
         """One line for the CLI and the logs: counts and the range of weeks, never a list.
 
@@ -85,3 +98,11 @@ class RunSummary:
             f"lake: {restored} batch(es) restored from the warehouse, {aside} set aside in lake/_quarantine "
             "(quarantine.log says why)"
         )
+
+
+def capped(problems: Sequence[str], limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+    """The first `limit` problem lines, then `… and N more: ...` when there are more."""
+    shown = list(problems[:limit])
+    if len(problems) > limit:
+        shown.append(f"… and {len(problems) - limit} more: `bulletins status` lists every entry")
+    return shown

@@ -1,7 +1,7 @@
 -- grain: one row per bulletin printed in a taken file (a week printed twice has two rows).
 -- unique_key: bulletin_id
 -- not_null: bulletin_id, city, file_sha256, format, failed_checks, passes_checks,
---   superseded, line_start, line_end, ingest_seq
+--   superseded, line_start, line_end, ingest_seq, accepted_checks
 -- materialized: table
 -- description: Weekly bulletins of the cities' digital city-management centres, with their
 --   checks and whether a later printing of the same week replaces them. The marts use the
@@ -24,7 +24,8 @@
 -- column: as_of: the 截至 time of the figures (local time)
 -- column: failed_checks: names of the checks that failed, the parser's (in their order)
 --   then the warehouse's (core.bulletin_checks); empty when clean
--- column: passes_checks: true when failed_checks is empty
+-- column: passes_checks: true when every failed check is accepted on record (failed_checks
+--   minus accepted_checks is empty); so true when failed_checks is empty
 -- column: superseded: true when a bulletin of the same city and period_start that passes
 --   its checks was printed later: a later issue_date (NULL counts as earliest), on a tie the file
 --   ingested later (ingest_seq), on a tie the later bulletin in the file. Failing
@@ -36,6 +37,8 @@
 -- column: city: the publishing city (驻马店, 三门峡), from the format that read the bulletin
 -- column: period_label: the publisher's own label of the period (2021第7期); NULL when it
 --   prints none (Zhumadian)
+-- column: accepted_checks: the failed checks a person accepted on record (`bulletins accept`,
+--   core.bulletin_acceptances: who, when, why), in failed_checks' order; empty when none
 with
 
 parsed as (
@@ -50,19 +53,34 @@ warehouse_checks as (
     group by bulletin_id
 ),
 
+-- checks accepted on record, per file: they apply to each of its bulletins that failed them
+accepted as (
+    select
+        file_sha256,
+        list(check_name) as check_names,
+    from staging.stg_corrections
+    where kind = 'accept'
+    group by file_sha256
+),
+
 bulletins as (
     select
         parsed.* replace (
             list_concat(parsed.failed_checks, coalesce(warehouse_checks.check_names, [])) as failed_checks
         ),
+        coalesce(accepted.check_names, []) as accepted_names,
     from parsed
     left join warehouse_checks on warehouse_checks.bulletin_id = parsed.bulletin_id
+    left join accepted on accepted.file_sha256 = parsed.file_sha256
 ),
 
 checked as (
     select
-        *,
-        coalesce(len(failed_checks) = 0, false) as passes_checks,
+        * exclude (accepted_names),
+        list_filter(failed_checks, lambda name: list_contains(accepted_names, name)) as accepted_checks,
+        coalesce(
+            len(list_filter(failed_checks, lambda name: not list_contains(accepted_names, name))) = 0, false
+        ) as passes_checks,
         -- printing order within a city's period: later issue, then later file, then later in the file
         row_number() over (
             partition by city, period_start
@@ -108,6 +126,7 @@ final as (
         ingest_seq,
         city,
         period_label,
+        accepted_checks,
     from latest
 )
 

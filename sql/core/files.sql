@@ -6,8 +6,11 @@
 --   status is the one recorded at ingest (ingest.files), except that a loaded file whose
 --   bulletin breaks a warehouse rule (core.bulletin_checks) is partial, with the rule in
 --   its reasons, and a file held out because a data test failed with it (ingest.file_holds)
---   is quarantined, the hold's reason first. Earlier contents of a rewritten path stay in
---   ingest.files only.
+--   is quarantined, the hold's reason first. Corrections on record (`bulletins forget`,
+--   `bulletins accept`) apply too: a file whose content was forgotten is forgotten (who,
+--   when and why first in its reasons), and a partial file whose every failed check was
+--   accepted is loaded (the acceptances in its reasons). Earlier contents of a rewritten
+--   path stay in ingest.files only.
 -- column: path: path of the entry relative to the inbox (a name that is not UTF-8 has
 --   its bytes above 0x7f written \xNN)
 -- column: file_sha256: sha256 of the file's bytes; for a skipped entry, of the reason it
@@ -16,9 +19,10 @@
 -- column: issue_date: date of the newspaper issue
 -- column: issue_date_source: where issue_date came from: file_name, page or inferred
 -- column: encoding: encoding the file was decoded with
--- column: status: loaded, partial, quarantined, duplicate or skipped
--- column: reasons: why the entry is partial, quarantined, duplicate or skipped (also notes
---   on a loaded file: bad bytes read as U+FFFD, a name not UTF-8)
+-- column: status: loaded, partial, quarantined, duplicate, skipped or forgotten
+-- column: reasons: why the entry is partial, quarantined, duplicate, skipped or forgotten
+--   (also notes on a loaded file: bad bytes read as U+FFFD, a name not UTF-8, checks
+--   accepted on record)
 -- column: ingest_seq: order in which entries were taken in (ingest.files has when and
 --   in which lake batch)
 with
@@ -33,6 +37,28 @@ checks as (
 
 file_holds as (
     select * from ingest.file_holds
+),
+
+forgotten as (
+    select * from staging.stg_corrections where kind = 'forget'
+),
+
+-- files with a bulletin kept out of the marts by a failed check no one accepted
+failing as (
+    select distinct file_sha256 from core.bulletins where not passes_checks
+),
+
+acceptance_reasons as (
+    select
+        file_sha256,
+        list(
+            'accepted on record: bulletin (' || coalesce(period_start::varchar, 'period unknown') || '): '
+            || check_name || ' by ' || accepted_by || ' at '
+            || strftime(timezone('UTC', accepted_at), '%Y-%m-%d %H:%M UTC') || ': ' || note
+            order by period_start, bulletin_id, check_name
+        ) as reasons,
+    from core.bulletin_acceptances
+    group by file_sha256
 ),
 
 current_files as (
@@ -62,13 +88,27 @@ final as (
         current_files.issue_date_source,
         current_files.encoding,
         case
+            when forgotten.file_sha256 is not null then 'forgotten'
             when file_holds.reason is not null then 'quarantined'
-            when current_files.status = 'loaded' and warehouse_reasons.reasons is not null then 'partial'
+            when current_files.status = 'loaded' and failing.file_sha256 is not null then 'partial'
+            when current_files.status = 'partial' and failing.file_sha256 is null
+                and acceptance_reasons.file_sha256 is not null then 'loaded'
             else current_files.status
         end as status,
         case
+            when forgotten.file_sha256 is not null then list_concat(
+                [
+                    'forgotten on record by ' || forgotten.decided_by || ' at '
+                    || strftime(timezone('UTC', forgotten.decided_at), '%Y-%m-%d %H:%M UTC') || ': ' || forgotten.note
+                ],
+                current_files.reasons
+            )
             when file_holds.reason is not null then list_concat([file_holds.reason], current_files.reasons)
-            else list_concat(current_files.reasons, coalesce(warehouse_reasons.reasons, []))
+            else list_concat(
+                current_files.reasons,
+                coalesce(warehouse_reasons.reasons, []),
+                coalesce(acceptance_reasons.reasons, [])
+            )
         end as reasons,
         current_files.ingest_seq,
     from current_files
@@ -77,6 +117,13 @@ final as (
         and current_files.status in ('loaded', 'partial')
     left join file_holds
         on file_holds.file_sha256 = current_files.file_sha256
+        and current_files.status in ('loaded', 'partial')
+    left join forgotten on forgotten.file_sha256 = current_files.file_sha256
+    left join failing
+        on failing.file_sha256 = current_files.file_sha256
+        and current_files.status in ('loaded', 'partial')
+    left join acceptance_reasons
+        on acceptance_reasons.file_sha256 = current_files.file_sha256
         and current_files.status in ('loaded', 'partial')
 )
 

@@ -1,6 +1,7 @@
 -- grain: one row per city per published week.
 -- unique_key: city, week_start
--- not_null: city, week_start, week_end, bulletin_id, prev_week_published, units_on_list
+-- not_null: city, week_start, week_end, bulletin_id, prev_week_published, units_on_list,
+--   prev_week_status
 -- description: Each city's week-over-week figures from its weekly bulletin. Only bulletins
 --   that pass their checks and are not superseded count; weeks are compared within a city.
 --   A figure the city's format does not print is NULL, and so is what is computed from it
@@ -37,10 +38,20 @@
 -- column: overdue_units: units with overdue cases, as printed: the length of the list
 -- column: bulletin_id: the bulletin the week's figures come from (core.bulletins)
 -- column: issue_date: issue date of the page that bulletin was printed in
+-- column: prev_week_status: what the previous week (week_start - 7 days) is: published;
+--   failed_checks (printed, but its bulletin failed a check: core.failed_weeks, a gap with
+--   that reason); or not_published (no bulletin of it at all)
+-- column: prev_week_failed_checks: the checks the previous week's bulletin failed, comma
+--   separated (units_sum_to_overdue, closure_rate_matches), when prev_week_status is
+--   failed_checks; NULL otherwise
 with
 
 weeks as (
     select * from core.published_weeks
+),
+
+failed_weeks as (
+    select * from core.failed_weeks
 ),
 
 unit_weeks as (
@@ -115,10 +126,20 @@ final as (
         figures.overdue_units,
         figures.bulletin_id,
         figures.issue_date,
+        case
+            when prev.week_start is not null then 'published'
+            when prev_failed.week_start is not null then 'failed_checks'
+            else 'not_published'
+        end as prev_week_status,
+        case when prev.week_start is null then array_to_string(prev_failed.failed_checks, ', ') end
+            as prev_week_failed_checks,
     from figures
     left join figures as prev
         on prev.city = figures.city
         and prev.week_start = figures.week_start - 7
+    left join failed_weeks as prev_failed
+        on prev_failed.city = figures.city
+        and prev_failed.week_start = figures.week_start - 7
     left join list_counts
         on list_counts.city = figures.city
         and list_counts.week_start = figures.week_start

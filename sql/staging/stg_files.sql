@@ -6,11 +6,16 @@
 --   (the latest recorded at that path): a page rewritten at the same path replaces the
 --   earlier content, whose rows leave the models (they stay in raw and in the lake). A
 --   duplicate file shares the sha256 of a taken one and is never counted twice (its path
---   keeps the content in use); quarantined and skipped entries have no rows.
+--   keeps the content in use); quarantined and skipped entries have no rows. A content
+--   forgotten on record (`bulletins forget`, staging.stg_corrections) is not among them.
 with
 
 files as (
     select * from ingest.files
+),
+
+forgotten as (
+    select file_sha256 from staging.stg_corrections where kind = 'forget'
 ),
 
 current_contents as (
@@ -36,6 +41,7 @@ taken as (
     where status in ('loaded', 'partial')
         and file_sha256 in (select file_sha256 from current_contents)
         and file_sha256 not in (select file_sha256 from ingest.file_holds)
+        and file_sha256 not in (select file_sha256 from forgotten)
 ),
 
 final as (

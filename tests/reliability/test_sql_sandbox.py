@@ -8,6 +8,7 @@ was. The warehouse's own tables stay readable.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,9 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         con.close()
     pq.write_table(pa.table({"secret": [CANARY]}), wh / "lake" / "files" / "b-0001.parquet")
+    # DuckDB's spill folder beside the file, as a query that spilled leaves it (issue 16):
+    # DuckDB allows its temp_directory, so SQL could write there and fill the warehouse's disk.
+    (wh / "bulletins.duckdb.tmp").mkdir()
     outside = root / "outside"
     outside.mkdir()
     (outside / "secret.csv").write_text(f"secret\n{CANARY}\n")
@@ -84,6 +88,14 @@ def statements(root: Path) -> dict[str, list[str]]:
             f"call enable_logging(storage = 'file', storage_path = '{out}/logs')",
             "create persistent secret leaked (type s3, key_id 'k', secret 's')",
             f"select 1; copy (select 1 as x) to '{out}/second.csv'",
+            # issue 16: the spill folder inside the warehouse
+            f"copy (select 1 as x) to '{wh}/bulletins.duckdb.tmp/copied.csv'",
+            f"copy ingest.files to '{wh}/bulletins.duckdb.tmp/files.parquet' (format parquet)",
+            f"export database '{wh}/bulletins.duckdb.tmp/exported'",
+            f"attach '{wh}/bulletins.duckdb.tmp/new.duckdb' as spill_db (read_write)",
+            f"attach '{wh}/bulletins.duckdb.tmp/other.duckdb' as spill_db",
+            "set temp_directory = ''",
+            "set memory_limit = '100GB'",
         ],
         "read": [
             f"select * from read_csv('{out}/secret.csv')",
@@ -196,3 +208,112 @@ def test_bulletins_shell_passes_sql_and_options_through(place: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0 and result.stdout.splitlines() == ["answer", "42"], result.stdout + result.stderr
+
+
+def test_bulletins_shell_refuses_a_file_flag_before_duckdb_starts(place: Path, reliability) -> None:
+    """Issue 16: `bulletins shell -f FILE` read any file (shown in duckdb's parser error)."""
+    wh = place / "wh"
+    secret = place / "outside" / "secret.csv"
+    for flags in (["-f", str(secret)], ["-init", str(secret)], ["-cmd", f".read {secret}"], ["-csv", "-unsigned"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "flows", "shell", "--warehouse", str(wh), *flags],
+            input="select 1;\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        lines = result.stderr.strip().splitlines()
+        ok = (
+            result.returncode == 2
+            and len(lines) == 1
+            and lines[0].startswith("error: Invalid value: bulletins shell does not pass on ")
+            and CANARY not in result.stdout + result.stderr
+            and result.stdout == ""
+        )
+        reliability.record(
+            "16 bulletins shell passes on only an allow-list of duckdb flags",
+            " ".join(["bulletins shell", *flags]).replace(str(place), "<tmp>"),
+            f"exit {result.returncode}: {(lines or [''])[0][:90]}",
+            ok,
+        )
+        assert ok, result.stdout + result.stderr
+
+
+def test_the_shell_spills_nothing_and_keeps_its_memory_limit(place: Path, reliability) -> None:
+    wh = place / "wh"
+    sql = (
+        "select current_setting('memory_limit') as m, current_setting('temp_directory') as t, "
+        "current_setting('enable_external_access') as e, current_setting('lock_configuration') as l"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flows", "shell", "--warehouse", str(wh), "-csv", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BULLETINS_QUERY_MEMORY_LIMIT": "200MB"},
+    )
+    found = result.stdout.splitlines()
+    ok = result.returncode == 0 and found == ["m,t,e,l", "190.7 MiB,,false,true"]
+    reliability.record(
+        "16 ad-hoc SQL is bounded (duckdb shell)",
+        "settings of `bulletins shell` with BULLETINS_QUERY_MEMORY_LIMIT=200MB",
+        " ".join(found[1:]) or result.stderr[:90],
+        ok,
+    )
+    assert ok, result.stdout + result.stderr
+    runaway = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows",
+            "shell",
+            "--warehouse",
+            str(wh),
+            "-csv",
+            "select length(list(range)) from range(50000000)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "BULLETINS_QUERY_MEMORY_LIMIT": "64MB"},
+    )
+    ok = runaway.returncode != 0 and "Out of Memory" in runaway.stderr
+    reliability.record(
+        "16 ad-hoc SQL is bounded (duckdb shell)",
+        "a 50-million-element list in 64MB",
+        f"exit {runaway.returncode}: {runaway.stderr.strip()[:90]}",
+        ok,
+    )
+    assert ok, runaway.stdout + runaway.stderr
+
+
+def test_query_is_bounded_in_time_and_memory(place: Path, reliability) -> None:
+    """Issue 16: a runaway query used 5.1 GB and ran for as long as it liked."""
+    import time
+
+    wh = place / "wh"
+    started = time.monotonic()
+    slow = runner.invoke(
+        app, ["query", "select sum(i * i % 7) from range(100000000000) t(i)", "--timeout", "1", "--warehouse", str(wh)]
+    )
+    seconds = time.monotonic() - started
+    ok = slow.exit_code == 1 and slow.output.startswith("error: query took longer than 1 s") and seconds < 20
+    reliability.record(
+        "16 ad-hoc SQL is bounded (bulletins query)",
+        "a 10^11-row scan with --timeout 1",
+        f"exit {slow.exit_code} after {seconds:.1f} s: {slow.output.strip()[:80]}",
+        ok,
+    )
+    assert ok, slow.output
+    big = runner.invoke(
+        app, ["query", "select list(i) from range(50000000) t(i)", "--memory-limit", "64MB", "--warehouse", str(wh)]
+    )
+    ok = big.exit_code == 1 and big.output.startswith("error: query needs more memory than its limit of 64MB")
+    reliability.record(
+        "16 ad-hoc SQL is bounded (bulletins query)",
+        "a 50-million-element list with --memory-limit 64MB",
+        f"exit {big.exit_code}: {big.output.strip()[:80]}",
+        ok,
+    )
+    assert ok, big.output
+    assert not any((wh / "bulletins.duckdb.tmp").iterdir()), "something spilled into the warehouse"
