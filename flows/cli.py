@@ -2,7 +2,9 @@
 
 Every failure ends in one line on stderr, `error: <what happened>: <what to do>`, and a
 non-zero exit code (1; 2 for a mistyped command line; 130 for Ctrl-C). The commands raise;
-`OneLineErrors` below is the one place that turns exceptions into that line.
+`OneLineErrors` below is the one place that turns exceptions into that line. Apart from
+failures: `status --fail-if-stale` exits 3 on a stale feed (EXIT_STALE), `run` 75 when a
+stuck run holds the lock (EX_TEMPFAIL).
 """
 
 from __future__ import annotations
@@ -171,6 +173,8 @@ def _fail(message: str, exc: BaseException | None = None) -> None:
 
 # sysexits.h: a temporary failure, try again later (a skipped run whose lock holder is stuck).
 EX_TEMPFAIL = 75
+# `status --fail-if-stale`: a city's feed is stale (2 stays a mistyped command line).
+EXIT_STALE = 3
 
 
 @contextmanager
@@ -541,17 +545,21 @@ def status(
     stale_after: Annotated[
         int | None,
         typer.Option(
-            help="Warn (exit 2) when no new week was published this many days after the latest week's end "
+            help="Warn when no new week was published this many days after the latest week's end "
             "[env BULLETINS_STALE_AFTER_DAYS; default 14]"
         ),
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Judge freshness on this day, YYYY-MM-DD [default: today]")] = None,
+    fail_if_stale: Annotated[
+        bool,
+        typer.Option("--fail-if-stale", help=f"Exit {EXIT_STALE} when a feed is stale (for cron jobs and monitors)"),
+    ] = False,
 ) -> None:
     """Files by status, problem files with reasons, bulletins of unknown format, how old the latest week is.
 
-    Entries whose file is no longer in the inbox are listed apart ("gone from the inbox") and
-    left out of the totals. Exit code 2 when the feed is stale (no new week for longer than
-    --stale-after).
+    Entries whose file is no longer in the inbox are listed apart (已移出收件箱) and left out of
+    the totals. A stale feed (no new week for longer than --stale-after) is a warning on
+    stderr, exit 0; with --fail-if-stale, exit 3. Exit 2 is a mistyped command line only.
     """
     from flows.settings import local_today
     from flows.warehouse.db import verify_readable
@@ -560,6 +568,7 @@ def status(
         files_by_status,
         files_with_status,
         gone_from_inbox,
+        inferred_mark,
         problem_files,
         read_freshness,
         unknown_format_files,
@@ -581,48 +590,56 @@ def status(
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
         freshness = read_freshness(con, today, stale_after if stale_after is not None else settings.stale_after_days)
-    typer.echo("files by status: " + (", ".join(f"{s} {n}" for s, n in by_status.items()) or "none"))
+    from flows.reporting.labels import reason_label, status_label
+    from flows.reporting.run_summary import freshness_line, stale_warning
+
+    def reasons(texts: Sequence[str]) -> str:
+        return "；".join(reason_label(r) for r in texts)
+
+    def status_cell(status: str) -> str:  # 4 CJK characters wide at most: the paths line up
+        return status_label(status) + "　" * max(0, 4 - len(status_label(status)))
+
+    counts = "，".join(f"{status_label(s)} {n}" for s, n in by_status.items()) or "无"
+    typer.echo(f"各状态文件数：{counts}")
     if gone is None and explicit:
-        typer.echo(f"note: the inbox {look_in} is not a folder: entries not checked against it (--inbox)")
+        typer.echo(f"注意：收件箱 {look_in} 不是文件夹，未核对哪些文件已移出（--inbox）")
     elif gone:
-        typer.echo(
-            f"gone from the inbox (已移出收件箱), not in the totals: {len(gone)}; their rows stay in the warehouse "
-            "until `bulletins forget`:"
-        )
+        typer.echo(f"已移出收件箱（不计入上面的合计）：{len(gone)} 个；其记录留在仓库里，直到 `bulletins forget`：")
         for p in gone:
-            typer.echo(_shown(f"  {p.status:<11} {p.path}"))
+            typer.echo(_shown(f"  {status_cell(p.status)} {p.path}"))
     if forgotten:
-        typer.echo("forgotten on record (`bulletins forget --undo` takes them back):")
+        typer.echo("已撤回的文件（`bulletins forget --undo` 可恢复）：")
         for p in forgotten:
-            typer.echo(_shown(f"  {p.path}: {p.reasons[0] if p.reasons else ''}"))
+            typer.echo(_shown(f"  {p.path}：{reason_label(p.reasons[0]) if p.reasons else ''}"))
     if problems:
-        typer.echo("partial, quarantined and skipped entries:")
+        typer.echo("部分入库、已隔离和未读取的文件：")
         for p in problems:
-            typer.echo(_shown(f"  {p.status:<11} {p.path}: {'; '.join(p.reasons)}"))
+            typer.echo(_shown(f"  {status_cell(p.status)} {p.path}：{reasons(p.reasons)}"))
     if unknown:
-        typer.echo("bulletins of unknown format (their text loaded as articles; README: Adding a city):")
+        typer.echo("未知格式的通报（正文已作为文章入库；README：Adding a city）：")
         for p in unknown:
             typer.echo(
-                _shown(f"  {p.path}: {'; '.join(r.removeprefix('unknown bulletin format: ') for r in p.reasons)}")
+                _shown(f"  {p.path}：{'；'.join(r.removeprefix('unknown bulletin format: ') for r in p.reasons)}")
             )
     if left_out:
-        typer.echo("bulletins left out of the marts:")
+        typer.echo("未计入统计表（marts）的通报：")
         for b in left_out:
             typer.echo(
                 _shown(
-                    f"  {b.city or '?'} week {b.period_start or '?'} (issue {b.issue_date or '?'}) in {b.path}: "
-                    f"{'; '.join(b.reasons)}"
+                    f"  {b.city or '?'} {b.period_start or '?'} 起的一周"
+                    f"（{b.issue_date or '?'} 刊{inferred_mark(b.issue_date_source) if b.issue_date else ''}）"
+                    f"，文件 {b.path}：{reasons(b.reasons)}"
                 )
             )
     stale = False
     for city in freshness:
-        typer.echo(_shown(city.line()))
+        typer.echo(_shown(freshness_line(city)))
     for city in freshness:
-        if warning := city.warning():
+        if warning := stale_warning(city):
             typer.echo(f"warning: {_shown(warning)}", err=True)
             stale = True
-    if stale:
-        raise typer.Exit(code=2)
+    if stale and fail_if_stale:
+        raise typer.Exit(code=EXIT_STALE)
 
 
 def _out_folder(path: Path | None) -> Path | None:
@@ -648,6 +665,21 @@ def _parse_day(text: str | None, option: str) -> date | None:
     raise AssertionError  # unreachable: _fail exits
 
 
+def _report_formats(values: list[str] | None) -> list[str] | None:
+    """--format: html, md, pdf, png, repeated or comma-separated; else exit 2 naming --format."""
+    from flows.reporting.weekly_report import FORMATS
+
+    if not values:
+        return None
+    chosen = [v.strip().lower() for value in values for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in FORMATS]
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"must be {', '.join(FORMATS)}, not {', '.join(unknown) or 'nothing'}", param_hint="--format"
+        )
+    return [f for f in FORMATS if f in chosen]
+
+
 @app.command()
 def report(
     week: Annotated[
@@ -660,29 +692,48 @@ def report(
         Path | None,
         typer.Option(help="Folder to write into [default: <warehouse>/reports]", callback=_out_folder),
     ] = None,
+    format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="html, md, pdf or png; repeat it or separate with commas (default: html and md). "
+            "pdf (A4) and png (a phone-width long image) need Chromium: apt-get install chromium",
+            callback=_report_formats,
+        ),
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Write the weekly report (report-<week_start>.html and .md) of a published week.
+    """Write the weekly report (report-<week_start>.html and .md; .pdf, .png on request) of a published week.
 
     With several cities in the warehouse, one report per city, named report-<city>-<week_start>.
     """
-    from flows.reporting.weekly_report import NoPublishedWeek, write_reports
+    from flows.reporting.browser import BROWSER_ERRORS, find_chromium
+    from flows.reporting.weekly_report import BROWSER_FORMATS, DEFAULT_FORMATS, NoPublishedWeek, write_reports
     from flows.warehouse.readers import CityNotChosen, WeekNotPublished, resolve_cities
 
+    formats = format or list(DEFAULT_FORMATS)
     day = _parse_day(week, "--week")
     settings = Settings.resolve(None, warehouse)
+    if BROWSER_FORMATS & set(formats):
+        try:
+            find_chromium()  # before anything is written: one clear line when it is missing
+        except BROWSER_ERRORS as exc:
+            _fail(str(exc))
     with _reading(settings) as con:
         try:
             cities = resolve_cities(con, city)
             if not cities:
                 raise NoPublishedWeek("no published week in the warehouse yet: nothing to report")
-            written = write_reports(con, out if out is not None else settings.reports_dir, cities, day)
+            written = write_reports(con, out if out is not None else settings.reports_dir, cities, day, formats)
         except (NoPublishedWeek, WeekNotPublished, CityNotChosen) as exc:
             _fail(str(exc))
+        except BROWSER_ERRORS as exc:
+            _fail(f"report not drawn by Chromium: {exc}", exc)
     for w in written:
         typer.echo(f"report of {_shown(w.city)}, week {w.week_start}:")
-        typer.echo(f"  {_shown(w.html)}")
-        typer.echo(f"  {_shown(w.markdown)}")
+        for path in w.files:
+            typer.echo(f"  {_shown(path)}")
 
 
 @app.command()
@@ -693,25 +744,64 @@ def export(
     ] = None,
     city: Annotated[str | None, typer.Option(help="Only this city [default: every city]")] = None,
     out: Annotated[Path, typer.Option(help="Folder to write into", callback=_out_folder)] = Path("."),
+    headers: Annotated[
+        str, typer.Option(help="zh: Chinese headers (未办结件); en: the columns' own names (unresolved), for SQL")
+    ] = "zh",
+    all_columns: Annotated[
+        bool, typer.Option("--all-columns", help="Also the marts' internal columns (prev_*, unit_list, ids)")
+    ] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Export both marts as files people open: xlsx (one sheet each), csv (with a BOM) or parquet.
+    """Export the marts as files people open: xlsx (one sheet each), csv (with a BOM) or parquet.
 
-    Headers read `未办结件 (unresolved)`; values are the marts' own, unrounded.
+    Chinese headers, the analyst's columns, 是/否 and 新上榜/连续上榜/退出 in xlsx and csv;
+    numbers are the marts' own, unrounded. README: Take the marts away.
     """
-    from flows.reporting.exports import FORMATS, NothingToExport, export_marts
+    from flows.reporting.exports import FORMATS, HEADERS, NothingToExport, export_marts
 
     if format not in FORMATS:
         _fail(f"--format must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+    if headers not in HEADERS:
+        raise typer.BadParameter(f"must be {' or '.join(HEADERS)}, not {headers!r}", param_hint="--headers")
     day = _parse_day(week, "--week")
     settings = Settings.resolve(None, warehouse)
     with _reading(settings) as con:
         try:
-            paths = export_marts(con, format, out, city=city, week=day)
+            paths = export_marts(con, format, out, city=city, week=day, headers=headers, all_columns=all_columns)
         except NothingToExport as exc:
             _fail(str(exc))
     for path in paths:
         typer.echo(_shown(path))
+
+
+@app.command()
+def explain(
+    file: Annotated[Path, typer.Argument(help="The file to explain (any file the inbox takes)")],
+    format: Annotated[str, typer.Option("--format", help="text (for people) or json")] = "text",
+) -> None:
+    """Show how one file is read, writing nothing: decoded text, blocks, tables, formats, checks.
+
+    The tool for adding a city (README: Adding a city): which format claimed each bulletin or
+    why none did, the figures and every check with the numbers it compared, the issue date
+    and its source, and the status the inbox would record.
+    """
+    from flows.reporting.explain import explain as explain_file
+    from flows.reporting.explain import render_text
+
+    if format not in ("text", "json"):
+        raise typer.BadParameter(f"must be text or json, not {format!r}", param_hint="--format")
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}")
+    out = explain_file(file.name, data)
+    if format == "json":
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=_json_default))
+    else:
+        for line in render_text(out).split("\n"):  # each line made safe for the terminal
+            typer.echo(_shown(line))
 
 
 @app.command()
@@ -861,16 +951,41 @@ def serve(
     inbox: InboxOpt = None,
     warehouse: WarehouseOpt = None,
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of the cron (testing)")] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on; 0.0.0.0 opens the UI and the reports to the network, without a password"
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the Prefect UI (its server's, when serve starts it)")
+    ] = 4200,
+    reports_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the weekly reports, read-only: http://HOST:PORT/reports/")
+    ] = 4201,
 ) -> None:
-    """Serve bulletin-etl on a schedule (starts a local Prefect server if PREFECT_API_URL is unset)."""
+    """Serve bulletin-etl on a schedule (starts a local Prefect server if PREFECT_API_URL is unset).
+
+    The Prefect UI on http://HOST:4200 and the weekly reports on http://HOST:4201/reports/;
+    a port in use is one error line and exit 1.
+    """
     settings = Settings.resolve(inbox, warehouse)
     _configure_prefect(settings)
     _check_schedule(cron, timezone, interval)
+    if port == reports_port:
+        raise typer.BadParameter(f"must differ from --port ({port})", param_hint="--reports-port")
     from flows.orchestration.serve import serve as serve_flow
 
     validate_paths(settings)
     serve_flow(
-        cron=cron, timezone=timezone, inbox=str(settings.inbox), warehouse=str(settings.warehouse), interval_s=interval
+        cron=cron,
+        timezone=timezone,
+        inbox=str(settings.inbox),
+        warehouse=str(settings.warehouse),
+        interval_s=interval,
+        host=host,
+        port=port,
+        reports_port=reports_port,
     )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import os
 import re
-import urllib.parse
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from flows.text.notify_address import Target
 
 _N = TypeVar("_N", int, float)
 
@@ -81,7 +83,8 @@ class Settings:
     parse_workers: int = DEFAULT_PARSE_WORKERS
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
-    notify_url: str | None = None  # a webhook for notifications (README, "Notifications")
+    # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (README, "Notifications").
+    notify_url: str | None = None
     notify_streak_weeks: int = DEFAULT_NOTIFY_STREAK_WEEKS
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
@@ -96,6 +99,18 @@ class Settings:
     def writer_db_path(self) -> Path:
         """The file a run (or rebuild) writes, then publishes as `db_path`; no reader opens it."""
         return self.warehouse / ".writer" / "bulletins.duckdb"
+
+    @property
+    def notify_targets(self) -> list[Target]:
+        """The addresses in `notify_url`, each with its channel (checked by `resolve`)."""
+        from flows.text.notify_address import parse_targets
+
+        return parse_targets(self.notify_url)
+
+    @property
+    def notify_state_path(self) -> Path:
+        """Which alerts are on and who was told (README, "Notifications"): beside the snapshot, not in it."""
+        return self.warehouse / "notify-state.json"
 
     @property
     def lake_dir(self) -> Path:
@@ -184,47 +199,42 @@ def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N, maximum:
 
 
 def _env_url(name: str) -> str | None:
-    """An http(s) URL with a host from the environment, or None when unset or empty.
+    """The notification addresses from the environment (one or several), or None when unset or empty.
 
-    The message never repeats the value: a webhook URL carries its secret (`access_token=`).
+    Each address is checked (`flows.text.notify_address`); the message names the address
+    by its place and never repeats it: a webhook URL carries its secret (`access_token=`).
 
     >>> _env_url("BULLETINS_NOT_SET") is None
     True
     """
+    from flows.text.notify_address import APPRISE, TargetError, parse_targets
+
     text = os.environ.get(name, "").strip()
     if not text:
         return None
-    problem = url_problem(text)
-    if problem:
-        raise SettingsError(f"{name} {problem} (value not shown: it may hold a token)")
+    try:
+        for n, target in enumerate(parse_targets(text), start=1):
+            if target.channel == APPRISE and not _apprise_knows(target.scheme):
+                raise TargetError(f"address {n} is a {target.scheme}:// address, which no channel sends to")
+    except TargetError as exc:
+        raise SettingsError(
+            f"{name} must hold webhook or e-mail addresses (e.g. https://oapi.dingtalk.com/robot/send?access_token=..., "
+            f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..., mailtos://user:password@smtp.example.com?to=...), "
+            f"but its {exc} (value not shown: it may hold a token)"
+        ) from None
     return text
 
 
-def url_problem(url: str) -> str | None:
-    """What makes `url` unusable for an HTTP post, or None.
+def _apprise_knows(scheme: str) -> bool:
+    """Whether apprise sends to `scheme://` (imported only for such an address: loading its plugins takes
+    a second, and warns of `imghdr`, a DeprecationWarning of its own)."""
+    import warnings
 
-    >>> url_problem("oapi.dingtalk.com/robot/send?access_token=x")
-    'must be an http:// or https:// URL, e.g. https://oapi.dingtalk.com/robot/send?access_token=..., but has no scheme'
-    >>> url_problem("https://example.org/hook?key=1") is None
-    True
-    """
-    example = "e.g. https://oapi.dingtalk.com/robot/send?access_token=..."
-    try:
-        parts = urllib.parse.urlsplit(url)
-        _ = parts.port  # raises on a port that is no number
-    except ValueError:
-        return f"must be an http:// or https:// URL, {example}, but is not a valid URL"
-    scheme = parts.scheme.lower()
-    if scheme and scheme not in {"http", "https"}:
-        shown = scheme if re.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme) else "other"
-        return f"must be an http:// or https:// URL, {example}, not a {shown}: URL"
-    if not scheme or "://" not in url:
-        return f"must be an http:// or https:// URL, {example}, but has no scheme"
-    if not parts.hostname:
-        return f"must be an http:// or https:// URL, {example}, but names no host"
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return f"must be an http:// or https:// URL, {example}, but holds spaces or control characters"
-    return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from apprise.manager_plugins import NotificationManager
+
+        return scheme in NotificationManager().schemas()
 
 
 _MEMORY_RE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B|B)", re.IGNORECASE)

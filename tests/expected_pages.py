@@ -65,6 +65,10 @@ def summarise(result: ParsedPage | Rejection) -> dict[str, Any]:
             ]
             for u in bulletin.units
         ]
+        row["scores"] = [
+            [s.unit_group, s.unit_name_raw, s.score, s.grade, s.rank, s.score_list, s.no_data, s.row_no, s.line_no]
+            for s in bulletin.scores
+        ]
         bulletins.append(row)
     return _plain(
         {

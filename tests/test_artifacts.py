@@ -15,7 +15,13 @@ from flows.orchestration.artifacts import (
     WEEKLY_REPORT_LINK_KEY,
     publish_run_artifacts,
 )
-from flows.reporting.run_summary import UNIT_TABLE_HEADERS, build_summary_markdown, read_run_report, read_unit_table
+from flows.reporting.run_summary import (
+    UNIT_TABLE_HEADERS,
+    build_summary_markdown,
+    read_run_report,
+    read_unit_table,
+    run_line,
+)
 from flows.warehouse.db import connection, create_raw_tables
 from flows.warehouse.readers import (
     CityWeek,
@@ -186,31 +192,31 @@ EXPECTED_TABLE = [
 RUN = RunSummary(files_seen=2, files_new=1, files_loaded=1, files_unchanged=1, weeks_loaded=[D(2020, 12, 28)])
 
 EXPECTED_MARKDOWN = """\
-# bulletin-etl run
+# 本次运行（bulletin-etl）
 
-This run: files: 1 new (1 loaded, 0 partial, 0 quarantined), 0 duplicate, 1 unchanged; weeks loaded: 1 (2020-12-28)
+本次运行：新文件 1 个（已入库 1，部分入库 0，已隔离 0），重复 0，未变化 1；入库的周：1 周（2020-12-28）
 
-## Files by status
+## 各状态文件数
 
-| status | files |
+| 状态 | 文件数 |
 | --- | ---: |
-| loaded | 2 |
-| partial | 1 |
-| quarantined | 2 |
-| duplicate | 1 |
-| total | 6 |
+| 已入库 | 2 |
+| 部分入库 | 1 |
+| 已隔离 | 2 |
+| 重复 | 1 |
+| 合计 | 6 |
 
-## Bulletins left out of the marts
+## 未计入统计表的通报
 
-| city | period | issue date | file | reasons |
+| 城市 | 周期 | 刊发日期 | 文件 | 原因 |
 | --- | --- | --- | --- | --- |
-| 驻马店 | 2020-12-14 to 2020-12-20 | 2021-01-05 | 2021-01-05_page.txt | superseded: a later issue printed this period again |
-| 驻马店 | 2020-12-21 to 2020-12-27 | 2020-12-29 | 2020-12-29_page.txt | failed check: totals_add_up; failed check: units_complete |
+| 驻马店 | 2020-12-14 至 2020-12-20 | 2021-01-05 | 2021-01-05_page.txt | 已被取代：更晚一期重新刊印了同一周 |
+| 驻马店 | 2020-12-21 至 2020-12-27 | 2020-12-29 | 2020-12-29_page.txt | 校验未通过：totals_add_up；校验未通过：units_complete |
 
-## City closure rate
+## 各城市结案率
 
-三门峡, week 2021-02-27 to 2021-03-05: no closure rate (its bulletin prints no cases due).
-驻马店, week 2020-12-28 to 2021-01-03: closure rate 91.37% (+1.25 pp on the week before).
+三门峡，2021-02-27 至 2021-03-05 的一周：无结案率（该期通报没有应结案数）。
+驻马店，2020-12-28 至 2021-01-03 的一周：结案率 91.37%（较上周 +1.25 个百分点）。
 """
 
 
@@ -263,41 +269,40 @@ def test_summary_totals_leave_out_entries_gone_from_the_inbox(db_path: Path, tmp
         (inbox / path).write_text("x", encoding="utf-8")
     _, everything = read_run_report(db_path, RUN)
     _, without_gone = read_run_report(db_path, RUN, inbox)
-    total = re.compile(r"\| total \| (\d+) \|")
+    total = re.compile(r"\| 合计 \| (\d+) \|")
     assert int(total.search(everything)[1]) == len(paths)
     assert int(total.search(without_gone)[1]) == len(paths) - 1
 
 
 def test_summary_markdown_first_week_and_nothing_left_out() -> None:
     markdown = build_summary_markdown(
-        "files: 1 new",
+        "新文件 1 个",
         {"loaded": 1},
         [],
         [CityWeek("驻马店", D(2020, 12, 14), D(2020, 12, 20), 0.9058, None)],
     )
     assert markdown == (
-        "# bulletin-etl run\n\nThis run: files: 1 new\n\n"
-        "## Files by status\n\n| status | files |\n| --- | ---: |\n| loaded | 1 |\n| total | 1 |\n\n"
-        "## Bulletins left out of the marts\n\n"
-        "None: every bulletin passed its checks and none is superseded.\n\n"
-        "## City closure rate\n\n"
-        "驻马店, week 2020-12-14 to 2020-12-20: closure rate 90.58% "
-        "(no change to show: the week before was not published).\n"
+        "# 本次运行（bulletin-etl）\n\n本次运行：新文件 1 个\n\n"
+        "## 各状态文件数\n\n| 状态 | 文件数 |\n| --- | ---: |\n| 已入库 | 1 |\n| 合计 | 1 |\n\n"
+        "## 未计入统计表的通报\n\n"
+        "无：每期通报都通过了校验，也没有被重印取代的。\n\n"
+        "## 各城市结案率\n\n"
+        "驻马店，2020-12-14 至 2020-12-20 的一周：结案率 90.58%（上周未发布，无从比较）。\n"
     )
 
 
 def test_pipes_in_paths_do_not_break_the_table() -> None:
     markdown = build_summary_markdown("x", {}, [LeftOutBulletin(None, None, None, "a|b.txt", ["superseded"])], [])
-    assert "|  | unknown |  | a\\|b.txt | superseded |" in markdown
+    assert "|  | 未知 |  | a\\|b.txt | superseded |" in markdown
 
 
 def test_empty_warehouse_says_there_is_nothing_yet(tmp_path: Path) -> None:
     expected = (
-        "# bulletin-etl run\n\nThis run: files: 0 new (0 loaded, 0 partial, 0 quarantined), "
-        "0 duplicate, 0 unchanged; weeks loaded: none\n\n"
-        "## Files by status\n\nNo files recorded yet.\n\n"
-        "## Bulletins left out of the marts\n\nNo bulletins loaded yet.\n\n"
-        "## City closure rate\n\nNo marts yet: no published week has been built.\n"
+        "# 本次运行（bulletin-etl）\n\n本次运行：新文件 0 个（已入库 0，部分入库 0，已隔离 0），"
+        "重复 0，未变化 0；入库的周：无\n\n"
+        "## 各状态文件数\n\n尚无文件记录。\n\n"
+        "## 未计入统计表的通报\n\n尚无通报入库。\n\n"
+        "## 各城市结案率\n\n尚无统计表：还没有已发布的周。\n"
     )
     # No database file at all.
     assert read_run_report(tmp_path / "missing.duckdb", RunSummary()) == ([], expected)
@@ -313,8 +318,8 @@ def test_core_without_marts(tmp_path: Path) -> None:
     build_warehouse(db_path, marts=False)
     table, markdown = read_run_report(db_path, RUN)
     assert table == []
-    assert "| 驻马店 | 2020-12-21 to 2020-12-27 | 2020-12-29 |" in markdown
-    assert markdown.endswith("## City closure rate\n\nNo marts yet: no published week has been built.\n")
+    assert "| 驻马店 | 2020-12-21 至 2020-12-27 | 2020-12-29 |" in markdown
+    assert markdown.endswith("## 各城市结案率\n\n尚无统计表：还没有已发布的周。\n")
 
 
 def test_published_inside_a_flow_run(prefect_harness, db_path: Path) -> None:
@@ -388,12 +393,12 @@ def test_a_real_run_publishes_the_figures_of_the_marts(prefect_harness, tmp_path
 
     markdown = by_key[SUMMARY_KEY].data
     assert markdown == read_run_report(db_path, summary)[1]
-    assert f"This run: {summary.line()}\n" in markdown
-    assert f"| loaded | {summary.files_loaded} |" in markdown
-    assert f"驻马店, week {week_start} to " in markdown
-    assert f"closure rate {float(rate) * 100:.2f}%" in markdown
+    assert f"本次运行：{run_line(summary)}\n" in markdown
+    assert f"| 已入库 | {summary.files_loaded} |" in markdown
+    assert f"驻马店，{week_start} 至 " in markdown
+    assert f"结案率 {float(rate) * 100:.2f}%" in markdown
     # The bundled weeks are years old: the summary carries the stale-feed warning.
-    assert "## Warnings\n\n- **warning**: feed stale, 驻马店: no new week published for " in markdown
+    assert "## 提醒\n\n- **提醒**：" in markdown
 
     # Every published week loaded got its report; the newest is published as artifacts.
     reports = wh / "reports"

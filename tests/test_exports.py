@@ -16,8 +16,8 @@ from pipeline_helpers import load_without_prefect, make_inbox
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.reporting.exports import write_csv, write_xlsx
-from flows.reporting.labels import COLUMN_LABELS, export_header
+from flows.reporting.exports import column_width, display_width, for_people, write_csv, write_xlsx
+from flows.reporting.labels import COLUMN_LABELS, COLUMNS
 from flows.warehouse import build, lake, lake_audit
 from flows.warehouse.db import connection
 from flows.warehouse.readers import MART_ORDER, mart_rows
@@ -35,6 +35,11 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def marts(db: Path, week: dt.date | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
     with connection(db, read_only=True) as con:
         return {t: mart_rows(con, t, None, week) for t in MARTS}
+
+
+def shown(db: Path, week: dt.date | None = None, all_columns: bool = False) -> dict[str, tuple[list[str], list[tuple]]]:
+    """What xlsx and CSV hold: the analyst's columns (or all), values in Chinese."""
+    return {t: for_people(columns, rows, all_columns) for t, (columns, rows) in marts(db, week).items()}
 
 
 def export(db: Path, *args: str) -> list[Path]:
@@ -55,14 +60,14 @@ def test_xlsx_read_back_equals_the_mart_rows(bundled: Path, tmp_path: Path) -> N
     assert path == tmp_path / "bulletins-marts.xlsx"
     book = load_workbook(path)
     assert book.sheetnames == ["城市周表现", "单位周表现"]
-    expected = marts(bundled)
+    expected = shown(bundled)
     for sheet, table in zip(book.worksheets, MARTS, strict=True):
         columns, rows = expected[table]
         values = list(sheet.iter_rows(values_only=True))
-        assert list(values[0]) == [export_header(c) for c in columns]
+        assert list(values[0]) == [COLUMN_LABELS[c] for c in columns]
         assert values[0][columns.index("unresolved" if "unresolved" in columns else "overdue")] in {
-            "未办结件 (unresolved)",
-            "超时未办结 (overdue)",
+            "未办结件",
+            "超时未办结",
         }
         back = [
             tuple(v.date() if isinstance(v, dt.datetime) else v for v in row) for row in values[1:]
@@ -73,7 +78,7 @@ def test_xlsx_read_back_equals_the_mart_rows(bundled: Path, tmp_path: Path) -> N
                 assert g == pytest.approx(w) if isinstance(w, float) else g == w
     # Rates show as percentages, the cell keeps the mart's value.
     city = book["城市周表现"]
-    rate_col = marts(bundled)["city_week_performance"][0].index("closure_rate") + 1
+    rate_col = expected["city_week_performance"][0].index("closure_rate") + 1
     assert city.cell(row=2, column=rate_col).number_format == "0.00%"
     assert city.cell(row=2, column=rate_col).value == pytest.approx(0.905926454837558)
 
@@ -81,16 +86,90 @@ def test_xlsx_read_back_equals_the_mart_rows(bundled: Path, tmp_path: Path) -> N
 def test_csv_opens_with_a_bom_and_holds_the_mart_rows(bundled: Path, tmp_path: Path) -> None:
     paths = export(bundled, "--format", "csv", "--out", str(tmp_path), "--week", "2021-01-20")
     assert [p.name for p in paths] == ["city_week_performance-2021-01-18.csv", "unit_week_performance-2021-01-18.csv"]
-    expected = marts(bundled, dt.date(2021, 1, 20))
+    expected = shown(bundled, dt.date(2021, 1, 20))
     for path, table in zip(paths, MARTS, strict=True):
-        assert path.read_bytes().startswith(b"\xef\xbb\xbf" + '"城市 (city)",'.encode())  # text is quoted
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf" + '"城市",'.encode())  # text is quoted
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header, *rows = list(csv.reader(handle))
         columns, mart = expected[table]
-        assert header == [export_header(c) for c in columns]
+        assert header == [COLUMN_LABELS[c] for c in columns]
         as_text = [["" if v is None else str(v) for v in row] for row in mart]
         assert rows == as_text and len(rows) > 0
     assert {row[1] for row in as_text} == {"2021-01-18"}
+
+
+def test_xlsx_for_excel_and_wps_chinese_values_analyst_columns_widths_filter(bundled: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    [path] = export(bundled, "--format", "xlsx", "--out", str(tmp_path))
+    units = load_workbook(path)["单位周表现"]
+    header = [c.value for c in units[1]]
+    # Internal columns stay out; the analyst's are there, in the mart's order.
+    for internal in (
+        "榜单",
+        "期号",
+        "上周交办件",
+        "上周未办结件",
+        "上周上榜",
+        "上周分组",
+        "上周组内排名",
+        "上周已发布",
+    ):
+        assert internal not in header
+    assert header[:3] == ["城市", "周起始日", "周截止日"] and "上榜变化" in header and "本周上榜" in header
+    values = [[c.value for c in row] for row in units.iter_rows(min_row=2)]
+    assert {row[header.index("上榜变化")] for row in values} == {"新上榜", "连续上榜", "退出", None}
+    assert {row[header.index("本周上榜")] for row in values} == {"是", "否"}
+    assert {row[header.index("零办结")] for row in values} <= {"是", "否"}
+    assert not {"entered", "stayed", "left", True, False} & {
+        v for row in values for v in row if isinstance(v, str | bool)
+    }
+    # Autofilter over the whole table, the header row frozen.
+    assert units.auto_filter.ref == f"A1:{units.cell(row=1, column=len(header)).column_letter}{units.max_row}"
+    assert units.freeze_panes == "A2"
+    # The unit column fits the longest name (CJK characters count double), not 12.
+    longest = max(display_width(row[header.index("单位")]) for row in values)
+    unit_width = units.column_dimensions[units.cell(row=1, column=header.index("单位") + 1).column_letter].width
+    assert longest > 20 and unit_width == min(60, longest + 2)
+
+
+def test_all_columns_and_english_headers(bundled: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    [path] = export(bundled, "--format", "xlsx", "--out", str(tmp_path), "--all-columns", "--headers", "en")
+    expected = marts(bundled)
+    for sheet, table in zip(load_workbook(path).worksheets, MARTS, strict=True):
+        assert [c.value for c in sheet[1]] == expected[table][0]  # every column, by its own name
+    units = load_workbook(path)["单位周表现"]
+    header = [c.value for c in units[1]]
+    statuses = {row[header.index("prev_week_published")].value for row in units.iter_rows(min_row=2)}
+    assert statuses == {"是", "否"}  # the values stay in Chinese
+    paths = export(bundled, "--format", "csv", "--out", str(tmp_path / "csv"), "--headers", "en")
+    with paths[1].open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header == [c for c in expected["unit_week_performance"][0] if COLUMNS[c].analyst]
+    bad = runner.invoke(app, ["export", "--warehouse", str(bundled.parent), "--headers", "fr"])
+    assert (bad.exit_code, bad.output) == (
+        2,
+        "error: Invalid value for --headers: must be zh or en, not 'fr' (see `root export --help`)\n",
+    )
+
+
+def test_every_mart_column_says_whether_analysts_get_it(bundled: Path) -> None:
+    # Data-driven: the flag next to the label decides; a column without a label is shown, never hidden unseen.
+    from flows.reporting.exports import exported_columns
+
+    columns, _ = marts(bundled)["unit_week_performance"]
+    assert exported_columns(columns) == [c for c in columns if COLUMNS[c].analyst]
+    assert exported_columns([*columns, "score_new_mart"])[-1] == "score_new_mart"
+    assert exported_columns(columns, all_columns=True) == columns
+
+
+def test_column_width_counts_cjk_double_and_is_bounded() -> None:
+    assert display_width("驻马店市城市管理局") == 18 and display_width("abc") == 3
+    assert column_width("单位", ["驻马店市城市管理局"]) == 20
+    assert column_width("单位", ["x" * 200]) == 60 and column_width("a", [1]) == 8
+    assert column_width("未办结率", [0.8714285714285714], "0.00%") == 12
 
 
 # --------------------------------------------------------------------------- no cell becomes a formula
@@ -116,12 +195,12 @@ def test_xlsx_unit_names_like_formulas_are_text_cells(hostile: Path, tmp_path: P
     assert "<f>" not in sheet_xml(path) and "<f " not in sheet_xml(path)
     sheet = load_workbook(path)["单位周表现"]
     header = [c.value for c in sheet[1]]
-    names = {row[header.index("单位 (unit_name)")].value: row for row in sheet.iter_rows(min_row=2)}
+    names = {row[header.index("单位")].value: row for row in sheet.iter_rows(min_row=2)}
     assert set(FORMULA_NAMES) <= set(names)
     for name in FORMULA_NAMES:
-        cell = names[name][header.index("单位 (unit_name)")]
+        cell = names[name][header.index("单位")]
         assert (cell.value, cell.data_type, cell.quotePrefix) == (name, "s", True)
-        dispatched = names[name][header.index("交办件 (dispatched)")]
+        dispatched = names[name][header.index("交办件")]
         assert (dispatched.value, dispatched.data_type) == (10, "n")  # numbers stay numbers
 
 
@@ -133,8 +212,8 @@ def test_xlsx_writer_keeps_formula_like_text_and_negative_numbers(tmp_path: Path
     assert "<f>" not in sheet_xml(path) and "<f " not in sheet_xml(path)
     sheet = load_workbook(path).active
     back = [tuple(c.value for c in row) for row in sheet.iter_rows(min_row=2)]
-    # (XML reads a carriage return in text back as a line feed: openpyxl writes it as is.)
-    assert back == [(text.replace("\r", "\n"), *numbers) for text, *numbers in rows]
+    # (openpyxl writes a carriage return as &#13;: it reads back as itself.)
+    assert back == rows
     assert {row[0].data_type for row in sheet.iter_rows(min_row=2)} == {"s"}
     assert {c.data_type for row in sheet.iter_rows(min_row=2) for c in row[1:]} == {"n"}
 
@@ -145,7 +224,7 @@ def test_csv_unit_names_like_formulas_are_escaped_owasp_style(hostile: Path, tmp
     text = units.read_text(encoding="utf-8-sig")
     with units.open(encoding="utf-8-sig", newline="") as handle:
         header, *rows = list(csv.reader(handle))
-    names = {row[header.index("单位 (unit_name)")] for row in rows}
+    names = {row[header.index("单位")] for row in rows}
     assert {f"'{n}" for n in FORMULA_NAMES} <= names
     assert not any(n in names for n in FORMULA_NAMES)
     for name in FORMULA_NAMES:
@@ -163,15 +242,22 @@ def test_csv_writer_escapes_every_formula_start_and_leaves_numbers(tmp_path: Pat
     assert lines[1] == '"\'=市城管局+驿城区政府",-1,-2.5,""'
 
 
-def test_parquet_export_keeps_names_types_and_labels(bundled: Path, tmp_path: Path) -> None:
-    paths = export(bundled, "--format", "parquet", "--out", str(tmp_path))
+def test_parquet_export_keeps_values_and_types_with_both_names(bundled: Path, tmp_path: Path) -> None:
     expected = marts(bundled)
-    for path, table in zip(paths, MARTS, strict=True):
-        data = pq.read_table(path)
-        columns, rows = expected[table]
-        assert data.column_names == columns
-        assert [tuple(r.values()) for r in data.to_pylist()] == rows
-        assert data.schema.field("week_start").metadata[b"label"].decode() == "周起始日"
+    for headers in ("zh", "en"):
+        paths = export(bundled, "--format", "parquet", "--out", str(tmp_path / headers), "--headers", headers)
+        for path, table in zip(paths, MARTS, strict=True):
+            data = pq.read_table(path)
+            columns, rows = expected[table]
+            analyst = [c for c in columns if COLUMNS[c].analyst]
+            at = [columns.index(c) for c in analyst]
+            assert data.column_names == (analyst if headers == "en" else [COLUMN_LABELS[c] for c in analyst])
+            assert [tuple(r.values()) for r in data.to_pylist()] == [tuple(row[i] for i in at) for row in rows]
+            field = data.schema.field(1)  # week_start, a date: the mart's type
+            assert (field.metadata[b"name"], field.metadata[b"label"].decode()) == (b"week_start", "周起始日")
+            assert str(field.type) == "date32[day]"
+    [everything, _] = export(bundled, "--format", "parquet", "--out", str(tmp_path / "all"), "--all-columns")
+    assert len(pq.read_table(everything).column_names) == len(expected["city_week_performance"][0])
 
 
 @pytest.mark.parametrize(

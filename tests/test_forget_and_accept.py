@@ -246,7 +246,7 @@ def failed_week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, s
     return inbox, root / "wh", hashlib.sha256(failing_sample().encode()).hexdigest()
 
 
-NUMBERS = "units_sum_to_overdue（各单位未办结件合计 130 件，通报的超时未办结 131 件）"
+NUMBERS = "units_sum_to_overdue（各单位未办结件合计 130 件，通报的超时未办结 131 件；原文第101–114行、第95行）"
 
 
 def test_the_week_after_a_failed_week_says_so_never_unpublished(failed_week: tuple[Path, Path, str]) -> None:
@@ -261,13 +261,14 @@ def test_the_week_after_a_failed_week_says_so_never_unpublished(failed_week: tup
     ) in markdown
     assert "| 2020-12-14 | 通报未通过校验 | 通报未通过校验 | — |" in markdown
     assert "| 中国电信驻马店分公司 | 61 | 通报未通过校验 | 52 |" in markdown
-    assert f"| 2020-12-14 | 2020-12-22（通报未通过校验） | {SAMPLE_PAGE.name} | {sha[:16]}-1 |" in markdown
+    assert "| 2020-12-14 | 《驻马店日报》2020年12月22日「时政要闻」版，刊发日期（推断）（通报未通过校验） |" in markdown
+    assert f"| 2020-12-14 | {SAMPLE_PAGE.name} | {sha[:16]}-1 |" in markdown  # the file, in the closing note
     assert f"2020-12-14 起的一周的通报未通过校验：{NUMBERS}，图中留空。" in markdown
     assert "没有发布通报" not in markdown and "未发布" not in markdown
     html = render_html(report)
     assert f"上一周（2020年12月14日—12月20日）的通报未通过校验：{NUMBERS}" in html
     assert "没有发布通报" not in html and "未发布" not in html.replace("未发布通报", "")
-    assert [a["text"] for a in unit_trend_chart(report)["layout"]["annotations"]] == ["通报未通过校验"]
+    assert [slot.gap for slot in unit_trend_chart(report).gaps] == ["通报未通过校验"]
 
 
 def test_a_trend_with_both_kinds_of_gap_names_each(failed_week: tuple[Path, Path, str]) -> None:
@@ -278,7 +279,7 @@ def test_a_trend_with_both_kinds_of_gap_names_each(failed_week: tuple[Path, Path
     assert "| 中国电信驻马店分公司 | 61 | 通报未通过校验 | 52 | 40 | 未发布 | 33 | 35 |" in markdown
     assert "2021-01-04 起的一周没有发布通报，图中留空" in markdown
     assert gap_runs(report) == [(D(2020, 12, 14), D(2020, 12, 14), 1), (D(2021, 1, 4), D(2021, 1, 4), 1)]
-    assert [a["text"] for a in unit_trend_chart(report)["layout"]["annotations"]] == ["通报未通过校验", "未发布"]
+    assert [slot.gap for slot in unit_trend_chart(report).gaps] == ["通报未通过校验", "未发布"]
 
 
 def test_an_accepted_week_is_published_and_the_report_says_who_accepted_it(
@@ -320,24 +321,23 @@ def test_entries_gone_from_the_inbox_are_shown_as_such_and_leave_the_totals(tmp_
     load_without_prefect(inbox, tmp_path / "wh")
     args = ["status", "--warehouse", str(tmp_path / "wh"), "--inbox", str(inbox), "--as-of", "2021-01-01"]
     before = runner.invoke(app, args)
-    assert before.output.splitlines()[0] == "files by status: loaded 2, quarantined 1"
+    assert before.output.splitlines()[0] == "各状态文件数：已入库 2，已隔离 1"
     (inbox / "empty.txt").unlink()
     (inbox / "2020-12-23.txt").unlink()
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[:4] == [
-        "files by status: loaded 1",
-        "gone from the inbox (已移出收件箱), not in the totals: 2; their rows stay in the warehouse until "
-        "`bulletins forget`:",
-        "  loaded      2020-12-23.txt",
-        "  quarantined empty.txt",
+        "各状态文件数：已入库 1",
+        "已移出收件箱（不计入上面的合计）：2 个；其记录留在仓库里，直到 `bulletins forget`：",
+        "  已入库　 2020-12-23.txt",
+        "  已隔离　 empty.txt",
     ]
-    assert "partial, quarantined and skipped entries:" not in result.output
+    assert "部分入库、已隔离和未读取的文件：" not in result.output
     # an inbox that is not there says nothing about its entries
     missing = runner.invoke(app, [*args[:-4], "--inbox", str(tmp_path / "nowhere"), "--as-of", "2021-01-01"])
-    assert missing.output.splitlines()[0] == "files by status: loaded 2, quarantined 1"
-    assert f"note: the inbox {tmp_path / 'nowhere'} is not a folder" in missing.output
+    assert missing.output.splitlines()[0] == "各状态文件数：已入库 2，已隔离 1"
+    assert f"注意：收件箱 {tmp_path / 'nowhere'} 不是文件夹" in missing.output
 
 
 # ------------------------------------------------------------------ the commands, through the run they start

@@ -2,6 +2,7 @@
 
 text           escaping for Markdown and terminals, secrets redacted (stdlib only; any layer)
 parsing        pure: bytes -> records (stdlib only)
+inputs         web pages, Word, Excel, PDF -> the page text the parser reads (lxml, python-docx, openpyxl, pdfplumber)
 warehouse      inbox, lake, DuckDB load, SQL models, readers (DuckDB, pyarrow; no Prefect)
 reporting      text and pages for people, from the readers (no Prefect)
 orchestration  the Prefect flow, serving, artifacts: the only Prefect importers
@@ -26,17 +27,19 @@ ALLOWED_FIRST_PARTY: dict[str, set[str]] = {
     "text": {"text"},
     "settings": {"text"},
     "parsing": {"parsing"},
-    "warehouse": {"parsing", "warehouse", "settings", "text"},
-    "reporting": {"parsing", "warehouse", "reporting", "settings", "text"},
-    "orchestration": {"parsing", "warehouse", "reporting", "orchestration", "settings", "text"},
-    "cli": {"parsing", "warehouse", "reporting", "orchestration", "settings", "cli", "text"},
-    "devtools": {"parsing", "warehouse", "reporting", "orchestration", "settings", "devtools", "text"},
+    "inputs": {"parsing", "inputs", "text"},
+    "warehouse": {"parsing", "inputs", "warehouse", "settings", "text"},
+    "reporting": {"parsing", "inputs", "warehouse", "reporting", "settings", "text"},
+    "orchestration": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "text"},
+    "cli": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "cli", "text"},
+    "devtools": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "devtools", "text"},
     "__main__": {"cli"},
     "__init__": set(),
 }
 # layer -> third-party packages it must not import
 FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
     "parsing": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
+    "inputs": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
     "warehouse": {"prefect", "typer", "rich"},
     "reporting": {"prefect", "typer"},
     "settings": {"prefect", "duckdb", "pyarrow"},
@@ -100,14 +103,15 @@ def test_the_parser_records_and_the_lake_schemas_name_the_same_columns() -> None
     """The parser's records and the lake's Arrow schemas stay in step (lineage and derived columns aside)."""
     import dataclasses
 
-    from flows.parsing.records import Article, Bulletin, BulletinUnitRow
-    from flows.warehouse.schema import ARTICLES, BULLETIN_UNITS, BULLETINS, DERIVED_COLUMNS
+    from flows.parsing.records import Article, Bulletin, BulletinUnitRow, ScoreRow
+    from flows.warehouse.schema import ARTICLES, BULLETIN_SCORES, BULLETIN_UNITS, BULLETINS, DERIVED_COLUMNS
 
     lineage = {"file_sha256", "batch_id", "bulletin_id", "issue_date"}
     pairs = [
         (Article, ARTICLES, {"issue_date"}, "articles"),
-        (Bulletin, BULLETINS, {"units"}, "bulletins"),
+        (Bulletin, BULLETINS, {"units", "scores"}, "bulletins"),
         (BulletinUnitRow, BULLETIN_UNITS, set(), "bulletin_units"),
+        (ScoreRow, BULLETIN_SCORES, set(), "bulletin_scores"),
     ]
     for record, schema, not_stored, table in pairs:
         # a derived column may be in the record too (city: the format sets it, old parts derive it)

@@ -220,6 +220,7 @@ def test_format_declarations_are_a_seed(con: duckdb.DuckDBPyConnection) -> None:
     models.load_seeds(con)
     assert con.execute("select * from seeds.bulletin_formats order by format").fetchall() == [
         ("sanmenxia_weekly", "三门峡", True),
+        ("xuchang_scorecard", "许昌", True),
         ("zhumadian_weekly", "驻马店", False),
     ]
 
@@ -227,7 +228,7 @@ def test_format_declarations_are_a_seed(con: duckdb.DuckDBPyConnection) -> None:
 def test_a_changed_format_declaration_rebuilds_the_models(monkeypatch: pytest.MonkeyPatch) -> None:
     before = build.models_fingerprint()
     monkeypatch.setattr(ZhumadianWeekly, "groups_are_lists", True)
-    assert models.bulletin_formats()[1] == ("zhumadian_weekly", "驻马店", True)
+    assert models.bulletin_formats()[-1] == ("zhumadian_weekly", "驻马店", True)
     assert build.models_fingerprint() != before
 
 
@@ -425,6 +426,12 @@ ARTICLE = (
     "from ingest.files where status = 'loaded' limit 1"
 )
 
+# The golden timeline has no page tables: one cell of a loaded file's table.
+TABLE_CELL = (
+    "insert into raw.page_tables select file_sha256, 1, 'pipe', 1, 1, '部门', '一支队', null, 3, null, batch_id "
+    "from ingest.files where status = 'loaded' limit 1"
+)
+
 # The golden timeline breaks no warehouse rule: a bulletin listing one unit twice (an alias).
 UNIT_TWICE = (
     "insert into raw.bulletin_units by name select * replace ('驿城区人民政府' as unit_name_raw, "
@@ -441,8 +448,35 @@ ACCEPTED = (
     "'units_sum_to_overdue', 'checked', '张三', timestamptz '2026-12-04 08:00:00+00')"
 )
 
+# The golden timeline has weeks only: a month's scorecard (Xuchang's) in a1's file, 3 units.
+SCORECARD = [
+    "insert into raw.bulletins by name select * replace ('a100000000000000-2' as bulletin_id, 2 as seq, "
+    "'xuchang_scorecard' as format, '许昌' as city, 'month' as period_kind, date '2020-11-01' as period_start, "
+    "date '2020-11-30' as period_end) from raw.bulletins where bulletin_id = 'a100000000000000-1'",
+    "insert into raw.bulletin_scores select 'a100000000000000-2', rpad('a1', 64, '0'), '县、市组', name, name, "
+    "score, null, rank, list, false, row_no, 10 + row_no, 'b1' from (values ('甲区', 99.5, 1, 'none', 1), "
+    "('乙区', 98, 2, 'none', 2), ('丙局', 50, null, 'bad', 3)) as t(name, score, rank, list, row_no)",
+    REBUILD,
+]
+
 # Each data test with a change to the golden timeline that breaks its rule.
 VIOLATIONS: dict[str, list[str]] = {
+    "core.bulletin_scores__unique_key": [*SCORECARD, *_duplicate_a_row("core.bulletin_scores")],
+    "core.bulletin_scores__not_null": [*SCORECARD, *_null_in("core.bulletin_scores", "unit_name")],
+    "marts.unit_period_scores__unique_key": [*SCORECARD, *_duplicate_a_row("marts.unit_period_scores")],
+    "marts.unit_period_scores__not_null": [*SCORECARD, *_null_in("marts.unit_period_scores", "bulletin_id")],
+    "unit_period_scores_ranks_follow_scores": [
+        *SCORECARD,
+        "update marts.unit_period_scores set rank = 3 where unit_name = '甲区'",
+    ],
+    "unit_period_scores_no_data_is_not_a_score": [
+        *SCORECARD,
+        "update marts.unit_period_scores set no_data = true where unit_name = '甲区'",
+    ],
+    "unit_period_scores_streaks_add_up": [
+        *SCORECARD,
+        "update marts.unit_period_scores set bad_list_streak = 2 where unit_name = '丙局'",
+    ],
     "core.bulletin_acceptances__unique_key": [ACCEPTED, REBUILD, *_duplicate_a_row("core.bulletin_acceptances")],
     "core.bulletin_acceptances__not_null": [ACCEPTED, REBUILD, *_null_in("core.bulletin_acceptances", "note")],
     "core.failed_weeks__unique_key": _duplicate_a_row("core.failed_weeks"),
@@ -455,6 +489,8 @@ VIOLATIONS: dict[str, list[str]] = {
         "insert into core.published_weeks select * replace (week_start + 3 as week_start, "
         "bulletin_id || 'x' as bulletin_id) from core.published_weeks limit 1",
     ],
+    "core.page_tables__unique_key": [TABLE_CELL, *_duplicate_a_row("core.page_tables")],
+    "core.page_tables__not_null": [TABLE_CELL, *_null_in("core.page_tables", "text")],
     "core.articles__unique_key": [ARTICLE, *_duplicate_a_row("core.articles")],
     "core.articles__not_null": [ARTICLE, *_null_in("core.articles", "body")],
     "core.bulletins__unique_key": _duplicate_a_row("core.bulletins"),

@@ -75,9 +75,10 @@ def test_sanmenxia_2020w35_real_page() -> None:
         ),
         # The 数字城管平台 table stops after 三支队 (the copy ends at [gap]): no 合计 row.
         failed_checks=("table_complete",),
+        check_details=("table_complete: 数字城管平台 (line 207): no 合计 row (the page may be cut off)",),
         line_end=236,
     )
-    assert file_status(page) == ("partial", ["bulletin 1 (2020-11-28): table_complete"])
+    assert file_status(page) == ("partial", [f"bulletin 1 (2020-11-28): {page.bulletins[0].check_details[0]}"])
 
 
 def test_sanmenxia_2021w07_real_page() -> None:
@@ -103,9 +104,13 @@ def test_sanmenxia_2021w07_real_page() -> None:
             BulletinUnitRow(PLATFORM, "三支队", 207, None, 8, 221, 205, None),
         ),
         failed_checks=("table_complete",),
+        check_details=(
+            "table_complete: 数字城管平台 (line 201): no 合计 row (the page may be cut off); "
+            "三支队: a cell missing or unreadable (line 221)",
+        ),
         line_end=227,
     )
-    assert file_status(page) == ("partial", ["bulletin 1 (2021-02-27): table_complete"])
+    assert file_status(page) == ("partial", [f"bulletin 1 (2021-02-27): {page.bulletins[0].check_details[0]}"])
 
 
 # --- variants of the 2021w07 page (tests/fixtures/make_city_variants.py) -----------------
@@ -176,7 +181,12 @@ def test_misprinted_total_fails_by_name() -> None:
     assert _rows(bulletin) == HOTLINE_2021W07 + COMPLETE_PLATFORM  # 合计 is checked, not stored
     assert file_status(page) == (
         "partial",
-        ["bulletin 1 (2021-02-27): totals_match_rows", "bulletin 1 (2021-02-27): totals_match_summary"],
+        [
+            "bulletin 1 (2021-02-27): totals_match_rows: 12319城管热线: rows sum to 9/9/0, 合计 prints 10/10/0 "
+            "(派遣/完成/未完成, line 145)",
+            "bulletin 1 (2021-02-27): totals_match_summary: 12319城管热线: 合计 dispatched 10 (line 145), "
+            "the text prints 9",
+        ],
     )
 
 
@@ -278,22 +288,29 @@ def test_period_from_the_title(title: str, expected: tuple[str | None, date | No
 # --- pages no format reads --------------------------------------------------------------
 
 UNKNOWN = {
-    "tianmen-2016-12.txt": ("天门:数字化城市管理12月绩效情况通报", 2, date(2017, 1, 3), "inferred", (1, 15)),
-    "xuchang-2021-10.txt": ("许昌市数字化城市管理系统2021年10月份运行情况通报", 4, date(2021, 11, 9), "page", (1, 87)),
-    "zhengzhou-2019w15.txt": ("每周运行分析报告(2019年4月8日至4月14日)", 2, date(2019, 4, 14), "inferred", (1, 36)),
-}
+    "tianmen-2016-12.txt": (
+        "天门:数字化城市管理12月绩效情况通报", 2, ("figures (受理, 案件, 立案) at line 3",),
+        date(2017, 1, 3), "inferred", (1, 15),
+    ),
+    "zhengzhou-2019w15.txt": (
+        "每周运行分析报告(2019年4月8日至4月14日)", 2,
+        ("figures (受理, 案件, 立案) at line 5", "table 城区|未派遣数|应结案数… of 4 rows at line 31"),
+        date(2019, 4, 14), "inferred", (1, 36),
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(UNKNOWN))
 def test_unknown_format_is_reported_not_misread(name: str) -> None:
-    title, line_no, issued, source, (first, last) = UNKNOWN[name]
+    title, line_no, seen, issued, source, (first, last) = UNKNOWN[name]
     page = parse(name)
     assert page.bulletins == ()  # no phantom bulletin of another format
-    assert page.unknown_bulletins == (UnknownBulletin(title, line_no),)
+    assert page.unknown_bulletins == (UnknownBulletin(title, line_no, seen),)
     assert (page.issue_date, page.issue_date_source) == (issued, source)
     # the text loads as articles (the segmenter sees one untitled item on these pages)
     assert [(a.kind, a.line_start, a.line_end) for a in page.articles] == [("news", first, last)]
-    assert file_status(page) == ("loaded", [f"unknown bulletin format: {title} (line {line_no})"])
+    reason = f"unknown bulletin format: {title} (line {line_no}); seen: {', '.join(seen)}"
+    assert file_status(page) == ("loaded", [reason])
 
 
 def test_every_real_city_page_is_either_read_or_reported() -> None:
@@ -325,12 +342,12 @@ def test_the_zhumadian_page_has_no_unknown_bulletin() -> None:
         # title, subject and figures
         (
             "要闻\n\n某市数字城管运行情况通报\n\n本周受理案件1200件,结案率95%。",
-            (UnknownBulletin("某市数字城管运行情况通报", 3),),
+            (UnknownBulletin("某市数字城管运行情况通报", 3, ("figures (受理, 案件, 结案) at line 5",)),),
         ),
         # subject below a bare report title (Zhengzhou), figures further down
         (
             "每周运行分析报告\n一、数字城管平台总体运行情况\n(一)全市案件统计\n全市共受理案件51571件。",
-            (UnknownBulletin("每周运行分析报告", 1),),
+            (UnknownBulletin("每周运行分析报告", 1, ("figures (受理, 案件) at line 4",)),),
         ),
         # ... but not with no figures after it
         ("某市数字城管运行情况通报\n\n详见附件。", ()),
@@ -340,3 +357,19 @@ def test_what_looks_like_a_bulletin(text: str, expected: tuple[UnknownBulletin, 
     page = parse_file("page.txt", text.encode())
     assert isinstance(page, ParsedPage)
     assert (page.bulletins, page.unknown_bulletins) == ((), expected)
+
+
+def test_sanmenxia_tables_as_tab_rows_read_as_their_pipe_rows() -> None:
+    """A web page, Word or Excel table reaches the format as tab-separated rows (flows.inputs):
+    the same departments as the pipe rows the publisher prints (before: 0 rows, table_complete failed)."""
+    text = (CITIES / "sanmenxia-2021w07-pipes.txt").read_text(encoding="utf-8")
+    tabbed = "\n".join(
+        "\t".join(c.strip() for c in line.strip().strip("|").split("|")) if line.count("|") >= 2 else line
+        for line in text.splitlines()
+    )
+    assert "|" not in tabbed.split("周报", 1)[1]
+    piped, tabs = parse_file("pipes.txt", text.encode()), parse_file("tabs.txt", tabbed.encode())
+    assert isinstance(piped, ParsedPage) and isinstance(tabs, ParsedPage)
+    assert [len(b.units) for b in tabs.bulletins] == [len(b.units) for b in piped.bulletins] == [11]
+    assert [b.units for b in tabs.bulletins] == [b.units for b in piped.bulletins]
+    assert [b.failed_checks for b in tabs.bulletins] == [()]

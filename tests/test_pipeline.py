@@ -236,7 +236,7 @@ def test_bad_files_are_quarantined_and_a_cut_bulletin_is_partial(tmp_path: Path)
     ]
     reasons = {p: r for p, _, r in statuses}
     assert reasons["empty.txt"][0].startswith("empty")
-    assert reasons["image.txt"][0].startswith("not text")
+    assert reasons["image.txt"][0].startswith("no text layer")  # a PNG: an image, needs OCR
     assert reasons["garbage.txt"][0].startswith("undecodable")
     assert reasons["2020-12-30_cut.txt"] and all("bulletin 1" in r for r in reasons["2020-12-30_cut.txt"])
     # The cut page's articles still load; its bulletin stays out of the marts.

@@ -25,7 +25,7 @@ import duckdb
 import pytest
 from testdata import SAMPLE_PAGE
 
-from flows.orchestration.artifacts import UNIT_TABLE_KEY
+from flows.orchestration.artifacts import UNIT_TABLE_KEY, WEEKLY_REPORT_LINK_KEY
 from flows.orchestration.prefect_local import TELEMETRY_OFF, managed_server
 from flows.orchestration.serve import DEPLOYMENT_NAME
 from flows.reporting.run_summary import read_unit_table
@@ -196,6 +196,33 @@ def read_deployment(api_url: str):
             return None
 
 
+def latest_artifact_data(api_url: str, key: str) -> Any:
+    """The data of the newest artifact with this key, or None."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with api_client(api_url) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
+    return artifacts[0].data if artifacts else None
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    """GET with the path sent as written (`..` included), no proxy: the status and the body."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def latest_table_artifact(api_url: str) -> list[dict[str, Any]] | None:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
@@ -282,7 +309,7 @@ def test_runs_of_the_shell_on_a_server_that_outlives_them_send_no_heartbeats_unl
 
 @pytest.mark.slow
 def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
-    """Serve every 5 s on a server we started; a page dropped in the inbox reaches the marts."""
+    """Serve every 5 s on a server we started; a page dropped in the inbox reaches the marts, its report a link served over HTTP."""
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     inbox.mkdir()
     with managed_server(tmp_path / "server-home") as api_url:
@@ -314,6 +341,20 @@ def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
             expected = wait_for(lambda: read_only(db_path, read_unit_table), 20, "the unit table")
             assert expected[0]["周起始日"] == SAMPLE_WEEK
             wait_for(lambda: latest_table_artifact(api_url) == expected, 30, "the table artifact")
+
+            # The report's link artifact is an http:// address serve answers (not a file:// one
+            # a browser refuses from the UI's page), and nothing beside the reports is served.
+            link_markdown = wait_for(
+                lambda: latest_artifact_data(api_url, WEEKLY_REPORT_LINK_KEY), 30, "the report's link artifact"
+            )
+            link = re.fullmatch(r"\[.*\]\((.*)\)", link_markdown)[1]
+            assert re.fullmatch(rf"http://127\.0\.0\.1:\d+/reports/report-{SAMPLE_WEEK}\.html", link), link
+            status, body = http_get(link)
+            assert status == 200 and body == (warehouse / "reports" / f"report-{SAMPLE_WEEK}.html").read_bytes()
+            base = link.rsplit("/", 1)[0]
+            assert f"周报 (weekly reports): {base}/" in log_path.read_text()
+            for outside in ("/../bulletins.duckdb", "/../prefect/prefect.db", "/%2e%2e/bulletins.duckdb"):
+                assert http_get(base + outside)[0] == 404
         assert "Prefect UI: " + api_url.removesuffix("/api") in log_path.read_text()
     wait_gone(lambda: {p for p in server_pids if _alive(p)}, 20, "the Prefect server")
 

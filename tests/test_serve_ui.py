@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,10 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_report_browser import CHROMIUM, CHROMIUM_FLAGS, DevTools, _page_socket, chromium
 
-from flows.orchestration.artifacts import SUMMARY_KEY
+from flows.orchestration.artifacts import SUMMARY_KEY, WEEKLY_REPORT_LINK_KEY
 from flows.orchestration.serve import DEPLOYMENT_NAME
+from flows.reporting.browser import Browser, chromium
+
+CHROMIUM = shutil.which("chromium")
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,12 +36,25 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[int]:
-    """Headless Chromium that can reach 127.0.0.1 and no other host; yields its DevTools port."""
-    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--host-resolver-rules")]
-    flags.append("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-    with chromium(tmp_path / "chromium-profile", flags) as port:
-        yield port
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (the product's own launcher) that can reach 127.0.0.1 and no other host."""
+    with chromium(reach=("127.0.0.1",)) as running:
+        yield running
+
+
+class Tab:
+    """One tab of the browser: what the test does in it."""
+
+    def __init__(self, browser: Browser, url: str) -> None:
+        self.browser = browser
+        self.session = browser.open(url, 1300, 900)
+
+    def call(self, method: str, **params: object) -> dict:
+        return self.browser.call(method, self.session, **params)
+
+    def navigate(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+        self.browser.wait_for("Page.loadEventFired", self.session)
 
 
 def _get_json(url: str) -> dict:
@@ -47,7 +63,7 @@ def _get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
-def _page_text(devtools: DevTools) -> str:
+def _page_text(devtools: Tab) -> str:
     return devtools.call("Runtime.evaluate", expression="document.body.innerText")["result"].get("value", "")
 
 
@@ -55,7 +71,7 @@ def _page_text(devtools: DevTools) -> str:
 GO_TO_JS = "window.history.pushState({}, '', %s); window.dispatchEvent(new PopStateEvent('popstate', {state: {}}))"
 
 
-def _show(devtools: DevTools, path: str, expect: str, timeout_s: float = 90) -> str:
+def _show(devtools: Tab, path: str, expect: str, timeout_s: float = 90) -> str:
     """Route the app to `path` and wait until it shows `expect`; fail if it cannot reach its API."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -80,13 +96,37 @@ def _run_now(api_url: str) -> None:
         client.create_flow_run_from_deployment(deployment.id)
 
 
-def _screenshot(devtools: DevTools, path: Path) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _report_link(api_url: str) -> str | None:
+    """The address the newest `weekly-report-html` artifact links to (Prefect stores `[text](link)`)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[WEEKLY_REPORT_LINK_KEY]))
+        )
+    return re.fullmatch(r"\[.*\]\((.*)\)", found[0].data)[1] if found else None
+
+
+def _screenshot(devtools: Tab, path: Path) -> None:
     path.write_bytes(base64.b64decode(devtools.call("Page.captureScreenshot", format="png")["data"]))
 
 
-def test_the_ui_serve_prints_reaches_its_server(browser: int, tmp_path: Path) -> None:
+def test_the_ui_serve_prints_reaches_its_server(browser: Browser, tmp_path: Path) -> None:
+    from testdata import SAMPLE_PAGE
+
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     inbox.mkdir()
+    (inbox / SAMPLE_PAGE.name).write_bytes(SAMPLE_PAGE.read_bytes())  # the run writes its report
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "home"),
@@ -108,6 +148,11 @@ def test_the_ui_serve_prints_reaches_its_server(browser: int, tmp_path: Path) ->
                 str(inbox),
                 "--warehouse",
                 str(warehouse),
+                # Free ports: the defaults (4200, 4201) may be taken on a machine running tests in parallel.
+                "--port",
+                str(_free_port()),
+                "--reports-port",
+                str(_free_port()),
             ],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -124,12 +169,8 @@ def test_the_ui_serve_prints_reaches_its_server(browser: int, tmp_path: Path) ->
         ui = match[1]
         assert _get_json(f"{ui}/ui-settings")["api_url"] == f"{ui}/api"
 
-        devtools = DevTools(_page_socket(browser))
+        devtools = Tab(browser, f"{ui}/")
         try:
-            devtools.call("Page.enable")
-            devtools.call("Runtime.enable")
-            devtools.call("Page.navigate", url=f"{ui}/")
-            devtools.wait_for("Page.loadEventFired")
             _show(devtools, "/dashboard", "Flow Runs")
             _screenshot(devtools, tmp_path / "dashboard.png")
             _show(devtools, "/deployments", DEPLOYMENT_NAME)
@@ -137,8 +178,14 @@ def test_the_ui_serve_prints_reaches_its_server(browser: int, tmp_path: Path) ->
             _run_now(f"{ui}/api")  # a run publishes the summary artifact
             _show(devtools, "/artifacts", SUMMARY_KEY, timeout_s=180)
             _screenshot(devtools, tmp_path / "artifacts.png")
+            # The report's link opens in the browser that shows the UI (an http:// page may not open file://).
+            link = _report_link(f"{ui}/api")
+            assert link is not None and link.startswith("http://127.0.0.1:"), link
+            devtools.navigate(link)
+            assert "周报" in _page_text(devtools) or "通报" in _page_text(devtools)
+            _screenshot(devtools, tmp_path / "report.png")
         finally:
-            devtools.close()
+            browser.close_tab(devtools.session)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -141,13 +141,15 @@ SECRET = "s3cr3t-token"
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
-        (f"oapi.dingtalk.com/robot/send?access_token={SECRET}", "has no scheme"),
-        (f"ftp://example.org/hook?key={SECRET}", "not a ftp: URL"),
-        (f"https://?access_token={SECRET}", "names no host"),
-        (f"http://example.org:99999999/hook?key={SECRET}", "is not a valid URL"),
-        (f"javascript:alert('{SECRET}')", "not a javascript: URL"),
-        (f"https:/example.org/hook?key={SECRET}", "has no scheme"),
-        (f"https://example.org/hook?key={SECRET} x", "holds spaces or control characters"),
+        (f"oapi.dingtalk.com/robot/send?access_token={SECRET}", "address 1 has no scheme"),
+        (f"ftp://example.org/hook?key={SECRET}", "address 1 is a ftp:// address"),
+        (f"https://?access_token={SECRET}", "address 1 names no host"),
+        (f"http://example.org:99999999/hook?key={SECRET}", "address 1 is not a valid URL"),
+        (f"javascript:alert('{SECRET}')", "address 1 has no scheme"),
+        (f"https:/example.org/hook?key={SECRET}", "address 1 has no scheme"),
+        # Addresses are separated by spaces: the second one here is no address.
+        (f"https://example.org/hook?key={SECRET} x", "address 2 has no scheme"),
+        (f"https://example.org/hook?key={SECRET}\x07", "address 1 holds spaces or control characters"),
     ],
 )
 def test_a_notify_url_that_cannot_be_posted_to_is_named_without_its_secret(
@@ -158,7 +160,7 @@ def test_a_notify_url_that_cannot_be_posted_to_is_named_without_its_secret(
     with pytest.raises(SettingsError) as raised:
         Settings.resolve()
     message = str(raised.value)
-    assert message.startswith("BULLETINS_NOTIFY_URL must be an http:// or https:// URL"), message
+    assert message.startswith("BULLETINS_NOTIFY_URL must hold webhook or e-mail addresses"), message
     assert reason in message
     assert SECRET not in message and "dingtalk.com/robot/send?access_token=..." in message
 
@@ -168,6 +170,12 @@ def test_a_usable_notify_url_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings.resolve().notify_url == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"
     monkeypatch.setenv("BULLETINS_NOTIFY_URL", "")
     assert Settings.resolve().notify_url is None
+    # Several addresses, one variable (README, "Notifications").
+    several = (
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc, https://oapi.dingtalk.com/robot/send?access_token=x"
+    )
+    monkeypatch.setenv("BULLETINS_NOTIFY_URL", several)
+    assert [t.channel for t in Settings.resolve().notify_targets] == ["wecom", "dingtalk"]
 
 
 @pytest.mark.parametrize("command", [["run"], ["status"], ["query", "select 1"]])
@@ -181,7 +189,7 @@ def test_a_bad_notify_url_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(app, [*command, "--warehouse", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
-    assert result.stderr.startswith("error: BULLETINS_NOTIFY_URL must be an http:// or https:// URL")
+    assert result.stderr.startswith("error: BULLETINS_NOTIFY_URL must hold webhook or e-mail addresses")
     assert len(result.stderr.splitlines()) == 1 and SECRET not in result.stderr
 
 

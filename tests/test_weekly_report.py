@@ -1,13 +1,19 @@
-"""The weekly report: golden Markdown for the bundled inbox, the HTML parsed back, edge cases, the CLI."""
+"""The weekly report: golden Markdown for the bundled inbox, the HTML parsed back, edge cases, the CLI.
+
+The page in a real browser (phone and desktop widths, PDF, PNG) is tests/test_report_browser.py.
+"""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,14 +24,17 @@ from testdata import build_models, load_rows, regrouped_unit_rows
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.reporting.charts import NARROW, WIDE, render_svg
 from flows.reporting.report_html import CHART_IDS, closure_rate_chart, gap_runs, render_html, unit_trend_chart
 from flows.reporting.weekly_report import (
+    TEMPLATES,
     NoPublishedWeek,
     calendar,
     read_weekly_report,
     render_markdown,
     write_reports,
 )
+from flows.settings import PROJECT_DIR
 from flows.warehouse.db import connection
 from flows.warehouse.readers import WeekNotPublished
 
@@ -45,24 +54,24 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 EXPECTED_LATEST = """\
 # 驻马店数字城管超时未办结单位周报：2021年1月18日—1月24日
 
-本周：2021-01-18 ~ 2021-01-24，2021-01-27 刊发。变化均与上一周（2021年1月11日—1月17日）相比。
+本周：2021年1月18日—1月24日，2021年1月27日刊发。变化均与上一周（2021年1月11日—1月17日）相比。
 
 ## 一、全市概况
 
 | 指标 | 本周 | 较上周 |
 | --- | ---: | ---: |
-| 受理案件 | 4515 |  |
-| 应结案 | 5402 |  |
-| 已结案 | 4972 |  |
-| 正在办理 | 226 |  |
+| 受理案件 | 4515 | +93 |
+| 应结案 | 5402 | +12 |
+| 已结案 | 4972 | +17 |
+| 正在办理 | 226 | -4 |
 | 超时未办结 | 46 | +1 |
 | 确权争议未处置 | 158 | -2 |
 | 结案率（已结案÷应结案） | 92.04% | +0.11 个百分点 |
-| 结案率（通报公布） | 92.04% |  |
-| 上榜单位 | 3 | 新上榜 1，退出 2 |
-| 前三名单位占超时未办结 | 100.00% |  |
+| 结案率（通报公布） | 92.04% | +0.11 个百分点 |
+| 上榜单位 | 3 | -1（新上榜 1，退出 2） |
+| 前三名单位占超时未办结 | 100.00% | +4.44 个百分点 |
 
-来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt（通报编号 286e4b5b2f3b9593-1）。
+来源：《驻马店日报》2021年1月27日「时政要闻」版。
 
 ## 二、上榜单位
 
@@ -83,7 +92,7 @@ EXPECTED_LATEST = """\
 | 2 | 市豫资市政设施管理有限公司 | 14 | 6 | +6 | 42.86% | — | 新上榜 | 1 |  |
 | — | 中国联通驻马店分公司 | — | 0 | -2 | — | — | 退出 | 0 |  |
 
-来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt（通报编号 286e4b5b2f3b9593-1）。
+来源：《驻马店日报》2021年1月27日「时政要闻」版。
 
 ## 三、各单位未办结件走势（近 12 个发布周）
 
@@ -95,7 +104,7 @@ EXPECTED_LATEST = """\
 | 市豫资市政设施管理有限公司 | 0 | 13 | 7 | 4 | 未发布 | 0 | 6 |
 | 中国联通驻马店分公司 | 3 | 1 | 0 | 0 | 未发布 | 2 | 0 |
 
-来源：6 期通报，2020-12-16 至 2021-01-27 刊发（逐期见「数据来源」）；2021-01-04 起的一周没有发布通报，图中留空。
+来源：6 期通报，2020年12月16日至2021年1月27日刊发（逐期见「数据来源」）；2021-01-04 起的一周没有发布通报，图中留空。
 
 ## 四、全市结案率走势
 
@@ -109,7 +118,7 @@ EXPECTED_LATEST = """\
 | 2021-01-11 | 91.93% | 91.93% | — |
 | 2021-01-18 | 92.04% | 92.04% | +0.11 个百分点 |
 
-来源：6 期通报，2020-12-16 至 2021-01-27 刊发（逐期见「数据来源」）；2021-01-04 起的一周没有发布通报，图中留空。
+来源：6 期通报，2020年12月16日至2021年1月27日刊发（逐期见「数据来源」）；2021-01-04 起的一周没有发布通报，图中留空。
 
 ## 五、超时未办结集中在哪些单位
 
@@ -121,21 +130,34 @@ EXPECTED_LATEST = """\
 | 市豫资市政设施管理有限公司 | 6 | 13.04% |
 | 驿城区政府 | 5 | 10.87% |
 
-来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt（通报编号 286e4b5b2f3b9593-1）。
+来源：《驻马店日报》2021年1月27日「时政要闻」版。
 
 ## 数据来源
 
-| 周起始日 | 刊发日期 | 文件 | 通报编号 |
-| --- | --- | --- | --- |
-| 2021-01-18 | 2021-01-27 | 2021-01-27_synthetic_week_2021-01-18.txt | 286e4b5b2f3b9593-1 |
-| 2021-01-11 | 2021-01-20 | 2021-01-20_synthetic_week_2021-01-11.txt | 94b73911217f461c-1 |
-| 2021-01-04 | 未发布 |  |  |
-| 2020-12-28 | 2021-01-06 | 2021-01-06_synthetic_week_2020-12-28.txt | adda653f5a116c94-1 |
-| 2020-12-21 | 2020-12-30 | 2020-12-30_synthetic_week_2020-12-21.txt | 454eaccf8e2a628a-1 |
-| 2020-12-14 | 2020-12-22 | 000_3e19ef32d54e8472.txt | 9e943b1cf111c7e0-1 |
-| 2020-12-07 | 2020-12-16 | 2020-12-16_synthetic_week_2020-12-07.txt | e2b233da7a5fa313-1 |
+| 周起始日 | 刊发于 |
+| --- | --- |
+| 2021-01-18 | 《驻马店日报》2021年1月27日「时政要闻」版 |
+| 2021-01-11 | 《驻马店日报》2021年1月20日「时政要闻」版 |
+| 2021-01-04 | 未发布 |
+| 2020-12-28 | 《驻马店日报》2021年1月6日「时政要闻」版 |
+| 2020-12-21 | 《驻马店日报》2020年12月30日「时政要闻」版 |
+| 2020-12-14 | 《驻马店日报》2020年12月22日「时政要闻」版，刊发日期（推断） |
+| 2020-12-07 | 《驻马店日报》2020年12月16日「时政要闻」版 |
 
-数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；只采用通过校验、且未被更正版取代的通报。
+只采用通过校验、且未被更正版取代的通报。
+
+### 文件溯源（供核对）
+
+| 周起始日 | 文件 | 记录号 |
+| --- | --- | --- |
+| 2021-01-18 | 2021-01-27_synthetic_week_2021-01-18.txt | 286e4b5b2f3b9593-1 |
+| 2021-01-11 | 2021-01-20_synthetic_week_2021-01-11.txt | 94b73911217f461c-1 |
+| 2020-12-28 | 2021-01-06_synthetic_week_2020-12-28.txt | adda653f5a116c94-1 |
+| 2020-12-21 | 2020-12-30_synthetic_week_2020-12-21.txt | 454eaccf8e2a628a-1 |
+| 2020-12-14 | 000_3e19ef32d54e8472.txt | 9e943b1cf111c7e0-1 |
+| 2020-12-07 | 2020-12-16_synthetic_week_2020-12-07.txt | e2b233da7a5fa313-1 |
+
+数字取自仓库的 marts.city_week_performance 与 marts.unit_week_performance；记录号为文件 SHA-256 的前 16 位与通报在文件中的序号。
 """
 
 
@@ -168,7 +190,7 @@ class _Page(HTMLParser):
             self.section = values["id"]
             self.text[self.section or ""] = []
             self.charts[self.section or ""] = []
-        if tag == "div" and "plotly-graph-div" in (values.get("class") or "") and self.section:
+        if tag == "figure" and "chart" in (values.get("class") or "") and self.section:
             self.charts[self.section].append(values["id"] or "")
         self.in_script = tag in {"script", "style"}
 
@@ -219,10 +241,16 @@ def test_html_shows_every_unit_every_change_and_one_chart_per_chart_section(bund
         "-2",
         "92.04%",
         "+0.11 个百分点",
-        "新上榜 1，退出 2",
+        "-1（新上榜 1，退出 2）",
     ):
         assert figure in city
-    assert "来源：2021-01-27 刊发的通报，文件 2021-01-27_synthetic_week_2021-01-18.txt" in city
+    # Every figure row has its change on the week before, as the Markdown has it.
+    figures = EXPECTED_LATEST.split("## 一、全市概况")[1].split("来源：")[0]
+    for line in figures.splitlines()[4:]:
+        if line.startswith("| "):
+            label, value, change = (c.strip() for c in line.strip("|").split("|"))
+            assert change and f"{label}{value}{change}" in city, line
+    assert "来源：《驻马店日报》2021年1月27日「时政要闻」版。" in city
     listed = page.section_text("list")
     for unit in report.units:
         assert unit.unit_name in listed
@@ -237,11 +265,16 @@ def test_html_shows_every_unit_every_change_and_one_chart_per_chart_section(bund
     # Every chart section says where its figures come from.
     for section in ("unit-trend", "closure-rate", "overdue-share"):
         assert "来源：" in page.section_text(section)
-    # Self-contained: no element points anywhere (plotly.js and the styles are inline).
+    # Self-contained and static: no element points anywhere, no script (the charts are inline SVG).
     assert page.external == []
-    assert "<link" not in html and "@import" not in html
-    assert html.count("<script") == 1 + len(CHART_IDS)
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    assert "<script" not in html
+    assert html.count("<svg") >= 2 * 2  # two line charts, each drawn wide and narrow
     assert '<html lang="zh-CN">' in html
+    assert len(html.encode()) < 100_000  # well under 1 MB (plotly.js inline made it 4.85 MB)
+    # An A4 print stylesheet: no chart toolbar to print, no break inside a table row or chart.
+    assert "@page { size: A4;" in html
+    assert re.search(r"@media print \{[^@]*table, tr, figure[^}]*break-inside: avoid", html)
 
 
 def test_units_that_resolve_nothing_are_marked(bundled: Path) -> None:
@@ -265,7 +298,8 @@ def test_first_published_week_has_no_changes(bundled: Path) -> None:
     assert "这是仓库中第一个发布周，没有上一周可比：变化一栏为「—」。" in markdown
     assert "| 超时未办结 | 106 | — |" in markdown
     assert "| 结案率（已结案÷应结案） | 90.59% | — |" in markdown
-    assert "| 上榜单位 | 6 |  |" in markdown
+    assert "| 上榜单位 | 6 | — |" in markdown
+    assert "| 受理案件 | 4710 | — |" in markdown  # every figure row has a change column: — when none
     assert "| 1 | 驿城区政府 | 998 | 12 | — | 1.20% | — | — | 1 |  |" in markdown
     assert "本周上榜 6 个单位。" in markdown
     assert "新上榜" not in markdown and "退出" not in markdown
@@ -290,13 +324,20 @@ def test_week_after_an_unpublished_week(bundled: Path) -> None:
         (D(2021, 1, 11), False),
     ]
     assert "| 中国电信驻马店分公司 | 61 | 68 | 52 | 40 | 未发布 | 33 |" in markdown
-    html = render_html(report)
-    assert '"y":[61,68,52,40,null,33]' in html.replace(" ", "")
+    chart = unit_trend_chart(report)
+    [telecom] = [s for s in chart.series if s.name == "中国电信驻马店分公司"]
+    assert list(telecom.values) == [61, 68, 52, 40, None, 33]
+    assert [(slot.tick, slot.gap) for slot in chart.slots][-2:] == [("1/4", "未发布"), ("1/11", None)]
+    # The line breaks at the gap: one polyline (12/7 to 12/28), and 1/11 a point on its own.
+    svg = render_svg(chart, WIDE, label="t")
+    assert svg.count(f'stroke="{telecom.color}" stroke-width="2"/>') == 1
+    assert svg.count(f'fill="{telecom.color}"><title>') == 5
 
 
 def test_published_weeks_years_apart_shade_one_gap_not_every_week(bundled: Path) -> None:
     """Found by the reliability suite: a trend whose published weeks lie years apart (an archive
-    with a hole) drew one shape per unpublished week, in quadratic time: the run hung writing reports."""
+    with a hole) drew one shape per unpublished week, in quadratic time: the run hung writing reports.
+    A run of weeks without figures is one slot of the axis, named with its length."""
     with connection(bundled, read_only=True) as con:
         report = read_weekly_report(con, ZMD, D(2021, 1, 11))
     published = [t.city for t in report.trend if t.city is not None]
@@ -306,53 +347,69 @@ def test_published_weeks_years_apart_shade_one_gap_not_every_week(bundled: Path)
     assert len(report.trend) == 1 + gap + 6
     assert gap_runs(report) == [(D(2010, 1, 11), D(2020, 11, 30), gap), (D(2021, 1, 4), D(2021, 1, 4), 1)]
     for chart in (unit_trend_chart(report), closure_rate_chart(report)):
-        layout = chart["layout"]
-        assert [a["text"] for a in layout["annotations"]] == [f"{gap} 周未发布", "未发布"]
-        assert len(layout["shapes"]) == 2
-        assert [t.isoformat() for t in layout["xaxis"]["tickvals"]] == [
-            "2010-01-04", "2010-01-11", "2020-12-07", "2020-12-14", "2020-12-21", "2020-12-28", "2021-01-04",
-            "2021-01-11",
+        assert [(slot.tick, slot.gap) for slot in chart.slots] == [
+            ("1/4", None), ("1/11", f"{gap} 周未发布"), ("12/7", None), ("12/14", None), ("12/21", None),
+            ("12/28", None), ("1/4", "未发布"), ("1/11", None),
         ]  # fmt: skip
-        # Where plotly's add_vrect put them: half a week either side of the run, the label centred on top.
-        assert [(s["x0"].isoformat(), s["x1"].isoformat(), s["yref"], s["y0"], s["y1"]) for s in layout["shapes"]] == [
-            ("2010-01-07T12:00:00", "2020-12-03T12:00:00", "y domain", 0, 1),
-            ("2020-12-31T12:00:00", "2021-01-07T12:00:00", "y domain", 0, 1),
-        ]
-        assert [(a["x"], a["xanchor"], a["yref"], a["y"], a["yanchor"]) for a in layout["annotations"]] == [
-            ("2015-06-22T00:00:00+00:00", "center", "y domain", 1, "top"),
-            ("2021-01-04T00:00:00+00:00", "center", "y domain", 1, "top"),
-        ]
+        for frame in (WIDE, NARROW):
+            svg = render_svg(chart, frame, label="t")
+            assert svg.count('<rect class="gap"') == 2
+            assert re.findall(r'<text class="gap-label"[^>]*>([^<]*)</text>', svg) == [f"{gap} 周未发布", "未发布"]
 
 
-RENDER_AND_LIST_PLOTLY_MODULES = """
+RENDER_AND_LIST_MODULES = """
 import sys
+import time
 from pathlib import Path
 
 from flows.reporting.weekly_report import read_weekly_report, write_report
 from flows.warehouse.db import connection
 
+started = time.perf_counter()
 with connection(Path(sys.argv[1]), read_only=True) as con:
     written = write_report(read_weekly_report(con, "驻马店"), Path(sys.argv[2]))
+print(time.perf_counter() - started)
 print(written.html.stat().st_size)
-print(sorted(m for m in sys.modules if m.startswith(("plotly", "_plotly_utils"))))
+print(sorted(m for m in sys.modules if m.startswith(("plotly", "_plotly_utils", "matplotlib", "pygal"))))
 """
 
 
-def test_writing_a_report_loads_no_plotly_object_model(bundled: Path, tmp_path: Path) -> None:
-    """The charts are figure dicts for plotly.js: building plotly.graph_objects figures (their
-    validators, a deep copy of the template per chart) cost a run's report most of its time."""
+def test_writing_a_report_is_small_and_quick_and_loads_no_plotting_library(bundled: Path, tmp_path: Path) -> None:
+    """The page carried plotly.js (4.85 MB): the charts are SVG drawn by flows.reporting.charts now."""
     result = subprocess.run(
-        [sys.executable, "-c", RENDER_AND_LIST_PLOTLY_MODULES, str(bundled), str(tmp_path)],
+        [sys.executable, "-c", RENDER_AND_LIST_MODULES, str(bundled), str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,
     )
-    size, modules = result.stdout.splitlines()
-    assert int(size) > 1_000_000  # the page was written, plotly.js inline
-    loaded = ast.literal_eval(modules)
-    assert "plotly.offline" in loaded  # the check sees plotly's modules
-    object_model = ("plotly.graph_objects", "plotly.graph_objs", "plotly.basedatatypes", "_plotly_utils.basevalidators")
-    assert [m for m in loaded if m.startswith(object_model)] == []
+    seconds, size, modules = result.stdout.splitlines()
+    assert 10_000 < int(size) < 1_000_000
+    assert ast.literal_eval(modules) == []
+    assert float(seconds) < 5  # in a new process, reading included (about 0.1 s here)
+
+
+def test_templates_ship_with_the_package() -> None:
+    """An installed `bulletins` finds its templates: pyproject's package data covers every file there."""
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["flows.reporting"]
+    files = [p.relative_to(TEMPLATES.parent).as_posix() for p in TEMPLATES.rglob("*") if p.is_file()]
+    assert {"templates/report.html.j2", "templates/report.md.j2", "templates/report.css"} <= set(files)
+    assert [f for f in files if not any(fnmatch(f, pattern) for pattern in patterns)] == []
+
+
+def test_no_internal_identifier_in_the_body(bundled: Path) -> None:
+    """The body names the newspaper, date and page; file names, ids and tables only in the closing note."""
+    with connection(bundled, read_only=True) as con:
+        report = read_weekly_report(con, ZMD)
+    markdown = render_markdown(report)
+    body, note = markdown.split("### 文件溯源（供核对）")
+    html_body, html_note = render_html(report).split('<footer id="provenance">')
+    for text in (body, html_body):
+        assert ".txt" not in text and "marts." not in text and "通报编号" not in text
+        assert not re.search(r"[0-9a-f]{16}-\d", text)
+    for text in (note, html_note):
+        assert "2021-01-27_synthetic_week_2021-01-18.txt" in text and "286e4b5b2f3b9593-1" in text
+        assert "marts.city_week_performance" in text
 
 
 def test_unit_names_as_printed(bundled: Path) -> None:
@@ -394,11 +451,15 @@ def test_a_week_whose_bulletin_was_corrected(tmp_path: Path) -> None:
     markdown = render_markdown(report)
     assert "| 超时未办结 | 130 | — |" in markdown
     assert "| 1 | 驿城区政府 | 1013 | 7 | — |" in markdown
-    assert "来源：2020-12-30 刊发的通报，文件 2020-12-30_correction.txt" in markdown
+    assert "来源：《驻马店日报》2020年12月30日「时政要闻」版。" in markdown
     assert (
-        "本周通报刊发了 2 次：2020-12-22 刊（000_3e19ef32d54e8472.txt）已被更正版取代；"
-        "2020-12-30 刊（2020-12-30_correction.txt）采用。"
+        "本周通报刊发了 2 次：《驻马店日报》2020年12月22日「时政要闻」版，刊发日期（推断）（已被更正版取代）；"
+        "《驻马店日报》2020年12月30日「时政要闻」版（采用）（文件见文末「文件溯源」）。"
     ) in markdown
+    # The files of both printings, in the closing note only.
+    note = markdown.split("### 文件溯源（供核对）")[1]
+    assert "| 2020-12-14 | 2020-12-30_correction.txt | a89154c71f81f8ec-1 |" in note
+    assert "| 2020-12-14 | 000_3e19ef32d54e8472.txt | 9e943b1cf111c7e0-1（已被更正版取代） |" in note
     assert "已被更正版取代" in parse(render_html(report)).section_text("city")
 
 
@@ -431,7 +492,47 @@ def test_cli_writes_both_files_of_the_latest_week(bundled: Path, tmp_path: Path)
 def test_cli_default_folder_and_a_chosen_week(bundled: Path) -> None:
     result = runner.invoke(app, ["report", "--warehouse", str(bundled.parent), "--week", "2020-12-14"])
     assert result.exit_code == 0, result.output
-    assert (bundled.parent / "reports" / "report-2020-12-14.html").stat().st_size > 1_000_000  # plotly.js inline
+    assert 10_000 < (bundled.parent / "reports" / "report-2020-12-14.html").stat().st_size < 1_000_000
+
+
+def test_cli_format_chooses_the_files(bundled: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["report", "--warehouse", str(bundled.parent), "--out", str(tmp_path), "--format", "md"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report-2021-01-18.md"]
+    assert result.output.splitlines() == [
+        "report of 驻马店, week 2021-01-18:",
+        f"  {tmp_path / 'report-2021-01-18.md'}",
+    ]
+
+
+@pytest.mark.parametrize("value", ["docx", "html,jpg", ","])
+def test_cli_unknown_format_is_a_usage_error(bundled: Path, tmp_path: Path, value: str) -> None:
+    result = runner.invoke(
+        app, ["report", "--warehouse", str(bundled.parent), "--out", str(tmp_path), "--format", value]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: Invalid value for --format: must be html, md, pdf, png, not ")
+    assert len(result.output.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_pdf_and_png_without_chromium_is_one_line_naming_the_package(bundled: Path, tmp_path: Path) -> None:
+    """Chromium is a system package: missing, pdf and png fail before anything is written; html and md still work."""
+    empty = tmp_path / "no-programs"
+    empty.mkdir()
+    out = tmp_path / "out"
+    args = ["report", "--warehouse", str(bundled.parent), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--format", "html,pdf"], env={"PATH": str(empty)})
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: the pdf and png formats need Chromium, which is not installed: apt-get install chromium\n"
+    )
+    assert not out.exists()
+    result = runner.invoke(app, [*args, "-f", "html", "-f", "md"], env={"PATH": str(empty)})
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["report-2021-01-18.html", "report-2021-01-18.md"]
 
 
 @pytest.mark.parametrize(
@@ -486,8 +587,20 @@ def test_two_cities_one_report_each_named_by_city(tmp_path: Path) -> None:
     ]
     smx = (reports / "report-三门峡-2021-02-27.md").read_text(encoding="utf-8")
     # Sanmenxia prints no city-level figures but received: dashes, never zeros.
-    assert smx.startswith("# 三门峡数字城管超时未办结单位周报：2021年2月27日—3月5日\n")
-    assert "| 受理案件 | 1282 |  |\n| 应结案 | — |  |" in smx
+    assert smx.startswith("# 三门峡数字城管案件办理周报：2021年2月27日—3月5日\n")
+    assert "| 受理案件 | 1282 | — |\n| 应结案 | — | — |" in smx
+    # A table of every department, 0 unresolved included: not a list of laggards.
+    assert "上榜" not in smx and "超时未办结单位" not in smx
+    assert "## 二、各单位办理情况" in smx
+    assert (
+        "本周通报列出全部 11 个单位（同一单位在两个分组各列一次），其中有未办结件的 6 个，未办结件为 0 的 5 个。" in smx
+    )
+    assert "| 排名 | 单位 | 交办件 | 未办结件 | 较上周 | 未办结率 | 未办结率较上周 | 备注 |" in smx
+    assert "| 1 | 广告执法大队 | 1 | 0 | — | 0.00% | — |  |" in smx
+    assert "| 通报列出单位 | 11 | — |" in smx
+    assert "来源：三门峡市城市管理局网站 2021年9月3日发布（2021第7期）。" in smx
+    smx_html = (reports / "report-三门峡-2021-02-27.html").read_text(encoding="utf-8")
+    assert "上榜" not in smx_html and "<title>三门峡数字城管案件办理周报" in smx_html
     # A department listed by two channels is told apart on the charts.
     assert "| 一支队（数字城管平台） | 17 |" in smx and "| 一支队（12319城管热线） | 0 |" in smx
     assert parse((reports / "report-三门峡-2021-02-27.html").read_text(encoding="utf-8")).charts["overdue-share"] == [
@@ -502,3 +615,12 @@ def test_two_cities_one_report_each_named_by_city(tmp_path: Path) -> None:
     ]
     with connection(db, read_only=True) as con:  # Zhumadian's report is unchanged by Sanmenxia's presence
         assert render_markdown(read_weekly_report(con, ZMD)) == EXPECTED_LATEST
+
+
+def test_publications_name_known_formats() -> None:
+    """A publication declared for a format that does not exist (a typo) would never be used."""
+    from flows.parsing.formats import FORMATS
+    from flows.reporting.weekly_report import PUBLICATIONS
+
+    assert set(PUBLICATIONS) <= {fmt.name for fmt in FORMATS}
+    assert PUBLICATIONS["zhumadian_weekly"].lists_laggards and not PUBLICATIONS["sanmenxia_weekly"].lists_laggards

@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -22,6 +23,7 @@ from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.parse_task import parse_batch
 from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
+from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
 from flows.reporting.weekly_report import RunReports, write_run_reports
@@ -143,29 +145,41 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
 
 @task(name="notify", cache_policy=NO_CACHE)
 def notify(settings: Settings, summary: RunSummary) -> list[str]:
-    """Post one message per trigger that fired to BULLETINS_NOTIFY_URL; what could not be sent."""
+    """Tell BULLETINS_NOTIFY_URL's targets what this run brings, and which alerts began or
+    ended (README, "Notifications"); what could not be sent."""
     if settings.notify_url is None or not settings.db_path.exists():  # the flow calls it only with a URL
         return []
-    with connection(settings.db_path, read_only=True) as con:
+    now = notifications.now_utc()
+    with connection(settings.db_path, read_only=True) as con:  # read first: no connection held while posting
         notices = notifications.run_notices(
-            con, summary.batch_ids, summary.weeks_loaded, summary.warnings, settings.notify_streak_weeks
+            con, summary.batch_ids, summary.weeks_loaded, settings.notify_streak_weeks, summary.reports, _report_link
         )
-    problems = notifications.post_all(settings.notify_url, notices)  # each post and all of them time-bounded
-    get_run_logger().info("notifications: %d sent, %d not sent", len(notices) - len(problems), len(problems))
+        stale = notifications.stale_feeds(read_freshness(con, notifications.local_day(now), settings.stale_after_days))
+    # Each post, and all of them together, time-bounded.
+    problems = notifications.notify_run(settings.notify_targets, settings.notify_state_path, notices, stale, now)
+    get_run_logger().info("notifications: %d message(s) of this run, %d not sent", len(notices), len(problems))
     return problems
 
 
+def _report_link(path: str) -> str:
+    """A report as a message names it: its http:// address while `serve` serves the reports (it
+    opens on a phone in the office's network), else its path on this machine (a file:// link
+    opens nowhere else)."""
+    url = report_url(Path(path))
+    return url if url.startswith(("http://", "https://")) else path
+
+
 def _notify_failed_run(flow: object, flow_run: FlowRun, state: State) -> None:
-    """The flow's failure hook: tell the webhook the run failed (never raises)."""
+    """The flow's failure hook: tell the targets runs are failing, at most once a day (never raises)."""
     try:
         parameters = flow_run.parameters or {}
-        url = Settings.resolve(parameters.get("inbox"), parameters.get("warehouse")).notify_url
+        settings = Settings.resolve(parameters.get("inbox"), parameters.get("warehouse"))
     except ValueError:  # a setting that is no number: the run failed on it, there is no URL to trust
         return
-    if url is None:
+    if settings.notify_url is None:
         return
-    problem = notifications.post(url, notifications.run_failed((state.message or "no reason given").splitlines()[0]))
-    if problem:
+    reason = (state.message or "no reason given").splitlines()[0]
+    for problem in notifications.notify_failure(settings.notify_targets, settings.notify_state_path, reason):
         logging.getLogger(__name__).warning(problem)
 
 

@@ -140,7 +140,9 @@ def pointing_at(api_url: str, heartbeats: bool = True) -> Iterator[str]:
 
 
 @contextmanager
-def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) -> Iterator[str]:
+def prefect_api(
+    server_home: Path | None = None, preload: Sequence[str] = (), host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[str]:
     """Yield the API URL this process (and those it starts) should use, for the block.
 
     PREFECT_API_URL when set (in the environment or the active profile). Else a server
@@ -152,7 +154,8 @@ def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) ->
       before this process imports Prefect (and the `preload` modules), so that its
       start-up, seconds of imports in its own process, overlaps ours (`TemporaryServer`).
     - `server_home` a folder: `prefect server start` with its database there, in its own
-      process group (`managed_server`): schedules and run history outlive the block.
+      process group (`managed_server`), on `host` and `port` (None: a free one): schedules
+      and run history outlive the block.
     """
     # Prefect already imported (tests, `serve`): its settings say at no cost whether an
     # API is configured; else the environment says it before anything is imported.
@@ -162,7 +165,7 @@ def prefect_api(server_home: Path | None = None, preload: Sequence[str] = ()) ->
         yield configured
         return
     if server_home is not None:
-        with managed_server(server_home) as api_url:
+        with managed_server(server_home, host=host, port=port) as api_url:
             _import(preload)
             with pointing_at(api_url):
                 try:
@@ -400,11 +403,18 @@ def managed_server(
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     check_prefect_database(home / "prefect.db")
+    from flows.orchestration.report_server import WILDCARD_HOSTS, advertised_host, check_port_free
+
     with single_instance(home / SERVE_LOCK_NAME, f"a Prefect server on {home / 'prefect.db'}"):
         stop_orphaned_server(home)
+        if port:  # asked for (`serve --port`): taken is one clear error, not a server that exits
+            check_port_free(host, port, "--port", wait_s=5)
         port = port or free_port(host=host)
-        api_url = f"http://{host}:{port}/api"
-        env = {**os.environ, **TELEMETRY_OFF, "PREFECT_HOME": str(home), "PREFECT_UI_API_URL": api_url}
+        # Clients here call it on loopback when it listens on every address; the UI, maybe in
+        # a browser on another machine, at this machine's name.
+        api_url = f"http://{'127.0.0.1' if host in WILDCARD_HOSTS else advertised_host(host)}:{port}/api"
+        ui_api_url = f"http://{advertised_host(host)}:{port}/api"
+        env = {**os.environ, **TELEMETRY_OFF, "PREFECT_HOME": str(home), "PREFECT_UI_API_URL": ui_api_url}
         # The server must not talk to another server, nor take settings meant for clients.
         env.pop("PREFECT_API_URL", None)
         log_path = home / SERVER_LOG_NAME

@@ -2,9 +2,11 @@
 
 Prefect creates scheduled runs only on a real server (not on its temporary local
 API), so `serve()` starts one when `PREFECT_API_URL` is not set: `prefect server
-start` on 127.0.0.1 and a free port, its database under `<warehouse>/prefect`, and
-stops it on exit (normal, error, Ctrl-C or SIGTERM); see
-`flows.orchestration.prefect_local.prefect_api`.
+start` on `host` (127.0.0.1) and `port` (`bulletins serve`: 4200, the same address at
+every restart), its database under `<warehouse>/prefect`, and stops it on exit (normal,
+error, Ctrl-C or SIGTERM); see `flows.orchestration.prefect_local.prefect_api`. The
+same process serves the weekly reports over HTTP on `reports_port` (4201), read-only
+(`flows.orchestration.report_server`), so the run's artifact links to them.
 """
 
 from __future__ import annotations
@@ -23,11 +25,17 @@ from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
 from flows.orchestration.prefect_local import prefect_api
+from flows.orchestration.report_server import WILDCARD_HOSTS, advertised_host, serving_reports
 from flows.settings import Settings
 
 DEPLOYMENT_NAME = "bulletin-etl-scheduled"
 DEFAULT_CRON = "0 7 * * *"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+# `bulletins serve`'s addresses: loopback only unless asked (0.0.0.0 exposes both to the
+# network, without a password); the Prefect UI on Prefect's own default port, the reports next to it.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+DEFAULT_REPORTS_PORT = 4201
 
 
 def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
@@ -121,6 +129,9 @@ def serve_flow(
     inbox: str | Path | None = None,
     warehouse: str | Path | None = None,
     interval_s: float | None = None,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    reports_port: int | None = None,
 ) -> None:
     """Serve `flow` on a schedule until Ctrl-C or SIGTERM (see `serve`)."""
     import prefect
@@ -128,8 +139,18 @@ def serve_flow(
     settings = Settings.resolve(inbox, warehouse)
     deployment = build_deployment(flow, settings, cron=cron, timezone=timezone, interval_s=interval_s)
     when = f"every {interval_s:g} s" if interval_s is not None else f"cron {cron!r} ({timezone})"
-    with sigterm_exits(), prefect_api(settings.serve_prefect_home) as api_url:
-        print(f"Prefect UI: {ui_url(api_url)}", flush=True)
+    # The Prefect server first: a second `serve` on the warehouse is told that one already
+    # runs (its lock), not that the reports' port is taken.
+    with (
+        sigterm_exits(),
+        prefect_api(settings.serve_prefect_home, host=host, port=port) as api_url,
+        serving_reports(settings.reports_dir, host, reports_port or 0) as reports_url,
+    ):
+        ui = ui_url(api_url)
+        if host in WILDCARD_HOSTS:  # the address another machine opens
+            ui = ui.replace("//127.0.0.1:", f"//{advertised_host(host)}:", 1)
+        print(f"Prefect UI: {ui}", flush=True)
+        print(f"周报 (weekly reports): {reports_url}/", flush=True)
         print(
             f"Serving {flow.name}/{DEPLOYMENT_NAME} {when}: inbox {settings.inbox}, "
             f"warehouse {settings.warehouse}. Ctrl-C stops.",
@@ -145,12 +166,26 @@ def serve(
     inbox: str | Path | None = None,
     warehouse: str | Path | None = None,
     interval_s: float | None = None,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    reports_port: int | None = None,
 ) -> None:
     """Serve `bulletin-etl` as deployment `bulletin-etl/bulletin-etl-scheduled` until stopped.
 
-    Without PREFECT_API_URL, start a Prefect server on loopback (database under
-    `<warehouse>/prefect`) for as long as this runs.
+    Without PREFECT_API_URL, start a Prefect server on `host:port` (None: a free port;
+    database under `<warehouse>/prefect`) for as long as this runs; the reports folder
+    is served on `host:reports_port` (None: a free port) meanwhile.
     """
     from flows.orchestration.flow import bulletin_etl
 
-    serve_flow(bulletin_etl, cron=cron, timezone=timezone, inbox=inbox, warehouse=warehouse, interval_s=interval_s)
+    serve_flow(
+        bulletin_etl,
+        cron=cron,
+        timezone=timezone,
+        inbox=inbox,
+        warehouse=warehouse,
+        interval_s=interval_s,
+        host=host,
+        port=port,
+        reports_port=reports_port,
+    )

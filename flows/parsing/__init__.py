@@ -9,11 +9,13 @@ r"""Pure parser: one page file's bytes to typed records (no Prefect, no DuckDB h
 
 Modules, in the order a file goes through them: `decode` (bytes -> text or rejection),
 `normalize` (editor codes off, NFKC, rejoining), `issue_date`, `page` (section and
-items), `formats/` (bulletin layouts behind `BulletinFormat`), `checks` (named checks
-on every bulletin), with `bylines` and `dates` as helpers.
+items), `page_tables` (every table in the page's lines, for `core.page_tables` and for
+`formats/unknown`), `formats/` (bulletin layouts behind `BulletinFormat`), `checks` (named
+checks on every bulletin, and what each failed one compared), with `bylines` and `dates`
+as helpers.
 
 Knowingly not handled (see the tests for what is):
-- UTF-16/32 files (rejected as "not text": NUL bytes) and 8-bit encodings other than
+- UTF-16/32 files without a BOM (rejected as "not text": NUL bytes) and 8-bit encodings other than
   GB18030 (read as GB18030 when it decodes them cleanly, else "undecodable").
 - Subheadings inside an article are glued to the next paragraph (the rejoin rule); a
   title with a comma is only taken as one when a byline lead follows it; of two heading

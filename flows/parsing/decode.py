@@ -1,4 +1,4 @@
-"""Bytes to text: UTF-8 (with or without BOM) or GB18030, LF line ends, or a rejection."""
+"""Bytes to text: UTF-8 (with or without BOM), UTF-16/32 with a BOM, or GB18030; LF line ends; or a rejection."""
 
 from __future__ import annotations
 
@@ -48,6 +48,23 @@ UTF8_DAMAGE_SHARE = 0.2  # of the non-ASCII bytes
 MAX_BAD_SHARE = 0.02
 # Whitespace and invisible marks that leave a file with nothing to read.
 _INVISIBLE = " \t\r\n\v\f\u3000\u00a0\ufeff\u200b"
+
+
+# UTF-16 and UTF-32 are read only with their BOM (Notepad's "Unicode" saves one): without
+# it their NUL bytes make the file binary. UTF-32 LE's BOM starts with UTF-16 LE's, so it
+# is tried first.
+WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+# Charsets a web page declares that GB18030 reads (its superset), and the single-byte
+# Western ones a Chinese page declares by mistake (a template's default): both are read
+# as `decode` reads any page.
+_GB_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "cp936", "euc-cn", "x-gbk", "hz-gb-2312"})
+_DETECT_INSTEAD = frozenset({"utf-8", "utf8", "latin-1", "iso8859-1", "cp1252", "ascii", "us-ascii"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +131,14 @@ def _choose(data: bytes) -> tuple[str, str, int, int]:
 
 
 def decode(data: bytes) -> Decoded | Rejection:
-    """Decode a page's bytes, or reject them as empty, not text or undecodable."""
+    """Decode a page's bytes, or reject them as empty, not text or undecodable.
+
+    >>> decode("交办件".encode("utf-16"))  # with its BOM, as Notepad's "Unicode"
+    Decoded(text='交办件', encoding='utf-16-le', warnings=())
+    """
+    for bom, wide in WIDE_BOMS:
+        if data.startswith(bom):
+            return _decode_wide(data[len(bom) :], wide)
     if not data.removeprefix(BOM).strip(b" \t\r\n\v\f"):
         return Rejection("empty", f"{len(data)} bytes, no text")
     if data.find(b"\x00", 0, BINARY_SNIFF_BYTES) != -1:  # `in data[:N]` without copying N bytes
@@ -135,3 +159,91 @@ def decode(data: bytes) -> Decoded | Rejection:
     if suspect:
         warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
     return Decoded(text, encoding, tuple(warnings))
+
+
+# What a page of Chinese text is written in: ASCII and Latin-1, punctuation, letter-like
+# symbols, numbers, arrows and box drawing, CJK punctuation and ideographs (with extension
+# A and the compatibility blocks), full- and half-width forms. Anything else is foreign.
+_FOREIGN = re.compile(
+    "[^\t\n\x20-\x7e\xa0-\xff\u2000-\u27bf\u2e80-\u303f\u3100-\u312f\u3200-\u33ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
+)
+MAX_FOREIGN_SHARE = 0.2
+
+
+def _decode_wide(body: bytes, encoding: str) -> Decoded | Rejection:
+    """Decode UTF-16/32 text after its BOM, with the same rules as `decode` (bad bytes, controls, empty)."""
+    marked = body.decode(encoding, errors=_MARK_ERRORS)  # an odd byte at the end is marked too
+    undecodable = marked.count(_MARK)
+    unit = 4 if encoding.startswith("utf-32") else 2
+    suspect = len(SUSPECT.findall(marked)) * unit
+    if undecodable + suspect > MAX_BAD_SHARE * max(len(body), 1):
+        detail = f"{undecodable} of {len(body)} bytes undecodable as {encoding}, {suspect} bytes U+FFFD or private-use"
+        return Rejection("undecodable", detail, encoding)
+    text = marked.replace(_MARK, REPLACEMENT).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip(_INVISIBLE):
+        return Rejection("empty", f"{len(body)} bytes after the {encoding} BOM, no text", encoding)
+    # Nearly any even run of bytes reads as UTF-16 without an error: garbage after a BOM
+    # becomes a mix of scripts no page of Chinese text is written in.
+    foreign = len(_FOREIGN.findall(text)) / len(text)
+    if foreign > MAX_FOREIGN_SHARE:
+        detail = f"{foreign:.0%} of the characters read as {encoding} are of no script a Chinese page uses"
+        return Rejection("undecodable", detail, encoding)
+    controls = len(_CONTROL_CHARS.findall(text)) / len(text)
+    if controls > MAX_CONTROL_SHARE:
+        return Rejection("not text", f"{controls:.0%} control characters as {encoding}: a binary file", encoding)
+    warnings = []
+    if undecodable:
+        warnings.append(f"undecodable as {encoding}: {undecodable} byte(s), read as U+FFFD")
+    if suspect:
+        warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
+    return Decoded(text, encoding, tuple(warnings))
+
+
+def decode_declared(data: bytes, declared: str | None) -> Decoded | Rejection:
+    """Decode a web page by the charset it declares, else as `decode` does.
+
+    A BOM wins over the declaration (as in browsers). GB2312 and GBK are read as GB18030,
+    their superset; UTF-8 and Western single-byte charsets (a template's default on a
+    Chinese page) are detected as `decode` does. Another declared charset (Big5, say) is
+    used when it reads the bytes with at most MAX_BAD_SHARE of them bad; otherwise the
+    declaration is ignored, with a warning.
+
+    >>> decode_declared("<p>通报</p>".encode("gbk"), "GB2312").encoding
+    'gb18030'
+    >>> decode_declared("<p>通報</p>".encode("big5"), "big5").text
+    '<p>通報</p>'
+    """
+    name = _codec_name(declared)
+    if name is None or name in _DETECT_INSTEAD or data.startswith((BOM, *(b for b, _ in WIDE_BOMS))):
+        return decode(data)
+    if name in _GB_FAMILY:
+        name = "gb18030"
+    first = decode(data)
+    if isinstance(first, Decoded) and first.encoding == name:
+        return first
+    if isinstance(first, Rejection) and first.reason in ("empty", "not text"):
+        return first
+    marked = data.decode(name, errors=_MARK_ERRORS)
+    undecodable = marked.count(_MARK)
+    if undecodable > MAX_BAD_SHARE * len(data):
+        if isinstance(first, Decoded):
+            note = f"declared charset {declared} does not read the page ({undecodable} bad bytes): read as {first.encoding}"
+            return Decoded(first.text, first.encoding, (*first.warnings, note))
+        return first
+    text = marked.replace(_MARK, REPLACEMENT).replace("\r\n", "\n").replace("\r", "\n")
+    warnings = (f"undecodable as {name}: {undecodable} byte(s), read as U+FFFD",) if undecodable else ()
+    return Decoded(text, name, warnings)
+
+
+def _codec_name(declared: str | None) -> str | None:
+    """The codec a declared charset names (lower case, Python's spelling), or None if none or unknown."""
+    if not declared:
+        return None
+    label = declared.strip().strip("\"'").lower()
+    if label in _GB_FAMILY:
+        return label
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None

@@ -35,6 +35,7 @@ from flows.parsing.formats import FORMATS, BulletinFormat, BulletinRead, Span
 from flows.parsing.formats.unknown import unknown_bulletins
 from flows.parsing.issue_date import read_date_line
 from flows.parsing.normalize import Line, is_terminated, rejoin, squeeze
+from flows.parsing.page_tables import PageTable
 from flows.parsing.records import Article, ArticleKind, Bulletin, UnknownBulletin
 
 MAX_SECTION_CHARS = 8
@@ -329,8 +330,11 @@ def _bulletin_article(read: BulletinRead, lines: Sequence[Line], seq: int, secti
     )
 
 
-def read_page(lines: Sequence[Line], issue_date: date | None) -> PageItems:
-    """Split a page's lines into articles and bulletins, in page order."""
+def read_page(lines: Sequence[Line], issue_date: date | None, tables: Sequence[PageTable] = ()) -> PageItems:
+    """Split a page's lines into articles and bulletins, in page order.
+
+    `tables`: the page's tables (`flows.parsing.page_tables.find_tables`), for what no format claims.
+    """
     spans = _bulletin_spans(lines)
     section, start = _section(lines, spans[0][1].start if spans else len(lines))
     gaps = []
@@ -356,4 +360,4 @@ def read_page(lines: Sequence[Line], issue_date: date | None) -> PageItems:
             articles.append(_bulletin_article(reads[k], lines, seq, section))
         else:
             articles.append(_article(drafts[k], seq, section, issue_date, raw))
-    return PageItems(section, tuple(articles), tuple(bulletins), unknown_bulletins(unclaimed))
+    return PageItems(section, tuple(articles), tuple(bulletins), unknown_bulletins(unclaimed, tables))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flows.parsing.decode import decode
+from flows.parsing.decode import Decoded, decode
 from flows.parsing.issue_date import issue_date
 from flows.parsing.normalize import to_lines
 from flows.parsing.page import read_page
+from flows.parsing.page_tables import find_tables
 from flows.parsing.records import ParsedPage, Rejection
 
 
@@ -23,9 +24,16 @@ def parse_file(file_name: str, data: bytes, *, not_after: date | None = None) ->
     decoded = decode(data)
     if isinstance(decoded, Rejection):
         return decoded
+    return parse_decoded(file_name, decoded, not_after=not_after)
+
+
+def parse_decoded(file_name: str, decoded: Decoded, *, not_after: date | None = None) -> ParsedPage:
+    """Parse a page's decoded text: `parse_file` after decoding, and what `flows.inputs` calls
+    with the text it made of a web page, Word, Excel or PDF file."""
     lines = to_lines(decoded.text)
     issued, source, date_warnings = issue_date(file_name, lines, not_after)
-    items = read_page(lines, issued)
+    tables = find_tables(lines)
+    items = read_page(lines, issued, tables)
     warnings = [*decoded.warnings, *date_warnings]
     if not items.articles:
         warnings.append("no items found on the page")
@@ -38,4 +46,5 @@ def parse_file(file_name: str, data: bytes, *, not_after: date | None = None) ->
         bulletins=items.bulletins,
         warnings=tuple(warnings),
         unknown_bulletins=items.unknown_bulletins,
+        tables=tables,
     )

@@ -11,10 +11,26 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from flows.parsing.page_tables import PageTable
+from flows.parsing.tables import Table as SourceTable
+
 ArticleKind = Literal["news", "photo", "commentary", "bulletin"]
 IssueDateSource = Literal["file_name", "page", "inferred"]
+# What a bulletin's period is: a week (the weekly lists), a calendar month or quarter
+# (monthly and quarterly scorecards, Sanmenxia's 月报).
+PeriodKind = Literal["week", "month", "quarter"]
+ScoreList = Literal["good", "bad", "none"]
 RejectionReason = Literal[
-    "empty", "not text", "undecodable", "parser error"
+    "empty",
+    "not text",
+    "undecodable",
+    # A file read by `flows.inputs` (web page, Word, Excel, PDF, image) it cannot turn into
+    # text: each detail says what to do, in English and Chinese.
+    "no text layer",  # an image or a scanned PDF: needs OCR
+    "encrypted",  # a PDF with a password
+    "unsupported format",  # old binary Word/Excel (.doc, .xls)
+    "unreadable",  # broken, or past a bound (unpacked size, cells, pages)
+    "parser error",
 ]  # the last: a bug, caught at the pipeline boundary
 
 
@@ -56,6 +72,22 @@ class BulletinUnitRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoreRow:
+    """One unit's line of a scorecard: 名称(98.42分)(优秀等次); a line naming several units
+    that share one score (甲、乙、丙(100分)) gives one row per unit."""
+
+    unit_group: str  # the group as printed (县、市组, 建成区组, 市直及企事业单位组, ...)
+    unit_name_raw: str  # the name as printed (after NFKC, whitespace trimmed)
+    score: Decimal | None  # 分 as printed; None for 无数据 (no data, never 0)
+    grade: str | None  # 优秀/良好/合格/不合格 (等次) as printed; None where none is printed
+    rank: int | None  # 1-based within the group, ties share one (rank()); None where unknown
+    score_list: ScoreList  # the group's 处置好 (good) or 处置差 (bad) list, or none
+    no_data: bool  # printed 无数据
+    row_no: int  # 1-based order across the whole bulletin
+    line_no: int  # 1-based line in the decoded file
+
+
+@dataclass(frozen=True, slots=True)
 class Bulletin:
     """One weekly bulletin with its figures, tables and failed checks."""
 
@@ -80,21 +112,40 @@ class Bulletin:
     failed_checks: tuple[str, ...]  # names of failed checks; empty = clean
     line_start: int
     line_end: int
+    period_kind: PeriodKind = "week"  # week; month or quarter for scorecards and 月报
+    scores: tuple[ScoreRow, ...] = ()  # a scorecard's unit scores (Xuchang); empty for the weekly lists
+    # One line per failed check, in failed_checks' order, with the numbers and the line it
+    # compared: "units_sum_to_overdue: rows sum to 41, the bulletin prints 38 (line 57)".
+    check_details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class UnknownBulletin:
     """Text that looks like a city-management bulletin that no format claims."""
 
-    title: str  # the line taken as its title (normalised)
-    line_no: int  # 1-based line of that title in the decoded file
+    title: str  # the line taken as its title (normalised); "" when only its content was seen
+    line_no: int  # 1-based line of that title (or of the first thing seen) in the decoded file
+    # What was seen of it: unit tables and score lists, each with its line
+    # ("table 部门|派遣数|完成数… of 12 rows at line 40"); empty when only the title was.
+    seen: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line: the title and its line, then what was seen.
+
+        >>> UnknownBulletin("某市数字城管运行情况通报", 3, ("score list of 5 units at line 9",)).describe()
+        '某市数字城管运行情况通报 (line 3); seen: score list of 5 units at line 9'
+        """
+        if not self.title:
+            return ", ".join(self.seen)
+        seen = f"; seen: {', '.join(self.seen)}" if self.seen else ""
+        return f"{self.title} (line {self.line_no}){seen}"
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedPage:
     """A page read successfully (possibly with bulletins that failed checks)."""
 
-    encoding: str  # "utf-8", "utf-8-sig" or "gb18030"
+    encoding: str  # "utf-8", "utf-8-sig", "gb18030", "utf-16-le" ...; "html:gb18030", "docx", "xlsx", "pdf"
     issue_date: date | None
     issue_date_source: IssueDateSource | None
     section: str | None
@@ -103,6 +154,11 @@ class ParsedPage:
     warnings: tuple[str, ...] = field(default=())  # non-fatal notes about the page
     # bulletins no format can read yet: their text is loaded as articles, nothing else
     unknown_bulletins: tuple[UnknownBulletin, ...] = field(default=())
+    # every table found in the page's lines (flows.parsing.page_tables), in page order
+    tables: tuple[PageTable, ...] = field(default=())
+    # the tables of a web page, Word, Excel or PDF file as the file holds them (spans, each
+    # cell's source position, the page line of each row: flows.parsing.tables); empty for text
+    source_tables: tuple[SourceTable, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

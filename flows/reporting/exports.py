@@ -1,9 +1,15 @@
-"""The marts as files people open: CSV (with a BOM, for Excel), xlsx and Parquet.
+"""The marts as files people open: CSV (with a BOM, for Excel/WPS), xlsx and Parquet.
 
-Headers read `未办结件 (unresolved)`: Chinese for the reader, the column's own name for
-the SQL user. Values are the marts' own, unrounded (rates 0..1; xlsx shows them as
-percentages through a number format, the cell still holds the mart's value). Parquet
-keeps the column names and types, with the Chinese label in each field's metadata.
+For the analyst, by default: Chinese headers only (`未办结件`; `headers="en"` gives the
+columns' own names, for SQL users), the analyst's columns only (`labels.COLUMNS` flags
+each; `all_columns` adds the mart's internal ones: the week before's raw figures, list
+keys, ids), and Chinese values in xlsx and CSV: 是/否 for booleans, 新上榜/连续上榜/退出
+for `list_change` (`labels.export_value`). Numbers are the marts' own, unrounded (rates
+0..1; xlsx shows them as percentages through a number format, the cell still holds the
+mart's value). xlsx: columns as wide as their content (a CJK character counts double),
+an autofilter and a frozen header row. Parquet is for tools: the mart's values and
+types; field names as the headers, and each field's metadata holds both `name` (the
+English column) and `label` (the Chinese).
 
 No cell becomes a formula (a unit name is whatever a page printed, `=HYPERLINK(...)`
 included). Text starting with `=`, `+`, `-`, `@`, a tab or a carriage return is, in xlsx,
@@ -25,13 +31,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.reporting.labels import COLUMN_LABELS, export_header, label
+from flows.reporting.labels import COLUMN_LABELS, MART_LABELS, export_header, export_value, is_analyst_column
 from flows.warehouse.readers import MART_ORDER, mart_arrow, mart_rows
 
 FORMATS = ("xlsx", "csv", "parquet")
-
-# Sheet names in the workbook (Excel allows 31 characters).
-SHEET_NAMES = {"city_week_performance": "城市周表现", "unit_week_performance": "单位周表现"}
+HEADERS = ("zh", "en")
 
 
 class NothingToExport(LookupError):
@@ -69,7 +73,7 @@ def csv_cell(value: Any) -> Any:
     return f"'{value}" if could_be_formula(value) else value
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]], headers: str = "zh") -> Path:
     """UTF-8 with a BOM (Excel then reads the Chinese), one header row, NULL as an empty cell.
 
     Every text field is quoted and formula-like text escaped (`csv_cell`); numbers are not
@@ -78,7 +82,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]])
     tmp = _tmp(path)
     with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
-        writer.writerow([export_header(c) for c in columns])
+        writer.writerow([export_header(c, headers) for c in columns])
         writer.writerows([csv_cell(v) for v in row] for row in rows)
     os.replace(tmp, path)
     return path
@@ -104,16 +108,51 @@ def _xlsx_value(value: Any) -> Any:
     return value
 
 
-def write_xlsx(path: Path, tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> Path:
-    """One sheet per mart: a header row, the rows, rates shown as percentages, dates as dates."""
+def display_width(text: str) -> int:
+    """Columns the text takes in a spreadsheet's default font: a CJK (wide) character counts two.
+
+    >>> display_width("市城管局"), display_width("2021-01-18"), display_width("90.59%")
+    (8, 10, 6)
+    """
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _shown_width(value: Any, fmt: str | None) -> int:
+    """How wide a cell's value shows (its number format applied, roughly)."""
+    if value is None:
+        return 0
+    if isinstance(value, dt.date):
+        return 10
+    if isinstance(value, float):
+        return len(f"{value * 100:+.2f}%") if fmt == "0.00%" else len(f"{value:+.2f}")
+    return max((display_width(line) for line in str(value).splitlines()), default=0)
+
+
+# Column widths in characters: at least the autofilter's arrow and a short number, at most
+# a long unit name (longer text is cut at the cell's edge, as Excel does, and wraps in the formula bar).
+MIN_WIDTH, MAX_WIDTH = 8, 60
+
+
+def column_width(header: str, values: Sequence[Any], fmt: str | None = None) -> float:
+    """A column's width: its widest cell or header (+2 for padding, +2 for the autofilter's arrow on the header)."""
+    widest = max([display_width(header) + 2, *(_shown_width(v, fmt) for v in values)])
+    return float(max(MIN_WIDTH, min(MAX_WIDTH, widest + 2)))
+
+
+def write_xlsx(
+    path: Path, tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]], headers: str = "zh"
+) -> Path:
+    """One sheet per mart: a header row (frozen, with an autofilter), the rows, rates as percentages, dates as dates."""
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
     book.remove(book.active)
     for table, columns, rows in tables:
-        sheet = book.create_sheet(SHEET_NAMES.get(table, table[:31]))
-        sheet.append([export_header(c) for c in columns])
+        sheet = book.create_sheet(MART_LABELS.get(table, table)[:31])
+        sheet.append([export_header(c, headers) for c in columns])
         for row in rows:
             sheet.append([_xlsx_value(v) for v in row])
             for cell in sheet[sheet.max_row]:
@@ -124,45 +163,78 @@ def write_xlsx(path: Path, tables: Sequence[tuple[str, Sequence[str], Sequence[S
                     cell.quotePrefix = True
         for index, column in enumerate(columns, start=1):
             letter = get_column_letter(index)
-            sheet.column_dimensions[letter].width = max(10, min(40, 2 * len(label(column)) + len(column) // 2 + 4))
             fmt = "yyyy-mm-dd" if column in {"week_start", "week_end", "issue_date"} else _number_format(column)
+            values = [row[index - 1] for row in rows]
+            sheet.column_dimensions[letter].width = column_width(export_header(column, headers), values, fmt)
             if fmt:
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                     cell.number_format = fmt
         sheet.freeze_panes = "A2"
+        if columns:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, sheet.max_row)}"
     tmp = _tmp(path)
     book.save(tmp)
     os.replace(tmp, path)
     return path
 
 
-def labelled(table: pa.Table) -> pa.Table:
-    """The table with each field's Chinese label in its metadata (`label`)."""
+def labelled(table: pa.Table, headers: str = "en") -> pa.Table:
+    """The table with each field named by its header, its metadata holding `name` (English) and `label` (Chinese)."""
     fields = [
-        f.with_metadata({**(f.metadata or {}), b"label": COLUMN_LABELS[f.name].encode()})
-        if f.name in COLUMN_LABELS
-        else f
+        pa.field(
+            export_header(f.name, headers),
+            f.type,
+            f.nullable,
+            {**(f.metadata or {}), b"name": f.name.encode(), b"label": COLUMN_LABELS.get(f.name, f.name).encode()},
+        )
         for f in table.schema
     ]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
-def write_parquet(path: Path, table: pa.Table) -> Path:
+def write_parquet(path: Path, table: pa.Table, headers: str = "en") -> Path:
     """Parquet written under a temporary name, fsynced, then renamed."""
     tmp = _tmp(path)
-    pq.write_table(labelled(table), tmp, compression="zstd")
+    pq.write_table(labelled(table, headers), tmp, compression="zstd")
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return path
 
 
+def exported_columns(columns: Sequence[str], all_columns: bool = False) -> list[str]:
+    """The columns an export shows: the analyst's (labels.COLUMNS), or every one with `all_columns`.
+
+    >>> exported_columns(["city", "unit_list", "unit_name", "prev_unresolved"])
+    ['city', 'unit_name']
+    """
+    return list(columns) if all_columns else [c for c in columns if is_analyst_column(c)]
+
+
+def for_people(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], all_columns: bool = False
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The exported columns of the rows, their values in Chinese (是/否, 新上榜): what xlsx and CSV hold."""
+    shown = exported_columns(columns, all_columns)
+    at = [list(columns).index(c) for c in shown]
+    return shown, [tuple(export_value(columns[i], row[i]) for i in at) for row in rows]
+
+
 def export_marts(
-    con: duckdb.DuckDBPyConnection, fmt: str, out_dir: Path, city: str | None = None, week: dt.date | None = None
+    con: duckdb.DuckDBPyConnection,
+    fmt: str,
+    out_dir: Path,
+    city: str | None = None,
+    week: dt.date | None = None,
+    *,
+    headers: str = "zh",
+    all_columns: bool = False,
 ) -> list[Path]:
-    """Write both marts (of one city, of the published week containing `week`) in `fmt`; the paths written."""
+    """Write every mart (of one city, of the published week containing `week`) in `fmt`; the paths written."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if headers not in HEADERS:
+        raise ValueError(f"headers must be one of {', '.join(HEADERS)}, not {headers!r}")
     tables = [(t, *mart_rows(con, t, city, week)) for t in MART_ORDER]
     if not any(rows for _, _, rows in tables):
         what = " and ".join(p for p in (f"city {city}" if city else "", f"the week of {week}" if week else "") if p)
@@ -173,8 +245,17 @@ def export_marts(
         week = starts.pop() if len(starts) == 1 else week
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = _suffix(city, week)
+    shown = [(t, *for_people(columns, rows, all_columns)) for t, columns, rows in tables]
     if fmt == "xlsx":
-        return [write_xlsx(out_dir / f"bulletins-marts{suffix}.xlsx", tables)]
+        return [write_xlsx(out_dir / f"bulletins-marts{suffix}.xlsx", shown, headers)]
     if fmt == "csv":
-        return [write_csv(out_dir / f"{t}{suffix}.csv", columns, rows) for t, columns, rows in tables]
-    return [write_parquet(out_dir / f"{t}{suffix}.parquet", mart_arrow(con, t, city, week)) for t in MART_ORDER]
+        return [write_csv(out_dir / f"{t}{suffix}.csv", columns, rows, headers) for t, columns, rows in shown]
+    paths = []
+    for t, columns, _ in tables:
+        data = mart_arrow(con, t, city, week)
+        paths.append(
+            write_parquet(
+                out_dir / f"{t}{suffix}.parquet", data.select(exported_columns(columns, all_columns)), headers
+            )
+        )
+    return paths

@@ -2,70 +2,146 @@
 
 One place for how a figure reads: rates as percentages (90.58%), changes signed
 (+0.11 个百分点, -2), list changes in the bulletin's own words (新上榜 / 连续上榜 / 退出),
-and a Chinese label for every mart column (the English name stays beside it in exports).
+a Chinese label for every mart column (and whether exports show it by default), and the
+statuses and checks in Chinese (the English identifiers stay in SQL).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 MISSING = "—"
 
 LIST_CHANGE = {"entered": "新上榜", "stayed": "连续上榜", "left": "退出"}
 
-# Every column of the marts (and the city dimension to come), in Chinese.
-COLUMN_LABELS: dict[str, str] = {
-    "city": "城市",
-    "period_label": "期号",
-    "week_start": "周起始日",
-    "week_end": "周截止日",
-    "unit_name": "单位",
-    "unit_group": "分组",
-    "unit_list": "榜单",
-    "on_list": "本周上榜",
-    "dispatched": "交办件",
-    "unresolved": "未办结件",
-    "unresolved_rate": "未办结率",
-    "prev_week_published": "上周已发布",
-    "prev_on_list": "上周上榜",
-    "prev_dispatched": "上周交办件",
-    "prev_unresolved": "上周未办结件",
-    "unresolved_change": "未办结件较上周",
-    "unresolved_rate_change_pp": "未办结率较上周（百分点）",
-    "weeks_on_list_streak": "连续上榜周数",
-    "list_change": "上榜变化",
-    "rank_in_group": "组内排名",
-    "weeks_on_list_total": "累计上榜周数",
-    "prev_unresolved_rate": "上周未办结率",
-    "prev_unit_group": "上周分组",
-    "prev_rank_in_group": "上周组内排名",
-    "rank_change": "排名变化",
-    "resolves_nothing": "零办结",
-    "overdue_share": "占全市超时未办结比例",
-    "received": "受理案件",
-    "due": "应结案",
-    "closed": "已结案",
-    "in_progress": "正在办理",
-    "overdue": "超时未办结",
-    "disputed": "确权争议未处置",
-    "closure_rate": "结案率（计算）",
-    "closure_rate_published": "结案率（通报公布）",
-    "prev_closure_rate": "上周结案率",
-    "closure_rate_change_pp": "结案率较上周（百分点）",
-    "overdue_change": "超时未办结较上周",
-    "disputed_change": "确权争议较上周",
-    "units_on_list": "上榜单位数",
-    "units_entered": "新上榜单位数",
-    "units_left": "退出单位数",
-    "top3_overdue_share": "前三名单位占超时未办结比例",
-    "linked_units": "联动单位数",
-    "overdue_units": "通报所列单位数",
-    "bulletin_id": "通报编号",
-    "issue_date": "刊发日期",
-    "prev_week_status": "上周通报情况",
-    "prev_week_failed_checks": "上周通报未通过的校验",
+# Every column of the marts (and the city dimension to come): its Chinese label, and
+# whether an analyst gets it in an export by default (`analyst`) or only with --all-columns
+# (`internal`: the mart's plumbing: the week before's raw figures, list keys, ids).
+# A new mart needs only its columns here: exports pick the columns from these flags.
+
+
+@dataclass(frozen=True)
+class ColumnLabel:
+    label: str
+    analyst: bool
+
+
+def analyst(label: str) -> ColumnLabel:
+    """A column an analyst gets by default."""
+    return ColumnLabel(label, analyst=True)
+
+
+def internal(label: str) -> ColumnLabel:
+    """A column only `--all-columns` exports."""
+    return ColumnLabel(label, analyst=False)
+
+
+COLUMNS: dict[str, ColumnLabel] = {
+    "city": analyst("城市"),
+    "period_label": internal("期号"),
+    "week_start": analyst("周起始日"),
+    "week_end": analyst("周截止日"),
+    "unit_name": analyst("单位"),
+    "unit_group": analyst("分组"),
+    "unit_list": internal("榜单"),
+    "on_list": analyst("本周上榜"),
+    "dispatched": analyst("交办件"),
+    "unresolved": analyst("未办结件"),
+    "unresolved_rate": analyst("未办结率"),
+    "prev_week_published": internal("上周已发布"),
+    "prev_on_list": internal("上周上榜"),
+    "prev_dispatched": internal("上周交办件"),
+    "prev_unresolved": internal("上周未办结件"),
+    "unresolved_change": analyst("未办结件较上周"),
+    "unresolved_rate_change_pp": analyst("未办结率较上周（百分点）"),
+    "weeks_on_list_streak": analyst("连续上榜周数"),
+    "list_change": analyst("上榜变化"),
+    "rank_in_group": analyst("组内排名"),
+    "weeks_on_list_total": analyst("累计上榜周数"),
+    "prev_unresolved_rate": internal("上周未办结率"),
+    "prev_unit_group": internal("上周分组"),
+    "prev_rank_in_group": internal("上周组内排名"),
+    "rank_change": analyst("排名变化"),
+    "resolves_nothing": analyst("零办结"),
+    "overdue_share": analyst("占全市超时未办结比例"),
+    "received": analyst("受理案件"),
+    "due": analyst("应结案"),
+    "closed": analyst("已结案"),
+    "in_progress": analyst("正在办理"),
+    "overdue": analyst("超时未办结"),
+    "disputed": analyst("确权争议未处置"),
+    "closure_rate": analyst("结案率（计算）"),
+    "closure_rate_published": analyst("结案率（通报公布）"),
+    "prev_closure_rate": internal("上周结案率"),
+    "closure_rate_change_pp": analyst("结案率较上周（百分点）"),
+    "overdue_change": analyst("超时未办结较上周"),
+    "disputed_change": analyst("确权争议较上周"),
+    "units_on_list": analyst("上榜单位数"),
+    "units_entered": analyst("新上榜单位数"),
+    "units_left": analyst("退出单位数"),
+    "top3_overdue_share": analyst("前三名单位占超时未办结比例"),
+    "linked_units": analyst("联动单位数"),
+    "overdue_units": analyst("通报所列单位数"),
+    "bulletin_id": internal("通报编号"),
+    "issue_date": analyst("刊发日期"),
+    "prev_week_status": internal("上周通报情况"),
+    "prev_week_failed_checks": internal("上周通报未通过的校验"),
+    # marts.unit_period_scores: monthly and quarterly scorecards (考评), Sanmenxia's 月报
+    "period_kind": analyst("周期类型"),
+    "period_start": analyst("期间起始日"),
+    "period_end": analyst("期间截止日"),
+    "printed": internal("本期通报列出"),
+    "score": analyst("得分"),
+    "no_data": analyst("无数据"),
+    "grade": analyst("等次"),
+    "rank": analyst("组内排名（按得分）"),
+    "score_list": analyst("所列名单"),
+    "on_bad_list": analyst("列入处置差名单"),
+    "prev_period_start": internal("上期起始日"),
+    "prev_period_published": internal("上期已发布"),
+    "prev_printed": internal("上期通报列出"),
+    "prev_score": analyst("上期得分"),
+    "prev_grade": analyst("上期等次"),
+    "prev_rank": internal("上期组内排名"),
+    "prev_on_bad_list": internal("上期列入处置差名单"),
+    "score_change": analyst("得分较上期"),
+    "grade_change": analyst("等次变化"),
+    "bad_list_change": analyst("处置差名单变化"),
+    "bad_list_streak": analyst("连续列入处置差名单期数"),
+    "bad_list_periods_total": analyst("累计列入处置差名单期数"),
 }
+
+COLUMN_LABELS: dict[str, str] = {name: column.label for name, column in COLUMNS.items()}
+
+# Text values of the marts in people's words, by column (the SQL keeps the English).
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "list_change": LIST_CHANGE,
+    "prev_week_status": {"published": "已发布", "failed_checks": "未通过校验", "not_published": "未发布"},
+    "period_kind": {"week": "周", "month": "月", "quarter": "季度"},
+    "score_list": {"good": "处置好", "bad": "处置差", "none": "—"},
+    "grade_change": {"up": "上升", "down": "下降", "same": "持平"},
+    "bad_list_change": {"entered": "新列入", "stayed": "连续列入", "left": "退出"},
+}
+
+# The marts as sheets (Excel allows 31 characters in a sheet's name).
+MART_LABELS: dict[str, str] = {
+    "city_week_performance": "城市周表现",
+    "unit_week_performance": "单位周表现",
+    "unit_period_scores": "单位月度季度考评",
+}
+
+
+def is_analyst_column(column: str) -> bool:
+    """Whether an export shows the column by default; a column without a label is shown (never hidden unseen).
+
+    >>> [is_analyst_column(c) for c in ("unit_name", "unit_list", "prev_unresolved", "a_new_column")]
+    [True, False, False, True]
+    """
+    known = COLUMNS.get(column)
+    return known is None or known.analyst
 
 
 def label(column: str) -> str:
@@ -73,14 +149,26 @@ def label(column: str) -> str:
     return COLUMN_LABELS.get(column, column)
 
 
-def export_header(column: str) -> str:
-    """A header for people and SQL users alike.
+def export_header(column: str, headers: str = "zh") -> str:
+    """A column's header in an export: its Chinese label (`zh`), or its own name (`en`, for SQL users).
 
-    >>> export_header("unresolved")
-    '未办结件 (unresolved)'
+    >>> export_header("unresolved"), export_header("unresolved", "en"), export_header("a_new_column")
+    ('未办结件', 'unresolved', 'a_new_column')
     """
-    chinese = COLUMN_LABELS.get(column)
-    return f"{chinese} ({column})" if chinese else column
+    return column if headers == "en" else label(column)
+
+
+def export_value(column: str, value: object) -> object:
+    """A mart value as an export shows it: 是/否 for booleans, 新上榜 for `entered`; the rest as is.
+
+    >>> [export_value("on_list", True), export_value("list_change", "left"), export_value("unresolved", 3)]
+    ['是', '退出', 3]
+    """
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, str) and column in VALUE_LABELS:
+        return VALUE_LABELS[column].get(value, value)
+    return value
 
 
 def _rounded(value: float, digits: int) -> Decimal:
@@ -162,3 +250,112 @@ def period(start: dt.date, end: dt.date | None) -> str:
         return first
     last = f"{end.month}月{end.day}日" if end.year == start.year else f"{end.year}年{end.month}月{end.day}日"
     return f"{first}—{last}"
+
+
+# --------------------------------------------------------------------------- statuses, checks, reasons
+
+# An inbox entry's status (`core.files.status`, English in SQL) in people's words.
+STATUS_LABELS: dict[str, str] = {
+    "loaded": "已入库",
+    "partial": "部分入库",
+    "quarantined": "已隔离",
+    "duplicate": "重复",
+    "skipped": "未读取",
+    "forgotten": "已撤回",
+}
+
+
+def status_label(status: str) -> str:
+    """A status in Chinese (an unknown one as it is).
+
+    >>> [status_label(s) for s in ("loaded", "partial", "quarantined", "forgotten", "new_status")]
+    ['已入库', '部分入库', '已隔离', '已撤回', 'new_status']
+    """
+    return STATUS_LABELS.get(status, status)
+
+
+# What each check verifies (`failed_checks`, English in SQL), in a few Chinese words.
+CHECK_GLOSSES: dict[str, str] = {
+    "period_parsed": "通报周期可识别",
+    "period_matches_format": "周期符合该市格式",
+    "period_before_issue": "周期早于刊发日",
+    "text_intact": "正文完整",
+    "figures_present": "主要数字齐全",
+    "numbers_well_formed": "数字格式正确",
+    "components_sum_to_due": "各项之和等于应结案",
+    "closure_rate_matches": "结案率与通报公布一致",
+    "units_sum_to_overdue": "各单位合计等于超时未办结",
+    "unit_count_matches": "单位数与通报所列一致",
+    "unresolved_le_dispatched": "未办结不多于交办",
+    "units_unique": "单位不重复",
+    "table_complete": "表格完整",
+    "channels_sum_to_total": "各渠道之和等于受理总数",
+    "rows_add_up": "各行数字自洽",
+    "row_rates_match": "各行比率与数字一致",
+    "totals_match_rows": "合计等于各行之和",
+    "totals_match_summary": "合计与通报摘要一致",
+    # scorecards (xuchang_scorecard)
+    "groups_present": "考评分组可识别",
+    "scores_in_range": "得分在0至100之间",
+    "grades_known": "等次可识别",
+    "ranks_consistent": "排名与得分一致",
+}
+
+
+def check_label(check: str) -> str:
+    """A check by its English identifier (what SQL and `bulletins accept` take), with a Chinese gloss.
+
+    >>> check_label("units_sum_to_overdue"), check_label("a_new_check")
+    ('units_sum_to_overdue（各单位合计等于超时未办结）', 'a_new_check')
+    """
+    gloss = CHECK_GLOSSES.get(check)
+    return f"{check}（{gloss}）" if gloss else check
+
+
+# A recorded reason's English opening and its Chinese; what follows is kept (file names, numbers).
+_REASON_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("failed check: ", "校验未通过："),
+    ("same bytes as ", "与此文件字节相同："),
+    ("superseded: a later issue printed this period again", "已被取代：更晚一期重新刊印了同一周"),
+    ("forgotten on record", "已撤回（记录在案）"),
+    ("unknown bulletin format: ", "未知通报格式："),
+    ("could not be read", "无法读取"),
+    ("modified time out of range", "修改时间超出范围"),
+    ("parser error", "解析出错"),
+    ("too large", "文件过大"),
+    ("not text", "不是文本"),
+    ("undecodable", "无法解码"),
+    ("empty", "空文件"),
+)
+
+
+def reason_label(reason: str) -> str:
+    """A recorded reason in Chinese: its known opening translated, the details (names, numbers) kept.
+
+    Check names keep their identifier, with their gloss; a reason not known here stays as it is.
+
+    >>> reason_label("failed check: units_sum_to_overdue")
+    '校验未通过：units_sum_to_overdue（各单位合计等于超时未办结）'
+    >>> reason_label("bulletin 1 (2020-12-14): table_complete")
+    '第 1 则通报（2020-12-14）：table_complete（表格完整）'
+    >>> reason_label("bulletin 1 (2020-12-14): units_sum_to_overdue: rows sum to 118, the bulletin prints 131")
+    '第 1 则通报（2020-12-14）：units_sum_to_overdue（各单位合计等于超时未办结）: rows sum to 118, the bulletin prints 131'
+    >>> reason_label("empty: 0 bytes, no text"), reason_label("same bytes as a.txt")
+    ('空文件: 0 bytes, no text', '与此文件字节相同：a.txt')
+    """
+    if match := _BULLETIN_CHECK.fullmatch(reason):
+        seq, period_start, check, detail = match.groups()
+        when = "周期未知" if period_start == "period unknown" else period_start
+        return f"第 {seq} 则通报（{when}）：{check_label(check)}{detail or ''}"
+    for english, chinese in _REASON_PREFIXES:
+        if reason.startswith(english):
+            rest = reason[len(english) :]
+            if english == "failed check: ":
+                check, colon, detail = rest.partition(":")
+                rest = check_label(check) + colon + detail
+            return chinese + rest
+    return reason
+
+
+# `bulletin <seq> (<period start>): <check>[: <what the numbers were>]`, as ingest records a failed check.
+_BULLETIN_CHECK = re.compile(r"bulletin (\d+) \(([^)]*)\): (\w+)(:.*)?", re.DOTALL)

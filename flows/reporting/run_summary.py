@@ -1,6 +1,7 @@
-"""The run's artifacts as text: the summary in markdown, the latest week's unit table in Chinese.
+"""The run's artifacts as text, in Chinese: the summary in markdown, the latest week's unit table.
 
-Pure text building over what the readers return.
+Pure text building over what the readers return; also `bulletins status`'s lines on how old a
+city's latest week is (statuses and check names in Chinese through `labels`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from flows.text.redact import redact
 from flows.warehouse.db import connection
 from flows.warehouse.readers import (
     CityWeek,
+    Freshness,
     LeftOutBulletin,
     UnitWeekRow,
     bulletins_left_out,
     files_by_status,
     gone_from_inbox,
     group_order,
+    inferred_mark,
     latest_city_weeks,
     report_cities,
     resolve_week,
@@ -42,8 +45,73 @@ def _cell(value: Any) -> str:
 
 def _period(start: dt.date | None, end: dt.date | None) -> str:
     if start is None:
-        return "unknown"
-    return f"{start} to {end}" if end is not None else str(start)
+        return "未知"
+    return f"{start} 至 {end}" if end is not None else str(start)
+
+
+def run_line(summary: RunSummary) -> str:
+    """The run's one line in Chinese (the artifact's; `RunSummary.line` is the log's, in English).
+
+    >>> run_line(RunSummary(files_new=2, files_loaded=2, weeks_loaded=[dt.date(2021, 1, 18), dt.date(2020, 12, 7)]))
+    '新文件 2 个（已入库 2，部分入库 0，已隔离 0），重复 0，未变化 0；入库的周：2 周（2020-12-07 至 2021-01-18）'
+    >>> run_line(RunSummary(skipped="another run holds the lock"))
+    '本次运行未执行：another run holds the lock'
+    """
+    if summary.skipped:
+        return f"本次运行未执行：{summary.skipped}"
+    weeks = sorted(set(summary.weeks_loaded))
+    if not weeks:
+        span = "无"
+    elif len(weeks) == 1:
+        span = f"1 周（{weeks[0]}）"
+    else:
+        span = f"{len(weeks)} 周（{weeks[0]} 至 {weeks[-1]}）"
+    skipped = f"，{L.status_label('skipped')} {summary.files_skipped}" if summary.files_skipped else ""
+    lake = f"；湖检查：{summary.lake_line()}" if summary.lake_problems else ""
+    return (
+        f"新文件 {summary.files_new} 个（{L.status_label('loaded')} {summary.files_loaded}，"
+        f"{L.status_label('partial')} {summary.files_partial}，{L.status_label('quarantined')} "
+        f"{summary.files_quarantined}），{L.status_label('duplicate')} {summary.files_duplicate}，"
+        f"未变化 {summary.files_unchanged}{skipped}；入库的周：{span}{lake}"
+    )
+
+
+def problem_label(problem: str) -> str:
+    """A run's problem line (`<status> <path>: <reasons>`) with its status in Chinese.
+
+    >>> problem_label("quarantined empty.txt: empty: 0 bytes, no text")
+    '已隔离 empty.txt: empty: 0 bytes, no text'
+    """
+    status, _, rest = problem.partition(" ")
+    return f"{L.status_label(status)} {rest}" if status in L.STATUS_LABELS and rest else problem
+
+
+def freshness_line(city: Freshness) -> str:
+    """What `bulletins status` says about a city's latest published week.
+
+    >>> d = dt.date
+    >>> freshness_line(Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), d(2021, 1, 27), d(2021, 2, 1), 14))
+    '最新已发布周，驻马店：2021-01-18 ~ 2021-01-24（2021-01-27 刊），周末后已过 8 天'
+    """
+    if city.week_start is None:
+        return "最新已发布周：尚无"
+    issue = f"（{city.issue_date} 刊{inferred_mark(city.issue_date_source)}）" if city.issue_date else ""
+    return f"最新已发布周，{city.city}：{city.week_start} ~ {city.week_end}{issue}，周末后已过 {city.days_since_end} 天"
+
+
+def stale_warning(city: Freshness) -> str | None:
+    """The stale-feed warning in Chinese, or None.
+
+    >>> d = dt.date
+    >>> stale_warning(Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), None, d(2021, 2, 8), 14))
+    '通报可能已停止更新，驻马店：最新一周截至 2021-01-24，之后 15 天没有新的一周（超过 14 天即提醒）'
+    """
+    if not city.stale:
+        return None
+    return (
+        f"通报可能已停止更新，{city.city}：最新一周截至 {city.week_end}，之后 {city.days_since_end} 天没有新的一周"
+        f"（超过 {city.stale_after_days} 天即提醒）"
+    )
 
 
 def build_summary_markdown(
@@ -55,65 +123,67 @@ def build_summary_markdown(
     reports: Sequence[str] = (),
     run_problems: Sequence[str] = (),
 ) -> str:
-    """The `bulletin-etl-summary` markdown, from what the readers return.
+    """The `bulletin-etl-summary` markdown, in Chinese, from what the readers return.
 
     `left_out` None means no `core.bulletins` yet; `cities` empty means no marts yet;
     `run_problems` are this run's entries that are partial, quarantined or skipped.
+    Statuses and reasons in Chinese; check names keep their identifiers, with a gloss.
     """
-    lines = ["# bulletin-etl run", "", f"This run: {_cell(run_line)}", ""]
+    lines = ["# 本次运行（bulletin-etl）", "", f"本次运行：{_cell(run_line)}", ""]
     if warnings:
-        lines += ["## Warnings", ""]
-        lines += [f"- **warning**: {_cell(redact(w))}" for w in warnings]  # a webhook's URL among them
+        lines += ["## 提醒", ""]
+        lines += [f"- **提醒**：{_cell(redact(w))}" for w in warnings]  # a webhook's URL among them
         lines += [""]
     if reports:
-        lines += ["## Weekly reports written", ""]
+        lines += ["## 已写出的周报", ""]
         lines += [f"- {_cell(r)}" for r in reports]
         lines += [""]
     if run_problems:
-        lines += ["## This run's entries not fully loaded", ""]
-        lines += [f"- {_cell(problem)}" for problem in run_problems[:MAX_LEFT_OUT_ROWS]]
+        lines += ["## 本次未完全入库的文件", ""]
+        lines += [f"- {_cell(problem_label(problem))}" for problem in run_problems[:MAX_LEFT_OUT_ROWS]]
         if len(run_problems) > MAX_LEFT_OUT_ROWS:
-            lines += [f"- ... and {len(run_problems) - MAX_LEFT_OUT_ROWS} more."]
+            lines += [f"- ……另有 {len(run_problems) - MAX_LEFT_OUT_ROWS} 个（`bulletins status` 全部列出）。"]
         lines += [""]
 
-    lines += ["## Files by status", ""]
+    lines += ["## 各状态文件数", ""]
     if file_counts:
-        lines += ["| status | files |", "| --- | ---: |"]
-        lines += [f"| {_cell(status)} | {count} |" for status, count in file_counts.items()]
-        lines += [f"| total | {sum(file_counts.values())} |"]
+        lines += ["| 状态 | 文件数 |", "| --- | ---: |"]
+        lines += [f"| {_cell(L.status_label(status))} | {count} |" for status, count in file_counts.items()]
+        lines += [f"| 合计 | {sum(file_counts.values())} |"]
     else:
-        lines += ["No files recorded yet."]
+        lines += ["尚无文件记录。"]
     lines += [""]
 
-    lines += ["## Bulletins left out of the marts", ""]
+    lines += ["## 未计入统计表的通报", ""]
     if left_out is None:
-        lines += ["No bulletins loaded yet."]
+        lines += ["尚无通报入库。"]
     elif not left_out:
-        lines += ["None: every bulletin passed its checks and none is superseded."]
+        lines += ["无：每期通报都通过了校验，也没有被重印取代的。"]
     else:
-        lines += ["| city | period | issue date | file | reasons |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| 城市 | 周期 | 刊发日期 | 文件 | 原因 |", "| --- | --- | --- | --- | --- |"]
         for b in left_out[:MAX_LEFT_OUT_ROWS]:
+            reasons = "；".join(L.reason_label(r) for r in b.reasons)
             lines.append(
                 f"| {_cell(b.city)} | {_period(b.period_start, b.period_end)} | {_cell(b.issue_date)} "
-                f"| {_cell(b.path)} | {_cell('; '.join(b.reasons))} |"
+                f"| {_cell(b.path)} | {_cell(reasons)} |"
             )
         if len(left_out) > MAX_LEFT_OUT_ROWS:
-            lines += ["", f"... and {len(left_out) - MAX_LEFT_OUT_ROWS} more."]
+            lines += ["", f"……另有 {len(left_out) - MAX_LEFT_OUT_ROWS} 期。"]
     lines += [""]
 
-    lines += ["## City closure rate", ""]
+    lines += ["## 各城市结案率", ""]
     if not cities:
-        lines += ["No marts yet: no published week has been built."]
+        lines += ["尚无统计表：还没有已发布的周。"]
     for city in cities:
-        week = f"{_cell(city.city)}, week {_period(city.week_start, city.week_end)}"
+        week = f"{_cell(city.city)}，{_period(city.week_start, city.week_end)} 的一周"
         if city.closure_rate is None:
-            lines += [f"{week}: no closure rate (its bulletin prints no cases due)."]
+            lines += [f"{week}：无结案率（该期通报没有应结案数）。"]
             continue
         if city.closure_rate_change_pp is None:
-            change = "no change to show: the week before was not published"
+            change = "上周未发布，无从比较"
         else:
-            change = f"{city.closure_rate_change_pp:+.2f} pp on the week before"
-        lines += [f"{week}: closure rate {city.closure_rate * 100:.2f}% ({change})."]
+            change = f"较上周 {L.signed_points(city.closure_rate_change_pp)}"
+        lines += [f"{week}：结案率 {L.percent(city.closure_rate)}（{change}）。"]
     return "\n".join(lines) + "\n"
 
 
@@ -183,12 +253,12 @@ def read_run_report(db_path: Path, summary: RunSummary, inbox: Path | None = Non
     """
     extra = {"warnings": summary.warnings, "reports": summary.reports, "run_problems": summary.problems}
     if not Path(db_path).exists():
-        return [], build_summary_markdown(summary.line(), {}, None, [], **extra)
+        return [], build_summary_markdown(run_line(summary), {}, None, [], **extra)
     with connection(db_path, read_only=True) as con:
         table = read_unit_table(con)
         gone = (gone_from_inbox(con, inbox) if inbox is not None else None) or []
         markdown = build_summary_markdown(
-            summary.line(),
+            run_line(summary),
             files_by_status(con, leaving_out={p.path for p in gone}),
             bulletins_left_out(con),
             latest_city_weeks(con),

@@ -3,6 +3,8 @@
 Unchanged paths (same size and mtime as recorded) are not read; new bytes are hashed
 once; bytes already taken under another path are duplicates. Nothing is followed out of
 the inbox: links, hidden entries and special files are recorded by name, never opened.
+A zip archive's members are entries of their own (`archive.zip!member`, see
+`flows.warehouse.archives`), planned by the same rules.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV
-from flows.warehouse.statuses import DUPLICATE, QUARANTINED, SKIPPED
+from flows.warehouse import archives
+from flows.warehouse.statuses import DUPLICATE, LOADED, QUARANTINED, SKIPPED
 
 TOO_LARGE = "too large"  # the reason a file over the size limit records
 
@@ -97,11 +100,25 @@ class InboxFile:
     status: str | None = None  # set for an entry recorded without parsing: skipped or quarantined
     reasons: tuple[str, ...] = ()  # why it was not read; for a parsed file, notes (a name not UTF-8)
     seen_at: datetime | None = None  # when a run first planned it (its first_seen_at)
+    archive: str | None = None  # for a member of a zip archive: the archive's relative path to open
+    member: str | None = None  # ... and the member's name as `zipfile` knows it
 
     @property
     def source(self) -> str:
         """The relative path to open."""
         return self.fs_path if self.fs_path is not None else self.path
+
+    @property
+    def parse_name(self) -> str:
+        """The file name the parser is given: a member's own name, not its archive's.
+
+        >>> InboxFile("月报/a.zip!2021/第2版!.txt", 1, 0, "", 1, archive="月报/a.zip", member="x").parse_name
+        '第2版!.txt'
+        """
+        own = self.path
+        if self.archive is not None:  # after `archive.zip!`, as the archive's path is recorded
+            own = own[len(display_path(self.archive)[0]) + len(archives.MEMBER_SEPARATOR) :]
+        return own.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -316,6 +333,11 @@ def open_regular(path: Path) -> int:
     return fd
 
 
+def open_binary(path: Path) -> IO[bytes]:
+    """A regular file open for reading as a file object (see `open_regular`)."""
+    return os.fdopen(open_regular(path), "rb")
+
+
 def read_regular(path: Path, limit: int) -> bytes:
     """The bytes of a regular file, at most `limit` + 1 of them (one more: it grew past the limit)."""
     with os.fdopen(open_regular(path), "rb") as fh:
@@ -355,8 +377,15 @@ def plan_run(
     taken = dict(known.taken)
     replanned = {(i.path, i.file_sha256): i for i in planned}
     seq = max([known.max_ingest_seq, *(i.ingest_seq for i in planned)])
+    # Archives holding a member last recorded as too large: listed again (it may fit now).
+    recheck = {archive for path in known.too_large for archive, _ in archives.split_member_path(path)}
     for entry in walk_inbox(inbox):
         plan.seen += 1
+        if entry.kind == FILE and archives.is_archive(entry.path):
+            seq = _plan_archive(
+                plan, inbox, entry, known, replanned, taken, seq, max_file_bytes, seen_at, entry.path in recheck
+            )
+            continue
         # A file once too large is read again when it fits (the limit was raised).
         retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
         same_stat = known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns)
@@ -399,15 +428,163 @@ def plan_run(
             plan.duplicates.append(replace(item, duplicate_of=taken[sha]))
         elif entry.size_bytes > max_file_bytes:
             taken[sha] = entry.path
-            too_large = (
-                f"{TOO_LARGE}: {entry.size_bytes} bytes, over the limit of {max_file_bytes} "
-                f"({MAX_FILE_BYTES_ENV}): not read"
-            )
+            too_large = _too_large(entry.size_bytes, max_file_bytes)
             plan.not_read.append(replace(item, status=QUARANTINED, reasons=(too_large, *reasons)))
         else:
             taken[sha] = entry.path
             plan.to_parse.append(item)
     return plan
+
+
+def _too_large(size: int, max_file_bytes: int) -> str:
+    return f"{TOO_LARGE}: {size} bytes, over the limit of {max_file_bytes} ({MAX_FILE_BYTES_ENV}): not read"
+
+
+def _plan_archive(
+    plan: Plan,
+    inbox: Path,
+    entry: Entry,
+    known: Known,
+    replanned: Mapping[tuple[str, str], InboxFile],
+    taken: dict[str, str],
+    seq: int,
+    max_file_bytes: int,
+    seen_at: datetime | None,
+    recheck: bool,
+) -> int:
+    """Plan a zip archive: its own row, then each member as an entry (`flows.warehouse.archives`).
+
+    The archive is recorded like a file (once per size and mtime; a copy of its bytes is
+    a `duplicate` and its members are not read again); when its bytes are new its members
+    are listed, each planned like a file of its own: unchanged (same path and sha256),
+    duplicate of bytes taken, not read (with the reason), or to parse. `recheck`: a
+    member was too large, so the archive is listed again in case it fits now. Returns
+    the last seq given.
+    """
+    retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
+    same_stat = known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns)
+    if same_stat and entry.exact_mtime and not retry and not recheck:
+        if entry.path in known.recovering:
+            plan.recovered += 1
+        else:
+            plan.unchanged += 1
+        return seq
+    fs_path = entry.fs_path if entry.fs_path != entry.path else None
+    try:
+        sha = sha256_file(inbox / entry.fs_path)
+    except OSError as exc:
+        reasons = (*entry.reasons, f"could not be read ({exc.strerror or exc}): not read")
+        seq += 1
+        plan.not_read.append(
+            InboxFile(
+                entry.path, entry.size_bytes, entry.modified_ns, _not_read_sha(reasons), seq, None, fs_path,
+                SKIPPED, reasons, seen_at,
+            )
+        )  # fmt: skip
+        return seq
+    listing: archives.Listing | None = None
+    if (entry.path, sha) in known.path_shas:  # its row is recorded: only members may be new
+        if retry:  # the archive was too large: is it read now?
+            listing = _listing(inbox, entry, max_file_bytes)
+            if listing is None or listing.refused:
+                plan.unchanged += 1
+                return seq
+        elif not recheck:
+            plan.unchanged += 1
+            return seq
+        else:
+            plan.unchanged += 1
+            return _plan_members(plan, inbox, entry, known, replanned, taken, seq, max_file_bytes, seen_at, None)
+    earlier = replanned.get((entry.path, sha))
+    if (
+        earlier is not None
+        and (earlier.size_bytes, earlier.modified_ns) == (entry.size_bytes, entry.modified_ns)
+        and (earlier.duplicate_of is None or taken.get(sha) == earlier.duplicate_of)
+    ):
+        _take(plan, earlier, taken)
+        if earlier.status != LOADED:
+            return seq
+        return _plan_members(plan, inbox, entry, known, replanned, taken, seq, max_file_bytes, seen_at, None)
+    duplicate_of = taken.get(sha) if taken.get(sha) != entry.path else None
+    too_large = entry.size_bytes > max_file_bytes
+    if duplicate_of is None and not too_large and listing is None:
+        listing = _listing(inbox, entry, max_file_bytes)
+        if listing is None:  # gone or swapped since the hash: the next run takes it
+            return seq
+    seq += 1
+    item = InboxFile(
+        entry.path, entry.size_bytes, entry.modified_ns, sha, seq, None, fs_path, None, entry.reasons, seen_at
+    )
+    if duplicate_of is not None:
+        plan.duplicates.append(replace(item, duplicate_of=duplicate_of))
+        return seq
+    taken[sha] = entry.path
+    if too_large or listing is None:
+        reasons = (_too_large(entry.size_bytes, max_file_bytes), *entry.reasons)
+        plan.not_read.append(replace(item, status=QUARANTINED, reasons=reasons))
+        return seq
+    if listing.refused:
+        plan.not_read.append(replace(item, status=QUARANTINED, reasons=(*listing.refused, *entry.reasons)))
+        return seq
+    reasons = (listing.summary(entry.path), *listing.notes, *entry.reasons)
+    plan.not_read.append(replace(item, status=LOADED, reasons=reasons))
+    return _plan_members(plan, inbox, entry, known, replanned, taken, seq, max_file_bytes, seen_at, listing)
+
+
+def _listing(inbox: Path, entry: Entry, max_file_bytes: int) -> archives.Listing | None:
+    """The archive's members, or None when it cannot be opened (now a link, gone)."""
+    try:
+        with open_binary(inbox / entry.fs_path) as fh:
+            return archives.list_members(fh, entry.size_bytes, max_file_bytes)
+    except OSError:
+        return None
+
+
+def _plan_members(
+    plan: Plan,
+    inbox: Path,
+    entry: Entry,
+    known: Known,
+    replanned: Mapping[tuple[str, str], InboxFile],
+    taken: dict[str, str],
+    seq: int,
+    max_file_bytes: int,
+    seen_at: datetime | None,
+    listing: archives.Listing | None,
+) -> int:
+    """Plan each member of an archive whose own row is recorded (or planned) as read."""
+    if listing is None:
+        listing = _listing(inbox, entry, max_file_bytes)
+        if listing is None or listing.refused:
+            return seq
+    note = f"in zip archive {entry.path}（压缩包内文件）"
+    # Members are not counted in `seen` and `unchanged` (inbox files): their statuses are.
+    for member in listing.members:
+        path = archives.member_path(entry.path, member.name)
+        retry = path in known.too_large and member.size_bytes <= max_file_bytes
+        if (path, member.file_sha256) in known.path_shas and not retry:
+            continue
+        earlier = replanned.get((path, member.file_sha256))
+        if earlier is not None and (
+            earlier.duplicate_of is None or taken.get(member.file_sha256) == earlier.duplicate_of
+        ):
+            _take(plan, earlier, taken)
+            continue
+        seq += 1
+        item = InboxFile(
+            path, member.size_bytes, entry.modified_ns, member.file_sha256, seq, None, None, member.status,
+            (*member.reasons, note), seen_at, archive=entry.fs_path, member=member.zip_name,
+        )  # fmt: skip
+        if member.status is not None:
+            plan.not_read.append(item)
+            if member.status == QUARANTINED:
+                taken.setdefault(member.file_sha256, path)
+        elif member.file_sha256 in taken and taken[member.file_sha256] != path:
+            plan.duplicates.append(replace(item, duplicate_of=taken[member.file_sha256]))
+        else:
+            taken[member.file_sha256] = path
+            plan.to_parse.append(item)
+    return seq
 
 
 def _take(plan: Plan, item: InboxFile, taken: dict[str, str]) -> None:
@@ -418,7 +595,8 @@ def _take(plan: Plan, item: InboxFile, taken: dict[str, str]) -> None:
         plan.duplicates.append(item)
     else:
         plan.to_parse.append(item)
-    if item.status in (None, QUARANTINED) and item.duplicate_of is None:
+    # (LOADED: an archive whose members were read)
+    if item.status in (None, QUARANTINED, LOADED) and item.duplicate_of is None:
         taken[item.file_sha256] = item.path
 
 

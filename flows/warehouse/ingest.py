@@ -16,11 +16,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from flows.parsing import parse_file
+from flows.inputs import parse_input
 from flows.parsing.names import normalize_name
-from flows.parsing.records import ParsedPage, Rejection
-from flows.warehouse import lake
-from flows.warehouse.inbox import InboxFile, read_regular
+from flows.parsing.page_tables import cell_sources
+from flows.parsing.records import Bulletin, ParsedPage, Rejection
+from flows.warehouse import archives, lake
+from flows.warehouse.inbox import InboxFile, open_binary, read_regular
+from flows.warehouse.schema import LAKE_TABLES
 from flows.warehouse.statuses import DUPLICATE, LOADED, PARTIAL, QUARANTINED
 
 # The reason a file records for text that looks like a bulletin no format reads.
@@ -36,14 +38,21 @@ def file_status(result: ParsedPage | Rejection) -> tuple[str, list[str]]:
     if isinstance(result, Rejection):
         return QUARANTINED, [f"{result.reason}: {result.detail}" if result.detail else result.reason]
     reasons = [
-        f"bulletin {b.seq} ({b.period_start or 'period unknown'}): {check}"
+        f"bulletin {b.seq} ({b.period_start or 'period unknown'}): {detail}"
         for b in result.bulletins
-        for check in b.failed_checks
+        for detail in _check_lines(b)
     ]
     status = PARTIAL if reasons else LOADED
     # A bulletin no format reads: its text loaded as articles, the file says what to add.
-    unknown = [f"{UNKNOWN_FORMAT}: {u.title} (line {u.line_no})" for u in result.unknown_bulletins]
+    unknown = [f"{UNKNOWN_FORMAT}: {u.describe()}" for u in result.unknown_bulletins]
     return status, reasons + unknown + list(result.warnings)
+
+
+def _check_lines(b: Bulletin) -> tuple[str, ...]:
+    """A bulletin's failed checks, each with its numbers and line where the format recorded them."""
+    if len(b.check_details) == len(b.failed_checks):
+        return b.check_details
+    return b.failed_checks
 
 
 def file_row(
@@ -72,7 +81,7 @@ def file_row(
 
 
 def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[str, Any]]]:
-    """Lake rows (articles, bulletins, bulletin_units) of one parsed page."""
+    """Lake rows (articles, bulletins, bulletin_units, bulletin_scores) of one parsed page."""
     articles = [
         {
             "file_sha256": sha,
@@ -98,6 +107,7 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
     ]
     bulletins: list[dict[str, Any]] = []
     units: list[dict[str, Any]] = []
+    scores: list[dict[str, Any]] = []
     for b in page.bulletins:
         bid = bulletin_id(sha, b.seq)
         bulletins.append(
@@ -123,8 +133,10 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
                 "overdue_units": b.overdue_units,
                 "as_of": b.as_of,
                 "failed_checks": list(b.failed_checks),
+                "check_details": list(_check_lines(b)),
                 "line_start": b.line_start,
                 "line_end": b.line_end,
+                "period_kind": b.period_kind,
                 "batch_id": batch_id,
             }
         )
@@ -145,7 +157,50 @@ def page_rows(sha: str, batch_id: str, page: ParsedPage) -> dict[str, list[dict[
             }
             for u in b.units
         )
-    return {"articles": articles, "bulletins": bulletins, "bulletin_units": units}
+        scores.extend(
+            {
+                "bulletin_id": bid,
+                "file_sha256": sha,
+                "unit_group": s.unit_group,
+                "unit_name_raw": s.unit_name_raw,
+                "unit_name_key": normalize_name(s.unit_name_raw),
+                "score": s.score,
+                "grade": s.grade,
+                "rank": s.rank,
+                "score_list": s.score_list,
+                "no_data": s.no_data,
+                "row_no": s.row_no,
+                "line_no": s.line_no,
+                "batch_id": batch_id,
+            }
+            for s in b.scores
+        )
+    sources = cell_sources(page.tables, page.source_tables)
+    cells = [
+        {
+            "file_sha256": sha,
+            "table_no": table_no,
+            "layout": table.layout,
+            "row_no": row_no,
+            "column_no": column_no,
+            "header": table.column(column_no - 1),
+            "text": cell.text,
+            "number": cell.number,
+            "line_no": cell.line_no,
+            "source": sources.get((table_no, row_no, column_no)),
+            "batch_id": batch_id,
+        }
+        for table_no, table in enumerate(page.tables, start=1)
+        for row_no, row in enumerate(table.rows, start=1)
+        for column_no, cell in enumerate(row, start=1)
+    ]
+    return {
+        "articles": articles,
+        "bulletins": bulletins,
+        "bulletin_units": units,
+        "bulletin_scores": scores,
+        "page_tables": cells,
+    }
 
 
 # An issue date is believed up to a day after the file was first seen (time zones).
@@ -156,7 +211,8 @@ def safe_parse(file_name: str, data: bytes, seen_at: datetime | None = None) -> 
     """Parse, turning a parser bug into a quarantine reason instead of a failed run."""
     not_after = (seen_at + ISSUE_DATE_SLACK).date() if seen_at is not None else None
     try:
-        return parse_file(file_name, data, not_after=not_after)
+        # By kind (web page, Word, Excel, PDF, text: flows.inputs), then parsed as a text page.
+        return parse_input(file_name, data, not_after=not_after)
     except Exception as exc:  # last-resort boundary: one bad file must not stop the run
         return Rejection(reason="parser error", detail=f"{type(exc).__name__}: {exc}")
 
@@ -222,21 +278,27 @@ def process_batch(
     weeks: list[date] = []
     seconds = {"read": 0.0, "parse": 0.0, "write": 0.0}
     missing: list[str] = []
-    with lake.BatchWriter(lake_dir, batch_id) as writer:
+    # Members of zip archives are read from their archive, in memory (never extracted).
+    with lake.BatchWriter(lake_dir, batch_id) as writer, archives.MemberReader(inbox, open_binary) as members:
         rows = _empty_rows()
         files_in_group = 0
         for item in items:
             started = time.perf_counter()
             try:
-                data = read_regular(inbox / item.source, item.size_bytes)
-            except OSError:  # removed or replaced (by a link, a FIFO) since planning: the next run records it
+                if item.archive is not None and item.member is not None:
+                    data = members.read(item.archive, item.member, item.size_bytes)
+                else:
+                    data = read_regular(inbox / item.source, item.size_bytes)
+            # Removed or replaced (by a link, a FIFO; a member gone from its archive) since
+            # planning: the next run records it.
+            except (OSError, archives.MemberGone):
                 missing.append(item.path)
                 continue
             if hashlib.sha256(data).hexdigest() != item.file_sha256:
                 missing.append(item.path)  # changed since planning: the next run takes the new bytes
                 continue
             read = time.perf_counter()
-            result = safe_parse(Path(item.path).name, data, item.seen_at or seen_at)
+            result = safe_parse(item.parse_name, data, item.seen_at or seen_at)
             status, reasons = file_status(result)
             reasons += item.reasons
             statuses[status] = statuses.get(status, 0) + 1
@@ -244,7 +306,11 @@ def process_batch(
             if isinstance(result, ParsedPage):
                 for table, table_rows in page_rows(item.file_sha256, batch_id, result).items():
                     rows[table].extend(table_rows)
-                weeks.extend(b.period_start for b in result.bulletins if b.period_start and not b.failed_checks)
+                weeks.extend(
+                    b.period_start
+                    for b in result.bulletins
+                    if b.period_start and b.period_kind == "week" and not b.failed_checks
+                )
             parsed = time.perf_counter()
             seconds["read"] += read - started
             seconds["parse"] += parsed - read
@@ -261,7 +327,7 @@ def process_batch(
 
 
 def _empty_rows() -> dict[str, list[dict[str, Any]]]:
-    return {"articles": [], "bulletins": [], "bulletin_units": [], "files": []}
+    return {table: [] for table in LAKE_TABLES}
 
 
 def record_unparsed(lake_dir: Path, batch_id: str, items: Sequence[InboxFile], seen_at: datetime) -> None:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.warehouse.faults import checkpoint
-from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES
+from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
 
 COMPLETION_TABLE = "files"
 
@@ -126,7 +126,10 @@ def read_files_part(lake_dir: Path, batch_id: str) -> list[dict[str, Any]]:
 
 
 def part_paths(lake_dir: Path, table: str, batch_ids: Iterable[str]) -> list[str]:
-    return [str(part_path(lake_dir, table, b)) for b in batch_ids]
+    """The batches' parts of `table`; a batch written before the table existed
+    (`schema.ADDED_TABLES`) has none and is left out: it holds no rows of it."""
+    paths = [part_path(lake_dir, table, b) for b in batch_ids]
+    return [str(p) for p in paths if table not in ADDED_TABLES or p.is_file()]
 
 
 def has_current_schema(table: str, path: str | Path) -> bool:

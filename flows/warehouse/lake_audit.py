@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.warehouse import lake
-from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES
+from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
 
 QUARANTINE_DIR = "_quarantine"
 QUARANTINE_LOG = "quarantine.log"
@@ -122,7 +122,8 @@ def audit(
 def _missing(parts: dict[str, Path]) -> list[str]:
     if lake.COMPLETION_TABLE not in parts:
         return ["no files part (a run stopped before writing it, or it was lost)"]
-    return [f"no {table} part" for table in LAKE_TABLES if table not in parts]
+    # A batch from before a table was added has no part of it (schema.ADDED_TABLES).
+    return [f"no {table} part" for table in LAKE_TABLES if table not in parts and table not in ADDED_TABLES]
 
 
 def check_batch(lake_dir: Path, batch_id: str, parts: dict[str, Path] | None = None) -> list[str]:
@@ -153,10 +154,11 @@ def check_batch(lake_dir: Path, batch_id: str, parts: dict[str, Path] | None = N
         for table, data in tables.items():
             if table != lake.COMPLETION_TABLE and set(data.column("file_sha256").to_pylist()) - recorded:
                 reasons.append(f"{table} part has rows of files its files part does not record")
-    if "bulletins" in tables and "bulletin_units" in tables:
-        bulletin_ids = set(tables["bulletins"].column("bulletin_id").to_pylist())
-        if set(tables["bulletin_units"].column("bulletin_id").to_pylist()) - bulletin_ids:
-            reasons.append("bulletin_units part has rows of bulletins its bulletins part does not hold")
+    for child in ("bulletin_units", "bulletin_scores"):
+        if "bulletins" in tables and child in tables:
+            bulletin_ids = set(tables["bulletins"].column("bulletin_id").to_pylist())
+            if set(tables[child].column("bulletin_id").to_pylist()) - bulletin_ids:
+                reasons.append(f"{child} part has rows of bulletins its bulletins part does not hold")
     return reasons
 
 
@@ -187,7 +189,7 @@ def _files_count(parts: dict[str, Path]) -> int | None:
 
 def _restore(lake_dir: Path, batch_id: str, parts: dict[str, Path], restore: RowsFromWarehouse) -> bool:
     """Write the batch's unsound parts again from the warehouse; whether the batch is sound now."""
-    bad = [t for t in LAKE_TABLES if t not in parts] + [
+    bad = [t for t in LAKE_TABLES if t not in parts and t not in ADDED_TABLES] + [
         t for t in parts if check_batch(lake_dir, batch_id, {t: parts[t]})
     ]
     # A consistency failure names no single part: rewrite them all.

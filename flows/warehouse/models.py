@@ -132,7 +132,7 @@ def bulletin_formats() -> list[tuple[str, str, bool]]:
     Declared once, on the format classes (`flows.parsing.formats.FORMATS`).
 
     >>> bulletin_formats()
-    [('sanmenxia_weekly', '三门峡', True), ('zhumadian_weekly', '驻马店', False)]
+    [('sanmenxia_weekly', '三门峡', True), ('xuchang_scorecard', '许昌', True), ('zhumadian_weekly', '驻马店', False)]
     """
     return sorted((fmt.name, fmt.city, bool(fmt.groups_are_lists)) for fmt in FORMATS)
 

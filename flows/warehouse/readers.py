@@ -32,6 +32,7 @@ class LeftOutBulletin:
     path: str | None
     reasons: list[str] = field(default_factory=list)
     city: str | None = None
+    issue_date_source: str | None = None  # file_name, page or inferred (ingest.files)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,15 @@ def _unaccepted(con: duckdb.DuckDBPyConnection) -> str:
     return "list_filter(coalesce(b.failed_checks, []), lambda name: not list_contains(b.accepted_checks, name))"
 
 
+def _check_details(con: duckdb.DuckDBPyConnection) -> str:
+    """core.bulletins.check_details, or NULL in a warehouse built before the column."""
+    has_details = con.execute(
+        "select 1 from duckdb_columns() where schema_name = 'core' and table_name = 'bulletins' "
+        "and column_name = 'check_details'"
+    ).fetchall()
+    return "b.check_details" if has_details else "null::varchar[]"
+
+
 def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] | None:
     """Bulletins that failed a check or were superseded (None: no `core.bulletins` yet)."""
     if not relation_exists(con, "core.bulletins"):
@@ -100,6 +110,8 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
             {_unaccepted(con)} as failed_checks,
             coalesce(b.superseded, false) as superseded,
             b.city,
+            {_issue_source(con)} as issue_date_source,
+            {_check_details(con)} as check_details,
         from core.bulletins as b
         {files_join}
         where len({_unaccepted(con)}) > 0 or coalesce(b.superseded, false)
@@ -107,11 +119,13 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
         """
     ).fetchall()
     left_out = []
-    for period_start, period_end, issue_date, path, failed_checks, superseded, city in rows:
-        reasons = [f"failed check: {check}" for check in failed_checks]
+    for period_start, period_end, issue_date, path, failed_checks, superseded, city, source, details in rows:
+        # each check with what it compared, where the parser recorded it (`name: detail`)
+        lines = {line.partition(": ")[0]: line for line in details or [] if ": " in line}
+        reasons = [f"failed check: {lines.get(check, check)}" for check in failed_checks]
         if superseded:
             reasons.append("superseded: a later issue printed this period again")
-        left_out.append(LeftOutBulletin(period_start, period_end, issue_date, path, reasons, city))
+        left_out.append(LeftOutBulletin(period_start, period_end, issue_date, path, reasons, city, source))
     return left_out
 
 
@@ -149,6 +163,7 @@ class Freshness:
     issue_date: dt.date | None
     today: dt.date
     stale_after_days: int
+    issue_date_source: str | None = None  # file_name, page or inferred (ingest.files)
 
     @property
     def days_since_end(self) -> int | None:
@@ -166,10 +181,12 @@ class Freshness:
         >>> d = dt.date
         >>> Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), d(2021, 1, 27), d(2021, 2, 1), 14).line()
         'latest published week, 驻马店: 2021-01-18 ~ 2021-01-24 (issue 2021-01-27), 8 days after its end'
+        >>> Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), d(2021, 1, 27), d(2021, 2, 1), 14, "inferred").line()[52:]
+        '(issue 2021-01-27, inferred 刊发日期（推断）), 8 days after its end'
         """
         if self.week_start is None:
             return "latest published week: none"
-        issue = f" (issue {self.issue_date})" if self.issue_date else ""
+        issue = f" (issue {issue_date_text(self.issue_date, self.issue_date_source)})" if self.issue_date else ""
         return (
             f"latest published week, {self.city}: {self.week_start} ~ {self.week_end}{issue}, "
             f"{self.days_since_end} days after its end"
@@ -194,16 +211,63 @@ def read_freshness(con: duckdb.DuckDBPyConnection, today: dt.date, stale_after_d
     """Each city's latest published week and whether its feed is stale on `today` (one entry, city None: none yet)."""
     rows: list[tuple[Any, ...]] = []
     if relation_exists(con, "marts.city_week_performance"):
+        has_bulletins = relation_exists(con, "core.bulletins")
+        source = _issue_source(con) if has_bulletins else "null"
         rows = con.execute(
-            """
-            select city, week_start, week_end, issue_date from marts.city_week_performance
-            qualify row_number() over (partition by city order by week_start desc) = 1
-            order by city
+            f"""
+            select w.city, w.week_start, w.week_end, w.issue_date, {source}
+            from marts.city_week_performance as w
+            {"left join core.bulletins as b using (bulletin_id)" if has_bulletins else ""}
+            qualify row_number() over (partition by w.city order by w.week_start desc) = 1
+            order by w.city
             """
         ).fetchall()
     if not rows:
         return [Freshness(None, None, None, None, today, stale_after_days)]
-    return [Freshness(city, start, end, issue, today, stale_after_days) for city, start, end, issue in rows]
+    return [Freshness(city, start, end, issue, today, stale_after_days, src) for city, start, end, issue, src in rows]
+
+
+INFERRED_ISSUE_DATE = "刊发日期（推断）"  # how an inferred issue date is marked wherever it is shown
+
+
+def inferred_mark(source: str | None) -> str:
+    """What follows an issue date that was inferred, in Chinese text ('' for a date read).
+
+    >>> "2021-03-09 刊" + inferred_mark("inferred"), inferred_mark("page")
+    ('2021-03-09 刊，刊发日期（推断）', '')
+    """
+    return f"，{INFERRED_ISSUE_DATE}" if source == "inferred" else ""
+
+
+def issue_date_text(issue_date: dt.date | None, source: str | None) -> str:
+    """An issue date as `status` shows it, marked when it was inferred (not from the name or a date line).
+
+    >>> issue_date_text(dt.date(2021, 3, 9), "inferred"), issue_date_text(dt.date(2021, 3, 10), "file_name")
+    ('2021-03-09, inferred 刊发日期（推断）', '2021-03-10')
+    """
+    text = str(issue_date) if issue_date is not None else "?"
+    return f"{text}, inferred {INFERRED_ISSUE_DATE}" if source == "inferred" and issue_date is not None else text
+
+
+def _weeks_only(con: duckdb.DuckDBPyConnection, bulletins: str = "b") -> str:
+    """SQL keeping the weekly bulletins of `bulletins` (a month's or quarter's scorecard is
+    not a week); nothing in a warehouse built before core.bulletins had period_kind."""
+    has_kind = con.execute(
+        "select 1 from duckdb_columns() where schema_name = 'core' and table_name = 'bulletins' "
+        "and column_name = 'period_kind'"
+    ).fetchall()
+    return f"and {bulletins}.period_kind = 'week'" if has_kind else ""
+
+
+def _issue_source(con: duckdb.DuckDBPyConnection, bulletins: str = "b") -> str:
+    """SQL for where the issue date of the bulletin `bulletins` came from (its file's
+    `issue_date_source` in ingest.files; null when there is no ingest.files)."""
+    if not relation_exists(con, "ingest.files"):
+        return "null"
+    return (
+        "(select min(f.issue_date_source) from ingest.files as f "
+        f"where f.file_sha256 = {bulletins}.file_sha256 and f.status <> 'duplicate')"
+    )
 
 
 @dataclass(frozen=True)
@@ -264,18 +328,44 @@ def gone_from_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> list[Problem
     if relation is None:
         return []
     rows = con.execute(f"select status, path, reasons from {relation} order by path").fetchall()
-    return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows if not in_inbox(inbox, path)]
+    archives: dict[str, frozenset[str]] = {}  # each archive's members, read once
+    return [
+        ProblemFile(status, path, list(reasons))
+        for status, path, reasons in rows
+        if not in_inbox(inbox, path, archives)
+    ]
 
 
-def in_inbox(inbox: Path, path: str) -> bool:
-    """Whether a recorded path (escaped as `inbox.display_path` records it) names an entry of the inbox now."""
+def _fs_names(path: str) -> list[str]:
+    """The names a recorded path may have on disk: its escaped bytes, else itself."""
     from flows.warehouse.inbox import fs_name
 
     try:
-        name = os.fsdecode(fs_name(path))
+        return [os.fsdecode(fs_name(path)), path]
     except (UnicodeEncodeError, ValueError):
-        name = path
-    return os.path.lexists(inbox / name) or os.path.lexists(inbox / path)
+        return [path]
+
+
+def in_inbox(inbox: Path, path: str, archives: dict[str, frozenset[str]] | None = None) -> bool:
+    """Whether a recorded path (escaped as `inbox.display_path` records it) names an entry of the inbox now.
+
+    A member of a zip archive (`a.zip!page.txt`) is there while its archive holds it
+    (`archives` caches the names each archive holds).
+    """
+    from flows.warehouse.archives import member_names, split_member_path
+    from flows.warehouse.inbox import open_binary
+
+    splits = split_member_path(path)
+    if splits and not os.path.lexists(inbox / path):
+        cache = archives if archives is not None else {}
+        for archive, member in splits:
+            if archive not in cache:
+                on_disk = [inbox / name for name in _fs_names(archive) if os.path.isfile(inbox / name)]
+                cache[archive] = member_names(on_disk[0], open_binary) if on_disk else frozenset()
+            if member in cache[archive]:
+                return True
+        return False
+    return any(os.path.lexists(inbox / name) for name in _fs_names(path))
 
 
 # The ingest_seq of the entries recorded in the lake batches given as the one parameter.
@@ -313,6 +403,7 @@ def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Bat
             from core.bulletins as b
             inner join core.files as f on f.file_sha256 = b.file_sha256
             where f.ingest_seq in ({_SEQS_OF_BATCHES}) and b.passes_checks and b.period_start is not null
+                {_weeks_only(con)}
                 -- a duplicate shares its original's sha256, not its bulletins: it loaded no week
                 and f.status in ('loaded', 'partial')
             order by 1
@@ -320,7 +411,9 @@ def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Bat
             [batch_ids],
         ).fetchall()
     ]
-    return BatchesOutcome(statuses, weeks, problem_files(con, batch_ids))
+    # a page with a bulletin no format reads is loaded, but never silently: the run names it
+    unknown = [p for p in unknown_format_files(con, batch_ids) if p.status == "loaded"]
+    return BatchesOutcome(statuses, weeks, problem_files(con, batch_ids) + unknown)
 
 
 # --------------------------------------------------------------------------- the weekly report
@@ -398,6 +491,10 @@ class BulletinSource:
     path: str | None
     superseded: bool
     passes_checks: bool
+    format: str | None = None  # the format that read it (core.bulletins.format)
+    section: str | None = None  # the page's section name (时政要闻), when its articles were read
+    period_label: str | None = None  # the publisher's own label of the period (2021第7期)
+    issue_date_source: str | None = None  # file_name, page or inferred (ingest.files)
 
 
 def _as_float(value: Any) -> float | None:
@@ -560,6 +657,12 @@ def bulletin_sources(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) ->
     if not bulletin_ids or not relation_exists(con, "core.bulletins"):
         return {}
     files_join, path_expr = _files_join(con)
+    # The page's section name is printed on the page's first line: every article of the file has it.
+    section_expr = (
+        "(select min(a.section) from core.articles as a where a.file_sha256 = b.file_sha256)"
+        if relation_exists(con, "core.articles")
+        else "null"
+    )
     rows = con.execute(
         f"""
         select
@@ -568,6 +671,10 @@ def bulletin_sources(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) ->
             {path_expr} as path,
             coalesce(b.superseded, false),
             coalesce(b.passes_checks, false),
+            b.format,
+            {section_expr} as section,
+            b.period_label,
+            {_issue_source(con)} as issue_date_source,
         from core.bulletins as b
         {files_join}
         where b.bulletin_id in (select unnest(?::varchar[]))
@@ -584,8 +691,8 @@ def week_printings(con: duckdb.DuckDBPyConnection, city: str, week_start: dt.dat
     ids = [
         r[0]
         for r in con.execute(
-            """
-            select bulletin_id from core.bulletins where city = ? and period_start = ?
+            f"""
+            select bulletin_id from core.bulletins as b where city = ? and period_start = ? {_weeks_only(con)}
             order by issue_date nulls first, ingest_seq, bulletin_id
             """,
             [city, week_start],
@@ -645,6 +752,8 @@ class CheckedBulletin:
     units_unresolved: int | None  # their unresolved, summed (None: a row without the number)
     units_over_dispatched: int  # rows with more unresolved than dispatched
     warehouse_details: dict[str, str] = field(default_factory=dict)  # check -> detail (core.bulletin_checks)
+    # check -> what it compared, as the parser recorded it (core.bulletins.check_details)
+    parser_details: dict[str, str] = field(default_factory=dict)
 
 
 def checked_bulletins(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -> dict[str, CheckedBulletin]:
@@ -675,7 +784,7 @@ def checked_bulletins(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -
             b.due, b.closed, b.in_progress, b.overdue, b.disputed, b.closure_rate_published::double,
             b.overdue_units, coalesce(units.units_listed, 0),
             case when units.bulletin_id is null then 0 else units.units_unresolved end,
-            coalesce(units.units_over_dispatched, 0), checks.details,
+            coalesce(units.units_over_dispatched, 0), checks.details, {_check_details(con)},
         from core.bulletins as b
         {files_join}
         left join units on units.bulletin_id = b.bulletin_id
@@ -686,8 +795,9 @@ def checked_bulletins(con: duckdb.DuckDBPyConnection, bulletin_ids: list[str]) -
     ).fetchall()
     out = {}
     for row in rows:
-        *values, details = row
-        out[row[0]] = CheckedBulletin(*values, warehouse_details=dict(details or {}))  # type: ignore[misc]
+        *values, details, check_lines = row
+        parsed = dict(line.partition(": ")[::2] for line in check_lines or [] if ": " in line)
+        out[row[0]] = CheckedBulletin(*values, warehouse_details=dict(details or {}), parser_details=parsed)  # type: ignore[misc]
     return out
 
 
@@ -768,11 +878,15 @@ def group_order(con: duckdb.DuckDBPyConnection, bulletin_id: str) -> list[str]:
 UNKNOWN_FORMAT_REASON = "unknown bulletin format"  # flows.warehouse.ingest.UNKNOWN_FORMAT
 
 
-def unknown_format_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
-    """Files holding text that looks like a bulletin no format reads, by path; reasons: those notes."""
+def unknown_format_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | None = None) -> list[ProblemFile]:
+    """Files holding text that looks like a bulletin no format reads, by path; reasons: those notes.
+
+    `batch_ids`: only the entries recorded in those lake batches (a run's).
+    """
     relation = _files_relation(con)
     if relation is None:
         return []
+    batch_filter = "" if batch_ids is None else f"and ingest_seq in ({_SEQS_OF_BATCHES})"
     rows = con.execute(
         f"""
         select
@@ -781,9 +895,10 @@ def unknown_format_files(con: duckdb.DuckDBPyConnection) -> list[ProblemFile]:
             list_filter(reasons, lambda reason: starts_with(reason, ?)) as unknown,
         from {relation}
         where status in ('loaded', 'partial') and len(list_filter(reasons, lambda reason: starts_with(reason, ?))) > 0
+            {batch_filter}
         order by path
         """,
-        [UNKNOWN_FORMAT_REASON, UNKNOWN_FORMAT_REASON],
+        [UNKNOWN_FORMAT_REASON, UNKNOWN_FORMAT_REASON] + ([] if batch_ids is None else [batch_ids]),
     ).fetchall()
     return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
 

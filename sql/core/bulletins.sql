@@ -1,11 +1,12 @@
 -- grain: one row per bulletin printed in a taken file (a week printed twice has two rows).
 -- unique_key: bulletin_id
 -- not_null: bulletin_id, city, file_sha256, format, failed_checks, passes_checks,
---   superseded, line_start, line_end, ingest_seq, accepted_checks
+--   superseded, line_start, line_end, ingest_seq, accepted_checks, check_details
 -- materialized: table
--- description: Weekly bulletins of the cities' digital city-management centres, with their
---   checks and whether a later printing of the same week replaces them. The marts use the
---   rows with passes_checks and not superseded (see core.published_weeks). A figure the
+-- description: Bulletins of the cities' digital city-management centres (weekly lists,
+--   monthly and quarterly scorecards: period_kind), with their checks and whether a later
+--   printing of the same period replaces them. The marts use the rows with passes_checks
+--   and not superseded (see core.published_weeks; marts.unit_period_scores for months). A figure the
 --   city's format does not print is NULL (README: Cities and their bulletin formats).
 -- column: bulletin_id: file_sha256[:16] || '-' || seq
 -- column: file_sha256: sha256 of the source file (lineage)
@@ -26,7 +27,7 @@
 --   then the warehouse's (core.bulletin_checks); empty when clean
 -- column: passes_checks: true when every failed check is accepted on record (failed_checks
 --   minus accepted_checks is empty); so true when failed_checks is empty
--- column: superseded: true when a bulletin of the same city and period_start that passes
+-- column: superseded: true when a bulletin of the same city, period_kind and period_start that passes
 --   its checks was printed later: a later issue_date (NULL counts as earliest), on a tie the file
 --   ingested later (ingest_seq), on a tie the later bulletin in the file. Failing
 --   bulletins can be superseded but never supersede.
@@ -39,6 +40,12 @@
 --   prints none (Zhumadian)
 -- column: accepted_checks: the failed checks a person accepted on record (`bulletins accept`,
 --   core.bulletin_acceptances: who, when, why), in failed_checks' order; empty when none
+-- column: period_kind: what the period is: week (the weekly lists, core.published_weeks),
+--   month or quarter (scorecards and 月报, marts.unit_period_scores)
+-- column: check_details: one line per failed check, in failed_checks' order: its name, the
+--   numbers it compared and the line they were printed on (units_sum_to_overdue: rows sum to
+--   41 (lines 101-114), the bulletin prints 38 (line 95)); the name alone for a bulletin
+--   read before details were recorded
 with
 
 parsed as (
@@ -49,6 +56,7 @@ warehouse_checks as (
     select
         bulletin_id,
         list(check_name order by check_name) as check_names,
+        list(check_name || ': ' || detail order by check_name) as check_lines,
     from core.bulletin_checks
     group by bulletin_id
 ),
@@ -66,7 +74,11 @@ accepted as (
 bulletins as (
     select
         parsed.* replace (
-            list_concat(parsed.failed_checks, coalesce(warehouse_checks.check_names, [])) as failed_checks
+            list_concat(parsed.failed_checks, coalesce(warehouse_checks.check_names, [])) as failed_checks,
+            -- a batch from before the details were recorded: the names alone
+            list_concat(
+                coalesce(parsed.check_details, parsed.failed_checks), coalesce(warehouse_checks.check_lines, [])
+            ) as check_details
         ),
         coalesce(accepted.check_names, []) as accepted_names,
     from parsed
@@ -83,7 +95,7 @@ checked as (
         ) as passes_checks,
         -- printing order within a city's period: later issue, then later file, then later in the file
         row_number() over (
-            partition by city, period_start
+            partition by city, period_kind, period_start
             order by issue_date asc nulls first, ingest_seq asc, seq asc
         ) as printing_no,
     from bulletins
@@ -92,7 +104,7 @@ checked as (
 latest as (
     select
         *,
-        max(printing_no) filter (where passes_checks) over (partition by city, period_start)
+        max(printing_no) filter (where passes_checks) over (partition by city, period_kind, period_start)
             as latest_passing_printing_no,
     from checked
 ),
@@ -127,6 +139,8 @@ final as (
         city,
         period_label,
         accepted_checks,
+        period_kind,
+        check_details,
     from latest
 )
 

@@ -34,6 +34,7 @@ failing as (
         count(*) over (partition by city, period_start) as printings_count,
     from bulletins
     where period_start is not null
+        and period_kind = 'week'
         and not exists (
             select 1
             from published

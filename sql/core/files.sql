@@ -12,7 +12,7 @@
 --   accepted is loaded (the acceptances in its reasons). Earlier contents of a rewritten
 --   path stay in ingest.files only.
 -- column: path: path of the entry relative to the inbox (a name that is not UTF-8 has
---   its bytes above 0x7f written \xNN)
+--   its bytes above 0x7f written \xNN; a member of a zip archive: archive.zip!member)
 -- column: file_sha256: sha256 of the file's bytes; for a skipped entry, of the reason it
 --   was not read
 -- column: size_bytes: size of the file in bytes

@@ -3,8 +3,8 @@
 -- unique_key: city, week_start
 -- not_null: city, week_start, week_end, bulletin_id, file_sha256, printings_count
 -- materialized: table
--- description: The bulletin each city's published week's figures come from: what the marts
---   use. A week without such a bulletin is unknown, not zero. A figure the city's format
+-- description: The bulletin each city's published week's figures come from: what the weekly
+--   marts use (weeks only: a month's or quarter's bulletin is in marts.unit_period_scores). A week without such a bulletin is unknown, not zero. A figure the city's format
 --   does not print is NULL.
 -- column: city: the publishing city (驻马店, 三门峡)
 -- column: week_start: first day of the week reported (period_start)
@@ -38,6 +38,7 @@ printings as (
         count(*) as printings_count,
     from bulletins
     where period_start is not null
+        and period_kind = 'week'
     group by city, period_start
 ),
 
@@ -47,6 +48,7 @@ published as (
     where passes_checks
         and not superseded
         and period_start is not null
+        and period_kind = 'week'
 ),
 
 final as (

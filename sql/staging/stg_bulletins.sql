@@ -32,8 +32,10 @@ taken as (
         bulletins.overdue_units,
         bulletins.as_of,
         bulletins.failed_checks,
+        bulletins.check_details,
         bulletins.line_start,
         bulletins.line_end,
+        bulletins.period_kind,
         files.ingest_seq,
         bulletins.batch_id,
     from bulletins

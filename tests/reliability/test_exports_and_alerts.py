@@ -96,7 +96,7 @@ def test_a_failing_webhook_leaks_no_secret_and_a_hostile_name_no_control_sequenc
     for result in outputs:
         printed = result.stdout + result.stderr
         assert result.returncode == 0, printed
-        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: notification")]
+        warnings = [line for line in result.stderr.splitlines() if "通知未发出" in line]
         assert warnings and all("key=***&access_token=***" in w for w in warnings), printed
         assert not [s for s in SECRETS if s in printed], printed
         assert "\x1b" not in printed and "\x07" not in printed
@@ -108,7 +108,7 @@ def test_a_failing_webhook_leaks_no_secret_and_a_hostile_name_no_control_sequenc
     leaked_files += files_holding(Path(os.environ[SESSION_DIR_VAR]), SECRETS)
     texts = prefect_texts(wh, since)
     leaked_prefect = [t for t in texts if any(s in t for s in SECRETS)]
-    summaries = [t for t in texts if t.startswith("# bulletin-etl run")]
+    summaries = [t for t in texts if t.startswith("# 本次运行（bulletin-etl）")]
     reliability.record(
         "16 secrets in a failing webhook's URL",
         "bulletins run twice, webhook key=/access_token= answering 500, then unreachable",
@@ -155,12 +155,12 @@ def test_units_named_like_formulas_stay_text_in_xlsx_and_csv(tmp_path: Path, rel
             archive.read(n).decode().count("<f") for n in archive.namelist() if n.startswith("xl/worksheets/sheet")
         )
     sheet = load_workbook(book)["单位周表现"]
-    column = [c.value for c in sheet[1]].index("单位 (unit_name)")
+    column = [c.value for c in sheet[1]].index("单位")
     names = {row[column].value for row in sheet.iter_rows(min_row=2)}
     text_cells = sum(1 for n in FORMULA_NAMES if n in names)
     with (out / "unit_week_performance.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    escaped = sum(1 for n in FORMULA_NAMES if any(r["单位 (unit_name)"] == f"'{n}" for r in rows))
+    escaped = sum(1 for n in FORMULA_NAMES if any(r["单位"] == f"'{n}" for r in rows))
     ok = formulas == 0 and text_cells == escaped == len(FORMULA_NAMES)
     reliability.record(
         "16 unit names that are spreadsheet formulas",

@@ -186,7 +186,10 @@ def test_one_unit_under_two_spellings_leaves_its_bulletin_out_and_blocks_nothing
         ]
         left_out = bulletins_left_out(con) or []
         assert [(b.path, b.reasons) for b in left_out] == [
-            ("2020-12-30_alias_twice.txt", ["failed check: units_unique_after_aliases"])
+            (
+                "2020-12-30_alias_twice.txt",
+                ["failed check: units_unique_after_aliases: 驿城区政府 printed as 驿城区政府 and 驿城区人民政府"],
+            )
         ]
         # The week comes from the sample, figures and units as printed there.
         assert con.execute(

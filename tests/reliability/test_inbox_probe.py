@@ -246,7 +246,7 @@ def test_16_a_duplicate_of_an_old_page_reports_no_weeks_and_no_alert(tmp_path: P
     first = _flow_run(inbox, wh)
     db = wh / "bulletins.duckdb"
     with connection(db, read_only=True) as con:
-        fired = [n.trigger for n in run_notices(con, first.batch_ids, first.weeks_loaded, [], 1)]
+        fired = [n.trigger for n in run_notices(con, first.batch_ids, first.weeks_loaded, 1)]
     assert first.weeks_loaded == [WEEK] and "long_streak" in fired
 
     (inbox / "2020-12-23_page (copy).txt").write_text(SAMPLE, encoding="utf-8")
@@ -255,7 +255,7 @@ def test_16_a_duplicate_of_an_old_page_reports_no_weeks_and_no_alert(tmp_path: P
     assert second.weeks_loaded == []
     assert "weeks loaded: none" in second.line()
     with connection(db, read_only=True) as con:
-        assert run_notices(con, second.batch_ids, second.weeks_loaded, [], 1) == []
+        assert run_notices(con, second.batch_ids, second.weeks_loaded, 1) == []
     reliability.record(
         "16 duplicate re-reports its weeks",
         "a copy of a page loaded in an earlier run, alone in the next run (streak alert at 1 week)",

@@ -178,6 +178,18 @@ def test_run_killed_leaves_no_server_and_no_workers(big_inbox: Path, tmp_path: P
         assert not orphans, "\n".join(orphans)
 
 
+def _free_ports() -> list[str]:
+    """`--port` and `--reports-port` nobody listens on: serve's defaults (4200, 4201) may be taken here."""
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(str(probe.getsockname()[1]))
+    return ["--port", ports[0], "--reports-port", ports[1]]
+
+
 def _ui_address(log: Path, process: subprocess.Popen) -> str | None:
     if process.poll() is not None:
         pytest.fail(f"serve exited early:\n{log.read_text()}")
@@ -189,7 +201,7 @@ def test_serve_killed_and_restarted_one_server_per_prefect_db(tmp_path: Path, re
     inbox, wh, home = tmp_path / "inbox", tmp_path / "wh", tmp_path / "home"
     inbox.mkdir()
     server_home = wh / "prefect"
-    args = ["serve", "--inbox", str(inbox), "--warehouse", str(wh), "--interval", "3600"]
+    args = ["serve", "--inbox", str(inbox), "--warehouse", str(wh), "--interval", "3600", *_free_ports()]
 
     first = start(args, tmp_path / "serve1.log", home)
     wait_for(lambda: _ui_address(tmp_path / "serve1.log", first), 120, "the first serve's UI address", every_s=0.5)
@@ -241,7 +253,8 @@ def test_serve_killed_and_restarted_one_server_per_prefect_db(tmp_path: Path, re
 def test_serve_killed_during_a_scheduled_run_leaves_nothing(big_inbox: Path, tmp_path: Path, reliability) -> None:
     """The flow run serve started (and its pool workers) end with serve too."""
     wh, home, log = tmp_path / "wh", tmp_path / "home", tmp_path / "serve.log"
-    process = start(["serve", "--inbox", str(big_inbox), "--warehouse", str(wh), "--interval", "5"], log, home)
+    args = ["serve", "--inbox", str(big_inbox), "--warehouse", str(wh), "--interval", "5", *_free_ports()]
+    process = start(args, log, home)
 
     def run_started() -> dict[int, str] | None:
         _ui_address(log, process)

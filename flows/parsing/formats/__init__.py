@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from flows.parsing.formats.base import BulletinFormat, BulletinRead, Span
 from flows.parsing.formats.sanmenxia_weekly import SanmenxiaWeekly
+from flows.parsing.formats.xuchang_scorecard import XuchangScorecard
 from flows.parsing.formats.zhumadian_weekly import ZhumadianWeekly
 
 # Where two formats claim the same lines, the first listed wins.
-FORMATS: tuple[BulletinFormat, ...] = (ZhumadianWeekly(), SanmenxiaWeekly())
+FORMATS: tuple[BulletinFormat, ...] = (ZhumadianWeekly(), SanmenxiaWeekly(), XuchangScorecard())
 
 # Every check name any format records, in first-seen order.
 ALL_CHECK_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for fmt in FORMATS for name in fmt.check_names))

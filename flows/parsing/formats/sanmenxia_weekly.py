@@ -1,4 +1,5 @@
-"""Sanmenxia's weekly report of the city-management command centre (市城管局监督指挥中心周报).
+"""Sanmenxia's weekly report of the city-management command centre (市城管局监督指挥中心周报),
+and its monthly report (月报), which prints the same tables for a calendar month.
 
 A web page (cgj.smx.gov.cn, 运行简报 > 周报), one report to a page:
 
@@ -14,6 +15,10 @@ A web page (cgj.smx.gov.cn, 运行简报 > 周报), one report to a page:
     合  计 | 9 | 9 | 0 | 100% |                         (column count from the header)
     三、数字城管平台 ... (the same table with 结案率)
 
+The 月报's title carries the month instead of a week, after its 期 label:
+市城管局监督指挥中心月报(2021第2期)2.01—2.28, or (2021第2期)2月 / (2021第2期)2021年2月.
+It is read like a week (period_kind month) and checked to be one calendar month.
+
 Onto the warehouse (nothing is derived that the page does not print):
 - city 三门峡; period_label the 期 label (2021第7期); the week from the title, its year
   from the label (see `period`).
@@ -28,6 +33,8 @@ Onto the warehouse (nothing is derived that the page does not print):
 
 Checks, in the order they are recorded (names stable):
 - ``period_parsed``: the title's label and week were read; start <= end, at most 31 days.
+- ``period_matches_format``: a 月报's period is one calendar month, from its first day to
+  its last (not run on a 周报).
 - ``figures_present``: the opening total (共处理案件) and its breakdown by channel were read.
 - ``channels_sum_to_total``: the breakdown adds up to the total (1187+48+0+47 = 1282).
 - ``rows_add_up``: 完成数 + 未完成数 = 派遣数 in every whole row, 合计 rows included.
@@ -48,6 +55,7 @@ already fails for them.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -66,6 +74,7 @@ CITY = "三门峡"
 
 CHECK_NAMES: tuple[str, ...] = (
     "period_parsed",
+    "period_matches_format",
     "figures_present",
     "channels_sum_to_total",
     "rows_add_up",
@@ -79,12 +88,15 @@ CHECK_NAMES: tuple[str, ...] = (
 
 # The title's fixed words: what claims a page for this format (cheap substring test first).
 TITLE_WORDS = "监督指挥中心周报"
+MONTHLY_TITLE_WORDS = "监督指挥中心月报"
 MAX_TITLE_CHARS = 60
 # (2021第7期)2.27—3.05; the dates also as 2月27日.
 _TITLE = re.compile(
     r"\(\s*((\d{4})\s*第\s*(\d{1,3})\s*期)\s*\)\s*"
     r"(\d{1,2})\s*[.月]\s*(\d{1,2})\s*日?\s*(?:—+|-+|–|~|至|到)\s*(\d{1,2})\s*[.月]\s*(\d{1,2})"
 )
+# A 月报's month without days: (2021第2期)2月, (2021第2期)2021年2月.
+_MONTH_TITLE = re.compile(r"\(\s*((\d{4})\s*第\s*(\d{1,3})\s*期)\s*\)\s*(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?!\s*\d)")
 # 期 numbers up to this one are early in the label's year (see `period`).
 EARLY_ISSUE_MAX = 26
 
@@ -112,8 +124,43 @@ REQUIRED_ROLES = frozenset({"dispatched", "closed", "unresolved", "rate"})
 
 
 def is_title(text: str) -> bool:
-    """Say whether a line is this report's title (with or without a readable period)."""
-    return TITLE_WORDS in text and len(text) <= MAX_TITLE_CHARS
+    """Say whether a line is this report's title, 周报 or 月报 (with or without a readable period)."""
+    return (TITLE_WORDS in text or MONTHLY_TITLE_WORDS in text) and len(text) <= MAX_TITLE_CHARS
+
+
+def is_monthly(title: str) -> bool:
+    """Say whether a title is the 月报's."""
+    return MONTHLY_TITLE_WORDS in title
+
+
+def monthly_period(text: str) -> tuple[str | None, date | None, date | None]:
+    """Read a 月报 title's 期 label and month: days as a week's are (2.01—2.28), or the
+    month alone ((2021第2期)2月, (2021第2期)2021年2月: its first and last day).
+
+    >>> monthly_period("市城管局监督指挥中心月报(2021第2期)2月")
+    ('2021第2期', datetime.date(2021, 2, 1), datetime.date(2021, 2, 28))
+    >>> monthly_period("市城管局监督指挥中心月报(2021第2期)2.01—2.28")
+    ('2021第2期', datetime.date(2021, 2, 1), datetime.date(2021, 2, 28))
+    """
+    m = _MONTH_TITLE.search(text)
+    if m is None:
+        return period(text)
+    label = re.sub(r"\s+", "", m[1])
+    year, month = int(m[4] or m[2]), int(m[5])
+    start = safe_date(year, month, 1)
+    end = safe_date(year, month, calendar.monthrange(year, month)[1]) if start else None
+    return label, start, end
+
+
+def is_calendar_month(start: date | None, end: date | None) -> bool | None:
+    """Say whether start..end is one calendar month (None when either is unknown)."""
+    if start is None or end is None:
+        return None
+    return (
+        start.day == 1
+        and (end.year, end.month) == (start.year, start.month)
+        and end.day == calendar.monthrange(end.year, end.month)[1]
+    )
 
 
 def period(text: str) -> tuple[str | None, date | None, date | None]:
@@ -243,9 +290,15 @@ def _row(cells: Sequence[str], roles: Sequence[Role], line_no: int) -> Row:
     return row
 
 
+def _is_cell_row(text: str) -> bool:
+    """A row of cells on one line: pipe-separated as published, or tab-separated as a web page,
+    Word or Excel table reads (flows.inputs)."""
+    return "|" in text or "\t" in text
+
+
 def _pipe_cells(text: str) -> list[str]:
-    """Split a pipe row (a | b | c |) into trimmed cells, trailing empty cells dropped."""
-    cells = [c.strip() for c in text.split("|")]
+    """Split a pipe row (a | b | c |) or a tab row into trimmed cells, trailing empty cells dropped."""
+    cells = [c.strip() for c in re.split(r"[|\t]", text)]
     while cells and not cells[-1]:
         cells.pop()
     return cells
@@ -253,7 +306,7 @@ def _pipe_cells(text: str) -> list[str]:
 
 def _is_header_start(text: str) -> bool:
     """Say whether a line opens a department table: 部门 alone, or a pipe header."""
-    if "|" in text:
+    if _is_cell_row(text):
         cells = _pipe_cells(text)
         return bool(cells) and cells[0] in _HEADER_FIRST and len(cells) > 1
     return text in _HEADER_FIRST
@@ -262,12 +315,12 @@ def _is_header_start(text: str) -> bool:
 def _read_table(part: Sequence[Line], i: int) -> tuple[Table, int]:
     """Read the table whose header starts at part[i]; return it and the index after it."""
     table = Table()
-    if "|" in part[i].text:
+    if _is_cell_row(part[i].text):
         header = _pipe_cells(part[i].text)
         roles = table.roles = _roles(header)
         table.text_lines.append("\t".join(header))
         j = i + 1
-        while j < len(part) and "|" in part[j].text:
+        while j < len(part) and _is_cell_row(part[j].text):
             cells = _pipe_cells(part[j].text)
             if not cells or not _plausible_name(cells[0]):
                 break
@@ -365,6 +418,9 @@ def _failed(report: Report, draft: Bulletin) -> tuple[str, ...]:
     whole = [row for row in all_rows if row.whole]
     failed: dict[str, bool] = {}
     failed["period_parsed"] = not checks.period_parsed(draft)
+    failed["period_matches_format"] = (
+        draft.period_kind == "month" and is_calendar_month(draft.period_start, draft.period_end) is False
+    )
     failed["figures_present"] = report.opening_total is None or not report.breakdown
     failed["channels_sum_to_total"] = (
         report.opening_total is not None and bool(report.breakdown) and sum(report.breakdown) != report.opening_total
@@ -404,6 +460,94 @@ def _failed(report: Report, draft: Bulletin) -> tuple[str, ...]:
     return tuple(name for name in CHECK_NAMES if failed[name])
 
 
+def _first(found: Sequence[str]) -> str:
+    """The first few findings of a check, then how many more."""
+    more = f"; and {len(found) - checks.UNITS_NAMED} more" if len(found) > checks.UNITS_NAMED else ""
+    return "; ".join(found[: checks.UNITS_NAMED]) + more
+
+
+def _details(report: Report, draft: Bulletin, failed: Sequence[str]) -> tuple[str, ...]:
+    """One line per failed check (`name: what it compared`, with the table lines), in `failed`'s order."""
+    tables = [(channel, table) for channel in report.channels for table in channel.tables]
+    rows = [row for _, t in tables for row in [*t.rows, *([t.total] if t.total else [])]]
+    whole = [r for r in rows if r.whole and None not in (r.dispatched, r.closed, r.unresolved)]
+    found: dict[str, list[str]] = {name: [] for name in failed}
+    if "period_parsed" in found or "period_matches_format" in found:
+        period = f"{draft.period_start}..{draft.period_end}" if draft.period_start else "no period read"
+        found.setdefault("period_parsed", []).append(f"{period} from the title (line {draft.line_start})")
+        found.setdefault("period_matches_format", []).append(f"{period} is not one calendar month")
+    if "figures_present" in found:
+        missing = ["the opening total (共处理案件)"] if report.opening_total is None else []
+        found["figures_present"] = missing + ([] if report.breakdown else ["its breakdown by channel (其中...)"])
+    if "channels_sum_to_total" in found:
+        parts = " + ".join(map(str, report.breakdown))
+        found["channels_sum_to_total"].append(
+            f"channels sum to {parts} = {sum(report.breakdown)}, the report prints 共处理案件 {report.opening_total}"
+        )
+    for r in whole:
+        assert r.dispatched is not None and r.closed is not None and r.unresolved is not None
+        if r.closed + r.unresolved != r.dispatched and "rows_add_up" in found:
+            found["rows_add_up"].append(
+                f"{r.name}: 完成数 {r.closed} + 未完成数 {r.unresolved} = {r.closed + r.unresolved}, "
+                f"派遣数 {r.dispatched} (line {r.line_no})"
+            )
+        if (
+            "row_rates_match" in found
+            and r.rate is not None
+            and r.dispatched
+            and not checks.rate_matches(r.rate, r.closed, r.dispatched)
+        ):
+            computed = Decimal(r.closed * 100) / Decimal(r.dispatched)
+            found["row_rates_match"].append(
+                f"{r.name}: {r.closed} / {r.dispatched} = {computed:.2f}%, printed "
+                f"{r.rate.scaleb(2).normalize():f}% (line {r.line_no})"
+            )
+    for channel, t in tables:
+        if t.total is None or not t.total.whole:
+            continue
+        sums = {role: _sum(getattr(r, role) for r in t.rows) for role in ("dispatched", "closed", "unresolved")}
+        printed = {role: getattr(t.total, role) for role in sums}
+        if "totals_match_rows" in found and all(r.whole for r in t.rows) and sums != printed:
+            found["totals_match_rows"].append(
+                f"{channel.name or 'table'}: rows sum to {'/'.join(map(str, sums.values()))}, 合计 prints "
+                f"{'/'.join(map(str, printed.values()))} (派遣/完成/未完成, line {t.total.line_no})"
+            )
+        for role, numbers in _summary(channel).items():
+            if "totals_match_summary" in found and numbers - {printed[role]}:
+                found["totals_match_summary"].append(
+                    f"{channel.name}: 合计 {role} {printed[role]} (line {t.total.line_no}), "
+                    f"the text prints {', '.join(map(str, sorted(numbers)))}"
+                )
+        if "units_unique" in found:
+            names = [normalize_name(r.name) for r in t.rows]
+            twice = sorted({r.name for r in t.rows if names.count(normalize_name(r.name)) > 1})
+            found["units_unique"] += [f"{channel.name}: {name} listed twice" for name in twice]
+    if "unresolved_le_dispatched" in found:
+        found["unresolved_le_dispatched"] = [
+            f"{u.unit_name_raw}: unresolved {u.unresolved} > dispatched {u.dispatched} (line {u.line_no})"
+            for u in draft.units
+            if u.unresolved is not None and u.dispatched is not None and u.unresolved > u.dispatched
+        ]
+    if "table_complete" in found:
+        for channel, t in tables:
+            where = f"{channel.name or 'table'} (line {t.rows[0].line_no if t.rows else draft.line_start})"
+            if t.total is None:
+                found["table_complete"].append(f"{where}: no 合计 row (the page may be cut off)")
+            if not set(t.roles) >= REQUIRED_ROLES:
+                found["table_complete"].append(
+                    f"{where}: the header lacks {', '.join(sorted(REQUIRED_ROLES - set(t.roles)))}"
+                )
+        found["table_complete"] += [
+            f"{r.name}: a cell missing or unreadable (line {r.line_no})" for r in rows if not r.whole
+        ]
+        found["table_complete"] += [
+            f"{c.name}: announces a table (完成情况如下) but has none"
+            for c in report.channels
+            if not c.tables and any(_ANNOUNCES_TABLE in p for p in c.prose)
+        ]
+    return tuple(f"{name}: {_first(found[name])}" if found[name] else name for name in failed)
+
+
 def _sum(values: Iterable[int | None]) -> int | None:
     """Sum counts; None when one is missing."""
     total = 0
@@ -433,7 +577,7 @@ def _units(report: Report) -> tuple[BulletinUnitRow, ...]:
 
 
 class SanmenxiaWeekly:
-    """Reads 三门峡 市城管局监督指挥中心周报."""
+    """Reads 三门峡 市城管局监督指挥中心周报 and 月报."""
 
     name = NAME
     city = CITY
@@ -442,7 +586,7 @@ class SanmenxiaWeekly:
 
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
         """Return one span per title: from it to the next title or the page's last text."""
-        starts = [i for i, line in enumerate(lines) if TITLE_WORDS in line.text and is_title(line.text)]
+        starts = [i for i, line in enumerate(lines) if "监督指挥中心" in line.text and is_title(line.text)]
         spans = []
         for k, start in enumerate(starts):
             stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
@@ -456,7 +600,8 @@ class SanmenxiaWeekly:
         """Read the report in `span`."""
         title = lines[span.start]
         part = [line for line in lines[span.start + 1 : span.end + 1] if not line.blank]
-        label, start, end = period(title.text)
+        monthly = is_monthly(title.text)
+        label, start, end = monthly_period(title.text) if monthly else period(title.text)
         report = _read(part)
         draft = Bulletin(
             seq=0,
@@ -480,6 +625,8 @@ class SanmenxiaWeekly:
             failed_checks=(),
             line_start=title.no,
             line_end=lines[span.end].no,
+            period_kind="month" if monthly else "week",
         )
-        bulletin = replace(draft, failed_checks=_failed(report, draft))
+        failed = _failed(report, draft)
+        bulletin = replace(draft, failed_checks=failed, check_details=_details(report, draft, failed))
         return BulletinRead(squeeze(title.text), "\n".join(report.body), bulletin)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flows.parsing.checks import CHECK_NAMES, WEEK_MONDAY_TO_SUNDAY, failed_checks
+from flows.parsing.checks import CHECK_NAMES, WEEK_MONDAY_TO_SUNDAY, Where, run_checks
 from flows.parsing.dates import nearest_date, safe_date
 from flows.parsing.decode import SUSPECT
 from flows.parsing.formats.base import BulletinRead, Span
@@ -216,20 +216,60 @@ class ZhumadianWeekly:
             line_start=part[0].no,
             line_end=part[-1].no,
         )
-        checks = failed_checks(
+        # the lines figures are read from (a damaged title changes no figure)
+        damaged = tuple(line.no for line in part[int(has_title) :] if SUSPECT.search(line.text))
+        summary_lines = [line for line in part[int(has_title) : summary_stop] if not line.blank]
+        figure_lines = _figure_lines(summary_lines)
+        malformed_lines = [figure_lines[name] for name, (_, bad) in read.items() if bad and name in figure_lines]
+        malformed_lines += [no for no, _, table in tables if table is not None and table.malformed]
+        where = Where(
+            figures=figure_lines,
+            damaged_lines=damaged,
+            malformed_lines=tuple(malformed_lines),
+            last_table_line=tables[-1][0] if tables else None,
+        )
+        checks, details = run_checks(
             draft,
             tables_closed=closed,
             malformed_numbers=malformed,
             period=WEEK_MONDAY_TO_SUNDAY,
             issue_date=issue_date,
-            # the lines figures are read from (a damaged title changes no figure)
-            text_intact=not any(SUSPECT.search(line.text) for line in part[int(has_title) :]),
+            text_intact=not damaged,
+            where=where,
         )
-        bulletin = replace(draft, failed_checks=checks)
+        bulletin = replace(draft, failed_checks=checks, check_details=details)
         # Table lines in the body with their cells tab-separated, whatever separated them.
         table_texts = ["\t".join(table.cells) if table else text for _, text, table in tables]
         body = "\n".join([*prose, *table_texts])
         return BulletinRead(squeeze(part[0].text) if has_title else None, body, bulletin)
+
+
+# Where each figure is printed, when its pattern does not match one line alone (a figure
+# cut by a column break): the line with its first words.
+_FIGURE_WORDS = {
+    "received": "受理",
+    "due": "应结案",
+    "closed": "已结案",
+    "in_progress": "正在办理",
+    "overdue": "超时未办结",
+    "disputed": "争议",
+    "linked_units": "交办至",
+    "overdue_units": "存在超时未办结案件的单位",
+    "closure_rate_published": "结案率",
+}
+
+
+def _figure_lines(summary: Sequence[Line]) -> dict[str, int]:
+    """The line each figure (and the period) is printed on, for the checks' details."""
+    patterns = {**_FIGURES, "closure_rate_published": _RATE, "period": _PERIOD}
+    found: dict[str, int] = {}
+    for name, pattern in patterns.items():
+        line = next((line.no for line in summary if pattern.search(line.text)), None)
+        if line is None and name in _FIGURE_WORDS:
+            line = next((line.no for line in summary if _FIGURE_WORDS[name] in line.text), None)
+        if line is not None:
+            found[name] = line
+    return found
 
 
 def _int(pattern: re.Pattern[str], text: str) -> tuple[int | None, bool]:
