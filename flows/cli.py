@@ -303,13 +303,16 @@ def run(
         raise typer.Exit(code=EX_TEMPFAIL) from None
     except Exception as exc:  # the run itself failed: one line, non-zero exit
         _fail(f"run failed: {describe_error(exc, settings.warehouse)}{logs}", exc)
-    typer.echo(summary.line())
+    # For people, in Chinese (the English `summary.line()` is in the run's logs).
+    from flows.reporting.run_summary import problem_label, run_line
+
+    typer.echo(run_line(summary))
     for warning in summary.warnings:
         typer.echo(f"warning: {_shown(redact(warning))}", err=True)
     for report_path in summary.latest_reports:
-        typer.echo(f"weekly report: {_shown(report_path)}")
+        typer.echo(f"周报：{_shown(report_path)}")
     for line in summary.problem_lines():  # this run's partial, quarantined and skipped entries (capped)
-        typer.echo(f"  {_shown(line)}")
+        typer.echo(f"  {_shown(problem_label(line))}")
     if timings:
         # The CLI's stages (import, Prefect API start and stop, the flow as a whole), then the flow's.
         cli = " ".join(f"{stage}={s:.2f}s" for stage, s in seconds.items())

@@ -29,21 +29,21 @@ def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(root / "wh"), "--timings"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
-        "files: 3 new (1 loaded, 1 partial, 1 quarantined), 0 duplicate, 0 unchanged; weeks loaded: 1 (2020-12-14)"
+        "新文件 3 个（已入库 1，部分入库 1，已隔离 1），重复 0，未变化 0；入库的周：1 周（2020-12-14）"
     )
     report = root / "wh" / "reports" / "report-2020-12-14.html"
     assert result.stdout.splitlines()[1:4] == [
-        f"weekly report: {report}",
+        f"周报：{report}",
         # this run's entries that did not fully load, with their reasons
         # each failed check with the numbers and the lines it compared
-        "  partial 2020-12-30_cut.txt: bulletin 1 (2020-12-14): units_sum_to_overdue: rows sum to 118 "
+        "  部分入库 2020-12-30_cut.txt: bulletin 1 (2020-12-14): units_sum_to_overdue: rows sum to 118 "
         "(lines 101-111), the bulletin prints 131 (line 95); "
         "bulletin 1 (2020-12-14): unit_count_matches: 6 unit rows (lines 101-111), the bulletin prints 9 units "
         "(line 95); bulletin 1 (2020-12-14): table_complete: a table has no signature after line 111 (the page "
         "may be cut off)",
-        "  quarantined empty.txt: empty: 0 bytes, no text",
+        "  已隔离 empty.txt: empty: 0 bytes, no text",
     ]
-    assert result.stderr.startswith("warning: feed stale, 驻马店: no new week published for ")
+    assert result.stderr.startswith("warning: 通报可能已停止更新，驻马店：最新一周截至 2020-12-20，之后 ")
     assert report.exists() and report.with_suffix(".md").exists()
     timings = re.search(r"^timings: (.*)$", result.output, re.MULTILINE)
     assert timings is not None, result.output
@@ -132,7 +132,7 @@ def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
         (inbox / name).write_bytes((cities / name).read_bytes())
     run = runner.invoke(app, ["run", "--inbox", str(inbox), "--warehouse", str(tmp_path / "wh")])
     assert run.exit_code == 0, run.output
-    assert "files: 2 new (2 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged" in run.output
+    assert "新文件 2 个（已入库 2，部分入库 0，已隔离 0），重复 0，未变化 0" in run.output
     out = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "wh"), "--as-of", "2021-03-08"]).output
     assert "各状态文件数：已入库 2\n" in out
     assert (
@@ -185,7 +185,7 @@ def test_run_from_the_shell_starts_and_stops_its_own_temporary_server(tmp_path: 
     # --verbose: Prefect's log lines too, where a temporary server of its own would show.
     result = subprocess.run([*command, "--timings", "--verbose"], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert "files: 1 new (1 loaded, 0 partial, 0 quarantined)" in result.stdout
+    assert "新文件 1 个（已入库 1，部分入库 0，已隔离 0）" in result.stdout
     assert re.search(r"^timings: prefect_start_and_import=[\d.]+s flow=", result.stdout, re.MULTILINE)
     # Ours only: neither the flow nor the pool's message forwarder started one of its own.
     assert "Starting temporary server" not in result.stderr + result.stdout

@@ -350,7 +350,10 @@ def test_a_run_writes_the_marts_copy_and_a_failure_is_a_warning(
     assert state.is_completed()
     summary = state.result()
     assert summary.files_loaded == 1
-    assert "marts not written to the lake: OSError: [Errno 28] No space left on device" in summary.warnings
+    assert (
+        "统计表的 Parquet 副本未写入湖（下次构建会重写）：OSError: [Errno 28] No space left on device"
+        in summary.warnings
+    )
     # No stale copy is left beside the newer warehouse; the next run writes it again.
     assert build.marts_missing_in_lake(wh / "lake")
 

@@ -473,7 +473,7 @@ def test_the_problem_listing_is_capped() -> None:
     assert RunSummary(problems=lines[:MAX_PROBLEMS_SHOWN]).problem_lines() == lines[:MAX_PROBLEMS_SHOWN]
     assert RunSummary(problems=lines).problem_lines() == [
         *lines[:MAX_PROBLEMS_SHOWN],
-        "… and 3 more: `bulletins status` lists every entry",
+        "……另有 3 个未列出：`bulletins status` 列出全部",
     ]
 
 

@@ -57,7 +57,7 @@ def test_a_report_that_cannot_be_written_is_a_warning_not_a_failed_run(
     assert state.is_completed()
     summary = state.result()
     assert summary.files_loaded == 6 and summary.reports == [] and summary.latest_reports == []
-    assert "weekly report not written: OSError: [Errno 28] No space left on device" in summary.warnings
+    assert "周报未写成（`bulletins report` 可补写）：OSError: [Errno 28] No space left on device" in summary.warnings
     assert query(tmp_path / "wh" / "bulletins.duckdb", "select count(*) from marts.city_week_performance") == [(6,)]
 
 
@@ -74,15 +74,14 @@ def test_run_in_a_pipe_prints_its_summary_and_warnings_only(tmp_path: Path) -> N
     result = _bulletins(tmp_path / "prefect", "run", "--inbox", str(inbox), "--warehouse", str(wh))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "files: 6 new (6 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged; "
-        "weeks loaded: 6 (2020-12-07 to 2021-01-18)",
-        f"weekly report: {wh / 'reports' / 'report-2021-01-18.html'}",
+        "新文件 6 个（已入库 6，部分入库 0，已隔离 0），重复 0，未变化 0；入库的周：6 周（2020-12-07 至 2021-01-18）",
+        f"周报：{wh / 'reports' / 'report-2021-01-18.html'}",
     ]
     # No progress bar, no Prefect log lines: the warnings alone.
     [warning] = result.stderr.splitlines()
-    assert warning.startswith("warning: feed stale, 驻马店: no new week published for ")
+    assert warning.startswith("warning: 通报可能已停止更新，驻马店：最新一周截至 2021-01-24，之后 ")
 
     verbose = _bulletins(tmp_path / "prefect", "run", "--verbose", "--inbox", str(inbox), "--warehouse", str(wh))
     assert verbose.returncode == 0, verbose.stderr
     assert "| INFO    | Flow run " in verbose.stderr
-    assert verbose.stdout.splitlines()[0].startswith("files: 0 new (0 loaded, 0 partial, 0 quarantined)")
+    assert verbose.stdout.splitlines()[0].startswith("新文件 0 个（已入库 0，部分入库 0，已隔离 0）")

@@ -409,7 +409,7 @@ def test_serve_starts_its_own_server_with_the_cron_schedule(tmp_path: Path) -> N
             timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "files: 1 new (1 loaded" in result.stdout
+        assert "新文件 1 个（已入库 1" in result.stdout
         assert float(re.search(r"prefect_stop=([\d.]+)s", result.stdout)[1]) < 0.1  # nothing of its own to stop
 
         def shell_runs():

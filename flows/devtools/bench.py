@@ -171,7 +171,7 @@ def run_cli(inbox: Path, warehouse: Path, prefect_home: Path) -> CliRun:
         raise RuntimeError(f"bulletins run failed ({proc.returncode}):\n{output}")
     line = next(line for line in output.splitlines() if line.startswith("timings: "))
     stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s?", line)}
-    summary = next(line for line in output.splitlines() if line.startswith("files: "))
+    summary = next(line for line in output.splitlines() if line.startswith("新文件 "))
     return CliRun(wall, _children_cpu_s() - cpu_before, memory.peak_bytes / 2**20, stages, summary)
 
 

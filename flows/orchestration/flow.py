@@ -26,6 +26,7 @@ from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker
 from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
+from flows.reporting.run_summary import stale_warning
 from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today, validate_paths
 from flows.warehouse import build, db, lake, lake_audit, plans, snapshots
@@ -200,7 +201,7 @@ def _write_reports(settings: Settings, summary: RunSummary) -> None:
     try:
         reports = write_reports(settings, summary.weeks_loaded, summary.models_built)
     except Exception as exc:  # the data is in; the report can be written again with `bulletins report`
-        summary.warnings.append(f"weekly report not written: {type(exc).__name__}: {exc}".splitlines()[0])
+        summary.warnings.append(f"周报未写成（`bulletins report` 可补写）：{type(exc).__name__}: {exc}".splitlines()[0])
         return
     summary.reports = [str(w.html) for w in reports.written]
     summary.latest_reports = [str(p) for p in reports.latest]
@@ -212,7 +213,7 @@ def _check_freshness(settings: Settings, summary: RunSummary) -> None:
         return
     with connection(settings.db_path, read_only=True) as con:
         freshness = read_freshness(con, local_today(), settings.stale_after_days)
-    summary.warnings += [w for city in freshness if (w := city.warning())]
+    summary.warnings += [w for city in freshness if (w := stale_warning(city))]
 
 
 def _batch_id(stamp: str, n: int) -> str:
@@ -305,7 +306,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     )
     summary.seconds.update(loaded.seconds)
     if loaded.marts_copy_problem:  # the warehouse is committed; the next build writes the copy again
-        summary.warnings.append(f"marts not written to the lake: {loaded.marts_copy_problem}")
+        summary.warnings.append(f"统计表的 Parquet 副本未写入湖（下次构建会重写）：{loaded.marts_copy_problem}")
     # What this run's batches (recovered ones included) became, the warehouse's rules applied.
     outcome = loaded.outcome
     summary.count(outcome.statuses, outcome.weeks, [str(p) for p in outcome.problems])

@@ -192,20 +192,6 @@ class Freshness:
             f"{self.days_since_end} days after its end"
         )
 
-    def warning(self) -> str | None:
-        """The stale-feed warning, or None.
-
-        >>> d = dt.date
-        >>> Freshness("驻马店", d(2021, 1, 18), d(2021, 1, 24), None, d(2021, 2, 8), 14).warning()
-        'feed stale, 驻马店: no new week published for 15 days after the latest week ended (2021-01-24; stale after 14 days)'
-        """
-        if not self.stale:
-            return None
-        return (
-            f"feed stale, {self.city}: no new week published for {self.days_since_end} days after the latest week "
-            f"ended ({self.week_end}; stale after {self.stale_after_days} days)"
-        )
-
 
 def read_freshness(con: duckdb.DuckDBPyConnection, today: dt.date, stale_after_days: int) -> list[Freshness]:
     """Each city's latest published week and whether its feed is stale on `today` (one entry, city None: none yet)."""

@@ -61,7 +61,7 @@ class RunSummary:
         """This run's problem entries to print: the first `limit`, then one line counting the rest.
 
         >>> RunSummary(problems=["quarantined a.txt: empty", "quarantined b.txt: empty"]).problem_lines(1)
-        ['quarantined a.txt: empty', '… and 1 more: `bulletins status` lists every entry']
+        ['quarantined a.txt: empty', '……另有 1 个未列出：`bulletins status` 列出全部']
         """
         return capped(self.problems, limit)
 
@@ -104,5 +104,5 @@ def capped(problems: Sequence[str], limit: int = MAX_PROBLEMS_SHOWN) -> list[str
     """The first `limit` problem lines, then `… and N more: ...` when there are more."""
     shown = list(problems[:limit])
     if len(problems) > limit:
-        shown.append(f"… and {len(problems) - limit} more: `bulletins status` lists every entry")
+        shown.append(f"……另有 {len(problems) - limit} 个未列出：`bulletins status` 列出全部")
     return shown

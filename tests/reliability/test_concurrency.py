@@ -120,10 +120,10 @@ def test_two_runs_at_once(clean: tuple[Path, dict], tmp_path: Path, reliability)
             shell.stdin.close()
             shell.wait(timeout=30)
             results = [finish(first), second_result or finish(second)]
-            first_ok = results[0][1].splitlines()[0].startswith("files: 3 new")
+            first_ok = results[0][1].splitlines()[0].startswith("新文件 3 个")
             other = results[1][1].splitlines()[0]
             if wait_s == "120":
-                other_ok = other.startswith("files: 0 new") and "6 unchanged" in other
+                other_ok = other.startswith("新文件 0 个") and "未变化 6" in other
             else:
                 other_ok = other.startswith("run skipped: another bulletin-etl run holds")
             same = sound(wh / "bulletins.duckdb") and snapshot(wh / "bulletins.duckdb") == expected
@@ -274,8 +274,8 @@ def test_a_shell_left_open_during_runs(clean: tuple[Path, dict], tmp_path: Path,
         fresh.stdin.close()
         fresh.wait(timeout=30)
     lines = [out.splitlines()[0] for _, out in results]
-    runs_ok = [code for code, _ in results] == [0, 0] and lines[0].startswith("files: 3 new")
-    runs_ok = runs_ok and lines[1].startswith("files: 0 new")
+    runs_ok = [code for code, _ in results] == [0, 0] and lines[0].startswith("新文件 3 个")
+    runs_ok = runs_ok and lines[1].startswith("新文件 0 个")
     same = sound(db) and snapshot(db) == expected
     ok = runs_ok and (before, kept, after) == ("3", "3", "6") and same
     reliability.record(
