@@ -93,7 +93,12 @@ def test_the_real_xuchang_page_is_read_score_by_score_and_its_cut_fails_a_check(
         for k, (group, name, score, grade, rank, lst, line) in enumerate(SAMPLE_SCORES, start=1)
     )
     assert card.failed_checks == ("table_complete",)
-    assert file_status(page) == ("partial", ["bulletin 1 (2021-10-01): table_complete"])
+    # The check says what it found: the cut lines (86: 建安区产业集, 87: [gap]).
+    assert card.check_details == ("table_complete: 2 line(s) of the score section not read (line 86, 87)",)
+    assert file_status(page) == (
+        "partial",
+        ["bulletin 1 (2021-10-01): table_complete: 2 line(s) of the score section not read (line 86, 87)"],
+    )
     assert [(a.kind, a.line_start, a.line_end) for a in page.articles] == [("news", 1, 2), ("bulletin", 4, 87)]
 
 
@@ -730,3 +735,19 @@ def test_a_month_and_a_week_starting_the_same_day_are_both_published(tmp_path: P
     ]
     with connection(db, read_only=True) as con:
         assert [p.period_label for p in week_printings(con, "三门峡", D("2021-05-01"))] == ["2021第18期"]
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("(一)县、市组\n甲县(99分)\n乙县(120分)\n", "scores_in_range: 乙县 120分 (line 4) is outside 0-"),
+        ("(一)县、市组\n甲县(90分)\n乙县(95分)\n", "ranks_consistent: 县、市组: 乙县 95分 (line 4) printed below 甲县 90分 (line 3)"),
+        ("(一)县、市组\n甲县(99分)\n甲县(98分)\n", "units_unique: 甲县 in 县、市组 twice (lines 3, 4)"),
+    ],
+)
+def test_a_failed_scorecard_check_says_what_it_compared(text: str, detail: str) -> None:
+    """Issue 17 item 6 for scorecards: the numbers and the lines, not the check's name alone."""
+    page = parse_file("2021-12-01_p.txt", ("许昌市数字化城市管理系统2021年11月份运行情况通报\n" + text).encode())
+    assert isinstance(page, ParsedPage)
+    [card] = page.bulletins
+    assert any(d.startswith(detail) for d in card.check_details), card.check_details

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from input_files import to_docx, to_html
 from pipeline_helpers import load_without_prefect, query, snapshot
 from testdata import SAMPLE_PAGE
 
+from flows.devtools.input_files import to_docx, to_html
 from flows.warehouse import archives, plans
 from flows.warehouse.db import connection
 from flows.warehouse.inbox import InboxFile, known_files, plan_run

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from input_files import sample_text, to_docx, to_html, to_xlsx
 from pipeline_helpers import load_without_prefect, query
 
+from flows.devtools.input_files import sample_text, to_docx, to_html, to_xlsx
 from flows.warehouse.ingest import file_status, safe_parse
 
 

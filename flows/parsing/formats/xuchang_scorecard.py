@@ -249,6 +249,59 @@ def _failed(card: Card, draft: Bulletin, issue_date: date | None) -> tuple[str, 
     return tuple(name for name in CHECK_NAMES if failed[name])
 
 
+def _details(card: Card, draft: Bulletin, issue_date: date | None, failed: Sequence[str]) -> tuple[str, ...]:
+    """One line per failed check (`name: what it compared`, with its lines), in `failed`'s order."""
+    entries, shown = card.entries, 5  # name at most this many offending rows per check
+    found: dict[str, list[str]] = {name: [] for name in failed}
+    if "period_parsed" in found:
+        found["period_parsed"].append(f"no month or quarter read from the title (line {draft.line_start})")
+    if "period_before_issue" in found:
+        found["period_before_issue"].append(f"the period ends {draft.period_end}, after the issue date {issue_date}")
+    if "groups_present" in found:
+        found["groups_present"].append(f"no scored unit after the title (line {draft.line_start})")
+    if "scores_in_range" in found:
+        found["scores_in_range"] += [
+            f"{e.name} {e.score}分 (line {e.line_no}) is outside 0-{MAX_SCORE}"
+            for e in entries
+            if e.score is not None and not 0 <= e.score <= MAX_SCORE
+        ][:shown]
+    if "grades_known" in found:
+        found["grades_known"] += [
+            f"{e.name}: {e.grade} (line {e.line_no}) is none of {'/'.join(GRADES)}"
+            for e in entries
+            if e.grade is not None and e.grade not in GRADES
+        ][:shown]
+    if "ranks_consistent" in found:
+        last: dict[tuple[str, str], Entry] = {}
+        for e in entries:
+            before = last.get((e.group, e.score_list))
+            if e.score is None:
+                continue
+            if before is not None and before.score is not None and e.score > before.score:
+                found["ranks_consistent"].append(
+                    f"{e.group}: {e.name} {e.score}分 (line {e.line_no}) printed below "
+                    f"{before.name} {before.score}分 (line {before.line_no})"
+                )
+            last[(e.group, e.score_list)] = e
+        found["ranks_consistent"] = found["ranks_consistent"][:shown] or ["a 处置差 score above a 处置好 one"]
+    if "units_unique" in found:
+        seen: dict[tuple[str, str], Entry] = {}
+        for e in entries:
+            key = (e.group, normalize_name(e.name))
+            if key in seen:
+                found["units_unique"].append(f"{e.name} in {e.group} twice (lines {seen[key].line_no}, {e.line_no})")
+            seen.setdefault(key, e)
+        found["units_unique"] = found["units_unique"][:shown]
+    if "table_complete" in found:
+        read_groups = {e.group for e in entries}
+        found["table_complete"] += [f"group {g} has no scored unit" for g in card.groups if g not in read_groups]
+        if card.unread:
+            lines = ", ".join(map(str, card.unread[:shown])) + (" ..." if len(card.unread) > shown else "")
+            found["table_complete"].append(f"{len(card.unread)} line(s) of the score section not read (line {lines})")
+        found["table_complete"] = found["table_complete"] or ["a 处置好/处置差 list heading with no unit under it"]
+    return tuple(f"{name}: {'; '.join(found[name])}" for name in failed)
+
+
 def _scores(card: Card) -> tuple[ScoreRow, ...]:
     ranks = _rank(card.entries)
     return tuple(
@@ -318,5 +371,6 @@ class XuchangScorecard:
             period_kind=kind,
             scores=_scores(card),
         )
-        bulletin = replace(draft, failed_checks=_failed(card, draft, issue_date))
+        failed = _failed(card, draft, issue_date)
+        bulletin = replace(draft, failed_checks=failed, check_details=_details(card, draft, issue_date, failed))
         return BulletinRead(squeeze(title.text), "\n".join(card.body), bulletin)

@@ -12,7 +12,10 @@ import io
 from html import escape
 from pathlib import Path
 
-from testdata import SAMPLE_PAGE
+from flows.settings import PROJECT_DIR
+
+# The real page (Zhumadian daily, 2020-12-23), as the bundled inbox ships it.
+SAMPLE_PAGE = PROJECT_DIR / "warehouse" / "inbox" / "000_3e19ef32d54e8472.txt"
 
 # fonts-noto-cjk (Debian): the PDF needs a face with the page's characters.
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -81,13 +84,13 @@ def to_html(charset: str, blocks: list[Block] | None = None, *, boilerplate: boo
         margin_column = margin
         out.append('<table border="1" cellspacing="0">')
         for i, cells in enumerate(block):
-            margin = f'<td rowspan="{len(block)}"></td>' if i == 0 and margin_column else ""
+            margin_cell = f'<td rowspan="{len(block)}"></td>' if i == 0 and margin_column else ""
             if (len([c for c in cells if c]) == 1 and len(cells) < n) or len(cells) == 1:
-                out.append(f'<tr><td colspan="{n}"><b>{escape(cells[0])}</b></td>{margin}</tr>')
+                out.append(f'<tr><td colspan="{n}"><b>{escape(cells[0])}</b></td>{margin_cell}</tr>')
             else:
                 tag = "th" if cells[0] == "单位" else "td"
                 row = "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells)
-                out.append(f"<tr>{row}{margin}</tr>")
+                out.append(f"<tr>{row}{margin_cell}</tr>")
         out.append("</table>")
     out += ["</div>", BOILERPLATE_END if boilerplate else "", "</body></html>"]
     return "\n".join(out)
