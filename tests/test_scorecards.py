@@ -741,7 +741,10 @@ def test_a_month_and_a_week_starting_the_same_day_are_both_published(tmp_path: P
     ("text", "detail"),
     [
         ("(一)县、市组\n甲县(99分)\n乙县(120分)\n", "scores_in_range: 乙县 120分 (line 4) is outside 0-"),
-        ("(一)县、市组\n甲县(90分)\n乙县(95分)\n", "ranks_consistent: 县、市组: 乙县 95分 (line 4) printed below 甲县 90分 (line 3)"),
+        (
+            "(一)县、市组\n甲县(90分)\n乙县(95分)\n",
+            "ranks_consistent: 县、市组: 乙县 95分 (line 4) printed below 甲县 90分 (line 3)",
+        ),
         ("(一)县、市组\n甲县(99分)\n甲县(98分)\n", "units_unique: 甲县 in 县、市组 twice (lines 3, 4)"),
     ],
 )
