@@ -312,6 +312,42 @@ class Scale:
     queries: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReaderFigure:
+    """One input reader on the sample page: read + parse, as a run does per file."""
+
+    label: str
+    size_bytes: int
+    pages_per_s: float
+
+
+def input_readers(seconds: float, work: Path) -> list[ReaderFigure]:
+    """The sample page as each kind of file people receive, read and parsed for about `seconds` each."""
+    from flows.devtools import input_files as make
+    from flows.inputs import parse_input
+    from flows.parsing import ParsedPage
+
+    text = make.sample_text()
+    files = {
+        "text (UTF-8)": (".txt", text.encode("utf-8")),
+        "text (UTF-16 with BOM)": (".txt", text.encode("utf-16")),
+        "web page (GBK, with navigation and scripts)": (".html", make.to_html("gb2312").encode("gbk")),
+        "Word (.docx)": (".docx", make.to_docx()),
+        "Excel (.xlsx)": (".xlsx", make.to_xlsx()),
+        "PDF printed by Chromium (ruled tables)": (".pdf", make.to_pdf_chromium(work)),
+    }
+    figures = []
+    for label, (suffix, data) in files.items():
+        name = "2020-12-23_p" + suffix
+        assert isinstance(parse_input(name, data), ParsedPage), label
+        n, started = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            parse_input(name, data)
+            n += 1
+        figures.append(ReaderFigure(label, len(data), n / elapsed))
+    return figures
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.txt"))
 
@@ -396,7 +432,14 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
-def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: datetime, took_s: float) -> str:
+def report(
+    scales: list[Scale],
+    workers: int,
+    floor_prefect_s: float,
+    started: datetime,
+    took_s: float,
+    readers: Sequence[ReaderFigure] = (),
+) -> str:
     """BENCHMARKS.md: the machine, the figures side by side, the targets."""
     names = [f"{s.years} years" for s in scales]
     head = "| what | " + " | ".join(names) + " |\n|---|" + "---|" * len(scales)
@@ -639,6 +682,17 @@ def report(scales: list[Scale], workers: int, floor_prefect_s: float, started: d
         *[f"| {label} | {rows} | {seconds * 1000:.1f} ms |" for label, (seconds, rows) in big.queries.items()],
         f"| the latest week's list via `bulletins query` from the shell | | {_s(big.figures['cli_query_s'])} |",
         "",
+        "## Input readers (the sample page as each kind of file, one core)",
+        "",
+        "Read and parse, what a run does per file (`flows.inputs.parse_input`); MB/s of the file's own bytes.",
+        "",
+        "| input | bytes | pages/s | MB/s |",
+        "|---|---|---|---|",
+        *[
+            f"| {r.label} | {r.size_bytes:,} | {r.pages_per_s:.1f} | {r.pages_per_s * r.size_bytes / 1e6:.2f} |"
+            for r in readers
+        ],
+        "",
         f"## Targets ({big.years} years)",
         "",
         "| target | figure | |",
@@ -791,7 +845,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bulletins-bench-", dir=args.work) as tmp:
         floor_prefect_s = python_with_prefect_s()
         scales = [bench_scale(y, Path(tmp), args.workers, log) for y in years]
-    text = report(scales, args.workers, floor_prefect_s, started_at, time.perf_counter() - started)
+        log("input readers: the sample page as each kind of file")
+        readers = input_readers(2.0, Path(tmp))
+    text = report(scales, args.workers, floor_prefect_s, started_at, time.perf_counter() - started, readers)
     args.out.write_text(text, encoding="utf-8")
     print(text)
     print(f"written to {args.out}")

@@ -187,7 +187,7 @@ def assert_recovery_line(line: str, clean_line: str, wh: Path, point: str) -> No
     recovery sets it aside (lake/_quarantine, never deleted) and says so; its files are
     parsed again from the inbox.
     """
-    counts, _, lake_note = line.partition("; lake: ")
+    counts, _, lake_note = line.partition("；湖检查：lake: ")  # the run's Chinese line (RunSummary.line in the log)
     assert counts == clean_line, point
     if lake_note:
         assert lake_note.startswith("0 batch(es) restored from the warehouse, "), (point, lake_note)
