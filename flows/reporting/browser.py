@@ -23,6 +23,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from flows.warehouse.atomic import write_atomic
+
 INSTALL_HINT = "apt-get install chromium"
 NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 
@@ -178,7 +180,7 @@ class Browser:
             displayHeaderFooter=False,
         )["data"]
         self.close_tab(session)
-        _write_atomic(out, base64.b64decode(data))
+        write_atomic(out, base64.b64decode(data))
         return out
 
     def png(self, html: Path, out: Path, width: int = PNG_WIDTH, scale: int = PNG_SCALE) -> Path:
@@ -200,14 +202,8 @@ class Browser:
         clip = {"x": 0, "y": 0, "width": width, "height": min(height, MAX_PNG_PIXELS // scale), "scale": 1}
         data = self.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True, clip=clip)["data"]
         self.close_tab(session)
-        _write_atomic(out, base64.b64decode(data))
+        write_atomic(out, base64.b64decode(data))
         return out
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 @contextmanager

@@ -21,13 +21,13 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows.settings import LOCAL_TIMEZONE
+from flows.warehouse.atomic import write_atomic
 
 REMIND_AFTER = dt.timedelta(hours=12)
 ZONE = ZoneInfo(LOCAL_TIMEZONE)
@@ -95,12 +95,7 @@ def save(path: Path, alerts: Mapping[str, Alert]) -> None:
     text = json.dumps(
         {"alerts": {key: alert.to_json() for key, alert in sorted(alerts.items())}}, ensure_ascii=False, indent=1
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ the same files.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import tempfile
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from markupsafe import Markup
 from flows.reporting import labels as L
 from flows.reporting.browser import Browser
 from flows.text.escape import markdown, visible
+from flows.warehouse.atomic import write_atomic
 from flows.warehouse.db import connection
 from flows.warehouse.readers import (
     Acceptance,
@@ -849,12 +849,6 @@ def report_paths(out_dir: Path, week_start: dt.date, city: str | None = None) ->
     return out_dir / f"{stem}.html", out_dir / f"{stem}.md"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(
     report: WeeklyReport,
     out_dir: Path,
@@ -874,12 +868,12 @@ def write_report(
     html_path, md_path = report_paths(out_dir, report.week_start, report.city_name if name_city else None)
     written: dict[str, Path] = {}
     if "md" in formats:
-        _write_atomic(md_path, render_markdown(report))
+        write_atomic(md_path, render_markdown(report))
         written["md"] = md_path
     if "html" in formats or BROWSER_FORMATS & set(formats):
         page = render_html(report)
         if "html" in formats:
-            _write_atomic(html_path, page)
+            write_atomic(html_path, page)
             written["html"] = html_path
         if BROWSER_FORMATS & set(formats):
             if browser is None:

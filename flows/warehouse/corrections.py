@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows.warehouse.atomic import write_atomic
 from flows.warehouse.db import sql_quote
 
 log = logging.getLogger(__name__)
@@ -147,23 +148,7 @@ def write_decision(
     }
     folder = corrections_dir(lake_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{decision_id}.json"
-    tmp = folder / f".{target.name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(folder)  # the rename itself survives a power cut
-    return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return write_atomic(folder / f"{decision_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
 
 
 def _parse_decision(path: Path) -> list[Correction]:

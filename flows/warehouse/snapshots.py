@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from flows.warehouse.atomic import fsync_dir
+
 # What the last publish saw of both files: a run publishes only when either changed since.
 STAMP_NAME = "published.json"
 # Linux ioctl FICLONE: a copy-on-write clone on filesystems that have them (btrfs, XFS).
@@ -86,7 +88,7 @@ def adopt_legacy(writer: Path, published: Path) -> bool:
             tmp = target.with_name(target.name + ".adopt")
             _copy(source, tmp)
             os.replace(tmp, target)
-    _fsync_dir(writer.parent)
+    fsync_dir(writer.parent)
     return True
 
 
@@ -122,7 +124,7 @@ def publish(writer: Path, published: Path) -> Published | None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(published.parent)
+    fsync_dir(published.parent)
     stamp = {"writer": _identity(writer), "published": _identity(published)}
     stamp_tmp = _stamp_path(writer).with_suffix(".tmp")
     stamp_tmp.write_text(json.dumps(stamp), encoding="utf-8")
@@ -185,11 +187,3 @@ def _copy_data(src: BinaryIO, dst: BinaryIO) -> None:
     dst.seek(0)
     dst.truncate()
     shutil.copyfileobj(src, dst, 8 * 1024 * 1024)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
