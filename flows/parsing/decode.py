@@ -153,12 +153,7 @@ def decode(data: bytes) -> Decoded | Rejection:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip(_INVISIBLE):
         return Rejection("empty", "only whitespace", encoding)
-    warnings = []
-    if undecodable:
-        warnings.append(f"undecodable as {encoding}: {undecodable} byte(s), read as U+FFFD")
-    if suspect:
-        warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
-    return Decoded(text, encoding, tuple(warnings))
+    return Decoded(text, encoding, _damage_warnings(encoding, undecodable, suspect))
 
 
 # What a page of Chinese text is written in: ASCII and Latin-1, punctuation, letter-like
@@ -169,6 +164,16 @@ _FOREIGN = re.compile(
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
 )
 MAX_FOREIGN_SHARE = 0.2
+
+
+def _damage_warnings(encoding: str, undecodable: int, suspect: int) -> tuple[str, ...]:
+    """The notes a page read despite some bad bytes carries."""
+    warnings = []
+    if undecodable:
+        warnings.append(f"undecodable as {encoding}: {undecodable} byte(s), read as U+FFFD")
+    if suspect:
+        warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
+    return tuple(warnings)
 
 
 def _decode_wide(body: bytes, encoding: str) -> Decoded | Rejection:
@@ -192,12 +197,7 @@ def _decode_wide(body: bytes, encoding: str) -> Decoded | Rejection:
     controls = len(_CONTROL_CHARS.findall(text)) / len(text)
     if controls > MAX_CONTROL_SHARE:
         return Rejection("not text", f"{controls:.0%} control characters as {encoding}: a binary file", encoding)
-    warnings = []
-    if undecodable:
-        warnings.append(f"undecodable as {encoding}: {undecodable} byte(s), read as U+FFFD")
-    if suspect:
-        warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
-    return Decoded(text, encoding, tuple(warnings))
+    return Decoded(text, encoding, _damage_warnings(encoding, undecodable, suspect))
 
 
 def decode_declared(data: bytes, declared: str | None) -> Decoded | Rejection:

@@ -48,9 +48,9 @@ from flows.text.notify_address import (
     WECOM,
     Target,
     TargetError,
-    split_targets,
 )
 from flows.text.notify_address import parse_target as parse_address
+from flows.text.notify_address import parse_targets as parse_addresses
 from flows.text.redact import redact
 
 __all__ = [
@@ -100,14 +100,8 @@ def parse_target(address: str) -> Target:
 
 
 def parse_targets(text: str | None) -> list[Target]:
-    """Every target in a BULLETINS_NOTIFY_URL value (TargetError naming the first unusable one by its place)."""
-    targets = []
-    for n, address in enumerate(split_targets(text or ""), start=1):
-        try:
-            targets.append(parse_target(address))
-        except TargetError as exc:
-            raise TargetError(f"address {n} {exc}") from None
-    return targets
+    """Every target in a BULLETINS_NOTIFY_URL value, each checked as `parse_target` does."""
+    return parse_addresses(text, parse_target)
 
 
 def apprise_knows(scheme: str) -> bool:

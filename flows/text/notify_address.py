@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flows.text.redact import redact, redact_url, url_secrets
@@ -170,12 +171,13 @@ def _apprise_secrets(address: str) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"[/:]", rest) if len(part) >= 6)
 
 
-def parse_targets(text: str | None) -> list[Target]:
-    """Every target in a BULLETINS_NOTIFY_URL value (TargetError naming the first that is unusable)."""
+def parse_targets(text: str | None, parse: Callable[[str], Target] | None = None) -> list[Target]:
+    """Every target in a BULLETINS_NOTIFY_URL value (TargetError naming the first that is unusable
+    by its place); `parse` reads one address (default `parse_target`)."""
     targets = []
     for n, address in enumerate(split_targets(text or ""), start=1):
         try:
-            targets.append(parse_target(address))
+            targets.append((parse or parse_target)(address))
         except TargetError as exc:
             raise TargetError(f"address {n} {exc}") from None
     return targets

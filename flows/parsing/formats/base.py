@@ -31,6 +31,18 @@ class BulletinRead:
     bulletin: Bulletin
 
 
+def spans_from_titles(lines: Sequence[Line], starts: Sequence[int]) -> list[Span]:
+    """One span per title line in `starts` (ascending): from it to the next title, or to the
+    page's end, without the blank lines before either."""
+    spans = []
+    for k, start in enumerate(starts):
+        last = (starts[k + 1] if k + 1 < len(starts) else len(lines)) - 1
+        while last > start and lines[last].blank:
+            last -= 1
+        spans.append(Span(start, last))
+    return spans
+
+
 class BulletinFormat(Protocol):
     """One city's bulletin layout."""
 

@@ -52,7 +52,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 from flows.parsing.dates import safe_date
-from flows.parsing.formats.base import BulletinRead, Span
+from flows.parsing.formats.base import BulletinRead, Span, spans_from_titles
 from flows.parsing.names import normalize_name
 from flows.parsing.normalize import Line, squeeze
 from flows.parsing.records import Bulletin, PeriodKind, ScoreList, ScoreRow
@@ -331,14 +331,7 @@ class XuchangScorecard:
     def recognise(self, lines: Sequence[Line]) -> list[Span]:
         """Return one span per title: from it to the next title or the page's last text."""
         starts = [i for i, line in enumerate(lines) if TITLE_WORDS in line.text and is_title(line.text)]
-        spans = []
-        for k, start in enumerate(starts):
-            stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
-            last = stop - 1
-            while last > start and lines[last].blank:
-                last -= 1
-            spans.append(Span(start, last))
-        return spans
+        return spans_from_titles(lines, starts)
 
     def parse(self, lines: Sequence[Line], span: Span, issue_date: date | None) -> BulletinRead:
         """Read the scorecard in `span`."""
