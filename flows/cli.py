@@ -304,15 +304,15 @@ def run(
     except Exception as exc:  # the run itself failed: one line, non-zero exit
         _fail(f"run failed: {describe_error(exc, settings.warehouse)}{logs}", exc)
     # For people, in Chinese (the English `summary.line()` is in the run's logs).
-    from flows.reporting.run_summary import problem_label, run_line
+    from flows.reporting.run_summary import run_line, run_problem_lines
 
     typer.echo(run_line(summary))
     for warning in summary.warnings:
         typer.echo(f"warning: {_shown(redact(warning))}", err=True)
     for report_path in summary.latest_reports:
         typer.echo(f"周报：{_shown(report_path)}")
-    for line in summary.problem_lines():  # this run's partial, quarantined and skipped entries (capped)
-        typer.echo(f"  {_shown(problem_label(line))}")
+    for line in run_problem_lines(summary):  # this run's partial, quarantined and skipped entries (capped)
+        typer.echo(f"  {_shown(line)}")
     if timings:
         # The CLI's stages (import, Prefect API start and stop, the flow as a whole), then the flow's.
         cli = " ".join(f"{stage}={s:.2f}s" for stage, s in seconds.items())
@@ -734,7 +734,7 @@ def report(
         except BROWSER_ERRORS as exc:
             _fail(f"report not drawn by Chromium: {exc}", exc)
     for w in written:
-        typer.echo(f"report of {_shown(w.city)}, week {w.week_start}:")
+        typer.echo(f"周报（{_shown(w.city)}，{w.week_start} 起的一周）：")
         for path in w.files:
             typer.echo(f"  {_shown(path)}")
 
@@ -817,15 +817,15 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
         result = rebuild_warehouse(settings)
     except Exception as exc:
         _fail(f"rebuild failed: {describe_error(exc, settings.warehouse)}", exc)
-    typer.echo(f"rebuilt {settings.db_path} from {result.batches} lake batch(es)")
+    typer.echo(f"已从湖中 {result.batches} 个批次重建 {settings.db_path}")
     if result.marts_not_exported:
-        typer.echo(f"warning: marts not written to the lake: {result.marts_not_exported}", err=True)
+        typer.echo(f"warning: 统计表的 Parquet 副本未写入湖：{result.marts_not_exported}", err=True)
     for problem in result.problems:
         typer.echo(f"warning: {_shown(problem.line())}", err=True)
     if result.left_out:
         typer.echo(
-            f"warning: {len(result.left_out)} batch(es) left out: `bulletins run` parses their files again "
-            "from the inbox (lake/_quarantine/quarantine.log says why)",
+            f"warning: {len(result.left_out)} 个湖批次未读入：`bulletins run` 会从收件箱重新解析其文件"
+            "（原因见 lake/_quarantine/quarantine.log）",
             err=True,
         )
 
@@ -841,6 +841,7 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
     the decisions in the lake, and the decision is written to lake/_corrections. Then
     the same run `bulletins run` starts loads it (and whatever else is new in the inbox).
     """
+    from flows.reporting.labels import DECISION_LABELS, check_label
     from flows.warehouse import corrections
     from flows.warehouse.locks import run_lock
 
@@ -861,13 +862,13 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
             settings.lake_dir, action, targets, (note or "").strip(), by or corrections.operator()
         )
     for t in targets:
-        check = f" check {t.check_name} of" if t.check_name else ""
-        typer.echo(_shown(f"{action}:{check} {t.path or '?'} (sha256 {t.file_sha256[:12]}…)"))
-    typer.echo(f"recorded in {written}; a run applies it now")
+        check = f"校验 {check_label(t.check_name)}，" if t.check_name else ""
+        typer.echo(_shown(f"{DECISION_LABELS[action]}：{check}{t.path or '?'}（sha256 {t.file_sha256[:12]}…）"))
+    typer.echo(f"决定已记录于 {written}；现在运行一次来应用它")
     run(inbox=settings.inbox, warehouse=settings.warehouse)
     with _reading(settings) as con:
         if not corrections.applied(con, written.stem):
-            _fail(f"the decision is recorded ({written.name}) but no run applied it yet: the next `bulletins run` does")
+            _fail(f"决定已记录（{written.name}），但还没有运行应用它：下一次 `bulletins run` 会应用")
 
 
 @app.command()

@@ -30,7 +30,7 @@ from flows.warehouse.readers import (
     files_by_status,
     latest_city_weeks,
 )
-from flows.warehouse.summary import RunSummary
+from flows.warehouse.summary import ProblemFile, RunSummary
 
 D = dt.date
 
@@ -431,7 +431,7 @@ def test_artifacts_show_hostile_values_as_text_and_no_secret(prefect_harness, tm
         [written] = write_reports(con, tmp_path / f"reports {LINK_NAME.replace('/', '')}{OSC52}", ["驻马店"], None)
     summary = RunSummary(
         warnings=["notification feed_stale not sent to https://h/send?key=SECRET123&access_token=SECRET456: HTTP 500"],
-        problems=[f"quarantined 坏{OSC52}[x](javascript:alert(1)).txt: empty"],
+        problems=[ProblemFile("quarantined", f"坏{OSC52}[x](javascript:alert(1)).txt", ["empty"])],
         reports=[str(written.html)],
     )
 

@@ -36,12 +36,13 @@ def warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"周报：{report}",
         # this run's entries that did not fully load, with their reasons
         # each failed check with the numbers and the lines it compared
-        "  部分入库 2020-12-30_cut.txt: bulletin 1 (2020-12-14): units_sum_to_overdue: rows sum to 118 "
-        "(lines 101-111), the bulletin prints 131 (line 95); "
-        "bulletin 1 (2020-12-14): unit_count_matches: 6 unit rows (lines 101-111), the bulletin prints 9 units "
-        "(line 95); bulletin 1 (2020-12-14): table_complete: a table has no signature after line 111 (the page "
-        "may be cut off)",
-        "  已隔离 empty.txt: empty: 0 bytes, no text",
+        # in Chinese: check names keep their identifier (with a gloss), numbers and lines as recorded
+        "  部分入库 2020-12-30_cut.txt：第 1 则通报（2020-12-14）：units_sum_to_overdue（各单位合计等于超时未办结）："
+        "各行合计 118（第 101-111 行），通报印为 131（第 95 行）；"
+        "第 1 则通报（2020-12-14）：unit_count_matches（单位数与通报所列一致）：单位表 6 行（第 101-111 行），"
+        "通报印有 9 个单位（第 95 行）；第 1 则通报（2020-12-14）：table_complete（表格完整）："
+        "第 111 行之后的表格没有落款（页面可能不全）",
+        "  已隔离 empty.txt：空文件：0 字节，没有文字",
     ]
     assert result.stderr.startswith("warning: 通报可能已停止更新，驻马店：最新一周截至 2020-12-20，之后 ")
     assert report.exists() and report.with_suffix(".md").exists()
@@ -81,7 +82,7 @@ def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
     out = result.stdout
     assert "各状态文件数：已入库 1，部分入库 1，已隔离 1\n" in out
     assert "部分入库、已隔离和未读取的文件：\n" in out
-    assert "  已隔离　 empty.txt：空文件: 0 bytes, no text\n" in out
+    assert "  已隔离　 empty.txt：空文件：0 字节，没有文字\n" in out
     # Reasons in Chinese; a check keeps its identifier (for `bulletins accept`, SQL), with a gloss.
     assert (
         "  部分入库 2020-12-30_cut.txt：第 1 则通报（2020-12-14）：units_sum_to_overdue（各单位合计等于超时未办结）"
@@ -89,10 +90,10 @@ def test_status_lists_problems_and_latest_week(warehouse_dir: Path) -> None:
     assert "第 1 则通报（2020-12-14）：table_complete（表格完整）" in out
     assert (
         "  驻马店 2020-12-14 起的一周（2020-12-30 刊），文件 2020-12-30_cut.txt："
-        "校验未通过：units_sum_to_overdue（各单位合计等于超时未办结）: rows sum to 118 (lines 101-111), the bulletin "
-        "prints 131 (line 95)；校验未通过：unit_count_matches（单位数与通报所列一致）: 6 unit rows (lines 101-111), "
-        "the bulletin prints 9 units (line 95)；校验未通过：table_complete（表格完整）: a table has no signature after "
-        "line 111 (the page may be cut off)\n"
+        "校验未通过：units_sum_to_overdue（各单位合计等于超时未办结）：各行合计 118（第 101-111 行），通报印为 131"
+        "（第 95 行）；校验未通过：unit_count_matches（单位数与通报所列一致）：单位表 6 行（第 101-111 行），"
+        "通报印有 9 个单位（第 95 行）；校验未通过：table_complete（表格完整）：第 111 行之后的表格没有落款"
+        "（页面可能不全）\n"
     ) in out
     # the sample page's issue date is inferred (no date in its name, no date line): marked so
     assert "最新已发布周，驻马店：2020-12-14 ~ 2020-12-20（2020-12-22 刊，刊发日期（推断）），周末后已过 " in out

@@ -31,7 +31,7 @@ from flows.reporting.weekly_report import read_weekly_report, render_markdown
 from flows.text.escape import markdown, terminal, visible
 from flows.warehouse.db import connection
 from flows.warehouse.readers import LeftOutBulletin
-from flows.warehouse.summary import RunSummary
+from flows.warehouse.summary import ProblemFile, RunSummary
 
 runner = CliRunner()
 
@@ -101,7 +101,10 @@ def test_weekly_report_markdown_shows_hostile_names_as_text(hostile: Path) -> No
 def test_run_summary_markdown_shows_hostile_values_as_text(hostile: Path) -> None:
     summary = RunSummary(
         warnings=[f"weekly report not written: {LINK_NAME}", "notification x not sent to https://h/s?key=SECRET1"],
-        problems=[f"quarantined {FILE_NAME}: empty", f"partial {HTML_NAME}: units_sum_to_overdue"],
+        problems=[
+            ProblemFile("quarantined", FILE_NAME, ["empty"]),
+            ProblemFile("partial", HTML_NAME, ["units_sum_to_overdue"]),
+        ],
         reports=[f"/wh/reports/report-{LINK_NAME}.html"],
     )
     _, text = read_run_report(hostile, summary)

@@ -316,7 +316,7 @@ def test_a_rebuild_that_cannot_write_the_marts_copy_warns_and_leaves_no_stale_co
     monkeypatch.setattr(build, "export_marts_to_lake", full_disk)
     result = runner.invoke(app, ["rebuild", "--warehouse", str(tmp_path / "wh")])
     assert result.exit_code == 0, result.output
-    assert "warning: marts not written to the lake: OSError: [Errno 28] No space left on device\n" in result.output
+    assert "warning: 统计表的 Parquet 副本未写入湖：OSError: [Errno 28] No space left on device\n" in result.output
     assert build.marts_missing_in_lake(lake_dir) and not (lake_dir / "marts" / f"{MARTS[0]}.parquet").exists()
 
 

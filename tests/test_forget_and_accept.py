@@ -217,7 +217,7 @@ def test_a_decision_rebuilds_the_models_with_no_new_file(tmp_path: Path) -> None
     is not 'nothing new', and one after nothing changed is."""
     inbox = make_inbox(tmp_path / "inbox", [SAMPLE_PAGE.name])
     db = load_without_prefect(inbox, tmp_path / "wh")
-    sha = hashlib.sha256(SAMPLE_PAGE.read_bytes()).hexdigest()
+    sha = hashlib.sha256((inbox / SAMPLE_PAGE.name).read_bytes()).hexdigest()
     corrections.write_decision(tmp_path / "wh" / "lake", "forget", [Target(sha, SAMPLE_PAGE.name)], "x", "张三")
     load_without_prefect(inbox, tmp_path / "wh")
     with connection(db, read_only=True) as con:
@@ -380,7 +380,10 @@ def test_forget_keeps_rows_out_through_reruns_and_rebuild_and_undo_restores_them
     sha = hashlib.sha256((inbox / WEEK_2020_12_21).read_bytes()).hexdigest()
     result = invoke("forget", WEEK_2020_12_21, "--note", "not our city's page", "--by", "张三", *where)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == f"forget: {WEEK_2020_12_21} (sha256 {sha[:12]}…)"
+    assert result.output.splitlines()[:2] == [
+        f"撤回：{WEEK_2020_12_21}（sha256 {sha[:12]}…）",
+        f"决定已记录于 {next((wh / 'lake' / '_corrections').glob('*.json'))}；现在运行一次来应用它",
+    ]
     assert D(2020, 12, 21) not in weeks(wh)
     for step in (["run", *where], ["rebuild", "--warehouse", str(wh)]):
         assert invoke(*step).exit_code == 0
@@ -416,6 +419,10 @@ def test_accept_publishes_the_week_with_its_note_and_undo_withdraws_it(ran: tupl
     note = "市数字城管中心电话确认：驿城区政府应为8件"
     result = invoke("accept", SAMPLE_PAGE.name, "--check", "units_sum_to_overdue", "--note", note, *where)
     assert result.exit_code == 0, result.output
+    sha = hashlib.sha256((inbox / SAMPLE_PAGE.name).read_bytes()).hexdigest()
+    assert result.output.splitlines()[0] == (
+        f"接受：校验 units_sum_to_overdue（各单位合计等于超时未办结），{SAMPLE_PAGE.name}（sha256 {sha[:12]}…）"
+    )
     assert D(2020, 12, 14) in weeks(wh)
     with connection(wh / "bulletins.duckdb", read_only=True) as con:
         (by,) = con.execute("select accepted_by from core.bulletin_acceptances").fetchone() or ("",)
@@ -502,7 +509,7 @@ def test_a_file_is_named_by_its_inbox_path_or_its_sha256(tmp_path: Path, monkeyp
     (inbox / "sub").mkdir()
     (inbox / "sub" / "copy.txt").write_bytes(SAMPLE_PAGE.read_bytes())
     db = load_without_prefect(inbox, tmp_path / "wh")
-    sha = hashlib.sha256(SAMPLE_PAGE.read_bytes()).hexdigest()
+    sha = hashlib.sha256((inbox / SAMPLE_PAGE.name).read_bytes()).hexdigest()
     (inbox / "new.txt").write_text("not recorded yet", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     with connection(db, read_only=True) as con:
@@ -527,3 +534,10 @@ def test_a_file_is_named_by_its_inbox_path_or_its_sha256(tmp_path: Path, monkeyp
         ):
             with pytest.raises(corrections.CorrectionRefused, match=message):
                 corrections.resolve(con, inbox, arg)
+
+
+def test_every_decision_has_its_chinese_label() -> None:
+    from flows.reporting.labels import DECISION_LABELS
+    from flows.warehouse.corrections import ACTIONS
+
+    assert set(DECISION_LABELS) == set(ACTIONS)

@@ -467,11 +467,12 @@ def test_an_mtime_past_int64_nanoseconds_is_stored_clamped_with_a_note(tmp_path:
 
 
 def test_the_problem_listing_is_capped() -> None:
-    from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, RunSummary
+    from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, ProblemFile, RunSummary
 
+    problems = [ProblemFile("quarantined", f"{n}.txt", ["empty"]) for n in range(MAX_PROBLEMS_SHOWN + 3)]
     lines = [f"quarantined {n}.txt: empty" for n in range(MAX_PROBLEMS_SHOWN + 3)]
-    assert RunSummary(problems=lines[:MAX_PROBLEMS_SHOWN]).problem_lines() == lines[:MAX_PROBLEMS_SHOWN]
-    assert RunSummary(problems=lines).problem_lines() == [
+    assert RunSummary(problems=problems[:MAX_PROBLEMS_SHOWN]).problem_lines() == lines[:MAX_PROBLEMS_SHOWN]
+    assert RunSummary(problems=problems).problem_lines() == [
         *lines[:MAX_PROBLEMS_SHOWN],
         "……另有 3 个未列出：`bulletins status` 列出全部",
     ]

@@ -220,7 +220,7 @@ def test_cli_writes_an_a4_pdf_and_a_long_png(warehouse: Path, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     pdf_path, png_path = out / "report-驻马店-2021-01-18.pdf", out / "report-驻马店-2021-01-18.png"
     assert sorted(p.name for p in out.iterdir()) == [pdf_path.name, png_path.name]  # no .html left behind
-    assert result.output.splitlines() == ["report of 驻马店, week 2021-01-18:", f"  {pdf_path}", f"  {png_path}"]
+    assert result.output.splitlines() == ["周报（驻马店，2021-01-18 起的一周）：", f"  {pdf_path}", f"  {png_path}"]
 
     pdf = pdf_path.read_bytes()
     assert pdf.startswith(b"%PDF-")

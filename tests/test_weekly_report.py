@@ -483,7 +483,7 @@ def test_cli_writes_both_files_of_the_latest_week(bundled: Path, tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == ["report-2021-01-18.html", "report-2021-01-18.md"]
     assert (out / "report-2021-01-18.md").read_text(encoding="utf-8") == EXPECTED_LATEST
     assert result.output.splitlines() == [
-        "report of 驻马店, week 2021-01-18:",
+        "周报（驻马店，2021-01-18 起的一周）：",
         f"  {out / 'report-2021-01-18.html'}",
         f"  {out / 'report-2021-01-18.md'}",
     ]
@@ -502,7 +502,7 @@ def test_cli_format_chooses_the_files(bundled: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report-2021-01-18.md"]
     assert result.output.splitlines() == [
-        "report of 驻马店, week 2021-01-18:",
+        "周报（驻马店，2021-01-18 起的一周）：",
         f"  {tmp_path / 'report-2021-01-18.md'}",
     ]
 

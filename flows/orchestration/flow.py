@@ -309,7 +309,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
         summary.warnings.append(f"统计表的 Parquet 副本未写入湖（下次构建会重写）：{loaded.marts_copy_problem}")
     # What this run's batches (recovered ones included) became, the warehouse's rules applied.
     outcome = loaded.outcome
-    summary.count(outcome.statuses, outcome.weeks, [str(p) for p in outcome.problems])
+    summary.count(outcome.statuses, outcome.weeks, outcome.problems)
 
 
 def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:

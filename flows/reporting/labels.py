@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -255,6 +256,9 @@ def period(start: dt.date, end: dt.date | None) -> str:
 # --------------------------------------------------------------------------- statuses, checks, reasons
 
 # An inbox entry's status (`core.files.status`, English in SQL) in people's words.
+# The decisions `bulletins forget` and `accept` record (flows/warehouse/corrections.py), as people read them.
+DECISION_LABELS: dict[str, str] = {"forget": "撤回", "unforget": "恢复", "accept": "接受", "unaccept": "取消接受"}
+
 STATUS_LABELS: dict[str, str] = {
     "loaded": "已入库",
     "partial": "部分入库",
@@ -319,6 +323,7 @@ _REASON_PREFIXES: tuple[tuple[str, str], ...] = (
     ("superseded: a later issue printed this period again", "已被取代：更晚一期重新刊印了同一周"),
     ("forgotten on record", "已撤回（记录在案）"),
     ("unknown bulletin format: ", "未知通报格式："),
+    ("held out: data test ", "暂不入库：数据测试 "),
     ("could not be read", "无法读取"),
     ("modified time out of range", "修改时间超出范围"),
     ("parser error", "解析出错"),
@@ -339,22 +344,158 @@ def reason_label(reason: str) -> str:
     >>> reason_label("bulletin 1 (2020-12-14): table_complete")
     '第 1 则通报（2020-12-14）：table_complete（表格完整）'
     >>> reason_label("bulletin 1 (2020-12-14): units_sum_to_overdue: rows sum to 118, the bulletin prints 131")
-    '第 1 则通报（2020-12-14）：units_sum_to_overdue（各单位合计等于超时未办结）: rows sum to 118, the bulletin prints 131'
+    '第 1 则通报（2020-12-14）：units_sum_to_overdue（各单位合计等于超时未办结）：各行合计 118，通报印为 131'
     >>> reason_label("empty: 0 bytes, no text"), reason_label("same bytes as a.txt")
-    ('空文件: 0 bytes, no text', '与此文件字节相同：a.txt')
+    ('空文件：0 字节，没有文字', '与此文件字节相同：a.txt')
+    >>> reason_label("not text: NUL bytes near the start: a binary file")
+    '不是文本：开头有 NUL 字节，是二进制文件'
     """
     if match := _BULLETIN_CHECK.fullmatch(reason):
         seq, period_start, check, detail = match.groups()
         when = "周期未知" if period_start == "period unknown" else period_start
-        return f"第 {seq} 则通报（{when}）：{check_label(check)}{detail or ''}"
+        return f"第 {seq} 则通报（{when}）：{check_label(check)}{'：' + check_detail_label(detail[1:].strip()) if detail else ''}"
     for english, chinese in _REASON_PREFIXES:
         if reason.startswith(english):
             rest = reason[len(english) :]
             if english == "failed check: ":
                 check, colon, detail = rest.partition(":")
-                rest = check_label(check) + colon + detail
+                rest = check_label(check) + ("：" + check_detail_label(detail.strip()) if colon else "")
+            elif rest.startswith(": "):  # `<reason>: <detail>`, as ingest records a rejection
+                rest = "：" + detail_label(rest[2:])
+            elif english in ("unknown bulletin format: ", "held out: data test "):
+                rest = check_detail_label(rest)
             return chinese + rest
     return reason
+
+
+# The details the decoder records with a rejection (flows/parsing/decode.py), in Chinese; the
+# input readers' details already carry their Chinese (flows/inputs/refusals.py).
+_DETAILS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(english), chinese)
+    for english, chinese in (
+        (r"(\d+) bytes, no text", r"\1 字节，没有文字"),
+        (r"NUL bytes near the start: a binary file", "开头有 NUL 字节，是二进制文件"),
+        (r"(\d+%) control bytes: a binary file", r"控制字节占 \1，是二进制文件"),
+        (r"only whitespace", "只有空白"),
+        (r"(\d+) bytes after the (\S+) BOM, no text", r"\2 BOM 之后 \1 字节，没有文字"),
+        (r"(\d+%) control characters as (\S+): a binary file", r"按 \2 读，控制字符占 \1，是二进制文件"),
+        (
+            r"(\d+) of (\d+) bytes undecodable as (\S+), (\d+) bytes U\+FFFD or private-use",
+            r"\2 字节中 \1 字节不能按 \3 解码，\4 字节为 U+FFFD 或私用区字符",
+        ),
+        (
+            r"(\d+%) of the characters read as (\S+) are of no script a Chinese page uses",
+            r"按 \2 读，\1 的字符不属于中文页面所用的文字",
+        ),
+    )
+)
+
+
+# What a failed check compared (flows/parsing/checks.py and the formats' checks), phrase by
+# phrase in Chinese: numbers, names and line numbers kept. A phrase not listed stays English.
+_CHECK_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(english), chinese)
+    for english, chinese in (
+        (
+            r"a table has no signature after line (\d+) \(the page may be cut off\)",
+            r"第 \1 行之后的表格没有落款（页面可能不全）",
+        ),
+        (r"a table has no signature \(the page may be cut off\)", "表格没有落款（页面可能不全）"),
+        (r"no 合计 row \(the page may be cut off\)", "没有合计行（页面可能不全）"),
+        (r"no unit table, the bulletin prints (\d+) units", r"没有单位表，通报印有 \1 个单位"),
+        (r"(\d+) row\(s\) lack a number", r"\1 行缺少数字"),
+        (r"(\d+) line\(s\) of the score section not read", r"得分部分有 \1 行未读出"),
+        (r"(\d+) number\(s\) printed that are not plain counts", r"\1 个数字不是普通计数"),
+        (r"an undecodable character", "有无法解码的字符"),
+        (r"the period (\S+) spans (\d+) days", r"周期 \1 共 \2 天"),
+        (r"the period (\S+) is (\d+) days from weekday (\d)", r"周期 \1 从星期\3起共 \2 天"),
+        (r"the format publishes (\d+) days", r"该格式每期 \1 天"),
+        (r"starting on weekday (\d)", r"从星期\1起"),
+        (
+            r"the period (\S+) is not within (\d+) days before the issue date (\S+)",
+            r"周期 \1 不在刊发日 \3 之前 \2 天内",
+        ),
+        (r"the period ends (\S+), after the issue date (\S+)", r"周期止于 \1，晚于刊发日 \2"),
+        (r"no month or quarter read from the title", "标题中未读出月份或季度"),
+        (r"no period read", "未读出通报周期"),
+        (r"is not one calendar month", "不是一个自然月"),
+        (r"from the title", "（取自标题）"),
+        (r"no scored unit after the title", "标题之后没有打分的单位"),
+        (r"group (\S+) has no scored unit", r"\1 组没有打分的单位"),
+        (r"not read: ", "未读出："),
+        (r"due is (\S+): no rate to compare", r"应结案为 \1，无法核对结案率"),
+        (r"the bulletin prints due (\d+)", r"通报印应结案 \1"),
+        (r"rows sum to ([\d/]+)", r"各行合计 \1"),
+        (r"(\d+) unit rows", r"单位表 \1 行"),
+        (r"the bulletin prints (\d+) units", r"通报印有 \1 个单位"),
+        (r"the bulletin prints", "通报印为"),
+        (r"printed as (.+) and (.+)", r"写作 \1 和 \2"),
+        (r" failed with this file", " 在含此文件时不通过"),
+        (
+            r"the rest loaded\. A page should never break a data test: report it; the file is tried again when sql/ changes",
+            "其余已入库。页面本不应让数据测试失败：请报告此问题；sql/ 修改后会重试此文件",
+        ),
+        (r"figures \((.+)\) at line (\d+)", r"数字（\1）在第 \2 行"),
+        (r"score list (\S+) of (\d+) lines at line (\d+)", r"得分列表 \1 共 \2 行，在第 \3 行"),
+        (r"the report prints", "报告印为"),
+        (r"the text prints", "正文印为"),
+        (r"channels sum to", "各渠道合计"),
+        (r"合计 prints", "合计印为"),
+        (r"unresolved (\d+) > dispatched (\d+)", r"未办结 \1 > 交办 \2"),
+        (r"listed (\d+) times", r"出现 \1 次"),
+        (r"listed twice", "出现两次"),
+        (r" in (\S+) twice", r" 在 \1 组出现两次"),
+        (r"; and (\d+) more", r"；另有 \1 个"),
+        (r"the header lacks ", "表头缺少 "),
+        (r"a cell missing or unreadable", "有单元格缺失或无法读取"),
+        (r"announces a table \(完成情况如下\) but has none", "写了“完成情况如下”却没有表格"),
+        (r"printed below", "排在下面这一行之后"),
+        (r"is outside 0-(\d+)", r"不在 0-\1 之内"),
+        (r"is none of (\S+)", r"不是 \1 之一"),
+        (r", printed ", "，印为 "),
+        (r" ?\(lines? ([\d, -]+)\)", r"（第 \1 行）"),
+        (r" ?\(([^()]*), line (\d+)\)", r"（\1，第 \2 行）"),
+        (r"(?<![\w-])lines ([\d, -]+\d)", r"第 \1 行"),
+        (r"(?<![\w-])line (\d+)", r"第 \1 行"),
+        (r"; ", "；"),
+        (r", (?=[^\d])", "，"),
+    )
+)
+
+
+def check_detail_label(detail: str) -> str:
+    """What a failed check compared, in Chinese: the numbers, names and lines as recorded.
+
+    >>> check_detail_label("rows sum to 118 (lines 101-111), the bulletin prints 131 (line 95)")
+    '各行合计 118（第 101-111 行），通报印为 131（第 95 行）'
+    >>> check_detail_label("a table has no signature after line 111 (the page may be cut off)")
+    '第 111 行之后的表格没有落款（页面可能不全）'
+    """
+    for english, chinese in _CHECK_PHRASES:
+        detail = english.sub(chinese, detail)
+    return detail
+
+
+def detail_label(detail: str) -> str:
+    """A rejection's detail in Chinese where the decoder wrote it; any other detail as it is.
+
+    >>> detail_label("12% control bytes: a binary file"), detail_label("an image (图片)")
+    ('控制字节占 12%，是二进制文件', 'an image (图片)')
+    """
+    for english, chinese in _DETAILS:
+        if english.fullmatch(detail):
+            return english.sub(chinese, detail)
+    return detail
+
+
+def problem_line(status: str, path: str, reasons: Sequence[str]) -> str:
+    """An entry that is partial, quarantined or skipped, as a run tells people: status, path and
+    reasons in Chinese.
+
+    >>> problem_line("quarantined", "empty.txt", ["empty: 0 bytes, no text"])
+    '已隔离 empty.txt：空文件：0 字节，没有文字'
+    """
+    return f"{status_label(status)} {path}：{'；'.join(reason_label(r) for r in reasons)}"
 
 
 # `bulletin <seq> (<period start>): <check>[: <what the numbers were>]`, as ingest records a failed check.

@@ -32,7 +32,7 @@ from flows.warehouse.readers import (
     resolve_week,
     unit_weeks,
 )
-from flows.warehouse.summary import RunSummary
+from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, ProblemFile, RunSummary, capped
 
 # At most this many bulletins are listed in the summary; the rest are counted.
 MAX_LEFT_OUT_ROWS = 50
@@ -76,14 +76,15 @@ def run_line(summary: RunSummary) -> str:
     )
 
 
-def problem_label(problem: str) -> str:
-    """A run's problem line (`<status> <path>: <reasons>`) with its status in Chinese.
+def run_problem_lines(summary: RunSummary, limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
+    """This run's partial, quarantined and skipped entries as `bulletins run` prints them: in
+    Chinese, the first `limit`, then one line counting the rest.
 
-    >>> problem_label("quarantined empty.txt: empty: 0 bytes, no text")
-    '已隔离 empty.txt: empty: 0 bytes, no text'
+    >>> from flows.warehouse.summary import ProblemFile
+    >>> run_problem_lines(RunSummary(problems=[ProblemFile("quarantined", "a.txt", ["empty: 0 bytes, no text"])]))
+    ['已隔离 a.txt：空文件：0 字节，没有文字']
     """
-    status, _, rest = problem.partition(" ")
-    return f"{L.status_label(status)} {rest}" if status in L.STATUS_LABELS and rest else problem
+    return capped([L.problem_line(p.status, p.path, p.reasons) for p in summary.problems], limit)
 
 
 def freshness_line(city: Freshness) -> str:
@@ -121,7 +122,7 @@ def build_summary_markdown(
     cities: Sequence[CityWeek],
     warnings: Sequence[str] = (),
     reports: Sequence[str] = (),
-    run_problems: Sequence[str] = (),
+    run_problems: Sequence[ProblemFile] = (),
 ) -> str:
     """The `bulletin-etl-summary` markdown, in Chinese, from what the readers return.
 
@@ -140,7 +141,7 @@ def build_summary_markdown(
         lines += [""]
     if run_problems:
         lines += ["## 本次未完全入库的文件", ""]
-        lines += [f"- {_cell(problem_label(problem))}" for problem in run_problems[:MAX_LEFT_OUT_ROWS]]
+        lines += [f"- {_cell(L.problem_line(p.status, p.path, p.reasons))}" for p in run_problems[:MAX_LEFT_OUT_ROWS]]
         if len(run_problems) > MAX_LEFT_OUT_ROWS:
             lines += [f"- ……另有 {len(run_problems) - MAX_LEFT_OUT_ROWS} 个（`bulletins status` 全部列出）。"]
         lines += [""]
@@ -251,17 +252,20 @@ def read_run_report(db_path: Path, summary: RunSummary, inbox: Path | None = Non
 
     With the inbox, entries whose file left it are out of the totals, as in `bulletins status`.
     """
-    extra = {"warnings": summary.warnings, "reports": summary.reports, "run_problems": summary.problems}
+
+    def summary_markdown(
+        file_counts: Mapping[str, int], left_out: list[LeftOutBulletin] | None, cities: list[CityWeek]
+    ) -> str:
+        return build_summary_markdown(
+            run_line(summary), file_counts, left_out, cities, summary.warnings, summary.reports, summary.problems
+        )
+
     if not Path(db_path).exists():
-        return [], build_summary_markdown(run_line(summary), {}, None, [], **extra)
+        return [], summary_markdown({}, None, [])
     with connection(db_path, read_only=True) as con:
         table = read_unit_table(con)
         gone = (gone_from_inbox(con, inbox) if inbox is not None else None) or []
-        markdown = build_summary_markdown(
-            run_line(summary),
-            files_by_status(con, leaving_out={p.path for p in gone}),
-            bulletins_left_out(con),
-            latest_city_weeks(con),
-            **extra,
+        text = summary_markdown(
+            files_by_status(con, leaving_out={p.path for p in gone}), bulletins_left_out(con), latest_city_weeks(con)
         )
-    return table, markdown
+    return table, text

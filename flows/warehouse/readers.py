@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from flows.warehouse.db import relation_exists
+from flows.warehouse.summary import ProblemFile
 
 # Statuses in the order people read them; any other status follows, alphabetically.
 STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate", "skipped", "forgotten")
@@ -254,18 +255,6 @@ def _issue_source(con: duckdb.DuckDBPyConnection, bulletins: str = "b") -> str:
         "(select min(f.issue_date_source) from ingest.files as f "
         f"where f.file_sha256 = {bulletins}.file_sha256 and f.status <> 'duplicate')"
     )
-
-
-@dataclass(frozen=True)
-class ProblemFile:
-    """An inbox entry that is partial, quarantined or skipped, with its reasons."""
-
-    status: str
-    path: str
-    reasons: list[str]
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.path}: {'; '.join(self.reasons)}"
 
 
 PROBLEM_STATUSES = ("partial", "quarantined", "skipped")

@@ -11,6 +11,21 @@ from datetime import date
 MAX_PROBLEMS_SHOWN = 20
 
 
+@dataclass(frozen=True)
+class ProblemFile:
+    """An inbox entry that is partial, quarantined or skipped, with its reasons (as recorded, English).
+
+    People read it in Chinese (`flows.reporting.labels.problem_line`); `str()` is the log's line.
+    """
+
+    status: str
+    path: str
+    reasons: list[str]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.path}: {'; '.join(self.reasons)}"
+
+
 @dataclass
 class RunSummary:
     """Counts of one `bulletin-etl` run."""
@@ -25,7 +40,7 @@ class RunSummary:
     files_skipped: int = 0  # entries not read: links, hidden entries, FIFOs and devices
     batches_recovered: int = 0  # lake batches of an earlier interrupted run loaded now
     weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded that pass every check
-    problems: list[str] = field(default_factory=list)  # "<status> <path>: <reasons>" of this run's entries
+    problems: list[ProblemFile] = field(default_factory=list)  # this run's partial, quarantined, skipped entries
     models_built: bool = False
     skipped: str | None = None  # why the run did nothing (another run held the lock)
     batch_ids: list[str] = field(default_factory=list)  # lake batches this run loaded (new and recovered)
@@ -46,7 +61,7 @@ class RunSummary:
     def changed(self) -> bool:
         return bool(self.files_new or self.files_duplicate or self.files_skipped or self.batches_recovered)
 
-    def count(self, statuses: dict[str, int], weeks: list[date], problems: list[str]) -> None:
+    def count(self, statuses: dict[str, int], weeks: list[date], problems: Sequence[ProblemFile]) -> None:
         """Take in what the entries recorded by this run (recovered batches included) became."""
         self.files_loaded = statuses.get("loaded", 0)
         self.files_partial = statuses.get("partial", 0)
@@ -58,12 +73,13 @@ class RunSummary:
         self.problems = list(problems)
 
     def problem_lines(self, limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
-        """This run's problem entries to print: the first `limit`, then one line counting the rest.
+        """This run's problem entries for the log: the first `limit`, then one line counting the rest.
 
-        >>> RunSummary(problems=["quarantined a.txt: empty", "quarantined b.txt: empty"]).problem_lines(1)
+        >>> a, b = ProblemFile("quarantined", "a.txt", ["empty"]), ProblemFile("quarantined", "b.txt", ["empty"])
+        >>> RunSummary(problems=[a, b]).problem_lines(1)
         ['quarantined a.txt: empty', '……另有 1 个未列出：`bulletins status` 列出全部']
         """
-        return capped(self.problems, limit)
+        return capped([str(p) for p in self.problems], limit)
 
     def line(self) -> str:
         """One line for the CLI and the logs: counts and the range of weeks, never a list.

@@ -177,7 +177,7 @@ def test_one_unit_under_two_spellings_leaves_its_bulletin_out_and_blocks_nothing
     summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
     assert (summary.files_loaded, summary.files_partial) == (1, 1)
     reason = "bulletin 1 (2020-12-14): units_unique_after_aliases: 驿城区政府 printed as 驿城区政府 and 驿城区人民政府"
-    assert summary.problems == [f"partial 2020-12-30_alias_twice.txt: {reason}"]
+    assert [str(p) for p in summary.problems] == [f"partial 2020-12-30_alias_twice.txt: {reason}"]
 
     db = wh / "bulletins.duckdb"
     with connection(db, read_only=True) as con:
@@ -267,7 +267,7 @@ def test_a_failing_data_test_holds_out_its_file_and_blocks_nothing(
     wh = tmp_path / "wh"
     summary = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
     assert (summary.files_new, summary.files_loaded, summary.files_quarantined) == (8, 6, 2)
-    assert [p.split(" (")[0] for p in summary.problems] == [
+    assert [str(p).split(" (")[0] for p in summary.problems] == [
         "quarantined 2020-12-30_sentinel.txt: held out: data test planted_bug failed with this file",
         "quarantined 2020-12-31_sentinel.txt: held out: data test planted_bug failed with this file",
     ]
