@@ -17,7 +17,8 @@ from typing import Any
 
 from flows.inputs import parse_input
 from flows.inputs.read import kind_of, read_input
-from flows.parsing.checks import HEADLINE_FIGURES, describe_failures
+from flows.parsing.check_details import describe_failures
+from flows.parsing.checks import HEADLINE_FIGURES
 from flows.parsing.decode import Decoded, decode
 from flows.parsing.formats import FORMATS
 from flows.parsing.normalize import to_lines

@@ -57,34 +57,20 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 
-from flows.parsing import checks
 from flows.parsing.dates import safe_date
 from flows.parsing.formats.base import BulletinRead, Span, spans_from_titles
-from flows.parsing.names import normalize_name
+from flows.parsing.formats.sanmenxia_checks import CHECK_NAMES, check_details, failed_checks
+from flows.parsing.formats.sanmenxia_tables import Report, read_report
 from flows.parsing.normalize import Line, squeeze
 from flows.parsing.records import Bulletin, BulletinUnitRow
 
 NAME = "sanmenxia_weekly"
 CITY = "三门峡"
 
-CHECK_NAMES: tuple[str, ...] = (
-    "period_parsed",
-    "period_matches_format",
-    "figures_present",
-    "channels_sum_to_total",
-    "rows_add_up",
-    "row_rates_match",
-    "totals_match_rows",
-    "totals_match_summary",
-    "unresolved_le_dispatched",
-    "units_unique",
-    "table_complete",
-)
 
 # The title's fixed words: what claims a page for this format (cheap substring test first).
 TITLE_WORDS = "监督指挥中心周报"
@@ -99,28 +85,6 @@ _TITLE = re.compile(
 _MONTH_TITLE = re.compile(r"\(\s*((\d{4})\s*第\s*(\d{1,3})\s*期)\s*\)\s*(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?!\s*\d)")
 # 期 numbers up to this one are early in the label's year (see `period`).
 EARLY_ISSUE_MAX = 26
-
-_CHANNEL = re.compile(r"[一二三四五六七八九十]+、\s*(\S.{0,29})")
-_SUBHEADING = re.compile(r"\(\s*[一二三四五六七八九十]+\s*\)")
-_TOTAL = re.compile(r"共处理案件\s*(\d{1,9})\s*件")
-_BREAKDOWN_ITEM = re.compile(r"(.*\D)(\d{1,9})\s*件")
-# A channel's text: 派遣案件16件, 共派遣数字城管案件1259件, 派遣的9件案件中; 实际完成; 未完成.
-_SUMMARY_DISPATCHED = re.compile(r"派遣[^,。;:\d]{0,12}?(\d{1,9})\s*件")
-_SUMMARY_CLOSED = re.compile(r"实际完成\s*(\d{1,9})\s*件")
-_SUMMARY_UNRESOLVED = re.compile(r"未完成\s*(\d{1,9})\s*件")
-_ANNOUNCES_TABLE = "完成情况如下"
-
-_HEADER_FIRST = frozenset({"部门", "单位"})
-_COLUMN_NAME = re.compile(r"[^\d\s|]{1,8}[数率]")
-_COUNT = re.compile(r"\d{1,9}")
-_RATE = re.compile(r"(\d{1,3}(?:\.\d{1,4})?)\s*%")
-_PLACEHOLDERS = frozenset({"-", "—", "/", "无", "无数据", "空"})
-_TOTAL_NAMES = frozenset({"合计", "总计"})
-_NAME_PUNCT = re.compile(r"[,。;:!?|]")
-MAX_NAME_CHARS = 30
-
-Role = str  # "name", "dispatched", "closed", "unresolved", "rate", or "other"
-REQUIRED_ROLES = frozenset({"dispatched", "closed", "unresolved", "rate"})
 
 
 def is_title(text: str) -> bool:
@@ -152,17 +116,6 @@ def monthly_period(text: str) -> tuple[str | None, date | None, date | None]:
     return label, start, end
 
 
-def is_calendar_month(start: date | None, end: date | None) -> bool | None:
-    """Say whether start..end is one calendar month (None when either is unknown)."""
-    if start is None or end is None:
-        return None
-    return (
-        start.day == 1
-        and (end.year, end.month) == (start.year, start.month)
-        and end.day == calendar.monthrange(end.year, end.month)[1]
-    )
-
-
 def period(text: str) -> tuple[str | None, date | None, date | None]:
     """Read the title's 期 label and week; the year comes from the label.
 
@@ -191,371 +144,6 @@ def period(text: str) -> tuple[str | None, date | None, date | None]:
     start = safe_date(year, sm, sd)
     end = safe_date(year + ((em, ed) < (sm, sd)), em, ed)
     return label, start, end
-
-
-@dataclass(slots=True)
-class Row:
-    """One table row as read: its name, the cells by role, whether every cell was read."""
-
-    name: str
-    line_no: int
-    dispatched: int | None
-    closed: int | None
-    unresolved: int | None
-    rate: Decimal | None
-    whole: bool
-
-    @property
-    def is_total(self) -> bool:
-        return normalize_name(self.name) in _TOTAL_NAMES
-
-
-@dataclass(slots=True)
-class Table:
-    """A channel's department table: rows, and its 合计 row when one was read."""
-
-    roles: list[Role] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)
-    total: Row | None = None
-    text_lines: list[str] = field(default_factory=list)  # the table for the article body
-
-
-@dataclass(slots=True)
-class Channel:
-    """A numbered section (一、12345政府热线): its text and its tables."""
-
-    name: str
-    prose: list[str] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-
-
-def _roles(header: Sequence[str]) -> list[Role]:
-    """Name each header column's role: 派遣数, 完成数, 未完成数, 完成率/结案率."""
-    roles: list[Role] = []
-    for k, cell in enumerate(header):
-        if k == 0:
-            roles.append("name")
-        elif cell.endswith("率"):  # before 完成: 完成率 is a rate
-            roles.append("rate")
-        elif "未完成" in cell:
-            roles.append("unresolved")
-        elif "派遣" in cell:
-            roles.append("dispatched")
-        elif "完成" in cell:
-            roles.append("closed")
-        else:
-            roles.append("other")
-    return roles
-
-
-def _is_value(cell: str) -> bool:
-    """Say whether a cell holds a count, a rate or a placeholder."""
-    return cell in _PLACEHOLDERS or _COUNT.fullmatch(cell) is not None or _RATE.fullmatch(cell) is not None
-
-
-def _plausible_name(cell: str) -> bool:
-    """Say whether a cell can start a row: a department's name, or 合计."""
-    return (
-        0 < len(cell) <= MAX_NAME_CHARS
-        and _NAME_PUNCT.search(cell) is None
-        and not _is_value(cell)
-        and _CHANNEL.fullmatch(cell) is None
-        and _SUBHEADING.match(cell) is None
-    )
-
-
-def _row(cells: Sequence[str], roles: Sequence[Role], line_no: int) -> Row:
-    """Read a row's cells by role; a missing or malformed cell is None and the row not whole."""
-    values: dict[Role, str] = {role: cells[k] for k, role in enumerate(roles) if k < len(cells)}
-
-    def count(role: Role) -> int | None:
-        cell = values.get(role)
-        return int(cell) if cell is not None and _COUNT.fullmatch(cell) else None
-
-    rate_cell = values.get("rate")
-    rate_match = _RATE.fullmatch(rate_cell) if rate_cell is not None else None
-    row = Row(
-        name=squeeze(cells[0]),
-        line_no=line_no,
-        dispatched=count("dispatched"),
-        closed=count("closed"),
-        unresolved=count("unresolved"),
-        rate=Decimal(rate_match[1]).scaleb(-2) if rate_match else None,
-        whole=False,
-    )
-    wanted = [getattr(row, r) for r in ("dispatched", "closed", "unresolved") if r in roles]
-    if "rate" in roles:
-        wanted.append(row.rate)
-    row.whole = len(cells) >= len(roles) and all(v is not None for v in wanted)
-    return row
-
-
-def _is_cell_row(text: str) -> bool:
-    """A row of cells on one line: pipe-separated as published, or tab-separated as a web page,
-    Word or Excel table reads (flows.inputs)."""
-    return "|" in text or "\t" in text
-
-
-def _pipe_cells(text: str) -> list[str]:
-    """Split a pipe row (a | b | c |) or a tab row into trimmed cells, trailing empty cells dropped."""
-    cells = [c.strip() for c in re.split(r"[|\t]", text)]
-    while cells and not cells[-1]:
-        cells.pop()
-    return cells
-
-
-def _is_header_start(text: str) -> bool:
-    """Say whether a line opens a department table: 部门 alone, or a pipe header."""
-    if _is_cell_row(text):
-        cells = _pipe_cells(text)
-        return bool(cells) and cells[0] in _HEADER_FIRST and len(cells) > 1
-    return text in _HEADER_FIRST
-
-
-def _read_table(part: Sequence[Line], i: int) -> tuple[Table, int]:
-    """Read the table whose header starts at part[i]; return it and the index after it."""
-    table = Table()
-    if _is_cell_row(part[i].text):
-        header = _pipe_cells(part[i].text)
-        roles = table.roles = _roles(header)
-        table.text_lines.append("\t".join(header))
-        j = i + 1
-        while j < len(part) and _is_cell_row(part[j].text):
-            cells = _pipe_cells(part[j].text)
-            if not cells or not _plausible_name(cells[0]):
-                break
-            row = _row(cells, roles, part[j].no)
-            table.text_lines.append("\t".join(cells))
-            j += 1
-            if row.is_total:
-                table.total = row
-                break
-            table.rows.append(row)
-        return table, j
-    # One cell per line: the header's cells are the lines naming a column.
-    header = [part[i].text]
-    j = i + 1
-    while j < len(part) and _COLUMN_NAME.fullmatch(part[j].text):
-        header.append(part[j].text)
-        j += 1
-    roles = table.roles = _roles(header)
-    table.text_lines.append("\t".join(header))
-    while j < len(part) and _plausible_name(part[j].text):
-        cells = [part[j].text]
-        k = j + 1
-        while len(cells) < len(header) and k < len(part) and _is_value(part[k].text):
-            cells.append(part[k].text)
-            k += 1
-        if len(cells) == 1:
-            break  # a name with no number after it: not a row, the table has ended
-        row = _row(cells, roles, part[j].no)
-        table.text_lines.append("\t".join(cells))
-        j = k
-        if row.is_total:
-            table.total = row
-            break
-        table.rows.append(row)
-        if len(cells) < len(header):
-            break  # cut mid-row
-    return table, j
-
-
-@dataclass(slots=True)
-class Report:
-    """Everything read from the span, before the checks."""
-
-    opening_total: int | None = None
-    breakdown: list[int] = field(default_factory=list)
-    channels: list[Channel] = field(default_factory=list)
-    body: list[str] = field(default_factory=list)
-
-
-def _read(part: Sequence[Line]) -> Report:
-    """Walk the report's lines after the title: the opening, the channels, their tables."""
-    report = Report()
-    channel = opening = Channel("")  # tables before any channel heading: group ""
-    i = 0
-    while i < len(part):
-        text = part[i].text
-        if _is_header_start(text):
-            table, i = _read_table(part, i)
-            channel.tables.append(table)
-            report.body.extend(table.text_lines)
-            continue
-        heading = _CHANNEL.fullmatch(text)
-        if heading is not None and _NAME_PUNCT.search(heading[1]) is None:
-            channel = Channel(squeeze(heading[1]))
-            report.channels.append(channel)
-        elif report.opening_total is None and (total := _TOTAL.search(text)) is not None:
-            report.opening_total = int(total[1])
-            _, _, rest = text[total.end() :].partition("其中")
-            for item in re.split(r"[,;]", rest.split("。")[0]):
-                if (m := _BREAKDOWN_ITEM.fullmatch(item.strip())) is not None:
-                    report.breakdown.append(int(m[2]))
-        else:
-            channel.prose.append(text)
-        report.body.append(text)
-        i += 1
-    if opening.tables:
-        report.channels.insert(0, opening)
-    return report
-
-
-def _summary(channel: Channel) -> dict[str, set[int]]:
-    """The counts a channel's text prints for its table: dispatched, closed, unresolved."""
-    text = "\n".join(channel.prose)
-    return {
-        "dispatched": {int(n) for n in _SUMMARY_DISPATCHED.findall(text)},
-        "closed": {int(n) for n in _SUMMARY_CLOSED.findall(text)},
-        "unresolved": {int(n) for n in _SUMMARY_UNRESOLVED.findall(text)},
-    }
-
-
-def _failed(report: Report, draft: Bulletin) -> tuple[str, ...]:
-    """Run the checks (module docstring) and return the failed ones' names, in order."""
-    tables = [table for channel in report.channels for table in channel.tables]
-    all_rows = [row for table in tables for row in [*table.rows, *([table.total] if table.total else [])]]
-    whole = [row for row in all_rows if row.whole]
-    failed: dict[str, bool] = {}
-    failed["period_parsed"] = not checks.period_parsed(draft)
-    failed["period_matches_format"] = (
-        draft.period_kind == "month" and is_calendar_month(draft.period_start, draft.period_end) is False
-    )
-    failed["figures_present"] = report.opening_total is None or not report.breakdown
-    failed["channels_sum_to_total"] = (
-        report.opening_total is not None and bool(report.breakdown) and sum(report.breakdown) != report.opening_total
-    )
-    failed["rows_add_up"] = any(
-        r.closed + r.unresolved != r.dispatched
-        for r in whole
-        if r.closed is not None and r.unresolved is not None and r.dispatched is not None
-    )
-    failed["row_rates_match"] = any(
-        not checks.rate_matches(r.rate, r.closed, r.dispatched)
-        for r in whole
-        if r.rate is not None and r.closed is not None and r.dispatched  # 0 dispatched: nothing to check
-    )
-    failed["totals_match_rows"] = any(
-        (table.total.dispatched, table.total.closed, table.total.unresolved)
-        != tuple(_sum(getattr(r, role) for r in table.rows) for role in ("dispatched", "closed", "unresolved"))
-        for table in tables
-        if table.total is not None and table.total.whole and all(r.whole for r in table.rows)
-    )
-    failed["totals_match_summary"] = any(
-        printed - {getattr(table.total, role)}
-        for channel in report.channels
-        for table in channel.tables
-        if table.total is not None and table.total.whole
-        for role, printed in _summary(channel).items()
-    )
-    failed["unresolved_le_dispatched"] = not checks.unresolved_le_dispatched(draft)
-    failed["units_unique"] = any(
-        len({normalize_name(r.name) for r in table.rows}) != len(table.rows) for table in tables
-    )
-    failed["table_complete"] = (
-        any(table.total is None or not set(table.roles) >= REQUIRED_ROLES for table in tables)
-        or not all(row.whole for row in all_rows)
-        or any(not c.tables for c in report.channels if any(_ANNOUNCES_TABLE in p for p in c.prose))
-    )
-    return tuple(name for name in CHECK_NAMES if failed[name])
-
-
-def _first(found: Sequence[str]) -> str:
-    """The first few findings of a check, then how many more."""
-    more = f"; and {len(found) - checks.UNITS_NAMED} more" if len(found) > checks.UNITS_NAMED else ""
-    return "; ".join(found[: checks.UNITS_NAMED]) + more
-
-
-def _details(report: Report, draft: Bulletin, failed: Sequence[str]) -> tuple[str, ...]:
-    """One line per failed check (`name: what it compared`, with the table lines), in `failed`'s order."""
-    tables = [(channel, table) for channel in report.channels for table in channel.tables]
-    rows = [row for _, t in tables for row in [*t.rows, *([t.total] if t.total else [])]]
-    whole = [r for r in rows if r.whole and None not in (r.dispatched, r.closed, r.unresolved)]
-    found: dict[str, list[str]] = {name: [] for name in failed}
-    if "period_parsed" in found or "period_matches_format" in found:
-        period = f"{draft.period_start}..{draft.period_end}" if draft.period_start else "no period read"
-        found.setdefault("period_parsed", []).append(f"{period} from the title (line {draft.line_start})")
-        found.setdefault("period_matches_format", []).append(f"{period} is not one calendar month")
-    if "figures_present" in found:
-        missing = ["the opening total (共处理案件)"] if report.opening_total is None else []
-        found["figures_present"] = missing + ([] if report.breakdown else ["its breakdown by channel (其中...)"])
-    if "channels_sum_to_total" in found:
-        parts = " + ".join(map(str, report.breakdown))
-        found["channels_sum_to_total"].append(
-            f"channels sum to {parts} = {sum(report.breakdown)}, the report prints 共处理案件 {report.opening_total}"
-        )
-    for r in whole:
-        assert r.dispatched is not None and r.closed is not None and r.unresolved is not None
-        if r.closed + r.unresolved != r.dispatched and "rows_add_up" in found:
-            found["rows_add_up"].append(
-                f"{r.name}: 完成数 {r.closed} + 未完成数 {r.unresolved} = {r.closed + r.unresolved}, "
-                f"派遣数 {r.dispatched} (line {r.line_no})"
-            )
-        if (
-            "row_rates_match" in found
-            and r.rate is not None
-            and r.dispatched
-            and not checks.rate_matches(r.rate, r.closed, r.dispatched)
-        ):
-            computed = Decimal(r.closed * 100) / Decimal(r.dispatched)
-            found["row_rates_match"].append(
-                f"{r.name}: {r.closed} / {r.dispatched} = {computed:.2f}%, printed "
-                f"{r.rate.scaleb(2).normalize():f}% (line {r.line_no})"
-            )
-    for channel, t in tables:
-        if t.total is None or not t.total.whole:
-            continue
-        sums = {role: _sum(getattr(r, role) for r in t.rows) for role in ("dispatched", "closed", "unresolved")}
-        printed = {role: getattr(t.total, role) for role in sums}
-        if "totals_match_rows" in found and all(r.whole for r in t.rows) and sums != printed:
-            found["totals_match_rows"].append(
-                f"{channel.name or 'table'}: rows sum to {'/'.join(map(str, sums.values()))}, 合计 prints "
-                f"{'/'.join(map(str, printed.values()))} (派遣/完成/未完成, line {t.total.line_no})"
-            )
-        for role, numbers in _summary(channel).items():
-            if "totals_match_summary" in found and numbers - {printed[role]}:
-                found["totals_match_summary"].append(
-                    f"{channel.name}: 合计 {role} {printed[role]} (line {t.total.line_no}), "
-                    f"the text prints {', '.join(map(str, sorted(numbers)))}"
-                )
-        if "units_unique" in found:
-            names = [normalize_name(r.name) for r in t.rows]
-            twice = sorted({r.name for r in t.rows if names.count(normalize_name(r.name)) > 1})
-            found["units_unique"] += [f"{channel.name}: {name} listed twice" for name in twice]
-    if "unresolved_le_dispatched" in found:
-        found["unresolved_le_dispatched"] = [
-            f"{u.unit_name_raw}: unresolved {u.unresolved} > dispatched {u.dispatched} (line {u.line_no})"
-            for u in draft.units
-            if u.unresolved is not None and u.dispatched is not None and u.unresolved > u.dispatched
-        ]
-    if "table_complete" in found:
-        for channel, t in tables:
-            where = f"{channel.name or 'table'} (line {t.rows[0].line_no if t.rows else draft.line_start})"
-            if t.total is None:
-                found["table_complete"].append(f"{where}: no 合计 row (the page may be cut off)")
-            if not set(t.roles) >= REQUIRED_ROLES:
-                found["table_complete"].append(
-                    f"{where}: the header lacks {', '.join(sorted(REQUIRED_ROLES - set(t.roles)))}"
-                )
-        found["table_complete"] += [
-            f"{r.name}: a cell missing or unreadable (line {r.line_no})" for r in rows if not r.whole
-        ]
-        found["table_complete"] += [
-            f"{c.name}: announces a table (完成情况如下) but has none"
-            for c in report.channels
-            if not c.tables and any(_ANNOUNCES_TABLE in p for p in c.prose)
-        ]
-    return tuple(f"{name}: {_first(found[name])}" if found[name] else name for name in failed)
-
-
-def _sum(values: Iterable[int | None]) -> int | None:
-    """Sum counts; None when one is missing."""
-    total = 0
-    for value in values:
-        if value is None:
-            return None
-        total += value
-    return total
 
 
 def _units(report: Report) -> tuple[BulletinUnitRow, ...]:
@@ -595,7 +183,7 @@ class SanmenxiaWeekly:
         part = [line for line in lines[span.start + 1 : span.end + 1] if not line.blank]
         monthly = is_monthly(title.text)
         label, start, end = monthly_period(title.text) if monthly else period(title.text)
-        report = _read(part)
+        report = read_report(part)
         draft = Bulletin(
             seq=0,
             article_seq=0,
@@ -620,6 +208,6 @@ class SanmenxiaWeekly:
             line_end=lines[span.end].no,
             period_kind="month" if monthly else "week",
         )
-        failed = _failed(report, draft)
-        bulletin = replace(draft, failed_checks=failed, check_details=_details(report, draft, failed))
+        failed = failed_checks(report, draft)
+        bulletin = replace(draft, failed_checks=failed, check_details=check_details(report, draft, failed))
         return BulletinRead(squeeze(title.text), "\n".join(report.body), bulletin)

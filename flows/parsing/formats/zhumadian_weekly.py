@@ -19,7 +19,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flows.parsing.checks import CHECK_NAMES, WEEK_MONDAY_TO_SUNDAY, Where, run_checks
+from flows.parsing.check_details import Where, run_checks
+from flows.parsing.checks import CHECK_NAMES, WEEK_MONDAY_TO_SUNDAY
 from flows.parsing.dates import nearest_date, safe_date
 from flows.parsing.decode import SUSPECT
 from flows.parsing.formats.base import BulletinRead, Span
