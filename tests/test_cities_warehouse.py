@@ -15,7 +15,8 @@ import duckdb
 import pytest
 from testdata import SAMPLE_PAGE
 
-from flows.devtools.synth import HOTLINE, PLATFORM, bundled_files, sanmenxia_files
+from flows.devtools.synth import bundled_files
+from flows.devtools.synth_sanmenxia import HOTLINE, PLATFORM, sanmenxia_files
 from flows.warehouse import build, db
 from flows.warehouse.inbox import Known, plan_run
 from flows.warehouse.ingest import process_batch
