@@ -30,7 +30,7 @@ DEFAULT_LOCK_TIMEOUT_S = 120.0
 # A wait longer than a day is a mistake (or `inf`): nothing should hold the warehouse that long.
 MAX_LOCK_TIMEOUT_S = 86400.0
 # The whole run's wall-clock budget: a run still going after this is stopped (its lock
-# released), and a later run that finds the lock held longer than this reports it (README,
+# released), and a later run that finds the lock held longer than this reports it (docs/reference.md,
 # "One writer at a time"). A 10-year backfill takes minutes (BENCHMARKS.md).
 DEFAULT_RUN_TIMEOUT_S = 3600.0
 MAX_RUN_TIMEOUT_S = 7 * 86400.0
@@ -45,7 +45,7 @@ DEFAULT_PARSE_WORKERS = 2
 DEFAULT_INLINE_PARSE_MAX_BYTES = 16 * 1024 * 1024
 
 # A file larger than this is quarantined unread. Real pages are about 15 KB; the limit
-# bounds a parse task's memory (README, "Size limit").
+# bounds a parse task's memory (docs/reference.md, "Size limit").
 MAX_FILE_BYTES_ENV = "BULLETINS_MAX_FILE_BYTES"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -208,7 +208,7 @@ def local_today() -> date:
 class Settings:
     """Where a run reads from and writes to, and how it spends the machine.
 
-    Every BULLETINS_* environment variable is read here, once per `resolve` (README,
+    Every BULLETINS_* environment variable is read here, once per `resolve` (docs/reference.md,
     "Settings").
     """
 
@@ -219,7 +219,7 @@ class Settings:
     parse_workers: int = DEFAULT_PARSE_WORKERS
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
-    # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (README, "Notifications").
+    # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (docs/guide.md).
     notify_url: str | None = None
     notify_streak_weeks: int = DEFAULT_NOTIFY_STREAK_WEEKS
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
@@ -228,7 +228,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        """The published snapshot every reader opens (README, "Snapshot reads"); runs never write it in place."""
+        """The published snapshot every reader opens (docs/reference.md, "Snapshot reads"); never written in place."""
         return self.warehouse / "bulletins.duckdb"
 
     @property
@@ -245,7 +245,7 @@ class Settings:
 
     @property
     def notify_state_path(self) -> Path:
-        """Which alerts are on and who was told (README, "Notifications"): beside the snapshot, not in it."""
+        """Which alerts are on and who was told (docs/guide.md, "Notifications"): beside the snapshot, not in it."""
         return self.warehouse / "notify-state.json"
 
     @property
