@@ -50,9 +50,11 @@ test: lint browser
 test-fast: lint browser
 	$(PYTEST) -m "not slow and not reliability"
 
-# Rewrite the README's table docs from the SQL headers and the lake schema (a test fails when they drift).
+# Rewrite the generated docs: the table docs (docs/tables.md) from the SQL headers and the lake
+# schema, the settings and CLI references (docs/reference.md) from flows/settings.py and
+# flows/cli.py (tests/test_docs.py fails when they drift).
 docs: install
-	$(BIN)/python -m flows.devtools.readme_tables
+	$(BIN)/python -m flows.devtools.docs_blocks
 
 # The reliability suite at full scale (at most 15 min); writes RELIABILITY.md.
 reliability: install

@@ -32,12 +32,22 @@ import typer
 from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
-from flows.settings import Settings, SettingsError, validate_paths
+from flows.settings import (
+    INBOX,
+    QUERY_MEMORY_LIMIT,
+    QUERY_TIMEOUT,
+    STALE_AFTER_DAYS,
+    TRACEBACK,
+    WAREHOUSE,
+    Settings,
+    SettingsError,
+    validate_paths,
+)
 from flows.text.escape import json_safe, terminal
 from flows.text.redact import redact
 
 # Set to see the traceback of an unexpected error (a bug) under its one line.
-TRACEBACK_ENV = "BULLETINS_TRACEBACK"
+TRACEBACK_ENV = TRACEBACK.name
 
 
 def describe_error(exc: BaseException, folder: Path | None = None) -> str:
@@ -147,12 +157,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-InboxOpt = Annotated[
-    Path | None, typer.Option(help="Folder of new pages [env BULLETINS_INBOX; default warehouse/inbox]")
-]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option(help="Warehouse folder [env BULLETINS_WAREHOUSE; default warehouse]")
-]
+InboxOpt = Annotated[Path | None, typer.Option(help=f"Folder of new pages {INBOX.note()}")]
+WarehouseOpt = Annotated[Path | None, typer.Option(help=f"Warehouse folder {WAREHOUSE.note()}")]
 
 
 def _configure_prefect(settings: Settings) -> None:
@@ -428,11 +434,11 @@ def query(
     warehouse: WarehouseOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Stop the query after this many seconds [env BULLETINS_QUERY_TIMEOUT_S; default 300]"),
+        typer.Option(help=f"Stop the query after this many seconds {QUERY_TIMEOUT.note()}"),
     ] = None,
     memory_limit: Annotated[
         str | None,
-        typer.Option(help="Memory the query may use, e.g. 2GB [env BULLETINS_QUERY_MEMORY_LIMIT; default 1GB]"),
+        typer.Option(help=f"Memory the query may use, e.g. 2GB {QUERY_MEMORY_LIMIT.note()}"),
     ] = None,
 ) -> None:
     """Run read-only SQL against the warehouse (no file outside it can be read or written).
@@ -549,7 +555,7 @@ def status(
         int | None,
         typer.Option(
             help="Warn when no new week was published this many days after the latest week's end "
-            "[env BULLETINS_STALE_AFTER_DAYS; default 14]"
+            f"{STALE_AFTER_DAYS.note()}"
         ),
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Judge freshness on this day, YYYY-MM-DD [default: today]")] = None,

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ DEFAULT_LOCK_TIMEOUT_S = 120.0
 # A wait longer than a day is a mistake (or `inf`): nothing should hold the warehouse that long.
 MAX_LOCK_TIMEOUT_S = 86400.0
 # The whole run's wall-clock budget: a run still going after this is stopped (its lock
-# released), and a later run that finds the lock held longer than this reports it (README,
+# released), and a later run that finds the lock held longer than this reports it (docs/reference.md,
 # "One writer at a time"). A 10-year backfill takes minutes (BENCHMARKS.md).
 DEFAULT_RUN_TIMEOUT_S = 3600.0
 MAX_RUN_TIMEOUT_S = 7 * 86400.0
@@ -45,7 +45,7 @@ DEFAULT_PARSE_WORKERS = 2
 DEFAULT_INLINE_PARSE_MAX_BYTES = 16 * 1024 * 1024
 
 # A file larger than this is quarantined unread. Real pages are about 15 KB; the limit
-# bounds a parse task's memory (README, "Size limit").
+# bounds a parse task's memory (docs/reference.md, "Size limit").
 MAX_FILE_BYTES_ENV = "BULLETINS_MAX_FILE_BYTES"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -57,6 +57,142 @@ LOCAL_TIMEZONE = "Asia/Shanghai"
 
 # A unit on its list this many weeks in a row is worth a notification.
 DEFAULT_NOTIFY_STREAK_WEEKS = 4
+
+
+@dataclass(frozen=True)
+class Number(Generic[_N]):
+    """A BULLETINS_* variable holding a number, declared once: `resolve` reads it, the docs show it."""
+
+    name: str
+    default: _N
+    minimum: _N
+    meaning: str
+    maximum: _N | None = None
+
+    def takes(self) -> str:
+        """What a usable value is, in the words of the error a wrong one gets.
+
+        >>> MAX_FILE_BYTES.takes()
+        'a whole number of at least 1'
+        """
+        what = "a whole number" if isinstance(self.default, int) else "a number"
+        bounds = (
+            f"of at least {self.minimum:g}" if self.maximum is None else f"from {self.minimum:g} to {self.maximum:g}"
+        )
+        return f"{what} {bounds}"
+
+    def note(self) -> str:
+        """Where an option's value comes from when it is not given, for its `--help`.
+
+        >>> STALE_AFTER_DAYS.note()
+        '[env BULLETINS_STALE_AFTER_DAYS; default 14]'
+        """
+        return f"[env {self.name}; default {self.default:g}]"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A BULLETINS_* variable that holds text (a path, addresses, a flag): name, default, meaning."""
+
+    name: str
+    default: str | None  # as documented; None: unset
+    meaning: str
+    takes: str
+
+    def note(self) -> str:
+        """Where an option's value comes from when it is not given, for its `--help`."""
+        return f"[env {self.name}; default {self.default or 'unset'}]"
+
+
+INBOX = Text("BULLETINS_INBOX", str(DEFAULT_INBOX), "the folder of new pages (`--inbox`)", "a folder")
+WAREHOUSE = Text(
+    "BULLETINS_WAREHOUSE",
+    str(DEFAULT_WAREHOUSE),
+    "the warehouse folder: lake, `bulletins.duckdb`, reports (`--warehouse`)",
+    "a folder",
+)
+LOCK_TIMEOUT = Number(
+    "BULLETINS_LOCK_TIMEOUT_S",
+    DEFAULT_LOCK_TIMEOUT_S,
+    0.0,
+    "seconds a run (or a reader) waits for another writer or reader",
+    MAX_LOCK_TIMEOUT_S,
+)
+RUN_TIMEOUT = Number(
+    "BULLETINS_RUN_TIMEOUT_S",
+    DEFAULT_RUN_TIMEOUT_S,
+    1.0,
+    "a run still going after this many seconds is stopped (`error:`, exit 1) and its lock released "
+    '("One writer at a time")',
+    MAX_RUN_TIMEOUT_S,
+)
+PARSE_WORKERS = Number(
+    "BULLETINS_PARSE_WORKERS", DEFAULT_PARSE_WORKERS, 1, "processes that parse a backfill (the process pool)"
+)
+INLINE_PARSE_MAX_BYTES = Number(
+    "BULLETINS_INLINE_PARSE_MAX_BYTES",
+    DEFAULT_INLINE_PARSE_MAX_BYTES,
+    0,
+    "new content up to this many bytes is parsed in the run's own process, without the pool",
+)
+MAX_FILE_BYTES = Number(
+    MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, 1, 'a file larger than this is quarantined unread ("Size limit")'
+)
+STALE_AFTER_DAYS = Number(
+    "BULLETINS_STALE_AFTER_DAYS",
+    DEFAULT_STALE_AFTER_DAYS,
+    0,
+    "a city's feed is stale after this many days without a new week (`status --stale-after`)",
+)
+NOTIFY_URL = Text(
+    "BULLETINS_NOTIFY_URL",
+    None,
+    "where notifications go: a WeCom or DingTalk (`&secret=` for 加签) group bot, a Feishu/Lark bot, "
+    '`mailtos://` e-mail, any JSON webhook ("Notifications")',
+    "one address or several (spaces or commas between), each one a channel takes (e.g. with `https://`)",
+)
+NOTIFY_STREAK_WEEKS = Number(
+    "BULLETINS_NOTIFY_STREAK_WEEKS",
+    DEFAULT_NOTIFY_STREAK_WEEKS,
+    1,
+    "notify when a unit is on its list this many weeks in a row (alert state: `<warehouse>/notify-state.json`)",
+)
+QUERY_MEMORY_LIMIT = Text(
+    "BULLETINS_QUERY_MEMORY_LIMIT",
+    DEFAULT_QUERY_MEMORY_LIMIT,
+    "memory `bulletins query` and `shell` may use (`query --memory-limit`); nothing spills to disk",
+    "an amount of memory of at least 16MB like 1GB or 512MB",
+)
+QUERY_TIMEOUT = Number(
+    "BULLETINS_QUERY_TIMEOUT_S",
+    DEFAULT_QUERY_TIMEOUT_S,
+    0.001,
+    "`bulletins query` stops a statement after this many seconds (`query --timeout`)",
+    MAX_LOCK_TIMEOUT_S,
+)
+TRACEBACK = Text(
+    "BULLETINS_TRACEBACK",
+    None,
+    "the CLI prints the traceback of an unexpected error under its one line (`run` and `rebuild` included)",
+    "`1` (any non-empty value)",
+)
+# Every BULLETINS_* variable a run reads, in the order docs/reference.md lists them (the
+# reliability suite's fault injection declares its own two in flows/warehouse/faults.py).
+VARIABLES: tuple[Number[int] | Number[float] | Text, ...] = (
+    INBOX,
+    WAREHOUSE,
+    LOCK_TIMEOUT,
+    RUN_TIMEOUT,
+    PARSE_WORKERS,
+    INLINE_PARSE_MAX_BYTES,
+    MAX_FILE_BYTES,
+    STALE_AFTER_DAYS,
+    NOTIFY_URL,
+    NOTIFY_STREAK_WEEKS,
+    QUERY_MEMORY_LIMIT,
+    QUERY_TIMEOUT,
+    TRACEBACK,
+)
 
 
 class SettingsError(ValueError):
@@ -72,7 +208,7 @@ def local_today() -> date:
 class Settings:
     """Where a run reads from and writes to, and how it spends the machine.
 
-    Every BULLETINS_* environment variable is read here, once per `resolve` (README,
+    Every BULLETINS_* environment variable is read here, once per `resolve` (docs/reference.md,
     "Settings").
     """
 
@@ -83,7 +219,7 @@ class Settings:
     parse_workers: int = DEFAULT_PARSE_WORKERS
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
-    # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (README, "Notifications").
+    # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (docs/guide.md).
     notify_url: str | None = None
     notify_streak_weeks: int = DEFAULT_NOTIFY_STREAK_WEEKS
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
@@ -92,7 +228,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        """The published snapshot every reader opens (README, "Snapshot reads"); runs never write it in place."""
+        """The published snapshot every reader opens (docs/reference.md, "Snapshot reads"); never written in place."""
         return self.warehouse / "bulletins.duckdb"
 
     @property
@@ -109,7 +245,7 @@ class Settings:
 
     @property
     def notify_state_path(self) -> Path:
-        """Which alerts are on and who was told (README, "Notifications"): beside the snapshot, not in it."""
+        """Which alerts are on and who was told (docs/guide.md, "Notifications"): beside the snapshot, not in it."""
         return self.warehouse / "notify-state.json"
 
     @property
@@ -142,58 +278,45 @@ class Settings:
 
         Raises SettingsError (a ValueError) naming the variable when one holds no usable number.
         """
-        inbox_path = Path(inbox or os.environ.get("BULLETINS_INBOX") or DEFAULT_INBOX)
-        warehouse_path = Path(warehouse or os.environ.get("BULLETINS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+        inbox_path = Path(inbox or os.environ.get(INBOX.name) or DEFAULT_INBOX)
+        warehouse_path = Path(warehouse or os.environ.get(WAREHOUSE.name) or DEFAULT_WAREHOUSE)
         timeout = lock_timeout_s
         if timeout is None:
-            timeout = _env_number(
-                "BULLETINS_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S, float, minimum=0, maximum=MAX_LOCK_TIMEOUT_S
-            )
+            timeout = _env_number(LOCK_TIMEOUT)
         return cls(
             inbox=inbox_path.resolve(),
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
-            max_file_bytes=_env_number(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, int, minimum=1),
-            parse_workers=_env_number("BULLETINS_PARSE_WORKERS", DEFAULT_PARSE_WORKERS, int, minimum=1),
-            inline_parse_max_bytes=_env_number(
-                "BULLETINS_INLINE_PARSE_MAX_BYTES", DEFAULT_INLINE_PARSE_MAX_BYTES, int, minimum=0
-            ),
-            stale_after_days=_env_number("BULLETINS_STALE_AFTER_DAYS", DEFAULT_STALE_AFTER_DAYS, int, minimum=0),
-            notify_url=_env_url("BULLETINS_NOTIFY_URL"),
-            notify_streak_weeks=_env_number(
-                "BULLETINS_NOTIFY_STREAK_WEEKS", DEFAULT_NOTIFY_STREAK_WEEKS, int, minimum=1
-            ),
-            run_timeout_s=_env_number(
-                "BULLETINS_RUN_TIMEOUT_S", DEFAULT_RUN_TIMEOUT_S, float, minimum=1, maximum=MAX_RUN_TIMEOUT_S
-            ),
-            query_memory_limit=memory_limit(
-                os.environ.get("BULLETINS_QUERY_MEMORY_LIMIT", ""), "BULLETINS_QUERY_MEMORY_LIMIT"
-            ),
-            query_timeout_s=_env_number(
-                "BULLETINS_QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S, float, minimum=0.001, maximum=MAX_LOCK_TIMEOUT_S
-            ),
+            max_file_bytes=_env_number(MAX_FILE_BYTES),
+            parse_workers=_env_number(PARSE_WORKERS),
+            inline_parse_max_bytes=_env_number(INLINE_PARSE_MAX_BYTES),
+            stale_after_days=_env_number(STALE_AFTER_DAYS),
+            notify_url=_env_url(NOTIFY_URL.name),
+            notify_streak_weeks=_env_number(NOTIFY_STREAK_WEEKS),
+            run_timeout_s=_env_number(RUN_TIMEOUT),
+            query_memory_limit=memory_limit(os.environ.get(QUERY_MEMORY_LIMIT.name, ""), QUERY_MEMORY_LIMIT.name),
+            query_timeout_s=_env_number(QUERY_TIMEOUT),
         )
 
 
-def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N, maximum: _N | None = None) -> _N:
-    """A number from the environment, or the default when the variable is unset or empty.
+def _env_number(variable: Number[_N]) -> _N:
+    """A number from the environment, or the variable's default when it is unset or empty.
 
     Only finite numbers: `nan` compares false with every bound and `inf` waits forever.
 
-    >>> _env_number("BULLETINS_NOT_SET", 2, int, minimum=1)
+    >>> _env_number(Number("BULLETINS_NOT_SET", 2, 1, "a test"))
     2
     """
-    text = os.environ.get(name, "").strip()
+    text = os.environ.get(variable.name, "").strip()
     if not text:
-        return default
-    what = "a whole number" if kind is int else "a number"
-    bounds = f"of at least {minimum:g}" if maximum is None else f"from {minimum:g} to {maximum:g}"
-    problem = SettingsError(f"{name} must be {what} {bounds}, not {text!r}")
+        return variable.default
+    problem = SettingsError(f"{variable.name} must be {variable.takes()}, not {text!r}")
     try:
-        value = kind(text)
+        value = type(variable.default)(text)
     except ValueError:
         raise problem from None
-    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+    maximum = variable.maximum
+    if not math.isfinite(value) or value < variable.minimum or (maximum is not None and value > maximum):
         raise problem
     return value
 

@@ -32,7 +32,8 @@ ALLOWED_FIRST_PARTY: dict[str, set[str]] = {
     "reporting": {"parsing", "inputs", "warehouse", "reporting", "settings", "text"},
     "orchestration": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "text"},
     "cli": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "cli", "text"},
-    "devtools": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "devtools", "text"},
+    # devtools may read the CLI: the docs generator renders its commands (flows/devtools/docs_blocks.py).
+    "devtools": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "cli", "devtools", "text"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -125,7 +125,7 @@ def _lake(tmp_path: Path, pages: dict[str, bytes]) -> Path:
     return lake_dir
 
 
-# The README's example query ("Reading a page"): a city's figures before a format reads them.
+# The example query of docs/reference.md ("Reading a page", once the README's): a city's figures before a format reads them.
 README_QUERY = """
 select f.path, t.line_no, t.text as district, c.header, c.number
 from core.page_tables as t

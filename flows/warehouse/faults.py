@@ -20,10 +20,26 @@ from __future__ import annotations
 import os
 import signal
 
-KILL_AT_ENV = "BULLETINS_KILL_AT"
-# `<point>:<file>`: at that checkpoint, write zeros to <file> until its disk is full (tests
-# only: a disk that fills up while a run works, e.g. right before the commit).
-FILL_DISK_AT_ENV = "BULLETINS_FILL_DISK_AT"
+from flows.settings import Text
+
+KILL_AT = Text(
+    "BULLETINS_KILL_AT",
+    None,
+    "tests only: a run kills its own process group with SIGKILL at this checkpoint (`planned`, `batch:<n>`, "
+    "`loaded`, `built`, `tested`, `committed`, ...)",
+    "a checkpoint's name",
+)
+# A disk that fills up while a run works, e.g. right before the commit.
+FILL_DISK_AT = Text(
+    "BULLETINS_FILL_DISK_AT",
+    None,
+    "tests only: at this checkpoint a run writes zeros to the file until its disk is full",
+    "`<checkpoint>:<file>`",
+)
+# The variables above, for the settings reference (docs/reference.md); unset in every real run.
+TEST_HOOKS = (KILL_AT, FILL_DISK_AT)
+KILL_AT_ENV = KILL_AT.name
+FILL_DISK_AT_ENV = FILL_DISK_AT.name
 
 
 def checkpoint(point: str) -> None:
