@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flows.devtools import readme_tables
 from flows.settings import PROJECT_DIR, SQL_DIR
-from flows.warehouse import models
+from flows.warehouse import models, seeds
 from flows.warehouse.db import connection, create_raw_tables
 
 README = PROJECT_DIR / "README.md"
@@ -42,7 +42,7 @@ def test_every_documented_column_exists_and_every_column_is_documented() -> None
     } <= docs.keys()
     with connection(None) as con:
         create_raw_tables(con)
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         for relation, columns in docs.items():
             schema, name = relation.split(".")
@@ -86,7 +86,7 @@ def test_every_table_and_column_users_query_carries_a_comment() -> None:
     schemas = ["ingest", "raw", "seeds", "core", "marts"]
     with connection(None) as con:
         create_raw_tables(con)
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         relations = con.execute(
             """
