@@ -1,21 +1,21 @@
 """The package's folders are its layers, and imports only point down.
 
-The rules are import-linter contracts in pyproject.toml (`[tool.importlinter]`, where each
-layer is described); `make lint` runs `lint-imports`, and so do the tests here, on the tree
-and on a copy with planted imports that each contract must catch. What no contract can
-say is checked below: parsing and text import only the standard library, and every
-package is listed in pyproject.toml.
+The rules are import-linter contracts in .importlinter (where each layer is described);
+`make lint` runs `lint-imports`, and so do the tests here, on the tree and on a copy with
+planted imports that each contract must catch. What no contract can say is checked
+below: parsing and text import only the standard library, and every package is listed
+in pyproject.toml.
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,20 @@ import pytest
 from flows.settings import PROJECT_DIR
 
 FLOWS = PROJECT_DIR / "flows"
-CONTRACT_IDS = [c["id"] for c in tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]]  # fmt: skip
+
+
+def _read_config(path: Path) -> configparser.ConfigParser:
+    config = configparser.ConfigParser()
+    config.read(path, encoding="utf-8")
+    return config
+
+
+CONTRACTS = PROJECT_DIR / ".importlinter"
+CONTRACT_IDS = [
+    section.removeprefix("importlinter:contract:")
+    for section in _read_config(CONTRACTS).sections()
+    if section.startswith("importlinter:contract:")
+]
 
 # Run in a fresh process from `root` (so `flows` is root's): {contract id: kept}. Each
 # contract is checked alone, through import-linter's public entry point (its exit status).
@@ -59,7 +72,7 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def test_the_import_contracts_hold() -> None:
-    """Every contract in pyproject.toml is kept by the tree (`lint-imports` says which import breaks one)."""
+    """Every contract in .importlinter is kept by the tree (`lint-imports` says which import breaks one)."""
     assert CONTRACT_IDS, "no import contracts declared"
     assert contracts_kept(PROJECT_DIR) == dict.fromkeys(CONTRACT_IDS, True)
 
@@ -80,7 +93,7 @@ PLANTED = {
 
 def _copy_of_the_package(tmp_path: Path) -> Path:
     shutil.copytree(FLOWS, tmp_path / "flows", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(PROJECT_DIR / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copy(CONTRACTS, tmp_path / CONTRACTS.name)
     return tmp_path
 
 
