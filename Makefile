@@ -31,11 +31,14 @@ run: install
 	$(BIN)/bulletins run
 	$(BIN)/bulletins query "select city, week_start, unit_group, rank_in_group, unit_name, on_list, dispatched, unresolved, unresolved_change, list_change, weeks_on_list_streak from marts.unit_week_performance where (city, week_start) in (select (city, max(week_start)) from marts.unit_week_performance group by city) order by city, unit_group, on_list desc, rank_in_group, unit_name"
 
-# Lint, format and types: the same checks in `make test` and `make test-fast`.
+# Lint, format and types: the same checks in `make test` and `make test-fast`. The import
+# rules are contracts in .importlinter; the SQL linter's rules are in .sqlfluff.
 lint: install
 	$(BIN)/ruff check flows tests
 	$(BIN)/ruff format --check flows tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/sqlfluff lint sql
 
 # Two processes, the machine's two cores; a module's tests stay in one process, so its
 # module-scoped fixtures are built once (the Prefect harness: once per process that needs it).

@@ -15,7 +15,7 @@ import typer
 
 from flows.devtools import docs_blocks
 from flows.settings import PROJECT_DIR, SQL_DIR, VARIABLES, Number
-from flows.warehouse import models
+from flows.warehouse import models, seeds
 from flows.warehouse.db import connection, create_raw_tables
 from flows.warehouse.faults import TEST_HOOKS
 
@@ -56,7 +56,7 @@ def test_every_documented_column_exists_and_every_column_is_documented() -> None
     } <= docs.keys()
     with connection(None) as con:
         create_raw_tables(con)
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         for relation, columns in docs.items():
             schema, name = relation.split(".")
@@ -256,7 +256,7 @@ def test_every_example_query_in_the_docs_runs(doc: str, query: str) -> None:
     """Each example query binds against the warehouse's models (every table and column it names exists)."""
     with connection(None) as con:
         create_raw_tables(con)
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         con.execute(query).fetchall()
 
@@ -265,7 +265,7 @@ def test_every_table_and_column_users_query_carries_a_comment() -> None:
     schemas = ["ingest", "raw", "seeds", "core", "marts"]
     with connection(None) as con:
         create_raw_tables(con)
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         relations = con.execute(
             """

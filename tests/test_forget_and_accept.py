@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.reporting.report_html import gap_runs, render_html, unit_trend_chart
 from flows.reporting.weekly_report import read_weekly_report, render_markdown
-from flows.warehouse import corrections, models
+from flows.warehouse import corrections, datatests
 from flows.warehouse.corrections import Correction, Decisions, Target
 from flows.warehouse.db import connection
 
@@ -111,7 +111,7 @@ def test_a_forgotten_file_leaves_every_model_and_undo_restores_them_row_for_row(
             ["forgotten on record by 张三 at 2026-12-04 08:00 UTC: note 1", "same bytes as 2021-01-12.txt"],
         ),
     ]
-    assert models.run_data_tests(timeline) == []
+    assert datatests.run_data_tests(timeline) == []
 
     apply(timeline, correction(1, "forget", 6), correction(2, "unforget", 6, minutes=1))
     assert {r: fetch(timeline, r, "all") for r in before} == before
@@ -151,7 +151,7 @@ def test_an_accepted_check_publishes_the_bulletin_and_the_week_after_compares_wi
     expected = [TIMELINE_CITY_WEEKS[0], TIMELINE_CITY_WEEKS[1], w3, w4, TIMELINE_CITY_WEEKS[3]]
     assert_rows(columns, rows, CITY_COLUMNS, zhumadian(expected))
     assert timeline.execute("select count(*) from core.failed_weeks").fetchall() == [(0,)]
-    assert models.run_data_tests(timeline) == []
+    assert datatests.run_data_tests(timeline) == []
 
     # withdrawn: the week is a failed week again, as before
     apply(

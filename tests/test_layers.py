@@ -1,18 +1,20 @@
 """The package's folders are its layers, and imports only point down.
 
-text           escaping for Markdown and terminals, secrets redacted (stdlib only; any layer)
-parsing        pure: bytes -> records (stdlib only)
-inputs         web pages, Word, Excel, PDF -> the page text the parser reads (lxml, python-docx, openpyxl, pdfplumber)
-warehouse      inbox, lake, DuckDB load, SQL models, readers (DuckDB, pyarrow; no Prefect)
-reporting      text and pages for people, from the readers (no Prefect)
-orchestration  the Prefect flow, serving, artifacts: the only Prefect importers
-cli            the `bulletins` command on top
-devtools       synthetic pages and benchmarks, apart from the product
+The rules are import-linter contracts in .importlinter (where each layer is described);
+`make lint` runs `lint-imports`, and so do the tests here, on the tree and on a copy with
+planted imports that each contract must catch. What no contract can say is checked
+below: parsing and text import only the standard library, and every package is listed
+in pyproject.toml.
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
+import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,36 +24,40 @@ from flows.settings import PROJECT_DIR
 
 FLOWS = PROJECT_DIR / "flows"
 
-# layer -> the first-party layers it may import (itself included)
-ALLOWED_FIRST_PARTY: dict[str, set[str]] = {
-    "text": {"text"},
-    "settings": {"text"},
-    "parsing": {"parsing"},
-    "inputs": {"parsing", "inputs", "text"},
-    "warehouse": {"parsing", "inputs", "warehouse", "settings", "text"},
-    "reporting": {"parsing", "inputs", "warehouse", "reporting", "settings", "text"},
-    "orchestration": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "text"},
-    "cli": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "cli", "text"},
-    # devtools may read the CLI: the docs generator renders its commands (flows/devtools/docs_blocks.py).
-    "devtools": {"parsing", "inputs", "warehouse", "reporting", "orchestration", "settings", "cli", "devtools", "text"},
-    "__main__": {"cli"},
-    "__init__": set(),
-}
-# layer -> third-party packages it must not import
-FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
-    "parsing": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
-    "inputs": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
-    "warehouse": {"prefect", "typer", "rich"},
-    "reporting": {"prefect", "typer"},
-    "settings": {"prefect", "duckdb", "pyarrow"},
-    "cli": {"prefect"},
-    "devtools": {"prefect"},
-}
+
+def _read_config(path: Path) -> configparser.ConfigParser:
+    config = configparser.ConfigParser()
+    config.read(path, encoding="utf-8")
+    return config
 
 
-def layer_of(path: Path) -> str:
-    rel = path.relative_to(FLOWS)
-    return rel.parts[0].removesuffix(".py")
+CONTRACTS = PROJECT_DIR / ".importlinter"
+CONTRACT_IDS = [
+    section.removeprefix("importlinter:contract:")
+    for section in _read_config(CONTRACTS).sections()
+    if section.startswith("importlinter:contract:")
+]
+
+# Run in a fresh process from `root` (so `flows` is root's): {contract id: kept}. Each
+# contract is checked alone, through import-linter's public entry point (its exit status).
+_CHECK_CONTRACTS = """
+import contextlib, io, json, sys
+from importlinter.cli import lint_imports
+kept = {}
+with contextlib.redirect_stdout(io.StringIO()):
+    for contract in sys.argv[1:]:
+        kept[contract] = lint_imports(limit_to_contracts=(contract,), no_cache=True, no_logo=True) == 0
+print(json.dumps(kept))
+"""
+
+
+def contracts_kept(root: Path) -> dict[str, bool]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [sys.executable, "-c", _CHECK_CONTRACTS, *CONTRACT_IDS], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -65,28 +71,49 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-SOURCES = sorted(FLOWS.rglob("*.py"))
+def test_the_import_contracts_hold() -> None:
+    """Every contract in .importlinter is kept by the tree (`lint-imports` says which import breaks one)."""
+    assert CONTRACT_IDS, "no import contracts declared"
+    assert contracts_kept(PROJECT_DIR) == dict.fromkeys(CONTRACT_IDS, True)
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(FLOWS)))
-def test_imports_point_down_the_layers(path: Path) -> None:
-    layer = layer_of(path)
-    allowed = ALLOWED_FIRST_PARTY[layer]
-    forbidden = FORBIDDEN_THIRD_PARTY.get(layer, set())
-    wrong = []
-    for line, module in imported_modules(path):
-        top, _, rest = module.partition(".")
-        if top == "flows":
-            target = rest.split(".")[0] if rest else "__init__"
-            if target not in allowed:
-                wrong.append(f"line {line}: {module} (layer {target!r})")
-        elif top in forbidden:
-            wrong.append(f"line {line}: {module}")
-    assert wrong == [], f"{path.relative_to(PROJECT_DIR)} ({layer}) imports what its layer may not: {wrong}"
+# One planted import per contract, each breaking that contract alone: (file, line).
+PLANTED = {
+    "layers": ("warehouse/statuses.py", "from flows.reporting import labels"),
+    "entry-point": ("__main__.py", "import flows.warehouse.db"),
+    "package-init": ("__init__.py", "from flows import settings"),
+    "package-root": ("reporting/labels.py", "import flows"),
+    "settings": ("settings.py", "from flows.parsing import dates"),
+    "pure-parsing": ("inputs/page.py", "import pyarrow"),
+    "pure-warehouse": ("warehouse/holds.py", "from prefect import task"),
+    "pure-reporting": ("reporting/charts.py", "import typer"),
+    "prefect-in-orchestration": ("devtools/bench.py", "import prefect"),
+}
 
 
-def test_every_module_belongs_to_a_known_layer() -> None:
-    assert {layer_of(p) for p in SOURCES} <= ALLOWED_FIRST_PARTY.keys()
+def _copy_of_the_package(tmp_path: Path) -> Path:
+    shutil.copytree(FLOWS, tmp_path / "flows", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(CONTRACTS, tmp_path / CONTRACTS.name)
+    return tmp_path
+
+
+def test_a_forbidden_import_breaks_its_contract(tmp_path: Path) -> None:
+    """Each contract catches what it forbids: a copy of the package with one bad import per contract."""
+    assert sorted(PLANTED) == sorted(CONTRACT_IDS), "plant an import for every contract"
+    root = _copy_of_the_package(tmp_path)
+    for file, line in PLANTED.values():
+        path = root / "flows" / file
+        path.write_text(
+            path.read_text(encoding="utf-8") + f"\n\ndef _planted() -> None:\n    {line}\n", encoding="utf-8"
+        )
+    assert contracts_kept(root) == dict.fromkeys(CONTRACT_IDS, False)
+
+
+def test_every_module_belongs_to_a_known_layer(tmp_path: Path) -> None:
+    """A new module directly under flows/ must be given a layer (the layers contract is exhaustive)."""
+    root = _copy_of_the_package(tmp_path)
+    (root / "flows" / "helpers.py").write_text("X = 1\n", encoding="utf-8")
+    assert contracts_kept(root)["layers"] is False
 
 
 @pytest.mark.parametrize("folder", ["parsing", "text"])

@@ -23,7 +23,7 @@ from testdata import (
     unit_row,
 )
 
-from flows.warehouse import models
+from flows.warehouse import datatests
 
 G1, G2 = DISTRICTS, CITY_UNITS
 D = date.fromisoformat
@@ -393,7 +393,7 @@ def test_week_with_nobody_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
              "prev_week_status": "published", "prev_week_failed_checks": None},
         ]),
     )  # fmt: skip
-    assert models.run_data_tests(con) == []
+    assert datatests.run_data_tests(con) == []
 
 
 def test_streak_survives_only_consecutive_published_weeks(con: duckdb.DuckDBPyConnection) -> None:
@@ -460,7 +460,7 @@ def test_unit_printed_twice_in_one_bulletin_leaves_the_bulletin_out(con: duckdb.
     ]
     assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(0,)]
     assert con.execute("select count(*) from core.published_weeks").fetchall() == [(0,)]
-    assert models.run_data_tests(con) == []
+    assert datatests.run_data_tests(con) == []
 
 
 def test_zhumadian_unit_moving_groups_stays_on_the_list(con: duckdb.DuckDBPyConnection) -> None:
@@ -532,7 +532,7 @@ def test_zhumadian_unit_moving_groups_stays_on_the_list(con: duckdb.DuckDBPyConn
         (D("2021-01-11"), 3, 0, 0),  # the move is neither an entry nor a departure
         (D("2021-01-18"), 1, 0, 2),
     ]
-    assert models.run_data_tests(con) == []
+    assert datatests.run_data_tests(con) == []
 
 
 def test_zhumadian_unit_printed_in_both_groups_leaves_the_bulletin_out(con: duckdb.DuckDBPyConnection) -> None:
@@ -553,7 +553,7 @@ def test_zhumadian_unit_printed_in_both_groups_leaves_the_bulletin_out(con: duck
         ("units_unique_after_aliases", "市城市管理局 printed as 市城市管理局 and 市城市管理局")
     ]
     assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(0,)]
-    assert models.run_data_tests(con) == []
+    assert datatests.run_data_tests(con) == []
 
 
 # ------------------------------------------------------------------ two cities
@@ -714,4 +714,4 @@ def test_two_cities_are_compared_each_within_itself(con: duckdb.DuckDBPyConnecti
              "prev_week_status": "not_published", "prev_week_failed_checks": None},
         ],
     )  # fmt: skip
-    assert models.run_data_tests(con) == []
+    assert datatests.run_data_tests(con) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -13,7 +14,7 @@ from testdata import build_models, insert_rows, load_timeline
 
 from flows.parsing.formats.zhumadian_weekly import ZhumadianWeekly
 from flows.settings import SQL_DIR
-from flows.warehouse import build, db, models
+from flows.warehouse import build, datatests, db, models, seeds
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def write(path: Path, text: str) -> Path:
 
 def test_real_seed_maps_the_known_variants(con: duckdb.DuckDBPyConnection) -> None:
     db.create_raw_tables(con)
-    models.load_seeds(con)
+    seeds.load_seeds(con)
     sanmenxia = dict(
         con.execute("select alias_key, canonical from seeds.unit_aliases where city = '三门峡'").fetchall()
     )
@@ -89,7 +90,7 @@ def test_seed_folds_width_and_spaces_and_resolves_chains(con: duckdb.DuckDBPyCon
         "三门峡,老名,一支队\n"
         "三门峡,旧名,二支队\n",
     )
-    models.load_seeds(con, tmp_path)
+    seeds.load_seeds(con, tmp_path)
     rows = con.execute("select city, alias_key, canonical from seeds.unit_aliases").fetchall()
     assert sorted(rows) == sorted(
         [
@@ -125,7 +126,7 @@ def test_seed_folds_width_and_spaces_and_resolves_chains(con: duckdb.DuckDBPyCon
 def test_bad_seed_raises(con: duckdb.DuckDBPyConnection, tmp_path: Path, csv_text: str, message: str) -> None:
     write(tmp_path / "seeds" / "unit_aliases.csv", csv_text)
     with pytest.raises(ValueError, match=message):
-        models.load_seeds(con, tmp_path)
+        seeds.load_seeds(con, tmp_path)
 
 
 # ------------------------------------------------------------------ build order
@@ -210,6 +211,62 @@ def test_cycles_and_unknown_references_raise(tmp_path: Path) -> None:
         models.discover_models(tmp_path)
 
 
+# What models.py found with a regex before DuckDB's parser did: `schema.name` in the code
+# (string literals and comments blanked out), for the schemas of the model layers.
+_OLD_NOT_CODE = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.S)
+
+
+def _refs_by_regex(model: models.Model) -> frozenset[str]:
+    code = _OLD_NOT_CODE.sub(" ", model.select)
+    found = re.findall(r"\b([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)\b", code)
+    return frozenset(f"{s}.{n}".lower() for s, n in found if s.lower() in models.LAYERS) - {model.relation}
+
+
+def test_the_parser_finds_the_dependencies_the_regex_found() -> None:
+    """Every model in sql/: the same dependency graph from DuckDB's parser as from the old regex."""
+    by_parser = {m.relation: m.refs for m in models.discover_models()}
+    by_regex = {m.relation: _refs_by_regex(m) for m in models.discover_models()}
+    assert by_parser == by_regex
+    assert len(by_parser) >= 20 and sum(map(len, by_parser.values())) >= 30  # the real tree, not an empty one
+
+
+@pytest.mark.parametrize(
+    ("select", "reads"),
+    [
+        # a CTE's name is not a relation, even where a model of that name exists
+        ("with bulletins as (select * from core.bulletins) select * from bulletins", {"core.bulletins"}),
+        # aliases, joins, subqueries in where and select
+        (
+            "select (select max(week_start) from core.published_weeks) as latest, units.unit_name\n"
+            "from staging.stg_bulletin_units as units\n"
+            "inner join core.bulletins as b on b.bulletin_id = units.bulletin_id\n"
+            "where exists (select 1 from marts.unit_week_performance)",
+            {"core.published_weeks", "staging.stg_bulletin_units", "core.bulletins", "marts.unit_week_performance"},
+        ),
+        # the joins DuckDB's get_table_names cannot bind: USING and NATURAL
+        (
+            "select * from core.bulletins join core.bulletin_units using (bulletin_id) natural join core.files",
+            {"core.bulletins", "core.bulletin_units", "core.files"},
+        ),
+        # upper case and quotes name the same relation; the seeds and raw tables are read too
+        ('select * from CORE."Bulletins" join seeds.unit_aliases on true', {"core.bulletins", "seeds.unit_aliases"}),
+        # comments and string literals are text, a column's table is not a relation read
+        (
+            "-- reads marts.unit_week_performance? no\nselect 'core.files' as s, bulletins.city from core.bulletins",
+            {"core.bulletins"},
+        ),
+    ],
+)
+def test_relations_read(select: str, reads: set[str]) -> None:
+    assert models.relations_read(select) == reads
+
+
+def test_a_model_duckdb_cannot_parse_is_named(tmp_path: Path) -> None:
+    write(tmp_path / "marts" / "broken.sql", "-- grain: x\nselect * form core.bulletins\n")
+    with pytest.raises(ValueError, match=r"broken\.sql: DuckDB cannot parse it: .*syntax error"):
+        models.discover_models(tmp_path)
+
+
 def test_build_needs_the_seed(con: duckdb.DuckDBPyConnection) -> None:
     db.create_raw_tables(con)
     with pytest.raises(RuntimeError, match="load_seeds"):
@@ -217,7 +274,7 @@ def test_build_needs_the_seed(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_format_declarations_are_a_seed(con: duckdb.DuckDBPyConnection) -> None:
-    models.load_seeds(con)
+    seeds.load_seeds(con)
     assert con.execute("select * from seeds.bulletin_formats order by format").fetchall() == [
         ("sanmenxia_weekly", "三门峡", True),
         ("xuchang_scorecard", "许昌", True),
@@ -228,7 +285,7 @@ def test_format_declarations_are_a_seed(con: duckdb.DuckDBPyConnection) -> None:
 def test_a_changed_format_declaration_rebuilds_the_models(monkeypatch: pytest.MonkeyPatch) -> None:
     before = build.models_fingerprint()
     monkeypatch.setattr(ZhumadianWeekly, "groups_are_lists", True)
-    assert models.bulletin_formats()[-1] == ("zhumadian_weekly", "驻马店", True)
+    assert seeds.bulletin_formats()[-1] == ("zhumadian_weekly", "驻马店", True)
     assert build.models_fingerprint() != before
 
 
@@ -236,7 +293,7 @@ def test_a_format_no_class_declares_fails_a_data_test(timeline: duckdb.DuckDBPyC
     """Its units have no list (NULL, never a guessed default), so a not_null test fails."""
     timeline.execute("update raw.bulletins set format = 'retired_weekly'").fetchall()
     build_models(timeline)
-    failures = {f.name: f for f in models.run_data_tests(timeline)}
+    failures = {f.name: f for f in datatests.run_data_tests(timeline)}
     assert "core.bulletin_units__not_null" in failures
 
 
@@ -528,11 +585,11 @@ VIOLATIONS: dict[str, list[str]] = {
 
 
 def test_data_tests_pass_on_the_golden_data(timeline: duckdb.DuckDBPyConnection) -> None:
-    assert models.run_data_tests(timeline) == []
+    assert datatests.run_data_tests(timeline) == []
 
 
 def test_every_data_test_has_a_violation_case() -> None:
-    assert sorted(VIOLATIONS) == [t.name for t in models.data_tests()]
+    assert sorted(VIOLATIONS) == [t.name for t in datatests.data_tests()]
 
 
 @pytest.mark.parametrize("name", sorted(VIOLATIONS))
@@ -542,7 +599,7 @@ def test_data_test_catches_its_violation(timeline: duckdb.DuckDBPyConnection, na
             build_models(timeline)
         else:
             timeline.execute(statement).fetchall()
-    failures = {f.name: f for f in models.run_data_tests(timeline)}
+    failures = {f.name: f for f in datatests.run_data_tests(timeline)}
     assert name in failures
     failure = failures[name]
     assert failure.failing_row_count >= 1
@@ -552,7 +609,7 @@ def test_data_test_catches_its_violation(timeline: duckdb.DuckDBPyConnection, na
 
 def test_failure_samples_at_most_five_rows(timeline: duckdb.DuckDBPyConnection) -> None:
     timeline.execute("update marts.unit_week_performance set unresolved = coalesce(dispatched, 0) + 1").fetchall()
-    failures = {f.name: f for f in models.run_data_tests(timeline)}
+    failures = {f.name: f for f in datatests.run_data_tests(timeline)}
     failure = failures["unit_week_unresolved_within_dispatched"]
     assert failure.failing_row_count == 16  # the on-list rows
     assert len(failure.sample_rows) == 5
@@ -589,7 +646,7 @@ def test_building_twice_changes_nothing(tmp_path: Path) -> None:
         first = snapshot(con)
         assert build_models(con) == first_built
         assert snapshot(con) == first
-        assert models.run_data_tests(con) == []
+        assert datatests.run_data_tests(con) == []
     finally:
         con.close()
     con = db.connect(tmp_path / "bulletins.duckdb", read_only=True)
@@ -610,7 +667,7 @@ def test_build_runs_in_the_callers_transaction(con: duckdb.DuckDBPyConnection) -
     ]
     con.execute("begin transaction").fetchall()
     build_models(con)
-    assert models.run_data_tests(con) == []
+    assert datatests.run_data_tests(con) == []
     con.execute("commit").fetchall()
     assert con.execute("select count(*) from marts.unit_week_performance").fetchall() == [(18,)]
 

@@ -13,7 +13,7 @@ from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, copy_sample, make_inb
 
 from flows.orchestration.flow import bulletin_etl
 from flows.settings import Settings
-from flows.warehouse import build, models
+from flows.warehouse import build, datatests
 from flows.warehouse import db as warehouse_db
 from flows.warehouse.readers import MART_ORDER
 
@@ -312,7 +312,9 @@ def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
     (inbox / "2020-12-31_reprint_of_sample_week.txt").write_text(
         (inbox / "000_3e19ef32d54e8472.txt").read_text(encoding="utf-8") + "\n", encoding="utf-8"
     )
-    monkeypatch.setattr(build.models, "run_data_tests", lambda con: [models.DataTestFailure("unit_week_unique", 2, [])])
+    monkeypatch.setattr(
+        build.datatests, "run_data_tests", lambda con: [datatests.DataTestFailure("unit_week_unique", 2, [])]
+    )
     with pytest.raises(build.DataTestsFailed, match=r"unit_week_unique \(2 rows\).*rolled back"):
         run(inbox, wh)
     assert snapshot(db, ALL_SCHEMAS) == before

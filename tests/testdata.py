@@ -17,7 +17,7 @@ import duckdb
 
 from flows.parsing.names import normalize_name
 from flows.parsing.records import Bulletin
-from flows.warehouse import db, models
+from flows.warehouse import db, models, seeds
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
@@ -52,7 +52,7 @@ def load_rows(con: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, Any
 
 def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> list[str]:
     """Load the alias seed and build every model; returns the relations built."""
-    models.load_seeds(con, sql_dir)
+    seeds.load_seeds(con, sql_dir)
     return models.build_models(con, sql_dir)
 
 

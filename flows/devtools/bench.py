@@ -260,16 +260,16 @@ def python_with_prefect_s() -> float:
 
 def models_alone_s(db_path: Path) -> tuple[float, float]:
     """Seconds to rebuild the models, and to run the data tests, on a warehouse (rolled back)."""
-    from flows.warehouse import db, models
+    from flows.warehouse import datatests, db, models, seeds
 
     con = db.connect(db_path)
     try:
         con.execute("begin transaction")
         started = time.perf_counter()
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         built = time.perf_counter()
-        models.run_data_tests(con)
+        datatests.run_data_tests(con)
         tested = time.perf_counter()
         con.execute("rollback")
     finally:

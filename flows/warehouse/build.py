@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
-from flows.warehouse import corrections, db, holds, lake, lake_audit, models, snapshots
+from flows.warehouse import corrections, datatests, db, holds, lake, lake_audit, models, seeds, snapshots
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
@@ -38,7 +38,7 @@ def models_fingerprint() -> str:
         if path.is_file() and path.suffix in {".sql", ".csv"}:
             digest.update(path.relative_to(SQL_DIR).as_posix().encode())
             digest.update(path.read_bytes())
-    digest.update(repr(models.bulletin_formats()).encode())
+    digest.update(repr(seeds.bulletin_formats()).encode())
     return digest.hexdigest()
 
 
@@ -93,7 +93,7 @@ def _attempt(
     clock: _Stopwatch,
     *,
     commit: bool,
-) -> list[models.DataTestFailure]:
+) -> list[datatests.DataTestFailure]:
     """Load, hold out, build and test in one transaction; commit it when every test passes
     and `commit`, else roll it back. Returns the failures."""
     con.execute("begin transaction")
@@ -109,11 +109,11 @@ def _attempt(
         corrections.load(con, decisions)
         checkpoint("loaded")
         clock.lap("load")
-        models.load_seeds(con)
+        seeds.load_seeds(con)
         models.build_models(con)
         checkpoint("built")
         clock.lap("models")
-        failures = models.run_data_tests(con)
+        failures = datatests.run_data_tests(con)
         clock.lap("data_tests")
         if failures or not commit:
             con.execute("rollback")
@@ -155,7 +155,7 @@ def _isolate(
         if row["status"] in ("loaded", "partial") and row["file_sha256"] not in held_shas and key not in candidates:
             candidates.append(key)
 
-    def fails(kept: list[tuple[str, str]]) -> list[models.DataTestFailure]:
+    def fails(kept: list[tuple[str, str]]) -> list[datatests.DataTestFailure]:
         """The failures with only `kept` of the candidates taken in (the others held out)."""
         trial = [*held, *(holds.Hold(sha, path, "trial") for sha, path in candidates if (sha, path) not in kept)]
         return _attempt(con, lake_dir, batch_ids, trial, fingerprint, clock, commit=False)

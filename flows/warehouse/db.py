@@ -146,6 +146,11 @@ STATE_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 
 
+def fetch_all(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """Execute and fully consume the result (DuckDB 2.x needs it before the next statement)."""
+    return con.execute(sql, params or []).fetchall()
+
+
 def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     """Whether `schema.name` exists as a table or a view."""
     schema, name = relation.split(".")

@@ -4,7 +4,8 @@
 -- not_null: city, week_start, week_end, bulletin_id, file_sha256, printings_count
 -- materialized: table
 -- description: The bulletin each city's published week's figures come from: what the weekly
---   marts use (weeks only: a month's or quarter's bulletin is in marts.unit_period_scores). A week without such a bulletin is unknown, not zero. A figure the city's format
+--   marts use (weeks only: a month's or quarter's bulletin is in marts.unit_period_scores).
+--   A week without such a bulletin is unknown, not zero. A figure the city's format
 --   does not print is NULL.
 -- column: city: the publishing city (驻马店, 三门峡)
 -- column: week_start: first day of the week reported (period_start)

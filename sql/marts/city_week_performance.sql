@@ -78,7 +78,7 @@ largest_three as (
     where on_list
     qualify row_number() over (
         partition by city, week_start
-        order by unresolved desc nulls last, unit_name, unit_list
+        order by unresolved desc nulls last, unit_name asc, unit_list asc
     ) <= 3
 ),
 

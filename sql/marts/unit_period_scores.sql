@@ -80,9 +80,9 @@ periods as (
         period_end,
         period_label,
         bulletin_id,
-        cast(
-            period_start - case period_kind when 'quarter' then interval 3 month else interval 1 month end as date
-        ) as prev_period_start,
+        (
+            period_start - case period_kind when 'quarter' then interval 3 month else interval 1 month end
+        )::date as prev_period_start,
     from bulletins
     where passes_checks
         and not superseded
@@ -126,7 +126,10 @@ printed as (
 
 -- the groups each scorecard prints (a month may leave a group out: nothing is known of it)
 printed_groups as (
-    select distinct bulletin_id, unit_group from printed
+    select distinct
+        bulletin_id,
+        unit_group,
+    from printed
 ),
 
 -- units on a published period's bad list that the next period, published and printing the
@@ -164,9 +167,15 @@ left_bad_list as (
 ),
 
 all_rows as (
-    select *, true as printed from printed
+    select
+        *,
+        true as printed,
+    from printed
     union all by name
-    select *, false as printed from left_bad_list
+    select
+        *,
+        false as printed,
+    from left_bad_list
 ),
 
 compared as (

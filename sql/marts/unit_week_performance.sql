@@ -279,7 +279,7 @@ final as (
         end as resolves_nothing,
         case when city_overdue > 0 then unresolved / city_overdue end as overdue_share,
     from joined
-    order by city, week_start, unit_group, on_list desc, rank_in_group, unit_name, unit_list
+    order by city asc, week_start asc, unit_group asc, on_list desc, rank_in_group asc, unit_name asc, unit_list asc
 )
 
 select * from final

@@ -39,9 +39,9 @@ taken as (
         batch_id,
     from files
     where status in ('loaded', 'partial')
-        and file_sha256 in (select file_sha256 from current_contents)
-        and file_sha256 not in (select file_sha256 from ingest.file_holds)
-        and file_sha256 not in (select file_sha256 from forgotten)
+        and file_sha256 in (select current_contents.file_sha256 from current_contents)
+        and file_sha256 not in (select file_holds.file_sha256 from ingest.file_holds as file_holds)
+        and file_sha256 not in (select forgotten.file_sha256 from forgotten)
 ),
 
 final as (

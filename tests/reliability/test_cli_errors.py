@@ -164,18 +164,18 @@ def test_a_failing_data_test_names_the_file_and_rows(
     loaded: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reliability
 ) -> None:
     """A data test that returns rows: the message names the test, the rows and the files behind them."""
-    from flows.warehouse import build, models
+    from flows.warehouse import build, datatests
 
     inbox, source = loaded
     wh = copy_warehouse(source, tmp_path / "wh")
     sql_dir = tmp_path / "sql"
-    shutil.copytree(models.SQL_DIR, sql_dir)
+    shutil.copytree(datatests.SQL_DIR, sql_dir)
     (sql_dir / "tests" / "no_week_2020_12_14.sql").write_text(
         "-- fails: the week of 2020-12-14 (a rule made up for this test)\n"
         "select week_start, bulletin_id, overdue from core.published_weeks where week_start = date '2020-12-14'\n"
     )
-    real = models.data_tests
-    monkeypatch.setattr(models, "data_tests", lambda _=None: real(sql_dir))
+    real = datatests.data_tests
+    monkeypatch.setattr(datatests, "data_tests", lambda _=None: real(sql_dir))
     (inbox / "2020-12-31_reprint.txt").write_text((inbox / "000_3e19ef32d54e8472.txt").read_text() + "\n")
     try:
         with pytest.raises(build.DataTestsFailed) as failed:

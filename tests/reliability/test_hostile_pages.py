@@ -250,17 +250,17 @@ def test_a_failing_data_test_holds_out_its_file_and_blocks_nothing(
 
     from flows.orchestration.flow import bulletin_etl
     from flows.settings import Settings
-    from flows.warehouse import models
+    from flows.warehouse import datatests
     from flows.warehouse.build import rebuild_warehouse
     from flows.warehouse.db import connection
 
-    real_tests = models.data_tests
+    real_tests = datatests.data_tests
 
     def with_a_planted_bug(sql_dir=None):
         query = "select bulletin_id, file_sha256 from core.bulletins where received in (4853, 4854)"
-        return [*real_tests(sql_dir), models.DataTest("planted_bug", query, Path("planted_bug.sql"))]
+        return [*real_tests(sql_dir), datatests.DataTest("planted_bug", query, Path("planted_bug.sql"))]
 
-    monkeypatch.setattr(models, "data_tests", with_a_planted_bug)
+    monkeypatch.setattr(datatests, "data_tests", with_a_planted_bug)
     inbox = make_inbox(tmp_path / "inbox")
     (inbox / "2020-12-30_sentinel.txt").write_text(SENTINEL, encoding="utf-8")
     (inbox / "2020-12-31_sentinel.txt").write_text(SENTINEL_2, encoding="utf-8")
@@ -288,7 +288,7 @@ def test_a_failing_data_test_holds_out_its_file_and_blocks_nothing(
     assert _statuses(db, "%sentinel.txt") == [("quarantined", 2)]
 
     # Once the bug is fixed (the SQL changes), the files are tried again and load.
-    monkeypatch.setattr(models, "data_tests", real_tests)
+    monkeypatch.setattr(datatests, "data_tests", real_tests)
     monkeypatch.setattr("flows.warehouse.build.models_fingerprint", lambda: "fixed-sql")
     fixed = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
     assert fixed.skipped is None
