@@ -112,7 +112,7 @@ def test_an_s3_inbox_lists_in_the_order_of_a_folder_walk(
     assert remote == local
 
 
-@pytest.mark.slow  # four flow runs (about 10 s)
+@pytest.mark.slow  # six flow runs (about 12 s)
 @pytest.mark.usefixtures("prefect_harness", "reader_env")
 def test_an_s3_inbox_gives_the_warehouse_a_folder_gives(seaweedfs: SeaweedS3, tmp_path: Path) -> None:
     from flows.orchestration.flow import bulletin_etl
@@ -128,6 +128,9 @@ def test_an_s3_inbox_gives_the_warehouse_a_folder_gives(seaweedfs: SeaweedS3, tm
     assert (summary.files_seen, summary.files_new) == (7, 7)
     assert snapshot(s3_db) == snapshot(local_db)  # core and marts, row for row
     assert files_rows(s3_db) == files_rows(local_db)
+    # The same warehouse, its inbox moved to S3: the objects are hashed once, nothing is new.
+    moved = bulletin_etl(inbox=str(location), warehouse=str(local_db.parent))
+    assert (moved.files_new, moved.files_unchanged, moved.models_built) == (0, 7, False)
     statuses = dict(query(s3_db, "select path, status from ingest.files"))
     assert statuses[".DS_Store"] == "skipped" and statuses["2021/一月.zip"] == "loaded"
     assert statuses[f"2021/一月.zip!月报/{all_inbox_names()[-1]}"] == "loaded"
@@ -161,8 +164,8 @@ def test_an_s3_inbox_gives_the_warehouse_a_folder_gives(seaweedfs: SeaweedS3, tm
 
 
 def test_a_zip_in_s3_is_read_member_by_member(seaweedfs: SeaweedS3, reader_env: None, tmp_path: Path) -> None:
+    from flows.orchestration.parse_task import parse_batch
     from flows.warehouse.inbox import known_files, plan_run
-    from flows.warehouse.ingest import process_batch
 
     names = all_inbox_names()
     pages = make_inbox(tmp_path / "pages", names[:2])
@@ -174,7 +177,8 @@ def test_a_zip_in_s3_is_read_member_by_member(seaweedfs: SeaweedS3, reader_env: 
     put(seaweedfs, location / "月报.zip", buffer.getvalue())
     plan = plan_run(location, known_files([]))
     assert [i.path for i in plan.to_parse] == [f"月报.zip!页/{n}" for n in names[:2]]
-    result = process_batch(location, tmp_path / "lake", "b1", plan.to_parse, plan.to_parse[0].seen_at or _now())
+    # As a pool worker runs it: the inbox as the URL the flow passes.
+    result = parse_batch.fn(str(location), str(tmp_path / "lake"), "b1", plan.to_parse, _now())
     assert result.statuses == {"loaded": 2} and result.missing == []
 
 
@@ -239,3 +243,16 @@ def test_an_s3_inbox_is_a_setting_of_its_own() -> None:
     assert Settings.resolve(str(settings.inbox)).inbox == settings.inbox  # as a flow parameter, and back
     with pytest.raises(ValueError, match="s3://bucket"):
         Settings.resolve("s3:///feed")
+
+
+@pytest.mark.slow  # starts a server of its own (about 4 s)
+def test_a_stopped_server_leaves_no_process_and_no_data() -> None:
+    import psutil
+
+    server = SeaweedS3()
+    server.start()
+    assert server.proc is not None
+    pids = [server.proc.pid, *(c.pid for c in psutil.Process(server.proc.pid).children(recursive=True))]
+    server.stop()
+    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not server.dir.exists()

@@ -149,11 +149,15 @@ def describe(exc: OSError, location: S3Location) -> S3SettingsError | S3Error:
             f"请检查 {ACCESS_KEY_ENV} / {SECRET_KEY_ENV} 及该密钥对此桶的读取和列举权限"
         )
     if any(code in text for code in _UNREACHABLE):
-        return S3SettingsError(
-            f"无法连接 S3 服务 {_where()}（{ENDPOINT_ENV}）：请检查地址、端口和网络后重新运行"
-        )
+        return S3SettingsError(f"无法连接 S3 服务 {_where()}（{ENDPOINT_ENV}）：请检查地址、端口和网络后重新运行")
     first = text.splitlines()[0] if text else type(exc).__name__
     return S3Error(f"S3 操作失败（{location}，{_where()}）：{first}")
+
+
+def _no_bucket(location: S3Location) -> S3SettingsError:
+    return S3SettingsError(
+        f"S3 桶 {location.bucket} 不存在（{_where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX"
+    )
 
 
 def check_inbox(location: S3Location) -> None:
@@ -164,9 +168,7 @@ def check_inbox(location: S3Location) -> None:
     try:
         bucket = s3.get_file_info(location.bucket)
         if bucket.type == fs.FileType.NotFound:
-            raise S3SettingsError(
-                f"S3 桶 {location.bucket} 不存在（{_where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX"
-            )
+            raise _no_bucket(location)
         s3.get_file_info(fs.FileSelector(location.path, recursive=False, allow_not_found=True))
     except OSError as exc:
         raise describe(exc, location) from None
@@ -186,7 +188,7 @@ def list_objects(location: S3Location) -> list[S3Object]:
     base = location.path.rstrip("/") + "/"
     try:
         if s3.get_file_info(location.bucket).type == fs.FileType.NotFound:
-            raise S3SettingsError(f"S3 桶 {location.bucket} 不存在（{_where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX")
+            raise _no_bucket(location)
         infos = s3.get_file_info(fs.FileSelector(location.path, recursive=True, allow_not_found=True))
     except OSError as exc:
         raise describe(exc, location) from None

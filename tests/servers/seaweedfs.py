@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0
+# A graceful stop takes SeaweedFS some 15 s (measured); its data is a temporary folder
+# removed next, so it gets this long before SIGKILL.
+STOP_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class SeaweedS3:
             f"-volume.port={ports['volume']}",
             f"-volume.port.grpc={ports['volume.grpc']}",
             "-volume.max=16",
+            "-volume.preStopSeconds=0",
             "-filer",
             f"-filer.port={ports['filer']}",
             f"-filer.port.grpc={ports['filer.grpc']}",
@@ -166,7 +170,11 @@ class SeaweedS3:
 
         if key is None:
             return fs.S3FileSystem(
-                anonymous=True, endpoint_override=self.endpoint, region="us-east-1", connect_timeout=2, request_timeout=5
+                anonymous=True,
+                endpoint_override=self.endpoint,
+                region="us-east-1",
+                connect_timeout=2,
+                request_timeout=5,
             )
         return fs.S3FileSystem(
             access_key=key.access_key,
@@ -188,7 +196,7 @@ class SeaweedS3:
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=15)
+                proc.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=15)
