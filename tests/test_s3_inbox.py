@@ -182,6 +182,28 @@ def test_a_zip_in_s3_is_read_member_by_member(seaweedfs: SeaweedS3, reader_env: 
     assert result.statuses == {"loaded": 2} and result.missing == []
 
 
+def test_an_object_deleted_is_gone_from_the_inbox_and_a_hidden_folder_is_not(
+    seaweedfs: SeaweedS3, reader_env: None, tmp_path: Path
+) -> None:
+    from pipeline_helpers import load_without_prefect
+
+    location = new_prefix()
+    name = all_inbox_names()[0]
+    upload(seaweedfs, make_inbox(tmp_path / "inbox", [name]), location)
+    put(seaweedfs, location / "notes/.git/config", b"[core]")
+    db = load_without_prefect(location, tmp_path / "wh")  # (typed for a folder; an S3 location plans the same)
+    assert dict(query(db, "select path, status from ingest.files")) == {name: "loaded", "notes/.git": "skipped"}
+    with connection(db, read_only=True) as con:
+        assert gone_from_inbox(con, location) == []
+    seaweedfs.filesystem(WRITER).delete_file((location / name).path)
+    with connection(db, read_only=True) as con:
+        assert [g.path for g in gone_from_inbox(con, location) or []] == [name]
+    # What `bulletins status` says of it, as of a file removed from a folder.
+    done = bulletins("status", "--inbox", str(location), "--warehouse", str(db.parent), env=seaweedfs.env(READER))
+    assert done.returncode == 0, done.stderr
+    assert "已移出收件箱（不计入上面的合计）：1 个" in done.stdout and name in done.stdout
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 

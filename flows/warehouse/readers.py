@@ -327,8 +327,8 @@ def gone_from_inbox(con: duckdb.DuckDBPyConnection, inbox: InboxLocation) -> lis
 
 
 def _gone_from_s3(con: duckdb.DuckDBPyConnection, inbox: S3Location) -> list[ProblemFile] | None:
-    """`gone_from_inbox` for an inbox in S3: a recorded path is there while its key is
-    (a member, while its archive holds it)."""
+    """`gone_from_inbox` for an inbox in S3: a recorded path is there while its key is (a
+    hidden "folder", while a key is under it; a member, while its archive holds it)."""
     from flows.warehouse import storage
     from flows.warehouse.archives import member_names, split_member_path
 
@@ -336,13 +336,14 @@ def _gone_from_s3(con: duckdb.DuckDBPyConnection, inbox: S3Location) -> list[Pro
         keys = set(storage.keys(inbox))
     except (storage.S3Error, storage.S3SettingsError):
         return None
+    folders = {key.rsplit("/", n)[0] for key in keys for n in range(1, key.count("/") + 1)}
     relation = _files_relation(con)
     if relation is None:
         return []
     members: dict[str, frozenset[str]] = {}
 
     def there(path: str) -> bool:
-        if any(name in keys for name in _fs_names(path)):
+        if any(name in keys or name in folders for name in _fs_names(path)):
             return True
         for archive, member in split_member_path(path):
             if archive not in members:
