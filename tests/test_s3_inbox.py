@@ -239,6 +239,7 @@ def test_a_missing_bucket_is_one_line(seaweedfs: SeaweedS3, tmp_path: Path) -> N
     assert READER.secret_key not in line
 
 
+@pytest.mark.slow  # the SDK's connection attempts (about 3 s)
 def test_an_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:
     env = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
