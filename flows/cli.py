@@ -157,7 +157,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-InboxOpt = Annotated[Path | None, typer.Option(help=f"Folder of new pages {INBOX.note()}")]
+InboxOpt = Annotated[
+    str | None, typer.Option(help=f"Folder of new pages, or s3://bucket/prefix (docs/s3.md) {INBOX.note()}")
+]
 WarehouseOpt = Annotated[Path | None, typer.Option(help=f"Warehouse folder {WAREHOUSE.note()}")]
 
 
@@ -167,6 +169,19 @@ def _configure_prefect(settings: Settings) -> None:
     from flows.orchestration.prefect_local import configure_prefect
 
     configure_prefect(settings.warehouse)
+
+
+def _check_inbox(settings: Settings, why: str = "") -> None:
+    """Refuse an inbox that cannot be read: a folder that is not one (exit 1); an S3 inbox
+    whose key is refused, whose bucket is missing or whose endpoint is unreachable (exit 2)."""
+    from flows.settings import S3Location
+
+    if isinstance(settings.inbox, S3Location):
+        from flows.warehouse import storage
+
+        storage.check_inbox(settings.inbox)  # S3SettingsError: one line, exit 2
+    elif not settings.inbox.is_dir():
+        _fail(f"inbox {settings.inbox} is not a folder{why}")
 
 
 def _fail(message: str, exc: BaseException | None = None) -> None:
@@ -259,8 +274,7 @@ def run(
     started = time.perf_counter()
     settings = Settings.resolve(inbox, warehouse)
     validate_paths(settings)  # a warehouse inside its inbox: exit 2
-    if not settings.inbox.is_dir():
-        _fail(f"inbox {settings.inbox} is not a folder")
+    _check_inbox(settings)
     _configure_prefect(settings)
     from contextlib import ExitStack
 
@@ -611,7 +625,8 @@ def status(
     counts = "，".join(f"{status_label(s)} {n}" for s, n in by_status.items()) or "无"
     typer.echo(f"各状态文件数：{counts}")
     if gone is None and explicit:
-        typer.echo(f"注意：收件箱 {look_in} 不是文件夹，未核对哪些文件已移出（--inbox）")
+        what = "无法列出" if str(look_in).startswith("s3://") else "不是文件夹"
+        typer.echo(f"注意：收件箱 {look_in} {what}，未核对哪些文件已移出（--inbox）")
     elif gone:
         typer.echo(f"已移出收件箱（不计入上面的合计）：{len(gone)} 个；其记录留在仓库里，直到 `bulletins forget`：")
         for p in gone:
@@ -855,8 +870,8 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
         raise typer.BadParameter("say why: it is kept on record with who and when", param_hint="--note")
     if not settings.db_path.exists():
         _fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
-    if not settings.inbox.is_dir():  # the run that applies the decision reads it
-        _fail(f"inbox {settings.inbox} is not a folder: the run that applies the decision needs it (--inbox)")
+    # The run that applies the decision reads the inbox.
+    _check_inbox(settings, ": the run that applies the decision needs it (--inbox)")
     with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
         decisions = corrections.read_decisions(settings.lake_dir)
         with _reading(settings) as con:
@@ -871,7 +886,7 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
         check = f"校验 {check_label(t.check_name)}，" if t.check_name else ""
         typer.echo(_shown(f"{DECISION_LABELS[action]}：{check}{t.path or '?'}（sha256 {t.file_sha256[:12]}…）"))
     typer.echo(f"决定已记录于 {written}；现在运行一次来应用它")
-    run(inbox=settings.inbox, warehouse=settings.warehouse)
+    run(inbox=str(settings.inbox), warehouse=settings.warehouse)
     with _reading(settings) as con:
         if not corrections.applied(con, written.stem):
             _fail(f"决定已记录（{written.name}），但还没有运行应用它：下一次 `bulletins run` 会应用")

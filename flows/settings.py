@@ -104,7 +104,12 @@ class Text:
         return f"[env {self.name}; default {self.default or 'unset'}]"
 
 
-INBOX = Text("BULLETINS_INBOX", str(DEFAULT_INBOX), "the folder of new pages (`--inbox`)", "a folder")
+INBOX = Text(
+    "BULLETINS_INBOX",
+    str(DEFAULT_INBOX),
+    "the folder of new pages, or s3://bucket/prefix (`--inbox`; docs/s3.md)",
+    "a folder or s3://bucket/prefix",
+)
 WAREHOUSE = Text(
     "BULLETINS_WAREHOUSE",
     str(DEFAULT_WAREHOUSE),
@@ -199,6 +204,64 @@ class SettingsError(ValueError):
     """A BULLETINS_* variable holds no usable value; the message names it and what it takes."""
 
 
+S3_SCHEME = "s3://"
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A place in an S3-compatible store: a bucket and a key prefix ('' for the whole bucket).
+
+    `/` goes down as a folder would: the inbox's entries are `inbox / relative_path`.
+
+    >>> inbox = S3Location.parse("s3://bulletins/inbox/")
+    >>> str(inbox), (inbox / "2021/页.txt").path
+    ('s3://bulletins/inbox', 'bulletins/inbox/2021/页.txt')
+    """
+
+    bucket: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> S3Location:
+        """`s3://bucket/prefix` as a location; SettingsError when it names no bucket."""
+        rest = url.strip()[len(S3_SCHEME) :]
+        bucket, _, prefix = rest.partition("/")
+        parts = [p for p in prefix.split("/") if p]
+        if not bucket or any(p in (".", "..") for p in parts):
+            raise SettingsError(f"an S3 inbox must be written s3://bucket or s3://bucket/prefix, not {url!r}")
+        return cls(bucket, "/".join(parts))
+
+    @property
+    def path(self) -> str:
+        """The location as pyarrow's S3 filesystem names it: `bucket/prefix`."""
+        return f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
+
+    def __truediv__(self, relative: str | os.PathLike[str]) -> S3Location:
+        tail = "/".join(p for p in os.fspath(relative).split("/") if p)
+        return S3Location(self.bucket, f"{self.prefix}/{tail}" if self.prefix and tail else self.prefix or tail)
+
+    def __str__(self) -> str:
+        return S3_SCHEME + self.path
+
+
+# Where the inbox is: a local folder, or a prefix of an S3 bucket (docs/s3.md).
+InboxLocation = Path | S3Location
+
+
+def inbox_location(inbox: str | os.PathLike[str] | S3Location) -> InboxLocation:
+    """An inbox as given (an option, a variable, a task's parameter): `s3://...` or a folder's path.
+
+    >>> inbox_location("s3://b/in"), inbox_location("warehouse/inbox")
+    (S3Location(bucket='b', prefix='in'), PosixPath('warehouse/inbox'))
+    """
+    if isinstance(inbox, S3Location):
+        return inbox
+    text = os.fspath(inbox)
+    if text.lower().startswith(S3_SCHEME):
+        return S3Location.parse(text)
+    return Path(text)
+
+
 def local_today() -> date:
     """Today in the bulletins' time zone."""
     return datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
@@ -212,7 +275,7 @@ class Settings:
     "Settings").
     """
 
-    inbox: Path
+    inbox: InboxLocation  # a folder, or s3://bucket/prefix (docs/s3.md)
     warehouse: Path
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
@@ -270,7 +333,7 @@ class Settings:
     @classmethod
     def resolve(
         cls,
-        inbox: str | Path | None = None,
+        inbox: str | Path | S3Location | None = None,
         warehouse: str | Path | None = None,
         lock_timeout_s: float | None = None,
     ) -> Settings:
@@ -278,13 +341,13 @@ class Settings:
 
         Raises SettingsError (a ValueError) naming the variable when one holds no usable number.
         """
-        inbox_path = Path(inbox or os.environ.get(INBOX.name) or DEFAULT_INBOX)
+        inbox_path = inbox_location(inbox or os.environ.get(INBOX.name) or DEFAULT_INBOX)
         warehouse_path = Path(warehouse or os.environ.get(WAREHOUSE.name) or DEFAULT_WAREHOUSE)
         timeout = lock_timeout_s
         if timeout is None:
             timeout = _env_number(LOCK_TIMEOUT)
         return cls(
-            inbox=inbox_path.resolve(),
+            inbox=inbox_path.resolve() if isinstance(inbox_path, Path) else inbox_path,
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
             max_file_bytes=_env_number(MAX_FILE_BYTES),
@@ -397,6 +460,8 @@ def validate_paths(settings: Settings) -> None:
     Raises SettingsError (exit 2 at the CLI) naming both folders.
     """
     inbox, warehouse = settings.inbox, settings.warehouse
+    if isinstance(inbox, S3Location):  # not a folder runs write
+        return
     if warehouse.is_relative_to(inbox):
         same = " (the same folder)" if warehouse == inbox else ""
         raise SettingsError(

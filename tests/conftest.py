@@ -19,12 +19,15 @@ os.environ.update(TELEMETRY_OFF)
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("BULLETINS_INBOX", None)
 os.environ.pop("BULLETINS_WAREHOUSE", None)
+for _name in [n for n in os.environ if n.startswith("AWS_")]:  # a developer's own S3 keys stay out of tests
+    os.environ.pop(_name)
 
 import pytest  # noqa: E402
 from prefect_server import SessionServer  # noqa: E402  (imports no Prefect)
 
 if TYPE_CHECKING:
     import duckdb
+    from servers.seaweedfs import SeaweedS3
 
 _SERVER = pytest.StashKey[SessionServer]()
 
@@ -66,6 +69,23 @@ def prefect_harness() -> Iterator[str]:
 
     with pointed_at_session_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedS3]:
+    """A real S3 server for the session (tests/servers/seaweedfs.py), stopped by its process group's id."""
+    from servers.seaweedfs import SeaweedS3
+
+    server = SeaweedS3()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        pytest.fail(f"the test S3 server (SeaweedFS) could not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:

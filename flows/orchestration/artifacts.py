@@ -18,6 +18,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 
 from flows.orchestration.report_server import report_url
 from flows.reporting.run_summary import UNIT_TABLE_HEADERS, read_run_report
+from flows.settings import InboxLocation
 from flows.text.escape import markdown, visible
 from flows.warehouse.summary import RunSummary
 
@@ -27,7 +28,7 @@ WEEKLY_REPORT_KEY = "weekly-report"
 WEEKLY_REPORT_LINK_KEY = "weekly-report-html"
 
 
-def publish_run_artifacts(db_path: Path, summary: RunSummary, inbox: Path | None = None) -> None:
+def publish_run_artifacts(db_path: Path, summary: RunSummary, inbox: InboxLocation | None = None) -> None:
     """Publish the run's table and markdown artifacts (call inside the flow run)."""
     table, summary_markdown = read_run_report(db_path, summary, inbox)
     week = table[0][UNIT_TABLE_HEADERS["week_start"]] if table else None

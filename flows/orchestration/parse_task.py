@@ -13,6 +13,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from flows.settings import inbox_location
 from flows.warehouse.inbox import InboxFile
 from flows.warehouse.ingest import BatchResult, process_batch
 
@@ -20,4 +21,5 @@ from flows.warehouse.ingest import BatchResult, process_batch
 @task(name="parse-batch", cache_policy=NO_CACHE)
 def parse_batch(inbox: str, lake_dir: str, batch_id: str, items: list[InboxFile], seen_at: datetime) -> BatchResult:
     """Parse one batch of files and write its lake parts (in the process pool, or in the flow's process)."""
-    return process_batch(Path(inbox), Path(lake_dir), batch_id, items, seen_at)
+    # `inbox` is a folder's path or s3://bucket/prefix (a parameter Prefect can show).
+    return process_batch(inbox_location(inbox), Path(lake_dir), batch_id, items, seen_at)

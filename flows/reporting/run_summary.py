@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from flows.reporting import labels as L
+from flows.settings import InboxLocation
 from flows.text.escape import markdown
 from flows.text.redact import redact
 from flows.warehouse.db import connection
@@ -247,7 +248,9 @@ def read_unit_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
     return table
 
 
-def read_run_report(db_path: Path, summary: RunSummary, inbox: Path | None = None) -> tuple[list[dict[str, str]], str]:
+def read_run_report(
+    db_path: Path, summary: RunSummary, inbox: InboxLocation | None = None
+) -> tuple[list[dict[str, str]], str]:
     """The unit table and the summary markdown, read from the warehouse (read-only).
 
     With the inbox, entries whose file left it are out of the totals, as in `bulletins status`.

@@ -33,10 +33,10 @@ import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from flows.settings import InboxLocation
 from flows.warehouse.statuses import QUARANTINED, SKIPPED
 
 ARCHIVE_SUFFIXES = (".zip",)
@@ -267,7 +267,7 @@ class MemberReader:
     (as the plan read it).
     """
 
-    def __init__(self, inbox: Path, open_file: Callable[[Path], IO[bytes]]) -> None:
+    def __init__(self, inbox: InboxLocation, open_file: Callable[[InboxLocation], IO[bytes]]) -> None:
         self.inbox = inbox
         self.open_file = open_file
         self.source: str | None = None
@@ -309,7 +309,7 @@ class MemberReader:
         self.close()
 
 
-def member_names(archive: Path, open_file: Callable[[Path], IO[bytes]]) -> frozenset[str]:
+def member_names(archive: InboxLocation, open_file: Callable[[InboxLocation], IO[bytes]]) -> frozenset[str]:
     """The recorded names (`member_name`) of an archive's members now; none when it cannot be read."""
     try:
         with open_file(archive) as fh, zipfile.ZipFile(fh) as zf:

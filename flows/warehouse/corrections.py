@@ -36,6 +36,8 @@ from pathlib import Path
 
 import duckdb
 
+from flows.settings import S3_SCHEME, InboxLocation, S3Location
+from flows.warehouse import storage
 from flows.warehouse.atomic import write_atomic
 from flows.warehouse.db import sql_quote
 
@@ -346,7 +348,20 @@ def _inbox_relative(inbox: Path, arg: str, cwd: Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def resolve(con: duckdb.DuckDBPyConnection, inbox: Path, arg: str, cwd: Path | None = None) -> Target:
+def _s3_relative(inbox: S3Location, arg: str) -> list[str]:
+    """The inbox-relative key `arg` names in an S3 inbox: as given, or as a full s3:// URL inside it.
+
+    >>> _s3_relative(S3Location("b", "in"), "s3://b/in/2021/a.txt"), _s3_relative(S3Location("b", "in"), "2021/a.txt")
+    (['2021/a.txt'], ['2021/a.txt'])
+    """
+    if arg.lower().startswith(S3_SCHEME):
+        prefix = str(inbox) + "/"
+        return [arg[len(prefix) :]] if arg.startswith(prefix) and len(arg) > len(prefix) else []
+    rel = "/".join(p for p in arg.split("/") if p not in ("", "."))
+    return [rel] if rel and ".." not in rel.split("/") else []
+
+
+def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd: Path | None = None) -> Target:
     """The file `arg` names: a path in the inbox (relative to it, to the working folder, or
     absolute inside it) or a sha256 (a prefix of at least 8 hex digits) of a recorded file.
 
@@ -356,12 +371,20 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: Path, arg: str, cwd: Path | N
     from flows.warehouse.inbox import display_path, sha256_file
 
     cwd = cwd or Path.cwd()
-    candidates = _inbox_relative(inbox, arg, cwd)
+    s3 = isinstance(inbox, S3Location)
+    candidates = _s3_relative(inbox, arg) if isinstance(inbox, S3Location) else _inbox_relative(inbox, arg, cwd)
     for rel in candidates:
         display = display_path(rel)[0]
         if (sha := _recorded_path(con, display)) is not None:
             return Target(sha, display)
-    for rel in candidates:
+    for rel in candidates:  # a file (an object) not recorded yet
+        if isinstance(inbox, S3Location):
+            try:
+                return Target(storage.sha256(inbox / rel), display_path(rel)[0])
+            except FileNotFoundError:
+                continue
+            except (OSError, storage.S3Error) as exc:
+                raise CorrectionRefused(f"{arg}: cannot be read ({exc})") from None
         full = inbox / rel
         if full.is_file() and not full.is_symlink():
             try:
@@ -381,7 +404,7 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: Path, arg: str, cwd: Path | N
             return Target(rows[0][0], rows[0][1])
         if len(rows) > 1:
             raise CorrectionRefused(f"sha256 {arg} is the start of {len(rows)} recorded files: give more digits")
-    if os.path.isabs(arg) and not candidates:
+    if (os.path.isabs(arg) or s3) and not candidates:
         raise CorrectionRefused(f"{arg} is not inside the inbox {inbox}")
     raise CorrectionRefused(
         f"{arg}: no such file in the inbox {inbox}, and no recorded file's sha256 starts with it "
@@ -390,7 +413,7 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: Path, arg: str, cwd: Path | N
 
 
 def forget_targets(
-    con: duckdb.DuckDBPyConnection, inbox: Path, args: Sequence[str], decisions: Decisions, *, undo: bool
+    con: duckdb.DuckDBPyConnection, inbox: InboxLocation, args: Sequence[str], decisions: Decisions, *, undo: bool
 ) -> list[Target]:
     """The files to forget (or to take back, `undo`); CorrectionRefused naming the first that cannot be."""
     targets = unique_shas(resolve(con, inbox, arg) for arg in args)
@@ -404,7 +427,7 @@ def forget_targets(
 
 
 def accept_target(
-    con: duckdb.DuckDBPyConnection, inbox: Path, arg: str, check: str, decisions: Decisions, *, undo: bool
+    con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, check: str, decisions: Decisions, *, undo: bool
 ) -> Target:
     """The file whose failed `check` is to be accepted (or no longer, `undo`); CorrectionRefused when it cannot be."""
     t = resolve(con, inbox, arg)

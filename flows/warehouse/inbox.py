@@ -4,7 +4,9 @@ Unchanged paths (same size and mtime as recorded) are not read; new bytes are ha
 once; bytes already taken under another path are duplicates. Nothing is followed out of
 the inbox: links, hidden entries and special files are recorded by name, never opened.
 A zip archive's members are entries of their own (`archive.zip!member`, see
-`flows.warehouse.archives`), planned by the same rules.
+`flows.warehouse.archives`), planned by the same rules. An inbox in S3 (`s3://bucket/
+prefix`) is planned by the same rules too: its objects are listed, read and hashed by
+`flows.warehouse.storage`, an object's ETag standing for a file's mtime.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV
-from flows.warehouse import archives
+from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, InboxLocation, S3Location
+from flows.warehouse import archives, storage
 from flows.warehouse.statuses import DUPLICATE, LOADED, QUARANTINED, SKIPPED
 
 TOO_LARGE = "too large"  # the reason a file over the size limit records
@@ -321,6 +323,41 @@ def _folder(inbox: Path, prefix: str) -> list[Entry | str]:
     return found
 
 
+def walk_s3(inbox: S3Location) -> Iterator[Entry]:
+    """Every object under an S3 inbox's prefix, in the order `walk_inbox` gives a folder's files.
+
+    An object's size and ETag (as `storage.etag_stamp`) stand for a file's size and
+    mtime. A name part starting with "." is hidden, as in a folder: a hidden object is
+    an entry not read, and so is a hidden "folder" (one entry for the prefix, whatever
+    it holds). S3 has no links, FIFOs or folders that cannot be listed.
+    """
+    hidden_folders: set[str] = set()
+    for obj in storage.list_objects(inbox):
+        parts = obj.key.split("/")
+        hidden = next((n for n, part in enumerate(parts) if part.startswith(".")), None)
+        if hidden is not None and hidden < len(parts) - 1:
+            folder = "/".join(parts[: hidden + 1])
+            if folder not in hidden_folders:
+                hidden_folders.add(folder)
+                yield _s3_entry(folder, 0, 0, HIDDEN, ("hidden folder (name starts with '.'): not read",))
+        elif hidden is not None:
+            yield _s3_entry(obj.key, obj.size_bytes, storage.etag_stamp(obj.etag), HIDDEN, ("hidden (name starts with '.'): not read",))  # fmt: skip
+        else:
+            yield _s3_entry(obj.key, obj.size_bytes, storage.etag_stamp(obj.etag), FILE)
+
+
+def _s3_entry(key: str, size: int, stamp: int, kind: str, reasons: tuple[str, ...] = ()) -> Entry:
+    display, escaped = display_path(key)
+    if escaped:
+        reasons = (*reasons, _name_note(key, display))
+    return Entry(display, key, kind, size, stamp, reasons)
+
+
+def walk(inbox: InboxLocation) -> Iterator[Entry]:
+    """The inbox's entries: a folder's (`walk_inbox`) or an S3 prefix's (`walk_s3`)."""
+    return walk_s3(inbox) if isinstance(inbox, S3Location) else walk_inbox(inbox)
+
+
 def open_regular(path: Path) -> int:
     """Open a regular file for reading: never through a link, never blocking on a FIFO.
 
@@ -359,7 +396,7 @@ def _not_read_sha(reasons: tuple[str, ...]) -> str:
 
 
 def plan_run(
-    inbox: Path,
+    inbox: InboxLocation,
     known: Known,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     planned: Sequence[InboxFile] = (),
@@ -379,7 +416,7 @@ def plan_run(
     seq = max([known.max_ingest_seq, *(i.ingest_seq for i in planned)])
     # Archives holding a member last recorded as too large: listed again (it may fit now).
     recheck = {archive for path in known.too_large for archive, _ in archives.split_member_path(path)}
-    for entry in walk_inbox(inbox):
+    for entry in walk(inbox):
         plan.seen += 1
         if entry.kind == FILE and archives.is_archive(entry.path):
             seq = _plan_archive(
@@ -400,7 +437,7 @@ def plan_run(
         status, reasons = None, entry.reasons
         if entry.kind == FILE:
             try:
-                sha = sha256_file(inbox / entry.fs_path)
+                sha = storage.sha256_entry(inbox / entry.fs_path)
             except OSError as exc:
                 status, reasons = SKIPPED, (*reasons, f"could not be read ({exc.strerror or exc}): not read")
                 sha = _not_read_sha(reasons)
@@ -442,7 +479,7 @@ def _too_large(size: int, max_file_bytes: int) -> str:
 
 def _plan_archive(
     plan: Plan,
-    inbox: Path,
+    inbox: InboxLocation,
     entry: Entry,
     known: Known,
     replanned: Mapping[tuple[str, str], InboxFile],
@@ -471,7 +508,7 @@ def _plan_archive(
         return seq
     fs_path = entry.fs_path if entry.fs_path != entry.path else None
     try:
-        sha = sha256_file(inbox / entry.fs_path)
+        sha = storage.sha256_entry(inbox / entry.fs_path)
     except OSError as exc:
         reasons = (*entry.reasons, f"could not be read ({exc.strerror or exc}): not read")
         seq += 1
@@ -531,10 +568,10 @@ def _plan_archive(
     return _plan_members(plan, inbox, entry, known, replanned, taken, seq, max_file_bytes, seen_at, listing)
 
 
-def _listing(inbox: Path, entry: Entry, max_file_bytes: int) -> archives.Listing | None:
+def _listing(inbox: InboxLocation, entry: Entry, max_file_bytes: int) -> archives.Listing | None:
     """The archive's members, or None when it cannot be opened (now a link, gone)."""
     try:
-        with open_binary(inbox / entry.fs_path) as fh:
+        with storage.open_entry(inbox / entry.fs_path) as fh:
             return archives.list_members(fh, entry.size_bytes, max_file_bytes)
     except OSError:
         return None
@@ -542,7 +579,7 @@ def _listing(inbox: Path, entry: Entry, max_file_bytes: int) -> archives.Listing
 
 def _plan_members(
     plan: Plan,
-    inbox: Path,
+    inbox: InboxLocation,
     entry: Entry,
     known: Known,
     replanned: Mapping[tuple[str, str], InboxFile],

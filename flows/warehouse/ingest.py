@@ -20,8 +20,9 @@ from flows.inputs import parse_input
 from flows.parsing.names import normalize_name
 from flows.parsing.page_tables import cell_sources
 from flows.parsing.records import Bulletin, ParsedPage, Rejection
-from flows.warehouse import archives, lake
-from flows.warehouse.inbox import InboxFile, open_binary, read_regular
+from flows.settings import InboxLocation
+from flows.warehouse import archives, lake, storage
+from flows.warehouse.inbox import InboxFile
 from flows.warehouse.schema import LAKE_TABLES
 from flows.warehouse.statuses import DUPLICATE, LOADED, PARTIAL, QUARANTINED
 
@@ -266,7 +267,7 @@ def pool_idle_seconds(results: Sequence[BatchResult], opened_at: float, closed_a
 
 
 def process_batch(
-    inbox: Path, lake_dir: Path, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
+    inbox: InboxLocation, lake_dir: Path, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
 ) -> BatchResult:
     """Parse a batch of files and write its lake parts; the `files` part goes last.
 
@@ -279,7 +280,7 @@ def process_batch(
     seconds = {"read": 0.0, "parse": 0.0, "write": 0.0}
     missing: list[str] = []
     # Members of zip archives are read from their archive, in memory (never extracted).
-    with lake.BatchWriter(lake_dir, batch_id) as writer, archives.MemberReader(inbox, open_binary) as members:
+    with lake.BatchWriter(lake_dir, batch_id) as writer, archives.MemberReader(inbox, storage.open_entry) as members:
         rows = _empty_rows()
         files_in_group = 0
         for item in items:
@@ -288,7 +289,7 @@ def process_batch(
                 if item.archive is not None and item.member is not None:
                     data = members.read(item.archive, item.member, item.size_bytes)
                 else:
-                    data = read_regular(inbox / item.source, item.size_bytes)
+                    data = storage.read_entry(inbox / item.source, item.size_bytes)
             # Removed or replaced (by a link, a FIFO; a member gone from its archive) since
             # planning: the next run records it.
             except (OSError, archives.MemberGone):
