@@ -863,7 +863,7 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
     the same run `bulletins run` starts loads it (and whatever else is new in the inbox).
     """
     from flows.reporting.labels import DECISION_LABELS, check_label
-    from flows.warehouse import corrections
+    from flows.warehouse import correction_targets, corrections
     from flows.warehouse.locks import run_lock
 
     if not undo and not (note and note.strip()):
@@ -877,7 +877,7 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
         with _reading(settings) as con:
             try:
                 action, targets = choose(con, decisions)
-            except corrections.CorrectionRefused as exc:
+            except correction_targets.CorrectionRefused as exc:
                 _fail(str(exc))
         written = corrections.write_decision(
             settings.lake_dir, action, targets, (note or "").strip(), by or corrections.operator()
@@ -907,12 +907,12 @@ def forget(
     run brings the rows back while the file stays in the inbox; the entry stays recorded
     as `forgotten`, with who, when and why. --undo takes the files back.
     """
-    from flows.warehouse import corrections
+    from flows.warehouse import correction_targets, corrections
 
     settings = Settings.resolve(inbox, warehouse)
 
     def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
-        targets = corrections.forget_targets(con, settings.inbox, files, decisions, undo=undo)
+        targets = correction_targets.forget_targets(con, settings.inbox, files, decisions, undo=undo)
         return (corrections.UNFORGET if undo else corrections.FORGET), targets
 
     _decide(settings, undo, note, by, choose)
@@ -933,12 +933,12 @@ def accept(
     Its week enters the marts and the weekly report says "经人工确认：<note>". Accepting
     a check the file's bulletins did not fail is an error. --undo withdraws it.
     """
-    from flows.warehouse import corrections
+    from flows.warehouse import correction_targets, corrections
 
     settings = Settings.resolve(inbox, warehouse)
 
     def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
-        target = corrections.accept_target(con, settings.inbox, file, check, decisions, undo=undo)
+        target = correction_targets.accept_target(con, settings.inbox, file, check, decisions, undo=undo)
         return (corrections.UNACCEPT if undo else corrections.ACCEPT), [target]
 
     _decide(settings, undo, note, by, choose)

@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.reporting.report_html import gap_runs, render_html, unit_trend_chart
 from flows.reporting.weekly_report import read_weekly_report, render_markdown
-from flows.warehouse import corrections, datatests
+from flows.warehouse import correction_targets, corrections, datatests
 from flows.warehouse.corrections import Correction, Decisions, Target
 from flows.warehouse.db import connection
 
@@ -514,7 +514,7 @@ def test_a_file_is_named_by_its_inbox_path_or_its_sha256(tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path)
     with connection(db, read_only=True) as con:
         named = {
-            arg: corrections.resolve(con, inbox, arg)
+            arg: correction_targets.resolve(con, inbox, arg)
             for arg in (SAMPLE_PAGE.name, str(inbox / "sub" / "copy.txt"), "inbox/sub/copy.txt", sha[:8], "new.txt")
         }
         assert (
@@ -532,8 +532,8 @@ def test_a_file_is_named_by_its_inbox_path_or_its_sha256(tmp_path: Path, monkeyp
             ("../wh/bulletins.duckdb", "no such file in the inbox"),
             (str(tmp_path / "wh" / "bulletins.duckdb"), "is not inside the inbox"),
         ):
-            with pytest.raises(corrections.CorrectionRefused, match=message):
-                corrections.resolve(con, inbox, arg)
+            with pytest.raises(correction_targets.CorrectionRefused, match=message):
+                correction_targets.resolve(con, inbox, arg)
 
 
 def test_every_decision_has_its_chinese_label() -> None:
