@@ -13,9 +13,10 @@ import pytest
 from testdata import SAMPLE_PAGE
 
 from flows.parsing.names import normalize_name
-from flows.warehouse import build, db, lake, lake_audit
+from flows.warehouse import build, db, inbox_walk, lake, lake_audit
 from flows.warehouse import inbox as inbox_module
-from flows.warehouse.inbox import InboxFile, Known, batches, plan_run, sha256_file
+from flows.warehouse.inbox import InboxFile, Known, batches, plan_run
+from flows.warehouse.inbox_walk import sha256_file
 from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES
 from flows.warehouse.statuses import DUPLICATE
@@ -58,7 +59,7 @@ def test_plan_skips_unchanged_paths_without_reading_them(tmp_path: Path, monkeyp
     def no_reading(path: Path) -> str:
         raise AssertionError(f"{path} was read")
 
-    monkeypatch.setattr(inbox_module, "sha256_file", no_reading)
+    monkeypatch.setattr(inbox_walk, "sha256_file", no_reading)
     plan = plan_run(tmp_path, known)
     assert (plan.seen, plan.unchanged, plan.to_parse, plan.duplicates) == (1, 1, [], [])
 
@@ -345,11 +346,11 @@ def test_escaped_paths_are_one_to_one(tmp_path: Path) -> None:
     ]
     for name in names:
         _write_bytes_name(tmp_path, name, name)
-    entries = list(inbox_module.walk_inbox(tmp_path))
+    entries = list(inbox_walk.walk_inbox(tmp_path))
     paths = [e.path for e in entries]
     assert len(set(paths)) == len(names)
-    assert {inbox_module.fs_name(e.path): e.path for e in entries} == {
-        name: inbox_module.display_path(os.fsdecode(name))[0] for name in names
+    assert {inbox_walk.fs_name(e.path): e.path for e in entries} == {
+        name: inbox_walk.display_path(os.fsdecode(name))[0] for name in names
     }
     by_name = {os.fsencode(e.fs_path): e for e in entries}
     assert by_name[b"a\\b.txt"].path == "a\\b.txt" and by_name[b"a\\b.txt"].reasons == ()
@@ -417,7 +418,7 @@ def test_the_walk_goes_1000_folders_deep(tmp_path: Path) -> None:
         folder.mkdir()
     (folder / "page.txt").write_bytes(b"page")
     try:
-        entries = list(inbox_module.walk_inbox(tmp_path))
+        entries = list(inbox_walk.walk_inbox(tmp_path))
         assert [(e.path, e.kind) for e in entries] == [("d/" * 1000 + "page.txt", "file")]
     finally:
         (folder / "page.txt").unlink()

@@ -99,7 +99,7 @@ def test_the_server_listens_on_127_0_0_1_only(seaweedfs: SeaweedS3) -> None:
 def test_an_s3_inbox_lists_in_the_order_of_a_folder_walk(
     seaweedfs: SeaweedS3, reader_env: None, tmp_path: Path
 ) -> None:
-    from flows.warehouse.inbox import walk, walk_inbox
+    from flows.warehouse.inbox_walk import walk, walk_inbox
 
     folder = tmp_path / "inbox"
     for name in ("a/x.txt", "a-b.txt", "a.txt", "b/.git/config", "b/c.txt", ".hidden", "页/一.txt"):

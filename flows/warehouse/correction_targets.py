@@ -64,7 +64,7 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd:
     A recorded path gives the content recorded there; a file in the inbox not recorded yet,
     its bytes' sha256 (a decision can come before the run that would load it).
     """
-    from flows.warehouse.inbox import display_path, sha256_file
+    from flows.warehouse.inbox_walk import display_path, sha256_file
 
     cwd = cwd or Path.cwd()
     s3 = isinstance(inbox, S3Location)

@@ -348,7 +348,7 @@ def _gone_from_s3(con: duckdb.DuckDBPyConnection, inbox: S3Location) -> list[Pro
 
 def _fs_names(path: str) -> list[str]:
     """The names a recorded path may have on disk: its escaped bytes, else itself."""
-    from flows.warehouse.inbox import fs_name
+    from flows.warehouse.inbox_walk import fs_name
 
     try:
         return [os.fsdecode(fs_name(path)), path]
@@ -357,7 +357,7 @@ def _fs_names(path: str) -> list[str]:
 
 
 def in_inbox(inbox: Path, path: str, archives: dict[str, frozenset[str]] | None = None) -> bool:
-    """Whether a recorded path (escaped as `inbox.display_path` records it) names an entry of the inbox now.
+    """Whether a recorded path (escaped as `inbox_walk.display_path` records it) names an entry of the inbox now.
 
     A member of a zip archive (`a.zip!page.txt`) is there while its archive holds it
     (`archives` caches the names each archive holds).

@@ -259,7 +259,7 @@ def open_entry(path: InboxLocation) -> IO[bytes]:
     """An inbox entry open for reading: a regular file (no link, no FIFO) or an object."""
     if isinstance(path, S3Location):
         return open_binary(path)
-    from flows.warehouse.inbox import open_binary as open_local
+    from flows.warehouse.inbox_walk import open_binary as open_local
 
     return open_local(path)
 
@@ -268,7 +268,7 @@ def read_entry(path: InboxLocation, limit: int) -> bytes:
     """An inbox entry's bytes, at most `limit` + 1 of them."""
     if isinstance(path, S3Location):
         return read(path, limit)
-    from flows.warehouse.inbox import read_regular
+    from flows.warehouse.inbox_walk import read_regular
 
     return read_regular(path, limit)
 
@@ -277,6 +277,6 @@ def sha256_entry(path: InboxLocation) -> str:
     """The sha256 of an inbox entry's bytes."""
     if isinstance(path, S3Location):
         return sha256(path)
-    from flows.warehouse.inbox import sha256_file
+    from flows.warehouse.inbox_walk import sha256_file
 
     return sha256_file(path)

@@ -22,7 +22,7 @@ from pathlib import Path
 from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import CITY_UNITS, DISTRICTS, SIGNATURE, UnitRow, Week
-from flows.warehouse.inbox import display_path
+from flows.warehouse.inbox_walk import display_path
 
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 TITLE = "驻马店市数字化城市管理案件办理后进单位周通报"

@@ -279,7 +279,7 @@ def test_16_the_run_prints_a_capped_problem_listing(tmp_path: Path, reliability)
     assert result.returncode == 0, result.stderr
     listed = [line for line in result.stdout.splitlines() if line.startswith("  ")]
     assert len(listed) == MAX_PROBLEMS_SHOWN + 1
-    assert listed[0].startswith("  已隔离 binary_000.txt: not text")
+    assert listed[0].startswith("  已隔离 binary_000.txt：不是文本")
     assert listed[-1] == "  ……另有 7 个未列出：`bulletins status` 列出全部"
     reliability.record(
         "16 uncapped problem listing",
