@@ -566,12 +566,12 @@ def status(
     """
     from flows.settings import local_today
     from flows.warehouse.db import verify_readable
-    from flows.warehouse.readers import (
+    from flows.warehouse.readers.shared import inferred_mark
+    from flows.warehouse.readers.status import (
         bulletins_left_out,
         files_by_status,
         files_with_status,
         gone_from_inbox,
-        inferred_mark,
         problem_files,
         read_freshness,
         unknown_format_files,
@@ -713,7 +713,7 @@ def report(
     """
     from flows.reporting.browser import BROWSER_ERRORS, find_chromium
     from flows.reporting.weekly_report import BROWSER_FORMATS, DEFAULT_FORMATS, NoPublishedWeek, write_reports
-    from flows.warehouse.readers import CityNotChosen, WeekNotPublished, resolve_cities
+    from flows.warehouse.readers.report import CityNotChosen, WeekNotPublished, resolve_cities
 
     formats = format or list(DEFAULT_FORMATS)
     day = _parse_day(week, "--week")

@@ -23,7 +23,7 @@ from flows.reporting.run_summary import (
     run_line,
 )
 from flows.warehouse.db import connection, create_raw_tables
-from flows.warehouse.readers import (
+from flows.warehouse.readers.status import (
     CityWeek,
     LeftOutBulletin,
     bulletins_left_out,

@@ -19,7 +19,7 @@ from flows.orchestration import flow
 from flows.reporting import notify
 from flows.settings import Settings
 from flows.warehouse.db import connection
-from flows.warehouse.readers import read_freshness
+from flows.warehouse.readers.status import read_freshness
 
 # The flow tests: one run each under the Prefect harness. The fast tier keeps one trigger
 # and the failure hook end to end; the pure tests below cover every trigger's rule and the post.

@@ -36,7 +36,7 @@ from flows.reporting.weekly_report import (
 )
 from flows.settings import PROJECT_DIR
 from flows.warehouse.db import connection
-from flows.warehouse.readers import WeekNotPublished
+from flows.warehouse.readers.report import WeekNotPublished
 
 D = dt.date
 ZMD = "驻马店"

@@ -36,7 +36,7 @@ from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, pool_idle_seconds, record_unparsed
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
-from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshness
+from flows.warehouse.readers.status import BatchesOutcome, batches_outcome, read_freshness
 from flows.warehouse.summary import RunSummary, capped
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.

@@ -51,14 +51,10 @@ from flows.reporting.notify_channels import (
 )
 from flows.text.escape import markdown, visible
 from flows.text.redact import redact
-from flows.warehouse.readers import (
-    Freshness,
-    LongStreak,
-    ProblemFile,
-    long_streaks,
-    problem_files_in_batches,
-    relation_exists,
-)
+from flows.warehouse.db import relation_exists
+from flows.warehouse.readers.notify import LongStreak, long_streaks, problem_files_in_batches
+from flows.warehouse.readers.status import Freshness
+from flows.warehouse.summary import ProblemFile
 
 POST_TIMEOUT_S = 5.0  # connecting, and each read or write on the socket
 POST_DEADLINE_S = 10.0  # one post, from start to the receiver's last byte

@@ -17,20 +17,16 @@ from flows.reporting import labels as L
 from flows.text.escape import markdown
 from flows.text.redact import redact
 from flows.warehouse.db import connection
-from flows.warehouse.readers import (
+from flows.warehouse.readers.report import UnitWeekRow, group_order, report_cities, resolve_week, unit_weeks
+from flows.warehouse.readers.shared import inferred_mark
+from flows.warehouse.readers.status import (
     CityWeek,
     Freshness,
     LeftOutBulletin,
-    UnitWeekRow,
     bulletins_left_out,
     files_by_status,
     gone_from_inbox,
-    group_order,
-    inferred_mark,
     latest_city_weeks,
-    report_cities,
-    resolve_week,
-    unit_weeks,
 )
 from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, ProblemFile, RunSummary, capped
 

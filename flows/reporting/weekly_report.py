@@ -27,27 +27,29 @@ from flows.reporting.browser import Browser
 from flows.text.escape import markdown, visible
 from flows.warehouse.atomic import write_atomic
 from flows.warehouse.db import connection
-from flows.warehouse.readers import (
-    Acceptance,
-    BulletinSource,
-    CheckedBulletin,
+from flows.warehouse.readers.report import (
     CityWeekRow,
-    FailedWeek,
     UnitWeekRow,
-    acceptances,
-    bulletin_sources,
     city_weeks,
-    failed_weeks,
     group_order,
-    inferred_mark,
-    printed_unit_names,
     published_weeks,
     report_cities,
     resolve_week,
     unit_unresolved,
     unit_weeks,
+)
+from flows.warehouse.readers.report_sources import (
+    Acceptance,
+    BulletinSource,
+    CheckedBulletin,
+    FailedWeek,
+    acceptances,
+    bulletin_sources,
+    failed_weeks,
+    printed_unit_names,
     week_printings,
 )
+from flows.warehouse.readers.shared import inferred_mark
 
 # The trend charts cover this many published weeks, ending with the report's week.
 TREND_WEEKS = 12
@@ -275,7 +277,7 @@ def _count(value: int | None) -> str:
 def check_numbers(bulletin: CheckedBulletin, check: str) -> str | None:
     """The numbers a failed check compared, in words (None when the check records none we can show).
 
-    >>> from flows.warehouse.readers import CheckedBulletin
+    >>> from flows.warehouse.readers.report_sources import CheckedBulletin
     >>> b = CheckedBulletin("b-1", None, None, ["units_sum_to_overdue"], 5723, 5184, 232, 150, 176, 0.9058, 9, 9, 131, 0)
     >>> check_numbers(b, "units_sum_to_overdue"), check_numbers(b, "components_sum_to_due")
     ('各单位未办结件合计 131 件，通报的超时未办结 150 件', '已结案 + 正在办理 + 超时未办结 + 确权争议 = 5742 件，应结案 5723 件')
@@ -304,7 +306,7 @@ _DETAIL_LINES = re.compile(r"\blines? (\d+(?:-\d+)?)")
 def check_lines(bulletin: CheckedBulletin, check: str) -> str | None:
     """The lines of its file a failed check compared (parser's details), in words: `第101–114行、第95行`.
 
-    >>> from flows.warehouse.readers import CheckedBulletin
+    >>> from flows.warehouse.readers.report_sources import CheckedBulletin
     >>> b = CheckedBulletin("b-1", None, None, [], None, None, None, None, None, None, None, 0, None, 0,
     ...     parser_details={"units_sum_to_overdue": "rows sum to 131 (lines 101-114), the bulletin prints 150 (line 95)"})
     >>> check_lines(b, "units_sum_to_overdue")
