@@ -14,7 +14,7 @@ import pytest
 from testdata import SAMPLE_PAGE
 
 from flows.parsing import Bulletin, ParsedPage, parse_file
-from flows.reporting.weekly_report import check_text
+from flows.reporting.report_wording import check_text
 from flows.warehouse import build, db, lake
 from flows.warehouse.inbox import Known, plan_run
 from flows.warehouse.ingest import file_status, process_batch

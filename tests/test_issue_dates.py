@@ -12,8 +12,8 @@ from testdata import SAMPLE_PAGE
 from flows.parsing import ParsedPage, parse_file
 from flows.parsing.issue_date import from_file_name, issue_date, name_dates
 from flows.parsing.normalize import to_lines
+from flows.reporting.report_wording import printed_in
 from flows.reporting.run_summary import freshness_line
-from flows.reporting.weekly_report import printed_in
 from flows.warehouse.db import connection
 from flows.warehouse.readers.report_sources import BulletinSource, bulletin_sources
 from flows.warehouse.readers.shared import INFERRED_ISSUE_DATE

@@ -26,8 +26,8 @@ from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker
 from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
+from flows.reporting.report_files import RunReports, write_run_reports
 from flows.reporting.run_summary import stale_warning
-from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today, validate_paths
 from flows.warehouse import build, db, lake, lake_audit, plans, snapshots
 from flows.warehouse.db import connection

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows.reporting import notify_state as state
-from flows.reporting.labels import percent, period, reason_label, signed, signed_points, status_label
+from flows.reporting.labels import percent, period, signed, signed_points, status_label
+from flows.reporting.reason_labels import reason_label
 from flows.text.escape import markdown, visible
 from flows.text.redact import redact
 from flows.warehouse.readers.notify import LongStreak, WeekLoaded

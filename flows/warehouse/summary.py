@@ -15,7 +15,7 @@ MAX_PROBLEMS_SHOWN = 20
 class ProblemFile:
     """An inbox entry that is partial, quarantined or skipped, with its reasons (as recorded, English).
 
-    People read it in Chinese (`flows.reporting.labels.problem_line`); `str()` is the log's line.
+    People read it in Chinese (`flows.reporting.reason_labels.problem_line`); `str()` is the log's line.
     """
 
     status: str
