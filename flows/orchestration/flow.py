@@ -276,7 +276,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     plan = prepared.plan
     summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
     summary.batches_recovered = len(prepared.pending_batches)
-    summary.lake_problems = [p.line() for p in prepared.lake_problems]
+    summary.lake_problems = list(prepared.lake_problems)
     if prepared.pending_batches:
         logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
 
