@@ -622,3 +622,23 @@ def test_publications_name_known_formats() -> None:
 
     assert set(PUBLICATIONS) <= {fmt.name for fmt in FORMATS}
     assert PUBLICATIONS["zhumadian_weekly"].lists_laggards and not PUBLICATIONS["sanmenxia_weekly"].lists_laggards
+
+
+def test_every_column_is_named_by_its_one_label(bundled: Path) -> None:
+    """One table of Chinese column labels (labels.COLUMNS, the exports' headers): the report's
+    unit table, city figures, closure-rate and share tables and the run's unit table artifact
+    name a mart column alike; only the report's own remarks column has a label of its own."""
+    from flows.reporting.labels import COLUMN_LABELS, REMARKS
+    from flows.reporting.report_context import report_context
+    from flows.reporting.run_summary import UNIT_TABLE_HEADERS
+
+    with connection(bundled, read_only=True) as con:
+        context = report_context(read_weekly_report(con, ZMD))
+    labels = set(COLUMN_LABELS.values())
+    assert [h for h in context.header if h not in labels] == [REMARKS]
+    assert [c.header for c in context.columns if c.name != "remarks"] == [
+        COLUMN_LABELS[c.name] for c in context.columns if c.name != "remarks"
+    ]
+    assert [row.label for row in context.figures if row.label not in labels] == []
+    assert set(context.closure_header) | set(context.share_header) | {context.trend_header[0]} <= labels
+    assert {column: COLUMN_LABELS[column] for column in UNIT_TABLE_HEADERS} == UNIT_TABLE_HEADERS
