@@ -566,12 +566,12 @@ def status(
     """
     from flows.settings import local_today
     from flows.warehouse.db import verify_readable
+    from flows.warehouse.readers.inbox_presence import gone_from_inbox
     from flows.warehouse.readers.shared import inferred_mark
     from flows.warehouse.readers.status import (
         bulletins_left_out,
         files_by_status,
         files_with_status,
-        gone_from_inbox,
         problem_files,
         read_freshness,
         unknown_format_files,

@@ -18,6 +18,7 @@ from flows.reporting.reason_labels import problem_line, reason_label
 from flows.text.escape import markdown
 from flows.text.redact import redact
 from flows.warehouse.db import connection
+from flows.warehouse.readers.inbox_presence import gone_from_inbox
 from flows.warehouse.readers.report import UnitWeekRow, group_order, report_cities, resolve_week, unit_weeks
 from flows.warehouse.readers.shared import inferred_mark
 from flows.warehouse.readers.status import (
@@ -26,7 +27,6 @@ from flows.warehouse.readers.status import (
     LeftOutBulletin,
     bulletins_left_out,
     files_by_status,
-    gone_from_inbox,
     latest_city_weeks,
 )
 from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, ProblemFile, RunSummary, capped

@@ -80,3 +80,12 @@ def sql_files_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
         ) as files using (file_sha256)
     """
     return join, "files.path"
+
+
+def files_relation(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Where each inbox path's status is: `core.files` (current content, warehouse rules
+    applied); `ingest.files` in a warehouse whose models were never built; else None."""
+    for relation in ("core.files", "ingest.files"):
+        if relation_exists(con, relation):
+            return relation
+    return None

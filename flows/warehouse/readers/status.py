@@ -7,16 +7,15 @@ Each function takes an open DuckDB connection and tolerates a warehouse that has
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from flows.warehouse.db import relation_exists
 from flows.warehouse.readers.shared import (
+    files_relation,
     issue_date_text,
     sql_check_details,
     sql_files_join,
@@ -53,19 +52,10 @@ class CityWeek:
     closure_rate_change_pp: float | None  # percentage points; None: week before not published
 
 
-def _files_relation(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Where each inbox path's status is: `core.files` (current content, warehouse rules
-    applied); `ingest.files` in a warehouse whose models were never built; else None."""
-    for relation in ("core.files", "ingest.files"):
-        if relation_exists(con, relation):
-            return relation
-    return None
-
-
 def files_by_status(con: duckdb.DuckDBPyConnection, leaving_out: Collection[str] = ()) -> dict[str, int]:
     """Inbox paths recorded, counted per status (in `STATUS_ORDER`), but the paths `leaving_out`
     (those gone from the inbox: see `gone_from_inbox`)."""
-    relation = _files_relation(con)
+    relation = files_relation(con)
     if relation is None:
         return {}
     counts = dict(
@@ -219,7 +209,7 @@ def problem_files(
 ) -> list[ProblemFile]:
     """Partial, quarantined and skipped entries (of the given batches only, if any), by status then path,
     but the paths `leaving_out` (gone from the inbox)."""
-    relation = _files_relation(con)
+    relation = files_relation(con)
     if relation is None:
         return []
     batch_filter = "" if batch_ids is None else f"and ingest_seq in ({_SEQS_OF_BATCHES})"
@@ -237,64 +227,11 @@ def problem_files(
 
 def files_with_status(con: duckdb.DuckDBPyConnection, status: str) -> list[ProblemFile]:
     """The entries of one status, by path, with their reasons."""
-    relation = _files_relation(con)
+    relation = files_relation(con)
     if relation is None:
         return []
     rows = con.execute(f"select status, path, reasons from {relation} where status = ? order by path", [status])
     return [ProblemFile(s, path, list(reasons)) for s, path, reasons in rows.fetchall()]
-
-
-def gone_from_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> list[ProblemFile] | None:
-    """Recorded entries whose path is no longer in the inbox (removed or renamed), by path;
-    None when `inbox` is not a folder (then nothing can be said about its entries).
-
-    Their rows stay in the warehouse until forgotten (`bulletins forget`); they leave the
-    totals of `bulletins status`. The inbox is looked at now, without following links.
-    """
-    relation = _files_relation(con)
-    if not inbox.is_dir():
-        return None
-    if relation is None:
-        return []
-    rows = con.execute(f"select status, path, reasons from {relation} order by path").fetchall()
-    archives: dict[str, frozenset[str]] = {}  # each archive's members, read once
-    return [
-        ProblemFile(status, path, list(reasons))
-        for status, path, reasons in rows
-        if not in_inbox(inbox, path, archives)
-    ]
-
-
-def _fs_names(path: str) -> list[str]:
-    """The names a recorded path may have on disk: its escaped bytes, else itself."""
-    from flows.warehouse.inbox import fs_name
-
-    try:
-        return [os.fsdecode(fs_name(path)), path]
-    except (UnicodeEncodeError, ValueError):
-        return [path]
-
-
-def in_inbox(inbox: Path, path: str, archives: dict[str, frozenset[str]] | None = None) -> bool:
-    """Whether a recorded path (escaped as `inbox.display_path` records it) names an entry of the inbox now.
-
-    A member of a zip archive (`a.zip!page.txt`) is there while its archive holds it
-    (`archives` caches the names each archive holds).
-    """
-    from flows.warehouse.archives import member_names, split_member_path
-    from flows.warehouse.inbox import open_binary
-
-    splits = split_member_path(path)
-    if splits and not os.path.lexists(inbox / path):
-        cache = archives if archives is not None else {}
-        for archive, member in splits:
-            if archive not in cache:
-                on_disk = [inbox / name for name in _fs_names(archive) if os.path.isfile(inbox / name)]
-                cache[archive] = member_names(on_disk[0], open_binary) if on_disk else frozenset()
-            if member in cache[archive]:
-                return True
-        return False
-    return any(os.path.lexists(inbox / name) for name in _fs_names(path))
 
 
 # The ingest_seq of the entries recorded in the lake batches given as the one parameter.
@@ -316,7 +253,7 @@ def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Bat
     Read after the load: a file whose bulletin breaks a warehouse rule counts as partial.
     An entry whose path was recorded again in a later batch counts as that later entry.
     """
-    if not batch_ids or _files_relation(con) != "core.files":
+    if not batch_ids or files_relation(con) != "core.files":
         return BatchesOutcome({}, [], [])
     statuses = dict(
         con.execute(
@@ -353,7 +290,7 @@ def unknown_format_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | 
 
     `batch_ids`: only the entries recorded in those lake batches (a run's).
     """
-    relation = _files_relation(con)
+    relation = files_relation(con)
     if relation is None:
         return []
     batch_filter = "" if batch_ids is None else f"and ingest_seq in ({_SEQS_OF_BATCHES})"
