@@ -586,12 +586,12 @@ def status(
     """
     from flows.settings import local_today
     from flows.warehouse.db import verify_readable
-    from flows.warehouse.readers import (
+    from flows.warehouse.readers.inbox_presence import gone_from_inbox
+    from flows.warehouse.readers.shared import inferred_mark
+    from flows.warehouse.readers.status import (
         bulletins_left_out,
         files_by_status,
         files_with_status,
-        gone_from_inbox,
-        inferred_mark,
         problem_files,
         read_freshness,
         unknown_format_files,
@@ -613,7 +613,8 @@ def status(
         unknown = unknown_format_files(con)
         left_out = bulletins_left_out(con) or []
         freshness = read_freshness(con, today, stale_after if stale_after is not None else settings.stale_after_days)
-    from flows.reporting.labels import reason_label, status_label
+    from flows.reporting.labels import status_label
+    from flows.reporting.reason_labels import reason_label
     from flows.reporting.run_summary import freshness_line, stale_warning
 
     def reasons(texts: Sequence[str]) -> str:
@@ -691,7 +692,7 @@ def _parse_day(text: str | None, option: str) -> date | None:
 
 def _report_formats(values: list[str] | None) -> list[str] | None:
     """--format: html, md, pdf, png, repeated or comma-separated; else exit 2 naming --format."""
-    from flows.reporting.weekly_report import FORMATS
+    from flows.reporting.report_files import FORMATS
 
     if not values:
         return None
@@ -733,8 +734,9 @@ def report(
     With several cities in the warehouse, one report per city, named report-<city>-<week_start>.
     """
     from flows.reporting.browser import BROWSER_ERRORS, find_chromium
-    from flows.reporting.weekly_report import BROWSER_FORMATS, DEFAULT_FORMATS, NoPublishedWeek, write_reports
-    from flows.warehouse.readers import CityNotChosen, WeekNotPublished, resolve_cities
+    from flows.reporting.report_files import BROWSER_FORMATS, DEFAULT_FORMATS, write_week_reports
+    from flows.reporting.weekly_report import NoPublishedWeek
+    from flows.warehouse.readers.report import CityNotChosen, WeekNotPublished, resolve_cities
 
     formats = format or list(DEFAULT_FORMATS)
     day = _parse_day(week, "--week")
@@ -749,7 +751,7 @@ def report(
             cities = resolve_cities(con, city)
             if not cities:
                 raise NoPublishedWeek("no published week in the warehouse yet: nothing to report")
-            written = write_reports(con, out if out is not None else settings.reports_dir, cities, day, formats)
+            written = write_week_reports(con, out if out is not None else settings.reports_dir, cities, day, formats)
         except (NoPublishedWeek, WeekNotPublished, CityNotChosen) as exc:
             _fail(str(exc))
         except BROWSER_ERRORS as exc:
@@ -862,7 +864,8 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
     the decisions in the lake, and the decision is written to lake/_corrections. Then
     the same run `bulletins run` starts loads it (and whatever else is new in the inbox).
     """
-    from flows.reporting.labels import DECISION_LABELS, check_label
+    from flows.reporting.labels import DECISION_LABELS
+    from flows.reporting.reason_labels import check_label
     from flows.warehouse import correction_targets, corrections
     from flows.warehouse.locks import run_lock
 

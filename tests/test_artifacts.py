@@ -23,7 +23,7 @@ from flows.reporting.run_summary import (
     run_line,
 )
 from flows.warehouse.db import connection, create_raw_tables
-from flows.warehouse.readers import (
+from flows.warehouse.readers.status import (
     CityWeek,
     LeftOutBulletin,
     bulletins_left_out,
@@ -423,12 +423,12 @@ def test_artifacts_show_hostile_values_as_text_and_no_secret(prefect_harness, tm
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.runtime import flow_run
 
-    from flows.reporting.weekly_report import write_reports
+    from flows.reporting.report_files import write_week_reports
     from flows.text.escape import markdown
 
     db_path = build_hostile_warehouse(tmp_path / "wh" / "bulletins.duckdb")
     with connection(db_path, read_only=True) as con:
-        [written] = write_reports(con, tmp_path / f"reports {LINK_NAME.replace('/', '')}{OSC52}", ["驻马店"], None)
+        [written] = write_week_reports(con, tmp_path / f"reports {LINK_NAME.replace('/', '')}{OSC52}", ["驻马店"], None)
     summary = RunSummary(
         warnings=["notification feed_stale not sent to https://h/send?key=SECRET123&access_token=SECRET456: HTTP 500"],
         problems=[ProblemFile("quarantined", f"坏{OSC52}[x](javascript:alert(1)).txt", ["empty"])],

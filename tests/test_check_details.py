@@ -14,11 +14,11 @@ import pytest
 from testdata import SAMPLE_PAGE
 
 from flows.parsing import Bulletin, ParsedPage, parse_file
-from flows.reporting.weekly_report import check_text
+from flows.reporting.report_wording import check_text
 from flows.warehouse import build, db, lake
 from flows.warehouse.inbox import Known, plan_run
 from flows.warehouse.ingest import file_status, process_batch
-from flows.warehouse.readers import CheckedBulletin, checked_bulletins
+from flows.warehouse.readers.report_sources import CheckedBulletin, checked_bulletins
 
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")

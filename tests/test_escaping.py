@@ -26,11 +26,12 @@ from hostile_names import (
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.reporting.report_context import render_markdown
 from flows.reporting.run_summary import build_summary_markdown, read_run_report
-from flows.reporting.weekly_report import read_weekly_report, render_markdown
+from flows.reporting.weekly_report import read_weekly_report
 from flows.text.escape import markdown, terminal, visible
 from flows.warehouse.db import connection
-from flows.warehouse.readers import LeftOutBulletin
+from flows.warehouse.readers.status import LeftOutBulletin
 from flows.warehouse.summary import ProblemFile, RunSummary
 
 runner = CliRunner()

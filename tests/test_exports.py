@@ -20,7 +20,7 @@ from flows.reporting.exports import column_width, display_width, for_people, wri
 from flows.reporting.labels import COLUMN_LABELS, COLUMNS
 from flows.warehouse import build, lake, lake_audit
 from flows.warehouse.db import connection
-from flows.warehouse.readers import MART_ORDER, mart_rows
+from flows.warehouse.readers.export import MART_ORDER, mart_rows
 
 runner = CliRunner()
 MARTS = list(MART_ORDER)

@@ -32,8 +32,9 @@ from testdata import SAMPLE_PAGE, build_models
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.reporting.report_context import render_markdown
 from flows.reporting.report_html import gap_runs, render_html, unit_trend_chart
-from flows.reporting.weekly_report import read_weekly_report, render_markdown
+from flows.reporting.weekly_report import read_weekly_report
 from flows.warehouse import correction_targets, corrections, datatests
 from flows.warehouse.corrections import Correction, Decisions, Target
 from flows.warehouse.db import connection

@@ -12,16 +12,12 @@ from testdata import SAMPLE_PAGE
 from flows.parsing import ParsedPage, parse_file
 from flows.parsing.issue_date import from_file_name, issue_date, name_dates
 from flows.parsing.normalize import to_lines
+from flows.reporting.report_wording import printed_in
 from flows.reporting.run_summary import freshness_line
-from flows.reporting.weekly_report import printed_in
 from flows.warehouse.db import connection
-from flows.warehouse.readers import (
-    INFERRED_ISSUE_DATE,
-    BulletinSource,
-    bulletin_sources,
-    bulletins_left_out,
-    read_freshness,
-)
+from flows.warehouse.readers.report_sources import BulletinSource, bulletin_sources
+from flows.warehouse.readers.shared import INFERRED_ISSUE_DATE
+from flows.warehouse.readers.status import bulletins_left_out, read_freshness
 
 MARCH_10 = date(2021, 3, 10)
 
@@ -110,7 +106,7 @@ def test_an_inferred_issue_date_is_marked_where_it_is_shown(tmp_path: Path) -> N
 
 
 def test_status_lines_mark_an_inferred_date() -> None:
-    from flows.warehouse.readers import Freshness
+    from flows.warehouse.readers.status import Freshness
 
     d = date
     city = Freshness("驻马店", d(2020, 12, 14), d(2020, 12, 20), d(2020, 12, 22), d(2020, 12, 28), 14, "inferred")

@@ -16,10 +16,12 @@ from pipeline_helpers import load_without_prefect, make_inbox, query
 from webhooks import SECRET_URL_QUERY, Answering, free_port
 
 from flows.orchestration import flow
-from flows.reporting import notify
+from flows.reporting import notices as messages
+from flows.reporting import notify, notify_send
 from flows.settings import Settings
 from flows.warehouse.db import connection
-from flows.warehouse.readers import read_freshness
+from flows.warehouse.readers import notify as notify_readers
+from flows.warehouse.readers.status import read_freshness
 
 # The flow tests: one run each under the Prefect harness. The fast tier keeps one trigger
 # and the failure hook end to end; the pure tests below cover every trigger's rule and the post.
@@ -166,7 +168,7 @@ def test_a_receiver_that_is_down_does_not_fail_the_run(tmp_path: Path, monkeypat
     assert state.is_completed()
     summary = state.result()
     assert summary.files_loaded == 6
-    problems = [w for w in summary.warnings if w.startswith(notify.NOT_SENT)]
+    problems = [w for w in summary.warnings if w.startswith(notify_send.NOT_SENT)]
     assert [p.partition("（")[2].partition(" → ")[0] for p in problems] == ["本周通报已入库", "通报停更提醒"]
     assert all(f" → webhook {url}）：URLError: " in p for p in problems), problems
 
@@ -176,7 +178,7 @@ def test_a_receiver_that_is_down_does_not_fail_the_run(tmp_path: Path, monkeypat
 def test_no_url_no_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BULLETINS_NOTIFY_URL", raising=False)
     calls: list[object] = []
-    monkeypatch.setattr(notify, "post", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(notify_send, "post", lambda *args, **kwargs: calls.append(args))
     assert run(make_inbox(tmp_path / "inbox"), tmp_path / "wh").is_completed()
     assert calls == []
     assert not (tmp_path / "wh" / "notify-state.json").exists()
@@ -185,7 +187,7 @@ def test_no_url_no_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 # --- the triggers' rules and the post, on warehouses built without Prefect -------------
 
 
-def _run_notices(db: Path, min_streak: int, weeks: bool = False) -> list[notify.Notice]:
+def _run_notices(db: Path, min_streak: int, weeks: bool = False) -> list[messages.Notice]:
     """What a run that loaded everything in this warehouse has to say (its batches; its weeks if `weeks`)."""
     batch_ids = [b for (b,) in query(db, "select distinct batch_id from ingest.files")]
     loaded = [w for (w,) in query(db, "select distinct week_start from marts.city_week_performance")]
@@ -221,7 +223,7 @@ def test_six_clean_weeks_say_only_that_the_week_is_in(bundled: Path) -> None:
 def test_the_week_loaded_names_the_units_newly_overdue_and_the_report(bundled: Path) -> None:
     with connection(bundled, read_only=True) as con:
         weeks = [w for (w,) in con.execute("select week_start from marts.city_week_performance").fetchall()]
-        [week] = notify.weeks_loaded(con, weeks)
+        [week] = notify_readers.weeks_loaded(con, weeks)
         newly = [
             u
             for (u,) in con.execute(
@@ -231,10 +233,10 @@ def test_the_week_loaded_names_the_units_newly_overdue_and_the_report(bundled: P
         ]
     assert week.newly_overdue == newly == ["市豫资市政设施管理有限公司"]  # Zhumadian: newly listed = newly overdue
     link = "http://reports.example:8080/reports/report-2021-01-18.html"
-    notice = notify.week_loaded(week, link)
+    notice = messages.week_loaded(week, link)
     assert notice.text_lines[-1] == f"周报：{link}"
     assert notice.markdown_lines[-1] == f"[查看周报]({link})"
-    assert notify.report_for(week, ["/wh/reports/report-2021-01-11.html", "/wh/reports/report-2021-01-18.html"]) == (
+    assert messages.report_for(week, ["/wh/reports/report-2021-01-11.html", "/wh/reports/report-2021-01-18.html"]) == (
         "/wh/reports/report-2021-01-18.html"
     )
 
@@ -285,8 +287,8 @@ def test_quarantined_and_partial_files_of_the_run_are_listed_in_chinese(tmp_path
 def test_a_notice_is_posted_to_a_plain_webhook_as_one_json_text_message() -> None:
     receiver = Receiver()
     try:
-        notice = notify.Notice("feed_stale", "【数字城管周报】通报可能已停止更新", ("- 驻马店",), ("- **驻马店**",))
-        assert notify.post(receiver.url, notice) is None
+        notice = messages.Notice("feed_stale", "【数字城管周报】通报可能已停止更新", ("- 驻马店",), ("- **驻马店**",))
+        assert notify_send.post(receiver.url, notice) is None
     finally:
         receiver.close()
     assert receiver.received == [
@@ -299,7 +301,7 @@ def test_a_notice_is_posted_to_a_plain_webhook_as_one_json_text_message() -> Non
 
 def test_a_receiver_that_is_down_is_a_reason_not_an_error() -> None:
     url = f"http://127.0.0.1:{free_port()}/robot/send"
-    problem = notify.post(url, notify.Notice("feed_stale", "text"), timeout_s=5)
+    problem = notify_send.post(url, messages.Notice("feed_stale", "text"), timeout_s=5)
     assert problem is not None and problem.startswith(f"通知未发出（通报停更提醒 → webhook {url}）：")
 
 
@@ -309,7 +311,7 @@ def test_a_receiver_that_is_down_is_a_reason_not_an_error() -> None:
 def test_a_receiver_that_answers_500_is_a_reason_without_the_secrets() -> None:
     receiver = Answering(status=500)
     try:
-        problem = notify.post(receiver.url, notify.Notice("feed_stale", "text"))
+        problem = notify_send.post(receiver.url, messages.Notice("feed_stale", "text"))
     finally:
         receiver.close()
     port = receiver.server.server_port
@@ -322,7 +324,7 @@ def test_a_receiver_that_answers_500_is_a_reason_without_the_secrets() -> None:
 def test_a_webhook_that_answers_200_with_an_errcode_did_not_take_the_message() -> None:
     receiver = Answering(status=200)  # {"errcode":310000,"errmsg":"keywords not in content"}
     try:
-        problem = notify.post(receiver.url, notify.Notice("feed_stale", "text"))
+        problem = notify_send.post(receiver.url, messages.Notice("feed_stale", "text"))
     finally:
         receiver.close()
     assert problem is not None and problem.endswith("：errcode 310000: keywords not in content"), problem
@@ -331,7 +333,9 @@ def test_a_webhook_that_answers_200_with_an_errcode_did_not_take_the_message() -
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_an_unreachable_receiver_is_a_reason_without_the_secrets(scheme: str) -> None:
     port = free_port()
-    problem = notify.post(f"{scheme}://127.0.0.1:{port}/send?{SECRET_URL_QUERY}", notify.Notice("feed_stale", "text"))
+    problem = notify_send.post(
+        f"{scheme}://127.0.0.1:{port}/send?{SECRET_URL_QUERY}", messages.Notice("feed_stale", "text")
+    )
     assert problem is not None and problem.startswith(
         f"通知未发出（通报停更提醒 → webhook {scheme}://127.0.0.1:{port}/send?key=***&access_token=***）：URLError: "
     ), problem
@@ -340,7 +344,7 @@ def test_an_unreachable_receiver_is_a_reason_without_the_secrets(scheme: str) ->
 
 def test_a_password_in_the_url_is_masked() -> None:
     url = f"http://bot:PASSWORD789@127.0.0.1:{free_port()}/send?{SECRET_URL_QUERY}"
-    problem = notify.post(url, notify.Notice("feed_stale", "text"))
+    problem = notify_send.post(url, messages.Notice("feed_stale", "text"))
     assert problem is not None and problem.startswith("通知未发出（通报停更提醒 → webhook http://***@127.0.0.1:")
     for secret in ("SECRET123", "SECRET456", "PASSWORD789", "bot:"):
         assert secret not in problem, problem
@@ -355,7 +359,7 @@ def test_a_password_in_the_url_is_masked() -> None:
     ],
 )
 def test_a_malformed_url_is_a_reason_not_an_error_and_keeps_its_secret(url: str) -> None:
-    problem = notify.post(url, notify.Notice("run_failed", "text"), deadline_s=5)
+    problem = notify_send.post(url, messages.Notice("run_failed", "text"), deadline_s=5)
     assert problem is not None and problem.startswith("通知未发出（运行失败提醒）：地址不可用")
     assert "SECRET" not in problem, problem
 
@@ -365,7 +369,7 @@ def test_a_receiver_that_drips_its_answer_is_cut_at_the_deadline() -> None:
     receiver = Answering(drip_every_s=0.2)
     try:
         started = time.monotonic()
-        problem = notify.post(receiver.url, notify.Notice("long_streak", "text"), timeout_s=5, deadline_s=1.5)
+        problem = notify_send.post(receiver.url, messages.Notice("long_streak", "text"), timeout_s=5, deadline_s=1.5)
         took = time.monotonic() - started
     finally:
         receiver.close()
@@ -377,30 +381,30 @@ def test_a_receiver_that_drips_its_answer_is_cut_at_the_deadline() -> None:
 
 def test_a_runs_posts_share_one_budget() -> None:
     receiver = Answering(drip_every_s=0.2)
-    notices = [notify.Notice(t, "text") for t in ("files_need_attention", "week_loaded", "long_streak")]
+    notices = [messages.Notice(t, "text") for t in ("files_need_attention", "week_loaded", "long_streak")]
     try:
         started = time.monotonic()
-        problems = notify.post_all(receiver.url, notices, budget_s=2.0, deadline_s=1.5)
+        problems = notify_send.post_all(receiver.url, notices, budget_s=2.0, deadline_s=1.5)
         took = time.monotonic() - started
     finally:
         receiver.close()
     assert took < 3.5
-    assert [p.partition(" → ")[0] for p in problems] == [f"通知未发出（{notify.TRIGGERS[n.trigger]}" for n in notices]
+    assert [p.partition(" → ")[0] for p in problems] == [f"通知未发出（{messages.TRIGGERS[n.trigger]}" for n in notices]
     assert problems[0].endswith("no complete answer within 1.5 s")
     assert problems[-1].endswith("the run's 2 s for notifications were spent")
     assert all("SECRET" not in p for p in problems)
 
 
 def test_a_failed_runs_reason_is_chinese_and_masks_any_url_it_quotes() -> None:
-    words, cause = notify.failure_reason(
+    words, cause = messages.failure_reason(
         "Flow run encountered an exception: URLError: cannot post to "
         "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET123"
     )
     assert words == "程序出错" and "SECRET123" not in cause and cause.endswith("send?key=***")
-    assert notify.failure_reason("Flow run encountered an exception: WarehouseLocked: held by pid 7")[0] == (
+    assert messages.failure_reason("Flow run encountered an exception: WarehouseLocked: held by pid 7")[0] == (
         "数据库文件被其他程序占用，等待超时"
     )
-    assert notify.failure_reason("Execution was aborted by an interrupt signal.")[0] == "运行意外中止"
+    assert messages.failure_reason("Execution was aborted by an interrupt signal.")[0] == "运行意外中止"
 
 
 def test_a_connection_made_after_the_deadline_is_cut_at_once() -> None:
@@ -408,7 +412,7 @@ def test_a_connection_made_after_the_deadline_is_cut_at_once() -> None:
     # socket must not then sit reading a dripping receiver.
     ours, peer = socket.socketpair()
     with ours, peer:
-        sockets = notify._Sockets()
+        sockets = notify_send._Sockets()
         sockets.cut()
         sockets.add(ours)
         peer.settimeout(2)

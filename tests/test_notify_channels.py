@@ -17,7 +17,7 @@ from webhooks import (
     SmtpReceiver,
 )
 
-from flows.reporting import notify
+from flows.reporting import notices, notify_send
 from flows.reporting.notify_channels import (
     DINGTALK,
     EMAIL,
@@ -32,7 +32,7 @@ from flows.reporting.notify_channels import (
     request,
 )
 
-NOTICE = notify.Notice(
+NOTICE = notices.Notice(
     "run_failed",
     "【数字城管周报】运行失败",
     ("原因：程序出错", "- 驻马店 [x](http://evil)"),
@@ -40,10 +40,10 @@ NOTICE = notify.Notice(
 )
 
 
-def long_notice(lines: int) -> notify.Notice:
+def long_notice(lines: int) -> notices.Notice:
     """A message far over every chat limit: `lines` lines of 60 Chinese characters (180 bytes each)."""
     body = tuple(f"- 第 {n} 行 " + "超" * 60 for n in range(lines))
-    return notify.Notice("files_need_attention", "【数字城管周报】本次运行有很多文件需要查看", body, body)
+    return notices.Notice("files_need_attention", "【数字城管周报】本次运行有很多文件需要查看", body, body)
 
 
 # --- the addresses ------------------------------------------------------------------------
@@ -104,20 +104,20 @@ def test_an_address_that_cannot_be_sent_to_is_named_without_its_secret(address: 
 def test_wecom_gets_markdown_and_its_refusal_is_a_failure_with_its_errmsg_not_its_key() -> None:
     bot = ChatBot("wecom")
     try:
-        assert notify.post(bot.url, NOTICE) is None
+        assert notify_send.post(bot.url, NOTICE) is None
         [body] = bot.received
         assert body["msgtype"] == "markdown"
         assert body["markdown"]["content"] == (
             "**【数字城管周报】运行失败**\n\n原因：**程序出错**\n- 驻马店 \\[x\\](http\\://evil)"
         )
-        wrong = notify.post(bot.url.replace(WECOM_KEY, "wrongKEY"), NOTICE)
+        wrong = notify_send.post(bot.url.replace(WECOM_KEY, "wrongKEY"), NOTICE)
     finally:
         bot.close()
     assert wrong is not None and wrong.endswith("：errcode 93000: invalid webhook url")
     assert "wrongKEY" not in wrong and WECOM_KEY not in wrong
     refused = ChatBot("wecom", refuse=93000)
     try:  # a refusal counts as not sent, whatever the HTTP status says
-        assert notify.post(refused.url, NOTICE) is not None
+        assert notify_send.post(refused.url, NOTICE) is not None
     finally:
         refused.close()
 
@@ -132,7 +132,7 @@ def test_wecom_gets_a_long_message_cut_to_its_limit(msgtype: str, limit: int) ->
         raw = {"msgtype": msgtype, msgtype: {"content": long_notice(40).text}}
         answer = _post_raw(target.url, raw)
         assert answer["errcode"] == 45002
-        assert notify.post(target, long_notice(40)) is None
+        assert notify_send.post(target, long_notice(40)) is None
     finally:
         bot.close()
     [content] = bot.contents()
@@ -157,14 +157,14 @@ def _post_raw(url: str, body: dict) -> dict:
 def test_dingtalk_with_jiaqian_signs_each_post_and_the_robot_verifies_it() -> None:
     bot = ChatBot("dingtalk", secret=DINGTALK_SECRET, keyword="数字城管周报")
     try:
-        assert notify.post(bot.url, NOTICE) is None
+        assert notify_send.post(bot.url, NOTICE) is None
         [body] = bot.received
         [path] = bot.paths
         assert body["msgtype"] == "markdown" and body["markdown"]["title"] == "【数字城管周报】运行失败"
         assert "timestamp=" in path and "&sign=" in path and DINGTALK_SECRET not in path
         # The same robot with another secret configured: DingTalk's refusal, its errmsg, no secret.
         wrong = parse_target(bot.url.replace(DINGTALK_SECRET, "SECotherSECRET999"))
-        problem = notify.post(wrong, NOTICE)
+        problem = notify_send.post(wrong, NOTICE)
     finally:
         bot.close()
     assert problem is not None and "：errcode 310000: sign not match" in problem
@@ -177,7 +177,7 @@ def test_dingtalk_gets_a_long_message_under_its_20000_bytes() -> None:
         assert _post_raw(parse_target(bot.url).url, {"msgtype": "text", "text": {"content": long_notice(200).text}})[
             "errcode"
         ] in (310000, 460101)  # unsigned, or signed and too long: refused either way
-        assert notify.post(bot.url, long_notice(200)) is None
+        assert notify_send.post(bot.url, long_notice(200)) is None
     finally:
         bot.close()
     [content] = bot.contents()
@@ -187,7 +187,7 @@ def test_dingtalk_gets_a_long_message_under_its_20000_bytes() -> None:
 def test_a_dingtalk_robot_without_jiaqian_is_posted_unsigned() -> None:
     bot = ChatBot("dingtalk")
     try:
-        assert notify.post(bot.url, NOTICE) is None
+        assert notify_send.post(bot.url, NOTICE) is None
     finally:
         bot.close()
     assert "sign=" not in bot.paths[0]
@@ -199,10 +199,10 @@ def test_a_dingtalk_robot_without_jiaqian_is_posted_unsigned() -> None:
 def test_feishu_gets_a_signed_card_and_its_code_is_checked() -> None:
     bot = ChatBot("feishu", secret=FEISHU_SECRET)
     try:
-        assert notify.post(bot.url, NOTICE) is None
+        assert notify_send.post(bot.url, NOTICE) is None
         [body] = bot.received
         assert body["msg_type"] == "interactive" and body["card"]["header"]["title"]["content"] == NOTICE.title
-        problem = notify.post(parse_target(bot.url.replace(FEISHU_SECRET, "otherSECRET999")), NOTICE)
+        problem = notify_send.post(parse_target(bot.url.replace(FEISHU_SECRET, "otherSECRET999")), NOTICE)
     finally:
         bot.close()
     assert problem is not None and "：code 19021: sign match fail" in problem
@@ -221,8 +221,8 @@ def test_a_signed_body_is_timed_by_the_clock_given() -> None:
 def test_email_goes_through_apprise_to_an_smtp_server() -> None:
     server = SmtpReceiver()
     try:
-        assert notify.post(server.url(), NOTICE) is None
-        problem = notify.post(server.url("WRONGpassword1"), NOTICE)
+        assert notify_send.post(server.url(), NOTICE) is None
+        problem = notify_send.post(server.url("WRONGpassword1"), NOTICE)
     finally:
         server.close()
     [message] = server.messages
@@ -237,5 +237,5 @@ def test_email_goes_through_apprise_to_an_smtp_server() -> None:
 
 
 def test_an_email_address_apprise_cannot_use_is_a_reason() -> None:
-    problem = notify.post(f"mailto://bot:{SMTP_PASSWORD}@127.0.0.1:1?to=office@example.cn", NOTICE, deadline_s=5)
+    problem = notify_send.post(f"mailto://bot:{SMTP_PASSWORD}@127.0.0.1:1?to=office@example.cn", NOTICE, deadline_s=5)
     assert problem is not None and "apprise cannot use this address" in problem and SMTP_PASSWORD not in problem

@@ -15,7 +15,7 @@ from flows.orchestration.flow import bulletin_etl
 from flows.settings import Settings
 from flows.warehouse import build, datatests
 from flows.warehouse import db as warehouse_db
-from flows.warehouse.readers import MART_ORDER
+from flows.warehouse.readers.export import MART_ORDER
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

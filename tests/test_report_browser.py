@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.reporting.browser import Browser, chromium, find_chromium
+from flows.reporting.report_files import WrittenReport, write_week_reports
 from flows.reporting.report_html import CHART_IDS
-from flows.reporting.weekly_report import WrittenReport, write_reports
 from flows.settings import PROJECT_DIR
 from flows.warehouse.db import connection
 
@@ -53,7 +53,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pages(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, WrittenReport]:
     with connection(warehouse / "bulletins.duckdb", read_only=True) as con:
-        written = write_reports(con, tmp_path_factory.mktemp("pages"), ["驻马店", "三门峡"], None)
+        written = write_week_reports(con, tmp_path_factory.mktemp("pages"), ["驻马店", "三门峡"], None)
     return {w.city: w for w in written}
 
 

@@ -21,7 +21,7 @@ from servers.seaweedfs import BUCKET, READER, WRITER, Key, SeaweedS3, _free_port
 
 from flows.settings import S3Location, Settings
 from flows.warehouse.db import connection
-from flows.warehouse.readers import gone_from_inbox
+from flows.warehouse.readers.inbox_presence import gone_from_inbox
 
 _PREFIXES = itertools.count(1)
 # ingest.files but the change stamp (a file's mtime, an object's ETag) and the run's own

@@ -716,7 +716,7 @@ def test_a_month_and_a_week_starting_the_same_day_are_both_published(tmp_path: P
     """Sanmenxia's week 5.01—5.07 and its 月报 for May both start 2021-05-01: neither
     supersedes the other, the week stays the weekly marts' and the report's only printing."""
     from flows.warehouse.db import connection
-    from flows.warehouse.readers import week_printings
+    from flows.warehouse.readers.report_sources import week_printings
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

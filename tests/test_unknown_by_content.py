@@ -17,7 +17,7 @@ from flows.parsing.records import UnknownBulletin
 from flows.warehouse import build, db
 from flows.warehouse.inbox import Known, plan_run
 from flows.warehouse.ingest import file_status, process_batch
-from flows.warehouse.readers import batches_outcome
+from flows.warehouse.readers.status import batches_outcome
 
 CITIES = PAGES / "cities"
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)

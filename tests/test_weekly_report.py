@@ -25,18 +25,13 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.reporting.charts import NARROW, WIDE, render_svg
+from flows.reporting.report_context import TEMPLATES, render_markdown
+from flows.reporting.report_files import write_week_reports
 from flows.reporting.report_html import CHART_IDS, closure_rate_chart, gap_runs, render_html, unit_trend_chart
-from flows.reporting.weekly_report import (
-    TEMPLATES,
-    NoPublishedWeek,
-    calendar,
-    read_weekly_report,
-    render_markdown,
-    write_reports,
-)
+from flows.reporting.weekly_report import NoPublishedWeek, calendar, read_weekly_report
 from flows.settings import PROJECT_DIR
 from flows.warehouse.db import connection
-from flows.warehouse.readers import WeekNotPublished
+from flows.warehouse.readers.report import WeekNotPublished
 
 D = dt.date
 ZMD = "驻马店"
@@ -66,10 +61,10 @@ EXPECTED_LATEST = """\
 | 正在办理 | 226 | -4 |
 | 超时未办结 | 46 | +1 |
 | 确权争议未处置 | 158 | -2 |
-| 结案率（已结案÷应结案） | 92.04% | +0.11 个百分点 |
+| 结案率（计算） | 92.04% | +0.11 个百分点 |
 | 结案率（通报公布） | 92.04% | +0.11 个百分点 |
-| 上榜单位 | 3 | -1（新上榜 1，退出 2） |
-| 前三名单位占超时未办结 | 100.00% | +4.44 个百分点 |
+| 上榜单位数 | 3 | -1（新上榜 1，退出 2） |
+| 前三名单位占超时未办结比例 | 100.00% | +4.44 个百分点 |
 
 来源：《驻马店日报》2021年1月27日「时政要闻」版。
 
@@ -79,14 +74,14 @@ EXPECTED_LATEST = """\
 
 ### 市辖区(管委会)组
 
-| 排名 | 单位 | 交办件 | 未办结件 | 较上周 | 未办结率 | 未办结率较上周 | 上榜变化 | 连续上榜周数 | 备注 |
+| 组内排名 | 单位 | 交办件 | 未办结件 | 未办结件较上周 | 未办结率 | 未办结率较上周（百分点） | 上榜变化 | 连续上榜周数 | 备注 |
 | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |
 | 1 | 驿城区政府 | 985 | 5 | -2 | 0.51% | -0.20 个百分点 | 连续上榜 | 2 |  |
 | — | 经济开发区管委会 | — | 0 | -3 | — | — | 退出 | 0 |  |
 
 ### 市直单位及企业组
 
-| 排名 | 单位 | 交办件 | 未办结件 | 较上周 | 未办结率 | 未办结率较上周 | 上榜变化 | 连续上榜周数 | 备注 |
+| 组内排名 | 单位 | 交办件 | 未办结件 | 未办结件较上周 | 未办结率 | 未办结率较上周（百分点） | 上榜变化 | 连续上榜周数 | 备注 |
 | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |
 | 1 | 中国电信驻马店分公司 | 62 | 35 | +2 | 56.45% | +1.45 个百分点 | 连续上榜 | 2 |  |
 | 2 | 市豫资市政设施管理有限公司 | 14 | 6 | +6 | 42.86% | — | 新上榜 | 1 |  |
@@ -108,7 +103,7 @@ EXPECTED_LATEST = """\
 
 ## 四、全市结案率走势
 
-| 周起始日 | 结案率（计算） | 结案率（通报公布） | 较上周 |
+| 周起始日 | 结案率（计算） | 结案率（通报公布） | 结案率较上周（百分点） |
 | --- | ---: | ---: | ---: |
 | 2020-12-07 | 90.59% | 90.59% | — |
 | 2020-12-14 | 90.58% | 90.58% | -0.01 个百分点 |
@@ -124,7 +119,7 @@ EXPECTED_LATEST = """\
 
 全市超时未办结 46 件，前三名单位合计占 100.00%。
 
-| 单位 | 未办结件 | 占全市超时未办结 |
+| 单位 | 未办结件 | 占全市超时未办结比例 |
 | --- | ---: | ---: |
 | 中国电信驻马店分公司 | 35 | 76.09% |
 | 市豫资市政设施管理有限公司 | 6 | 13.04% |
@@ -256,7 +251,7 @@ def test_html_shows_every_unit_every_change_and_one_chart_per_chart_section(bund
         assert unit.unit_name in listed
     # Every change of the list, as the Markdown prints it, is on the page.
     for line in EXPECTED_LATEST.split("## 二、上榜单位")[1].split("## 三")[0].splitlines():
-        if line.startswith("| ") and not line.startswith(("| 排名", "| ---")):
+        if line.startswith("| ") and not line.startswith(("| 组内排名", "| ---")):
             cells = [c.strip() for c in line.strip("|").split("|")]
             for cell in cells:
                 assert cell in listed, cell
@@ -297,8 +292,8 @@ def test_first_published_week_has_no_changes(bundled: Path) -> None:
     markdown = render_markdown(report)
     assert "这是仓库中第一个发布周，没有上一周可比：变化一栏为「—」。" in markdown
     assert "| 超时未办结 | 106 | — |" in markdown
-    assert "| 结案率（已结案÷应结案） | 90.59% | — |" in markdown
-    assert "| 上榜单位 | 6 | — |" in markdown
+    assert "| 结案率（计算） | 90.59% | — |" in markdown
+    assert "| 上榜单位数 | 6 | — |" in markdown
     assert "| 受理案件 | 4710 | — |" in markdown  # every figure row has a change column: — when none
     assert "| 1 | 驿城区政府 | 998 | 12 | — | 1.20% | — | — | 1 |  |" in markdown
     assert "本周上榜 6 个单位。" in markdown
@@ -362,7 +357,8 @@ import sys
 import time
 from pathlib import Path
 
-from flows.reporting.weekly_report import read_weekly_report, write_report
+from flows.reporting.report_files import write_report
+from flows.reporting.weekly_report import read_weekly_report
 from flows.warehouse.db import connection
 
 started = time.perf_counter()
@@ -557,10 +553,10 @@ def test_cli_week_never_published_is_one_line_and_exit_1(bundled: Path, week: st
 
 def test_write_reports_of_a_chosen_week(bundled: Path, tmp_path: Path) -> None:
     with connection(bundled, read_only=True) as con:
-        [written] = write_reports(con, tmp_path, [ZMD], D(2020, 12, 28))
+        [written] = write_week_reports(con, tmp_path, [ZMD], D(2020, 12, 28))
         assert (written.city, written.week_start, written.html.name) == (ZMD, D(2020, 12, 28), "report-2020-12-28.html")
         with pytest.raises(WeekNotPublished):
-            write_reports(con, tmp_path, [ZMD], D(2021, 1, 4))
+            write_week_reports(con, tmp_path, [ZMD], D(2021, 1, 4))
 
 
 def test_cli_unknown_city_is_one_line_and_exit_1(bundled: Path) -> None:
@@ -595,7 +591,9 @@ def test_two_cities_one_report_each_named_by_city(tmp_path: Path) -> None:
     assert (
         "本周通报列出全部 11 个单位（同一单位在两个分组各列一次），其中有未办结件的 6 个，未办结件为 0 的 5 个。" in smx
     )
-    assert "| 排名 | 单位 | 交办件 | 未办结件 | 较上周 | 未办结率 | 未办结率较上周 | 备注 |" in smx
+    assert (
+        "| 组内排名 | 单位 | 交办件 | 未办结件 | 未办结件较上周 | 未办结率 | 未办结率较上周（百分点） | 备注 |" in smx
+    )
     assert "| 1 | 广告执法大队 | 1 | 0 | — | 0.00% | — |  |" in smx
     assert "| 通报列出单位 | 11 | — |" in smx
     assert "来源：三门峡市城市管理局网站 2021年9月3日发布（2021第7期）。" in smx
@@ -620,7 +618,27 @@ def test_two_cities_one_report_each_named_by_city(tmp_path: Path) -> None:
 def test_publications_name_known_formats() -> None:
     """A publication declared for a format that does not exist (a typo) would never be used."""
     from flows.parsing.formats import FORMATS
-    from flows.reporting.weekly_report import PUBLICATIONS
+    from flows.reporting.report_wording import PUBLICATIONS
 
     assert set(PUBLICATIONS) <= {fmt.name for fmt in FORMATS}
     assert PUBLICATIONS["zhumadian_weekly"].lists_laggards and not PUBLICATIONS["sanmenxia_weekly"].lists_laggards
+
+
+def test_every_column_is_named_by_its_one_label(bundled: Path) -> None:
+    """One table of Chinese column labels (labels.COLUMNS, the exports' headers): the report's
+    unit table, city figures, closure-rate and share tables and the run's unit table artifact
+    name a mart column alike; only the report's own remarks column has a label of its own."""
+    from flows.reporting.labels import COLUMN_LABELS, REMARKS
+    from flows.reporting.report_context import report_context
+    from flows.reporting.run_summary import UNIT_TABLE_HEADERS
+
+    with connection(bundled, read_only=True) as con:
+        context = report_context(read_weekly_report(con, ZMD))
+    labels = set(COLUMN_LABELS.values())
+    assert [h for h in context.header if h not in labels] == [REMARKS]
+    assert [c.header for c in context.columns if c.name != "remarks"] == [
+        COLUMN_LABELS[c.name] for c in context.columns if c.name != "remarks"
+    ]
+    assert [row.label for row in context.figures if row.label not in labels] == []
+    assert set(context.closure_header) | set(context.share_header) | {context.trend_header[0]} <= labels
+    assert {column: COLUMN_LABELS[column] for column in UNIT_TABLE_HEADERS} == UNIT_TABLE_HEADERS

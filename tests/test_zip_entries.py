@@ -20,7 +20,7 @@ from flows.devtools.input_files import to_docx, to_html
 from flows.warehouse import archives, plans
 from flows.warehouse.db import connection
 from flows.warehouse.inbox import InboxFile, known_files, plan_run
-from flows.warehouse.readers import gone_from_inbox
+from flows.warehouse.readers.inbox_presence import gone_from_inbox
 from flows.warehouse.statuses import DUPLICATE, LOADED, QUARANTINED, SKIPPED
 
 SAMPLE = SAMPLE_PAGE.read_bytes()

@@ -26,8 +26,8 @@ from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker
 from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
+from flows.reporting.report_files import RunReports, write_run_reports
 from flows.reporting.run_summary import stale_warning
-from flows.reporting.weekly_report import RunReports, write_run_reports
 from flows.settings import Settings, local_today, validate_paths
 from flows.warehouse import build, db, lake, lake_audit, plans, snapshots
 from flows.warehouse.db import connection
@@ -36,7 +36,7 @@ from flows.warehouse.inbox import Plan, batches, known_files, plan_run
 from flows.warehouse.ingest import BatchResult, pool_idle_seconds, record_unparsed
 from flows.warehouse.lake_audit import LakeProblem
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
-from flows.warehouse.readers import BatchesOutcome, batches_outcome, read_freshness
+from flows.warehouse.readers.status import BatchesOutcome, batches_outcome, read_freshness
 from flows.warehouse.summary import RunSummary, capped
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
@@ -276,7 +276,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     plan = prepared.plan
     summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
     summary.batches_recovered = len(prepared.pending_batches)
-    summary.lake_problems = [p.line() for p in prepared.lake_problems]
+    summary.lake_problems = list(prepared.lake_problems)
     if prepared.pending_batches:
         logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.reporting.labels import COLUMN_LABELS, MART_LABELS, export_header, export_value, is_analyst_column
-from flows.warehouse.readers import MART_ORDER, mart_arrow, mart_rows
+from flows.warehouse.readers.export import MART_ORDER, mart_arrow, mart_rows
 
 FORMATS = ("xlsx", "csv", "parquet")
 HEADERS = ("zh", "en")

@@ -19,7 +19,7 @@ these services refuse with HTTP 200 and `{"errcode": 310000}` / `{"code": 19021}
 to the public host only (no private deployment, no local receiver to test against), send
 WeCom text only (no markdown), keep no byte limits, and log the webhook's URL, key
 included, at debug level. Those four posts are a few lines each here, through
-`notify.post`'s deadline; apprise keeps what it does well: SMTP (TLS, login, MIME).
+`notify_send.post`'s deadline; apprise keeps what it does well: SMTP (TLS, login, MIME).
 
 A private deployment (政务钉钉, a WeCom relay) names its channel in front of the scheme:
 `dingtalk+https://robot.example.gov.cn/robot/send?access_token=…`.
@@ -249,7 +249,7 @@ def _short(text: str, limit: int = 200) -> str:
 def send_with_apprise(target: Target, message: Rendered, timeout_s: float) -> str | None:
     """Send through apprise (e-mail, other services); None when sent, else why (its log, secrets masked).
 
-    Runs in the caller's thread: `notify` bounds it with its deadline.
+    Runs in the caller's thread: `notify_send.post` bounds it with its deadline.
     """
     apprise = _apprise()
     from apprise.logger import LOGGER_NAME

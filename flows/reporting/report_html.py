@@ -18,13 +18,9 @@ from markupsafe import Markup
 
 from flows.reporting import labels as L
 from flows.reporting.charts import NARROW, WIDE, LineChart, Series, Slot, render_svg, series_style
-from flows.reporting.weekly_report import (
-    WeeklyReport,
-    environment,
-    report_context,
-    share_rows,
-    unit_label,
-)
+from flows.reporting.report_context import environment, report_context
+from flows.reporting.report_tables import share_rows, unit_label
+from flows.reporting.weekly_report import WeeklyReport
 
 # Chart element ids: one chart per chart section.
 CHART_IDS = ("chart-unit-trend", "chart-closure-rate", "chart-overdue-share")
@@ -118,23 +114,23 @@ def closure_rate_chart(report: WeeklyReport) -> LineChart:
     tips = [f"{week.isoformat()} 起一周" for _, week, _ in slots]
     series = [
         Series(
-            "结案率（计算）",
+            L.label("closure_rate"),
             computed,
             series_style(0)[0],
             labels=[L.percent(c.closure_rate) if c else "" for c in weeks],
             tips=[
-                f"{tip} 结案率（计算）：{L.percent(c.closure_rate) if c else L.MISSING}"
+                f"{tip} {L.label('closure_rate')}：{L.percent(c.closure_rate) if c else L.MISSING}"
                 for tip, c in zip(tips, weeks, strict=True)
             ],
         ),
         Series(
-            "结案率（通报公布）",
+            L.label("closure_rate_published"),
             published,
             series_style(1)[0],
             line=False,
             marker="cross",
             tips=[
-                f"{tip} 结案率（通报公布）：{L.percent(c.closure_rate_published) if c else L.MISSING}"
+                f"{tip} {L.label('closure_rate_published')}：{L.percent(c.closure_rate_published) if c else L.MISSING}"
                 for tip, c in zip(tips, weeks, strict=True)
             ],
         ),

@@ -14,24 +14,21 @@ from typing import Any
 import duckdb
 
 from flows.reporting import labels as L
+from flows.reporting.reason_labels import problem_line, reason_label
 from flows.settings import InboxLocation
 from flows.text.escape import markdown
 from flows.text.redact import redact
 from flows.warehouse.db import connection
-from flows.warehouse.readers import (
+from flows.warehouse.readers.inbox_presence import gone_from_inbox
+from flows.warehouse.readers.report import UnitWeekRow, group_order, report_cities, resolve_week, unit_weeks
+from flows.warehouse.readers.shared import inferred_mark
+from flows.warehouse.readers.status import (
     CityWeek,
     Freshness,
     LeftOutBulletin,
-    UnitWeekRow,
     bulletins_left_out,
     files_by_status,
-    gone_from_inbox,
-    group_order,
-    inferred_mark,
     latest_city_weeks,
-    report_cities,
-    resolve_week,
-    unit_weeks,
 )
 from flows.warehouse.summary import MAX_PROBLEMS_SHOWN, ProblemFile, RunSummary, capped
 
@@ -85,7 +82,7 @@ def run_problem_lines(summary: RunSummary, limit: int = MAX_PROBLEMS_SHOWN) -> l
     >>> run_problem_lines(RunSummary(problems=[ProblemFile("quarantined", "a.txt", ["empty: 0 bytes, no text"])]))
     ['已隔离 a.txt：空文件：0 字节，没有文字']
     """
-    return capped([L.problem_line(p.status, p.path, p.reasons) for p in summary.problems], limit)
+    return capped([problem_line(p.status, p.path, p.reasons) for p in summary.problems], limit)
 
 
 def freshness_line(city: Freshness) -> str:
@@ -142,7 +139,7 @@ def build_summary_markdown(
         lines += [""]
     if run_problems:
         lines += ["## 本次未完全入库的文件", ""]
-        lines += [f"- {_cell(L.problem_line(p.status, p.path, p.reasons))}" for p in run_problems[:MAX_LEFT_OUT_ROWS]]
+        lines += [f"- {_cell(problem_line(p.status, p.path, p.reasons))}" for p in run_problems[:MAX_LEFT_OUT_ROWS]]
         if len(run_problems) > MAX_LEFT_OUT_ROWS:
             lines += [f"- ……另有 {len(run_problems) - MAX_LEFT_OUT_ROWS} 个（`bulletins status` 全部列出）。"]
         lines += [""]
@@ -162,9 +159,12 @@ def build_summary_markdown(
     elif not left_out:
         lines += ["无：每期通报都通过了校验，也没有被重印取代的。"]
     else:
-        lines += ["| 城市 | 周期 | 刊发日期 | 文件 | 原因 |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"| {L.label('city')} | 周期 | {L.label('issue_date')} | 文件 | 原因 |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for b in left_out[:MAX_LEFT_OUT_ROWS]:
-            reasons = "；".join(L.reason_label(r) for r in b.reasons)
+            reasons = "；".join(reason_label(r) for r in b.reasons)
             lines.append(
                 f"| {_cell(b.city)} | {_period(b.period_start, b.period_end)} | {_cell(b.issue_date)} "
                 f"| {_cell(b.path)} | {_cell(reasons)} |"
@@ -189,25 +189,27 @@ def build_summary_markdown(
     return "\n".join(lines) + "\n"
 
 
-# The table artifact `unit-week-performance`: mart column -> header, in the report's wording.
-UNIT_TABLE_HEADERS: dict[str, str] = {
-    "city": "城市",
-    "week_start": "周起始日",
-    "unit_group": "分组",
-    "rank_in_group": "组内排名",
-    "unit_name": "单位",
-    "on_list": "本周上榜",
-    "dispatched": "交办件",
-    "unresolved": "未办结件",
-    "unresolved_change": "未办结件较上周",
-    "unresolved_rate": "未办结率",
-    "unresolved_rate_change_pp": "未办结率较上周",
-    "list_change": "上榜变化",
-    "weeks_on_list_streak": "连续上榜周数",
-}
+# The table artifact `unit-week-performance`: the mart columns it shows, in order.
+UNIT_TABLE_COLUMNS = (
+    "city",
+    "week_start",
+    "unit_group",
+    "rank_in_group",
+    "unit_name",
+    "on_list",
+    "dispatched",
+    "unresolved",
+    "unresolved_change",
+    "unresolved_rate",
+    "unresolved_rate_change_pp",
+    "list_change",
+    "weeks_on_list_streak",
+)
+# Mart column -> the artifact's header: the column's label in the one table (`labels.COLUMNS`).
+UNIT_TABLE_HEADERS: dict[str, str] = {column: L.label(column) for column in UNIT_TABLE_COLUMNS}
 
 
-def unit_table_rows(city: str, week_start: dt.date, units: Sequence[UnitWeekRow]) -> list[dict[str, str]]:
+def unit_artifact_rows(city: str, week_start: dt.date, units: Sequence[UnitWeekRow]) -> list[dict[str, str]]:
     """The week's units as the table artifact shows them: Chinese headers, 56.45%, +2, 新上榜."""
     h = UNIT_TABLE_HEADERS
     return [
@@ -244,7 +246,7 @@ def read_unit_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
         groups = group_order(con, bulletin[0][0]) if bulletin else []
         groups += sorted({u.unit_group for u in units} - set(groups))
         units.sort(key=lambda u: groups.index(u.unit_group))  # stable: by rank within each group
-        table += unit_table_rows(city, week, units)
+        table += unit_artifact_rows(city, week, units)
     return table
 
 

@@ -295,7 +295,7 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
 
 def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[Path]:
     """Write each mart to `lake/marts/<table>.parquet` from the warehouse at `db_path` (read-only)."""
-    from flows.warehouse.readers import MART_ORDER, mart_arrow
+    from flows.warehouse.readers.export import MART_ORDER, mart_arrow
 
     with db.connection(db_path, read_only=True) as con:
         return [lake.write_mart(lake_dir, table, mart_arrow(con, table)) for table in MART_ORDER]
@@ -317,13 +317,13 @@ def refresh_marts_copy(db_path: Path, lake_dir: Path) -> str | None:
 
 def remove_marts_copy(lake_dir: Path) -> None:
     """Delete the marts' Parquet copy (when it could not be brought up to date)."""
-    from flows.warehouse.readers import MART_ORDER
+    from flows.warehouse.readers.export import MART_ORDER
 
     for table in MART_ORDER:
         lake.mart_path(lake_dir, table).unlink(missing_ok=True)
 
 
 def marts_missing_in_lake(lake_dir: Path) -> bool:
-    from flows.warehouse.readers import MART_ORDER
+    from flows.warehouse.readers.export import MART_ORDER
 
     return any(not lake.mart_path(lake_dir, table).exists() for table in MART_ORDER)

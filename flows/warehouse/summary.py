@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only a type here: importing the lake check pulls in pyarrow
+    from flows.warehouse.lake_audit import LakeProblem
 
 # How many of a run's problem entries `bulletins run` prints (and the run logs): a backfill
 # can have thousands; `bulletins status` lists them all.
@@ -15,7 +19,7 @@ MAX_PROBLEMS_SHOWN = 20
 class ProblemFile:
     """An inbox entry that is partial, quarantined or skipped, with its reasons (as recorded, English).
 
-    People read it in Chinese (`flows.reporting.labels.problem_line`); `str()` is the log's line.
+    People read it in Chinese (`flows.reporting.reason_labels.problem_line`); `str()` is the log's line.
     """
 
     status: str
@@ -47,7 +51,8 @@ class RunSummary:
     reports: list[str] = field(default_factory=list)  # weekly reports written (HTML paths), oldest week first
     latest_reports: list[str] = field(default_factory=list)  # each city's latest week's HTML report (now or before)
     warnings: list[str] = field(default_factory=list)  # what a person should look at (stale feed, report not written)
-    lake_problems: list[str] = field(default_factory=list)  # lake batches restored or set aside (lake_audit)
+    # lake batches restored or set aside, each with what was done (LakeProblem.action)
+    lake_problems: list[LakeProblem] = field(default_factory=list)
     # Where the run's time went, in seconds by stage (see `flows.orchestration.flow`).
     seconds: dict[str, float] = field(default_factory=dict)
     parse_tasks: int = 0  # lake batches parsed (one task each)
@@ -105,11 +110,19 @@ class RunSummary:
         )
 
     def lake_line(self) -> str:
-        """What the lake check did ('' when the lake was sound): see the run's log for each batch."""
+        """What the lake check did ('' when the lake was sound): see the run's log for each batch.
+
+        Counted by what was done to each batch (its `action`), never by the words of its reason.
+
+        >>> from flows.warehouse.lake_audit import RESTORED, SET_ASIDE, LakeProblem
+        >>> RunSummary(lake_problems=[LakeProblem("b1", "files part missing", RESTORED),
+        ...     LakeProblem("b2", "bad magic", SET_ASIDE), LakeProblem("b3", "bad magic", SET_ASIDE)]).lake_line()
+        'lake: 1 batch(es) restored from the warehouse, 2 set aside in lake/_quarantine (quarantine.log says why)'
+        """
         if not self.lake_problems:
             return ""
-        restored = sum("restored from the warehouse" in p for p in self.lake_problems)
-        aside = len(self.lake_problems) - restored
+        aside = sum(p.set_aside for p in self.lake_problems)
+        restored = len(self.lake_problems) - aside
         return (
             f"lake: {restored} batch(es) restored from the warehouse, {aside} set aside in lake/_quarantine "
             "(quarantine.log says why)"

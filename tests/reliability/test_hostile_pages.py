@@ -165,7 +165,7 @@ def test_one_unit_under_two_spellings_leaves_its_bulletin_out_and_blocks_nothing
     from flows.settings import Settings
     from flows.warehouse.build import rebuild_warehouse
     from flows.warehouse.db import connection
-    from flows.warehouse.readers import bulletins_left_out, problem_files
+    from flows.warehouse.readers.status import bulletins_left_out, problem_files
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -19,8 +19,9 @@ import pytest
 from hostile_names import FILE_NAME, UNIT_NAMES, build_hostile_warehouse
 from testdata import build_models, bulletin_row, file_row, load_rows, plus_days, unit_row
 
+from flows.reporting.report_files import write_week_reports
 from flows.reporting.report_html import render_html
-from flows.reporting.weekly_report import read_weekly_report, write_reports
+from flows.reporting.weekly_report import read_weekly_report
 from flows.text.escape import visible
 from flows.warehouse.db import connection
 
@@ -112,7 +113,7 @@ def test_many_long_names_over_twelve_weeks_fit_a_phone(reliability, tmp_path: Pa
     db = _many_units_warehouse(tmp_path / "wh" / "bulletins.duckdb", weeks=12)
     started = time.perf_counter()
     with connection(db, read_only=True) as con:
-        [written] = write_reports(con, tmp_path / "reports", ["驻马店"], None)
+        [written] = write_week_reports(con, tmp_path / "reports", ["驻马店"], None)
     seconds = time.perf_counter() - started
     assert written.html is not None
     size = written.html.stat().st_size
