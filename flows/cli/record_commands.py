@@ -1,0 +1,134 @@
+"""`bulletins rebuild`, `forget` and `accept`: the warehouse rebuilt from the lake, and
+decisions on record, applied by a run at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+# Typer 0.29 vendors click as typer._click: its exceptions are these, not click's.
+from flows.cli.common import InboxOpt, WarehouseOpt, app, check_inbox, reading
+from flows.cli.errors import describe_error, fail, shown
+from flows.cli.run_command import run
+from flows.settings import (
+    Settings,
+)
+
+
+@app.command()
+def rebuild(warehouse: WarehouseOpt = None) -> None:
+    """Rebuild the DuckDB file from the Parquet lake (the lake is the source of truth)."""
+    from flows.warehouse.build import rebuild_warehouse
+
+    settings = Settings.resolve(None, warehouse)
+    try:
+        result = rebuild_warehouse(settings)
+    except Exception as exc:
+        fail(f"rebuild failed: {describe_error(exc, settings.warehouse)}", exc)
+    typer.echo(f"已从湖中 {result.batches} 个批次重建 {settings.db_path}")
+    if result.marts_not_exported:
+        typer.echo(f"warning: 统计表的 Parquet 副本未写入湖：{result.marts_not_exported}", err=True)
+    for problem in result.problems:
+        typer.echo(f"warning: {shown(problem.line())}", err=True)
+    if result.left_out:
+        typer.echo(
+            f"warning: {len(result.left_out)} 个湖批次未读入：`bulletins run` 会从收件箱重新解析其文件"
+            "（原因见 lake/_quarantine/quarantine.log）",
+            err=True,
+        )
+
+
+NoteOpt = Annotated[str | None, typer.Option(help="Why, kept on record with who and when (required, but with --undo)")]
+ByOpt = Annotated[str | None, typer.Option(help="Who decides [default: the OS user]")]
+
+
+def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, choose: Any) -> None:
+    """Record a decision (corrections on record), then apply it with a run: `bulletins run`'s own path.
+
+    Under the run lock: the files named are checked against the published warehouse and
+    the decisions in the lake, and the decision is written to lake/_corrections. Then
+    the same run `bulletins run` starts loads it (and whatever else is new in the inbox).
+    """
+    from flows.reporting.labels import DECISION_LABELS
+    from flows.reporting.reason_labels import check_label
+    from flows.warehouse import correction_targets, corrections
+    from flows.warehouse.locks import run_lock
+
+    if not undo and not (note and note.strip()):
+        raise typer.BadParameter("say why: it is kept on record with who and when", param_hint="--note")
+    if not settings.db_path.exists():
+        fail(f"no warehouse at {settings.db_path}: run `bulletins run` first")
+    # The run that applies the decision reads the inbox.
+    check_inbox(settings, ": the run that applies the decision needs it (--inbox)")
+    with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
+        decisions = corrections.read_decisions(settings.lake_dir)
+        with reading(settings) as con:
+            try:
+                action, targets = choose(con, decisions)
+            except correction_targets.CorrectionRefused as exc:
+                fail(str(exc))
+        written = corrections.write_decision(
+            settings.lake_dir, action, targets, (note or "").strip(), by or corrections.operator()
+        )
+    for t in targets:
+        check = f"校验 {check_label(t.check_name)}，" if t.check_name else ""
+        typer.echo(shown(f"{DECISION_LABELS[action]}：{check}{t.path or '?'}（sha256 {t.file_sha256[:12]}…）"))
+    typer.echo(f"决定已记录于 {written}；现在运行一次来应用它")
+    run(inbox=str(settings.inbox), warehouse=settings.warehouse)
+    with reading(settings) as con:
+        if not corrections.applied(con, written.stem):
+            fail(f"决定已记录（{written.name}），但还没有运行应用它：下一次 `bulletins run` 会应用")
+
+
+@app.command()
+def forget(
+    files: Annotated[list[str], typer.Argument(help="Inbox paths (relative to the inbox, or absolute) or sha256s")],
+    note: NoteOpt = None,
+    by: ByOpt = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Take forgotten files back")] = False,
+    inbox: InboxOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Take files' rows out of the warehouse, on record: articles, bulletins, units, marts.
+
+    The decision is kept in the lake (lake/_corrections), so neither `rebuild` nor a later
+    run brings the rows back while the file stays in the inbox; the entry stays recorded
+    as `forgotten`, with who, when and why. --undo takes the files back.
+    """
+    from flows.warehouse import correction_targets, corrections
+
+    settings = Settings.resolve(inbox, warehouse)
+
+    def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
+        targets = correction_targets.forget_targets(con, settings.inbox, files, decisions, undo=undo)
+        return (corrections.UNFORGET if undo else corrections.FORGET), targets
+
+    _decide(settings, undo, note, by, choose)
+
+
+@app.command()
+def accept(
+    file: Annotated[str, typer.Argument(help="An inbox path (relative to the inbox, or absolute) or a sha256")],
+    check: Annotated[str, typer.Option(help="The failed check to accept, e.g. units_sum_to_overdue")],
+    note: NoteOpt = None,
+    by: ByOpt = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Withdraw the acceptance")] = False,
+    inbox: InboxOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Publish a bulletin despite a failed check, on record (who, when, why).
+
+    Its week enters the marts and the weekly report says "经人工确认：<note>". Accepting
+    a check the file's bulletins did not fail is an error. --undo withdraws it.
+    """
+    from flows.warehouse import correction_targets, corrections
+
+    settings = Settings.resolve(inbox, warehouse)
+
+    def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
+        target = correction_targets.accept_target(con, settings.inbox, file, check, decisions, undo=undo)
+        return (corrections.UNACCEPT if undo else corrections.ACCEPT), [target]
+
+    _decide(settings, undo, note, by, choose)
