@@ -38,8 +38,8 @@ MAX_RUN_TIMEOUT_S = 7 * 86400.0
 # writable folder for it) and, for `query`, how long a statement may run.
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_QUERY_TIMEOUT_S = 300.0
-# Processes that parse a backfill (the pool is opened for the parse stage only).
-DEFAULT_PARSE_WORKERS = 2
+# Processes that parse a backfill (the pool is opened for the parse stage only): by default
+# one per core this process may use (`usable_cores`), BULLETINS_PARSE_WORKERS overrides.
 # New content up to this size is parsed in the run's own process: a pool worker first
 # imports Prefect (seconds of CPU), which pays off only on a backfill. See BENCHMARKS.md.
 DEFAULT_INLINE_PARSE_MAX_BYTES = 16 * 1024 * 1024
@@ -57,6 +57,20 @@ LOCAL_TIMEZONE = "Asia/Shanghai"
 
 # A unit on its list this many weeks in a row is worth a notification.
 DEFAULT_NOTIFY_STREAK_WEEKS = 4
+
+
+# BULLETINS_DASK_ADDRESS: a Dask scheduler that takes the parse tasks (docs/several-machines.md).
+DASK_ADDRESS_ENV = "BULLETINS_DASK_ADDRESS"
+_DASK_ADDRESS_RE = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's limit),
+    else the machine's count; at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # no sched_getaffinity off Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 class SettingsError(ValueError):
@@ -80,7 +94,7 @@ class Settings:
     warehouse: Path
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    parse_workers: int = DEFAULT_PARSE_WORKERS
+    parse_workers: int = 1  # `resolve` gives the machine's usable cores
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
     # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (README, "Notifications").
@@ -89,6 +103,8 @@ class Settings:
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    # A Dask scheduler (tcp://host:port) whose workers run the parse tasks; None: local processes.
+    dask_address: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -154,7 +170,7 @@ class Settings:
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
             max_file_bytes=_env_number(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, int, minimum=1),
-            parse_workers=_env_number("BULLETINS_PARSE_WORKERS", DEFAULT_PARSE_WORKERS, int, minimum=1),
+            parse_workers=_env_number("BULLETINS_PARSE_WORKERS", usable_cores(), int, minimum=1),
             inline_parse_max_bytes=_env_number(
                 "BULLETINS_INLINE_PARSE_MAX_BYTES", DEFAULT_INLINE_PARSE_MAX_BYTES, int, minimum=0
             ),
@@ -172,6 +188,7 @@ class Settings:
             query_timeout_s=_env_number(
                 "BULLETINS_QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S, float, minimum=0.001, maximum=MAX_LOCK_TIMEOUT_S
             ),
+            dask_address=dask_address(os.environ.get(DASK_ADDRESS_ENV, ""), DASK_ADDRESS_ENV),
         )
 
 
@@ -235,6 +252,27 @@ def _apprise_knows(scheme: str) -> bool:
         from apprise.manager_plugins import NotificationManager
 
         return scheme in NotificationManager().schemas()
+
+
+def dask_address(text: str, name: str) -> str | None:
+    """A Dask scheduler's address `tcp://host:port`, or None when `text` is empty.
+
+    `name` is the variable it came from, for the message.
+
+    >>> dask_address(" tcp://10.0.0.5:8786 ", "BULLETINS_DASK_ADDRESS")
+    'tcp://10.0.0.5:8786'
+    >>> dask_address("", "BULLETINS_DASK_ADDRESS") is None
+    True
+    """
+    text = text.strip()
+    if not text:
+        return None
+    match = _DASK_ADDRESS_RE.fullmatch(text)
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise SettingsError(
+            f"{name} must be a Dask scheduler's address like tcp://10.0.0.5:8786 (tcp://host:port), not {text!r}"
+        )
+    return text
 
 
 _MEMORY_RE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B|B)", re.IGNORECASE)
