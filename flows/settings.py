@@ -61,7 +61,9 @@ DEFAULT_NOTIFY_STREAK_WEEKS = 4
 
 # BULLETINS_DASK_ADDRESS: a Dask scheduler that takes the parse tasks (docs/several-machines.md).
 DASK_ADDRESS_ENV = "BULLETINS_DASK_ADDRESS"
-_DASK_ADDRESS_RE = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})")
+_DASK_ADDRESS_RE = re.compile(
+    r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})"
+)
 
 
 def usable_cores() -> int:

@@ -349,17 +349,19 @@ def test_a_malformed_address_is_a_settings_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- serve's warm cluster
 
 
-def _children() -> dict[int, float]:
-    """This process's child processes: pid -> start time (clock ticks since boot)."""
+def spawned_children(parent: int) -> dict[int, float]:
+    """The processes `parent` spawned with multiprocessing (Dask's workers, not its resource
+    tracker): pid -> start time (clock ticks since boot)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            spawned = b"spawn_main" in (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+        if int(fields[1]) == parent and fields[0] != "Z" and spawned:
             found[int(entry.name)] = float(fields[19])
     return found
 
@@ -377,12 +379,12 @@ def test_serve_starts_its_warm_cluster_once_and_both_runs_use_it(
     monkeypatch.setenv("PYTHONPATH", str(PROJECT_DIR))
     inbox, wh = make_inbox(tmp_path / "inbox", []), tmp_path / "wh"
     names = sorted(p.name for p in make_inbox(tmp_path / "all").iterdir())
-    before = _children()
+    before = spawned_children(os.getpid())
     with serve_parse_workers(Settings.resolve(inbox, wh)) as line:
         address = os.environ[DASK_ADDRESS_ENV]  # what the runs serve starts inherit
         assert line == f"解析进程：2 个，常驻预热（本机 Dask 集群 {address}）"
         assert address.startswith("tcp://127.0.0.1:")
-        workers = {pid: start for pid, start in _children().items() if pid not in before}
+        workers = {pid: start for pid, start in spawned_children(os.getpid()).items() if pid not in before}
         with Client(address, set_as_default=False) as client:
             assert sorted(client.run(os.getpid).values()) == sorted(workers)  # the cluster's workers: ours
             ran = []
@@ -393,7 +395,9 @@ def test_serve_starts_its_warm_cluster_once_and_both_runs_use_it(
                 assert summary.files_new == len(half) and summary.parse_tasks == 2
                 ran.append(sum(worker_tasks(client).values()) - sum(counted.values()))
                 # The same processes, started once: none new, none restarted.
-                assert {pid: start for pid, start in _children().items() if pid not in before} == workers
+                assert {
+                    pid: start for pid, start in spawned_children(os.getpid()).items() if pid not in before
+                } == workers
         assert all(n > 0 for n in ran)  # each run's parse tasks ran on the warm workers
     assert DASK_ADDRESS_ENV not in os.environ
     wait_for(lambda: not any(alive(pid) for pid in workers), 30, "the warm workers to end with serve")
@@ -417,17 +421,7 @@ def test_the_warm_workers_die_when_serve_is_killed(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "up"
 
-        def workers() -> list[int]:
-            found = []
-            for entry in Path("/proc").iterdir():
-                try:
-                    if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == holder.pid:
-                        found.append(int(entry.name))
-                except OSError:
-                    continue
-            return found
-
-        children = wait_for(lambda: [p for p in workers() if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()], 30, "workers")
+        children = wait_for(lambda: list(spawned_children(holder.pid)), 30, "the warm workers")
         assert len(children) == 2
         holder.kill()  # kill -9: serve gets no chance to stop its cluster
         holder.wait(timeout=20)

@@ -10,9 +10,9 @@ reports) is imported too, here rather than in the first task (measured: 91 modul
 from __future__ import annotations
 
 import anyio._backends._asyncio  # noqa: F401  # Prefect's clients on the worker
-import prefect.artifacts  # noqa: F401
+import prefect.artifacts  # the flow's module uses it
 import prefect.task_engine  # noqa: F401  # what prefect-dask's wrapper calls on the worker
 import prefect_dask.client  # noqa: F401  # the wrapper's own module
 
-import flows.orchestration.flow  # noqa: F401  # the task's flow run context holds the flow
+import flows.orchestration.flow  # the task's flow run context holds the flow
 import flows.orchestration.parse_task  # noqa: F401  # the task, the parser, pyarrow

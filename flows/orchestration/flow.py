@@ -339,14 +339,14 @@ def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen
             results = _submit_all(runner, settings, plan, stamp, seen_at, slots, quoted=False)
         return _with_idle(summary, results, opened_at)
     if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
-        results: list[BatchResult] = []
+        inline: list[BatchResult] = []
         for n, items in enumerate(batches(plan.to_parse), start=1):
             # quote (as below): Prefect unwraps it before the call, without walking the files.
-            results.append(
+            inline.append(
                 parse_batch(str(settings.inbox), str(settings.lake_dir), _batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
             )
-            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
-        return results
+            progress.files_parsed(sum(sum(r.statuses.values()) for r in inline), total)
+        return inline
     # Workers end with the run that spawned them, even when it is killed (processes.py).
     opened_at = time.time()
     with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
