@@ -102,7 +102,19 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     try:
         with open(logs / "scheduler.log", "wb") as log:
             scheduler = subprocess.Popen(
-                [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                # --dashboard-address: its HTTP server (health, metrics) runs even without a
+                # dashboard, on 0.0.0.0:8787 unless told otherwise.
+                [
+                    str(DASK),
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -119,6 +131,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                         "--nthreads",
                         "1",
                         "--no-dashboard",
+                        "--dashboard-address",
+                        "127.0.0.1:0",
                         "--no-nanny",
                         "--host",
                         "127.0.0.1",
@@ -366,6 +380,18 @@ def spawned_children(parent: int) -> dict[int, float]:
     return found
 
 
+def listening_hosts(pids: list[int]) -> set[str]:
+    """The addresses the processes' TCP sockets listen on."""
+    import psutil
+
+    return {
+        c.laddr.ip
+        for pid in pids
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
 @pytest.mark.slow
 def test_serve_starts_its_warm_cluster_once_and_both_runs_use_it(
     prefect_harness: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -385,6 +411,8 @@ def test_serve_starts_its_warm_cluster_once_and_both_runs_use_it(
         assert line == f"解析进程：2 个，常驻预热（本机 Dask 集群 {address}）"
         assert address.startswith("tcp://127.0.0.1:")
         workers = {pid: start for pid, start in spawned_children(os.getpid()).items() if pid not in before}
+        # Scheduler (in this process) and workers listen on loopback only: Dask has no authentication.
+        assert listening_hosts([os.getpid(), *workers]) == {"127.0.0.1"}
         with Client(address, set_as_default=False) as client:
             assert sorted(client.run(os.getpid).values()) == sorted(workers)  # the cluster's workers: ours
             ran = []

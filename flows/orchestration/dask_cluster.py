@@ -67,7 +67,7 @@ def warm_local_cluster(workers: int) -> Iterator[str]:
     """A local Dask cluster for as long as the block runs; yields its scheduler's address.
 
     `workers` processes of one thread each, scheduler and workers on 127.0.0.1 only
-    (Dask has no authentication), no dashboard. Each worker imports the parse modules at
+    (Dask has no authentication, docs/several-machines.md), no dashboard. Each worker imports the parse modules at
     start (`WARM_MODULE`, a preload). The workers are children of this process and end
     with it, even on `kill -9`: Dask's worker process exits when its parent's pipe closes
     (distributed.process.AsyncProcess), and the preload also sets the kernel's
@@ -82,6 +82,9 @@ def warm_local_cluster(workers: int) -> Iterator[str]:
         host="127.0.0.1",
         scheduler_port=0,
         dashboard_address=None,
+        # The scheduler serves HTTP (health, metrics) even without a dashboard, by default on
+        # 8787 of every interface: a free port on loopback instead.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         preload=[WARM_MODULE],
         silence_logs=logging.ERROR,
     ) as cluster:
