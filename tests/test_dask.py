@@ -215,6 +215,23 @@ def test_an_unreachable_scheduler_is_one_line_in_chinese() -> None:
     assert time.monotonic() - started < 30
 
 
+def test_a_scheduler_without_workers_is_one_line_too() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=0,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    ) as empty:
+        address = empty.scheduler_address
+        with pytest.raises(DaskUnreachable) as raised, dask_runner(address, connect_timeout_s=1):
+            pytest.fail("a cluster without workers was taken")
+    assert str(raised.value).startswith(f"Dask 调度器 {address} 没有工作进程（1 秒内无一连上）；")
+
+
 def _parts(lake_dir: Path, batch_id: str) -> dict[str, list[dict[str, Any]]]:
     return {
         table: pq.read_table(lake.part_path(lake_dir, table, batch_id)).to_pylist()
@@ -322,6 +339,7 @@ def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
             if run.poll() is None:
                 run.kill()
                 run.wait()
+    print(f"the run with a worker killed mid-task ended with exit code {run.returncode}")  # which path, with -s
     if run.returncode != 0:  # the run may fail with the worker: then the next one recovers
         again = bulletins_run(corpus_inbox, wh, tmp_path / "home", {DASK_ADDRESS_ENV: cluster.address})
         assert again.returncode == 0, again.stdout + again.stderr

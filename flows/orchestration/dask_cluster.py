@@ -31,15 +31,16 @@ WARM_MODULE = "flows.orchestration.dask_worker"
 
 
 class DaskUnreachable(RuntimeError):
-    """The Dask scheduler named by BULLETINS_DASK_ADDRESS does not answer."""
+    """The Dask scheduler named by BULLETINS_DASK_ADDRESS does not answer, or has no workers."""
 
 
 @contextmanager
 def dask_runner(address: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator[DaskTaskRunner]:
     """prefect-dask's task runner on the scheduler at `address`, connected before it is yielded.
 
-    A scheduler that does not answer within `connect_timeout_s` raises DaskUnreachable
-    (one line, in Chinese) before a task is submitted: nothing is parsed, nothing written.
+    A scheduler that does not answer within `connect_timeout_s`, or has no worker by then,
+    raises DaskUnreachable (one line, in Chinese) before a task is submitted: nothing is
+    parsed, nothing written.
     """
     from prefect_dask import DaskTaskRunner
 
@@ -52,6 +53,14 @@ def dask_runner(address: str, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> I
             raise DaskUnreachable(
                 f"连不上 Dask 调度器 {address}：{connect_timeout_s:g} 秒内未连上（{reason}）；"
                 "请检查 BULLETINS_DASK_ADDRESS、调度器是否在运行、端口是否可达；本次未解析任何文件"
+            ) from None
+        try:
+            # A scheduler without workers would hold the tasks until the run's deadline.
+            runner.client.wait_for_workers(1, timeout=connect_timeout_s)
+        except TimeoutError:
+            raise DaskUnreachable(
+                f"Dask 调度器 {address} 没有工作进程（{connect_timeout_s:g} 秒内无一连上）；"
+                "请在各解析主机上启动 dask worker（docs/several-machines.md）；本次未解析任何文件"
             ) from None
         yield runner
 
