@@ -22,7 +22,7 @@ from prefect.utilities.annotations import quote
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.dask_cluster import dask_runner, worker_slots
-from flows.orchestration.parse_task import parse_batch
+from flows.orchestration.parse_task import Files, parse_batch
 from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
 from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
@@ -334,9 +334,7 @@ def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen
             opened_at = time.time()
             slots = worker_slots(runner)
             logger.info("parsing on the Dask cluster %s (%d worker thread(s))", settings.dask_address, slots)
-            # Not quoted: Dask sends the quote (a tuple) as a plain tuple, which Prefect then
-            # passes on as it is; the worker walks the files once instead.
-            results = _submit_all(runner, settings, plan, stamp, seen_at, slots, quoted=False)
+            results = _submit_all(runner, settings, plan, stamp, seen_at, slots, dask=True)
         return _with_idle(summary, results, opened_at)
     if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
         inline: list[BatchResult] = []
@@ -350,12 +348,12 @@ def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen
     # Workers end with the run that spawned them, even when it is killed (processes.py).
     opened_at = time.time()
     with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
-        results = _submit_all(pool, settings, plan, stamp, seen_at, settings.parse_workers, quoted=True)
+        results = _submit_all(pool, settings, plan, stamp, seen_at, settings.parse_workers, dask=False)
     return _with_idle(summary, results, opened_at)
 
 
 def _submit_all(
-    runner: TaskRunner, settings: Settings, plan: Plan, stamp: str, seen_at: datetime, spread: int, *, quoted: bool
+    runner: TaskRunner, settings: Settings, plan: Plan, stamp: str, seen_at: datetime, spread: int, *, dask: bool
 ) -> list[BatchResult]:
     """Submit one parse task per batch (a multiple of `spread` batches of even size); their results in order."""
     total = len(plan.to_parse)
@@ -367,8 +365,9 @@ def _submit_all(
                 "lake_dir": str(settings.lake_dir),
                 "batch_id": _batch_id(stamp, n),
                 # quote: Prefect would walk thousands of files looking for futures, in the
-                # flow and again in the worker (0.5 s per 7,000 files, measured)
-                "items": quote(items) if quoted else items,
+                # flow and again in the worker (0.5 s per 7,000 files, measured). Dask sends
+                # a quote on as a plain tuple: there, the files go in an opaque `Files`.
+                "items": Files(items) if dask else quote(items),
                 "seen_at": seen_at,
             },
         )
