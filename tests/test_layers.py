@@ -37,16 +37,14 @@ ALLOWED_FIRST_PARTY: dict[str, set[str]] = {
     "__init__": set(),
 }
 # layer -> third-party packages it must not import
-# Dask (issue 19) is orchestration's too: the cluster runs Prefect's parse tasks.
-_DASK = {"dask", "distributed", "prefect_dask"}
 FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
-    "parsing": {"prefect", "duckdb", "pyarrow", "typer", "rich"} | _DASK,
-    "inputs": {"prefect", "duckdb", "pyarrow", "typer", "rich"} | _DASK,
-    "warehouse": {"prefect", "typer", "rich"} | _DASK,
-    "reporting": {"prefect", "typer"} | _DASK,
-    "settings": {"prefect", "duckdb", "pyarrow"} | _DASK,
-    "cli": {"prefect"} | _DASK,
-    "devtools": {"prefect"} | _DASK,
+    "parsing": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
+    "inputs": {"prefect", "duckdb", "pyarrow", "typer", "rich"},
+    "warehouse": {"prefect", "typer", "rich"},
+    "reporting": {"prefect", "typer"},
+    "settings": {"prefect", "duckdb", "pyarrow"},
+    "cli": {"prefect"},
+    "devtools": {"prefect"},
 }
 
 
