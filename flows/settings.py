@@ -38,8 +38,8 @@ MAX_RUN_TIMEOUT_S = 7 * 86400.0
 # writable folder for it) and, for `query`, how long a statement may run.
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_QUERY_TIMEOUT_S = 300.0
-# Processes that parse a backfill (the pool is opened for the parse stage only).
-DEFAULT_PARSE_WORKERS = 2
+# Processes that parse a backfill (the pool is opened for the parse stage only): by default
+# one per core this process may use (`usable_cores`), BULLETINS_PARSE_WORKERS overrides.
 # New content up to this size is parsed in the run's own process: a pool worker first
 # imports Prefect (seconds of CPU), which pays off only on a backfill. See BENCHMARKS.md.
 DEFAULT_INLINE_PARSE_MAX_BYTES = 16 * 1024 * 1024
@@ -59,6 +59,22 @@ LOCAL_TIMEZONE = "Asia/Shanghai"
 DEFAULT_NOTIFY_STREAK_WEEKS = 4
 
 
+# BULLETINS_DASK_ADDRESS: a Dask scheduler that takes the parse tasks (docs/several-machines.md).
+DASK_ADDRESS_ENV = "BULLETINS_DASK_ADDRESS"  # as declared below (DASK_ADDRESS)
+_DASK_ADDRESS_RE = re.compile(
+    r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})"
+)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's limit),
+    else the machine's count; at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # no sched_getaffinity off Linux
+        return max(os.cpu_count() or 1, 1)
+
+
 @dataclass(frozen=True)
 class Number(Generic[_N]):
     """A BULLETINS_* variable holding a number, declared once: `resolve` reads it, the docs show it."""
@@ -68,6 +84,8 @@ class Number(Generic[_N]):
     minimum: _N
     meaning: str
     maximum: _N | None = None
+    # The default as documented when it depends on the machine (`default` is then its floor).
+    default_note: str | None = None
 
     def takes(self) -> str:
         """What a usable value is, in the words of the error a wrong one gets.
@@ -87,7 +105,8 @@ class Number(Generic[_N]):
         >>> STALE_AFTER_DAYS.note()
         '[env BULLETINS_STALE_AFTER_DAYS; default 14]'
         """
-        return f"[env {self.name}; default {self.default:g}]"
+        default = self.default_note or f"{self.default:g}"
+        return f"[env {self.name}; default {default}]"
 
 
 @dataclass(frozen=True)
@@ -132,7 +151,11 @@ RUN_TIMEOUT = Number(
     MAX_RUN_TIMEOUT_S,
 )
 PARSE_WORKERS = Number(
-    "BULLETINS_PARSE_WORKERS", DEFAULT_PARSE_WORKERS, 1, "processes that parse a backfill (the process pool)"
+    "BULLETINS_PARSE_WORKERS",
+    1,
+    1,
+    "processes that parse a backfill (the process pool; serve keeps them warm; docs/several-machines.md)",
+    default_note="the usable cores",
 )
 INLINE_PARSE_MAX_BYTES = Number(
     "BULLETINS_INLINE_PARSE_MAX_BYTES",
@@ -175,6 +198,12 @@ QUERY_TIMEOUT = Number(
     "`bulletins query` stops a statement after this many seconds (`query --timeout`)",
     MAX_LOCK_TIMEOUT_S,
 )
+DASK_ADDRESS = Text(
+    "BULLETINS_DASK_ADDRESS",
+    None,
+    "a Dask scheduler that takes the parse tasks, on a private network (docs/several-machines.md)",
+    "`tcp://host:port`",
+)
 TRACEBACK = Text(
     "BULLETINS_TRACEBACK",
     None,
@@ -196,6 +225,7 @@ VARIABLES: tuple[Number[int] | Number[float] | Text, ...] = (
     NOTIFY_STREAK_WEEKS,
     QUERY_MEMORY_LIMIT,
     QUERY_TIMEOUT,
+    DASK_ADDRESS,
     TRACEBACK,
 )
 
@@ -279,7 +309,7 @@ class Settings:
     warehouse: Path
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    parse_workers: int = DEFAULT_PARSE_WORKERS
+    parse_workers: int = 1  # `resolve` gives the machine's usable cores
     inline_parse_max_bytes: int = DEFAULT_INLINE_PARSE_MAX_BYTES
     stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
     # Where notifications go: one address or several, as BULLETINS_NOTIFY_URL holds them (docs/guide.md).
@@ -288,6 +318,8 @@ class Settings:
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    # A Dask scheduler (tcp://host:port) whose workers run the parse tasks; None: local processes.
+    dask_address: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -351,7 +383,7 @@ class Settings:
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
             max_file_bytes=_env_number(MAX_FILE_BYTES),
-            parse_workers=_env_number(PARSE_WORKERS),
+            parse_workers=_env_number(PARSE_WORKERS, default=usable_cores()),
             inline_parse_max_bytes=_env_number(INLINE_PARSE_MAX_BYTES),
             stale_after_days=_env_number(STALE_AFTER_DAYS),
             notify_url=_env_url(NOTIFY_URL.name),
@@ -359,10 +391,11 @@ class Settings:
             run_timeout_s=_env_number(RUN_TIMEOUT),
             query_memory_limit=memory_limit(os.environ.get(QUERY_MEMORY_LIMIT.name, ""), QUERY_MEMORY_LIMIT.name),
             query_timeout_s=_env_number(QUERY_TIMEOUT),
+            dask_address=dask_address(os.environ.get(DASK_ADDRESS.name, ""), DASK_ADDRESS.name),
         )
 
 
-def _env_number(variable: Number[_N]) -> _N:
+def _env_number(variable: Number[_N], default: _N | None = None) -> _N:
     """A number from the environment, or the variable's default when it is unset or empty.
 
     Only finite numbers: `nan` compares false with every bound and `inf` waits forever.
@@ -372,7 +405,7 @@ def _env_number(variable: Number[_N]) -> _N:
     """
     text = os.environ.get(variable.name, "").strip()
     if not text:
-        return variable.default
+        return variable.default if default is None else default
     problem = SettingsError(f"{variable.name} must be {variable.takes()}, not {text!r}")
     try:
         value = type(variable.default)(text)
@@ -421,6 +454,27 @@ def _apprise_knows(scheme: str) -> bool:
         from apprise.manager_plugins import NotificationManager
 
         return scheme in NotificationManager().schemas()
+
+
+def dask_address(text: str, name: str) -> str | None:
+    """A Dask scheduler's address `tcp://host:port`, or None when `text` is empty.
+
+    `name` is the variable it came from, for the message.
+
+    >>> dask_address(" tcp://10.0.0.5:8786 ", "BULLETINS_DASK_ADDRESS")
+    'tcp://10.0.0.5:8786'
+    >>> dask_address("", "BULLETINS_DASK_ADDRESS") is None
+    True
+    """
+    text = text.strip()
+    if not text:
+        return None
+    match = _DASK_ADDRESS_RE.fullmatch(text)
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise SettingsError(
+            f"{name} must be a Dask scheduler's address like tcp://10.0.0.5:8786 (tcp://host:port), not {text!r}"
+        )
+    return text
 
 
 _MEMORY_RE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B|B)", re.IGNORECASE)

@@ -356,6 +356,8 @@ def test_scheduled_run_loads_a_new_page(tmp_path: Path) -> None:
             for outside in ("/../bulletins.duckdb", "/../prefect/prefect.db", "/%2e%2e/bulletins.duckdb"):
                 assert http_get(base + outside)[0] == 404
         assert "Prefect UI: " + api_url.removesuffix("/api") in log_path.read_text()
+        # Issue 19: the scheduled runs parsed on serve's warm local Dask cluster.
+        assert re.search(r"解析进程：\d+ 个，常驻预热（本机 Dask 集群 tcp://127\.0\.0\.1:\d+）", log_path.read_text())
     wait_gone(lambda: {p for p in server_pids if _alive(p)}, 20, "the Prefect server")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.orchestration.prefect_local import CONSOLE_LOGGING, STARTUP_TIMEOUT, TELEMETRY_OFF, configure_prefect
-from flows.settings import DEFAULT_INLINE_PARSE_MAX_BYTES, DEFAULT_PARSE_WORKERS, Settings, SettingsError
+from flows.settings import DEFAULT_INLINE_PARSE_MAX_BYTES, Settings, SettingsError, usable_cores
 
 (STARTUP_TIMEOUT_ENV,) = STARTUP_TIMEOUT
 
@@ -31,7 +31,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         settings.parse_workers,
         settings.inline_parse_max_bytes,
         settings.stale_after_days,
-    ) == (120.0, DEFAULT_PARSE_WORKERS, DEFAULT_INLINE_PARSE_MAX_BYTES, 14)
+    ) == (120.0, usable_cores(), DEFAULT_INLINE_PARSE_MAX_BYTES, 14)
+    assert settings.dask_address is None
 
 
 def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -71,6 +72,14 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         ("BULLETINS_QUERY_MEMORY_LIMIT", "lots", "BULLETINS_QUERY_MEMORY_LIMIT must be an amount of memory"),
         ("BULLETINS_QUERY_MEMORY_LIMIT", "1KB", "of at least 16MB like 1GB or 512MB, not '1KB'"),
         ("BULLETINS_STALE_AFTER_DAYS", "-3", "BULLETINS_STALE_AFTER_DAYS must be a whole number of at least 0"),
+        # issue 19: a Dask scheduler's address, tcp://host:port
+        ("BULLETINS_DASK_ADDRESS", "127.0.0.1:8786", "must be a Dask scheduler's address like tcp://10.0.0.5:8786"),
+        ("BULLETINS_DASK_ADDRESS", "tcp://127.0.0.1", "(tcp://host:port), not 'tcp://127.0.0.1'"),
+        ("BULLETINS_DASK_ADDRESS", "tcp://host:0", "not 'tcp://host:0'"),
+        ("BULLETINS_DASK_ADDRESS", "tcp://host:65536", "not 'tcp://host:65536'"),
+        ("BULLETINS_DASK_ADDRESS", "http://host:8786", "not 'http://host:8786'"),
+        ("BULLETINS_DASK_ADDRESS", "tcp://ho st:8786", "not 'tcp://ho st:8786'"),
+        ("BULLETINS_DASK_ADDRESS", "tcp://host:8786/x", "not 'tcp://host:8786/x'"),
     ],
 )
 def test_a_bad_number_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
@@ -209,3 +218,28 @@ def test_prefect_keeps_its_home_and_results_under_the_warehouse(monkeypatch: pyt
     configure_prefect(tmp_path / "wh")
     assert os.environ["PREFECT_HOME"] == str(tmp_path / "mine")
     assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(tmp_path / "mine" / "storage")
+
+
+def test_parse_workers_default_to_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: one parse worker per core this process may use (its affinity), not a fixed 2."""
+    monkeypatch.delenv("BULLETINS_PARSE_WORKERS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)  # the machine has more than this process may use
+    assert Settings.resolve().parse_workers == 3
+    monkeypatch.setenv("BULLETINS_PARSE_WORKERS", "7")  # the variable still wins
+    assert Settings.resolve().parse_workers == 7
+
+
+def test_parse_workers_fall_back_to_the_cpu_count_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BULLETINS_PARSE_WORKERS", raising=False)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as off Linux
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert Settings.resolve().parse_workers == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
+    assert Settings.resolve().parse_workers == 1
+
+
+@pytest.mark.parametrize("address", ["tcp://10.0.0.5:8786", "tcp://dask-scheduler.internal:8786", "tcp://[::1]:8786"])
+def test_a_dask_address_is_read(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
+    monkeypatch.setenv("BULLETINS_DASK_ADDRESS", f" {address} ")
+    assert Settings.resolve().dask_address == address

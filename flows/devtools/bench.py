@@ -147,9 +147,9 @@ class CliRun:
     summary: str
 
 
-def run_cli(inbox: Path, warehouse: Path, prefect_home: Path) -> CliRun:
-    """Run the flow as a user would, and read back the stage timings it prints."""
-    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+def run_cli(inbox: Path, warehouse: Path, prefect_home: Path, extra_env: dict[str, str] | None = None) -> CliRun:
+    """Run the flow as a user would (with `extra_env` set), and read back the stage timings it prints."""
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), **(extra_env or {})}
     env.pop("PREFECT_API_URL", None)  # the run starts Prefect's temporary server, as a user's does
     # A loaded machine can take longer than Prefect's default 20 s to start the server.
     env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -820,6 +820,21 @@ def _load() -> str:
     return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f}"
 
 
+def _scaling(years: int, work: Path, log: Callable[[str], None]) -> str:
+    """The scaling section (`flows.devtools.bench_scaling`) on a corpus of `years` years."""
+    from flows.devtools import bench_scaling
+    from flows.settings import usable_cores
+
+    inbox = work / "inbox"
+    log(f"scaling: writing the corpus ({years} years)")
+    stats = write_corpus(
+        inbox, start=DEFAULT_START, days=days_in_years(DEFAULT_START, years), pages_per_day=PAGES_PER_DAY, seed=SEED
+    )
+    rows = bench_scaling.measure(inbox, work, bench_scaling.worker_counts(usable_cores()), log)
+    shutil.rmtree(work, ignore_errors=True)
+    return bench_scaling.section(rows, stats.pages, stats.bytes / 1e6)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark the flow against its floor; write BENCHMARKS.md.")
     parser.add_argument(
@@ -832,6 +847,12 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=Settings.resolve().parse_workers,
         help="parse workers (env BULLETINS_PARSE_WORKERS)",
+    )
+    parser.add_argument(
+        "--scaling-years",
+        type=int,
+        default=int(os.environ.get("BENCH_SCALING_YEARS", "2")),
+        help="corpus of the scaling table: 1, 2, … workers, cold pool and warm Dask (default 2; 0 skips it)",
     )
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
@@ -847,7 +868,9 @@ def main(argv: list[str] | None = None) -> None:
         scales = [bench_scale(y, Path(tmp), args.workers, log) for y in years]
         log("input readers: the sample page as each kind of file")
         readers = input_readers(2.0, Path(tmp))
+        scaling = _scaling(args.scaling_years, Path(tmp) / "scaling", log) if args.scaling_years else ""
     text = report(scales, args.workers, floor_prefect_s, started_at, time.perf_counter() - started, readers)
+    text += ("\n" + scaling) if scaling else ""
     args.out.write_text(text, encoding="utf-8")
     print(text)
     print(f"written to {args.out}")

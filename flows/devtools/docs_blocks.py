@@ -77,6 +77,8 @@ def _default(variable: Number[int] | Number[float] | Text) -> str:
     'unset'
     """
     if isinstance(variable, Number):
+        if variable.default_note:
+            return variable.default_note
         return f"`{variable.default:g}`" if isinstance(variable.default, float) else f"`{variable.default}`"
     return "unset" if variable.default is None else f"`{variable.default}`"
 

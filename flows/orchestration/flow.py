@@ -16,12 +16,13 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelled, State
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
-from flows.orchestration.parse_task import parse_batch
+from flows.orchestration.dask_cluster import dask_runner, worker_slots
+from flows.orchestration.parse_task import Files, parse_batch
 from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
 from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
@@ -313,44 +314,73 @@ def _run(settings: Settings, summary: RunSummary) -> None:
 
 
 def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:
-    """Parse the new files into lake batches: in the process pool, or here when they are few
-    (up to `settings.inline_parse_max_bytes`).
+    """Parse the new files into lake batches: on the Dask cluster of BULLETINS_DASK_ADDRESS,
+    else in a process pool, or here when they are few (up to `settings.inline_parse_max_bytes`).
 
     The pool lives for the parse stage only, so that its workers (each holding Prefect,
-    some 200 MB) are gone before the load: the run's peak memory stays flat. Where its
-    workers idled goes to the run's timings (`parse_idle_start`, `_between`, `_finish`).
+    some 200 MB) are gone before the load: the run's peak memory stays flat. A Dask
+    cluster's workers outlive the run (`serve` keeps its own warm). Where the workers
+    idled goes to the run's timings (`parse_idle_start`, `_between`, `_finish`).
     """
-    inbox, lake_dir = str(settings.inbox), str(settings.lake_dir)
     total = len(plan.to_parse)
-    results: list[BatchResult] = []
     progress.files_parsed(0, total)
+    if not plan.to_parse:
+        return []
+    if settings.dask_address is not None:
+        # Every parse goes to the cluster the user named: its workers are started already,
+        # and an address that does not answer fails the run here, before anything is parsed.
+        with dask_runner(settings.dask_address) as runner:
+            logger = get_run_logger()
+            opened_at = time.time()
+            slots = worker_slots(runner)
+            logger.info("parsing on the Dask cluster %s (%d worker thread(s))", settings.dask_address, slots)
+            results = _submit_all(runner, settings, plan, stamp, seen_at, slots, dask=True)
+        return _with_idle(summary, results, opened_at)
     if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
+        inline: list[BatchResult] = []
         for n, items in enumerate(batches(plan.to_parse), start=1):
             # quote (as below): Prefect unwraps it before the call, without walking the files.
-            results.append(parse_batch(inbox, lake_dir, _batch_id(stamp, n), quote(items), seen_at))  # type: ignore[call-overload]
-            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
-        return results
+            inline.append(
+                parse_batch(str(settings.inbox), str(settings.lake_dir), _batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
+            )
+            progress.files_parsed(sum(sum(r.statuses.values()) for r in inline), total)
+        return inline
     # Workers end with the run that spawned them, even when it is killed (processes.py).
     opened_at = time.time()
     with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
-        futures = [
-            pool.submit(
-                parse_batch,
-                {
-                    "inbox": inbox,
-                    "lake_dir": lake_dir,
-                    "batch_id": _batch_id(stamp, n),
-                    # quote: Prefect would walk thousands of files looking for futures, in the
-                    # flow and again in the worker (0.5 s per 7,000 files, measured)
-                    "items": quote(items),
-                    "seen_at": seen_at,
-                },
-            )
-            for n, items in enumerate(batches(plan.to_parse, spread=settings.parse_workers), start=1)
-        ]
-        for future in futures:
-            results.append(future.result())
-            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
+        results = _submit_all(pool, settings, plan, stamp, seen_at, settings.parse_workers, dask=False)
+    return _with_idle(summary, results, opened_at)
+
+
+def _submit_all(
+    runner: TaskRunner, settings: Settings, plan: Plan, stamp: str, seen_at: datetime, spread: int, *, dask: bool
+) -> list[BatchResult]:
+    """Submit one parse task per batch (a multiple of `spread` batches of even size); their results in order."""
+    total = len(plan.to_parse)
+    futures = [
+        runner.submit(
+            parse_batch,
+            {
+                "inbox": str(settings.inbox),
+                "lake_dir": str(settings.lake_dir),
+                "batch_id": _batch_id(stamp, n),
+                # quote: Prefect would walk thousands of files looking for futures, in the
+                # flow and again in the worker (0.5 s per 7,000 files, measured). Dask sends
+                # a quote on as a plain tuple: there, the files go in an opaque `Files`.
+                "items": Files(items) if dask else quote(items),
+                "seen_at": seen_at,
+            },
+        )
+        for n, items in enumerate(batches(plan.to_parse, spread=spread), start=1)
+    ]
+    results: list[BatchResult] = []
+    for future in futures:
+        results.append(future.result())
+        progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
+    return results
+
+
+def _with_idle(summary: RunSummary, results: list[BatchResult], opened_at: float) -> list[BatchResult]:
     for where, seconds in pool_idle_seconds(results, opened_at, time.time()).items():
         summary.seconds[f"parse_idle_{where}"] = seconds
     return results

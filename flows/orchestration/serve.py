@@ -24,6 +24,7 @@ from prefect.flows import Flow
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
+from flows.orchestration.dask_cluster import serve_parse_workers
 from flows.orchestration.prefect_local import prefect_api
 from flows.orchestration.report_server import WILDCARD_HOSTS, advertised_host, serving_reports
 from flows.settings import Settings
@@ -145,12 +146,15 @@ def serve_flow(
         sigterm_exits(),
         prefect_api(settings.serve_prefect_home, host=host, port=port) as api_url,
         serving_reports(settings.reports_dir, host, reports_port or 0) as reports_url,
+        # Warm parse workers for serve's life: no scheduled run waits for workers to start.
+        serve_parse_workers(settings) as parse_workers,
     ):
         ui = ui_url(api_url)
         if host in WILDCARD_HOSTS:  # the address another machine opens
             ui = ui.replace("//127.0.0.1:", f"//{advertised_host(host)}:", 1)
         print(f"Prefect UI: {ui}", flush=True)
         print(f"周报 (weekly reports): {reports_url}/", flush=True)
+        print(parse_workers, flush=True)
         print(
             f"Serving {flow.name}/{DEPLOYMENT_NAME} {when}: inbox {settings.inbox}, "
             f"warehouse {settings.warehouse}. Ctrl-C stops.",
