@@ -88,6 +88,7 @@ PLANTED = {
     "pure-warehouse": ("warehouse/holds.py", "from prefect import task"),
     "pure-reporting": ("reporting/charts.py", "import typer"),
     "prefect-in-orchestration": ("devtools/bench.py", "import prefect"),
+    "dask-in-orchestration": ("warehouse/ingest.py", "import distributed"),
 }
 
 
