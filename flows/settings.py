@@ -89,6 +89,9 @@ class Settings:
     run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    # False on a host that does not own the DuckDB file: its runs stop after writing their
+    # lake batches, which the owner's next run loads (BULLETINS_PUBLISH=0; docs/workers.md).
+    publish: bool = True
 
     @property
     def db_path(self) -> Path:
@@ -172,6 +175,7 @@ class Settings:
             query_timeout_s=_env_number(
                 "BULLETINS_QUERY_TIMEOUT_S", DEFAULT_QUERY_TIMEOUT_S, float, minimum=0.001, maximum=MAX_LOCK_TIMEOUT_S
             ),
+            publish=_env_flag("BULLETINS_PUBLISH", True),
         )
 
 
@@ -196,6 +200,23 @@ def _env_number(name: str, default: _N, kind: type[_N], *, minimum: _N, maximum:
     if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
         raise problem
     return value
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """A yes/no from the environment (1/0, true/false, yes/no, on/off), or the default when unset or empty.
+
+    >>> _env_flag("BULLETINS_NOT_SET", True)
+    True
+    """
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {os.environ[name].strip()!r}")
 
 
 def _env_url(name: str) -> str | None:
