@@ -7,6 +7,7 @@ hosts) sharing the inbox and the warehouse folder. Everything is torn down by PI
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ import pytest
 from cluster_processes import AUTH_STRING, Worker, client_env, postgres, prefect_server, processes_under
 from pipeline_helpers import all_inbox_names, load_without_prefect, make_inbox, query, snapshot
 
-from flows.orchestration.publishing import PUBLISH_LIMIT
+from flows.orchestration.publishing import PUBLISH_LIMIT, publish_slot
 from flows.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -70,14 +71,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @contextmanager
-def client(api_url: str) -> Iterator[Any]:
-    from prefect.client.orchestration import get_client
+def pointed_at(api_url: str) -> Iterator[None]:
+    """This process's Prefect client talks to the cluster's server, with the auth string."""
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with (
-        temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: AUTH_STRING}),
-        get_client(sync_client=True) as c,
-    ):
+    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: AUTH_STRING}):
+        yield
+
+
+@contextmanager
+def client(api_url: str) -> Iterator[Any]:
+    from prefect.client.orchestration import get_client
+
+    with pointed_at(api_url), get_client(sync_client=True) as c:
         yield c
 
 
@@ -115,6 +121,14 @@ def task_span(api_url: str, run_id: UUID, name: str) -> tuple[float, float]:
     (task,) = [t for t in runs if t.name.startswith(name)]
     assert task.start_time is not None and task.end_time is not None
     return task.start_time.timestamp(), task.end_time.timestamp()
+
+
+def task_ended(api_url: str, run_id: UUID, name: str) -> bool:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with client(api_url) as c:
+        runs = c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    return any(t.name.startswith(name) and t.end_time is not None for t in runs)
 
 
 def run_logs(api_url: str, run_id: UUID) -> list[str]:
@@ -226,6 +240,18 @@ def test_two_hosts_ingest_publish_survive_a_killed_worker_and_equal_one_machine(
         assert states == ["COMPLETED", "COMPLETED"], [run_logs(cluster.api_url, run) for run in runs]
         for run in runs:
             logged(cluster.api_url, run)
+        # Another host holds the slot (here: this test): a run's load waits for it, whatever the run lock says.
+        with pointed_at(cluster.api_url), publish_slot(60, logging.getLogger("test")) as waited:
+            assert waited is not None
+            held = trigger(cluster.api_url)
+            wait_for(lambda: task_ended(cluster.api_url, held, "discover-new-files"), 120, "the run's discover step")
+            time.sleep(8)
+            released_at = time.time()
+        assert finished(cluster.api_url, held) == "COMPLETED"
+        logged(cluster.api_url, held)
+    assert task_span(cluster.api_url, held, "load-and-build")[0] >= released_at - 0.5
+    waits = [line for line in run_logs(cluster.api_url, held) if line.startswith(f"holding the {PUBLISH_LIMIT} slot")]
+    assert len(waits) == 1 and float(waits[0].split("waited ")[1].split(" s")[0]) >= 6, waits
     first_load, second_load = sorted(task_span(cluster.api_url, run, "load-and-build") for run in runs)
     assert first_load[1] <= second_load[0], "two loads overlapped"
     logs = [line for run in runs for line in run_logs(cluster.api_url, run)]

@@ -6,9 +6,10 @@ lake; one host owns the DuckDB file. Three locks keep the load-build-test-commit
 
 - the Prefect global concurrency limit `bulletins-publish`, one slot (`publish_slot`),
   created by `bulletins deploy`: it holds across hosts, whatever their file systems do
-  with file locks. A server without the limit (`bulletins run`'s temporary server,
-  `bulletins serve`'s) has no other publisher to wait for: the step runs as before,
-  with no warning (Prefect would warn, in English, that the limit does not exist);
+  with file locks. `bulletins run`'s temporary server is not even asked (no other
+  process talks to it); a server without the limit (`bulletins serve`'s) is asked once
+  (a few ms) and the step runs as before, with no warning (Prefect's `concurrency()`
+  would ask for a slot all the same and warn, in English, that the limit does not exist);
 - the run lock (`flows.warehouse.locks.run_lock`), held by every run on the warehouse;
 - DuckDB's own file lock on the writer file.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 import duckdb
@@ -50,22 +51,34 @@ def publish_slot(wait_s: float, logger: Logger) -> Iterator[float | None]:
     run fails, its batches stay in the lake for the next run). Yields the seconds waited
     (None: no such limit, no slot taken).
     """
-    from prefect.client.orchestration import get_client
     from prefect.concurrency.sync import concurrency
-    from prefect.exceptions import ObjectNotFound
 
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(PUBLISH_LIMIT)
-        except ObjectNotFound:  # no deployment on workers made it: nobody else publishes here
-            yield None
-            return
+    from flows.orchestration.prefect_local import on_private_server
+
+    if on_private_server() or not _limit_exists():  # nobody else publishes through this server
+        yield None
+        return
     started = time.monotonic()
     # strict: a limit deleted meanwhile is an error, not a publish without the slot.
     with concurrency(PUBLISH_LIMIT, occupy=1, timeout_seconds=wait_s, lease_duration=LEASE_S, strict=True):
         waited = time.monotonic() - started
         logger.info("holding the %s slot (waited %.1f s)", PUBLISH_LIMIT, waited)
         yield waited
+
+
+def _limit_exists() -> bool:
+    """Whether the API has `bulletins-publish` (asked with the flow run's client when in one: ~5 ms)."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+    from prefect.exceptions import ObjectNotFound
+
+    context = FlowRunContext.get()
+    with get_client(sync_client=True) if context is None else nullcontext(context.client) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(PUBLISH_LIMIT)
+        except ObjectNotFound:
+            return False
+    return True
 
 
 def ingest_only_plan(settings: Settings, seen_at: datetime, run: str, logger: Logger) -> Plan:
