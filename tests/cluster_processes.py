@@ -164,6 +164,18 @@ def processes_under(folder: Path) -> set[int]:
     return found
 
 
+def flow_run_pids(run_id: object) -> set[int]:
+    """The processes running that flow run (Prefect gives each PREFECT__FLOW_RUN_ID in its environment)."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.add(int(entry.name))
+    return found
+
+
 class Worker:
     """`prefect worker start --pool POOL` as one host: its own PREFECT_HOME and working folder."""
 

@@ -110,6 +110,24 @@ def test_deploy_takes_a_cron_or_an_interval_not_both() -> None:
     ]
 
 
+def test_the_workers_page_names_only_options_that_exist() -> None:
+    """docs/workers.md's `bulletins deploy` lines use the command's real options, and its settings exist."""
+    import re
+
+    import typer
+
+    from flows.cli import app
+    from flows.settings import PROJECT_DIR
+
+    text = (PROJECT_DIR / "docs" / "workers.md").read_text(encoding="utf-8")
+    command = typer.main.get_command(app).commands["deploy"]  # type: ignore[attr-defined]
+    options = {opt for param in command.params for opt in param.opts}
+    joined = text.replace("\\\n", " ")  # shell lines continued
+    used = set(re.findall(r"(--[a-z][a-z-]+)", " ".join(re.findall(r"bulletins deploy[^`\n]*", joined))))
+    assert used and used <= options, used - options
+    assert "BULLETINS_PUBLISH=0" in text and "prefect worker start --pool" in text
+
+
 def test_deploy_stores_absolute_paths_and_only_those_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.orchestration.deploy import deployment_parameters
 

@@ -19,7 +19,15 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from cluster_processes import AUTH_STRING, Worker, client_env, postgres, prefect_server, processes_under
+from cluster_processes import (
+    AUTH_STRING,
+    Worker,
+    client_env,
+    flow_run_pids,
+    postgres,
+    prefect_server,
+    processes_under,
+)
 from pipeline_helpers import all_inbox_names, load_without_prefect, make_inbox, query, snapshot
 
 from flows.orchestration.publishing import PUBLISH_LIMIT, publish_slot
@@ -141,7 +149,15 @@ def run_logs(api_url: str, run_id: UUID) -> list[str]:
 def logged(api_url: str, run_id: UUID) -> None:
     """Wait for the run's last log line: logs reach the server after its final state, sent by
     its process (which stopping its worker would end)."""
-    wait_for(lambda: any(line.startswith("Finished in state") for line in run_logs(api_url, run_id)), 60, "the logs")
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    def flow_finished() -> bool:
+        with client(api_url) as c:
+            logs = c.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        # The flow's own line (its tasks log the same words under their task run's id).
+        return any(log.task_run_id is None and log.message.startswith("Finished in state") for log in logs)
+
+    wait_for(flow_finished, 60, "the flow run's last log line")
 
 
 @contextmanager
@@ -219,19 +235,27 @@ def test_two_hosts_ingest_publish_survive_a_killed_worker_and_equal_one_machine(
     assert lake_batches, "the ingest-only run wrote no lake batch"
     assert any("仅采集（BULLETINS_PUBLISH=0）" in line for line in run_logs(cluster.api_url, first))
 
-    # 2. The owner's worker is killed (-9) mid-run: its run stops inside the load, uncommitted.
+    # 2a. The owner's run is killed (-9, its process group) inside the load: nothing committed.
     make_inbox(cluster.inbox, names[3:])
-    with workers(cluster, owner={"BULLETINS_KILL_AT": "loaded"}) as started:
-        owner = started["owner"]
+    with workers(cluster, owner={"BULLETINS_KILL_AT": "loaded"}):
         second = trigger(cluster.api_url)
-        wait_for(
-            lambda: owner.process.poll() is not None or state_of(cluster.api_url, second) in TERMINAL,
-            300,
-            "the owner's run to reach the load",
-        )
-        owner.kill()
-    assert state_of(cluster.api_url, second) != "COMPLETED"
+        assert finished(cluster.api_url, second) == "CRASHED"  # the worker saw its run killed
     assert not db_path.exists(), "a killed load published"
+
+    # 2b. The owner's worker is killed (-9) while its run waits for the slot (held here, as by
+    # another host): the run ends with its worker (processes.flow_run_dies_with_runner).
+    with (
+        pointed_at(cluster.api_url),
+        publish_slot(180, logging.getLogger("test")),  # the killed run's lease runs out first
+        workers(cluster, owner2={}) as started,
+    ):
+        third = trigger(cluster.api_url)
+        wait_for(lambda: task_ended(cluster.api_url, third, "discover-new-files"), 120, "the run's discover step")
+        run_pids = wait_for(lambda: flow_run_pids(third), 30, "the flow run's process")
+        started["owner2"].kill()
+        wait_for(lambda: not flow_run_pids(third), 30, "the flow run to end with its worker")
+    assert state_of(cluster.api_url, third) != "COMPLETED" and run_pids
+    assert not db_path.exists(), "a run whose worker was killed published"
 
     # 3. Two runs at once on two hosts that both publish: one load at a time, both complete.
     with workers(cluster, left={}, right={}):
@@ -241,7 +265,7 @@ def test_two_hosts_ingest_publish_survive_a_killed_worker_and_equal_one_machine(
         for run in runs:
             logged(cluster.api_url, run)
         # Another host holds the slot (here: this test): a run's load waits for it, whatever the run lock says.
-        with pointed_at(cluster.api_url), publish_slot(60, logging.getLogger("test")) as waited:
+        with pointed_at(cluster.api_url), publish_slot(180, logging.getLogger("test")) as waited:
             assert waited is not None
             held = trigger(cluster.api_url)
             wait_for(lambda: task_ended(cluster.api_url, held, "discover-new-files"), 120, "the run's discover step")

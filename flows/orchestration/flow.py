@@ -283,7 +283,10 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     summary.batches_recovered = len(prepared.pending_batches)
     summary.lake_problems = [p.line() for p in prepared.lake_problems]
     if prepared.pending_batches:
-        logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
+        logger.info(
+            "recovering %d lake batch(es) not loaded yet (an interrupted run's, or an ingest-only host's)",
+            len(prepared.pending_batches),
+        )
 
     started = time.perf_counter()
     results = _parse(settings, summary, plan, stamp, seen_at)
