@@ -813,6 +813,8 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
     from flows.warehouse.build import rebuild_warehouse
 
     settings = Settings.resolve(None, warehouse)
+    if not settings.publish:  # the DuckDB file is another host's (docs/workers.md)
+        _fail("this host ingests only (BULLETINS_PUBLISH=0): rebuild on the host that owns the DuckDB file")
     try:
         result = rebuild_warehouse(settings)
     except Exception as exc:
@@ -1002,10 +1004,10 @@ def deploy(
     timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = "Asia/Shanghai",
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of a cron")] = None,
     inbox: Annotated[
-        Path | None, typer.Option(help="Inbox path on every host [default: each worker's BULLETINS_INBOX]")
+        Path | None, typer.Option(help="Inbox path on every host (none: each worker's BULLETINS_INBOX)")
     ] = None,
     warehouse: Annotated[
-        Path | None, typer.Option(help="Warehouse path on every host [default: each worker's BULLETINS_WAREHOUSE]")
+        Path | None, typer.Option(help="Warehouse path on every host (none: each worker's BULLETINS_WAREHOUSE)")
     ] = None,
 ) -> None:
     """Register bulletin-etl on the Prefect server PREFECT_API_URL names, for `prefect worker start --pool POOL`.

@@ -93,6 +93,17 @@ def test_a_bulletins_publish_that_is_no_yes_or_no_is_a_settings_error(monkeypatc
         Settings.resolve()
 
 
+def test_an_ingest_only_host_does_not_rebuild_the_owners_file(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    (wh / "lake").mkdir(parents=True)
+    done = bulletins("rebuild", "--warehouse", str(wh), env={"BULLETINS_PUBLISH": "0"})
+    assert (done.returncode, done.stderr) == (
+        1,
+        "error: this host ingests only (BULLETINS_PUBLISH=0): rebuild on the host that owns the DuckDB file\n",
+    )
+    assert not (wh / "bulletins.duckdb").exists() and not (wh / ".writer").exists()
+
+
 def test_deploy_without_a_server_is_one_line_and_exit_2(tmp_path: Path) -> None:
     done = bulletins("deploy", "--pool", "hosts", drop=("PREFECT_API_URL",), env={"PREFECT_HOME": str(tmp_path)})
     assert done.returncode == 2
