@@ -59,8 +59,17 @@ def publish_slot(wait_s: float, logger: Logger) -> Iterator[float | None]:
         yield None
         return
     started = time.monotonic()
-    # strict: a limit deleted meanwhile is an error, not a publish without the slot.
-    with concurrency(PUBLISH_LIMIT, occupy=1, timeout_seconds=wait_s, lease_duration=LEASE_S, strict=True):
+    # strict: a limit deleted meanwhile is an error, not a publish without the slot. A lease
+    # renewal that fails (the API blinked) does not stop a load half-way: the run lock and
+    # DuckDB's file lock still hold, and the transaction is all or nothing.
+    with concurrency(
+        PUBLISH_LIMIT,
+        occupy=1,
+        timeout_seconds=wait_s,
+        lease_duration=LEASE_S,
+        strict=True,
+        raise_on_lease_renewal_failure=False,
+    ):
         waited = time.monotonic() - started
         logger.info("holding the %s slot (waited %.1f s)", PUBLISH_LIMIT, waited)
         yield waited
