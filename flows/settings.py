@@ -204,6 +204,13 @@ DASK_ADDRESS = Text(
     "a Dask scheduler that takes the parse tasks, on a private network (docs/several-machines.md)",
     "`tcp://host:port`",
 )
+PUBLISH = Text(
+    "BULLETINS_PUBLISH",
+    "1",
+    "0 on a host that does not own the DuckDB file: its runs write lake batches only, the owner's next run "
+    "loads them (docs/workers.md)",
+    "1 or 0 (true/false, yes/no, on/off)",
+)
 TRACEBACK = Text(
     "BULLETINS_TRACEBACK",
     None,
@@ -226,6 +233,7 @@ VARIABLES: tuple[Number[int] | Number[float] | Text, ...] = (
     QUERY_MEMORY_LIMIT,
     QUERY_TIMEOUT,
     DASK_ADDRESS,
+    PUBLISH,
     TRACEBACK,
 )
 
@@ -320,6 +328,9 @@ class Settings:
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
     # A Dask scheduler (tcp://host:port) whose workers run the parse tasks; None: local processes.
     dask_address: str | None = None
+    # False on a host that does not own the DuckDB file: its runs stop after writing their
+    # lake batches, which the owner's next run loads (BULLETINS_PUBLISH=0; docs/workers.md).
+    publish: bool = True
 
     @property
     def db_path(self) -> Path:
@@ -392,6 +403,7 @@ class Settings:
             query_memory_limit=memory_limit(os.environ.get(QUERY_MEMORY_LIMIT.name, ""), QUERY_MEMORY_LIMIT.name),
             query_timeout_s=_env_number(QUERY_TIMEOUT),
             dask_address=dask_address(os.environ.get(DASK_ADDRESS.name, ""), DASK_ADDRESS.name),
+            publish=_env_flag(PUBLISH.name, True),
         )
 
 
@@ -415,6 +427,23 @@ def _env_number(variable: Number[_N], default: _N | None = None) -> _N:
     if not math.isfinite(value) or value < variable.minimum or (maximum is not None and value > maximum):
         raise problem
     return value
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """A yes/no from the environment (1/0, true/false, yes/no, on/off), or the default when unset or empty.
+
+    >>> _env_flag("BULLETINS_NOT_SET", True)
+    True
+    """
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {os.environ[name].strip()!r}")
 
 
 def _env_url(name: str) -> str | None:

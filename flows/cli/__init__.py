@@ -1,4 +1,4 @@
-"""The `bulletins` command line: run, query, status, report, rebuild, shell, serve.
+"""The `bulletins` command line: run, query, status, report, rebuild, shell, serve, deploy.
 
 Every failure ends in one line on stderr, `error: <what happened>: <what to do>`, and a
 non-zero exit code (1; 2 for a mistyped command line; 130 for Ctrl-C). The commands raise;
@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "record_commands",  # rebuild, forget, accept
     "shell_command",  # shell
     "serve_command",  # serve
+    "deploy_command",  # deploy
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"flows.cli.{_module}")

@@ -23,6 +23,8 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
     from flows.warehouse.build import rebuild_warehouse
 
     settings = Settings.resolve(None, warehouse)
+    if not settings.publish:  # the DuckDB file is another host's (docs/workers.md)
+        fail("this host ingests only (BULLETINS_PUBLISH=0): rebuild on the host that owns the DuckDB file")
     try:
         result = rebuild_warehouse(settings)
     except Exception as exc:

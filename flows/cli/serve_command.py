@@ -41,7 +41,7 @@ def serve(
     """
     settings = Settings.resolve(inbox, warehouse)
     configure_prefect_for(settings)
-    _check_schedule(cron, timezone, interval)
+    check_schedule_options(cron, timezone, interval)
     if port == reports_port:
         raise typer.BadParameter(f"must differ from --port ({port})", param_hint="--reports-port")
     from flows.orchestration.serve import serve as serve_flow
@@ -59,7 +59,7 @@ def serve(
     )
 
 
-def _check_schedule(cron: str, timezone: str, interval: float | None) -> None:
+def check_schedule_options(cron: str, timezone: str, interval: float | None) -> None:
     """The schedule options, checked as Prefect will read them: exit 2 naming the option."""
     from flows.orchestration.serve import ScheduleError, check_schedule
 

@@ -24,6 +24,7 @@ from flows.orchestration.artifacts import publish_run_artifacts
 from flows.orchestration.dask_cluster import dask_runner, worker_slots
 from flows.orchestration.parse_task import Files, parse_batch
 from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
+from flows.orchestration.publishing import ingest_only_plan, ingest_only_summary, publish_slot
 from flows.orchestration.report_server import report_url
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
@@ -60,6 +61,10 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
     the plan is in the lake before anything is parsed.
     """
     logger = get_run_logger()
+    if not settings.publish:  # an ingest-only host never opens the DuckDB file (publishing.py)
+        return Prepared(
+            ingest_only_plan(settings, seen_at, run, logger), pending_batches=[], lake_problems=[], seconds={}
+        )
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     for path in build.remove_rebuild_leftovers(settings):  # a killed rebuild's (we hold the run lock)
         logger.warning("removed %s, left by a rebuild that did not finish", path)
@@ -279,7 +284,10 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     summary.batches_recovered = len(prepared.pending_batches)
     summary.lake_problems = list(prepared.lake_problems)
     if prepared.pending_batches:
-        logger.info("recovering %d lake batch(es) of an interrupted run", len(prepared.pending_batches))
+        logger.info(
+            "recovering %d lake batch(es) not loaded yet (an interrupted run's, or an ingest-only host's)",
+            len(prepared.pending_batches),
+        )
 
     started = time.perf_counter()
     results = _parse(settings, summary, plan, stamp, seen_at)
@@ -297,14 +305,21 @@ def _run(settings: Settings, summary: RunSummary) -> None:
     summary.seconds["parse"] = time.perf_counter() - started
     summary.parse_tasks = len(results)
 
+    if not settings.publish:  # the owner's next run loads these batches as recovered ones
+        ingest_only_summary(summary, results, new_batches)
+        return
     progress.phase("loading and building the marts")
     started = time.perf_counter()
     summary.batch_ids = prepared.pending_batches + new_batches
-    loaded = load_and_build(settings, summary.batch_ids)
+    # Exactly one publisher across hosts, when the API has the limit `bulletins deploy` made.
+    with publish_slot(settings.lock_timeout_s, logger) as waited:
+        loaded = load_and_build(settings, summary.batch_ids)
     summary.models_built = loaded.built
     summary.seconds["load_and_build"] = (
-        time.perf_counter() - started - loaded.seconds["export_marts"] - loaded.seconds["snapshot"]
+        time.perf_counter() - started - loaded.seconds["export_marts"] - loaded.seconds["snapshot"] - (waited or 0.0)
     )
+    if waited is not None:
+        summary.seconds["publish_wait"] = waited
     summary.seconds.update(loaded.seconds)
     if loaded.marts_copy_problem:  # the warehouse is committed; the next build writes the copy again
         summary.warnings.append(f"统计表的 Parquet 副本未写入湖（下次构建会重写）：{loaded.marts_copy_problem}")

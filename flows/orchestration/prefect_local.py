@@ -170,6 +170,7 @@ def prefect_api(
       process group (`managed_server`), on `host` and `port` (None: a free one): schedules
       and run history outlive the block.
     """
+    global _private_api_url  # set while the temporary server below runs
     # Prefect already imported (tests, `serve`): its settings say at no cost whether an
     # API is configured; else the environment says it before anything is imported.
     configured = os.environ.get("PREFECT_API_URL") or ("prefect" in sys.modules and configured_api_url())
@@ -196,13 +197,25 @@ def prefect_api(
             yield configured
             return
         server.wait_until_healthy(startup_timeout_s())
+        _private_api_url = server.api_url
         with pointing_at(server.api_url, heartbeats=False):
             try:
                 yield server.api_url
             finally:
                 drain_workers()  # send buffered logs and events before the API goes away
     finally:
+        _private_api_url = None
         server.stop()
+
+
+# The temporary server `prefect_api` started in this process, while it runs: no other
+# process talks to it (publishing.publish_slot has no other publisher to ask it about).
+_private_api_url: str | None = None
+
+
+def on_private_server() -> bool:
+    """Whether this process talks to the temporary server it started itself (`bulletins run`)."""
+    return _private_api_url is not None and configured_api_url() == _private_api_url
 
 
 def _import(modules: Sequence[str]) -> None:

