@@ -4,7 +4,7 @@ alone on as many cores.
 
     python -m flows.devtools.bench_scaling --days 60      # a quick check: prints the table
 
-- the parser alone: `bench.parse_on_all_cores` (plain multiprocessing, start-up included);
+- the parser alone: `bench_measure.parse_on_all_cores` (plain multiprocessing, start-up included);
 - cold pool: `bulletins run` with BULLETINS_PARSE_WORKERS=n and every file sent to the
   pool (BULLETINS_INLINE_PARSE_MAX_BYTES=0): the pool is spawned by the run, as today;
 - warm Dask: the same run with BULLETINS_DASK_ADDRESS naming a local cluster of n
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.devtools.bench import PAGES_PER_DAY, SEED, CliRun, _files, parse_on_all_cores, run_cli
+from flows.devtools.bench_measure import PAGES_PER_DAY, SEED, CliRun, corpus_files, parse_on_all_cores, run_cli
 from flows.devtools.corpus import DEFAULT_START, days_in_years, write_corpus
 from flows.settings import DASK_ADDRESS_ENV, usable_cores
 
@@ -56,7 +56,7 @@ def measure(inbox: Path, work: Path, counts: list[int], log: Callable[[str], Non
     """Every row of the table, on the corpus in `inbox`."""
     from flows.orchestration.dask_cluster import warm_local_cluster
 
-    paths = _files(inbox)
+    paths = corpus_files(inbox)
     home = work / "prefect-home"
     rows = []
     for n in counts:

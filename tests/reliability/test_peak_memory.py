@@ -18,7 +18,7 @@ from pathlib import Path
 
 from testdata import SAMPLE_PAGE
 
-from flows.devtools.bench import TreeMemory
+from flows.devtools.bench_measure import TreeMemory
 from flows.settings import DEFAULT_MAX_FILE_BYTES, PROJECT_DIR
 from flows.warehouse.db import connection
 
