@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from flows.orchestration.prefect_local import TELEMETRY_OFF, free_port, is_healthy
+from flows.orchestration.prefect_local import TELEMETRY_OFF
+from flows.orchestration.prefect_servers import free_port, is_healthy
 from flows.orchestration.processes import dies_with_parent
 
 POSTGRES_USER = "nobody"  # only when we are root: PostgreSQL will not run as root
