@@ -254,3 +254,26 @@ WAREHOUSE_TABLES: dict[str, str] = {
     "page_tables": "raw.page_tables",
     "files": "ingest.files",
 }
+
+
+def upgrade(table: str, data: pa.Table) -> pa.Table:
+    """Rows of `table` written under an older schema, in the current one.
+
+    A missing derived column is computed from its source column; a missing nullable
+    column is NULL; a missing required column raises ValueError.
+    """
+    schema = LAKE_TABLES[table]
+    derived = DERIVED_COLUMNS.get(table, {})
+    columns: list[pa.Array | pa.ChunkedArray] = []
+    for field in schema:
+        if field.name in data.column_names:
+            columns.append(data.column(field.name).cast(field.type))
+        elif field.name in derived:
+            source, derive = derived[field.name]
+            values = data.column(source).to_pylist()
+            columns.append(pa.array([None if v is None else derive(v) for v in values], field.type))
+        elif field.nullable:
+            columns.append(pa.nulls(data.num_rows, field.type))
+        else:
+            raise ValueError(f"lake table {table}: a part lacks the required column {field.name}")
+    return pa.Table.from_arrays(columns, schema=schema)
