@@ -424,6 +424,23 @@ def log_set_aside(lake_dir: Lake, entries: Sequence[tuple[str, str]], reason: st
         log.writelines(f"{when}\t{what}\t{where}\t{reason}\n" for what, where in entries)
 
 
+def stray_files(lake_dir: Lake, table: str, *, lost: bool = False) -> list[Path]:
+    """What a table's folder holds that is not its Delta table: not `_delta_log`, not a data
+    file (`part-*.parquet`, ours or delta-rs's). `lost`: the table's log is gone, so every
+    file in its folder is a stray (no reader can use it)."""
+    folder = table_dir(lake_dir, table)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name == "_delta_log" and not lost:
+            continue
+        if path.is_file() and path.name.startswith("part-") and path.name.endswith(".parquet") and not lost:
+            continue
+        found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return found
+
+
 def move_to_migrated(lake_dir: Lake, path: Path) -> Path:
     """Keep a converted file of the Parquet lake under lake/_migrated/ (nothing is deleted)."""
     root = _local(lake_dir)

@@ -86,8 +86,17 @@ def audit(
     """
     if not lake.exists(lake_dir):
         return []
+    problems: list[LakeProblem] = []
     reasons: dict[str, list[str]] = {}  # batch id -> why it must be put right
     damaged_tables: dict[str, set[str]] = {}  # batch id -> tables whose rows of it were lost
+    lost_tables = [t for t in LAKE_TABLES if lake.open_table(lake_dir, t) is None]
+    for table in LAKE_TABLES:
+        strays = lake.stray_files(lake_dir, table, lost=table in lost_tables)
+        for path in strays:
+            what = f"{table}/{path.relative_to(lake.table_dir(lake_dir, table))} is not a file of its Delta table"
+            problems.append(LakeProblem(path.name, what, SET_ASIDE))
+        if strays:
+            lake.set_aside(lake_dir, strays, f"{table}: not a file of its Delta table")
     held: dict[str, set[str]] = {}
     scan_failed: set[str] = set()
     for table in LAKE_TABLES:
@@ -109,13 +118,19 @@ def audit(
                 damaged_tables.setdefault(batch_id, set()).add(table)
         if bad:
             lake.drop_files(lake_dir, table, bad, "taken out of the Delta table: " + "; ".join(b.path for b in bad))
+    if lost_tables and (set().union(*held.values()) or loaded):  # a table's log is gone: its rows with it
+        for batch_id in set().union(*held.values()) | loaded:
+            for table in lost_tables:
+                reasons.setdefault(batch_id, []).append(f"the {table} table's log is gone")
+                damaged_tables.setdefault(batch_id, set()).add(table)
+        for table in lost_tables:
+            lake.ensure_table(lake_dir, table)
     for table in scan_failed | (set().union(*damaged_tables.values()) if damaged_tables else set()):
         held[table] = lake.batch_ids_in(lake_dir, table)
     written = set(lake.complete_batches(lake_dir))
     for batch_id in sorted(set().union(*held.values()) - written - loaded):
         reasons.setdefault(batch_id, []).insert(0, UNFINISHED_BATCH)
 
-    problems: list[LakeProblem] = []
     files_count = _files_counts(lake_dir, sorted(reasons))
     for batch_id in sorted(reasons):
         reason = "; ".join(dict.fromkeys(reasons[batch_id]))
@@ -128,7 +143,7 @@ def audit(
             _set_batch_aside(lake_dir, batch_id, reason)
             problem = LakeProblem(batch_id, reason, SET_ASIDE, files_count.get(batch_id))
         problems.append(problem)
-    _record(lake_dir, problems)
+    _record(lake_dir, [p for p in problems if p.batch_id in reasons])
     return problems
 
 
