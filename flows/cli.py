@@ -809,7 +809,7 @@ def explain(
 
 @app.command()
 def rebuild(warehouse: WarehouseOpt = None) -> None:
-    """Rebuild the DuckDB file from the Parquet lake (the lake is the source of truth)."""
+    """Rebuild the DuckDB file from the lake's Delta tables (the lake is the source of truth)."""
     from flows.warehouse.build import rebuild_warehouse
 
     settings = Settings.resolve(None, warehouse)
@@ -828,6 +828,34 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
             "from the inbox (lake/_quarantine/quarantine.log says why)",
             err=True,
         )
+
+
+@app.command()
+def maintain(
+    warehouse: WarehouseOpt = None,
+    retention_hours: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Keep files older versions read for this many hours [default: BULLETINS_LAKE_RETENTION_HOURS or 168]",
+        ),
+    ] = None,
+) -> None:
+    """Compact the lake's small files and vacuum what no version within the retention reads (under the run lock)."""
+    from flows.warehouse import maintain as lake_maintenance
+
+    settings = Settings.resolve(None, warehouse)
+    if not settings.lake_dir.is_dir():
+        _fail(f"no lake at {settings.lake_dir}: nothing to maintain (is --warehouse the right folder?)")
+    try:
+        result = lake_maintenance.maintain(settings, retention_hours)
+    except ValueError as exc:  # BULLETINS_LAKE_RETENTION_HOURS that is no number of hours: a settings error
+        _error_line(f"{lake_maintenance.RETENTION_ENV}: {exc}")
+        raise typer.Exit(code=2) from None
+    except Exception as exc:
+        _fail(f"maintain failed: {describe_error(exc, settings.warehouse)}", exc)
+    for line in result.lines():
+        typer.echo(line)
 
 
 NoteOpt = Annotated[str | None, typer.Option(help="Why, kept on record with who and when (required, but with --undo)")]

@@ -82,7 +82,8 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
     wh.mkdir(parents=True, exist_ok=True)
     with connection(db_path) as con:
         db.create_raw_tables(con)
-        migrate.migrate(lake_dir, loaded=db.loaded_batches(con))  # a Parquet lake, as the flow does
+        # A Parquet lake is converted, as the flow does (the warehouse gives back damaged parts).
+        migrate.migrate(lake_dir, loaded=db.loaded_batches(con), restore=lambda t, b: db.batch_rows(con, t, b))
         pending = db.pending_batches(con, lake_dir)
         pending_rows = lake.read_files_rows(lake_dir, pending)
         seen_at = datetime.now(UTC)

@@ -170,7 +170,7 @@ def _commit_file(lake_dir: Lake, table: str, batch_id: str, name: str | None, ro
             path.unlink(missing_ok=True)  # an earlier try committed this table: never twice
         return False
     actions: list[AddAction | RemoveAction] = []
-    if path is not None:
+    if path is not None and name is not None:
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
         stat = path.stat()

@@ -138,11 +138,10 @@ def audit(
         if batch_id not in written and batch_id in loaded:
             tables = tables | {lake.COMPLETION_TABLE}
         if batch_id in loaded and restore is not None and _restore(lake_dir, batch_id, tables, restore):
-            problem = LakeProblem(batch_id, reason, RESTORED, files_count.get(batch_id))
+            problems.append(LakeProblem(batch_id, reason, RESTORED, files_count.get(batch_id)))
         else:
             _set_batch_aside(lake_dir, batch_id, reason)
-            problem = LakeProblem(batch_id, reason, SET_ASIDE, files_count.get(batch_id))
-        problems.append(problem)
+            problems.append(LakeProblem(batch_id, reason, SET_ASIDE, files_count.get(batch_id)))
     _record(lake_dir, [p for p in problems if p.batch_id in reasons])
     return problems
 
