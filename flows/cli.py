@@ -141,7 +141,7 @@ def _shown(value: object) -> str:
 
 app = typer.Typer(
     cls=OneLineErrors,
-    help="City-management bulletins: inbox -> Parquet lake -> DuckDB marts.",
+    help="City-management bulletins: inbox -> Delta lake -> DuckDB marts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -81,6 +81,7 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
             logger.warning(converted.line())
         problems = converted.problems if converted is not None else []
         problems += lake_audit.audit(settings.lake_dir, loaded=loaded, full=False, restore=restore)
+        batch_record.create_tables(settings.lake_dir)  # before parse workers commit to them at once
         for problem in problems:
             logger.warning(problem.line())
         audited = time.perf_counter()

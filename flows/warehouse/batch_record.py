@@ -29,6 +29,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from flows.warehouse import lake
+from flows.warehouse.schema import LAKE_TABLES
 
 RECORD_TABLE = "_batches"
 
@@ -76,6 +77,14 @@ def run_of(batch_id: str) -> str:
     '20260101T000000000000Z'
     """
     return batch_id.rsplit("-", 1)[0]
+
+
+def create_tables(lake_dir: lake.Lake) -> None:
+    """Create the raw tables and the record when missing: before parse workers commit to
+    them at once (the run calls it under its lock)."""
+    for table in LAKE_TABLES:
+        lake.ensure_table(lake_dir, table)
+    lake.ensure_table(lake_dir, RECORD_TABLE, SCHEMA)
 
 
 def _table(lake_dir: lake.Lake) -> DeltaTable | None:

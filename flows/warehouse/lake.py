@@ -103,8 +103,8 @@ def open_table(lake_dir: Lake, table: str) -> DeltaTable | None:
     return DeltaTable(uri, storage_options=storage_options(lake_dir))
 
 
-def ensure_table(lake_dir: Lake, table: str) -> DeltaTable:
-    """The raw table's Delta table, created empty in its schema the first time."""
+def ensure_table(lake_dir: Lake, table: str, schema: pa.Schema | None = None) -> DeltaTable:
+    """The table (a raw table's unless `schema` is given), created empty the first time."""
     found = open_table(lake_dir, table)
     if found is not None:
         return found
@@ -113,7 +113,7 @@ def ensure_table(lake_dir: Lake, table: str) -> DeltaTable:
     try:
         return DeltaTable.create(
             table_uri(lake_dir, table),
-            LAKE_TABLES[table],
+            schema if schema is not None else LAKE_TABLES[table],
             mode="ignore",
             storage_options=storage_options(lake_dir),
         )
