@@ -296,11 +296,22 @@ def batch_reader(lake_dir: Lake, table: str, batch_ids: Sequence[str]) -> pa.Rec
 
 
 def batch_ids_in(lake_dir: Lake, table: str) -> set[str]:
-    """The batch ids the table holds rows of (reads the batch_id column only)."""
-    ds = dataset(lake_dir, table)
-    if ds is None:
-        return set()
-    return set(pc.unique(ds.to_table(columns=["batch_id"]).column("batch_id")).to_pylist())
+    """The batch ids the table holds rows of.
+
+    A file of one batch says so in its statistics (nothing read); the batch_id column is
+    read only from files holding several (compacted) or without statistics.
+    """
+    ids: set[str] = set()
+    several: list[str] = []
+    for f in data_files(lake_dir, table):
+        if f.min_batch is not None and f.min_batch == f.max_batch:
+            ids.add(f.min_batch)
+        else:
+            several.append(str(table_dir(lake_dir, table) / f.path))
+    if several:
+        column = pads.dataset(several, format="parquet").to_table(columns=["batch_id"]).column("batch_id")
+        ids |= set(pc.unique(column).to_pylist())
+    return ids
 
 
 def complete_batches(lake_dir: Lake) -> list[str]:
