@@ -234,3 +234,20 @@ def test_bulletins_maintain_says_what_it_did_and_refuses_a_bad_retention(
     result = runner.invoke(app, ["maintain", "--warehouse", str(tmp_path / "c" / "wh")])
     assert result.exit_code == 2
     assert result.output.startswith("error: BULLETINS_LAKE_RETENTION_HOURS: ") and result.output.count("\n") == 1
+
+
+def test_a_table_whose_log_cannot_be_read_is_put_right_from_the_warehouse(two_batches: Path, tmp_path: Path) -> None:
+    """A damaged commit file: the run sets the table aside whole, recreates it and restores
+    its loaded batches from the warehouse, and says so; it does not crash."""
+    shutil.copytree(two_batches, tmp_path / "c")
+    wh = tmp_path / "c" / "wh"
+    lake_dir = wh / "lake"
+    before = lake_rows(lake_dir)
+    log = sorted((lake_dir / "articles" / "_delta_log").glob("*.json"))[-1]
+    log.write_text("{not json", encoding="utf-8")
+    summary = bulletin_etl(inbox=str(tmp_path / "c" / "inbox"), warehouse=str(wh))
+    assert summary.lake_line().startswith("lake: 2 batch(es) restored from the warehouse, 0 set aside")
+    assert lake_rows(lake_dir) == before
+    assert (lake_dir / lake.QUARANTINE_DIR / "articles" / "_delta_log" / log.name).is_file()  # kept, not deleted
+    restored = batch_record.read(lake_dir, [batch_record.RESTORED])
+    assert len(restored) == 2 and all("the articles table's log cannot be read" in str(r["reason"]) for r in restored)

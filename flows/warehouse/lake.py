@@ -377,7 +377,7 @@ def file_problem(lake_dir: Lake, data_file: DataFile, *, read: bool) -> str | No
     try:
         data = pq.read_table(path, page_checksum_verification=True)
     except Exception as exc:  # any failure to read is a reason, whatever pyarrow raises
-        detail = _first_line(exc).replace(f"Could not open Parquet input source '{path}': ", "")
+        detail = first_line(exc).replace(f"Could not open Parquet input source '{path}': ", "")
         return f"{data_file.table} file {data_file.path} unreadable ({detail})"
     wrong = [f.name for f in LAKE_TABLES[data_file.table] if f.name not in data.column_names]
     if wrong:
@@ -461,7 +461,7 @@ def move_to_migrated(lake_dir: Lake, path: Path) -> Path:
     return target
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

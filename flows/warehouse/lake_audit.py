@@ -89,9 +89,14 @@ def audit(
     problems: list[LakeProblem] = []
     reasons: dict[str, list[str]] = {}  # batch id -> why it must be put right
     damaged_tables: dict[str, set[str]] = {}  # batch id -> tables whose rows of it were lost
-    lost_tables = [t for t in LAKE_TABLES if lake.open_table(lake_dir, t) is None]
+    lost = {t: why for t in LAKE_TABLES if (why := _log_problem(lake_dir, t)) is not None}
+    lost_tables = list(lost)
     for table in LAKE_TABLES:
         strays = lake.stray_files(lake_dir, table, lost=table in lost_tables)
+        if table in lost:  # the whole table moves aside; its batches are reported below
+            if strays:
+                lake.set_aside(lake_dir, strays, lost[table])
+            continue
         for path in strays:
             what = f"{table}/{path.relative_to(lake.table_dir(lake_dir, table))} is not a file of its Delta table"
             problems.append(LakeProblem(path.name, what, SET_ASIDE))
@@ -121,7 +126,7 @@ def audit(
     if lost_tables and (set().union(*held.values()) or loaded):  # a table's log is gone: its rows with it
         for batch_id in set().union(*held.values()) | loaded:
             for table in lost_tables:
-                reasons.setdefault(batch_id, []).append(f"the {table} table's log is gone")
+                reasons.setdefault(batch_id, []).append(lost[table])
                 damaged_tables.setdefault(batch_id, set()).add(table)
         for table in lost_tables:
             lake.ensure_table(lake_dir, table)
@@ -144,6 +149,17 @@ def audit(
             problems.append(LakeProblem(batch_id, reason, SET_ASIDE, files_count.get(batch_id)))
     _record(lake_dir, [p for p in problems if p.batch_id in reasons])
     return problems
+
+
+def _log_problem(lake_dir: Lake, table: str) -> str | None:
+    """Why a table cannot be read from its log (gone, or a commit that does not parse), or None."""
+    try:
+        if lake.open_table(lake_dir, table) is None:
+            return f"the {table} table's log is gone"
+        lake.data_files(lake_dir, table)
+    except Exception as exc:  # a damaged commit file: the table is lost as a whole, put right below
+        return f"the {table} table's log cannot be read ({lake.first_line(exc)})"
+    return None
 
 
 def _holds_unloaded(data_file: lake.DataFile, loaded: set[str]) -> bool:
