@@ -204,6 +204,12 @@ DASK_ADDRESS = Text(
     "a Dask scheduler that takes the parse tasks, on a private network (docs/several-machines.md)",
     "`tcp://host:port`",
 )
+LAKE_RETENTION = Number(
+    "BULLETINS_LAKE_RETENTION_HOURS",
+    168,
+    0,
+    "`bulletins maintain` keeps the lake's files older table versions read for this many hours (docs/delta-lake.md)",
+)
 PUBLISH = Text(
     "BULLETINS_PUBLISH",
     "1",
@@ -233,6 +239,7 @@ VARIABLES: tuple[Number[int] | Number[float] | Text, ...] = (
     QUERY_MEMORY_LIMIT,
     QUERY_TIMEOUT,
     DASK_ADDRESS,
+    LAKE_RETENTION,
     PUBLISH,
     TRACEBACK,
 )
@@ -388,31 +395,31 @@ class Settings:
         warehouse_path = Path(warehouse or os.environ.get(WAREHOUSE.name) or DEFAULT_WAREHOUSE)
         timeout = lock_timeout_s
         if timeout is None:
-            timeout = _env_number(LOCK_TIMEOUT)
+            timeout = env_number(LOCK_TIMEOUT)
         return cls(
             inbox=inbox_path.resolve() if isinstance(inbox_path, Path) else inbox_path,
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
-            max_file_bytes=_env_number(MAX_FILE_BYTES),
-            parse_workers=_env_number(PARSE_WORKERS, default=usable_cores()),
-            inline_parse_max_bytes=_env_number(INLINE_PARSE_MAX_BYTES),
-            stale_after_days=_env_number(STALE_AFTER_DAYS),
+            max_file_bytes=env_number(MAX_FILE_BYTES),
+            parse_workers=env_number(PARSE_WORKERS, default=usable_cores()),
+            inline_parse_max_bytes=env_number(INLINE_PARSE_MAX_BYTES),
+            stale_after_days=env_number(STALE_AFTER_DAYS),
             notify_url=_env_url(NOTIFY_URL.name),
-            notify_streak_weeks=_env_number(NOTIFY_STREAK_WEEKS),
-            run_timeout_s=_env_number(RUN_TIMEOUT),
+            notify_streak_weeks=env_number(NOTIFY_STREAK_WEEKS),
+            run_timeout_s=env_number(RUN_TIMEOUT),
             query_memory_limit=memory_limit(os.environ.get(QUERY_MEMORY_LIMIT.name, ""), QUERY_MEMORY_LIMIT.name),
-            query_timeout_s=_env_number(QUERY_TIMEOUT),
+            query_timeout_s=env_number(QUERY_TIMEOUT),
             dask_address=dask_address(os.environ.get(DASK_ADDRESS.name, ""), DASK_ADDRESS.name),
             publish=_env_flag(PUBLISH.name, True),
         )
 
 
-def _env_number(variable: Number[_N], default: _N | None = None) -> _N:
+def env_number(variable: Number[_N], default: _N | None = None) -> _N:
     """A number from the environment, or the variable's default when it is unset or empty.
 
     Only finite numbers: `nan` compares false with every bound and `inf` waits forever.
 
-    >>> _env_number(Number("BULLETINS_NOT_SET", 2, 1, "a test"))
+    >>> env_number(Number("BULLETINS_NOT_SET", 2, 1, "a test"))
     2
     """
     text = os.environ.get(variable.name, "").strip()

@@ -74,7 +74,7 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
     from datetime import UTC, datetime
 
     from flows.settings import DEFAULT_MAX_FILE_BYTES
-    from flows.warehouse import build, db, lake, plans
+    from flows.warehouse import build, db, lake, migrate, plans
     from flows.warehouse.inbox import batches, known_files, plan_run
     from flows.warehouse.ingest import process_batch, record_unparsed
 
@@ -82,8 +82,10 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
     wh.mkdir(parents=True, exist_ok=True)
     with connection(db_path) as con:
         db.create_raw_tables(con)
+        # A Parquet lake is converted, as the flow does (the warehouse gives back damaged parts).
+        migrate.migrate(lake_dir, loaded=db.loaded_batches(con), restore=lambda t, b: db.batch_rows(con, t, b))
         pending = db.pending_batches(con, lake_dir)
-        pending_rows = [row for b in pending for row in lake.read_files_part(lake_dir, b)]
+        pending_rows = lake.read_files_rows(lake_dir, pending)
         seen_at = datetime.now(UTC)
         plan = plan_run(
             inbox,
@@ -123,3 +125,24 @@ def bulletins(
         cwd=PROJECT_DIR,
         env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+
+
+def to_parquet_lake(
+    lake_dir: Path, drop_columns: dict[str, list[str]] | None = None, drop_tables: tuple[str, ...] = ()
+) -> list[str]:
+    """Turn a Delta lake into the Parquet lake the versions before Delta wrote (in place):
+    `<table>/<batch_id>.parquet` per complete batch, `files` included; `drop_columns` and
+    `drop_tables` leave out what an older version did not write yet. Returns the batch ids."""
+    import pyarrow.parquet as pq
+
+    from flows.warehouse import lake, legacy_lake
+    from flows.warehouse.schema import LAKE_TABLES
+
+    batches = lake.complete_batches(lake_dir)
+    parts = {(t, b): lake.read_batch(lake_dir, t, b) for t in LAKE_TABLES for b in batches if t not in drop_tables}
+    shutil.rmtree(lake_dir)
+    for (table, batch_id), data in parts.items():
+        path = legacy_lake.part_path(lake_dir, table, batch_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data.drop_columns((drop_columns or {}).get(table, [])), path)
+    return batches

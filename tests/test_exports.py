@@ -9,8 +9,10 @@ import math
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 from hostile_names import FORMULA_NAMES, build_hostile_warehouse
 from pipeline_helpers import load_without_prefect, make_inbox
 from typer.testing import CliRunner
@@ -281,25 +283,29 @@ def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(tmp
     lake_dir = tmp_path / "wh" / "lake"
     assert build.marts_missing_in_lake(lake_dir)
     written = build.export_marts_to_lake(db, lake_dir)
-    assert written == [lake_dir / "marts" / f"{t}.parquet" for t in MARTS]
+    assert written == [f"{lake_dir}/marts/{t}" for t in MARTS]  # a Delta table each
     assert not build.marts_missing_in_lake(lake_dir)
     expected = marts(db)
-    for path, table in zip(written, MARTS, strict=True):
-        data = pq.read_table(path)  # pyarrow alone, no DuckDB file
+    for uri, table in zip(written, MARTS, strict=True):
+        data = DeltaTable(uri).to_pyarrow_table()  # any Delta reader, no DuckDB file
         assert data.column_names == expected[table][0]
         assert [tuple(r.values()) for r in data.to_pylist()] == expected[table][1]
-    assert not list((lake_dir / "marts").glob(".*.tmp"))
+        # DuckDB without its delta extension: through the table's pyarrow dataset.
+        with duckdb.connect() as con:
+            con.register("mart", DeltaTable(uri).to_pyarrow_dataset())
+            assert con.execute("select count(*) from mart").fetchone() == (len(expected[table][1]),)
     # The batch code does not see the folder: nothing removed, no batch from it, a rebuild as before.
     batches = lake.complete_batches(lake_dir)
     assert lake_audit.audit(lake_dir, loaded=set(batches), full=True, restore=lambda table, batch_id: None) == []
-    assert all(p.exists() for p in written) and not (lake_dir / lake_audit.QUARANTINE_DIR).exists()
+    assert all(DeltaTable.is_deltatable(u) for u in written)
+    assert not (lake_dir / lake_audit.QUARANTINE_DIR).exists()
     # A rebuild is a build: it writes the copy again (here after the copy was deleted).
     build.remove_marts_copy(lake_dir)
     result = build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", tmp_path / "wh"))
     assert (result.batches, result.problems, result.marts_not_exported) == (len(batches), [], None)
     assert marts(db) == expected
-    for path, table in zip(written, MARTS, strict=True):
-        assert [tuple(r.values()) for r in pq.read_table(path).to_pylist()] == expected[table][1]
+    for uri, table in zip(written, MARTS, strict=True):
+        assert [tuple(r.values()) for r in DeltaTable(uri).to_pyarrow_table().to_pylist()] == expected[table][1]
 
 
 def test_a_rebuild_that_cannot_write_the_marts_copy_warns_and_leaves_no_stale_copy(
@@ -316,8 +322,10 @@ def test_a_rebuild_that_cannot_write_the_marts_copy_warns_and_leaves_no_stale_co
     monkeypatch.setattr(build, "export_marts_to_lake", full_disk)
     result = runner.invoke(app, ["rebuild", "--warehouse", str(tmp_path / "wh")])
     assert result.exit_code == 0, result.output
-    assert "warning: 统计表的 Parquet 副本未写入湖：OSError: [Errno 28] No space left on device\n" in result.output
-    assert build.marts_missing_in_lake(lake_dir) and not (lake_dir / "marts" / f"{MARTS[0]}.parquet").exists()
+    assert (
+        "warning: 统计表在湖中的副本（Delta 表）未写入：OSError: [Errno 28] No space left on device\n" in result.output
+    )
+    assert build.marts_missing_in_lake(lake_dir) and not (lake_dir / "marts" / MARTS[0]).exists()
 
 
 @pytest.mark.slow  # end to end; fast: the marts copy and the rebuild's warning above
@@ -330,7 +338,7 @@ def test_a_run_writes_the_marts_copy_and_a_failure_is_a_warning(
     summary = flow.bulletin_etl(inbox=str(inbox), warehouse=str(wh))
     expected = marts(wh / "bulletins.duckdb")
     for table in MARTS:
-        data = pq.read_table(lake.mart_path(wh / "lake", table))
+        data = DeltaTable(lake.mart_uri(wh / "lake", table)).to_pyarrow_table()
         assert [tuple(r.values()) for r in data.to_pylist()] == expected[table][1]
     assert not [w for w in summary.warnings if "marts" in w]
 
@@ -351,7 +359,7 @@ def test_a_run_writes_the_marts_copy_and_a_failure_is_a_warning(
     summary = state.result()
     assert summary.files_loaded == 1
     assert (
-        "统计表的 Parquet 副本未写入湖（下次构建会重写）：OSError: [Errno 28] No space left on device"
+        "统计表在湖中的副本（Delta 表）未写入（下次构建会重写）：OSError: [Errno 28] No space left on device"
         in summary.warnings
     )
     # No stale copy is left beside the newer warehouse; the next run writes it again.

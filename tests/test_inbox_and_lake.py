@@ -13,12 +13,12 @@ import pytest
 from testdata import SAMPLE_PAGE
 
 from flows.parsing.names import normalize_name
-from flows.warehouse import build, db, inbox_walk, lake, lake_audit
+from flows.warehouse import build, db, inbox_walk, lake, lake_audit, legacy_lake, migrate
 from flows.warehouse import inbox as inbox_module
 from flows.warehouse.inbox import InboxFile, Known, batches, plan_run
 from flows.warehouse.inbox_walk import sha256_file
 from flows.warehouse.ingest import process_batch
-from flows.warehouse.schema import LAKE_TABLES
+from flows.warehouse.schema import LAKE_TABLES, upgrade
 from flows.warehouse.statuses import DUPLICATE
 
 EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
@@ -94,6 +94,22 @@ def test_spread_batches_come_in_a_multiple_of_the_workers_of_even_size() -> None
     assert list(batches([], spread=2)) == []
 
 
+def _data_file(lake_dir: Path, table: str) -> Path:
+    """The one data file a table's Delta log references."""
+    (data_file,) = lake.data_files(lake_dir, table)
+    return lake.table_dir(lake_dir, table) / data_file.path
+
+
+def _unreferenced(lake_dir: Path) -> list[Path]:
+    """Data files in the tables' folders that no Delta log references (an uncommitted write)."""
+    referenced = {_data_file_path(lake_dir, f) for t in LAKE_TABLES for f in lake.data_files(lake_dir, t)}
+    return [p for p in lake_dir.rglob("*.parquet") if "_delta_log" not in p.parts and p not in referenced]
+
+
+def _data_file_path(lake_dir: Path, data_file: lake.DataFile) -> Path:
+    return lake.table_dir(lake_dir, data_file.table) / data_file.path
+
+
 def test_a_large_batch_is_written_a_row_group_at_a_time(tmp_path: Path) -> None:
     rows = [
         {
@@ -108,19 +124,21 @@ def test_a_large_batch_is_written_a_row_group_at_a_time(tmp_path: Path) -> None:
     ]
     with lake.BatchWriter(tmp_path, "b1") as writer:
         writer.write({"bulletin_units": rows[:2]})
-        writer.write({"bulletin_units": rows[2:]})
+        writer.write({"bulletin_units": rows[2:], "files": [_files_row("b1")]})
         assert lake.complete_batches(tmp_path) == []  # nothing in place before commit
+        assert lake.data_files(tmp_path, "bulletin_units") == []  # written, not committed: no reader sees it
         writer.commit()
-    part = pq.ParquetFile(lake.part_path(tmp_path, "bulletin_units", "b1"))
+    part = pq.ParquetFile(_data_file(tmp_path, "bulletin_units"))
     assert part.metadata.num_row_groups == 2
     columns = LAKE_TABLES["bulletin_units"].names  # columns a row leaves out are null
     assert part.read().to_pylist() == [{name: row.get(name) for name in columns} for row in rows]
+    assert lake.read_batch(tmp_path, "bulletin_units", "b1").to_pylist() == part.read().to_pylist()
     assert lake.complete_batches(tmp_path) == ["b1"]
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert _unreferenced(tmp_path) == []
 
 
 def test_bit_rot_in_a_part_the_flow_wrote_never_reads_back_as_other_rows(tmp_path: Path) -> None:
-    """Parts carry page checksums: a flipped byte in a page fails the read (lake_audit's check).
+    """Data files carry page checksums: a flipped byte in a page fails the read (lake_audit's check).
 
     Without them a flip inside zstd's literals can decode to other text, silently.
     """
@@ -133,7 +151,7 @@ def test_bit_rot_in_a_part_the_flow_wrote_never_reads_back_as_other_rows(tmp_pat
     with lake.BatchWriter(tmp_path, "b1") as writer:
         writer.write({"bulletin_units": rows})
         writer.commit()
-    path = lake.part_path(tmp_path, "bulletin_units", "b1")
+    path = _data_file(tmp_path, "bulletin_units")
     good = path.read_bytes()
     expected = pq.read_table(path, page_checksum_verification=True)
     silently_different = []
@@ -151,17 +169,22 @@ def test_bit_rot_in_a_part_the_flow_wrote_never_reads_back_as_other_rows(tmp_pat
 def test_a_batch_left_without_commit_leaves_nothing(tmp_path: Path) -> None:
     try:
         with lake.BatchWriter(tmp_path, "b1") as writer:
-            writer.write({"files": []})
+            writer.write({"files": [_files_row("b1")]})
             raise RuntimeError("interrupted")
     except RuntimeError:
         pass
-    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    # The (empty) Delta tables exist; no data file, no commit of the batch.
+    assert [p for p in tmp_path.rglob("*.parquet") if "_delta_log" not in p.parts] == []
+    for table in LAKE_TABLES:
+        dt = lake.open_table(tmp_path, table)
+        assert dt is not None and not lake.has_batch(dt, "b1")
+    assert lake.complete_batches(tmp_path) == []
 
 
-def test_a_batch_is_complete_only_with_its_files_part(tmp_path: Path) -> None:
-    row = {
+def _files_row(batch_id: str, path: str = "a.txt") -> dict:
+    return {
         "file_sha256": "0" * 64,
-        "path": "a.txt",
+        "path": path,
         "size_bytes": 1,
         "modified_ns": 1,
         "issue_date": None,
@@ -171,21 +194,70 @@ def test_a_batch_is_complete_only_with_its_files_part(tmp_path: Path) -> None:
         "reasons": ["empty"],
         "first_seen_at": datetime(2026, 1, 1, tzinfo=UTC),
         "ingest_seq": 1,
-        "batch_id": "b1",
+        "batch_id": batch_id,
     }
+
+
+def _article_row(batch_id: str) -> dict:
+    return {"file_sha256": "0" * 64, "seq": 1, "kind": "news", "reporters": [], "correspondents": [],
+            "photographers": [], "authors": [], "body": "正文", "original_text": "正文", "line_start": 1,
+            "line_end": 1, "batch_id": batch_id}  # fmt: skip
+
+
+def test_a_batch_is_complete_only_with_its_files_rows(tmp_path: Path) -> None:
+    row = _files_row("b1")
     lake.write_batch(tmp_path, "b1", {"files": [row]})
-    # An interrupted batch: table parts written, `files` never.
-    lake.write_part(tmp_path, "articles", "b2", [])
-    (tmp_path / "articles" / ".b3.parquet.tmp").write_bytes(b"half")
+    # An interrupted batch: a table committed, `files` never.
+    lake.write_part(tmp_path, "articles", "b2", [_article_row("b2")])
     assert lake.complete_batches(tmp_path) == ["b1"]
     problems = lake_audit.audit(tmp_path, loaded=set(), full=False)
-    # The interrupted batch is set aside, not deleted; our own temp file is deleted.
-    assert [(p.batch_id, p.action) for p in problems] == [("b2", lake_audit.SET_ASIDE)]
-    assert not (tmp_path / "articles" / ".b3.parquet.tmp").exists()
-    assert (tmp_path / lake_audit.QUARANTINE_DIR / "articles" / "b2.parquet").exists()
+    # The interrupted batch is set aside: its rows leave the table (kept in its history), logged.
+    assert [(p.batch_id, p.action, p.reason) for p in problems] == [
+        ("b2", lake_audit.SET_ASIDE, lake_audit.UNFINISHED_BATCH)
+    ]
+    assert lake.batch_ids_in(tmp_path, "articles") == set()
+    log = (tmp_path / lake_audit.QUARANTINE_DIR / lake_audit.QUARANTINE_LOG).read_text(encoding="utf-8")
+    assert "articles rows of batch b2\t1 row(s) deleted" in log
+    dt = lake.open_table(tmp_path, "articles")
+    assert dt is not None
+    dt.load_as_version(dt.version() - 1)
+    assert dt.to_pyarrow_dataset().to_table().num_rows == 1  # the row is in the table's history
     for table, schema in LAKE_TABLES.items():
-        assert pq.read_schema(lake.part_path(tmp_path, table, "b1")).remove_metadata() == schema.remove_metadata()
+        dataset = lake.dataset(tmp_path, table)
+        assert dataset is not None and dataset.schema.remove_metadata() == schema.remove_metadata()
     assert lake.read_files_part(tmp_path, "b1") == [row]
+    assert lake_audit.audit(tmp_path, loaded=set(), full=True) == []  # once set aside, sound
+
+
+def test_a_batch_written_twice_or_retried_after_a_kill_between_tables_is_in_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each table commits a batch once (its transaction id): a second write, or a retry of a
+    write killed between two tables, adds no row twice."""
+    rows = {"articles": [_article_row("r-0001")], "files": [_files_row("r-0001")]}
+    lake.write_batch(tmp_path, "r-0001", rows)
+    lake.write_batch(tmp_path, "r-0001", rows)  # the same batch again
+    assert lake.read_batch(tmp_path, "articles", "r-0001").num_rows == 1
+    assert len(lake.read_files_part(tmp_path, "r-0001")) == 1
+
+    class Killed(Exception):
+        pass
+
+    def kill_at(point: str) -> None:
+        if point == "part:0002:bulletins":  # articles committed, the other tables not
+            raise Killed(point)
+
+    monkeypatch.setattr(lake, "checkpoint", kill_at)
+    second = {"articles": [_article_row("r-0002")], "files": [_files_row("r-0002", "b.txt")]}
+    with pytest.raises(Killed):
+        lake.write_batch(tmp_path, "r-0002", second)
+    assert lake.read_batch(tmp_path, "articles", "r-0002").num_rows == 1
+    assert lake.complete_batches(tmp_path) == ["r-0001"]
+    monkeypatch.undo()
+    lake.write_batch(tmp_path, "r-0002", second)  # the retry
+    assert lake.read_batch(tmp_path, "articles", "r-0002").num_rows == 1
+    assert lake.complete_batches(tmp_path) == ["r-0001", "r-0002"]
+    assert _unreferenced(tmp_path) == []  # the retry's own copy of articles was never committed, and removed
 
 
 # ------------------------------------------------------------------ older lake parts and warehouses
@@ -219,22 +291,35 @@ def _core_and_marts(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 def test_ingest_stores_the_folded_name(tmp_path: Path) -> None:
     lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
-    units = pq.read_table(lake.part_path(lake_dir, "bulletin_units", "b1")).to_pylist()
+    units = lake.read_batch(lake_dir, "bulletin_units", "b1").to_pylist()
     assert len(units) == 9
     assert all(u["unit_name_key"] == normalize_name(u["unit_name_raw"]) for u in units)
     assert ("驿城区 政府", "驿城区政府") in [(u["unit_name_raw"], u["unit_name_key"]) for u in units]
 
 
+def _as_parquet_lake(lake_dir: Path, dropped: dict[str, list[str]]) -> Path:
+    """The Delta lake's batch b1 as the versions before Delta wrote it, with `dropped` columns
+    left out of its parts (as written before they existed); the Delta tables removed."""
+    old = lake_dir.parent / "old_lake"
+    for table in LAKE_TABLES:
+        data = lake.read_batch(lake_dir, table, "b1").drop_columns(dropped.get(table, []))
+        path = legacy_lake.part_path(old, table, "b1")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, path)
+    return old
+
+
 def test_a_lake_part_without_the_folded_name_loads_the_same(tmp_path: Path) -> None:
+    """An old Parquet part written before the column existed is converted with it computed."""
     lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
     with db.connection(None) as con:
         expected = _build(con, lake_dir)
     assert ("驿城区 政府", "驿城区政府") in {r[3:5] for r in expected["core.bulletin_units"]}
-    part = lake.part_path(lake_dir, "bulletin_units", "b1")
-    pq.write_table(pq.read_table(part).drop_columns(["unit_name_key"]), part)  # as written before the column
-    assert not lake.has_current_schema("bulletin_units", part)
+    old = _as_parquet_lake(lake_dir, {"bulletin_units": ["unit_name_key"]})
+    assert not legacy_lake.has_current_schema("bulletin_units", legacy_lake.part_path(old, "bulletin_units", "b1"))
+    assert migrate.migrate(old, loaded=set()) is not None
     with db.connection(None) as con:
-        assert _build(con, lake_dir) == expected
+        assert _build(con, old) == expected
 
 
 def test_a_lake_part_from_before_the_city_columns_loads_the_same(tmp_path: Path) -> None:
@@ -242,15 +327,13 @@ def test_a_lake_part_from_before_the_city_columns_loads_the_same(tmp_path: Path)
     lake_dir = _lake_with_a_spaced_unit_name(tmp_path)
     with db.connection(None) as con:
         expected = _build(con, lake_dir)
-    for table, new_columns in (
-        ("bulletins", ["city", "period_label"]),
-        ("bulletin_units", ["closed", "closure_rate_published"]),
-    ):
-        part = lake.part_path(lake_dir, table, "b1")
-        pq.write_table(pq.read_table(part).drop_columns(new_columns), part)
-        assert not lake.has_current_schema(table, part)
+    dropped = {"bulletins": ["city", "period_label"], "bulletin_units": ["closed", "closure_rate_published"]}
+    old = _as_parquet_lake(lake_dir, dropped)
+    for table in dropped:
+        assert not legacy_lake.has_current_schema(table, legacy_lake.part_path(old, table, "b1"))
+    assert migrate.migrate(old, loaded=set()) is not None
     with db.connection(None) as con:
-        assert _build(con, lake_dir) == expected
+        assert _build(con, old) == expected
         assert con.execute("select distinct city, period_label from raw.bulletins").fetchall() == [("驻马店", None)]
 
 
@@ -275,14 +358,14 @@ def test_upgrade_nulls_new_optional_columns_and_refuses_missing_required_ones() 
     row = {"bulletin_id": "x-1", "file_sha256": "0" * 64, "seq": 1, "article_seq": 1, "format": "zhumadian_weekly",
            "failed_checks": [], "line_start": 1, "line_end": 2, "batch_id": "b1"}  # fmt: skip
     old = pa.Table.from_pylist([row])
-    upgraded = lake.upgrade("bulletins", old)
+    upgraded = upgrade("bulletins", old)
     assert upgraded.schema == LAKE_TABLES["bulletins"]
     # period_label is new and optional; city is derived from the format that read the bulletin
     assert [upgraded.to_pylist()[0][c] for c in ("as_of", "period_label", "city")] == [None, None, "驻马店"]
     with pytest.raises(ValueError, match="no bulletin format 'f'"):
-        lake.upgrade("bulletins", pa.Table.from_pylist([{**row, "format": "f"}]))
+        upgrade("bulletins", pa.Table.from_pylist([{**row, "format": "f"}]))
     with pytest.raises(ValueError, match="required column bulletin_id"):
-        lake.upgrade("bulletins", old.drop_columns(["bulletin_id"]))
+        upgrade("bulletins", old.drop_columns(["bulletin_id"]))
 
 
 def test_a_writer_connection_has_bounded_memory(tmp_path: Path) -> None:

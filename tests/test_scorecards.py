@@ -10,16 +10,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import load_without_prefect, query
+from pipeline_helpers import load_without_prefect, query, to_parquet_lake
 from test_marts_golden import assert_rows
 
 from flows.parsing import ParsedPage, parse_file
 from flows.parsing.formats.sanmenxia_weekly import monthly_period
 from flows.parsing.formats.xuchang_scorecard import period, score_line
 from flows.parsing.records import ScoreRow
-from flows.warehouse import corrections, lake, lake_audit
+from flows.warehouse import corrections, lake_audit, migrate
 from flows.warehouse.corrections import Target
 from flows.warehouse.ingest import file_status
 
@@ -699,11 +698,10 @@ def test_a_lake_batch_from_before_scorecards_still_loads(tmp_path: Path) -> None
     wh = tmp_path / "wh"
     load_without_prefect(inbox, wh)
     lake_dir = wh / "lake"
-    (batch,) = lake.complete_batches(lake_dir)
-    lake.part_path(lake_dir, "bulletin_scores", batch).unlink()
-    bulletins_part = lake.part_path(lake_dir, "bulletins", batch)
-    older = pq.read_table(bulletins_part).drop_columns(["period_kind"])
-    pq.write_table(older, bulletins_part)
+    # The Parquet lake of that version: no scores part, no period_kind; converted to Delta.
+    assert len(to_parquet_lake(lake_dir, {"bulletins": ["period_kind"]}, ("bulletin_scores",))) == 1
+    converted = migrate.migrate(lake_dir, loaded=set())
+    assert converted is not None and (converted.batches, converted.problems) == (1, [])
     assert lake_audit.audit(lake_dir, loaded=set(), full=True) == []
     (wh / "bulletins.duckdb").unlink()
     db = load_without_prefect(inbox, wh)

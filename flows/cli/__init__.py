@@ -20,7 +20,7 @@ COMMAND_MODULES = (
     "query_command",  # query
     "status_command",  # status
     "report_commands",  # report, export, explain
-    "record_commands",  # rebuild, forget, accept
+    "record_commands",  # rebuild, maintain, forget, accept
     "shell_command",  # shell
     "serve_command",  # serve
     "deploy_command",  # deploy

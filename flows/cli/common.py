@@ -24,7 +24,7 @@ from flows.settings import (
 
 app = typer.Typer(
     cls=OneLineErrors,
-    help="City-management bulletins: inbox -> Parquet lake -> DuckDB marts.",
+    help="City-management bulletins: inbox -> Delta lake -> DuckDB marts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -12,14 +12,12 @@ import typer
 from flows.cli.common import InboxOpt, WarehouseOpt, app, check_inbox, reading
 from flows.cli.errors import describe_error, fail, shown
 from flows.cli.run_command import run
-from flows.settings import (
-    Settings,
-)
+from flows.settings import Settings, SettingsError
 
 
 @app.command()
 def rebuild(warehouse: WarehouseOpt = None) -> None:
-    """Rebuild the DuckDB file from the Parquet lake (the lake is the source of truth)."""
+    """Rebuild the DuckDB file from the lake's Delta tables (the lake is the source of truth)."""
     from flows.warehouse.build import rebuild_warehouse
 
     settings = Settings.resolve(None, warehouse)
@@ -31,7 +29,7 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
         fail(f"rebuild failed: {describe_error(exc, settings.warehouse)}", exc)
     typer.echo(f"已从湖中 {result.batches} 个批次重建 {settings.db_path}")
     if result.marts_not_exported:
-        typer.echo(f"warning: 统计表的 Parquet 副本未写入湖：{result.marts_not_exported}", err=True)
+        typer.echo(f"warning: 统计表在湖中的副本（Delta 表）未写入：{result.marts_not_exported}", err=True)
     for problem in result.problems:
         typer.echo(f"warning: {shown(problem.line())}", err=True)
     if result.left_out:
@@ -40,6 +38,33 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
             "（原因见 lake/_quarantine/quarantine.log）",
             err=True,
         )
+
+
+@app.command()
+def maintain(
+    warehouse: WarehouseOpt = None,
+    retention_hours: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Keep files older versions read for this many hours [default: BULLETINS_LAKE_RETENTION_HOURS or 168]",
+        ),
+    ] = None,
+) -> None:
+    """Compact the lake's small files and vacuum what no version within the retention reads (under the run lock)."""
+    from flows.warehouse import maintain as lake_maintenance
+
+    settings = Settings.resolve(None, warehouse)
+    if not settings.lake_dir.is_dir():
+        fail(f"no lake at {settings.lake_dir}: nothing to maintain (is --warehouse the right folder?)")
+    try:
+        result = lake_maintenance.maintain(settings, retention_hours)
+    except SettingsError:  # BULLETINS_LAKE_RETENTION_HOURS that is no number of hours: one line, exit 2
+        raise
+    except Exception as exc:
+        fail(f"maintain failed: {describe_error(exc, settings.warehouse)}", exc)
+    for line in result.lines():
+        typer.echo(line)
 
 
 NoteOpt = Annotated[str | None, typer.Option(help="Why, kept on record with who and when (required, but with --undo)")]

@@ -1,4 +1,4 @@
-"""The `bulletin-etl` Prefect flow: inbox -> Parquet lake -> DuckDB -> marts.
+"""The `bulletin-etl` Prefect flow: inbox -> Delta lake -> DuckDB -> marts.
 
 Thin orchestration over pure modules: `inbox` (what is new), `ingest` (parse and
 write lake batches), `warehouse` (load), `models` (SQL models and data tests).
@@ -31,7 +31,7 @@ from flows.reporting import notify as notifications
 from flows.reporting.report_files import RunReports, write_run_reports
 from flows.reporting.run_summary import stale_warning
 from flows.settings import Settings, local_today, validate_paths
-from flows.warehouse import build, db, lake, lake_audit, plans, snapshots
+from flows.warehouse import batch_record, build, db, lake, lake_audit, migrate, plans, snapshots
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
@@ -79,17 +79,20 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
         db.verify_readable(con, settings.writer_db_path)  # damage anywhere stops the run before it writes
         verified = time.perf_counter()
         db.create_raw_tables(con)
-        problems = lake_audit.audit(
-            settings.lake_dir,
-            loaded=db.loaded_batches(con),
-            full=False,
-            restore=lambda table, batch_id: db.batch_rows(con, table, batch_id),
-        )
+        loaded = db.loaded_batches(con)
+        restore = lambda table, batch_id: db.batch_rows(con, table, batch_id)  # noqa: E731
+        # A lake of the versions before Delta is converted once, here (flows.warehouse.migrate).
+        converted = migrate.migrate(settings.lake_dir, loaded=loaded, restore=restore)
+        if converted is not None:
+            logger.warning(converted.line())
+        problems = converted.problems if converted is not None else []
+        problems += lake_audit.audit(settings.lake_dir, loaded=loaded, full=False, restore=restore)
+        batch_record.create_tables(settings.lake_dir)  # before parse workers commit to them at once
         for problem in problems:
             logger.warning(problem.line())
         audited = time.perf_counter()
         pending = db.pending_batches(con, settings.lake_dir)
-        pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
+        pending_rows = lake.read_files_rows(settings.lake_dir, pending)
         known = known_files(db.recorded_files(con), pending_rows)
     finally:
         con.close()
@@ -114,8 +117,7 @@ class Built:
 @task(name="load-and-build", cache_policy=NO_CACHE)
 def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
     """Load batches, build the models and run the data tests in one transaction; then
-    write the marts' Parquet copy (lake/marts/<table>.parquet, for readers without the
-    DuckDB file).
+    write the marts' Delta copy (lake/marts/<table>/, for readers without the DuckDB file).
 
     What the batches' entries became is read back after the load (the warehouse's rules
     applied). Nothing is committed unless every data test passes, so a failure anywhere
@@ -131,6 +133,7 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
     finally:
         con.close()  # DuckDB checkpoints on close: the file holds every committed change
     plans.remove_plans(settings.lake_dir)  # everything planned is recorded in the warehouse now
+    batch_record.record_loaded(settings.lake_dir, batch_ids)
     started = time.perf_counter()
     published = snapshots.publish(settings.writer_db_path, settings.db_path)
     seconds["snapshot"] = time.perf_counter() - started
@@ -322,7 +325,7 @@ def _run(settings: Settings, summary: RunSummary) -> None:
         summary.seconds["publish_wait"] = waited
     summary.seconds.update(loaded.seconds)
     if loaded.marts_copy_problem:  # the warehouse is committed; the next build writes the copy again
-        summary.warnings.append(f"统计表的 Parquet 副本未写入湖（下次构建会重写）：{loaded.marts_copy_problem}")
+        summary.warnings.append(f"统计表在湖中的副本（Delta 表）未写入（下次构建会重写）：{loaded.marts_copy_problem}")
     # What this run's batches (recovered ones included) became, the warehouse's rules applied.
     outcome = loaded.outcome
     summary.count(outcome.statuses, outcome.weeks, outcome.problems)

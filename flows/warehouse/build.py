@@ -15,7 +15,19 @@ from pathlib import Path
 import duckdb
 
 from flows.settings import SQL_DIR, Settings
-from flows.warehouse import corrections, datatests, db, holds, lake, lake_audit, models, seeds, snapshots
+from flows.warehouse import (
+    batch_record,
+    corrections,
+    datatests,
+    db,
+    holds,
+    lake,
+    lake_audit,
+    migrate,
+    models,
+    seeds,
+    snapshots,
+)
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
@@ -146,7 +158,7 @@ def _isolate(
     outcome is the one loading them one by one would give, so a rebuild holds the same.
     """
     held_shas = {h.file_sha256 for h in held}
-    rows = [r for b in batch_ids for r in lake.read_files_part(lake_dir, b)]
+    rows = lake.read_files_rows(lake_dir, batch_ids)
     rows += [{"file_sha256": h.file_sha256, "path": h.path, "status": "loaded", "ingest_seq": -1} for h in
              holds.read_holds(lake_dir) if h.file_sha256 not in held_shas]  # fmt: skip
     candidates: list[tuple[str, str]] = []
@@ -264,13 +276,15 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         tmp.replace(writer)
         snapshots.remove_leftovers(settings.db_path)
         snapshots.publish(writer, settings.db_path)
+        batch_record.record_loaded(settings.lake_dir, batch_ids)
         # The marts' copy follows every build, a rebuild's too (readers without DuckDB).
         marts_not_exported = refresh_marts_copy(settings.db_path, settings.lake_dir)
     return RebuildResult(batches=len(batch_ids), problems=problems, marts_not_exported=marts_not_exported)
 
 
 def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
-    """Check every lake batch; the warehouse being replaced gives back what it loaded."""
+    """Convert a Parquet lake (once), then check every lake batch; the warehouse being
+    replaced gives back what it loaded."""
     old = None
     # The writer file; a warehouse of the version before snapshots has only the published one.
     old_path = settings.writer_db_path if settings.writer_db_path.exists() else settings.db_path
@@ -287,14 +301,18 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
         loaded = set()
     try:
         restore = (lambda table, batch_id: db.batch_rows(old, table, batch_id)) if old is not None else None
-        return lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
+        converted = migrate.migrate(settings.lake_dir, loaded=loaded, restore=restore)
+        if converted is not None:
+            log.warning(converted.line())
+        found = converted.problems if converted is not None else []
+        return found + lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
     finally:
         if old is not None:
             old.close()
 
 
-def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[Path]:
-    """Write each mart to `lake/marts/<table>.parquet` from the warehouse at `db_path` (read-only)."""
+def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[str]:
+    """Write each mart to its Delta table `lake/marts/<table>/` from the warehouse at `db_path` (read-only)."""
     from flows.warehouse.readers.export import MART_ORDER, mart_arrow
 
     with db.connection(db_path, read_only=True) as con:
@@ -316,14 +334,14 @@ def refresh_marts_copy(db_path: Path, lake_dir: Path) -> str | None:
 
 
 def remove_marts_copy(lake_dir: Path) -> None:
-    """Delete the marts' Parquet copy (when it could not be brought up to date)."""
+    """Delete the marts' Delta copy (when it could not be brought up to date)."""
     from flows.warehouse.readers.export import MART_ORDER
 
     for table in MART_ORDER:
-        lake.mart_path(lake_dir, table).unlink(missing_ok=True)
+        lake.remove_mart(lake_dir, table)
 
 
 def marts_missing_in_lake(lake_dir: Path) -> bool:
     from flows.warehouse.readers.export import MART_ORDER
 
-    return any(not lake.mart_path(lake_dir, table).exists() for table in MART_ORDER)
+    return any(not lake.mart_exists(lake_dir, table) for table in MART_ORDER)

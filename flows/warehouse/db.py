@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from flows.warehouse import lake
 from flows.warehouse.sandbox import sandbox_config
-from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES
+from flows.warehouse.schema import DERIVED_COLUMNS, LAKE_TABLES, TABLE_COMMENTS, WAREHOUSE_TABLES, upgrade
 
 # Written so that the `duckdb` shell from PyPI's duckdb-cli (1.5.x) opens the file.
 STORAGE_VERSION = "v1.5.0"
@@ -122,7 +122,7 @@ STATE_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
         "batch_id varchar primary key, loaded_at timestamptz not null",
         "lake batches loaded into this warehouse (incremental state)",
         {
-            "batch_id": "lake batch id: <warehouse>/lake/<table>/<batch_id>.parquet",
+            "batch_id": "lake batch id: the batch_id of its rows in the lake's Delta tables (lake/_batches records it)",
             "loaded_at": "when the batch was loaded",
         },
     ),
@@ -275,7 +275,7 @@ def pending_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]
 
 
 def batch_rows(con: duckdb.DuckDBPyConnection, lake_table: str, batch_id: str) -> pa.Table | None:
-    """The rows this warehouse loaded from one lake part (None if it did not load the batch).
+    """The rows this warehouse loaded from one lake table of a batch (None if it did not load the batch).
 
     What `lake_audit` writes back when the part is lost or damaged.
     """
@@ -292,28 +292,28 @@ def batch_rows(con: duckdb.DuckDBPyConnection, lake_table: str, batch_id: str) -
     # A warehouse built before a column existed lacks it: `upgrade` computes or NULLs it.
     columns = ", ".join(c for c in LAKE_TABLES[lake_table].names if c in present)
     data = con.sql(f"select {columns} from {table} where batch_id = ?", params=[batch_id]).to_arrow_table()
-    return lake.upgrade(lake_table, data)
+    return upgrade(lake_table, data)
 
 
 def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str]) -> None:
-    """Insert the batches' lake parts into the raw tables (caller owns the transaction).
+    """Insert the batches' rows from the lake's Delta tables into the raw tables (caller owns
+    the transaction).
 
-    Parts in the current schema are read by DuckDB in one scan; a part written before a
-    column existed is read through `lake.read_part`, which computes or NULLs the column.
+    Each table is read through `DeltaTable.to_pyarrow_dataset()` filtered on the batch ids
+    (files pruned on their batch id statistics) and streamed into DuckDB: DuckDB reads
+    the Delta table without its delta extension, which cannot be downloaded here.
     """
     if not batch_ids:
         return
     for lake_table, table in WAREHOUSE_TABLES.items():
-        paths = lake.part_paths(lake_dir, lake_table, batch_ids)
-        current = [p for p in paths if lake.has_current_schema(lake_table, p)]
-        if current:
-            con.execute(f"insert into {table} by name select * from read_parquet(?)", [current]).fetchall()
-        for path in (p for p in paths if p not in current):
-            con.register("_older_part", lake.read_part(lake_table, path))
-            try:
-                con.execute(f"insert into {table} by name select * from _older_part").fetchall()
-            finally:
-                con.unregister("_older_part")
+        reader = lake.batch_reader(lake_dir, lake_table, batch_ids)
+        if reader is None:
+            continue
+        con.register("_lake_rows", reader)
+        try:
+            con.execute(f"insert into {table} by name select * from _lake_rows").fetchall()
+        finally:
+            con.unregister("_lake_rows")
     con.executemany("insert into ingest.batches values (?, now())", [[b] for b in batch_ids])
 
 

@@ -21,7 +21,7 @@ from flows.parsing.names import normalize_name
 from flows.parsing.page_tables import cell_sources
 from flows.parsing.records import Bulletin, ParsedPage, Rejection
 from flows.settings import InboxLocation
-from flows.warehouse import archives, lake, storage
+from flows.warehouse import archives, batch_record, lake, storage
 from flows.warehouse.inbox import InboxFile
 from flows.warehouse.schema import LAKE_TABLES
 from flows.warehouse.statuses import DUPLICATE, LOADED, PARTIAL, QUARANTINED
@@ -269,10 +269,11 @@ def pool_idle_seconds(results: Sequence[BatchResult], opened_at: float, closed_a
 def process_batch(
     inbox: InboxLocation, lake_dir: Path, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
 ) -> BatchResult:
-    """Parse a batch of files and write its lake parts; the `files` part goes last.
+    """Parse a batch of files and append its rows to the lake's tables; `files` goes last.
 
     Rows go to Parquet a row group at a time (ROW_GROUP_FILES files): memory stays
-    bounded whatever the batch's size.
+    bounded whatever the batch's size. Each table commits the batch once (a retry of the
+    same batch id adds nothing to a table that has it: `lake.BatchWriter`).
     """
     started_at = time.time()
     statuses: dict[str, int] = {}
@@ -323,6 +324,7 @@ def process_batch(
         started = time.perf_counter()
         writer.write(rows)
         writer.commit()
+        _record_written(lake_dir, batch_id, sum(statuses.values()))
         seconds["write"] += time.perf_counter() - started
     return BatchResult(batch_id, statuses, weeks, seconds, os.getpid(), started_at, time.time(), missing)
 
@@ -340,3 +342,10 @@ def record_unparsed(lake_dir: Path, batch_id: str, items: Sequence[InboxFile], s
         for i in items
     ]
     lake.write_batch(lake_dir, batch_id, {"files": rows})
+    _record_written(lake_dir, batch_id, len(rows))
+
+
+def _record_written(lake_dir: Path, batch_id: str, files: int) -> None:
+    """The batch record's `written` row (the batch's `files` rows are in)."""
+    run = batch_record.run_of(batch_id)
+    batch_record.append(lake_dir, [batch_record.Entry(run, batch_id, batch_record.WRITTEN, files=files)])

@@ -1,50 +1,51 @@
 """Checking the lake before trusting it: sound batches load, others are restored or set aside.
 
-A lake part can be lost or damaged after it was written (a disk, a hand, a tool). Before
-this module, a missing `files` part made the next run delete the batch's other parts,
-and a truncated part made every `rebuild` fail. Now nothing in the lake is deleted on the
-word of a part that cannot be trusted:
+The lake is Delta tables (`flows.warehouse.lake`). What can go wrong with one after it
+was written (a disk, a hand, a tool):
 
-- a batch the warehouse has loaded, with a part missing or unsound, gets that part
-  written again from the warehouse's rows (`restore`); the unsound file is moved aside;
-- any other unsound batch (a run stopped before its `files` part, a part cut short, bit
-  rot, a wrong schema, rows naming another batch) has all its parts moved to
-  `lake/_quarantine/<table>/` and is not loaded; the files it held are not recorded
-  anywhere else, so the next run parses them again from the inbox;
-- every move is appended to `lake/_quarantine/quarantine.log` with its reason, and
-  reported to the caller (the run's log and summary, `bulletins rebuild`'s output).
+- a data file the table's log references is missing, or fails to read whole (page
+  checksums verified; a cut, a flipped bit, a file that is not Parquet);
+- a batch has rows in the data tables but none in `files`: a run was stopped between
+  its commits (or its `files` rows were lost with a damaged file).
 
-A part is sound when pyarrow reads it whole (page checksums verified where written),
-its columns are its table's (older parts may lack columns added since), every row's
-`batch_id` is the file's name, and the batch's parts agree: data rows only for files its
-`files` part records, unit rows only for its bulletins. A run checks in full only the
-batches it is about to load (incremental: loaded batches are only checked to be
-there); `rebuild` checks every batch.
+A damaged data file is taken out of its table (a commit of a `remove` action: the table
+reads again) and moved to `lake/_quarantine/<table>/`. The batches it held rows of (its
+batch id statistics name them) are then put right:
 
-Only leftovers of our own interrupted writes (`.<part>.parquet.tmp`) are deleted.
+- a batch the warehouse has loaded gets its rows of that table written again from the
+  warehouse's rows (`restore`): its remaining rows there are deleted, the warehouse's
+  appended (a new version of the batch's transaction);
+- any other batch is set aside: its rows are deleted from every table (Delta deletes:
+  the rows stay in the tables' history until `vacuum`), it is not loaded, and the files
+  it held, recorded nowhere else, are parsed again from the inbox by the next run.
+
+Every move and every batch set aside is appended to `lake/_quarantine/quarantine.log`
+with its reason, recorded in the batch record (`lake/_batches`, `set_aside`/`restored`)
+and reported to the caller (the run's log and summary, `bulletins rebuild`'s output).
+A run checks in full only the files holding batches it has not loaded (the others are
+only checked to be there); `rebuild` reads every file. A run never crashes on a damaged
+lake: whatever cannot be read ends as a reason.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from flows.warehouse import lake
-from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
+from flows.warehouse import batch_record, lake
+from flows.warehouse.lake import QUARANTINE_DIR, QUARANTINE_LOG, Lake
+from flows.warehouse.schema import LAKE_TABLES
 
-QUARANTINE_DIR = "_quarantine"
-QUARANTINE_LOG = "quarantine.log"
+__all__ = ["QUARANTINE_DIR", "QUARANTINE_LOG", "RESTORED", "SET_ASIDE", "LakeProblem", "audit"]
 
 RESTORED = "restored from the warehouse"
-SET_ASIDE = f"moved to lake/{QUARANTINE_DIR}, not loaded"
+SET_ASIDE = f"set aside (rows taken out of the lake's tables, logged in lake/{QUARANTINE_DIR}), not loaded"
 
-# (lake table, batch id) -> the rows the warehouse holds for that part, or None.
+UNFINISHED_BATCH = "no files rows (a run stopped before writing them, or they were lost)"
+
+# (lake table, batch id) -> the rows the warehouse holds for that table of the batch, or None.
 RowsFromWarehouse = Callable[[str, str], pa.Table | None]
 
 
@@ -53,9 +54,9 @@ class LakeProblem:
     """One unsound lake batch and what was done about it."""
 
     batch_id: str
-    reason: str  # names the part and what is wrong with it
+    reason: str  # names the table's file and what is wrong with it
     action: str  # RESTORED or SET_ASIDE
-    files: int | None = None  # inbox files its `files` part records, when it could be read
+    files: int | None = None  # inbox files its `files` rows record, when they could be read
 
     @property
     def set_aside(self) -> bool:
@@ -64,15 +65,15 @@ class LakeProblem:
     def line(self) -> str:
         """One line for logs and the CLI.
 
-        >>> LakeProblem("b1", "files part unreadable (bad magic)", SET_ASIDE, 64).line()
-        'lake batch b1 (64 files): files part unreadable (bad magic): moved to lake/_quarantine, not loaded'
+        >>> LakeProblem("b1", "files file part-b1.parquet is missing", RESTORED, 64).line()
+        'lake batch b1 (64 files): files file part-b1.parquet is missing: restored from the warehouse'
         """
         files = f" ({self.files} files)" if self.files is not None else ""
         return f"lake batch {self.batch_id}{files}: {self.reason}: {self.action}"
 
 
 def audit(
-    lake_dir: Path,
+    lake_dir: Lake,
     *,
     loaded: set[str],
     full: bool,
@@ -80,123 +81,116 @@ def audit(
 ) -> list[LakeProblem]:
     """Check the lake; restore or set aside what is unsound; return what was found.
 
-    `loaded`: batches the warehouse holds (restorable from it). `full`: check every
-    batch's contents; otherwise only those not loaded, and the others' presence.
+    `loaded`: batches the warehouse holds (restorable from it). `full`: read every data
+    file; otherwise only those holding batches not loaded, and the others' presence.
     """
-    if not lake_dir.is_dir():
+    if not lake.exists(lake_dir):
         return []
     problems: list[LakeProblem] = []
-    strays: list[Path] = []
-    batches: dict[str, dict[str, Path]] = {}
+    reasons: dict[str, list[str]] = {}  # batch id -> why it must be put right
+    damaged_tables: dict[str, set[str]] = {}  # batch id -> tables whose rows of it were lost
+    lost = {t: why for t in LAKE_TABLES if (why := _log_problem(lake_dir, t)) is not None}
+    lost_tables = list(lost)
     for table in LAKE_TABLES:
-        folder = lake.table_dir(lake_dir, table)
-        if not folder.is_dir():
+        strays = lake.stray_files(lake_dir, table, lost=table in lost_tables)
+        if table in lost:  # the whole table moves aside; its batches are reported below
+            if strays:
+                lake.set_aside(lake_dir, strays, lost[table])
             continue
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") and path.name.endswith(".parquet.tmp") and path.is_file():
-                path.unlink()  # our own write, interrupted before its rename: never data
-            elif path.suffix == ".parquet" and path.is_file() and not path.name.startswith("."):
-                batches.setdefault(path.stem, {})[table] = path
-            else:
-                strays.append(path)
-    for path in strays:
-        _set_aside(lake_dir, [path], f"{path.relative_to(lake_dir)} is not a lake part")
-        problems.append(LakeProblem(path.name, f"{path.relative_to(lake_dir)} is not a lake part", SET_ASIDE))
+        for path in strays:
+            what = f"{table}/{path.relative_to(lake.table_dir(lake_dir, table))} is not a file of its Delta table"
+            problems.append(LakeProblem(path.name, what, SET_ASIDE))
+        if strays:
+            lake.set_aside(lake_dir, strays, f"{table}: not a file of its Delta table")
+    held: dict[str, set[str]] = {}
+    scan_failed: set[str] = set()
+    for table in LAKE_TABLES:
+        try:
+            held[table] = lake.batch_ids_in(lake_dir, table)
+        except Exception:  # a damaged file stops the scan: every file of the table is read
+            held[table] = set()
+            scan_failed.add(table)
+    for table in LAKE_TABLES:
+        bad: list[lake.DataFile] = []
+        for data_file in lake.data_files(lake_dir, table):
+            read = full or table in scan_failed or _holds_unloaded(data_file, loaded)
+            problem = lake.file_problem(lake_dir, data_file, read=read)
+            if problem is None:
+                continue
+            bad.append(data_file)
+            for batch_id in _batches_of(data_file, held, loaded):
+                reasons.setdefault(batch_id, []).append(problem)
+                damaged_tables.setdefault(batch_id, set()).add(table)
+        if bad:
+            lake.drop_files(lake_dir, table, bad, "taken out of the Delta table: " + "; ".join(b.path for b in bad))
+    if lost_tables and (set().union(*held.values()) or loaded):  # a table's log is gone: its rows with it
+        for batch_id in set().union(*held.values()) | loaded:
+            for table in lost_tables:
+                reasons.setdefault(batch_id, []).append(lost[table])
+                damaged_tables.setdefault(batch_id, set()).add(table)
+        for table in lost_tables:
+            lake.ensure_table(lake_dir, table)
+    for table in scan_failed | (set().union(*damaged_tables.values()) if damaged_tables else set()):
+        held[table] = lake.batch_ids_in(lake_dir, table)
+    written = set(lake.complete_batches(lake_dir))
+    for batch_id in sorted(set().union(*held.values()) - written - loaded):
+        reasons.setdefault(batch_id, []).insert(0, UNFINISHED_BATCH)
 
-    for batch_id in sorted(batches):
-        parts = batches[batch_id]
-        check_contents = full or batch_id not in loaded
-        reasons = _missing(parts) + (check_batch(lake_dir, batch_id, parts) if check_contents else [])
-        if not reasons:
-            continue
-        files = _files_count(parts)
-        reason = "; ".join(reasons)
-        if batch_id in loaded and restore is not None and _restore(lake_dir, batch_id, parts, restore):
-            problems.append(LakeProblem(batch_id, reason, RESTORED, files))
-            continue
-        _set_aside(lake_dir, list(parts.values()), reason)
-        problems.append(LakeProblem(batch_id, reason, SET_ASIDE, files))
+    files_count = _files_counts(lake_dir, sorted(reasons))
+    for batch_id in sorted(reasons):
+        reason = "; ".join(dict.fromkeys(reasons[batch_id]))
+        tables = damaged_tables.get(batch_id, set())
+        if batch_id not in written and batch_id in loaded:
+            tables = tables | {lake.COMPLETION_TABLE}
+        if batch_id in loaded and restore is not None and _restore(lake_dir, batch_id, tables, restore):
+            problems.append(LakeProblem(batch_id, reason, RESTORED, files_count.get(batch_id)))
+        else:
+            _set_batch_aside(lake_dir, batch_id, reason)
+            problems.append(LakeProblem(batch_id, reason, SET_ASIDE, files_count.get(batch_id)))
+    _record(lake_dir, [p for p in problems if p.batch_id in reasons])
     return problems
 
 
-def _missing(parts: dict[str, Path]) -> list[str]:
-    if lake.COMPLETION_TABLE not in parts:
-        return ["no files part (a run stopped before writing it, or it was lost)"]
-    # A batch from before a table was added has no part of it (schema.ADDED_TABLES).
-    return [f"no {table} part" for table in LAKE_TABLES if table not in parts and table not in ADDED_TABLES]
-
-
-def check_batch(lake_dir: Path, batch_id: str, parts: dict[str, Path] | None = None) -> list[str]:
-    """Why the batch's parts cannot be trusted ([] when they can)."""
-    if parts is None:
-        parts = {t: p for t in LAKE_TABLES if (p := lake.part_path(lake_dir, t, batch_id)).is_file()}
-    tables: dict[str, pa.Table] = {}
-    reasons: list[str] = []
-    for table, path in parts.items():
-        try:
-            data = pq.read_table(path, page_checksum_verification=True)
-        except Exception as exc:  # any failure to read is a reason, whatever pyarrow raises
-            detail = _first_line(exc).replace(f"Could not open Parquet input source '{path}': ", "")
-            reasons.append(f"{table} part unreadable ({detail})")
-            continue
-        wrong = _schema_problem(table, data.schema)
-        if wrong:
-            reasons.append(f"{table} part {wrong}")
-            continue
-        named = set(data.column("batch_id").to_pylist())
-        if named - {batch_id}:
-            reasons.append(f"{table} part rows name batch {', '.join(sorted(map(str, named - {batch_id})))}")
-            continue
-        tables[table] = data
-    files = tables.get(lake.COMPLETION_TABLE)
-    if files is not None:
-        recorded = set(files.column("file_sha256").to_pylist())
-        for table, data in tables.items():
-            if table != lake.COMPLETION_TABLE and set(data.column("file_sha256").to_pylist()) - recorded:
-                reasons.append(f"{table} part has rows of files its files part does not record")
-    for child in ("bulletin_units", "bulletin_scores"):
-        if "bulletins" in tables and child in tables:
-            bulletin_ids = set(tables["bulletins"].column("bulletin_id").to_pylist())
-            if set(tables[child].column("bulletin_id").to_pylist()) - bulletin_ids:
-                reasons.append(f"{child} part has rows of bulletins its bulletins part does not hold")
-    return reasons
-
-
-def _schema_problem(table: str, schema: pa.Schema) -> str | None:
-    """What is wrong with a part's columns, or None (older parts may lack newer columns)."""
-    expected = LAKE_TABLES[table]
-    extra = [name for name in schema.names if name not in expected.names]
-    if extra:
-        return f"has columns its table does not ({', '.join(extra[:4])})"
-    for field in expected:
-        if field.name in schema.names:
-            if not schema.field(field.name).type.equals(field.type):
-                return f"column {field.name} is {schema.field(field.name).type}, not {field.type}"
-        elif not field.nullable and field.name not in DERIVED_COLUMNS.get(table, {}):
-            return f"lacks the column {field.name}"
+def _log_problem(lake_dir: Lake, table: str) -> str | None:
+    """Why a table cannot be read from its log (gone, or a commit that does not parse), or None."""
+    try:
+        if lake.open_table(lake_dir, table) is None:
+            return f"the {table} table's log is gone"
+        lake.data_files(lake_dir, table)
+    except Exception as exc:  # a damaged commit file: the table is lost as a whole, put right below
+        return f"the {table} table's log cannot be read ({lake.first_line(exc)})"
     return None
 
 
-def _files_count(parts: dict[str, Path]) -> int | None:
-    path = parts.get(lake.COMPLETION_TABLE)
-    if path is None:
-        return None
+def _holds_unloaded(data_file: lake.DataFile, loaded: set[str]) -> bool:
+    """Whether a file may hold a batch the warehouse has not loaded (then it is read whole)."""
+    if data_file.min_batch is None or data_file.max_batch is None:
+        return True
+    return data_file.min_batch not in loaded or data_file.max_batch not in loaded
+
+
+def _batches_of(data_file: lake.DataFile, held: dict[str, set[str]], loaded: set[str]) -> list[str]:
+    """The batches a damaged file may hold rows of: those in its batch id range."""
+    known = set().union(*held.values()) | loaded
+    if data_file.min_batch is None or data_file.max_batch is None:
+        return sorted(known)
+    return sorted(b for b in known if data_file.min_batch <= b <= data_file.max_batch)
+
+
+def _files_counts(lake_dir: Lake, batch_ids: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
     try:
-        return pq.read_metadata(path).num_rows
-    except Exception:  # an unreadable footer: the count is unknown
-        return None
+        for row in lake.read_files_rows(lake_dir, batch_ids):
+            counts[row["batch_id"]] = counts.get(row["batch_id"], 0) + 1
+    except Exception:  # the files table cannot be read now: the counts are unknown
+        return {}
+    return counts
 
 
-def _restore(lake_dir: Path, batch_id: str, parts: dict[str, Path], restore: RowsFromWarehouse) -> bool:
-    """Write the batch's unsound parts again from the warehouse; whether the batch is sound now."""
-    bad = [t for t in LAKE_TABLES if t not in parts and t not in ADDED_TABLES] + [
-        t for t in parts if check_batch(lake_dir, batch_id, {t: parts[t]})
-    ]
-    # A consistency failure names no single part: rewrite them all.
-    if not bad:
-        bad = list(LAKE_TABLES)
+def _restore(lake_dir: Lake, batch_id: str, tables: set[str], restore: RowsFromWarehouse) -> bool:
+    """Write the batch's rows of `tables` again from the warehouse; whether that was done."""
     rows: dict[str, pa.Table] = {}
-    for table in bad:
+    for table in tables or set(LAKE_TABLES):
         try:
             data = restore(table, batch_id)
         except Exception:  # the warehouse cannot give it back (damaged too): set the batch aside
@@ -204,33 +198,40 @@ def _restore(lake_dir: Path, batch_id: str, parts: dict[str, Path], restore: Row
         if data is None:
             return False
         rows[table] = data
-    for table in rows:
-        if table in parts:
-            _set_aside(lake_dir, [parts[table]], f"replaced by the warehouse's rows of batch {batch_id}")
-    # Data parts first, the files part last, as a run writes them.
+    # Data tables first, `files` last, as a run writes them.
     for table in sorted(rows, key=lambda t: t == lake.COMPLETION_TABLE):
-        lake.write_arrow_part(lake_dir, table, batch_id, rows[table])
-    return not check_batch(lake_dir, batch_id)
+        dt = lake.ensure_table(lake_dir, table)
+        version = (dt.transaction_version(batch_id) or 0) + 1
+        lake.delete_batch(lake_dir, table, batch_id)
+        lake.append_arrow(lake_dir, table, batch_id, rows[table], version=version)
+    return True
 
 
-def _set_aside(lake_dir: Path, paths: list[Path], reason: str) -> None:
-    """Move files into lake/_quarantine/<table>/ (never over another) and log why."""
-    quarantine = lake_dir / QUARANTINE_DIR
-    when = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = []
-    for path in paths:
-        target = quarantine / path.relative_to(lake_dir)
-        n = 0
-        while target.exists():
-            n += 1
-            target = target.with_name(f"{path.name}.{n}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-        lines.append(f"{when}\t{path.relative_to(lake_dir)}\t{target.relative_to(lake_dir)}\t{reason}\n")
-    with open(quarantine / QUARANTINE_LOG, "a", encoding="utf-8") as log:
-        log.writelines(lines)
+def _set_batch_aside(lake_dir: Lake, batch_id: str, reason: str) -> None:
+    """Delete the batch's rows from every table (`files` first: it is no longer complete)."""
+    entries = []
+    for table in sorted(LAKE_TABLES, key=lambda t: t != lake.COMPLETION_TABLE):
+        try:
+            deleted = lake.delete_batch(lake_dir, table, batch_id)
+        except Exception as exc:  # say so; the batch stays out of the warehouse all the same
+            entries.append((f"{table} rows of batch {batch_id}", f"not deleted ({type(exc).__name__})"))
+            continue
+        if deleted:
+            entries.append(
+                (f"{table} rows of batch {batch_id}", f"{deleted} row(s) deleted, kept in the table history")
+            )
+    lake.log_set_aside(lake_dir, entries or [(f"batch {batch_id}", "no rows left")], reason)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _record(lake_dir: Lake, problems: list[LakeProblem]) -> None:
+    entries = [
+        batch_record.Entry(
+            batch_record.run_of(p.batch_id),
+            p.batch_id,
+            batch_record.SET_ASIDE if p.set_aside else batch_record.RESTORED,
+            reason=p.reason,
+        )
+        for p in problems
+    ]
+    if entries:
+        batch_record.append(lake_dir, entries)

@@ -1,7 +1,7 @@
 """The lake's tables: one explicit Arrow schema per table, with a comment per column.
 
-This module is the one place that defines the raw tables' columns. The Parquet lake
-is written with these schemas and the warehouse's `raw.*` / `ingest.files` tables are
+This module is the one place that defines the raw tables' columns. The lake's Delta tables
+are written with these schemas and the warehouse's `raw.*` / `ingest.files` tables are
 created from them (with the comments as COMMENT ON), so the two cannot drift.
 """
 
@@ -210,8 +210,9 @@ def _weekly(format_name: str) -> str:
 
 
 # Columns computed from another column of the same row by one Python function. Ingest
-# writes them; lake parts and warehouses from before a column existed get it computed
-# by the same function when read (`lake.read_part`, `db.create_raw_tables`).
+# writes them; parts of the Parquet lake and warehouses from before a column existed get
+# it computed by the same function (`upgrade` when `migrate` converts an old part,
+# `db.create_raw_tables`).
 DERIVED_COLUMNS: dict[str, dict[str, tuple[str, Callable[[str], str]]]] = {
     # before the city column, every bulletin was read by a format of one city
     "bulletins": {"city": ("format", city_of_format), "period_kind": ("format", _weekly)},
@@ -228,8 +229,8 @@ TABLE_COMMENTS: dict[str, str] = {
     "page_tables": "every cell of every table found on a page (flows.parsing.tables), as printed",
 }
 
-# Lake folder name -> schema. `files` is written last in a batch: it marks the batch
-# complete (a batch without its files part is ignored and cleaned up).
+# Lake table (a Delta table, `lake/<name>/`) -> schema. `files` is committed last in a
+# batch: a batch is complete when its files rows are in (`lake.complete_batches`).
 LAKE_TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "bulletins": BULLETINS,
@@ -239,10 +240,9 @@ LAKE_TABLES: dict[str, pa.Schema] = {
     "files": FILES,
 }
 
-# Lake tables added after batches were first written. A batch from before one existed has
-# no part of it and is read as having no rows of it: `lake.part_paths` leaves the missing
-# part out and `lake_audit` does not ask for it (new batches always write every part).
-# The one rule for every table added later: add its name here.
+# Lake tables added after batches of the Parquet lake were first written. An old batch from
+# before one existed has no part of it and holds no rows of it: `legacy_audit` does not
+# ask for it and `migrate` commits the batch to that Delta table with no rows.
 ADDED_TABLES: frozenset[str] = frozenset({"bulletin_scores", "page_tables"})
 
 # Lake table -> warehouse table it loads into.
@@ -254,3 +254,26 @@ WAREHOUSE_TABLES: dict[str, str] = {
     "page_tables": "raw.page_tables",
     "files": "ingest.files",
 }
+
+
+def upgrade(table: str, data: pa.Table) -> pa.Table:
+    """Rows of `table` written under an older schema, in the current one.
+
+    A missing derived column is computed from its source column; a missing nullable
+    column is NULL; a missing required column raises ValueError.
+    """
+    schema = LAKE_TABLES[table]
+    derived = DERIVED_COLUMNS.get(table, {})
+    columns: list[pa.Array | pa.ChunkedArray] = []
+    for field in schema:
+        if field.name in data.column_names:
+            columns.append(data.column(field.name).cast(field.type))
+        elif field.name in derived:
+            source, derive = derived[field.name]
+            values = data.column(source).to_pylist()
+            columns.append(pa.array([None if v is None else derive(v) for v in values], field.type))
+        elif field.nullable:
+            columns.append(pa.nulls(data.num_rows, field.type))
+        else:
+            raise ValueError(f"lake table {table}: a part lacks the required column {field.name}")
+    return pa.Table.from_arrays(columns, schema=schema)

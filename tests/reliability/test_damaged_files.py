@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from ops_helpers import (
     copy_warehouse,
@@ -63,31 +64,38 @@ def batch(wh: Path, n: int) -> str:
 
 
 def part(wh: Path, table: str, n: int = 0) -> Path:
-    return lake.part_path(wh / "lake", table, batch(wh, n))
+    """The data file of batch n's rows of a table (its Delta log references it)."""
+    lake_dir = wh / "lake"
+    (found,) = [f for f in lake.data_files(lake_dir, table) if f.min_batch == batch(wh, n) == f.max_batch]
+    return lake.table_dir(lake_dir, table) / found.path
 
 
 def forge_copy(wh: Path) -> None:
-    """Every part of the first batch copied under a new (later) batch id: its rows would load twice."""
-    first = batch(wh, 0)
+    """Every data file of the first batch copied under a new name beside it: no log names the
+    copies, so no reader sees them (their rows would load twice)."""
     for table in lake.LAKE_TABLES:
-        shutil.copy2(
-            lake.part_path(wh / "lake", table, first), lake.part_path(wh / "lake", table, "29990101T000000000000Z-0001")
-        )
+        if lake.read_batch(wh / "lake", table, batch(wh, 0)).num_rows:  # a table without rows has no file
+            copy = part(wh, table).with_name("part-29990101T000000000000Z-0001-forged.parquet")
+            shutil.copy2(part(wh, table), copy)
 
 
 def wrong_schema(wh: Path) -> None:
-    """The files part replaced by another table's part (valid Parquet, wrong columns)."""
+    """The files data file replaced by another table's (valid Parquet, wrong columns)."""
     shutil.copy2(part(wh, "bulletins"), part(wh, "files"))
 
 
 def interrupted_batch(wh: Path) -> None:
-    """Data parts of a batch whose files part was never written (a run killed mid-batch)."""
+    """Data tables committed for a batch whose files rows never were (a run killed mid-batch)."""
+    other = "29990101T000000000000Z-0002"
     for table in ("articles", "bulletins", "bulletin_units"):
-        shutil.copy2(part(wh, table), lake.part_path(wh / "lake", table, "29990101T000000000000Z-0002"))
+        rows = lake.read_batch(wh / "lake", table, batch(wh, 0))
+        rows = rows.set_column(rows.schema.get_field_index("batch_id"), "batch_id", pa.array([other] * rows.num_rows))
+        lake.append_arrow(wh / "lake", table, other, rows)
 
 
 def files_dir_replaced(wh: Path) -> None:
-    """What `COPY ... TO 'lake/files' (PARTITION_BY ..., OVERWRITE)` did before the sandbox."""
+    """What `COPY ... TO 'lake/files' (PARTITION_BY ..., OVERWRITE)` did before the sandbox:
+    the files table, its log included, replaced by a folder of another table's rows."""
     sample = part(wh, "articles")
     shutil.rmtree(wh / "lake" / "files")
     (wh / "lake" / "files" / "batch_id=x").mkdir(parents=True)
@@ -134,9 +142,9 @@ class Damage:
 # The first FAST ones run inside `make test`; `make reliability` runs them all.
 FAST = 6
 DAMAGES = [
-    Damage("lake: files part deleted", lambda wh: part(wh, "files").unlink()),
+    Damage("lake: files data file deleted (the log names a missing file)", lambda wh: part(wh, "files").unlink()),
     Damage("lake: the files folder replaced (COPY ... OVERWRITE)", files_dir_replaced),
-    Damage("lake: forged batch (a copy of a batch under a new id)", forge_copy),
+    Damage("lake: forged batch (copies of a batch's files under new names)", forge_copy),
     Damage("lake: articles part cut and no warehouse", no_warehouse_and(lambda wh: truncate(part(wh, "articles")))),
     Damage(
         "database: bit rot in raw.articles of the writer file (a block a run with nothing new never reads)",
@@ -151,7 +159,7 @@ DAMAGES = [
     Damage("lake: articles part replaced with random bytes", lambda wh: garbage(part(wh, "articles", 1))),
     Damage("lake: bit rot in a bulletin_units part", lambda wh: flip_bytes(part(wh, "bulletin_units"), 200, 32)),
     Damage("lake: files part with another table's schema", wrong_schema),
-    Damage("lake: interrupted batch (no files part)", interrupted_batch),
+    Damage("lake: interrupted batch (no files rows)", interrupted_batch),
     Damage("lake: files part deleted and no warehouse", no_warehouse_and(lambda wh: part(wh, "files", 1).unlink())),
     Damage("lake: a killed rebuild's leftovers", rebuild_leftovers),
     Damage("database: writer file deleted (the snapshot taken back)", lambda wh: writer(wh).unlink()),

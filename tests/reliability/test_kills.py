@@ -177,7 +177,7 @@ NAMED_POINTS_FULL = [
 MOMENTS_FULL = 9
 
 
-UNFINISHED_BATCH = "no files part (a run stopped before writing it, or it was lost)"
+UNFINISHED_BATCH = "no files rows (a run stopped before writing them, or they were lost)"
 
 
 def assert_recovery_line(line: str, clean_line: str, wh: Path, point: str) -> None:

@@ -1,0 +1,81 @@
+"""Lake maintenance: compaction of small files and vacuum, under the run lock.
+
+Every parse batch adds one small data file per table (and the batch record one per
+commit), so a lake fed every week for years holds thousands of them; each read opens
+them all. `maintain` compacts each table (`optimize.compact()`: one commit replacing
+small files by larger ones, rows unchanged, batch ids kept: a batch still loads by id)
+and then vacuums: files no version newer than the retention references are deleted.
+
+The retention (BULLETINS_LAKE_RETENTION_HOURS, default 168 h = Delta's own default of
+7 days) is what a reader of an older version of a table may take: a reader that opened
+the marts' copy, or a table, before a compaction or an overwrite reads the files it was
+given for that long. The DuckDB snapshot people read never reads the lake. Vacuum runs
+under the run lock, so no run's uncommitted file can be taken for an unreferenced one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flows.settings import LAKE_RETENTION, Settings, env_number
+from flows.warehouse import batch_record, lake, migrate
+from flows.warehouse.locks import run_lock
+from flows.warehouse.readers.export import MART_ORDER
+from flows.warehouse.schema import LAKE_TABLES
+
+RETENTION_ENV = LAKE_RETENTION.name
+DEFAULT_RETENTION_HOURS = LAKE_RETENTION.default
+
+
+def retention_hours_setting() -> int:
+    """BULLETINS_LAKE_RETENTION_HOURS, or the default; a value that is no whole number of hours raises
+    SettingsError (a ValueError), as every declared variable does."""
+    return env_number(LAKE_RETENTION)
+
+
+@dataclass
+class Maintenance:
+    """What `maintain` did."""
+
+    compacted: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (files before, after)
+    vacuumed: int = 0  # files deleted
+    retention_hours: int = DEFAULT_RETENTION_HOURS
+    not_converted: bool = False  # a Parquet lake: `bulletins run` converts it first
+
+    def lines(self) -> list[str]:
+        """What to print, in Chinese."""
+        if self.not_converted:
+            return ["湖仍是旧的 Parquet 格式：先运行 `bulletins run`（会自动转换为 Delta 表），再做维护"]
+        merged = [f"{t} {a}→{b}" for t, (a, b) in self.compacted.items() if a != b]
+        return [
+            f"合并小文件：{'，'.join(merged) if merged else '无需合并'}",
+            f"清理：删除 {self.vacuumed} 个超过保留期（{self.retention_hours} 小时）且已不被引用的文件",
+        ]
+
+
+def tables(lake_dir: lake.Lake) -> list[str]:
+    """Every Delta table of the lake: the raw tables, the batch record, the marts' copy."""
+    names = [*LAKE_TABLES, batch_record.RECORD_TABLE, *(f"{lake.MARTS_DIR}/{t}" for t in MART_ORDER)]
+    return [n for n in names if lake.open_table(lake_dir, n) is not None]
+
+
+def maintain(settings: Settings, retention_hours: int | None = None) -> Maintenance:
+    """Compact and vacuum every table of the lake, under the run lock."""
+    hours = retention_hours_setting() if retention_hours is None else retention_hours
+    done = Maintenance(retention_hours=hours)
+    with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
+        if migrate.needs_migration(settings.lake_dir):
+            done.not_converted = True
+            return done
+        for name in tables(settings.lake_dir):
+            dt = lake.open_table(settings.lake_dir, name)
+            assert dt is not None  # listed because it exists; nothing else writes under the lock
+            before = len(dt.file_uris())
+            dt.optimize.compact()
+            dt = lake.open_table(settings.lake_dir, name)
+            assert dt is not None
+            done.compacted[name] = (before, len(dt.file_uris()))
+            deleted = dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
+            done.vacuumed += len(deleted)
+            dt.create_checkpoint()  # readers open the table from one file, not every commit's
+    return done
