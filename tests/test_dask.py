@@ -25,7 +25,7 @@ from pipeline_helpers import make_inbox, query, snapshot
 from flows.devtools.corpus import write_corpus
 from flows.orchestration.dask_cluster import DaskUnreachable, dask_runner, serve_parse_workers
 from flows.settings import DASK_ADDRESS_ENV, PROJECT_DIR, Settings
-from flows.warehouse import lake, lake_audit
+from flows.warehouse import lake, lake_audit, plans
 from flows.warehouse.inbox import batches, known_files, plan_run
 from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES
@@ -361,8 +361,10 @@ def test_an_unreachable_scheduler_fails_the_run_with_one_line_and_the_next_run_r
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: run failed: 连不上 Dask 调度器 {address}：10 秒内未连上（"), line
-    # Nothing parsed, nothing written but the run's plan.
-    assert [p.name for p in (wh / "lake").iterdir()] == ["_plans"]
+    # Nothing parsed, nothing written but the run's plan (in the batch record): no table holds a batch.
+    lake_dir = wh / "lake"
+    assert {table: lake.batch_ids_in(lake_dir, table) for table in LAKE_TABLES} == {t: set() for t in LAKE_TABLES}
+    assert len(plans.read_plans(lake_dir)) == len(list(corpus_inbox.rglob("*.txt")))
     recovered = bulletins_run(corpus_inbox, wh, home)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     db_path = wh / "bulletins.duckdb"
