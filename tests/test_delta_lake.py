@@ -253,3 +253,35 @@ def test_a_table_whose_log_cannot_be_read_is_put_right_from_the_warehouse(two_ba
     assert (lake_dir / lake.QUARANTINE_DIR / "articles" / "_delta_log" / log.name).is_file()  # kept, not deleted
     restored = batch_record.read(lake_dir, [batch_record.RESTORED])
     assert len(restored) == 2 and all("the articles table's log cannot be read" in str(r["reason"]) for r in restored)
+
+
+def test_weekly_maintenance_is_due_a_week_after_the_last_and_never_on_a_first_run(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 4, 8, tzinfo=UTC)
+    assert maintain.maintenance_due(tmp_path, now) is False  # no stamp: one is written, due a week on
+    assert maintain.maintenance_due(tmp_path, now + timedelta(days=6, hours=23)) is False
+    assert maintain.maintenance_due(tmp_path, now + maintain.MAINTAIN_EVERY) is True
+    maintain.stamp_maintained(tmp_path, now + maintain.MAINTAIN_EVERY)
+    assert maintain.maintenance_due(tmp_path, now + maintain.MAINTAIN_EVERY + timedelta(hours=1)) is False
+    (tmp_path / maintain.STAMP_NAME).write_text("{not json", encoding="utf-8")
+    assert maintain.maintenance_due(tmp_path, now) is True  # an unreadable stamp: maintain, and write it anew
+
+
+def test_a_run_maintains_the_lake_when_the_last_maintenance_is_a_week_old(two_batches: Path, tmp_path: Path) -> None:
+    """Under serve (or any schedule) the lake is compacted weekly by the runs themselves."""
+    from datetime import UTC, datetime
+
+    shutil.copytree(two_batches, tmp_path / "c")
+    wh = tmp_path / "c" / "wh"
+    lake_dir = wh / "lake"
+    before = lake_rows(lake_dir)
+    assert len(lake.data_files(lake_dir, "articles")) == 2
+    maintain.stamp_maintained(lake_dir, datetime.now(UTC) - maintain.MAINTAIN_EVERY)  # last week's
+    summary = bulletin_etl(inbox=str(tmp_path / "c" / "inbox"), warehouse=str(wh))
+    assert "maintain" in summary.seconds and summary.warnings == [w for w in summary.warnings if "湖维护" not in w]
+    assert len(lake.data_files(lake_dir, "articles")) == 1  # compacted; rows as they were
+    assert lake_rows(lake_dir) == before
+    assert not maintain.maintenance_due(lake_dir)  # stamped: the next run does nothing of it
+    again = bulletin_etl(inbox=str(tmp_path / "c" / "inbox"), warehouse=str(wh))
+    assert "maintain" not in again.seconds

@@ -31,7 +31,7 @@ from flows.reporting import notify as notifications
 from flows.reporting.report_files import RunReports, write_run_reports
 from flows.reporting.run_summary import stale_warning
 from flows.settings import Settings, local_today, validate_paths
-from flows.warehouse import batch_record, build, db, lake, lake_audit, migrate, plans, snapshots
+from flows.warehouse import batch_record, build, db, lake, lake_audit, maintain, migrate, plans, snapshots
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
@@ -216,6 +216,26 @@ def _write_reports(settings: Settings, summary: RunSummary) -> None:
     summary.latest_reports = [str(p) for p in reports.latest]
 
 
+def _maintain_weekly(settings: Settings, summary: RunSummary) -> None:
+    """Compact and vacuum the lake when its last maintenance is a week old (we hold the run lock).
+
+    A failure is a warning, never a failed run: the data is committed; `bulletins maintain` retries.
+    """
+    if not settings.publish or not settings.lake_dir.is_dir() or not maintain.maintenance_due(settings.lake_dir):
+        return
+    progress.phase("maintaining the lake (weekly)")
+    started = time.perf_counter()
+    try:
+        done = maintain.maintain_locked(settings)
+    except Exception as exc:
+        summary.warnings.append(
+            f"每周的湖维护未完成（`bulletins maintain` 可重试）：{type(exc).__name__}: {exc}".splitlines()[0]
+        )
+        return
+    summary.seconds["maintain"] = time.perf_counter() - started
+    get_run_logger().info("weekly lake maintenance: %s", "; ".join(done.lines()))
+
+
 def _check_freshness(settings: Settings, summary: RunSummary) -> None:
     """Warn for each city with no new week published for longer than BULLETINS_STALE_AFTER_DAYS."""
     if not settings.db_path.exists():
@@ -253,6 +273,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
             started = time.perf_counter()
             _write_reports(settings, summary)
             summary.seconds["reports"] = time.perf_counter() - started
+            _maintain_weekly(settings, summary)
     except RunInProgress as exc:
         if stuck := stuck_holder(settings.run_lock_path, settings.run_timeout_s):
             raise LockHolderStuck(f"run skipped: {stuck}") from None  # a failed run: shown, notified

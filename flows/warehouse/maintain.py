@@ -15,10 +15,14 @@ under the run lock, so no run's uncommitted file can be taken for an unreference
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flows.settings import LAKE_RETENTION, Settings, env_number
 from flows.warehouse import batch_record, lake, migrate
+from flows.warehouse.atomic import write_atomic
 from flows.warehouse.locks import run_lock
 from flows.warehouse.readers.export import MART_ORDER
 from flows.warehouse.schema import LAKE_TABLES
@@ -61,21 +65,63 @@ def tables(lake_dir: lake.Lake) -> list[str]:
 
 def maintain(settings: Settings, retention_hours: int | None = None) -> Maintenance:
     """Compact and vacuum every table of the lake, under the run lock."""
+    with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
+        return maintain_locked(settings, retention_hours)
+
+
+def maintain_locked(settings: Settings, retention_hours: int | None = None) -> Maintenance:
+    """`maintain`, for a caller that holds the run lock (a run's weekly maintenance)."""
     hours = retention_hours_setting() if retention_hours is None else retention_hours
     done = Maintenance(retention_hours=hours)
-    with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
-        if migrate.needs_migration(settings.lake_dir):
-            done.not_converted = True
-            return done
-        for name in tables(settings.lake_dir):
-            dt = lake.open_table(settings.lake_dir, name)
-            assert dt is not None  # listed because it exists; nothing else writes under the lock
-            before = len(dt.file_uris())
-            dt.optimize.compact()
-            dt = lake.open_table(settings.lake_dir, name)
-            assert dt is not None
-            done.compacted[name] = (before, len(dt.file_uris()))
-            deleted = dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
-            done.vacuumed += len(deleted)
-            dt.create_checkpoint()  # readers open the table from one file, not every commit's
+    if migrate.needs_migration(settings.lake_dir):
+        done.not_converted = True
+        return done
+    for name in tables(settings.lake_dir):
+        dt = lake.open_table(settings.lake_dir, name)
+        assert dt is not None  # listed because it exists; nothing else writes under the lock
+        before = len(dt.file_uris())
+        dt.optimize.compact()
+        dt = lake.open_table(settings.lake_dir, name)
+        assert dt is not None
+        done.compacted[name] = (before, len(dt.file_uris()))
+        deleted = dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
+        done.vacuumed += len(deleted)
+        dt.create_checkpoint()  # readers open the table from one file, not every commit's
+    stamp_maintained(settings.lake_dir)
     return done
+
+
+# ---------------------------------------------------------------------------- weekly, by the runs
+
+# A publishing run maintains the lake when the last maintenance is older than this: under
+# `serve` (or any schedule) the lake is compacted weekly without a job of its own.
+MAINTAIN_EVERY = timedelta(days=7)
+STAMP_NAME = "_maintained.json"  # when the lake was last maintained (or first seen by a run)
+
+
+def _stamp_path(lake_dir: Path) -> Path:
+    return Path(lake_dir) / STAMP_NAME
+
+
+def stamp_maintained(lake_dir: Path, when: datetime | None = None) -> None:
+    """Record that the lake was maintained (or, for a new lake, that nothing is due yet)."""
+    at = (when or datetime.now(UTC)).isoformat()
+    write_atomic(_stamp_path(lake_dir), json.dumps({"maintained_at": at}) + "\n")
+
+
+def maintenance_due(lake_dir: Path, now: datetime | None = None) -> bool:
+    """Whether a run should maintain the lake now: its last maintenance is older than MAINTAIN_EVERY.
+
+    A lake without a stamp (new, or from before weekly maintenance) gets one and is due a week
+    later: a first run never pays for a compaction it does not need. An unreadable stamp is due.
+    """
+    path = _stamp_path(lake_dir)
+    now = now or datetime.now(UTC)
+    if not path.exists():
+        stamp_maintained(lake_dir, now)
+        return False
+    try:
+        last = datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["maintained_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return now - last >= MAINTAIN_EVERY
