@@ -299,21 +299,21 @@ def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list
     """Insert the batches' rows from the lake's Delta tables into the raw tables (caller owns
     the transaction).
 
-    Each table is read through `DeltaTable.to_pyarrow_dataset()` filtered on the batch ids
-    (files pruned on their batch id statistics) and streamed into DuckDB: DuckDB reads
-    the Delta table without its delta extension, which cannot be downloaded here.
+    Each table's data files of its current Delta version that may hold the batches (pruned
+    on their batch id statistics: `lake.batch_file_paths`) are read by DuckDB's own Parquet
+    reader, filtered on the batch ids: no delta extension (none can be downloaded here), and
+    a streaming read that holds a row group at a time.
     """
     if not batch_ids:
         return
     for lake_table, table in WAREHOUSE_TABLES.items():
-        reader = lake.batch_reader(lake_dir, lake_table, batch_ids)
-        if reader is None:
+        files = lake.batch_file_paths(lake_dir, lake_table, batch_ids)
+        if not files:
             continue
-        con.register("_lake_rows", reader)
-        try:
-            con.execute(f"insert into {table} by name select * from _lake_rows").fetchall()
-        finally:
-            con.unregister("_lake_rows")
+        con.execute(
+            f"insert into {table} by name select * from read_parquet(?) where batch_id in (select unnest(?))",
+            [files, list(batch_ids)],
+        ).fetchall()
     con.executemany("insert into ingest.batches values (?, now())", [[b] for b in batch_ids])
 
 
