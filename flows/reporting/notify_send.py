@@ -67,26 +67,26 @@ class _Sockets:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-class _TrackedHTTP(http.client.HTTPConnection):
-    """An HTTP connection that hands its socket to the post's `_Sockets`, so a deadline can cut it."""
+class _TrackedConnection:
+    """An HTTP(S) connection that hands its socket to the post's `_Sockets`, so a deadline can cut it."""
+
+    sock: socket.socket
 
     def __init__(self, sockets: _Sockets, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sockets = sockets
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]  # the connection class's
         self._sockets.add(self.sock)
 
 
-class _TrackedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, sockets: _Sockets, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sockets = sockets
+class _TrackedHTTP(_TrackedConnection, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self._sockets.add(self.sock)
+
+class _TrackedHTTPS(_TrackedConnection, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):

@@ -32,20 +32,18 @@ Only leftovers of our own interrupted writes (`.<part>.parquet.tmp`) are deleted
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.warehouse import lake as delta_lake
 from flows.warehouse import legacy_lake as lake
 from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
 
 QUARANTINE_DIR = "_quarantine"
-QUARANTINE_LOG = "quarantine.log"
 
 RESTORED = "restored from the warehouse"
 SET_ASIDE = f"moved to lake/{QUARANTINE_DIR}, not loaded"
@@ -222,21 +220,9 @@ def _restore(lake_dir: Path, batch_id: str, parts: dict[str, Path], restore: Row
 
 
 def _set_aside(lake_dir: Path, paths: list[Path], reason: str) -> None:
-    """Move files into lake/_quarantine/<table>/ (never over another) and log why."""
-    quarantine = lake_dir / QUARANTINE_DIR
-    when = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = []
-    for path in paths:
-        target = quarantine / path.relative_to(lake_dir)
-        n = 0
-        while target.exists():
-            n += 1
-            target = target.with_name(f"{path.name}.{n}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-        lines.append(f"{when}\t{path.relative_to(lake_dir)}\t{target.relative_to(lake_dir)}\t{reason}\n")
-    with open(quarantine / QUARANTINE_LOG, "a", encoding="utf-8") as log:
-        log.writelines(lines)
+    """Move files into lake/_quarantine/<relative path> (never over another) and log why: the
+    Delta lake's own `set_aside`, whose quarantine both layouts share."""
+    delta_lake.set_aside(lake_dir, paths, reason)
 
 
 def _first_line(exc: BaseException) -> str:
