@@ -285,3 +285,27 @@ def test_a_run_maintains_the_lake_when_the_last_maintenance_is_a_week_old(two_ba
     assert not maintain.maintenance_due(lake_dir)  # stamped: the next run does nothing of it
     again = bulletin_etl(inbox=str(tmp_path / "c" / "inbox"), warehouse=str(wh))
     assert "maintain" not in again.seconds
+
+
+def test_open_plans_are_read_oldest_first_and_closed_plans_entries_are_never_read(tmp_path: Path) -> None:
+    """Every plan stays in the batch record with its entries (most of the record's bytes):
+    a run reads the entries of the plans still open only, and closing plans reads none."""
+    from flows.warehouse.inbox import InboxFile
+
+    batch_record.create_tables(tmp_path)
+    first, second, third = (InboxFile(f"2021/{n}.txt", n, n, f"{n:064x}", n) for n in (1, 2, 3))
+    plans.write_plan(tmp_path, "run-a", [first])
+    plans.write_plan(tmp_path, "run-b", [second])
+    plans.remove_plans(tmp_path, keep="run-b")  # run-a's entries are recorded: its plan closes
+    plans.write_plan(tmp_path, "run-c", [third])
+    assert plans.read_plans(tmp_path) == [second, third]
+    states = batch_record.read(tmp_path, [batch_record.PLANNED, batch_record.PLAN_CLOSED], columns=["state"])
+    assert [(r["run"], r["state"]) for r in states] == [
+        ("run-a", "planned"),
+        ("run-b", "planned"),
+        ("run-a", "plan_closed"),
+        ("run-c", "planned"),
+    ]
+    assert all("entries" not in r for r in states)
+    plans.remove_plans(tmp_path)
+    assert plans.read_plans(tmp_path) == []

@@ -179,6 +179,42 @@ def test_a_pool_worker_imports_neither_duckdb_nor_the_flow() -> None:
     assert result.stdout.strip() == "[]"
 
 
+# What pip writes as the `bulletins` script, for an entry point `module:main`.
+CONSOLE_SCRIPT = """\
+import sys
+from {module} import main
+
+def heavy_modules_loaded():
+    return sorted(m for m in ("flows.cli", "typer", "duckdb") if m in sys.modules)
+
+if __name__ == "__main__":
+    import multiprocessing
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        print(pool.apply(heavy_modules_loaded))
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "loaded"), [("flows.launcher", "[]"), ("flows.cli", "['flows.cli', 'typer']")]
+)
+def test_a_spawned_pool_worker_does_not_import_the_command_line(tmp_path: Path, module: str, loaded: str) -> None:
+    """A spawned worker re-imports the script that started its parent, and pip's script
+    imports its entry point's module at the top: the entry point must be `flows.launcher`,
+    which imports the CLI only when called (with `flows.cli`, the control case, every parse
+    worker would import typer and the commands before its first task)."""
+    import tomllib
+
+    scripts = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["bulletins"] == "flows.launcher:main"
+    script = tmp_path / "bulletins"
+    script.write_text(CONSOLE_SCRIPT.format(module=module), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, env=env, timeout=120
+    )
+    assert result.stdout.strip() == loaded
+
+
 def test_prefect_local_settings_import_no_prefect() -> None:
     """The CLI and the tests' conftest set Prefect's settings from here before Prefect is imported."""
     import subprocess

@@ -51,11 +51,18 @@ QUERIES = {
 
 
 class TreeMemory:
-    """Peak resident memory of a process and all its descendants, sampled from /proc."""
+    """Peak memory of a process and all its descendants, sampled from /proc.
+
+    Two sums: resident memory (RSS), which counts a shared library's pages once in each
+    process that maps them (the run, each parse worker and Prefect's server all map
+    Python, pyarrow and deltalake), and proportional set size (PSS), which splits each
+    shared page among the processes that share it: what the tree takes from the machine.
+    """
 
     def __init__(self, pid: int, every_s: float = 0.05) -> None:
         self.pid, self.every_s = pid, every_s
-        self.peak_bytes = 0
+        self.peak_bytes = 0  # RSS, summed over the tree
+        self.peak_pss_bytes = 0  # PSS, summed over the tree
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -70,12 +77,22 @@ class TreeMemory:
     def _sample(self) -> None:
         page = os.sysconf("SC_PAGE_SIZE")
         while not self._stop.is_set():
-            total = 0
+            rss = pss = 0
             for pid in _tree(self.pid):
                 with contextlib.suppress(OSError, IndexError, ValueError):  # exited meanwhile
-                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-            self.peak_bytes = max(self.peak_bytes, total)
+                    rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+                    pss += _pss_bytes(pid)
+            self.peak_bytes = max(self.peak_bytes, rss)
+            self.peak_pss_bytes = max(self.peak_pss_bytes, pss)
             self._stop.wait(self.every_s)
+
+
+def _pss_bytes(pid: int) -> int:
+    """A process's proportional set size (`Pss:` of /proc/<pid>/smaps_rollup, in kB there)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _tree(root: int) -> list[int]:
@@ -119,7 +136,8 @@ class CliRun:
 
     wall_s: float
     cpu_s: float  # the whole process tree, user + system
-    peak_rss_mb: float  # the whole process tree
+    peak_rss_mb: float  # the whole process tree, shared pages once per process (TreeMemory)
+    peak_pss_mb: float  # the whole process tree, shared pages split among their processes
     stages: dict[str, float]
     summary: str
 
@@ -149,7 +167,9 @@ def run_cli(inbox: Path, warehouse: Path, prefect_home: Path, extra_env: dict[st
     line = next(line for line in output.splitlines() if line.startswith("timings: "))
     stages = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)s?", line)}
     summary = next(line for line in output.splitlines() if line.startswith("新文件 "))
-    return CliRun(wall, _children_cpu_s() - cpu_before, memory.peak_bytes / 2**20, stages, summary)
+    return CliRun(
+        wall, _children_cpu_s() - cpu_before, memory.peak_bytes / 2**20, memory.peak_pss_bytes / 2**20, stages, summary
+    )
 
 
 @contextlib.contextmanager

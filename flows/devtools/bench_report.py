@@ -203,6 +203,7 @@ def report(
         ),
         row("peak RSS of the backfill (process tree)", lambda s: f"{s.runs['backfill'].peak_rss_mb:.0f} MB"),
         row("peak RSS, one new day (process tree)", lambda s: f"{s.runs['new_day'].peak_rss_mb:.0f} MB"),
+        row("peak PSS of the backfill (process tree)", lambda s: f"{s.runs['backfill'].peak_pss_mb:.0f} MB"),
         row(
             "backfill's parse stage",
             lambda s: (
@@ -331,8 +332,11 @@ What the flow does beyond the floor, and why (issue 9):
 - **A backfill** goes to a process pool opened for the parse stage only, in an even
   number of large batches per worker (each task has a fixed cost in Prefect; rows go to
   Parquet a row group at a time, so a batch's size does not grow memory). The workers
-  import only the parse task (not DuckDB, not the flow) and exit before the load, so the
-  peak memory is the load's, which DuckDB keeps under 256 MB per writer (it spills past it).
+  import the parse task and the flow's module (Prefect sends the flow with a task's
+  context), not the command line: a spawned worker re-imports the console script, whose
+  entry point (`flows.launcher`) imports nothing until it runs. They exit before the
+  load. The tree's peak is the parse stage (the run's process, the workers, Prefect's
+  server); the load's is DuckDB's, which keeps under 256 MB per writer (it spills past it).
 - **The load** is one `insert ... select` from `read_parquet` over the new parts per
   table; what it costs is DuckDB compressing the article text, which `raw.articles`
   stores with zstd (half the CPU of DuckDB's default for text, a fifth of the bytes).
@@ -404,7 +408,9 @@ def _targets(s: Scale, workers: int, share: float) -> Iterator[str]:
             f"{_met(extra <= TARGET_NEW_DAY_EXTRA_S)} |"
         )
     rss = s.runs["backfill"].peak_rss_mb
-    yield f"| backfill peak RSS ≤ 1 GB | {rss:.0f} MB | {_met(rss <= TARGET_RSS_MB)} |"
+    yield f"| backfill peak RSS ≤ 1 GB (summed over the tree) | {rss:.0f} MB | {_met(rss <= TARGET_RSS_MB)} |"
+    pss = s.runs["backfill"].peak_pss_mb
+    yield f"| backfill peak PSS ≤ 1 GB (shared pages counted once) | {pss:.0f} MB | {_met(pss <= TARGET_RSS_MB)} |"
     models = s.figures["models_s"]
     yield f"| models ≤ {TARGET_MODELS_S:.0f} s | {_s(models)} | {_met(models <= TARGET_MODELS_S)} |"
 

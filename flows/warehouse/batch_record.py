@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from flows.warehouse import lake
@@ -124,21 +125,35 @@ def append(lake_dir: lake.Lake, entries: Sequence[Entry]) -> int:
     return len(new)
 
 
-def read(lake_dir: lake.Lake, states: Sequence[str] | None = None) -> list[dict[str, object]]:
-    """The record's rows (of `states` only, when given), in the order they were appended."""
+def read(
+    lake_dir: lake.Lake,
+    states: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    runs: Sequence[str] | None = None,
+) -> list[dict[str, object]]:
+    """The record's rows (of `states` and `runs` only, when given), in the order they were appended.
+
+    `columns` (with `at`, `run` and `batch_id` always read, for the order) keeps the plans'
+    entries out of reads that do not need them: every plan stays in the record, and its
+    JSON is most of the record's bytes.
+    """
     dt = _table(lake_dir)
     if dt is None:
         return []
-    data = dt.to_pyarrow_dataset().to_table()
-    rows = data.to_pylist()
+    wanted = None if columns is None else list(dict.fromkeys(["at", "run", "batch_id", *columns]))
+    where = None
     if states is not None:
-        rows = [r for r in rows if r["state"] in states]
+        where = pc.field("state").isin(list(states))
+    if runs is not None:
+        in_runs = pc.field("run").isin(list(runs))
+        where = in_runs if where is None else where & in_runs
+    rows = dt.to_pyarrow_dataset().to_table(columns=wanted, filter=where).to_pylist()
     return sorted(rows, key=lambda r: (r["at"], r["run"], r["batch_id"] or ""))
 
 
 def batches_in(lake_dir: lake.Lake, state: str) -> set[str]:
     """The batches with a row of `state`."""
-    return {str(r["batch_id"]) for r in read(lake_dir, [state]) if r["batch_id"] is not None}
+    return {str(r["batch_id"]) for r in read(lake_dir, [state], columns=[]) if r["batch_id"] is not None}
 
 
 def record_loaded(lake_dir: lake.Lake, batch_ids: Sequence[str]) -> int:

@@ -54,10 +54,13 @@ def write_plan(lake_dir: Path, run: str, items: Sequence[InboxFile]) -> str:
     return run
 
 
-def _open_plans(lake_dir: Path) -> list[dict[str, object]]:
-    rows = batch_record.read(lake_dir, [batch_record.PLANNED, batch_record.PLAN_CLOSED])
+def _open_plan_runs(lake_dir: Path) -> list[str]:
+    """The runs whose plan is not closed, oldest first (their entries are not read)."""
+    rows = batch_record.read(lake_dir, [batch_record.PLANNED, batch_record.PLAN_CLOSED], columns=["state"])
     closed = {r["run"] for r in rows if r["state"] == batch_record.PLAN_CLOSED}
-    return [r for r in rows if r["state"] == batch_record.PLANNED and r["run"] not in closed]
+    return list(
+        dict.fromkeys(str(r["run"]) for r in rows if r["state"] == batch_record.PLANNED and r["run"] not in closed)
+    )
 
 
 def read_plans(lake_dir: Path) -> list[InboxFile]:
@@ -66,8 +69,11 @@ def read_plans(lake_dir: Path) -> list[InboxFile]:
     A plan that cannot be read is passed over: it only costs its entries their planned
     seqs (they get new ones, as in a run that never planned them).
     """
+    runs = _open_plan_runs(lake_dir)
+    if not runs:  # the usual case: a run that finished closed its plan
+        return []
     items: list[InboxFile] = []
-    for row in _open_plans(lake_dir):
+    for row in batch_record.read(lake_dir, [batch_record.PLANNED], columns=["entries"], runs=runs):
         try:
             items += [_item(entry) for entry in json.loads(str(row["entries"]))]
         except (ValueError, KeyError, TypeError):
@@ -79,9 +85,5 @@ def remove_plans(lake_dir: Path, keep: str | None = None) -> None:
     """Close every open plan except `keep`'s (what they held is recorded, or in that plan)."""
     batch_record.append(
         lake_dir,
-        [
-            batch_record.Entry(str(row["run"]), None, batch_record.PLAN_CLOSED)
-            for row in _open_plans(lake_dir)
-            if row["run"] != keep
-        ],
+        [batch_record.Entry(run, None, batch_record.PLAN_CLOSED) for run in _open_plan_runs(lake_dir) if run != keep],
     )
