@@ -11,10 +11,11 @@ import duckdb
 
 from flows.warehouse.db import relation_exists
 from flows.warehouse.readers.status import problem_files
+from flows.warehouse.statuses import PARTIAL, QUARANTINED
 from flows.warehouse.summary import ProblemFile
 
 # The problem statuses a message is sent for (a skipped entry is the run summary's and `status`'s only).
-NOTIFIED_STATUSES = ("partial", "quarantined")
+NOTIFIED_STATUSES = (PARTIAL, QUARANTINED)
 
 
 def problem_files_in_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> list[ProblemFile]:

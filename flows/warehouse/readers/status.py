@@ -22,10 +22,8 @@ from flows.warehouse.readers.shared import (
     sql_issue_source,
     sql_weeks_only,
 )
+from flows.warehouse.statuses import FILE_STATUSES
 from flows.warehouse.summary import ProblemFile
-
-# Statuses in the order people read them; any other status follows, alphabetically.
-STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate", "skipped", "forgotten")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class CityWeek:
 
 
 def files_by_status(con: duckdb.DuckDBPyConnection, leaving_out: Collection[str] = ()) -> dict[str, int]:
-    """Inbox paths recorded, counted per status (in `STATUS_ORDER`), but the paths `leaving_out`
+    """Inbox paths recorded, counted per status (in `FILE_STATUSES`' order), but the paths `leaving_out`
     (those gone from the inbox: see `gone_from_inbox`)."""
     relation = files_relation(con)
     if relation is None:
@@ -64,7 +62,8 @@ def files_by_status(con: duckdb.DuckDBPyConnection, leaving_out: Collection[str]
             [sorted(leaving_out)],
         ).fetchall()
     )
-    order = [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in STATUS_ORDER)
+    # any status not in FILE_STATUSES follows, alphabetically
+    order = [s for s in FILE_STATUSES if s in counts] + sorted(s for s in counts if s not in FILE_STATUSES)
     return {s: counts[s] for s in order}
 
 
@@ -281,17 +280,11 @@ def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Bat
 
 def batch_statuses(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> dict[str, int]:
     """What the entries of these lake batches are now, counted per status (core.batches; none at 0)."""
-    counts = con.execute(
-        """
-        select
-            sum(loaded_count), sum(partial_count), sum(quarantined_count),
-            sum(duplicate_count), sum(skipped_count), sum(forgotten_count),
-        from core.batches where batch_id in (select unnest(?::varchar[]))
-        """,
-        [batch_ids],
-    ).fetchone()
-    statuses = ("loaded", "partial", "quarantined", "duplicate", "skipped", "forgotten")
-    return {status: int(n) for status, n in zip(statuses, counts or (), strict=False) if n}
+    sums = ", ".join(f"sum({status}_count)" for status in FILE_STATUSES)  # core.batches has one count each
+    [counts] = con.execute(
+        f"select {sums} from core.batches where batch_id in (select unnest(?::varchar[]))", [batch_ids]
+    ).fetchall()
+    return {status: int(n) for status, n in zip(FILE_STATUSES, counts, strict=True) if n}
 
 
 UNKNOWN_FORMAT_REASON = "unknown bulletin format"  # flows.warehouse.ingest.UNKNOWN_FORMAT
