@@ -542,6 +542,10 @@ VIOLATIONS: dict[str, list[str]] = {
     "core.bulletin_checks__not_null": [UNIT_TWICE, REBUILD, *_null_in("core.bulletin_checks", "detail")],
     "core.files__unique_key": _duplicate_a_row("core.files"),
     "core.files__not_null": _null_in("core.files", "status"),
+    # a path recorded in ingest.files with no row of state: never reported anywhere
+    "files_one_row_per_path": ["delete from core.files where path = (select min(path) from core.files)"],
+    "core.batches__unique_key": _duplicate_a_row("core.batches"),
+    "core.batches__not_null": _null_in("core.batches", "status"),
     "published_weeks_do_not_overlap": [
         "insert into core.published_weeks select * replace (week_start + 3 as week_start, "
         "bulletin_id || 'x' as bulletin_id) from core.published_weeks limit 1",

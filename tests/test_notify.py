@@ -284,6 +284,55 @@ def test_quarantined_and_partial_files_of_the_run_are_listed_in_chinese(tmp_path
         assert notify.run_notices(con, ["an-earlier-batch"], [], 99) == []
 
 
+def test_a_file_held_out_by_a_data_test_or_kept_partial_by_a_warehouse_rule_is_notified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notifications read each file's state where the run's summary does (core.files): the
+    parser loaded both pages whole, the warehouse did not."""
+    from testdata import SAMPLE_PAGE
+
+    from flows.warehouse import datatests
+    from flows.warehouse.readers.status import batches_outcome
+
+    real_tests = datatests.data_tests
+
+    def with_a_planted_bug(sql_dir: Path | None = None) -> list[datatests.DataTest]:
+        query = "select bulletin_id, file_sha256 from core.bulletins where received = 4853"
+        return [*real_tests(sql_dir), datatests.DataTest("planted_bug", query, Path("planted_bug.sql"))]
+
+    monkeypatch.setattr(datatests, "data_tests", with_a_planted_bug)
+    sample = SAMPLE_PAGE.read_text(encoding="utf-8")
+    inbox = make_inbox(tmp_path / "inbox", [SAMPLE_PAGE.name])
+    (inbox / "2020-12-31_sentinel.txt").write_text(sample.replace("案件4852件", "案件4853件"), encoding="utf-8")
+    # One unit under two spellings: passes the parser, breaks core.bulletin_checks.
+    alias_twice = sample.replace("驿城区政府\t1013件\t8件", "驿城区政府\t1000件\t5件\n驿城区人民政府\t13件\t3件")
+    alias_twice = alias_twice.replace("存在超时未办结案件的单位共9个", "存在超时未办结案件的单位共10个")
+    (inbox / "2020-12-30_alias_twice.txt").write_text(alias_twice, encoding="utf-8")
+    db = load_without_prefect(inbox, tmp_path / "wh")
+    assert query(db, "select path, status from ingest.files where path like '2020-12-3%' order by path") == [
+        ("2020-12-30_alias_twice.txt", "loaded"),
+        ("2020-12-31_sentinel.txt", "loaded"),
+    ]
+    [notice] = _run_notices(db, 99)
+    assert notice.trigger == "files_need_attention"
+    assert notice.title == "【数字城管周报】本次运行有 2 个文件需要查看"
+    assert notice.text_lines[0] == (
+        "- 2020-12-30_alias_twice.txt（部分入库）：第 1 则通报（2020-12-14）："
+        "units_unique_after_aliases：驿城区政府 写作 驿城区政府 和 驿城区人民政府"
+    )
+    assert notice.text_lines[1].startswith("- 2020-12-31_sentinel.txt（已隔离）：暂不入库：数据测试 planted_bug")
+    assert "held out" not in notice.text
+    # The same files, statuses and reasons as the run's summary reads.
+    batch_ids = [b for (b,) in query(db, "select distinct batch_id from ingest.files")]
+    with connection(db, read_only=True) as con:
+        problems = batches_outcome(con, batch_ids).problems
+        assert notify_readers.problem_files_in_batches(con, batch_ids) == problems
+        assert query(db, "select status_by from core.files where path like '2020-12-3%' order by path") == [
+            ("warehouse_check",),
+            ("data_test",),
+        ]
+
+
 def test_a_notice_is_posted_to_a_plain_webhook_as_one_json_text_message() -> None:
     receiver = Receiver()
     try:

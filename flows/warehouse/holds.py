@@ -8,6 +8,8 @@ it out and loads the rest, so one page can never block every later run and `rebu
 A hold is kept in the lake, `<lake>/_holds/<fingerprint>.json`, so `rebuild` holds out
 the same files. It names the SQL and seeds it was found under (`build.models_fingerprint`):
 when they change (the bug fixed), the file is tried again, and held again if it fails.
+The load copies the holds into `ingest.file_holds`; readers see the file in `core.files`,
+quarantined with `status_by` data_test and the hold's reason first.
 """
 
 from __future__ import annotations

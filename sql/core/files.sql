@@ -1,8 +1,9 @@
 -- grain: one row per inbox path recorded: its current content (the latest recorded there).
 -- unique_key: path
--- not_null: path, file_sha256, size_bytes, status, reasons, ingest_seq
+-- not_null: path, file_sha256, size_bytes, status, status_by, reasons, ingest_seq
 -- materialized: table
--- description: What became of each inbox entry, as `bulletins status` reports it. The
+-- description: Each inbox entry's state, in one place: what `bulletins status`, a run's
+--   summary and notifications, and the run report read (no reader assembles it again). The
 --   status is the one recorded at ingest (ingest.files), except that a loaded file whose
 --   bulletin breaks a warehouse rule (core.bulletin_checks) is partial, with the rule in
 --   its reasons, and a file held out because a data test failed with it (ingest.file_holds)
@@ -20,11 +21,14 @@
 -- column: issue_date_source: where issue_date came from: file_name, page or inferred
 -- column: encoding: encoding the file was decoded with
 -- column: status: loaded, partial, quarantined, duplicate, skipped or forgotten
+-- column: status_by: who set the status: ingest (the parser, as ingest.files recorded
+--   it), warehouse_check (a bulletin breaks a rule of core.bulletin_checks), data_test (held
+--   out: ingest.file_holds), forget or accept (a correction on record)
 -- column: reasons: why the entry is partial, quarantined, duplicate, skipped or forgotten
 --   (also notes on a loaded file: bad bytes read as U+FFFD, a name not UTF-8, checks
 --   accepted on record)
 -- column: ingest_seq: order in which entries were taken in (ingest.files has when and
---   in which lake batch)
+--   in which lake batch; core.batches counts each batch's entries by status)
 with
 
 files as (
@@ -95,6 +99,14 @@ final as (
                 and acceptance_reasons.file_sha256 is not null then 'loaded'
             else current_files.status
         end as status,
+        case
+            when forgotten.file_sha256 is not null then 'forget'
+            when file_holds.reason is not null then 'data_test'
+            when current_files.status = 'loaded' and failing.file_sha256 is not null then 'warehouse_check'
+            when current_files.status = 'partial' and failing.file_sha256 is null
+                and acceptance_reasons.file_sha256 is not null then 'accept'
+            else 'ingest'
+        end as status_by,
         case
             when forgotten.file_sha256 is not null then list_concat(
                 [

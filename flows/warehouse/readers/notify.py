@@ -10,22 +10,23 @@ from dataclasses import dataclass
 import duckdb
 
 from flows.warehouse.db import relation_exists
+from flows.warehouse.readers.status import problem_files
+from flows.warehouse.statuses import PARTIAL, QUARANTINED
 from flows.warehouse.summary import ProblemFile
+
+# The problem statuses a message is sent for (a skipped entry is the run summary's and `status`'s only).
+NOTIFIED_STATUSES = (PARTIAL, QUARANTINED)
 
 
 def problem_files_in_batches(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> list[ProblemFile]:
-    """Quarantined and partial files taken in by these lake batches (one run's), by status then path."""
-    if not batch_ids or not relation_exists(con, "ingest.files"):
+    """Quarantined and partial files taken in by these lake batches (one run's), by status then path.
+
+    Read from core.files, as the run's summary is: a file held out by a data test or kept
+    partial by a warehouse rule is told too, with the reason the warehouse gave.
+    """
+    if not batch_ids:
         return []
-    rows = con.execute(
-        """
-        select status, path, reasons from ingest.files
-        where status in ('quarantined', 'partial') and batch_id in (select unnest(?::varchar[]))
-        order by status, path
-        """,
-        [batch_ids],
-    ).fetchall()
-    return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
+    return [p for p in problem_files(con, batch_ids) if p.status in NOTIFIED_STATUSES]
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,8 @@ from flows.warehouse.readers.shared import (
     sql_issue_source,
     sql_weeks_only,
 )
+from flows.warehouse.statuses import FILE_STATUSES
 from flows.warehouse.summary import ProblemFile
-
-# Statuses in the order people read them; any other status follows, alphabetically.
-STATUS_ORDER = ("loaded", "partial", "quarantined", "duplicate", "skipped", "forgotten")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class CityWeek:
 
 
 def files_by_status(con: duckdb.DuckDBPyConnection, leaving_out: Collection[str] = ()) -> dict[str, int]:
-    """Inbox paths recorded, counted per status (in `STATUS_ORDER`), but the paths `leaving_out`
+    """Inbox paths recorded, counted per status (in `FILE_STATUSES`' order), but the paths `leaving_out`
     (those gone from the inbox: see `gone_from_inbox`)."""
     relation = files_relation(con)
     if relation is None:
@@ -64,7 +62,8 @@ def files_by_status(con: duckdb.DuckDBPyConnection, leaving_out: Collection[str]
             [sorted(leaving_out)],
         ).fetchall()
     )
-    order = [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in STATUS_ORDER)
+    # any status not in FILE_STATUSES follows, alphabetically
+    order = [s for s in FILE_STATUSES if s in counts] + sorted(s for s in counts if s not in FILE_STATUSES)
     return {s: counts[s] for s in order}
 
 
@@ -234,7 +233,8 @@ def files_with_status(con: duckdb.DuckDBPyConnection, status: str) -> list[Probl
     return [ProblemFile(s, path, list(reasons)) for s, path, reasons in rows.fetchall()]
 
 
-# The ingest_seq of the entries recorded in the lake batches given as the one parameter.
+# The ingest_seq of the entries recorded in the lake batches given as the one parameter
+# (core.files keeps no batch id: it is the same however the inbox was split into runs).
 _SEQS_OF_BATCHES = "select ingest_seq from ingest.files where batch_id in (select unnest(?::varchar[]))"
 
 
@@ -250,17 +250,13 @@ class BatchesOutcome:
 def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> BatchesOutcome:
     """Statuses, weeks and problems of the entries recorded in `batch_ids` (a run's batches).
 
-    Read after the load: a file whose bulletin breaks a warehouse rule counts as partial.
-    An entry whose path was recorded again in a later batch counts as that later entry.
+    Read after the load, from core.batches and core.files: a file whose bulletin breaks a
+    warehouse rule counts as partial, one a data test held out as quarantined. An entry whose
+    path was recorded again in a later batch counts as that later entry.
     """
-    if not batch_ids or files_relation(con) != "core.files":
+    if not batch_ids or files_relation(con) != "core.files" or not relation_exists(con, "core.batches"):
         return BatchesOutcome({}, [], [])
-    statuses = dict(
-        con.execute(
-            f"select status, count(*) from core.files where ingest_seq in ({_SEQS_OF_BATCHES}) group by status",
-            [batch_ids],
-        ).fetchall()
-    )
+    statuses = batch_statuses(con, batch_ids)
     weeks = [
         row[0]
         for row in con.execute(
@@ -280,6 +276,15 @@ def batches_outcome(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> Bat
     # a page with a bulletin no format reads is loaded, but never silently: the run names it
     unknown = [p for p in unknown_format_files(con, batch_ids) if p.status == "loaded"]
     return BatchesOutcome(statuses, weeks, problem_files(con, batch_ids) + unknown)
+
+
+def batch_statuses(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> dict[str, int]:
+    """What the entries of these lake batches are now, counted per status (core.batches; none at 0)."""
+    sums = ", ".join(f"sum({status}_count)" for status in FILE_STATUSES)  # core.batches has one count each
+    [counts] = con.execute(
+        f"select {sums} from core.batches where batch_id in (select unnest(?::varchar[]))", [batch_ids]
+    ).fetchall()
+    return {status: int(n) for status, n in zip(FILE_STATUSES, counts, strict=True) if n}
 
 
 UNKNOWN_FORMAT_REASON = "unknown bulletin format"  # flows.warehouse.ingest.UNKNOWN_FORMAT
