@@ -112,6 +112,11 @@ def register_filesystem(con: duckdb.DuckDBPyConnection, lake_dir: Lake) -> None:
     class LakeFileSystem(ArrowFSWrapper):
         protocol = DUCKDB_PROTOCOL
 
+        @classmethod
+        def _strip_protocol(cls, path: str) -> str:  # the bucket is part of the path, not a host
+            prefix = f"{DUCKDB_PROTOCOL}://"
+            return (path[len(prefix) :] if path.startswith(prefix) else path).rstrip("/")
+
     con.register_filesystem(LakeFileSystem(lake_store.filesystem(lake_dir)))
 
 

@@ -107,7 +107,9 @@ def exists(lake_dir: Lake) -> bool:
     """Whether the lake is there: a folder, or (on S3) anything under its prefix."""
     if not isinstance(lake_dir, S3Location):
         return lake_dir.is_dir()
-    return bool(list_files(lake_dir, "", limit=1))
+    from pyarrow import fs
+
+    return bool(_s3().get_file_info(fs.FileSelector(lake_dir.path, recursive=False, allow_not_found=True)))
 
 
 def make(lake_dir: Lake) -> None:
@@ -139,16 +141,20 @@ def check(lake_dir: Lake, *, write: bool) -> None:
                 f"S3 桶 {lake_dir.bucket} 不存在（{storage.where()}）：请先建好桶，或改正 --lake / BULLETINS_LAKE"
             )
         s3.get_file_info(fs.FileSelector(lake_dir.path, recursive=False, allow_not_found=True))
-        if write:
-            probe = path(lake_dir, WRITE_PROBE)
-            with s3.open_output_stream(probe) as fh:
-                fh.write(b"a run writes here\n")
-            s3.delete_file(probe)
     except OSError as exc:
-        if write and storage.refused(exc):
+        raise storage.describe(exc, lake_dir) from None
+    if not write:
+        return
+    try:  # the key reads the lake: may it write there too?
+        probe = path(lake_dir, WRITE_PROBE)
+        with s3.open_output_stream(probe) as fh:
+            fh.write(b"a run writes here\n")
+        s3.delete_file(probe)
+    except OSError as exc:
+        if storage.refused(exc) and not storage.key_unknown(exc):
             raise storage.S3SettingsError(
                 f"S3 拒绝写入湖 {lake_dir}{storage.key_hint()}（{storage.where()}）：运行需要一个能读、写、删除"
-                f"该前缀下对象的密钥；只读密钥只能读取湖（如 `bulletins rebuild` 到另一个仓库）"
+                f"该前缀下对象的密钥；只读密钥只能读取湖（任何 Delta 读取器；docs/s3.md）"
             ) from None
         raise storage.describe(exc, lake_dir) from None
 
@@ -188,17 +194,15 @@ def delete(lake_dir: Lake, relative: str) -> None:
         _s3().delete_file(path(lake_dir, relative))
 
 
-def list_files(lake_dir: Lake, folder: str, *, limit: int | None = None) -> list[str]:
+def list_files(lake_dir: Lake, folder: str) -> list[str]:
     """Every file under `folder` of the lake (recursively), relative to `folder`, in name order."""
     from pyarrow import fs
 
     base = path(lake_dir, folder).rstrip("/")
     selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
-    if isinstance(lake_dir, S3Location):
-        selector.max_recursion = 2**31 - 1
     infos = filesystem(lake_dir).get_file_info(selector)
     names = sorted(i.path[len(base) + 1 :] for i in infos if i.type == fs.FileType.File)
-    return names[:limit] if limit is not None else names
+    return names
 
 
 def read_text(lake_dir: Lake, relative: str) -> str | None:

@@ -145,6 +145,11 @@ def refused(exc: OSError) -> bool:
     return any(code in str(exc) for code in _REFUSED)
 
 
+def key_unknown(exc: OSError) -> bool:
+    """Whether the store does not know the key at all (a wrong id or secret), rather than forbid the operation."""
+    return any(code in str(exc) for code in _REFUSED[1:])
+
+
 def describe(exc: OSError, location: S3Location) -> S3SettingsError | S3Error:
     """One line for a failure of the store: a key refused, an endpoint unreachable, else what the store said."""
     text = str(exc)
@@ -160,9 +165,7 @@ def describe(exc: OSError, location: S3Location) -> S3SettingsError | S3Error:
 
 
 def _no_bucket(location: S3Location) -> S3SettingsError:
-    return S3SettingsError(
-        f"S3 桶 {location.bucket} 不存在（{where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX"
-    )
+    return S3SettingsError(f"S3 桶 {location.bucket} 不存在（{where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX")
 
 
 def check_inbox(location: S3Location) -> None:
