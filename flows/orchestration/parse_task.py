@@ -36,4 +36,5 @@ def parse_batch(
     """Parse one batch of files and write its lake parts (on a Dask worker, in the process pool, or in the flow's process)."""
     # `inbox` is a folder's path or s3://bucket/prefix (a parameter Prefect can show).
     files = items.items if isinstance(items, Files) else items
-    return process_batch(inbox_location(inbox), inbox_location(lake_dir), batch_id, files, seen_at)  # s3:// or a folder, as the inbox
+    # `lake_dir` too: a folder's path or s3://bucket/prefix.
+    return process_batch(inbox_location(inbox), inbox_location(lake_dir), batch_id, files, seen_at)
