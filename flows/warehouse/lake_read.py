@@ -95,6 +95,8 @@ def duckdb_sources(con: duckdb.DuckDBPyConnection, lake_dir: Lake, table: str, b
 
     DuckDB's own Parquet reader keeps the load streaming a row group at a time; through a
     pyarrow dataset it cost 200 MB more at the load's peak on a 2-year backfill (measured).
+    On S3 too: 100,000 article rows in 20 files from SeaweedFS loaded in 0.58 s at a peak
+    of 244 MB this way, 0.52 s and 291 MB through the table's pyarrow dataset (measured).
     """
     files = batch_files(lake_dir, table, batch_ids)
     if not lake_store.is_remote(lake_dir) or not files:
