@@ -147,6 +147,16 @@ def test_a_batch_retried_after_a_kill_between_tables_is_in_once_on_s3(monkeypatc
     assert [p.reason for p in problems] == ["articles/notes.txt is not a file of its Delta table"]
     assert lake_store.is_file(lake_at, "_quarantine/articles/notes.txt")
     assert "articles/notes.txt" in lake_store.read_set_aside_log(lake_at)
+    # A damaged data file on S3: found when read, taken out of its table and set aside, its
+    # batch set aside too (no warehouse to restore it from).
+    (damaged,) = [f for f in lake.data_files(lake_at, "articles") if f.min_batch == "r-0002"]
+    lake_store.write_text(lake_at, damaged.relative, "PAR1 not parquet at all")
+    problems = lake_audit.audit(lake_at, loaded=set(), full=True)
+    assert [(p.batch_id, p.set_aside) for p in problems] == [("r-0002", True)]
+    assert "unreadable" in problems[0].reason
+    assert lake.complete_batches(lake_at) == ["r-0001"]
+    assert lake_store.is_file(lake_at, f"_quarantine/{damaged.relative}")
+    assert not lake_store.is_file(lake_at, damaged.relative)
 
 
 def _run(seaweedfs: SeaweedS3, tmp_path: Path, lake_url: str, key: Key) -> Any:
