@@ -135,6 +135,12 @@ WAREHOUSE = Text(
     "the warehouse folder: lake, `bulletins.duckdb`, reports (`--warehouse`)",
     "a folder",
 )
+LAKE = Text(
+    "BULLETINS_LAKE",
+    "<warehouse>/lake",
+    "the lake of Delta tables: a folder, or s3://bucket/prefix (`--lake`; docs/s3.md)",
+    "a folder or s3://bucket/prefix",
+)
 LOCK_TIMEOUT = Number(
     "BULLETINS_LOCK_TIMEOUT_S",
     DEFAULT_LOCK_TIMEOUT_S,
@@ -228,6 +234,7 @@ TRACEBACK = Text(
 VARIABLES: tuple[Number[int] | Number[float] | Text, ...] = (
     INBOX,
     WAREHOUSE,
+    LAKE,
     LOCK_TIMEOUT,
     RUN_TIMEOUT,
     PARSE_WORKERS,
@@ -273,7 +280,7 @@ class S3Location:
         bucket, _, prefix = rest.partition("/")
         parts = [p for p in prefix.split("/") if p]
         if not bucket or any(p in (".", "..") for p in parts):
-            raise SettingsError(f"an S3 inbox must be written s3://bucket or s3://bucket/prefix, not {url!r}")
+            raise SettingsError(f"an S3 location must be written s3://bucket or s3://bucket/prefix, not {url!r}")
         return cls(bucket, "/".join(parts))
 
     @property
@@ -338,6 +345,8 @@ class Settings:
     # False on a host that does not own the DuckDB file: its runs stop after writing their
     # lake batches, which the owner's next run loads (BULLETINS_PUBLISH=0; docs/workers.md).
     publish: bool = True
+    # The lake: None for `<warehouse>/lake`; another folder, or s3://bucket/prefix (docs/s3.md).
+    lake: Path | S3Location | None = None
 
     @property
     def db_path(self) -> Path:
@@ -362,8 +371,9 @@ class Settings:
         return self.warehouse / "notify-state.json"
 
     @property
-    def lake_dir(self) -> Path:
-        return self.warehouse / "lake"
+    def lake_dir(self) -> Path | S3Location:
+        """The lake (BULLETINS_LAKE, `--lake`): a folder, `<warehouse>/lake` by default, or s3://bucket/prefix."""
+        return self.lake if self.lake is not None else self.warehouse / "lake"
 
     @property
     def reports_dir(self) -> Path:
@@ -386,6 +396,7 @@ class Settings:
         inbox: str | Path | S3Location | None = None,
         warehouse: str | Path | None = None,
         lock_timeout_s: float | None = None,
+        lake: str | Path | S3Location | None = None,
     ) -> Settings:
         """Arguments first, then BULLETINS_* environment variables, then defaults.
 
@@ -396,7 +407,10 @@ class Settings:
         timeout = lock_timeout_s
         if timeout is None:
             timeout = env_number(LOCK_TIMEOUT)
+        lake_text = lake or os.environ.get(LAKE.name, "").strip()
+        lake_path = inbox_location(lake_text) if lake_text else None
         return cls(
+            lake=lake_path.resolve() if isinstance(lake_path, Path) else lake_path,
             inbox=inbox_path.resolve() if isinstance(inbox_path, Path) else inbox_path,
             warehouse=warehouse_path.resolve(),
             lock_timeout_s=timeout,
@@ -543,15 +557,38 @@ def memory_limit(text: str, name: str) -> str:
     return f"{match['number']}{unit}"
 
 
+def _nested(a: S3Location, b: S3Location) -> bool:
+    """Whether one place holds the other (the same bucket, one prefix inside the other).
+
+    >>> _nested(S3Location("b", "in"), S3Location("b", "in/lake")), _nested(S3Location("b", "in"), S3Location("b", "inbox"))
+    (True, False)
+    """
+    if a.bucket != b.bucket:
+        return False
+    x, y = a.prefix.strip("/"), b.prefix.strip("/")
+    return not x or not y or x == y or x.startswith(y + "/") or y.startswith(x + "/")
+
+
 def validate_paths(settings: Settings) -> None:
     """Refuse a warehouse inside its inbox, or an inbox inside a folder runs write: every run
     would read the run's own files (lake parts, reports, the DuckDB file) and never settle.
 
     Raises SettingsError (exit 2 at the CLI) naming both folders.
     """
-    inbox, warehouse = settings.inbox, settings.warehouse
-    if isinstance(inbox, S3Location):  # not a folder runs write
-        return
+    inbox, warehouse, lake = settings.inbox, settings.warehouse, settings.lake_dir
+    if isinstance(inbox, S3Location) or isinstance(lake, S3Location):
+        if isinstance(inbox, S3Location) and isinstance(lake, S3Location) and _nested(inbox, lake):
+            raise SettingsError(
+                f"the inbox {inbox} and the lake {lake} overlap: every run would read its own files; "
+                "give them prefixes apart (--inbox, BULLETINS_INBOX; --lake, BULLETINS_LAKE)"
+            )
+        if isinstance(inbox, S3Location):  # not a folder runs write
+            return
+    elif lake.is_relative_to(inbox):
+        raise SettingsError(
+            f"the lake {lake} is inside the inbox {inbox}: every run would read its own files; "
+            "put the lake (--lake, BULLETINS_LAKE) outside the inbox (--inbox, BULLETINS_INBOX)"
+        )
     if warehouse.is_relative_to(inbox):
         same = " (the same folder)" if warehouse == inbox else ""
         raise SettingsError(
@@ -559,7 +596,7 @@ def validate_paths(settings: Settings) -> None:
             "put the warehouse (--warehouse, BULLETINS_WAREHOUSE) outside the inbox (--inbox, BULLETINS_INBOX)"
         )
     for folder in (settings.lake_dir, settings.reports_dir, settings.serve_prefect_home):
-        if inbox.is_relative_to(folder):
+        if isinstance(folder, Path) and inbox.is_relative_to(folder):
             raise SettingsError(
                 f"the inbox {inbox} is inside {folder}, which runs write: every run would read its own files; "
                 "put the inbox (--inbox, BULLETINS_INBOX) elsewhere"

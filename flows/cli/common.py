@@ -18,6 +18,7 @@ import typer
 from flows.cli.errors import OneLineErrors, fail
 from flows.settings import (
     INBOX,
+    LAKE,
     WAREHOUSE,
     Settings,
 )
@@ -34,6 +35,16 @@ InboxOpt = Annotated[
     str | None, typer.Option(help=f"Folder of new pages, or s3://bucket/prefix (docs/s3.md) {INBOX.note()}")
 ]
 WarehouseOpt = Annotated[Path | None, typer.Option(help=f"Warehouse folder {WAREHOUSE.note()}")]
+LakeOpt = Annotated[
+    str | None, typer.Option(help=f"The lake: a folder, or s3://bucket/prefix (docs/s3.md) {LAKE.note()}")
+]
+
+
+def check_lake(settings: Settings, *, write: bool = True) -> None:
+    """Refuse an S3 lake that cannot be reached or written: one line naming what is wrong, exit 2."""
+    from flows.warehouse import lake_store
+
+    lake_store.check(settings.lake_dir, write=write)
 
 
 def configure_prefect_for(settings: Settings) -> None:

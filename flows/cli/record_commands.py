@@ -9,20 +9,21 @@ from typing import Annotated, Any
 import typer
 
 # Typer 0.29 vendors click as typer._click: its exceptions are these, not click's.
-from flows.cli.common import InboxOpt, WarehouseOpt, app, check_inbox, reading
+from flows.cli.common import InboxOpt, LakeOpt, WarehouseOpt, app, check_inbox, check_lake, reading
 from flows.cli.errors import describe_error, fail, shown
 from flows.cli.run_command import run
 from flows.settings import Settings, SettingsError
 
 
 @app.command()
-def rebuild(warehouse: WarehouseOpt = None) -> None:
+def rebuild(warehouse: WarehouseOpt = None, lake: LakeOpt = None) -> None:
     """Rebuild the DuckDB file from the lake's Delta tables (the lake is the source of truth)."""
     from flows.warehouse.build import rebuild_warehouse
 
-    settings = Settings.resolve(None, warehouse)
+    settings = Settings.resolve(None, warehouse, lake=lake)
     if not settings.publish:  # the DuckDB file is another host's (docs/workers.md)
         fail("this host ingests only (BULLETINS_PUBLISH=0): rebuild on the host that owns the DuckDB file")
+    check_lake(settings)  # it records what it loaded and writes the marts' copy there
     try:
         result = rebuild_warehouse(settings)
     except Exception as exc:
@@ -43,6 +44,7 @@ def rebuild(warehouse: WarehouseOpt = None) -> None:
 @app.command()
 def maintain(
     warehouse: WarehouseOpt = None,
+    lake: LakeOpt = None,
     retention_hours: Annotated[
         int | None,
         typer.Option(
@@ -52,10 +54,12 @@ def maintain(
     ] = None,
 ) -> None:
     """Compact the lake's small files and vacuum what no version within the retention reads (under the run lock)."""
+    from flows.warehouse import lake_store
     from flows.warehouse import maintain as lake_maintenance
 
-    settings = Settings.resolve(None, warehouse)
-    if not settings.lake_dir.is_dir():
+    settings = Settings.resolve(None, warehouse, lake=lake)
+    check_lake(settings)
+    if not lake_store.exists(settings.lake_dir):
         fail(f"no lake at {settings.lake_dir}: nothing to maintain (is --warehouse the right folder?)")
     try:
         result = lake_maintenance.maintain(settings, retention_hours)
@@ -103,7 +107,7 @@ def _decide(settings: Settings, undo: bool, note: str | None, by: str | None, ch
         check = f"校验 {check_label(t.check_name)}，" if t.check_name else ""
         typer.echo(shown(f"{DECISION_LABELS[action]}：{check}{t.path or '?'}（sha256 {t.file_sha256[:12]}…）"))
     typer.echo(f"决定已记录于 {written}；现在运行一次来应用它")
-    run(inbox=str(settings.inbox), warehouse=settings.warehouse)
+    run(inbox=str(settings.inbox), warehouse=settings.warehouse, lake=str(settings.lake_dir))
     with reading(settings) as con:
         if not corrections.applied(con, written.stem):
             fail(f"决定已记录（{written.name}），但还没有运行应用它：下一次 `bulletins run` 会应用")
@@ -117,6 +121,7 @@ def forget(
     undo: Annotated[bool, typer.Option("--undo", help="Take forgotten files back")] = False,
     inbox: InboxOpt = None,
     warehouse: WarehouseOpt = None,
+    lake: LakeOpt = None,
 ) -> None:
     """Take files' rows out of the warehouse, on record: articles, bulletins, units, marts.
 
@@ -126,7 +131,8 @@ def forget(
     """
     from flows.warehouse import correction_targets, corrections
 
-    settings = Settings.resolve(inbox, warehouse)
+    settings = Settings.resolve(inbox, warehouse, lake=lake)
+    check_lake(settings)
 
     def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
         targets = correction_targets.forget_targets(con, settings.inbox, files, decisions, undo=undo)
@@ -144,6 +150,7 @@ def accept(
     undo: Annotated[bool, typer.Option("--undo", help="Withdraw the acceptance")] = False,
     inbox: InboxOpt = None,
     warehouse: WarehouseOpt = None,
+    lake: LakeOpt = None,
 ) -> None:
     """Publish a bulletin despite a failed check, on record (who, when, why).
 
@@ -152,7 +159,8 @@ def accept(
     """
     from flows.warehouse import correction_targets, corrections
 
-    settings = Settings.resolve(inbox, warehouse)
+    settings = Settings.resolve(inbox, warehouse, lake=lake)
+    check_lake(settings)
 
     def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
         target = correction_targets.accept_target(con, settings.inbox, file, check, decisions, undo=undo)

@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 
 # Typer 0.29 vendors click as typer._click: its exceptions are these, not click's.
-from flows.cli.common import InboxOpt, WarehouseOpt, app, check_inbox, configure_prefect_for, environment_default
+from flows.cli.common import (
+    InboxOpt,
+    LakeOpt,
+    WarehouseOpt,
+    app,
+    check_inbox,
+    check_lake,
+    configure_prefect_for,
+    environment_default,
+)
 from flows.cli.errors import EX_TEMPFAIL, describe_error, error_line, fail, shown
 from flows.settings import (
     Settings,
@@ -71,6 +80,7 @@ class _TerminalProgress:
 def run(
     inbox: InboxOpt = None,
     warehouse: WarehouseOpt = None,
+    lake: LakeOpt = None,
     timings: Annotated[bool, typer.Option(help="Also print where the time went, in seconds by stage")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show Prefect's log lines")] = False,
 ) -> None:
@@ -80,9 +90,10 @@ def run(
     is. On a terminal it also shows progress; Prefect's own log lines only with --verbose.
     """
     started = time.perf_counter()
-    settings = Settings.resolve(inbox, warehouse)
+    settings = Settings.resolve(inbox, warehouse, lake=lake)
     validate_paths(settings)  # a warehouse inside its inbox: exit 2
     check_inbox(settings)
+    check_lake(settings)  # an S3 lake a run cannot write: exit 2
     configure_prefect_for(settings)
     from contextlib import ExitStack
 
@@ -116,7 +127,12 @@ def run(
             if serve_api:  # no automation of ours watches heartbeats there; Prefect's setting, if set, wins
                 stack.enter_context(without_heartbeats(unless_configured=True))
             seconds = {"prefect_start_and_import": time.perf_counter() - started}
-            state = bulletin_etl(inbox=str(settings.inbox), warehouse=str(settings.warehouse), return_state=True)
+            state = bulletin_etl(
+                inbox=str(settings.inbox),
+                warehouse=str(settings.warehouse),
+                lake=str(settings.lake_dir),
+                return_state=True,
+            )
             seconds["flow"] = time.perf_counter() - started - sum(seconds.values())
             run_url = flow_run_url(state.state_details.flow_run_id)
         seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())

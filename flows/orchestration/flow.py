@@ -31,7 +31,7 @@ from flows.reporting import notify as notifications
 from flows.reporting.report_files import RunReports, write_run_reports
 from flows.reporting.run_summary import stale_warning
 from flows.settings import Settings, local_today, validate_paths
-from flows.warehouse import batch_record, build, db, lake, lake_audit, maintain, migrate, plans, snapshots
+from flows.warehouse import batch_record, build, db, lake, lake_audit, lake_store, maintain, migrate, plans, snapshots
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import Plan, batches, known_files, plan_run
@@ -183,7 +183,7 @@ def _notify_failed_run(flow: object, flow_run: FlowRun, state: State) -> None:
     """The flow's failure hook: tell the targets runs are failing, at most once a day (never raises)."""
     try:
         parameters = flow_run.parameters or {}
-        settings = Settings.resolve(parameters.get("inbox"), parameters.get("warehouse"))
+        settings = Settings.resolve(parameters.get("inbox"), parameters.get("warehouse"), lake=parameters.get("lake"))
     except ValueError:  # a setting that is no number: the run failed on it, there is no URL to trust
         return
     if settings.notify_url is None:
@@ -221,7 +221,11 @@ def _maintain_weekly(settings: Settings, summary: RunSummary) -> None:
 
     A failure is a warning, never a failed run: the data is committed; `bulletins maintain` retries.
     """
-    if not settings.publish or not settings.lake_dir.is_dir() or not maintain.maintenance_due(settings.lake_dir):
+    if (
+        not settings.publish
+        or not lake_store.exists(settings.lake_dir)
+        or not maintain.maintenance_due(settings.lake_dir)
+    ):
         return
     progress.phase("maintaining the lake (weekly)")
     started = time.perf_counter()
@@ -250,7 +254,7 @@ def _batch_id(stamp: str, n: int) -> str:
 
 
 @flow(name="bulletin-etl", on_failure=[_notify_failed_run], on_crashed=[_notify_failed_run])
-def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunSummary:
+def bulletin_etl(inbox: str | None = None, warehouse: str | None = None, lake: str | None = None) -> RunSummary:
     """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts.
 
     A run that finds another run writing waits for it, then ends in the state `Skipped`
@@ -258,8 +262,9 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
     """
     flow_run_dies_with_runner()  # under `serve`: end when serve ends (processes.py)
     logger = get_run_logger()
-    settings = Settings.resolve(inbox, warehouse)
+    settings = Settings.resolve(inbox, warehouse, lake=lake)
     validate_paths(settings)  # a warehouse inside its inbox would read its own files, every run
+    lake_store.check(settings.lake_dir, write=True)  # an S3 lake: a key that may write it, one line
     summary = RunSummary()
     try:
         progress.phase("waiting for the run lock")

@@ -8,7 +8,6 @@ reports (a second or so of start-up per worker).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -37,4 +36,5 @@ def parse_batch(
     """Parse one batch of files and write its lake parts (on a Dask worker, in the process pool, or in the flow's process)."""
     # `inbox` is a folder's path or s3://bucket/prefix (a parameter Prefect can show).
     files = items.items if isinstance(items, Files) else items
-    return process_batch(inbox_location(inbox), Path(lake_dir), batch_id, files, seen_at)
+    # `lake_dir` too: a folder's path or s3://bucket/prefix.
+    return process_batch(inbox_location(inbox), inbox_location(lake_dir), batch_id, files, seen_at)

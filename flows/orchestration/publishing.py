@@ -107,7 +107,7 @@ def ingest_only_plan(settings: Settings, seen_at: datetime, run: str, logger: Lo
             pass
         finally:
             con.close()
-    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    lake.make(settings.lake_dir)
     pending = [b for b in lake.complete_batches(settings.lake_dir) if b not in loaded]
     pending_rows = [row for b in pending for row in lake.read_files_part(settings.lake_dir, b)]
     plan = plan_run(

@@ -55,7 +55,7 @@ def models_fingerprint() -> str:
 
 
 def load_and_build(
-    con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str], seconds: dict[str, float] | None = None
+    con: duckdb.DuckDBPyConnection, lake_dir: lake.Lake, batch_ids: list[str], seconds: dict[str, float] | None = None
 ) -> bool:
     """Load batches, build the models and run the data tests; commit only if all pass.
 
@@ -98,7 +98,7 @@ def load_and_build(
 
 def _attempt(
     con: duckdb.DuckDBPyConnection,
-    lake_dir: Path,
+    lake_dir: lake.Lake,
     batch_ids: list[str],
     held: list[holds.Hold],
     fingerprint: str,
@@ -144,7 +144,7 @@ def _attempt(
 
 def _isolate(
     con: duckdb.DuckDBPyConnection,
-    lake_dir: Path,
+    lake_dir: lake.Lake,
     batch_ids: list[str],
     held: list[holds.Hold],
     fingerprint: str,
@@ -251,7 +251,7 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
     """
     from flows.warehouse.locks import run_lock
 
-    if not settings.lake_dir.is_dir():
+    if not lake.exists(settings.lake_dir):
         # Nothing to rebuild from: creating an empty warehouse here would hide a typo.
         raise NoLake(f"no lake at {settings.lake_dir}: nothing to rebuild from (is --warehouse the right folder?)")
     with run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s):
@@ -311,7 +311,7 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
             old.close()
 
 
-def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[str]:
+def export_marts_to_lake(db_path: Path, lake_dir: lake.Lake) -> list[str]:
     """Write each mart to its Delta table `lake/marts/<table>/` from the warehouse at `db_path` (read-only)."""
     from flows.warehouse.readers.export import MART_ORDER, mart_arrow
 
@@ -319,7 +319,7 @@ def export_marts_to_lake(db_path: Path, lake_dir: Path) -> list[str]:
         return [lake.write_mart(lake_dir, table, mart_arrow(con, table)) for table in MART_ORDER]
 
 
-def refresh_marts_copy(db_path: Path, lake_dir: Path) -> str | None:
+def refresh_marts_copy(db_path: Path, lake_dir: lake.Lake) -> str | None:
     """Write the marts' copy after a build; why it could not be written (None when it was).
 
     A failure never fails the build: the warehouse stands, the copy is removed (no stale
@@ -333,7 +333,7 @@ def refresh_marts_copy(db_path: Path, lake_dir: Path) -> str | None:
     return None
 
 
-def remove_marts_copy(lake_dir: Path) -> None:
+def remove_marts_copy(lake_dir: lake.Lake) -> None:
     """Delete the marts' Delta copy (when it could not be brought up to date)."""
     from flows.warehouse.readers.export import MART_ORDER
 
@@ -341,7 +341,7 @@ def remove_marts_copy(lake_dir: Path) -> None:
         lake.remove_mart(lake_dir, table)
 
 
-def marts_missing_in_lake(lake_dir: Path) -> bool:
+def marts_missing_in_lake(lake_dir: lake.Lake) -> bool:
     from flows.warehouse.readers.export import MART_ORDER
 
     return any(not lake.mart_exists(lake_dir, table) for table in MART_ORDER)

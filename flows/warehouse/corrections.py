@@ -32,12 +32,13 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 import duckdb
 
-from flows.warehouse.atomic import write_atomic
+from flows.warehouse import lake_store
 from flows.warehouse.db import sql_quote
+from flows.warehouse.lake_store import Lake
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,6 @@ class Target:
     check_name: str | None = None
 
 
-def corrections_dir(lake_dir: Path) -> Path:
-    return lake_dir / CORRECTIONS_DIR
-
-
 def operator() -> str:
     """Who is deciding: the OS user (a container may have no passwd entry: the uid then)."""
     try:
@@ -124,14 +121,16 @@ def operator() -> str:
 
 
 def write_decision(
-    lake_dir: Path,
+    lake_dir: Lake,
     action: str,
     targets: Sequence[Target],
     note: str,
     decided_by: str,
     now: datetime | None = None,
-) -> Path:
-    """Record one decision on `targets` in the lake; returns its file. Never rewrites one."""
+) -> PurePath:
+    """Record one decision on `targets` in the lake; returns its file (for S3, bucket/key).
+
+    Never rewrites one: its name is the time and random bits, and it is written once."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if not targets:
@@ -146,15 +145,19 @@ def write_decision(
         "decided_at": now.isoformat(),
         "files": [asdict(t) for t in targets],
     }
-    folder = corrections_dir(lake_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return write_atomic(folder / f"{decision_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
+    relative = lake_store.write_text(
+        lake_dir, f"{CORRECTIONS_DIR}/{decision_id}.json", json.dumps(record, ensure_ascii=False, indent=1)
+    )
+    where = lake_store.path(lake_dir, relative)
+    return Path(where) if not lake_store.is_remote(lake_dir) else PurePosixPath(where)
 
 
-def _parse_decision(path: Path) -> list[Correction]:
+def _parse_decision(path: PurePosixPath, text: str | None) -> list[Correction]:
     """The corrections one decision file holds; ValueError when it is not one we wrote."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        if text is None:
+            raise OSError("gone while read")
+        record = json.loads(text)
         action, decided_by, note = record["action"], record["decided_by"], record["note"]
         decided_at = datetime.fromisoformat(record["decided_at"])
         files = record["files"]
@@ -222,25 +225,28 @@ class Decisions:
         return c if c is not None and c.action == ACCEPT else None
 
 
-def read_decisions(lake_dir: Path) -> Decisions:
+def read_decisions(lake_dir: Lake) -> Decisions:
     """Every decision in the lake, in the order they were taken (decided_at, then id).
 
     A file that is not a decision we wrote (hand-edited, damaged) is not applied and is
     named in `unreadable`: it never stops a build. A temporary file of a write that was
     interrupted (`.<name>.tmp`) is no decision yet.
     """
-    folder = corrections_dir(lake_dir)
-    if not folder.is_dir():
-        return Decisions([], [])
     corrections: list[Correction] = []
     unreadable: list[str] = []
-    for path in sorted(folder.glob("*.json")):
-        if path.name.startswith("."):
+    for name in lake_store.list_files(lake_dir, CORRECTIONS_DIR):
+        if "/" in name or name.startswith(".") or not name.endswith(".json"):
+            continue
+        relative = f"{CORRECTIONS_DIR}/{name}"
+        try:
+            text = lake_store.read_text(lake_dir, relative)
+        except (OSError, ValueError) as exc:  # unreadable bytes: named, never applied
+            unreadable.append(f"{relative}: {type(exc).__name__}: {exc}")
             continue
         try:
-            corrections += _parse_decision(path)
+            corrections += _parse_decision(PurePosixPath(relative), text)
         except ValueError as exc:
-            unreadable.append(f"{path.relative_to(lake_dir)}: {exc}")
+            unreadable.append(f"{relative}: {exc}")
     corrections.sort(key=lambda c: (c.decided_at, c.decision_id, c.correction_id))
     return Decisions(corrections, unreadable)
 

@@ -268,7 +268,7 @@ def loaded_batches(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in con.execute("select batch_id from ingest.batches").fetchall()}
 
 
-def pending_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]:
+def pending_batches(con: duckdb.DuckDBPyConnection, lake_dir: lake.Lake) -> list[str]:
     """Complete lake batches this warehouse has not loaded (an interrupted run's, or all on rebuild)."""
     done = loaded_batches(con)
     return [b for b in lake.complete_batches(lake_dir) if b not in done]
@@ -295,19 +295,20 @@ def batch_rows(con: duckdb.DuckDBPyConnection, lake_table: str, batch_id: str) -
     return upgrade(lake_table, data)
 
 
-def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: Path, batch_ids: list[str]) -> None:
+def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: lake.Lake, batch_ids: list[str]) -> None:
     """Insert the batches' rows from the lake's Delta tables into the raw tables (caller owns
     the transaction).
 
     Each table's data files of its current Delta version that may hold the batches (pruned
-    on their batch id statistics: `lake.batch_file_paths`) are read by DuckDB's own Parquet
-    reader, filtered on the batch ids: no delta extension (none can be downloaded here), and
-    a streaming read that holds a row group at a time.
+    on their batch id statistics: `lake.duckdb_sources`, local paths or an S3 lake's files
+    through its filesystem registered on `con`) are read by DuckDB's own Parquet reader,
+    filtered on the batch ids: no delta extension (none can be downloaded here), and a
+    streaming read that holds a row group at a time.
     """
     if not batch_ids:
         return
     for lake_table, table in WAREHOUSE_TABLES.items():
-        files = lake.batch_file_paths(lake_dir, lake_table, batch_ids)
+        files = lake.duckdb_sources(con, lake_dir, lake_table, batch_ids)
         if not files:
             continue
         con.execute(

@@ -15,10 +15,11 @@ quarantined with `status_by` data_test and the hold's reason first.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+
+from flows.warehouse import lake_store
+from flows.warehouse.lake_store import Lake
 
 HOLDS_DIR = "_holds"
 
@@ -32,32 +33,31 @@ class Hold:
     reason: str  # "held out: data test <name> failed with this file ..."
 
 
-def holds_path(lake_dir: Path, fingerprint: str) -> Path:
-    return lake_dir / HOLDS_DIR / f"{fingerprint}.json"
+def holds_path(fingerprint: str) -> str:
+    """Where the holds found under `fingerprint` are, relative to the lake."""
+    return f"{HOLDS_DIR}/{fingerprint}.json"
 
 
-def read_holds(lake_dir: Path, fingerprint: str | None = None) -> list[Hold]:
+def read_holds(lake_dir: Lake, fingerprint: str | None = None) -> list[Hold]:
     """The holds found under `fingerprint` (every fingerprint's when None), oldest first."""
-    folder = lake_dir / HOLDS_DIR
-    if not folder.is_dir():
-        return []
-    paths = [holds_path(lake_dir, fingerprint)] if fingerprint else sorted(folder.glob("*.json"))
+    if fingerprint:
+        names = [holds_path(fingerprint)]
+    else:
+        names = [f"{HOLDS_DIR}/{n}" for n in lake_store.list_files(lake_dir, HOLDS_DIR)]
+        names = [n for n in names if n.endswith(".json") and "/" not in n[len(HOLDS_DIR) + 1 :]]
+        names = [n for n in names if not n.rsplit("/", 1)[-1].startswith(".")]  # a write's temporary file
     holds: list[Hold] = []
-    for path in paths:
-        if path.is_file():
-            holds += [Hold(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
+    for name in names:
+        text = lake_store.read_text(lake_dir, name)
+        if text is not None:
+            holds += [Hold(**row) for row in json.loads(text)]
     return holds
 
 
-def add_holds(lake_dir: Path, fingerprint: str, new: Sequence[Hold]) -> None:
-    """Add holds under `fingerprint`, written atomically (temporary name, fsync, rename)."""
-    target = holds_path(lake_dir, fingerprint)
-    target.parent.mkdir(parents=True, exist_ok=True)
+def add_holds(lake_dir: Lake, fingerprint: str, new: Sequence[Hold]) -> None:
+    """Add holds under `fingerprint`, written whole or not at all (a local rename; one S3 PUT)."""
     holds = read_holds(lake_dir, fingerprint)
     holds += [h for h in new if h.file_sha256 not in {k.file_sha256 for k in holds}]
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump([asdict(h) for h in holds], fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    lake_store.write_text(
+        lake_dir, holds_path(fingerprint), json.dumps([asdict(h) for h in holds], ensure_ascii=False, indent=1)
+    )

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 from flows.inputs import parse_input
@@ -267,7 +266,7 @@ def pool_idle_seconds(results: Sequence[BatchResult], opened_at: float, closed_a
 
 
 def process_batch(
-    inbox: InboxLocation, lake_dir: Path, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
+    inbox: InboxLocation, lake_dir: lake.Lake, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
 ) -> BatchResult:
     """Parse a batch of files and append its rows to the lake's tables; `files` goes last.
 
@@ -333,7 +332,7 @@ def _empty_rows() -> dict[str, list[dict[str, Any]]]:
     return {table: [] for table in LAKE_TABLES}
 
 
-def record_unparsed(lake_dir: Path, batch_id: str, items: Sequence[InboxFile], seen_at: datetime) -> None:
+def record_unparsed(lake_dir: lake.Lake, batch_id: str, items: Sequence[InboxFile], seen_at: datetime) -> None:
     """Write a files-only batch recording duplicates and entries not read (nothing else is loaded for them)."""
     rows = [
         file_row(i, batch_id, seen_at, i.status, list(i.reasons))
@@ -345,7 +344,7 @@ def record_unparsed(lake_dir: Path, batch_id: str, items: Sequence[InboxFile], s
     _record_written(lake_dir, batch_id, len(rows))
 
 
-def _record_written(lake_dir: Path, batch_id: str, files: int) -> None:
+def _record_written(lake_dir: lake.Lake, batch_id: str, files: int) -> None:
     """The batch record's `written` row (the batch's `files` rows are in)."""
     run = batch_record.run_of(batch_id)
     batch_record.append(lake_dir, [batch_record.Entry(run, batch_id, batch_record.WRITTEN, files=files)])

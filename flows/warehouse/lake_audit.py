@@ -97,9 +97,10 @@ def audit(
             if strays:
                 lake.set_aside(lake_dir, strays, lost[table])
             continue
-        for path in strays:
-            what = f"{table}/{path.relative_to(lake.table_dir(lake_dir, table))} is not a file of its Delta table"
-            problems.append(LakeProblem(path.name, what, SET_ASIDE))
+        for relative in strays:
+            problems.append(
+                LakeProblem(relative.rsplit("/", 1)[-1], f"{relative} is not a file of its Delta table", SET_ASIDE)
+            )
         if strays:
             lake.set_aside(lake_dir, strays, f"{table}: not a file of its Delta table")
     held: dict[str, set[str]] = {}

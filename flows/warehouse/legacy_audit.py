@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.warehouse import lake as delta_lake
+from flows.warehouse import lake_store
 from flows.warehouse import legacy_lake as lake
 from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
 
@@ -222,7 +223,7 @@ def _restore(lake_dir: Path, batch_id: str, parts: dict[str, Path], restore: Row
 def _set_aside(lake_dir: Path, paths: list[Path], reason: str) -> None:
     """Move files into lake/_quarantine/<relative path> (never over another) and log why: the
     Delta lake's own `set_aside`, whose quarantine both layouts share."""
-    delta_lake.set_aside(lake_dir, paths, reason)
+    delta_lake.set_aside(lake_dir, [lake_store.relative(lake_dir, p) for p in paths], reason)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from flows.settings import LAKE_RETENTION, Settings, env_number
-from flows.warehouse import batch_record, lake, migrate
-from flows.warehouse.atomic import write_atomic
+from flows.warehouse import batch_record, lake, lake_store, migrate
 from flows.warehouse.locks import run_lock
 from flows.warehouse.readers.export import MART_ORDER
 from flows.warehouse.schema import LAKE_TABLES
@@ -99,29 +97,28 @@ MAINTAIN_EVERY = timedelta(days=7)
 STAMP_NAME = "_maintained.json"  # when the lake was last maintained (or first seen by a run)
 
 
-def _stamp_path(lake_dir: Path) -> Path:
-    return Path(lake_dir) / STAMP_NAME
-
-
-def stamp_maintained(lake_dir: Path, when: datetime | None = None) -> None:
+def stamp_maintained(lake_dir: lake.Lake, when: datetime | None = None) -> None:
     """Record that the lake was maintained (or, for a new lake, that nothing is due yet)."""
     at = (when or datetime.now(UTC)).isoformat()
-    write_atomic(_stamp_path(lake_dir), json.dumps({"maintained_at": at}) + "\n")
+    lake_store.write_text(lake_dir, STAMP_NAME, json.dumps({"maintained_at": at}) + "\n")
 
 
-def maintenance_due(lake_dir: Path, now: datetime | None = None) -> bool:
+def maintenance_due(lake_dir: lake.Lake, now: datetime | None = None) -> bool:
     """Whether a run should maintain the lake now: its last maintenance is older than MAINTAIN_EVERY.
 
     A lake without a stamp (new, or from before weekly maintenance) gets one and is due a week
     later: a first run never pays for a compaction it does not need. An unreadable stamp is due.
     """
-    path = _stamp_path(lake_dir)
     now = now or datetime.now(UTC)
-    if not path.exists():
+    try:
+        text = lake_store.read_text(lake_dir, STAMP_NAME)
+    except (OSError, ValueError):
+        return True
+    if text is None:
         stamp_maintained(lake_dir, now)
         return False
     try:
-        last = datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["maintained_at"])
-    except (OSError, ValueError, KeyError, TypeError):
+        last = datetime.fromisoformat(json.loads(text)["maintained_at"])
+    except (ValueError, KeyError, TypeError):
         return True
     return now - last >= MAINTAIN_EVERY

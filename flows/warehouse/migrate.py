@@ -24,7 +24,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.warehouse import batch_record, lake, legacy_audit, legacy_lake, plans
+from flows.settings import S3Location
+from flows.warehouse import batch_record, lake, lake_store, legacy_audit, legacy_lake, plans
 from flows.warehouse.lake_audit import LakeProblem, RowsFromWarehouse
 from flows.warehouse.schema import ADDED_TABLES, LAKE_TABLES
 
@@ -46,9 +47,10 @@ class Migration:
         )
 
 
-def needs_migration(lake_dir: Path) -> bool:
-    """Whether the lake holds anything of the Parquet layout."""
-    if lake.is_remote(lake_dir) or not lake_dir.is_dir():
+def needs_migration(lake_dir: lake.Lake) -> bool:
+    """Whether the lake holds anything of the Parquet layout: never an S3 lake (the Parquet
+    lake only ever was a local folder; an S3 lake starts as Delta tables)."""
+    if isinstance(lake_dir, S3Location) or not lake_dir.is_dir():
         return False
     if any(lake.legacy_part_files(lake_dir, table) for table in LAKE_TABLES):
         return True
@@ -62,10 +64,11 @@ def _legacy_plan_files(lake_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def migrate(lake_dir: Path, *, loaded: set[str], restore: RowsFromWarehouse | None = None) -> Migration | None:
-    """Convert the Parquet layout found in the lake (None when there is none)."""
-    if not needs_migration(lake_dir):
+def migrate(lake_at: lake.Lake, *, loaded: set[str], restore: RowsFromWarehouse | None = None) -> Migration | None:
+    """Convert the Parquet layout found in the lake (None when there is none: always for S3)."""
+    if not needs_migration(lake_at):
         return None
+    lake_dir = lake_store.local(lake_at, "converting a Parquet lake")
     done = Migration()
     _move_converted(lake_dir, done)  # a conversion killed after appending a batch, before moving it
     # What the old version would have found: restored, or set aside, before it is converted.

@@ -16,11 +16,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flows.warehouse import batch_record
 from flows.warehouse.inbox import InboxFile
+from flows.warehouse.lake_store import Lake
 
 # The Parquet lake kept plans as `<lake>/_plans/<run>.json` (`flows.warehouse.migrate`).
 LEGACY_PLANS_DIR = "_plans"
@@ -46,7 +46,7 @@ def plan_entries_json(items: Sequence[InboxFile]) -> str:
     return json.dumps([_entry(i) for i in items], ensure_ascii=True)
 
 
-def write_plan(lake_dir: Path, run: str, items: Sequence[InboxFile]) -> str:
+def write_plan(lake_dir: Lake, run: str, items: Sequence[InboxFile]) -> str:
     """Record a run's plan (one commit); returns the run it is recorded under."""
     batch_record.append(
         lake_dir, [batch_record.Entry(run, None, batch_record.PLANNED, entries=plan_entries_json(items))]
@@ -54,7 +54,7 @@ def write_plan(lake_dir: Path, run: str, items: Sequence[InboxFile]) -> str:
     return run
 
 
-def _open_plan_runs(lake_dir: Path) -> list[str]:
+def _open_plan_runs(lake_dir: Lake) -> list[str]:
     """The runs whose plan is not closed, oldest first (their entries are not read)."""
     rows = batch_record.read(lake_dir, [batch_record.PLANNED, batch_record.PLAN_CLOSED], columns=["state"])
     closed = {r["run"] for r in rows if r["state"] == batch_record.PLAN_CLOSED}
@@ -63,7 +63,7 @@ def _open_plan_runs(lake_dir: Path) -> list[str]:
     )
 
 
-def read_plans(lake_dir: Path) -> list[InboxFile]:
+def read_plans(lake_dir: Lake) -> list[InboxFile]:
     """The entries of every plan not closed, oldest plan first.
 
     A plan that cannot be read is passed over: it only costs its entries their planned
@@ -81,7 +81,7 @@ def read_plans(lake_dir: Path) -> list[InboxFile]:
     return items
 
 
-def remove_plans(lake_dir: Path, keep: str | None = None) -> None:
+def remove_plans(lake_dir: Lake, keep: str | None = None) -> None:
     """Close every open plan except `keep`'s (what they held is recorded, or in that plan)."""
     batch_record.append(
         lake_dir,

@@ -125,12 +125,12 @@ def _filesystem(variables: tuple[str, ...]) -> pafs.S3FileSystem:
     )
 
 
-def _where() -> str:
+def where() -> str:
     host, scheme = _endpoint()
     return f"{scheme}://{host}" if host else "AWS S3"
 
 
-def _key_hint() -> str:
+def key_hint() -> str:
     """Which key was refused, without giving it away: the last four characters of its id."""
     access = os.environ.get(ACCESS_KEY_ENV, "").strip()
     return f"（{ACCESS_KEY_ENV} …{access[-4:]}）" if len(access) > 8 else f"（{ACCESS_KEY_ENV}）"
@@ -140,24 +140,32 @@ _REFUSED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH"
 _UNREACHABLE = ("NETWORK_CONNECTION", "curlCode", "REQUEST_TIMEOUT", "Could not connect", "Timeout was reached")
 
 
+def refused(exc: OSError) -> bool:
+    """Whether the store refused the key (or the key may not do what was asked)."""
+    return any(code in str(exc) for code in _REFUSED)
+
+
+def key_unknown(exc: OSError) -> bool:
+    """Whether the store does not know the key at all (a wrong id or secret), rather than forbid the operation."""
+    return any(code in str(exc) for code in _REFUSED[1:])
+
+
 def describe(exc: OSError, location: S3Location) -> S3SettingsError | S3Error:
     """One line for a failure of the store: a key refused, an endpoint unreachable, else what the store said."""
     text = str(exc)
-    if any(code in text for code in _REFUSED):
+    if refused(exc):
         return S3SettingsError(
-            f"S3 拒绝了访问密钥{_key_hint()}：无权读取 {location}（{_where()}）；"
+            f"S3 拒绝了访问密钥{key_hint()}：无权读取 {location}（{where()}）；"
             f"请检查 {ACCESS_KEY_ENV} / {SECRET_KEY_ENV} 及该密钥对此桶的读取和列举权限"
         )
     if any(code in text for code in _UNREACHABLE):
-        return S3SettingsError(f"无法连接 S3 服务 {_where()}（{ENDPOINT_ENV}）：请检查地址、端口和网络后重新运行")
+        return S3SettingsError(f"无法连接 S3 服务 {where()}（{ENDPOINT_ENV}）：请检查地址、端口和网络后重新运行")
     first = text.splitlines()[0] if text else type(exc).__name__
-    return S3Error(f"S3 操作失败（{location}，{_where()}）：{first}")
+    return S3Error(f"S3 操作失败（{location}，{where()}）：{first}")
 
 
 def _no_bucket(location: S3Location) -> S3SettingsError:
-    return S3SettingsError(
-        f"S3 桶 {location.bucket} 不存在（{_where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX"
-    )
+    return S3SettingsError(f"S3 桶 {location.bucket} 不存在（{where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX")
 
 
 def check_inbox(location: S3Location) -> None:
