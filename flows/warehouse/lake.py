@@ -113,7 +113,7 @@ def _new_file_name(batch_id: str) -> str:
     return f"part-{batch_id}-{uuid.uuid4().hex[:12]}.parquet"
 
 
-def _stats(batch_ids: Sequence[str], rows: int) -> str:
+def batch_range_stats(batch_ids: Sequence[str], rows: int) -> str:
     """The `add` action's statistics: the row count and the batch ids' range (file pruning)."""
     if not batch_ids:
         return json.dumps({"numRecords": rows})
@@ -143,7 +143,7 @@ def _commit_file(lake_dir: Lake, table: str, batch_id: str, name: str | None, ro
     if relative is not None and name is not None:
         lake_store.sync(lake_dir, relative)
         size, mtime_ms = lake_store.file_size_and_mtime_ms(lake_dir, relative)
-        actions.append(AddAction(name, size, {}, mtime_ms, True, _stats([batch_id], rows)))
+        actions.append(AddAction(name, size, {}, mtime_ms, True, batch_range_stats([batch_id], rows)))
     dt.create_write_transaction(
         actions,
         "append",
@@ -153,7 +153,7 @@ def _commit_file(lake_dir: Lake, table: str, batch_id: str, name: str | None, ro
     return True
 
 
-def _open_writer(lake_dir: Lake, table: str, name: str) -> pq.ParquetWriter:
+def open_writer(lake_dir: Lake, table: str, name: str) -> pq.ParquetWriter:
     lake_store.make(lake_dir)
     if not is_remote(lake_dir):
         table_dir(lake_dir, table).mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def append_arrow(lake_dir: Lake, table: str, batch_id: str, data: pa.Table, vers
     if arrow_table.num_rows == 0:
         return _commit_file(lake_dir, table, batch_id, None, 0, version)
     name = _new_file_name(batch_id)
-    writer = _open_writer(lake_dir, table, name)
+    writer = open_writer(lake_dir, table, name)
     try:
         writer.write_table(arrow_table)
     finally:
@@ -227,7 +227,7 @@ class BatchWriter:
             if rows:
                 part = self.parts[table]
                 if part.writer is None:
-                    part.writer = _open_writer(self.lake_dir, table, part.name)
+                    part.writer = open_writer(self.lake_dir, table, part.name)
                 part.writer.write_table(pa.Table.from_pylist(list(rows), schema=LAKE_TABLES[table]))
                 part.rows += len(rows)
 

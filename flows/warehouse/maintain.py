@@ -3,8 +3,9 @@
 Every parse batch adds one small data file per table (and the batch record one per
 commit), so a lake fed every week for years holds thousands of them; each read opens
 them all. `maintain` compacts each table (`optimize.compact()`: one commit replacing
-small files by larger ones, rows unchanged, batch ids kept: a batch still loads by id)
-and then vacuums: files no version newer than the retention references are deleted.
+small files by larger ones, rows unchanged, batch ids kept: a batch still loads by id;
+the raw tables by `lake_compact`, which keeps their page checksums) and then vacuums:
+files no version newer than the retention references are deleted.
 
 The retention (BULLETINS_LAKE_RETENTION_HOURS, default 168 h = Delta's own default of
 7 days) is what a reader of an older version of a table may take: a reader that opened
@@ -19,8 +20,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from deltalake import DeltaTable
+
 from flows.settings import LAKE_RETENTION, Settings, env_number
-from flows.warehouse import batch_record, lake, lake_store, migrate
+from flows.warehouse import batch_record, lake, lake_compact, lake_store, migrate
 from flows.warehouse.locks import run_lock
 from flows.warehouse.readers.export import MART_ORDER
 from flows.warehouse.schema import LAKE_TABLES
@@ -43,16 +46,20 @@ class Maintenance:
     vacuumed: int = 0  # files deleted
     retention_hours: int = DEFAULT_RETENTION_HOURS
     not_converted: bool = False  # a Parquet lake: `bulletins run` converts it first
+    unreadable: list[str] = field(default_factory=list)  # data files compaction could not read: left alone
 
     def lines(self) -> list[str]:
         """What to print, in Chinese."""
         if self.not_converted:
             return ["湖仍是旧的 Parquet 格式：先运行 `bulletins run`（会自动转换为 Delta 表），再做维护"]
         merged = [f"{t} {a}→{b}" for t, (a, b) in self.compacted.items() if a != b]
-        return [
+        lines = [
             f"合并小文件：{'，'.join(merged) if merged else '无需合并'}",
             f"清理：删除 {self.vacuumed} 个超过保留期（{self.retention_hours} 小时）且已不被引用的文件",
         ]
+        if self.unreadable:  # the run's lake audit sets such a file aside and restores its batches
+            lines.append(f"未合并（文件无法读取，下次运行的湖检查会处理）：{'，'.join(self.unreadable)}")
+        return lines
 
 
 def tables(lake_dir: lake.Lake) -> list[str]:
@@ -75,18 +82,27 @@ def maintain_locked(settings: Settings, retention_hours: int | None = None) -> M
         done.not_converted = True
         return done
     for name in tables(settings.lake_dir):
-        dt = lake.open_table(settings.lake_dir, name)
-        assert dt is not None  # listed because it exists; nothing else writes under the lock
-        before = len(dt.file_uris())
-        dt.optimize.compact()
-        dt = lake.open_table(settings.lake_dir, name)
-        assert dt is not None
-        done.compacted[name] = (before, len(dt.file_uris()))
+        if name in LAKE_TABLES:  # with page checksums, as a batch's files are written (lake_compact)
+            compacted = lake_compact.compact_table(settings.lake_dir, name)
+            done.compacted[name] = (compacted.files_before, compacted.files_after)
+            done.unreadable += [f"{name}/{path}" for path in compacted.unreadable]
+        else:  # the batch record and the marts' copy, which delta-rs writes: its own compaction
+            table = _open(settings, name)
+            files_before = len(table.file_uris())
+            table.optimize.compact()
+            done.compacted[name] = (files_before, len(_open(settings, name).file_uris()))
+        dt = _open(settings, name)
         deleted = dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
         done.vacuumed += len(deleted)
         dt.create_checkpoint()  # readers open the table from one file, not every commit's
     stamp_maintained(settings.lake_dir)
     return done
+
+
+def _open(settings: Settings, name: str) -> DeltaTable:
+    dt = lake.open_table(settings.lake_dir, name)
+    assert dt is not None  # listed because it exists; nothing else writes under the lock
+    return dt
 
 
 # ---------------------------------------------------------------------------- weekly, by the runs
