@@ -1,7 +1,9 @@
 """The `bulletin-etl` Prefect flow: inbox -> Delta lake -> DuckDB -> marts.
 
 Thin orchestration over pure modules: `inbox` (what is new), `ingest` (parse and
-write lake batches), `warehouse` (load), `models` (SQL models and data tests).
+write lake batches), `warehouse` (load), `models` (SQL models and data tests). Each
+stage returns a frozen record (`flows.orchestration.stages`); the flow combines them
+into the run's summary once, at the end.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def load_batches(settings: Settings, batch_ids: list[str]) -> Loaded:
 
 
 @task(name="notify", cache_policy=NO_CACHE)
-def notify(settings: Settings, ingested: Ingested, reports: list[str]) -> list[str]:
+def notify(settings: Settings, batch_ids: list[str], weeks_loaded: list[date], reports: list[str]) -> list[str]:
     """Tell BULLETINS_NOTIFY_URL's targets what this run brings, and which alerts began or
     ended (README, "Notifications"); what could not be sent."""
     if settings.notify_url is None or not settings.db_path.exists():  # the flow calls it only with a URL
@@ -141,7 +143,7 @@ def notify(settings: Settings, ingested: Ingested, reports: list[str]) -> list[s
     now = notifications.now_utc()
     with connection(settings.db_path, read_only=True) as con:  # read first: no connection held while posting
         notices = notifications.run_notices(
-            con, ingested.batch_ids, ingested.weeks_loaded, settings.notify_streak_weeks, reports, _report_link
+            con, batch_ids, weeks_loaded, settings.notify_streak_weeks, reports, _report_link
         )
         stale = notifications.stale_feeds(read_freshness(con, notifications.local_day(now), settings.stale_after_days))
     # Each post, and all of them together, time-bounded.
@@ -183,7 +185,7 @@ def publish_artifacts(settings: Settings, summary: RunSummary) -> None:
     publish_run_artifacts(settings.db_path, summary, settings.inbox)
 
 
-def _write_reports(settings: Settings, ingested: Ingested) -> ReportsWritten:
+def _weekly_reports(settings: Settings, ingested: Ingested) -> ReportsWritten:
     """Reports after the data is committed: a failure here is a warning, never a failed run."""
     started = time.perf_counter()
     progress.phase("writing the weekly reports")
@@ -247,7 +249,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
             Stopper(settings.run_timeout_s, handle_signals=False),
         ):
             ingested = _ingest(settings)
-            reports = _write_reports(settings, ingested)
+            reports = _weekly_reports(settings, ingested)
             maintained = _maintain_weekly(settings)
     except RunInProgress as exc:
         if stuck := stuck_holder(settings.run_lock_path, settings.run_timeout_s):
@@ -256,9 +258,11 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
         return Cancelled(name="Skipped", message=RunSummary(skipped=str(exc)).line())  # type: ignore[return-value]
     stale = _stale_warnings(settings)
-    # No webhook, no task run to show for it.
-    sent = notify(settings, ingested, reports.reports) if settings.notify_url is not None else []
-    summary = combine(ingested, reports, maintained, stale, sent)
+    unsent: list[str] = []
+    if settings.notify_url is not None:  # no webhook, no task run to show for it
+        # Small values only: Prefect walks a task's parameters (the plan would be thousands of files).
+        unsent = notify(settings, ingested.batch_ids, ingested.weeks_loaded, reports.reports)
+    summary = combine(ingested, reports, maintained, stale, unsent)
     for warning in summary.warnings:
         logger.warning(warning)
     progress.phase("publishing the artifacts")
