@@ -55,6 +55,10 @@ DEFAULT_STALE_AFTER_DAYS = 14
 # The bulletins' own time zone: "today" for freshness is a day in this zone.
 LOCAL_TIMEZONE = "Asia/Shanghai"
 
+# `bulletins serve`'s and `bulletins deploy`'s schedule unless told: every day at 07:00 local time.
+SCHEDULE_CRON = "0 7 * * *"
+SCHEDULE_TIMEZONE = LOCAL_TIMEZONE
+
 # A unit on its list this many weeks in a row is worth a notification.
 DEFAULT_NOTIFY_STREAK_WEEKS = 4
 

@@ -16,11 +16,11 @@ from testdata import SAMPLE_PAGE
 from flows.parsing import Bulletin, ParsedPage, parse_file
 from flows.reporting.report_wording import check_text
 from flows.warehouse import build, db, migrate
-from flows.warehouse.inbox import Known, plan_run
+from flows.warehouse.inbox import RecordedFiles, plan_run
 from flows.warehouse.ingest import file_status, process_batch
 from flows.warehouse.readers.report_sources import CheckedBulletin, checked_bulletins
 
-EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
+EMPTY = RecordedFiles(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
 
 

@@ -19,11 +19,11 @@ from testdata import SAMPLE_PAGE
 from flows.devtools.synth import bundled_files
 from flows.devtools.synth_sanmenxia import HOTLINE, PLATFORM, sanmenxia_files
 from flows.warehouse import build, db
-from flows.warehouse.inbox import Known, plan_run
+from flows.warehouse.inbox import RecordedFiles, plan_run
 from flows.warehouse.ingest import process_batch
 
 D = date.fromisoformat
-NOTHING_KNOWN = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
+NOTHING_KNOWN = RecordedFiles(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
 
 def _warehouse(root: Path, files: dict[str, str]) -> dict[str, list[dict[str, Any]]]:

@@ -16,13 +16,13 @@ from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, load_without_prefect,
 from flows.orchestration.flow import bulletin_etl
 from flows.settings import Settings
 from flows.warehouse import batch_record, build, lake, legacy_lake, maintain, migrate, plans
-from flows.warehouse.inbox import Known, plan_run
+from flows.warehouse.inbox import RecordedFiles, plan_run
 from flows.warehouse.readers.export import MART_ORDER
 from flows.warehouse.schema import LAKE_TABLES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
+EMPTY = RecordedFiles(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
 
 def lake_rows(lake_dir: Path) -> dict[str, list[tuple[Any, ...]]]:

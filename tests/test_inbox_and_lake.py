@@ -16,13 +16,13 @@ from testdata import SAMPLE_PAGE
 from flows.parsing.names import normalize_name
 from flows.warehouse import build, db, inbox_walk, lake, lake_audit, legacy_lake, migrate
 from flows.warehouse import inbox as inbox_module
-from flows.warehouse.inbox import InboxFile, Known, batches, plan_run
+from flows.warehouse.inbox import InboxFile, RecordedFiles, batches, plan_run
 from flows.warehouse.inbox_walk import sha256_file
 from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES, upgrade
 from flows.warehouse.statuses import DUPLICATE
 
-EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
+EMPTY = RecordedFiles(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 
 
 def _write(folder: Path, name: str, data: bytes) -> Path:
@@ -50,7 +50,7 @@ def test_plan_hashes_new_files_and_spots_duplicates(tmp_path: Path) -> None:
 def test_plan_skips_unchanged_paths_without_reading_them(tmp_path: Path, monkeypatch) -> None:
     a = _write(tmp_path, "a.txt", b"page a")
     stat = a.stat()
-    known = Known(
+    known = RecordedFiles(
         paths={"a.txt": (stat.st_size, stat.st_mtime_ns)},
         path_shas=frozenset({("a.txt", sha256_file(a))}),
         taken={sha256_file(a): "a.txt"},
@@ -68,7 +68,7 @@ def test_plan_skips_unchanged_paths_without_reading_them(tmp_path: Path, monkeyp
 def test_plan_takes_changed_bytes_at_a_known_path_and_ignores_a_touch(tmp_path: Path) -> None:
     a = _write(tmp_path, "a.txt", b"page a")
     sha_a = sha256_file(a)
-    known = Known(
+    known = RecordedFiles(
         paths={"a.txt": (6, 1)}, path_shas=frozenset({("a.txt", sha_a)}), taken={sha_a: "a.txt"}, max_ingest_seq=1
     )
     assert plan_run(tmp_path, known).unchanged == 1  # mtime differs, bytes the same

@@ -14,10 +14,10 @@ from flows.parsing import ParsedPage, parse_file
 from flows.parsing.normalize import to_lines
 from flows.parsing.page_tables import PageTable, find_tables, number
 from flows.warehouse import build, db, lake, lake_audit, migrate
-from flows.warehouse.inbox import Known, plan_run
+from flows.warehouse.inbox import RecordedFiles, plan_run
 from flows.warehouse.ingest import page_rows, process_batch
 
-EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
+EMPTY = RecordedFiles(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 CITIES = PAGES / "cities"
 
 

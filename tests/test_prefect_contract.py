@@ -133,7 +133,7 @@ def test_private_hooks_the_adapter_relies_on_are_still_there() -> None:
 
 
 def test_the_process_pool_takes_an_initializer() -> None:
-    """flow._parse makes each pool worker die with the run (processes.pool_worker_dies_with_parent)."""
+    """parse_stage._parse makes each pool worker die with the run (processes.pool_worker_dies_with_parent)."""
     from prefect.task_runners import ProcessPoolTaskRunner
 
     assert "initializer" in inspect.signature(ProcessPoolTaskRunner.__init__).parameters

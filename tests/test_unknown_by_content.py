@@ -15,12 +15,12 @@ from testdata import PAGES
 from flows.parsing import ParsedPage, parse_file
 from flows.parsing.records import UnknownBulletin
 from flows.warehouse import build, db
-from flows.warehouse.inbox import Known, plan_run
+from flows.warehouse.inbox import RecordedFiles, plan_run
 from flows.warehouse.ingest import file_status, process_batch
 from flows.warehouse.readers.status import batches_outcome
 
 CITIES = PAGES / "cities"
-EMPTY = Known(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
+EMPTY = RecordedFiles(paths={}, path_shas=frozenset(), taken={}, max_ingest_seq=0)
 ZHENGZHOU_TABLE = "table 城区|未派遣数|应结案数… of 4 rows at line 31"
 
 

@@ -5,7 +5,6 @@ settings before it is imported, the inbox check, and read-only connections to th
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -66,19 +65,6 @@ def check_inbox(settings: Settings, why: str = "") -> None:
         storage.check_inbox(settings.inbox)  # S3SettingsError: one line, exit 2
     elif not settings.inbox.is_dir():
         fail(f"inbox {settings.inbox} is not a folder{why}")
-
-
-@contextmanager
-def environment_default(name: str, value: str) -> Iterator[None]:
-    """Set an environment variable (unless the user set it) for the block only."""
-    if name in os.environ:
-        yield
-        return
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        os.environ.pop(name, None)
 
 
 def open_read_only(settings: Settings, memory_limit: str | None = None):

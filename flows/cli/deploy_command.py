@@ -12,15 +12,16 @@ import typer
 from flows.cli.common import app
 from flows.cli.errors import error_line
 from flows.cli.serve_command import check_schedule_options
+from flows.settings import SCHEDULE_CRON, SCHEDULE_TIMEZONE
 
 
 @app.command()
 def deploy(
     pool: Annotated[str, typer.Option(help="Work pool the workers poll (created, type process, if missing)")],
     cron: Annotated[
-        str | None, typer.Option(help="Cron schedule, e.g. '0 7 * * *' (none: runs when triggered)")
+        str | None, typer.Option(help=f"Cron schedule, e.g. {SCHEDULE_CRON!r} (none: runs when triggered)")
     ] = None,
-    timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = "Asia/Shanghai",
+    timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = SCHEDULE_TIMEZONE,
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of a cron")] = None,
     inbox: Annotated[
         Path | None, typer.Option(help="Inbox path on every host (none: each worker's BULLETINS_INBOX)")
@@ -37,7 +38,7 @@ def deploy(
     """
     if cron is not None and interval is not None:
         raise typer.BadParameter("give --cron or --interval, not both", param_hint="--interval")
-    check_schedule_options(cron or "0 7 * * *", timezone, interval)
+    check_schedule_options(cron or SCHEDULE_CRON, timezone, interval)
     if not pool.strip():
         raise typer.BadParameter("must name a work pool", param_hint="--pool")
     from flows.orchestration.prefect_local import configure_prefect

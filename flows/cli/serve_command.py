@@ -9,6 +9,8 @@ import typer
 # Typer 0.29 vendors click as typer._click: its exceptions are these, not click's.
 from flows.cli.common import InboxOpt, WarehouseOpt, app, configure_prefect_for
 from flows.settings import (
+    SCHEDULE_CRON,
+    SCHEDULE_TIMEZONE,
     Settings,
     validate_paths,
 )
@@ -16,8 +18,8 @@ from flows.settings import (
 
 @app.command()
 def serve(
-    cron: Annotated[str, typer.Option(help="Cron schedule")] = "0 7 * * *",
-    timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = "Asia/Shanghai",
+    cron: Annotated[str, typer.Option(help="Cron schedule")] = SCHEDULE_CRON,
+    timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = SCHEDULE_TIMEZONE,
     inbox: InboxOpt = None,
     warehouse: WarehouseOpt = None,
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of the cron (testing)")] = None,

@@ -26,6 +26,7 @@ from uuid import UUID
 
 from flows.orchestration.publishing import PUBLISH_LIMIT
 from flows.orchestration.serve import ui_url
+from flows.settings import SCHEDULE_TIMEZONE
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -75,7 +76,7 @@ def deploy(
     inbox: Path | None = None,
     warehouse: Path | None = None,
     cron: str | None = None,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = SCHEDULE_TIMEZONE,
     interval_s: float | None = None,
 ) -> Deployed:
     """Create the pool and the publish limit if missing; create or update `bulletin-etl/<pool>`.

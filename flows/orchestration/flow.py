@@ -1,14 +1,16 @@
 """The `bulletin-etl` Prefect flow: inbox -> Delta lake -> DuckDB -> marts.
 
 Thin orchestration over pure modules: `inbox` (what is new), `ingest` (parse and
-write lake batches), `warehouse` (load), `models` (SQL models and data tests).
+write lake batches), `warehouse` (load), `models` (SQL models and data tests). Each
+stage returns a frozen record (`flows.orchestration.stages`); the flow combines them
+into the run's summary once, at the end.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,16 +18,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelled, State
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
-from prefect.utilities.annotations import quote
 
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
-from flows.orchestration.dask_cluster import dask_runner, worker_slots
-from flows.orchestration.parse_task import Files, parse_batch
-from flows.orchestration.processes import flow_run_dies_with_runner, pool_worker_dies_with_parent
-from flows.orchestration.publishing import ingest_only_plan, ingest_only_summary, publish_slot
+from flows.orchestration.parse_stage import parse_new_files
+from flows.orchestration.processes import flow_run_dies_with_runner
+from flows.orchestration.publishing import ingest_only_plan, publish_slot
 from flows.orchestration.report_server import report_url
+from flows.orchestration.stages import Discovered, Ingested, Loaded, Maintained, ReportsWritten, combine
 from flows.orchestration.stopping import LockHolderStuck, Stopper, stuck_holder
 from flows.reporting import notify as notifications
 from flows.reporting.report_files import RunReports, write_run_reports
@@ -34,27 +34,16 @@ from flows.settings import Settings, local_today, validate_paths
 from flows.warehouse import batch_record, build, db, lake, lake_audit, lake_store, maintain, migrate, plans, snapshots
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
-from flows.warehouse.inbox import Plan, batches, known_files, plan_run
-from flows.warehouse.ingest import BatchResult, pool_idle_seconds, record_unparsed
-from flows.warehouse.lake_audit import LakeProblem
+from flows.warehouse.inbox import known_files, plan_run
 from flows.warehouse.locks import RunInProgress, connect_for_write, run_lock
-from flows.warehouse.readers.status import BatchesOutcome, batches_outcome, read_freshness
+from flows.warehouse.readers.status import batches_outcome, read_freshness
 from flows.warehouse.summary import RunSummary, capped
 
 # Every task here has side effects (files, the warehouse): never skip one on matching inputs.
 
 
-@dataclass(frozen=True)
-class Prepared:
-    plan: Plan
-    pending_batches: list[str]
-    lake_problems: list[LakeProblem]
-    # verify (read every block of the warehouse), audit (the lake), plan (list, stat, hash the inbox)
-    seconds: dict[str, float]
-
-
 @task(name="discover-new-files", cache_policy=NO_CACHE)
-def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
+def discover(settings: Settings, seen_at: datetime, run: str) -> Discovered:
     """Check the lake, find unloaded batches and new inbox content; write the run's plan.
 
     Entries an interrupted run planned keep their ingest_seq (`flows.warehouse.plans`):
@@ -62,7 +51,7 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
     """
     logger = get_run_logger()
     if not settings.publish:  # an ingest-only host never opens the DuckDB file (publishing.py)
-        return Prepared(
+        return Discovered(
             ingest_only_plan(settings, seen_at, run, logger), pending_batches=[], lake_problems=[], seconds={}
         )
     settings.warehouse.mkdir(parents=True, exist_ok=True)
@@ -103,19 +92,11 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Prepared:
     plans.remove_plans(settings.lake_dir, keep=written)  # what they held is recorded, or in this plan
     checkpoint("planned")
     seconds = {"verify": verified - started, "audit": audited - verified, "plan": time.perf_counter() - audited}
-    return Prepared(plan=plan, pending_batches=pending, lake_problems=problems, seconds=seconds)
-
-
-@dataclass(frozen=True)
-class Built:
-    built: bool  # anything loaded (models built, data tests passed, committed)
-    seconds: dict[str, float]  # by step
-    outcome: BatchesOutcome  # what the batches' entries became
-    marts_copy_problem: str | None  # why the marts' Parquet copy could not be written
+    return Discovered(plan=plan, pending_batches=pending, lake_problems=problems, seconds=seconds)
 
 
 @task(name="load-and-build", cache_policy=NO_CACHE)
-def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
+def load_batches(settings: Settings, batch_ids: list[str]) -> Loaded:
     """Load batches, build the models and run the data tests in one transaction; then
     write the marts' Delta copy (lake/marts/<table>/, for readers without the DuckDB file).
 
@@ -150,11 +131,11 @@ def load_and_build(settings: Settings, batch_ids: list[str]) -> Built:
     if built or build.marts_missing_in_lake(settings.lake_dir):
         copy_problem = build.refresh_marts_copy(settings.db_path, settings.lake_dir)
     seconds["export_marts"] = time.perf_counter() - started
-    return Built(built, seconds, outcome, copy_problem)
+    return Loaded(built, seconds, outcome, copy_problem)
 
 
 @task(name="notify", cache_policy=NO_CACHE)
-def notify(settings: Settings, summary: RunSummary) -> list[str]:
+def notify(settings: Settings, batch_ids: list[str], weeks_loaded: list[date], reports: list[str]) -> list[str]:
     """Tell BULLETINS_NOTIFY_URL's targets what this run brings, and which alerts began or
     ended (README, "Notifications"); what could not be sent."""
     if settings.notify_url is None or not settings.db_path.exists():  # the flow calls it only with a URL
@@ -162,7 +143,7 @@ def notify(settings: Settings, summary: RunSummary) -> list[str]:
     now = notifications.now_utc()
     with connection(settings.db_path, read_only=True) as con:  # read first: no connection held while posting
         notices = notifications.run_notices(
-            con, summary.batch_ids, summary.weeks_loaded, settings.notify_streak_weeks, summary.reports, _report_link
+            con, batch_ids, weeks_loaded, settings.notify_streak_weeks, reports, _report_link
         )
         stale = notifications.stale_feeds(read_freshness(con, notifications.local_day(now), settings.stale_after_days))
     # Each post, and all of them together, time-bounded.
@@ -194,29 +175,31 @@ def _notify_failed_run(flow: object, flow_run: FlowRun, state: State) -> None:
 
 
 @task(name="write-reports", cache_policy=NO_CACHE)
-def write_reports(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -> RunReports:
+def report_weeks(settings: Settings, weeks_loaded: list[date], rebuilt: bool) -> RunReports:
     """Write the weekly reports of the weeks this run loaded into <warehouse>/reports/."""
     return write_run_reports(settings.db_path, settings.reports_dir, weeks_loaded, rebuilt)
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish(settings: Settings, summary: RunSummary) -> None:
+def publish_artifacts(settings: Settings, summary: RunSummary) -> None:
     publish_run_artifacts(settings.db_path, summary, settings.inbox)
 
 
-def _write_reports(settings: Settings, summary: RunSummary) -> None:
+def _weekly_reports(settings: Settings, ingested: Ingested) -> ReportsWritten:
     """Reports after the data is committed: a failure here is a warning, never a failed run."""
+    started = time.perf_counter()
     progress.phase("writing the weekly reports")
+    built = ingested.loaded is not None and ingested.loaded.built
     try:
-        reports = write_reports(settings, summary.weeks_loaded, summary.models_built)
+        reports = report_weeks(settings, ingested.weeks_loaded, built)
     except Exception as exc:  # the data is in; the report can be written again with `bulletins report`
-        summary.warnings.append(f"周报未写成（`bulletins report` 可补写）：{type(exc).__name__}: {exc}".splitlines()[0])
-        return
-    summary.reports = [str(w.html) for w in reports.written]
-    summary.latest_reports = [str(p) for p in reports.latest]
+        warning = f"周报未写成（`bulletins report` 可补写）：{type(exc).__name__}: {exc}".splitlines()[0]
+        return ReportsWritten(time.perf_counter() - started, warning=warning)
+    written, latest = [str(w.html) for w in reports.written], [str(p) for p in reports.latest]
+    return ReportsWritten(time.perf_counter() - started, written, latest)
 
 
-def _maintain_weekly(settings: Settings, summary: RunSummary) -> None:
+def _maintain_weekly(settings: Settings) -> Maintained:
     """Compact and vacuum the lake when its last maintenance is a week old (we hold the run lock).
 
     A failure is a warning, never a failed run: the data is committed; `bulletins maintain` retries.
@@ -226,31 +209,27 @@ def _maintain_weekly(settings: Settings, summary: RunSummary) -> None:
         or not lake_store.exists(settings.lake_dir)
         or not maintain.maintenance_due(settings.lake_dir)
     ):
-        return
+        return Maintained()
     progress.phase("maintaining the lake (weekly)")
     started = time.perf_counter()
     try:
         done = maintain.maintain_locked(settings)
     except Exception as exc:
-        summary.warnings.append(
-            f"每周的湖维护未完成（`bulletins maintain` 可重试）：{type(exc).__name__}: {exc}".splitlines()[0]
+        return Maintained(
+            warning=f"每周的湖维护未完成（`bulletins maintain` 可重试）：{type(exc).__name__}: {exc}".splitlines()[0]
         )
-        return
-    summary.seconds["maintain"] = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     get_run_logger().info("weekly lake maintenance: %s", "; ".join(done.lines()))
+    return Maintained(seconds)
 
 
-def _check_freshness(settings: Settings, summary: RunSummary) -> None:
-    """Warn for each city with no new week published for longer than BULLETINS_STALE_AFTER_DAYS."""
+def _stale_warnings(settings: Settings) -> list[str]:
+    """A warning for each city with no new week published for longer than BULLETINS_STALE_AFTER_DAYS."""
     if not settings.db_path.exists():
-        return
+        return []
     with connection(settings.db_path, read_only=True) as con:
         freshness = read_freshness(con, local_today(), settings.stale_after_days)
-    summary.warnings += [w for city in freshness if (w := stale_warning(city))]
-
-
-def _batch_id(stamp: str, n: int) -> str:
-    return f"{stamp}-{n:04d}"
+    return [w for city in freshness if (w := stale_warning(city))]
 
 
 @flow(name="bulletin-etl", on_failure=[_notify_failed_run], on_crashed=[_notify_failed_run])
@@ -258,14 +237,14 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None, lake: s
     """Take new pages from the inbox into the lake and the warehouse, then rebuild the marts.
 
     A run that finds another run writing waits for it, then ends in the state `Skipped`
-    (a Cancelled state), not Completed: a stuck writer shows in the UI.
+    (a Cancelled state), not Completed: a stuck writer shows in the UI. Each stage returns
+    what it did; `stages.combine` makes the run's summary of them, once.
     """
     flow_run_dies_with_runner()  # under `serve`: end when serve ends (processes.py)
     logger = get_run_logger()
     settings = Settings.resolve(inbox, warehouse, lake=lake)
     validate_paths(settings)  # a warehouse inside its inbox would read its own files, every run
     lake_store.check(settings.lake_dir, write=True)  # an S3 lake: a key that may write it, one line
-    summary = RunSummary()
     try:
         progress.phase("waiting for the run lock")
         # The deadline (BULLETINS_RUN_TIMEOUT_S) ends a run that holds the lock and cannot
@@ -274,157 +253,52 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None, lake: s
             run_lock(settings.run_lock_path, wait_s=settings.lock_timeout_s, logger=logger),
             Stopper(settings.run_timeout_s, handle_signals=False),
         ):
-            _run(settings, summary)
-            started = time.perf_counter()
-            _write_reports(settings, summary)
-            summary.seconds["reports"] = time.perf_counter() - started
-            _maintain_weekly(settings, summary)
+            ingested = _ingest(settings)
+            reports = _weekly_reports(settings, ingested)
+            maintained = _maintain_weekly(settings)
     except RunInProgress as exc:
         if stuck := stuck_holder(settings.run_lock_path, settings.run_timeout_s):
             raise LockHolderStuck(f"run skipped: {stuck}") from None  # a failed run: shown, notified
-        summary.skipped = str(exc)
         logger.warning("run skipped: %s", exc)
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
-        return Cancelled(name="Skipped", message=summary.line())  # type: ignore[return-value]
-    _check_freshness(settings, summary)
+        return Cancelled(name="Skipped", message=RunSummary(skipped=str(exc)).line())  # type: ignore[return-value]
+    stale = _stale_warnings(settings)
+    unsent: list[str] = []
     if settings.notify_url is not None:  # no webhook, no task run to show for it
-        summary.warnings += notify(settings, summary)
+        # Small values only: Prefect walks a task's parameters (the plan would be thousands of files).
+        unsent = notify(settings, ingested.batch_ids, ingested.weeks_loaded, reports.reports)
+    summary = combine(ingested, reports, maintained, stale, unsent)
     for warning in summary.warnings:
         logger.warning(warning)
     progress.phase("publishing the artifacts")
     started = time.perf_counter()
-    publish(settings, summary)
-    summary.seconds["publish"] = time.perf_counter() - started
+    publish_artifacts(settings, summary)
+    # The artifacts' own time joins the timings after them (nothing they show reads it).
+    summary = replace(summary, seconds={**summary.seconds, "publish": time.perf_counter() - started})
     logger.info(summary.line())
     logger.info(summary.timings_line())
     return summary
 
 
-def _run(settings: Settings, summary: RunSummary) -> None:
+def _ingest(settings: Settings) -> Ingested:
+    """Discover, parse, and (on the host that publishes) load: what each returned, timed."""
     logger = get_run_logger()
     seen_at = datetime.now(UTC)
     stamp = seen_at.strftime("%Y%m%dT%H%M%S%fZ")
     started = time.perf_counter()
-    prepared = discover(settings, seen_at, stamp)
-    summary.seconds["discover"] = time.perf_counter() - started
-    summary.seconds.update(prepared.seconds)
-    plan = prepared.plan
-    summary.files_seen, summary.files_unchanged = plan.seen, plan.unchanged
-    summary.batches_recovered = len(prepared.pending_batches)
-    summary.lake_problems = list(prepared.lake_problems)
-    if prepared.pending_batches:
+    discovered = discover(settings, seen_at, stamp)
+    discover_s = time.perf_counter() - started
+    if discovered.pending_batches:
         logger.info(
             "recovering %d lake batch(es) not loaded yet (an interrupted run's, or an ingest-only host's)",
-            len(prepared.pending_batches),
+            len(discovered.pending_batches),
         )
-
-    started = time.perf_counter()
-    results = _parse(settings, summary, plan, stamp, seen_at)
-    new_batches: list[str] = []
-    for result in results:
-        new_batches.append(result.batch_id)
-        for step, seconds in result.seconds.items():  # worker-seconds, summed over batches
-            summary.seconds[f"parse_{step}"] = summary.seconds.get(f"parse_{step}", 0.0) + seconds
-    # Duplicates (of originals recorded) and entries not read: a files-only batch.
-    recorded_only = plan.recorded_after({path for result in results for path in result.missing})
-    if recorded_only:
-        batch_id = _batch_id(stamp, len(results) + 1)
-        record_unparsed(settings.lake_dir, batch_id, recorded_only, seen_at)
-        new_batches.append(batch_id)
-    summary.seconds["parse"] = time.perf_counter() - started
-    summary.parse_tasks = len(results)
-
+    parsed = parse_new_files(settings, discovered.plan, stamp, seen_at)
     if not settings.publish:  # the owner's next run loads these batches as recovered ones
-        ingest_only_summary(summary, results, new_batches)
-        return
+        return Ingested(discovered, discover_s, parsed, loaded=None)
     progress.phase("loading and building the marts")
     started = time.perf_counter()
-    summary.batch_ids = prepared.pending_batches + new_batches
     # Exactly one publisher across hosts, when the API has the limit `bulletins deploy` made.
     with publish_slot(settings.lock_timeout_s, logger) as waited:
-        loaded = load_and_build(settings, summary.batch_ids)
-    summary.models_built = loaded.built
-    summary.seconds["load_and_build"] = (
-        time.perf_counter() - started - loaded.seconds["export_marts"] - loaded.seconds["snapshot"] - (waited or 0.0)
-    )
-    if waited is not None:
-        summary.seconds["publish_wait"] = waited
-    summary.seconds.update(loaded.seconds)
-    if loaded.marts_copy_problem:  # the warehouse is committed; the next build writes the copy again
-        summary.warnings.append(f"统计表在湖中的副本（Delta 表）未写入（下次构建会重写）：{loaded.marts_copy_problem}")
-    # What this run's batches (recovered ones included) became, the warehouse's rules applied.
-    outcome = loaded.outcome
-    summary.count(outcome.statuses, outcome.weeks, outcome.problems)
-
-
-def _parse(settings: Settings, summary: RunSummary, plan: Plan, stamp: str, seen_at: datetime) -> list[BatchResult]:
-    """Parse the new files into lake batches: on the Dask cluster of BULLETINS_DASK_ADDRESS,
-    else in a process pool, or here when they are few (up to `settings.inline_parse_max_bytes`).
-
-    The pool lives for the parse stage only, so that its workers (each holding Prefect,
-    some 200 MB) are gone before the load: the run's peak memory stays flat. A Dask
-    cluster's workers outlive the run (`serve` keeps its own warm). Where the workers
-    idled goes to the run's timings (`parse_idle_start`, `_between`, `_finish`).
-    """
-    total = len(plan.to_parse)
-    progress.files_parsed(0, total)
-    if not plan.to_parse:
-        return []
-    if settings.dask_address is not None:
-        # Every parse goes to the cluster the user named: its workers are started already,
-        # and an address that does not answer fails the run here, before anything is parsed.
-        with dask_runner(settings.dask_address) as runner:
-            logger = get_run_logger()
-            opened_at = time.time()
-            slots = worker_slots(runner)
-            logger.info("parsing on the Dask cluster %s (%d worker thread(s))", settings.dask_address, slots)
-            results = _submit_all(runner, settings, plan, stamp, seen_at, slots, dask=True)
-        return _with_idle(summary, results, opened_at)
-    if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
-        inline: list[BatchResult] = []
-        for n, items in enumerate(batches(plan.to_parse), start=1):
-            # quote (as below): Prefect unwraps it before the call, without walking the files.
-            inline.append(
-                parse_batch(str(settings.inbox), str(settings.lake_dir), _batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
-            )
-            progress.files_parsed(sum(sum(r.statuses.values()) for r in inline), total)
-        return inline
-    # Workers end with the run that spawned them, even when it is killed (processes.py).
-    opened_at = time.time()
-    with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
-        results = _submit_all(pool, settings, plan, stamp, seen_at, settings.parse_workers, dask=False)
-    return _with_idle(summary, results, opened_at)
-
-
-def _submit_all(
-    runner: TaskRunner, settings: Settings, plan: Plan, stamp: str, seen_at: datetime, spread: int, *, dask: bool
-) -> list[BatchResult]:
-    """Submit one parse task per batch (a multiple of `spread` batches of even size); their results in order."""
-    total = len(plan.to_parse)
-    futures = [
-        runner.submit(
-            parse_batch,
-            {
-                "inbox": str(settings.inbox),
-                "lake_dir": str(settings.lake_dir),
-                "batch_id": _batch_id(stamp, n),
-                # quote: Prefect would walk thousands of files looking for futures, in the
-                # flow and again in the worker (0.5 s per 7,000 files, measured). Dask sends
-                # a quote on as a plain tuple: there, the files go in an opaque `Files`.
-                "items": Files(items) if dask else quote(items),
-                "seen_at": seen_at,
-            },
-        )
-        for n, items in enumerate(batches(plan.to_parse, spread=spread), start=1)
-    ]
-    results: list[BatchResult] = []
-    for future in futures:
-        results.append(future.result())
-        progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
-    return results
-
-
-def _with_idle(summary: RunSummary, results: list[BatchResult], opened_at: float) -> list[BatchResult]:
-    for where, seconds in pool_idle_seconds(results, opened_at, time.time()).items():
-        summary.seconds[f"parse_idle_{where}"] = seconds
-    return results
+        loaded = load_batches(settings, discovered.pending_batches + parsed.batch_ids)
+    return Ingested(discovered, discover_s, parsed, loaded, time.perf_counter() - started, waited)

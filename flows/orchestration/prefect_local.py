@@ -8,6 +8,8 @@
   is configured; else a server started for the block and stopped after it: Prefect's
   temporary server for a run, or, given `server_home`, a real `prefect server start`
   with its database there (`bulletins serve`: only a real server schedules runs).
+- `run_flow(settings)`: one run of `bulletin-etl` in this process (`bulletins run`), on the
+  API above or on a running `serve`'s, and how it ended: the one entry point the CLI calls.
 
 Prefect is imported inside the functions that need it: importing this module costs
 nothing, so the CLI (and the tests' conftest) can set the environment first.
@@ -19,9 +21,12 @@ import contextlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # The servers themselves (prefect_servers); the CLI, serve and the tests reach them through this door.
 from flows.orchestration.prefect_servers import (
@@ -32,12 +37,18 @@ from flows.orchestration.prefect_servers import (
     startup_timeout_s,
 )
 
+if TYPE_CHECKING:  # types only: importing this module stays free of Prefect and DuckDB
+    from flows.orchestration.progress import ProgressListener
+    from flows.settings import Settings
+    from flows.warehouse.summary import RunSummary
+
 __all__ = [
     "CONSOLE_LOGGING",
     "HEARTBEAT_VARIABLES",
     "RESULTS_NOT_PERSISTED",
     "STARTUP_TIMEOUT",
     "TELEMETRY_OFF",
+    "FlowRunResult",
     "TemporaryServer",
     "configure_prefect",
     "configured_api_url",
@@ -46,6 +57,7 @@ __all__ = [
     "managed_server",
     "pointing_at",
     "prefect_api",
+    "run_flow",
     "running_server",
     "without_heartbeats",
 ]
@@ -240,3 +252,93 @@ def flow_run_url(flow_run_id: object) -> str | None:
         return url_for("flow-run", obj_id=str(flow_run_id))
     except Exception:  # no UI configured
         return None
+
+
+@dataclass(frozen=True)
+class FlowRunResult:
+    """How one run of `bulletin-etl` that `run_flow` started ended: a summary, skipped, or failed."""
+
+    summary: RunSummary | None  # None: the run was skipped or failed
+    skipped: str | None = None  # the Skipped state's message: another run held the run lock
+    error: Exception | None = None  # why the run failed (stopping.LockHolderStuck: skipped behind a stuck run)
+    logs_url: str | None = None  # the run's page in the Prefect UI, only on an API that outlives the run
+    seconds: dict[str, float] = field(default_factory=dict)  # prefect_start_and_import, flow, prefect_stop
+
+
+def run_flow(
+    settings: Settings,
+    *,
+    verbose: bool = False,
+    progress: Callable[[], AbstractContextManager[ProgressListener]] | None = None,
+    started: float | None = None,
+) -> FlowRunResult:
+    """Run `bulletin-etl` once in this process on `settings`' inbox and warehouse; how it ended.
+
+    The API: PREFECT_API_URL when set; else the server of a `bulletins serve` running on
+    this warehouse (the run shows in serve's UI); else Prefect's temporary server, started
+    for the run and stopped after it (`prefect_api`). SIGINT, SIGTERM and the run's
+    deadline end it with one line (`stopping.Stopper`), even on a stalled API.
+    `verbose`: Prefect's console log lines too. `progress`: makes the listener the run
+    reports its stages to (`flows.orchestration.progress`). `started`: the
+    `time.perf_counter()` the caller's command began at (the timings count from it).
+    """
+    started = time.perf_counter() if started is None else started
+    configure_prefect(settings.warehouse)  # before Prefect is imported
+    from flows.orchestration import progress as run_progress
+    from flows.orchestration.stopping import Stopper
+
+    with contextlib.ExitStack() as stack:
+        # First in, last out: the signals and the deadline cover the server's start and stop too.
+        stack.enter_context(Stopper(settings.run_timeout_s))
+        # While `bulletins serve` runs on this warehouse, its server takes the run (no
+        # temporary server to start; the run shows in serve's UI). PREFECT_API_URL wins.
+        serve_api = None if os.environ.get("PREFECT_API_URL") else running_server(settings.serve_prefect_home)
+        if serve_api:
+            stack.enter_context(_environment_default("PREFECT_API_URL", serve_api))
+        # A run's page outlives the run only on a server that outlives it.
+        lasting_api = bool(os.environ.get("PREFECT_API_URL"))
+        if not verbose:
+            # Prefect's console stays silent: a failure is the caller's one `error:` line (its
+            # ERROR log lines would only repeat it); the run's logs still reach its API in
+            # full. Read when Prefect sets up logging (on import, and in worker processes).
+            stack.enter_context(_environment_default("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"))
+        # Prefect's temporary server starts first, in its own process, while this one
+        # imports Prefect and the flow: one stage, both overlapped.
+        with prefect_api(preload=["flows.orchestration.flow"]):
+            from flows.orchestration.flow import bulletin_etl
+
+            if progress is not None:
+                stack.enter_context(run_progress.listening(stack.enter_context(progress())))
+            if serve_api:  # no automation of ours watches heartbeats there; Prefect's setting, if set, wins
+                stack.enter_context(without_heartbeats(unless_configured=True))
+            seconds = {"prefect_start_and_import": time.perf_counter() - started}
+            state = bulletin_etl(
+                inbox=str(settings.inbox),
+                warehouse=str(settings.warehouse),
+                lake=str(settings.lake_dir),
+                return_state=True,
+            )
+            seconds["flow"] = time.perf_counter() - started - sum(seconds.values())
+            run_url = flow_run_url(state.state_details.flow_run_id)
+        seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())
+    logs_url = run_url if run_url and lasting_api else None
+    if state.name == "Skipped":
+        return FlowRunResult(None, skipped=state.message or "run skipped", logs_url=logs_url, seconds=seconds)
+    try:
+        summary = state.result()
+    except Exception as exc:  # the run itself failed
+        return FlowRunResult(None, error=exc, logs_url=logs_url, seconds=seconds)
+    return FlowRunResult(summary, logs_url=logs_url, seconds=seconds)
+
+
+@contextmanager
+def _environment_default(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable (unless the user set it) for the block only."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)

@@ -2,7 +2,7 @@
 
 Runs on several machines (Prefect workers, docs/workers.md) share the inbox and the
 lake; one host owns the DuckDB file. Three locks keep the load-build-test-commit step
-(`flow.load_and_build`, the only DuckDB writer) to one process at a time:
+(`flow.load_batches`, the only DuckDB writer) to one process at a time:
 
 - the Prefect global concurrency limit `bulletins-publish`, one slot (`publish_slot`),
   created by `bulletins deploy`: it holds across hosts, whatever their file systems do
@@ -15,7 +15,7 @@ lake; one host owns the DuckDB file. Three locks keep the load-build-test-commit
 
 A host that does not own the DuckDB file runs with BULLETINS_PUBLISH=0 (`Settings.publish`):
 its run plans from the published snapshot (read-only; the writer file is never opened),
-parses into lake batches and stops (`ingest_only_plan`, `ingest_only_summary`). The
+parses into lake batches and stops (`ingest_only_plan`; its summary: `stages.combine`). The
 owner's next run finds those batches complete in the lake and not loaded: it loads them
 as "recovered" batches, as it does an interrupted run's.
 """
@@ -23,7 +23,7 @@ as "recovered" batches, as it does an interrupted run's.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
@@ -32,10 +32,8 @@ import duckdb
 from flows.settings import Settings
 from flows.warehouse import db, lake, plans
 from flows.warehouse.faults import checkpoint
-from flows.warehouse.inbox import Plan, known_files, plan_run
-from flows.warehouse.ingest import BatchResult
+from flows.warehouse.inbox import InboxPlan, known_files, plan_run
 from flows.warehouse.locks import Logger, connect_for_read
-from flows.warehouse.summary import RunSummary
 
 PUBLISH_LIMIT = "bulletins-publish"
 # A slot's lease: renewed while the step runs; a publisher killed with -9 frees the slot
@@ -90,7 +88,7 @@ def _limit_exists() -> bool:
     return True
 
 
-def ingest_only_plan(settings: Settings, seen_at: datetime, run: str, logger: Logger) -> Plan:
+def ingest_only_plan(settings: Settings, seen_at: datetime, run: str, logger: Logger) -> InboxPlan:
     """Plan an ingest-only run (BULLETINS_PUBLISH=0): write its plan into the lake.
 
     What is recorded comes from the published snapshot (read-only; absent before the
@@ -124,17 +122,3 @@ def ingest_only_plan(settings: Settings, seen_at: datetime, run: str, logger: Lo
     if pending:
         logger.info("%d lake batch(es) wait for the owner of the DuckDB file to load them", len(pending))
     return plan
-
-
-def ingest_only_summary(summary: RunSummary, results: Sequence[BatchResult], batch_ids: list[str]) -> None:
-    """What an ingest-only run did: its files by status as parsed, and a line for people (Chinese)."""
-    statuses: dict[str, int] = {}
-    for result in results:
-        for status, count in result.statuses.items():
-            statuses[status] = statuses.get(status, 0) + count
-    summary.count(statuses, [], [])
-    summary.batch_ids = list(batch_ids)
-    summary.warnings.append(
-        f"仅采集（BULLETINS_PUBLISH=0）：本次向湖写入 {len(batch_ids)} 个批次，未载入数据库；"
-        "持有 DuckDB 文件的主机下次运行时载入并发布"
-    )

@@ -27,11 +27,9 @@ from prefect.types.entrypoint import EntrypointType
 from flows.orchestration.dask_cluster import serve_parse_workers
 from flows.orchestration.prefect_local import prefect_api
 from flows.orchestration.report_server import WILDCARD_HOSTS, advertised_host, serving_reports
-from flows.settings import Settings
+from flows.settings import SCHEDULE_CRON, SCHEDULE_TIMEZONE, Settings
 
 DEPLOYMENT_NAME = "bulletin-etl-scheduled"
-DEFAULT_CRON = "0 7 * * *"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 # `bulletins serve`'s addresses: loopback only unless asked (0.0.0.0 exposes both to the
 # network, without a password); the Prefect UI on Prefect's own default port, the reports next to it.
 DEFAULT_HOST = "127.0.0.1"
@@ -80,7 +78,7 @@ def check_schedule(cron: str, timezone: str, interval: float | None) -> None:
             raise ScheduleError("--interval", f"must be a number of seconds above 0, at most {MAX_INTERVAL_S:g}")
         return
     try:
-        CronSchedule(cron="0 7 * * *", timezone=timezone)
+        CronSchedule(cron=SCHEDULE_CRON, timezone=timezone)
     except pydantic.ValidationError:
         raise ScheduleError(
             "--timezone", f"{timezone!r} is not a time zone: give an IANA name like Asia/Shanghai or Europe/Berlin"
@@ -89,7 +87,8 @@ def check_schedule(cron: str, timezone: str, interval: float | None) -> None:
         CronSchedule(cron=cron, timezone=timezone)
     except pydantic.ValidationError:
         raise ScheduleError(
-            "--cron", f"{cron!r} is not a cron schedule: five fields, minute hour day month weekday, like '0 7 * * *'"
+            "--cron",
+            f"{cron!r} is not a cron schedule: five fields, minute hour day month weekday, like {SCHEDULE_CRON!r}",
         ) from None
 
 
@@ -102,8 +101,8 @@ def build_deployment(
     flow: Flow,
     settings: Settings,
     *,
-    cron: str = DEFAULT_CRON,
-    timezone: str = DEFAULT_TIMEZONE,
+    cron: str = SCHEDULE_CRON,
+    timezone: str = SCHEDULE_TIMEZONE,
     interval_s: float | None = None,
     name: str = DEPLOYMENT_NAME,
 ) -> RunnerDeployment:
@@ -125,8 +124,8 @@ def build_deployment(
 def serve_flow(
     flow: Flow,
     *,
-    cron: str = DEFAULT_CRON,
-    timezone: str = DEFAULT_TIMEZONE,
+    cron: str = SCHEDULE_CRON,
+    timezone: str = SCHEDULE_TIMEZONE,
     inbox: str | Path | None = None,
     warehouse: str | Path | None = None,
     interval_s: float | None = None,
@@ -165,8 +164,8 @@ def serve_flow(
 
 
 def serve(
-    cron: str = DEFAULT_CRON,
-    timezone: str = DEFAULT_TIMEZONE,
+    cron: str = SCHEDULE_CRON,
+    timezone: str = SCHEDULE_TIMEZONE,
     inbox: str | Path | None = None,
     warehouse: str | Path | None = None,
     interval_s: float | None = None,

@@ -27,7 +27,7 @@ TOO_LARGE = "too large"  # the reason a file over the size limit records
 
 
 @dataclass(frozen=True)
-class Known:
+class RecordedFiles:
     """What the warehouse (and complete lake batches) already hold about inbox files."""
 
     paths: Mapping[str, tuple[int, int]]  # path -> (size_bytes, modified_ns) last seen
@@ -38,7 +38,7 @@ class Known:
     recovering: frozenset[str] = frozenset()  # paths recorded in lake batches not loaded yet (a run stopped)
 
 
-def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping[str, Any]] = ()) -> Known:
+def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping[str, Any]] = ()) -> RecordedFiles:
     """What is known from the recorded files (rows of `ingest.files` or of lake `files` parts).
 
     The first file recorded with some bytes (by ingest_seq) took them; a file recorded as
@@ -75,7 +75,7 @@ def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping
         if status == DUPLICATE and path_shas[path] not in taken:
             del paths[path], path_shas[path]
     recovering = frozenset(row["path"] for row in pending)
-    return Known(paths, frozenset(path_shas.items()), taken, max_seq, frozenset(too_large), recovering)
+    return RecordedFiles(paths, frozenset(path_shas.items()), taken, max_seq, frozenset(too_large), recovering)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class InboxFile:
 
 
 @dataclass
-class Plan:
+class InboxPlan:
     """What a run will do: files to parse; duplicates and entries not read, to record."""
 
     seen: int = 0
@@ -147,11 +147,11 @@ def _not_read_sha(reasons: tuple[str, ...]) -> str:
 
 def plan_run(
     inbox: InboxLocation,
-    known: Known,
+    known: RecordedFiles,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     planned: Sequence[InboxFile] = (),
     seen_at: datetime | None = None,
-) -> Plan:
+) -> InboxPlan:
     """Find new content: unchanged paths are not read; new bytes are hashed once.
 
     Entries the walk does not read are recorded as `skipped` with their reason; a file
@@ -160,7 +160,7 @@ def plan_run(
     keeps that plan's seq, decision and first sight; new entries are numbered after
     every seq known or planned.
     """
-    plan = Plan()
+    plan = InboxPlan()
     taken = dict(known.taken)
     replanned = {(i.path, i.file_sha256): i for i in planned}
     seq = max([known.max_ingest_seq, *(i.ingest_seq for i in planned)])
@@ -228,10 +228,10 @@ def _too_large(size: int, max_file_bytes: int) -> str:
 
 
 def _plan_archive(
-    plan: Plan,
+    plan: InboxPlan,
     inbox: InboxLocation,
     entry: Entry,
-    known: Known,
+    known: RecordedFiles,
     replanned: Mapping[tuple[str, str], InboxFile],
     taken: dict[str, str],
     seq: int,
@@ -328,10 +328,10 @@ def _listing(inbox: InboxLocation, entry: Entry, max_file_bytes: int) -> archive
 
 
 def _plan_members(
-    plan: Plan,
+    plan: InboxPlan,
     inbox: InboxLocation,
     entry: Entry,
-    known: Known,
+    known: RecordedFiles,
     replanned: Mapping[tuple[str, str], InboxFile],
     taken: dict[str, str],
     seq: int,
@@ -374,7 +374,7 @@ def _plan_members(
     return seq
 
 
-def _take(plan: Plan, item: InboxFile, taken: dict[str, str]) -> None:
+def _take(plan: InboxPlan, item: InboxFile, taken: dict[str, str]) -> None:
     """Put an entry planned before into the plan, as it was decided then."""
     if item.status is not None:
         plan.not_read.append(item)

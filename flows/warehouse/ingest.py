@@ -235,7 +235,7 @@ class BatchResult:
     started_at: float = 0.0
     ended_at: float = 0.0
     # Paths not recorded: gone or changed since planning (the next run takes them). Their
-    # duplicates are not recorded either (`Plan.recorded_after`).
+    # duplicates are not recorded either (`InboxPlan.recorded_after`).
     missing: list[str] = field(default_factory=list)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
+
+from flows.warehouse.statuses import DUPLICATE, LOADED, PARTIAL, QUARANTINED, SKIPPED
 
 if TYPE_CHECKING:  # only a type here: importing the lake check pulls in pyarrow
     from flows.warehouse.lake_audit import LakeProblem
@@ -66,17 +68,6 @@ class RunSummary:
     def changed(self) -> bool:
         return bool(self.files_new or self.files_duplicate or self.files_skipped or self.batches_recovered)
 
-    def count(self, statuses: dict[str, int], weeks: list[date], problems: Sequence[ProblemFile]) -> None:
-        """Take in what the entries recorded by this run (recovered batches included) became."""
-        self.files_loaded = statuses.get("loaded", 0)
-        self.files_partial = statuses.get("partial", 0)
-        self.files_quarantined = statuses.get("quarantined", 0)
-        self.files_duplicate = statuses.get("duplicate", 0)
-        self.files_skipped = statuses.get("skipped", 0)
-        self.files_new = self.files_loaded + self.files_partial + self.files_quarantined
-        self.weeks_loaded = list(weeks)
-        self.problems = list(problems)
-
     def problem_lines(self, limit: int = MAX_PROBLEMS_SHOWN) -> list[str]:
         """This run's problem entries for the log: the first `limit`, then one line counting the rest.
 
@@ -135,3 +126,31 @@ def capped(problems: Sequence[str], limit: int = MAX_PROBLEMS_SHOWN) -> list[str
     if len(problems) > limit:
         shown.append(f"……另有 {len(problems) - limit} 个未列出：`bulletins status` 列出全部")
     return shown
+
+
+class FileCounts(TypedDict):
+    """`RunSummary`'s counts of files by what they became (its `files_*` fields)."""
+
+    files_new: int
+    files_loaded: int
+    files_partial: int
+    files_quarantined: int
+    files_duplicate: int
+    files_skipped: int
+
+
+def file_counts(statuses: Mapping[str, int]) -> FileCounts:
+    """`RunSummary`'s file counts from the entries of a run's batches by status.
+
+    >>> file_counts({"loaded": 3, "partial": 1, "duplicate": 2})
+    {'files_new': 4, 'files_loaded': 3, 'files_partial': 1, 'files_quarantined': 0, 'files_duplicate': 2, 'files_skipped': 0}
+    """
+    loaded, partial, quarantined = (statuses.get(s, 0) for s in (LOADED, PARTIAL, QUARANTINED))
+    return FileCounts(
+        files_new=loaded + partial + quarantined,
+        files_loaded=loaded,
+        files_partial=partial,
+        files_quarantined=quarantined,
+        files_duplicate=statuses.get(DUPLICATE, 0),
+        files_skipped=statuses.get(SKIPPED, 0),
+    )
