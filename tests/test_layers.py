@@ -194,9 +194,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize(
-    ("module", "loaded"), [("flows.launcher", "[]"), ("flows.cli", "['flows.cli', 'typer']")]
-)
+@pytest.mark.parametrize(("module", "loaded"), [("flows.launcher", "[]"), ("flows.cli", "['flows.cli', 'typer']")])
 def test_a_spawned_pool_worker_does_not_import_the_command_line(tmp_path: Path, module: str, loaded: str) -> None:
     """A spawned worker re-imports the script that started its parent, and pip's script
     imports its entry point's module at the top: the entry point must be `flows.launcher`,
