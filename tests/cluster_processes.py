@@ -301,7 +301,8 @@ def executing(client: Any, address: str) -> int:
 
 def idle(client: Any) -> bool:
     """No worker holds a task (running, or cancelled and still running after its client left)."""
-    return not any(client.run(lambda dask_worker: len(dask_worker.state.tasks)).values())
+    # A worker killed a moment ago may still be listed: it holds nothing.
+    return not any(client.run(lambda dask_worker: len(dask_worker.state.tasks), on_error="ignore").values())
 
 
 @contextmanager

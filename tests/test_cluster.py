@@ -345,4 +345,7 @@ def test_a_dask_worker_and_a_prefect_worker_killed_mid_backfill_lose_and_double_
     again = cluster.trigger()
     assert finished(cluster.api_url, again) == "COMPLETED", run_logs(cluster.api_url, again)
     assert survivor.process.poll() is None
+    logged(cluster.api_url, again)
+    # The batch the other Dask worker finished for the killed run is loaded, not parsed again.
+    assert any(line.startswith("recovering 1 lake batch(es)") for line in run_logs(cluster.api_url, again))
     assert_as_one_machine(cluster, "year 2")
