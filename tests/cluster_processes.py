@@ -218,9 +218,7 @@ def flow_run_pids(run_id: object) -> set[int]:
 class Worker:
     """`prefect worker start --pool POOL` as one host: its own PREFECT_HOME and working folder."""
 
-    def __init__(
-        self, api_url: str, pool: str, home: Path, env: dict[str, str] | None = None, limit: int = 1
-    ) -> None:
+    def __init__(self, api_url: str, pool: str, home: Path, env: dict[str, str] | None = None, limit: int = 1) -> None:
         self.name = home.name
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / "worker.log"
