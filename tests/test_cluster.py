@@ -76,7 +76,7 @@ SEED = 19
 
 
 def lake_of(warehouse: Path) -> str:
-    """Where the lake both hosts and the Dask workers share is: the one place to change.
+    """The lake both hosts and the Dask workers share: the one place that says where it is.
 
     The warehouse's own `lake/` folder until `--lake` / BULLETINS_LAKE take s3:// (issue 19
     part 2, branch h/s3lake); then `return f"s3://{BUCKET}/cluster-lake"` here is the whole
@@ -240,9 +240,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
             "PYTHONPATH": str(PROJECT_DIR),
         }
         # Two runs at once per host: the failing runs of the errors test start together.
+        stack.callback(lambda: stop_groups([host.process for host in found.hosts.values()]))
         for name in ("host-a", "host-b"):
             found.hosts[name] = Worker(found.api_url, POOL, root / "hosts" / name, host_env, limit=2)
-        stack.callback(stop_groups, [host.process for host in found.hosts.values()])
         wait_for_dask_workers(dask)
         for host in found.hosts.values():
             host.wait_started()
