@@ -1,5 +1,6 @@
 """Real processes of a several-machine setup, on this machine, for tests: PostgreSQL, a Prefect
-server on it with an auth string, Prefect workers with homes of their own (as hosts).
+server on it with an auth string, Prefect workers with homes of their own (as hosts), a
+Dask scheduler and its workers.
 
 Each is started in its own session, bound to 127.0.0.1, and stopped by its PID (its
 process group), never by name. PostgreSQL refuses to run as root: under root it runs
@@ -16,17 +17,44 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flows.orchestration.prefect_local import TELEMETRY_OFF
 from flows.orchestration.prefect_servers import free_port, is_healthy
 from flows.orchestration.processes import dies_with_parent
+from flows.settings import PROJECT_DIR
 
 POSTGRES_USER = "nobody"  # only when we are root: PostgreSQL will not run as root
 # Not a real secret: the server's auth string in these tests.
 AUTH_STRING = "bulletins-admin:test-only-auth-string-7f3a"
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.2) -> Any:
+    """Poll `check` until it returns something true (returned); AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (ended, not yet reaped by its parent)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's (PostgreSQL's, as `nobody`): it exists
+        pass
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _postgres_bin() -> Path:
@@ -55,6 +83,16 @@ def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, grace_s: fl
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def stop_groups(processes: list[subprocess.Popen], grace_s: float = 20.0) -> None:
+    """stop_group for several processes at once: each group signalled, then each waited for."""
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        stop_group(process, grace_s=max(deadline - time.monotonic(), 0.1))
 
 
 @contextmanager
@@ -180,7 +218,7 @@ def flow_run_pids(run_id: object) -> set[int]:
 class Worker:
     """`prefect worker start --pool POOL` as one host: its own PREFECT_HOME and working folder."""
 
-    def __init__(self, api_url: str, pool: str, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, api_url: str, pool: str, home: Path, env: dict[str, str] | None = None, limit: int = 1) -> None:
         self.name = home.name
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / "worker.log"
@@ -190,7 +228,7 @@ class Worker:
         command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", self.name]
         with open(self.log, "ab") as log_file:
             self.process = subprocess.Popen(
-                [*command, "--limit", "1"],
+                [*command, "--limit", str(limit)],
                 env=environment,
                 cwd=home,
                 stdin=subprocess.DEVNULL,
@@ -218,3 +256,95 @@ class Worker:
 
     def stop(self) -> None:
         stop_group(self.process)
+
+
+# --------------------------------------------------------------------------- Dask
+
+DASK = Path(sys.executable).with_name("dask")
+
+
+@dataclass
+class DaskCluster:
+    """A `dask scheduler` and its `dask worker`s, each a process of its own (no nanny: the pid we hold is the worker)."""
+
+    address: str
+    scheduler: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+
+    def client(self) -> Any:
+        from distributed import Client
+
+        return Client(self.address, set_as_default=False, timeout=30)
+
+    @property
+    def pids(self) -> set[int]:
+        return {self.scheduler.pid, *(worker.pid for worker in self.workers)}
+
+
+def worker_tasks(client: Any) -> dict[str, int]:
+    """Tasks each worker has run so far (its transition counter), by worker address."""
+    return dict(client.run(lambda dask_worker: dask_worker.state.transition_counter))
+
+
+def worker_address(client: Any, pid: int) -> str:
+    """The address of the worker whose process is `pid`."""
+    (address,) = [address for address, found in client.run(os.getpid).items() if found == pid]
+    return str(address)
+
+
+def executing(client: Any, address: str) -> int:
+    """How many tasks the worker at `address` is running now."""
+    return int(client.run(lambda dask_worker: len(dask_worker.state.executing), workers=[address])[address])
+
+
+def idle(client: Any) -> bool:
+    """No worker holds a task (running, or cancelled and still running after its client left)."""
+    # A worker killed a moment ago may still be listed: it holds nothing.
+    return not any(client.run(lambda dask_worker: len(dask_worker.state.tasks), on_error="ignore").values())
+
+
+@contextmanager
+def dask_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[DaskCluster]:
+    """A scheduler and `workers` single-thread workers on 127.0.0.1, in `folder` (logs there);
+    ended by pid. Each worker imports this checkout's `flows` and preloads the parse modules."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(env or {})}
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        with open(folder / f"{name}.log", "wb") as log:
+            # --dashboard-address: the HTTP server (health, metrics) runs even without a
+            # dashboard, on 0.0.0.0:8787 unless told otherwise.
+            process = subprocess.Popen(
+                [str(DASK), *argv, "--no-dashboard", "--dashboard-address", "127.0.0.1:0"],
+                env=environment,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(process)
+        return process
+
+    try:
+        scheduler = start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port)])
+        worker_argv = ["worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"]
+        found = DaskCluster(
+            address,
+            scheduler,
+            [
+                start(f"worker-{n}", [*worker_argv, "--preload", "flows.orchestration.dask_worker"])
+                for n in range(workers)
+            ],
+        )
+        yield found
+    finally:
+        stop_groups(started)
+
+
+def wait_for_dask_workers(cluster: DaskCluster, timeout_s: float = 180) -> None:
+    with cluster.client() as client:
+        client.wait_for_workers(len(cluster.workers), timeout=timeout_s)

@@ -152,3 +152,28 @@ def to_parquet_lake(
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(data.drop_columns((drop_columns or {}).get(table, [])), path)
     return batches
+
+
+def ingest_counts(db_path: Path) -> list[tuple[Any, ...]]:
+    """What `ingest.files` holds: rows by status, and distinct files (nothing lost, nothing doubled)."""
+    return query(
+        db_path,
+        "select status, count(*), count(distinct file_sha256), count(distinct path) from ingest.files group by all order by all",
+    )
+
+
+def marts_copy(lake_dir: Path | str) -> dict[str, list[dict[str, Any]]]:
+    """The marts' Delta copy in the lake (`lake/marts/<table>/`), each mart's rows in their order.
+
+    An s3:// lake is read with the standard AWS variables of this process (lake.storage_options).
+    """
+    from deltalake import DeltaTable
+
+    from flows.warehouse import lake
+    from flows.warehouse.readers.export import MART_ORDER
+
+    options = lake.storage_options(lake_dir)
+    return {
+        t: DeltaTable(lake.mart_uri(lake_dir, t), storage_options=options).to_pyarrow_table().to_pylist()
+        for t in MART_ORDER
+    }

@@ -290,3 +290,16 @@ def test_shell_flag_values_are_not_mistaken_for_flags() -> None:
     from flows.warehouse.sandbox import check_shell_args
 
     check_shell_args(["-csv", "-c", "-- a comment\nselect 1", "-separator", "-f", "-nullvalue", "-cmd", "select 2"])
+
+
+def test_deploy_refuses_an_s3_inbox_without_a_bucket_in_one_line() -> None:
+    # An S3 inbox is kept as its URL (`deploy.deployment_parameters`, tests/test_cluster.py);
+    # one without a bucket is a usage error before any server is asked.
+    from pipeline_helpers import bulletins
+
+    done = bulletins("deploy", "--pool", "hosts", "--inbox", "s3:///feed", drop=("PREFECT_API_URL",))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: Invalid value for --inbox: an S3 inbox must be written s3://bucket or s3://bucket/prefix, "
+        "not 's3:///feed' (see `python -m flows deploy --help`)"
+    ]

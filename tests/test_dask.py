@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_helpers import make_inbox, query, snapshot
+from cluster_processes import (
+    DaskCluster,
+    alive,
+    dask_cluster,
+    executing,
+    free_port,
+    wait_for,
+    wait_for_dask_workers,
+    worker_address,
+    worker_tasks,
+)
+from pipeline_helpers import ingest_counts, make_inbox, snapshot
 
 from flows.devtools.corpus import write_corpus
 from flows.orchestration.dask_cluster import DaskUnreachable, dask_runner, serve_parse_workers
@@ -30,58 +39,7 @@ from flows.warehouse.inbox import batches, known_files, plan_run
 from flows.warehouse.ingest import process_batch
 from flows.warehouse.schema import LAKE_TABLES
 
-DASK = Path(sys.executable).with_name("dask")
 BULLETINS = Path(sys.executable).with_name("bulletins")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (ended, not yet reaped by its parent) counts as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a process we started, by its pid: SIGTERM, then SIGKILL."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-
-
-@dataclass
-class Cluster:
-    address: str
-    scheduler: subprocess.Popen[bytes]
-    workers: list[subprocess.Popen[bytes]]
-
-    def client(self) -> Any:
-        from distributed import Client
-
-        return Client(self.address, set_as_default=False, timeout=30)
 
 
 def worker_env() -> dict[str, str]:
@@ -90,72 +48,11 @@ def worker_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+def cluster(tmp_path: Path) -> Iterator[DaskCluster]:
     """A scheduler and two single-thread workers on 127.0.0.1, started for the test and ended by pid."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    logs = tmp_path / "dask-logs"
-    logs.mkdir()
-    env = worker_env()
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        with open(logs / "scheduler.log", "wb") as log:
-            scheduler = subprocess.Popen(
-                # --dashboard-address: its HTTP server (health, metrics) runs even without a
-                # dashboard, on 0.0.0.0:8787 unless told otherwise.
-                [
-                    str(DASK),
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-dashboard",
-                    "--dashboard-address",
-                    "127.0.0.1:0",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(scheduler)
-        workers = []
-        for n in range(2):
-            with open(logs / f"worker-{n}.log", "wb") as log:
-                worker = subprocess.Popen(
-                    [
-                        str(DASK),
-                        "worker",
-                        address,
-                        "--nthreads",
-                        "1",
-                        "--no-dashboard",
-                        "--dashboard-address",
-                        "127.0.0.1:0",
-                        "--no-nanny",
-                        "--host",
-                        "127.0.0.1",
-                        "--preload",
-                        "flows.orchestration.dask_worker",
-                    ],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            started.append(worker)
-            workers.append(worker)
-        found = Cluster(address, scheduler, workers)
-        with found.client() as client:
-            client.wait_for_workers(2, timeout=180)
+    with dask_cluster(tmp_path / "dask-logs") as found:
+        wait_for_dask_workers(found)
         yield found
-    finally:
-        for proc in reversed(started):
-            stop(proc)
-
-
-def worker_tasks(client: Any) -> dict[str, int]:
-    """Tasks each worker has run so far (its transition counter), by worker address."""
-    return client.run(lambda dask_worker: dask_worker.state.transition_counter)
 
 
 def bulletins_run(
@@ -172,14 +69,6 @@ def bulletins_run(
         text=True,
         timeout=600,
         cwd=PROJECT_DIR,
-    )
-
-
-def ingest_counts(db_path: Path) -> list[tuple[Any, ...]]:
-    """What `ingest.files` holds: rows by status, and distinct files (nothing lost, nothing doubled)."""
-    return query(
-        db_path,
-        "select status, count(*), count(distinct file_sha256), count(distinct path) from ingest.files group by all order by all",
     )
 
 
@@ -290,7 +179,7 @@ def test_a_batch_written_again_after_a_kill_equals_one_written_once(tmp_path: Pa
 
 @pytest.mark.slow
 def test_a_run_on_the_cluster_equals_a_local_run(
-    cluster: Cluster, corpus_inbox: Path, local_run: Path, tmp_path: Path
+    cluster: DaskCluster, corpus_inbox: Path, local_run: Path, tmp_path: Path
 ) -> None:
     with cluster.client() as client:
         before = worker_tasks(client)
@@ -307,7 +196,7 @@ def test_a_run_on_the_cluster_equals_a_local_run(
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
-    cluster: Cluster, corpus_inbox: Path, local_run: Path, tmp_path: Path
+    cluster: DaskCluster, corpus_inbox: Path, local_run: Path, tmp_path: Path
 ) -> None:
     wh = tmp_path / "wh"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home"), DASK_ADDRESS_ENV: cluster.address}
@@ -315,13 +204,7 @@ def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
     env.pop("PREFECT_API_URL", None)
     victim = cluster.workers[0]
     with cluster.client() as client:
-        (victim_address,) = [
-            address for address, pid in client.run(os.getpid).items() if pid == victim.pid
-        ]  # the worker whose pid we hold
-
-        def busy() -> bool:
-            executing = client.run(lambda dask_worker: len(dask_worker.state.executing), workers=[victim_address])
-            return bool(executing.get(victim_address))
+        victim_address = worker_address(client, victim.pid)  # the worker whose pid we hold
 
         run = subprocess.Popen(
             [str(BULLETINS), "run", "--inbox", str(corpus_inbox), "--warehouse", str(wh), "--timings"],
@@ -332,7 +215,7 @@ def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
             cwd=PROJECT_DIR,
         )
         try:
-            wait_for(busy, 300, "a parse task on the worker to kill")
+            wait_for(lambda: executing(client, victim_address), 300, "a parse task on the worker to kill", every_s=0.1)
             victim.kill()  # kill -9, mid-task
             victim.wait(timeout=20)
             stdout, stderr = run.communicate(timeout=600)
@@ -476,4 +359,6 @@ def test_the_warm_workers_die_when_serve_is_killed(tmp_path: Path) -> None:
         holder.wait(timeout=20)
         wait_for(lambda: not any(alive(pid) for pid in children), 30, "the workers to end with their parent")
     finally:
-        stop(holder)
+        if holder.poll() is None:  # by its pid: SIGKILL, as the test would have
+            holder.kill()
+            holder.wait(timeout=20)

@@ -11,7 +11,15 @@ from typing import Any
 import duckdb
 import pytest
 from deltalake import DeltaTable
-from pipeline_helpers import ALL_SCHEMAS, all_inbox_names, load_without_prefect, make_inbox, snapshot, to_parquet_lake
+from pipeline_helpers import (
+    ALL_SCHEMAS,
+    all_inbox_names,
+    load_without_prefect,
+    make_inbox,
+    marts_copy,
+    snapshot,
+    to_parquet_lake,
+)
 
 from flows.orchestration.flow import bulletin_etl
 from flows.settings import Settings
@@ -32,10 +40,6 @@ def lake_rows(lake_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
         dt = DeltaTable(lake.table_uri(lake_dir, table))
         out[table] = sorted((tuple(r.values()) for r in dt.to_pyarrow_table().to_pylist()), key=repr)
     return out
-
-
-def marts_copy(lake_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    return {t: DeltaTable(lake.mart_uri(lake_dir, t)).to_pyarrow_table().to_pylist() for t in MART_ORDER}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -27,8 +26,11 @@ from cluster_processes import (
     postgres,
     prefect_server,
     processes_under,
+    wait_for,
 )
-from pipeline_helpers import all_inbox_names, load_without_prefect, make_inbox, query, snapshot
+from pipeline_helpers import all_inbox_names, ingest_counts, load_without_prefect, make_inbox, query, snapshot
+from prefect_runs import client, finished, logged, pointed_at, run_logs, state_of, task_ended, task_span
+from prefect_runs import trigger as trigger_run
 
 from flows.orchestration.publishing import PUBLISH_LIMIT, publish_slot
 from flows.settings import PROJECT_DIR
@@ -42,7 +44,6 @@ SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "aws-secret-never-stored-91c2",
     "BULLETINS_NOTIFY_URL": "https://oapi.dingtalk.com/robot/send?access_token=dingtalk-token-never-stored-5d1e",
 }
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 @dataclass(frozen=True)
@@ -78,86 +79,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     assert processes_under(root) == set(), "processes left running"
 
 
-@contextmanager
-def pointed_at(api_url: str) -> Iterator[None]:
-    """This process's Prefect client talks to the cluster's server, with the auth string."""
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: AUTH_STRING}):
-        yield
-
-
-@contextmanager
-def client(api_url: str) -> Iterator[Any]:
-    from prefect.client.orchestration import get_client
-
-    with pointed_at(api_url), get_client(sync_client=True) as c:
-        yield c
-
-
 def trigger(api_url: str) -> UUID:
-    with client(api_url) as c:
-        deployment = c.read_deployment_by_name(DEPLOYMENT)
-        return c.create_flow_run_from_deployment(deployment.id).id
-
-
-def state_of(api_url: str, run_id: UUID) -> str:
-    with client(api_url) as c:
-        state = c.read_flow_run(run_id).state
-        return state.type.value if state else "NONE"
-
-
-def wait_for(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(1)
-    pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-
-
-def finished(api_url: str, run_id: UUID, timeout_s: float = 300) -> str:
-    return wait_for(lambda: (s := state_of(api_url, run_id)) in TERMINAL and s, timeout_s, f"flow run {run_id}")
-
-
-def task_span(api_url: str, run_id: UUID, name: str) -> tuple[float, float]:
-    """When the flow run's task `name` started and ended (server time, epoch seconds)."""
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with client(api_url) as c:
-        runs = c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-    (task,) = [t for t in runs if t.name.startswith(name)]
-    assert task.start_time is not None and task.end_time is not None
-    return task.start_time.timestamp(), task.end_time.timestamp()
-
-
-def task_ended(api_url: str, run_id: UUID, name: str) -> bool:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with client(api_url) as c:
-        runs = c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-    return any(t.name.startswith(name) and t.end_time is not None for t in runs)
-
-
-def run_logs(api_url: str, run_id: UUID) -> list[str]:
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    with client(api_url) as c:
-        return [log.message for log in c.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
-
-
-def logged(api_url: str, run_id: UUID) -> None:
-    """Wait for the run's last log line: logs reach the server after its final state, sent by
-    its process (which stopping its worker would end)."""
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    def flow_finished() -> bool:
-        with client(api_url) as c:
-            logs = c.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-        # The flow's own line (its tasks log the same words under their task run's id).
-        return any(log.task_run_id is None and log.message.startswith("Finished in state") for log in logs)
-
-    wait_for(flow_finished, 60, "the flow run's last log line")
+    return trigger_run(api_url, DEPLOYMENT)
 
 
 @contextmanager
@@ -250,7 +173,12 @@ def test_two_hosts_ingest_publish_survive_a_killed_worker_and_equal_one_machine(
         workers(cluster, owner2={}) as started,
     ):
         third = trigger(cluster.api_url)
-        wait_for(lambda: task_ended(cluster.api_url, third, "discover-new-files"), 120, "the run's discover step")
+        wait_for(
+            lambda: task_ended(cluster.api_url, third, "discover-new-files"),
+            120,
+            "the run's discover step",
+            every_s=1.0,
+        )
         run_pids = wait_for(lambda: flow_run_pids(third), 30, "the flow run's process")
         started["owner2"].kill()
         wait_for(lambda: not flow_run_pids(third), 30, "the flow run to end with its worker")
@@ -268,7 +196,12 @@ def test_two_hosts_ingest_publish_survive_a_killed_worker_and_equal_one_machine(
         with pointed_at(cluster.api_url), publish_slot(180, logging.getLogger("test")) as waited:
             assert waited is not None
             held = trigger(cluster.api_url)
-            wait_for(lambda: task_ended(cluster.api_url, held, "discover-new-files"), 120, "the run's discover step")
+            wait_for(
+                lambda: task_ended(cluster.api_url, held, "discover-new-files"),
+                120,
+                "the run's discover step",
+                every_s=1.0,
+            )
             time.sleep(8)
             released_at = time.time()
         assert finished(cluster.api_url, held) == "COMPLETED"
@@ -287,6 +220,5 @@ def test_two_hosts_ingest_publish_survive_a_killed_worker_and_equal_one_machine(
     # Row for row what one machine makes of the same inbox; no file lost or recorded twice.
     reference = load_without_prefect(cluster.inbox, cluster.root / "one-machine")
     assert snapshot(db_path) == snapshot(reference)
-    count = "select count(*), count(distinct path), count(distinct file_sha256) from ingest.files"
-    assert query(db_path, count) == query(reference, count)
+    assert ingest_counts(db_path) == ingest_counts(reference)
     assert query(db_path, "select count(*) from ingest.files")[0][0] == len(names)

@@ -24,7 +24,8 @@ def deploy(
     timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = SCHEDULE_TIMEZONE,
     interval: Annotated[float | None, typer.Option(help="Run every N seconds instead of a cron")] = None,
     inbox: Annotated[
-        Path | None, typer.Option(help="Inbox path on every host (none: each worker's BULLETINS_INBOX)")
+        # str, not Path: an s3://bucket/prefix inbox stays a URL (a Path makes it s3:/bucket/prefix).
+        str | None, typer.Option(help="Inbox path on every host (none: each worker's BULLETINS_INBOX)")
     ] = None,
     warehouse: Annotated[
         Path | None, typer.Option(help="Warehouse path on every host (none: each worker's BULLETINS_WAREHOUSE)")
@@ -41,6 +42,13 @@ def deploy(
     check_schedule_options(cron or SCHEDULE_CRON, timezone, interval)
     if not pool.strip():
         raise typer.BadParameter("must name a work pool", param_hint="--pool")
+    if inbox is not None:
+        from flows.settings import inbox_location
+
+        try:  # s3:/// (no bucket): the usage error here, not at the first run
+            inbox_location(inbox)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--inbox") from None
     from flows.orchestration.prefect_local import configure_prefect
 
     configure_prefect()

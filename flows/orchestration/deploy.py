@@ -26,7 +26,7 @@ from uuid import UUID
 
 from flows.orchestration.publishing import PUBLISH_LIMIT
 from flows.orchestration.serve import ui_url
-from flows.settings import SCHEDULE_TIMEZONE
+from flows.settings import SCHEDULE_TIMEZONE, inbox_location
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -56,8 +56,8 @@ class Deployed:
     api_url: str
 
 
-def deployment_parameters(inbox: Path | None, warehouse: Path | None) -> dict[str, str]:
-    """The flow's parameters: the paths given, made absolute; none given, none stored.
+def deployment_parameters(inbox: str | Path | None, warehouse: Path | None) -> dict[str, str]:
+    """The flow's parameters: the paths given, made absolute (an s3:// inbox as its URL); none given, none stored.
 
     A path left out is read on each host from BULLETINS_INBOX / BULLETINS_WAREHOUSE at run
     time (hosts may mount the shared folders at different paths). A worker runs flows in
@@ -65,15 +65,22 @@ def deployment_parameters(inbox: Path | None, warehouse: Path | None) -> dict[st
 
     >>> deployment_parameters(Path("/srv/inbox"), None)
     {'inbox': '/srv/inbox'}
+    >>> deployment_parameters("s3://bulletins/feed/", None)
+    {'inbox': 's3://bulletins/feed'}
     """
-    given = {"inbox": inbox, "warehouse": warehouse}
-    return {name: str(Path(path).resolve()) for name, path in given.items() if path is not None}
+    found: dict[str, str] = {}
+    if inbox is not None:
+        where = inbox_location(inbox)
+        found["inbox"] = str(where.resolve() if isinstance(where, Path) else where)
+    if warehouse is not None:
+        found["warehouse"] = str(Path(warehouse).resolve())
+    return found
 
 
 def deploy(
     pool: str,
     *,
-    inbox: Path | None = None,
+    inbox: str | Path | None = None,
     warehouse: Path | None = None,
     cron: str | None = None,
     timezone: str = SCHEDULE_TIMEZONE,
