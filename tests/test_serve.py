@@ -423,6 +423,7 @@ def test_serve_starts_its_own_server_with_the_cron_schedule(tmp_path: Path) -> N
                 )
 
         (shell_run,) = shell_runs()
-        # The lake it used too (BULLETINS_LAKE, or the warehouse's): the run's page says where each read and write went.
-    assert shell_run.parameters == {"inbox": str(inbox), "warehouse": str(warehouse), "lake": str(warehouse / "lake")}
+        # The lake it used too (BULLETINS_LAKE, or the warehouse's): the run's page says where it read and wrote.
+        lake = str(warehouse / "lake")
+        assert shell_run.parameters == {"inbox": str(inbox), "warehouse": str(warehouse), "lake": lake}
         assert shell_run.state is not None and shell_run.state.is_completed()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_helpers import LOADING_HISTORY
 from testdata import SAMPLE_PAGE
 
 from flows.devtools.synth import page_files, random_weeks
@@ -117,7 +118,8 @@ def tables(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         ).fetchall()
         for schema, name, columns in relations:
             kept = [c for c in columns if c not in WHEN_AND_WHERE]
-            if not kept or (schema, name) == ("ingest", "batches"):
+            # How the files were cut into batches differs after a kill (the data must not).
+            if not kept or (schema, name) == ("ingest", "batches") or f"{schema}.{name}" in LOADING_HISTORY:
                 out[f"{schema}.{name}"] = []
                 continue
             rows = con.execute(f"select {', '.join(kept)} from {schema}.{name}").fetchall()
