@@ -13,11 +13,10 @@ when they change (the bug fixed), the file is tried again, and held again if it 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from flows.warehouse.atomic import write_atomic
 
 HOLDS_DIR = "_holds"
 
@@ -49,9 +48,14 @@ def read_holds(lake_dir: Path, fingerprint: str | None = None) -> list[Hold]:
 
 
 def add_holds(lake_dir: Path, fingerprint: str, new: Sequence[Hold]) -> None:
-    """Add holds under `fingerprint`, written atomically (`flows.warehouse.atomic`)."""
+    """Add holds under `fingerprint`, written atomically (temporary name, fsync, rename)."""
     target = holds_path(lake_dir, fingerprint)
     target.parent.mkdir(parents=True, exist_ok=True)
     holds = read_holds(lake_dir, fingerprint)
     holds += [h for h in new if h.file_sha256 not in {k.file_sha256 for k in holds}]
-    write_atomic(target, json.dumps([asdict(h) for h in holds], ensure_ascii=False, indent=1))
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump([asdict(h) for h in holds], fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
