@@ -14,11 +14,11 @@ from pathlib import Path
 
 from flows.devtools.bench_measure import ReaderFigure, Scale
 from flows.devtools.bench_notes import NOTES
-from flows.devtools.bench_table import Table, parse_stage_share, seconds_text, server_floor, throughput_text
+from flows.devtools.bench_table import ScaleTable, parse_stage_share, seconds_text, server_floor, throughput_text
 from flows.devtools.bench_targets import target_rows
 
 
-def report(
+def benchmarks_markdown(
     scales: list[Scale],
     workers: int,
     floor_prefect_s: float,
@@ -27,7 +27,7 @@ def report(
     readers: Sequence[ReaderFigure] = (),
 ) -> str:
     """BENCHMARKS.md: the machine, the figures side by side, the targets."""
-    table = Table(scales, workers)
+    table = ScaleTable(scales, workers)
     row, stage = table.row, table.stage
     big = scales[-1]
     lines = [

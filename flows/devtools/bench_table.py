@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flows.devtools.bench_measure import Scale
 
-Cell = Callable[[Scale], str]
+ScaleCell = Callable[[Scale], str]
 
 # The flow's stages inside `flow`, as `bulletins run --timings` names them: the rest is Prefect's.
 FLOW_STAGES = ("discover", "parse", "load_and_build", "snapshot", "export_marts", "reports", "publish")
@@ -46,7 +46,7 @@ def server_floor(s: Scale) -> float:
 
 
 @dataclass(frozen=True)
-class Table:
+class ScaleTable:
     """A table with one column per scale; `workers` is the bench's parse workers."""
 
     scales: Sequence[Scale]
@@ -57,11 +57,11 @@ class Table:
         names = [f"{s.years} years" for s in self.scales]
         return "| what | " + " | ".join(names) + " |\n|---|" + "---|" * len(self.scales)
 
-    def row(self, label: str, cell: Cell) -> str:
+    def row(self, label: str, cell: ScaleCell) -> str:
         return f"| {label} | " + " | ".join(cell(s) for s in self.scales) + " |"
 
     @staticmethod
-    def run_cell(name: str, floor: Callable[[Scale], float] | None = None) -> Cell:
+    def run_cell(name: str, floor: Callable[[Scale], float] | None = None) -> ScaleCell:
         """A run's wall and CPU time, and how many times its floor it took."""
 
         def cell(s: Scale) -> str:
@@ -74,11 +74,11 @@ class Table:
         return cell
 
     @staticmethod
-    def stage(name: str, run: str = "backfill") -> Cell:
+    def stage(name: str, run: str = "backfill") -> ScaleCell:
         return lambda s: seconds_text(s.runs[run].stages.get(name, 0.0))
 
     @staticmethod
-    def stages(run: str, *names: str) -> Cell:
+    def stages(run: str, *names: str) -> ScaleCell:
         return lambda s: "; ".join(seconds_text(s.runs[run].stages.get(name, 0.0)) for name in names)
 
     def best_stage(self, s: Scale) -> str:
@@ -91,7 +91,7 @@ class Table:
         return f"{seconds_text(best)}: {s.figures['parse_all_s'] / best:.0%} of the parser alone"
 
     @staticmethod
-    def overhead(run: str) -> Cell:
+    def overhead(run: str) -> ScaleCell:
         """The flow's time outside its stages: Prefect's flow and task machinery."""
 
         def cell(s: Scale) -> str:
@@ -109,7 +109,7 @@ class Table:
         return f"{idle:.2f} worker-s ({idle / tasks:.2f} s per task, {int(st.get('parse_tasks', 0))} tasks)"
 
     @staticmethod
-    def process(run: str) -> Cell:
+    def process(run: str) -> ScaleCell:
         """The process's own start: the wall time outside Prefect's server and the flow."""
 
         def cell(s: Scale) -> str:
