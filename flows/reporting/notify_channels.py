@@ -37,6 +37,7 @@ import warnings
 from types import ModuleType
 from typing import Protocol
 
+from flows.text import notify_address
 from flows.text.notify_address import (
     APPRISE,
     CHANNEL_NAMES,
@@ -48,8 +49,6 @@ from flows.text.notify_address import (
     WECOM,
     Target,
     TargetError,
-    parse_target,
-    parse_targets,
 )
 from flows.text.redact import redact
 
@@ -93,7 +92,7 @@ def _apprise() -> ModuleType:
 def sendable_target(address: str) -> Target:
     """The target an address names, its scheme checked against apprise's for a service only apprise
     sends (TargetError naming no secret); `settings` checks the same before a run."""
-    target = parse_target(address)
+    target = notify_address.parse_target(address)
     if target.channel == APPRISE and not apprise_knows(target.scheme):
         raise TargetError(f"is a {target.scheme}:// address, which neither this program nor apprise sends to")
     return target
@@ -101,7 +100,7 @@ def sendable_target(address: str) -> Target:
 
 def sendable_targets(text: str | None) -> list[Target]:
     """Every target in a BULLETINS_NOTIFY_URL value, each checked as `sendable_target` does."""
-    return parse_targets(text, sendable_target)
+    return notify_address.parse_targets(text, sendable_target)
 
 
 def apprise_knows(scheme: str) -> bool:
