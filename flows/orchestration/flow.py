@@ -277,7 +277,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None) -> RunS
     except RunInProgress as exc:
         if stuck := stuck_holder(settings.run_lock_path, settings.run_timeout_s):
             raise LockHolderStuck(f"run skipped: {stuck}") from None  # a failed run: shown, notified
-        summary.skipped = str(exc)
+        summary.not_run = str(exc)
         logger.warning("run skipped: %s", exc)
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
         return Cancelled(name="Skipped", message=summary.line())  # type: ignore[return-value]
