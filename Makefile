@@ -54,7 +54,7 @@ test-fast: lint browser
 	$(PYTEST) -m "not slow and not reliability"
 
 # Rewrite the generated docs: the table docs (docs/tables.md) from the SQL headers and the lake
-# schema, the settings and CLI references (docs/reference.md) from flows/settings.py and
+# schema, the settings and CLI references (docs/reference.md) from flows/settings/variables.py and
 # flows/cli.py (tests/test_docs.py fails when they drift).
 docs: install
 	$(BIN)/python -m flows.devtools.docs_blocks

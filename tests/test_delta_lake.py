@@ -149,7 +149,7 @@ def test_a_damaged_part_of_the_parquet_lake_is_restored_before_it_is_converted(
     """The old audit runs first: a part the warehouse loaded is written again from it."""
     wh = _as_previous_version(two_batches, tmp_path / "old", keep_warehouse=True)
     lake_dir = wh / "lake"
-    first = legacy_lake.complete_batches(lake_dir)[0]
+    first = legacy_lake.complete_legacy_batches(lake_dir)[0]
     part = legacy_lake.part_path(lake_dir, "articles", first)
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 3])
     load_without_prefect(tmp_path / "old" / "inbox", wh)

@@ -73,7 +73,7 @@ def test_every_documented_column_exists_and_every_column_is_documented() -> None
 @pytest.mark.parametrize("block", docs_blocks.BLOCKS, ids=lambda b: b.name)
 def test_generated_blocks_are_what_make_docs_writes(block: docs_blocks.Block) -> None:
     """The table docs, the settings and the CLI reference are exactly what `make docs` writes:
-    edit the sources (SQL headers, flows/settings.py, flows/cli.py), not the docs."""
+    edit the sources (SQL headers, flows/settings/variables.py, flows/cli.py), not the docs."""
     text = block.path.read_text(encoding="utf-8")
     assert docs_blocks.render(text, block, block.make()) == text, f"{block.path.name} is out of date: make docs"
 
@@ -114,7 +114,7 @@ def test_the_settings_reference_lists_every_variable_with_its_default_and_bounds
 
 
 def test_a_changed_declaration_changes_the_settings_reference() -> None:
-    """A default changed in flows/settings.py shows in the generated block (the check can fail)."""
+    """A default changed in flows/settings/variables.py shows in the generated block (the check can fail)."""
     changed = tuple(
         Number(v.name, 8, v.minimum, v.meaning, v.maximum) if v.name == "BULLETINS_PARSE_WORKERS" else v
         for v in VARIABLES

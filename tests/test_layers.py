@@ -83,7 +83,7 @@ PLANTED = {
     "entry-point": ("__main__.py", "import flows.warehouse.db"),
     "package-init": ("__init__.py", "from flows import settings"),
     "package-root": ("reporting/labels.py", "import flows"),
-    "settings": ("settings.py", "from flows.parsing import dates"),
+    "settings": ("settings/resolution.py", "from flows.parsing import dates"),
     "pure-parsing": ("inputs/page.py", "import pyarrow"),
     "pure-warehouse": ("warehouse/holds.py", "from prefect import task"),
     "pure-reporting": ("reporting/charts.py", "import typer"),

@@ -27,9 +27,9 @@ from flows.reporting.notify_channels import (
     WEBHOOK,
     WECOM,
     TargetError,
-    parse_target,
-    parse_targets,
     request,
+    sendable_target,
+    sendable_targets,
 )
 
 NOTICE = notices.Notice(
@@ -58,7 +58,7 @@ def test_several_addresses_in_one_variable_each_with_its_channel() -> None:
         "https://hooks.example.org/notify?token=HOOKsecret1 "
         f"mailtos://bot%40example.cn:{SMTP_PASSWORD}@smtp.exmail.qq.com?to=a@example.cn,b@example.cn"
     )
-    targets = parse_targets(text)
+    targets = sendable_targets(text)
     assert [t.channel for t in targets] == [WECOM, DINGTALK, FEISHU, LARK, WEBHOOK, EMAIL]
     wecom, dingtalk, feishu, lark, webhook, mail = targets
     assert dingtalk.secret == DINGTALK_SECRET and "secret" not in dingtalk.url  # never sent
@@ -93,7 +93,7 @@ def test_several_addresses_in_one_variable_each_with_its_channel() -> None:
 )
 def test_an_address_that_cannot_be_sent_to_is_named_without_its_secret(address: str, reason: str) -> None:
     with pytest.raises(TargetError) as raised:
-        parse_targets(f"https://example.org/ok {address}")
+        sendable_targets(f"https://example.org/ok {address}")
     assert str(raised.value).startswith("address 2 ") and reason in str(raised.value)
     assert "SECRET" not in str(raised.value)
 
@@ -126,7 +126,7 @@ def test_wecom_gets_markdown_and_its_refusal_is_a_failure_with_its_errmsg_not_it
 def test_wecom_gets_a_long_message_cut_to_its_limit(msgtype: str, limit: int) -> None:
     bot = ChatBot("wecom")
     url = bot.url if msgtype == "markdown" else f"{bot.url}&msgtype=text"
-    target = parse_target(url)
+    target = sendable_target(url)
     try:
         # The receiver enforces the limit: the whole message, unfitted, is refused with 45002.
         raw = {"msgtype": msgtype, msgtype: {"content": long_notice(40).text}}
@@ -163,7 +163,7 @@ def test_dingtalk_with_jiaqian_signs_each_post_and_the_robot_verifies_it() -> No
         assert body["msgtype"] == "markdown" and body["markdown"]["title"] == "【数字城管周报】运行失败"
         assert "timestamp=" in path and "&sign=" in path and DINGTALK_SECRET not in path
         # The same robot with another secret configured: DingTalk's refusal, its errmsg, no secret.
-        wrong = parse_target(bot.url.replace(DINGTALK_SECRET, "SECotherSECRET999"))
+        wrong = sendable_target(bot.url.replace(DINGTALK_SECRET, "SECotherSECRET999"))
         problem = notify_send.post(wrong, NOTICE)
     finally:
         bot.close()
@@ -174,7 +174,7 @@ def test_dingtalk_with_jiaqian_signs_each_post_and_the_robot_verifies_it() -> No
 def test_dingtalk_gets_a_long_message_under_its_20000_bytes() -> None:
     bot = ChatBot("dingtalk", secret=DINGTALK_SECRET)
     try:
-        assert _post_raw(parse_target(bot.url).url, {"msgtype": "text", "text": {"content": long_notice(200).text}})[
+        assert _post_raw(sendable_target(bot.url).url, {"msgtype": "text", "text": {"content": long_notice(200).text}})[
             "errcode"
         ] in (310000, 460101)  # unsigned, or signed and too long: refused either way
         assert notify_send.post(bot.url, long_notice(200)) is None
@@ -202,7 +202,7 @@ def test_feishu_gets_a_signed_card_and_its_code_is_checked() -> None:
         assert notify_send.post(bot.url, NOTICE) is None
         [body] = bot.received
         assert body["msg_type"] == "interactive" and body["card"]["header"]["title"]["content"] == NOTICE.title
-        problem = notify_send.post(parse_target(bot.url.replace(FEISHU_SECRET, "otherSECRET999")), NOTICE)
+        problem = notify_send.post(sendable_target(bot.url.replace(FEISHU_SECRET, "otherSECRET999")), NOTICE)
     finally:
         bot.close()
     assert problem is not None and "：code 19021: sign match fail" in problem
@@ -210,7 +210,7 @@ def test_feishu_gets_a_signed_card_and_its_code_is_checked() -> None:
 
 
 def test_a_signed_body_is_timed_by_the_clock_given() -> None:
-    target = parse_target(f"https://open.feishu.cn/open-apis/bot/v2/hook/{FEISHU_TOKEN}?secret={FEISHU_SECRET}")
+    target = sendable_target(f"https://open.feishu.cn/open-apis/bot/v2/hook/{FEISHU_TOKEN}?secret={FEISHU_SECRET}")
     _, body = request(target, NOTICE, 1_700_000_000.5)
     assert json.loads(body)["timestamp"] == "1700000000"
 

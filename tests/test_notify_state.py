@@ -17,7 +17,7 @@ from webhooks import DINGTALK_SECRET, DINGTALK_TOKEN, FEISHU_TOKEN, WECOM_KEY, C
 
 from flows.reporting import notify
 from flows.reporting import notify_state as state
-from flows.reporting.notify_channels import parse_target
+from flows.reporting.notify_channels import sendable_target
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FAILURE = "Flow run encountered an exception: WarehouseLocked: bulletins.duckdb held by pid 7"
@@ -58,7 +58,7 @@ def titles(bot: ChatBot) -> list[str]:
 
 
 def test_a_failing_run_is_told_once_a_day_and_its_end_once(bot: ChatBot, tmp_path: Path) -> None:
-    targets, path = [parse_target(bot.url)], tmp_path / "notify-state.json"
+    targets, path = [sendable_target(bot.url)], tmp_path / "notify-state.json"
     assert notify.notify_failure(targets, path, FAILURE, now=at(1, 10)) == []
     [began] = bot.contents()
     assert began.startswith("**【数字城管周报】运行失败**\n\n原因：**数据库文件被其他程序占用，等待超时**\n")
@@ -86,7 +86,7 @@ def test_a_failing_run_is_told_once_a_day_and_its_end_once(bot: ChatBot, tmp_pat
 def test_a_stale_feed_is_told_per_city_when_it_begins_daily_after_and_when_it_ends(
     bot: ChatBot, tmp_path: Path
 ) -> None:
-    targets, path = [parse_target(bot.url)], tmp_path / "notify-state.json"
+    targets, path = [sendable_target(bot.url)], tmp_path / "notify-state.json"
     notify.notify_run(targets, path, [], stale("驻马店"), now=at(1, 10))
     [began] = bot.contents()
     assert began.startswith(
@@ -115,7 +115,7 @@ def test_a_stale_feed_is_told_per_city_when_it_begins_daily_after_and_when_it_en
 def test_a_target_that_was_down_is_told_when_it_is_back_the_other_only_once(tmp_path: Path) -> None:
     up, down = ChatBot("wecom"), ChatBot("wecom", refuse=-1)
     try:
-        targets, path = [parse_target(up.url), parse_target(down.url)], tmp_path / "notify-state.json"
+        targets, path = [sendable_target(up.url), sendable_target(down.url)], tmp_path / "notify-state.json"
         problems = notify.notify_failure(targets, path, FAILURE, now=at(1, 10))
         assert len(problems) == 1 and problems[0].startswith("通知未发出（运行失败提醒 → 企业微信 ")
         assert WECOM_KEY not in problems[0] and problems[0].endswith(
@@ -133,7 +133,7 @@ def test_a_target_that_was_down_is_told_when_it_is_back_the_other_only_once(tmp_
 def test_the_state_file_names_no_target_and_holds_no_secret(tmp_path: Path) -> None:
     bot, feishu = ChatBot("dingtalk", secret=DINGTALK_SECRET), ChatBot("feishu")
     try:
-        targets, path = [parse_target(bot.url), parse_target(feishu.url)], tmp_path / "notify-state.json"
+        targets, path = [sendable_target(bot.url), sendable_target(feishu.url)], tmp_path / "notify-state.json"
         quoted = f"{FAILURE} posting to {feishu.url} and to {bot.url}"  # a hook's token is a path part
         notify.notify_failure(targets, path, quoted, now=at(1, 10))
     finally:
@@ -150,7 +150,7 @@ def test_the_state_file_names_no_target_and_holds_no_secret(tmp_path: Path) -> N
 def test_an_unreadable_state_file_starts_over_and_says_so(bot: ChatBot, tmp_path: Path) -> None:
     path = tmp_path / "notify-state.json"
     path.write_text('{"alerts": {"run_failed": {"since": "yesterday"', encoding="utf-8")
-    problems = notify.notify_failure([parse_target(bot.url)], path, FAILURE, now=at(1, 10))
+    problems = notify.notify_failure([sendable_target(bot.url)], path, FAILURE, now=at(1, 10))
     assert problems == ["提醒记录 notify-state.json unreadable, started over: JSONDecodeError"]
     assert titles(bot) == ["【数字城管周报】运行失败"]
     assert list(json.loads(path.read_text(encoding="utf-8"))["alerts"]) == ["run_failed"]
@@ -159,7 +159,7 @@ def test_an_unreadable_state_file_starts_over_and_says_so(bot: ChatBot, tmp_path
 def test_without_a_warehouse_folder_the_failure_is_still_told(bot: ChatBot, tmp_path: Path) -> None:
     # A run that failed on a mistyped --warehouse: no folder to keep the state in, none created.
     path = tmp_path / "no-such-warehouse" / "notify-state.json"
-    problems = notify.notify_failure([parse_target(bot.url)], path, FAILURE, now=at(1, 10))
+    problems = notify.notify_failure([sendable_target(bot.url)], path, FAILURE, now=at(1, 10))
     assert titles(bot) == ["【数字城管周报】运行失败"]
     assert problems == ["提醒记录 notify-state.json 无法使用（FileNotFoundError）：提醒照发，但无法避免重复"]
     assert not path.parent.exists()

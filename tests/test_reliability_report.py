@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flows.devtools.reliability_report import main, render
+from flows.devtools.reliability_report import main, reliability_markdown
 
 
 def figure(case: str, ok: bool = True) -> dict:
@@ -13,7 +13,7 @@ def figure(case: str, ok: bool = True) -> dict:
 
 
 def test_render_orders_cases_by_number_and_marks_failures() -> None:
-    text = render([figure("10 errors"), figure("2 names", ok=False)], "now", "here")
+    text = reliability_markdown([figure("10 errors"), figure("2 names", ok=False)], "now", "here")
     rows = [line for line in text.splitlines() if line.startswith("| 2") or line.startswith("| 10")]
     assert rows == ["| 2 names | t\\|x | f | **NO** | 1.5 |", "| 10 errors | t\\|x | f | yes | 1.5 |"]
     assert "**1 of 2 figures as promised.**" in text

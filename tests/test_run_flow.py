@@ -57,7 +57,7 @@ def test_run_flow_returns_the_runs_summary_and_the_callers_timings(settings: Set
     assert CONSOLE_LEVEL not in os.environ
     ran = run_flow(settings, progress=listening)
 
-    assert ran.error is None and ran.skipped is None
+    assert ran.error is None and ran.not_run is None
     assert ran.summary is not None and ran.summary.files_loaded == 1 and ran.summary.models_built
     assert list(ran.seconds) == ["prefect_start_and_import", "flow", "prefect_stop"]
     assert recorder.phases[0] == "waiting for the run lock" and recorder.phases[-1] == "publishing the artifacts"
@@ -71,7 +71,7 @@ def test_a_skipped_run_is_a_result_not_an_error(settings: Settings, monkeypatch:
         ran = run_flow(settings)
 
     assert ran.summary is None and ran.error is None
-    assert ran.skipped is not None and ran.skipped.startswith("run skipped: another bulletin-etl run holds ")
+    assert ran.not_run is not None and ran.not_run.startswith("run skipped: another bulletin-etl run holds ")
 
 
 def test_a_failed_run_returns_its_error(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,5 +83,5 @@ def test_a_failed_run_returns_its_error(settings: Settings, monkeypatch: pytest.
     monkeypatch.setattr(build, "load_and_build", broken)
     ran = run_flow(settings)
 
-    assert ran.summary is None and ran.skipped is None
+    assert ran.summary is None and ran.not_run is None
     assert isinstance(ran.error, RuntimeError) and str(ran.error) == "the load broke"

@@ -62,7 +62,7 @@ def test_a_publishing_run_counts_what_the_loaded_batches_became() -> None:
     assert (summary.files_duplicate, summary.files_skipped) == (2, 1)
     assert summary.weeks_loaded == [date(2021, 1, 18), date(2021, 1, 11)]
     assert summary.problems == [PROBLEM] and summary.lake_problems == [LAKE]
-    assert summary.models_built is True and summary.skipped is None
+    assert summary.models_built is True and summary.not_run is None
     assert summary.batch_ids == ["r-0001", "s-0001", "s-0002", "s-0003"]  # recovered first
     assert summary.batches_recovered == 1 and summary.parse_tasks == 2
     assert summary.reports == summary.latest_reports == ["wh/reports/report-2021-01-18.html"]

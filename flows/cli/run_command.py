@@ -91,8 +91,8 @@ def run(
     progress = _TerminalProgress if sys.stderr.isatty() and not verbose else None
     ran = run_flow(settings, verbose=verbose, progress=progress, started=started)
     logs = f" (the run's logs: {ran.logs_url})" if ran.logs_url else ""
-    if ran.skipped is not None:
-        typer.echo(shown(redact(ran.skipped + logs)), err=True)
+    if ran.not_run is not None:
+        typer.echo(shown(redact(ran.not_run + logs)), err=True)
         return
     if isinstance(ran.error, LockHolderStuck):  # skipped, as every later run would be while it holds: exit 75
         error_line(f"{ran.error}{logs}")

@@ -52,7 +52,7 @@ from flows.devtools.bench_measure import (  # noqa: E402
     serving,
     temporary_server_s,
 )
-from flows.devtools.bench_report import report  # noqa: E402
+from flows.devtools.bench_report import benchmarks_markdown  # noqa: E402
 
 
 def input_readers(seconds: float, work: Path) -> list[ReaderFigure]:
@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> None:
         log("input readers: the sample page as each kind of file")
         readers = input_readers(2.0, Path(tmp))
         scaling = _scaling(args.scaling_years, Path(tmp) / "scaling", log) if args.scaling_years else ""
-    text = report(scales, args.workers, floor_prefect_s, started_at, time.perf_counter() - started, readers)
+    text = benchmarks_markdown(
+        scales, args.workers, floor_prefect_s, started_at, time.perf_counter() - started, readers
+    )
     text += ("\n" + scaling) if scaling else ""
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -38,7 +38,7 @@ from flows.devtools.corpus_words import (
     TITLE_WORDS,
     TOPICS,
 )
-from flows.devtools.synth import CITY_UNITS, DISTRICTS, SIGNATURE, UnitRow, Week
+from flows.devtools.synth import CITY_UNITS, DISTRICTS, SIGNATURE, PrintedUnitRow, Week
 
 DEFAULT_START = date(2015, 1, 1)
 BULLETIN_PAGE = 2
@@ -89,7 +89,7 @@ def _md(d: date) -> str:
 def week_of(monday: date, seed: int, corrected: bool = False) -> Week:
     """The figures of the week starting `monday` (the corrected printing when asked)."""
     rng = random.Random(f"{seed}:week:{monday.isoformat()}")
-    rows: list[UnitRow] = []
+    rows: list[PrintedUnitRow] = []
     for group, name, aliases, share in UNITS:
         if rng.random() >= share:
             continue
@@ -99,15 +99,15 @@ def week_of(monday: date, seed: int, corrected: bool = False) -> Week:
             group = DISTRICTS
         printed = rng.choice(aliases) if aliases and rng.random() < ALIAS_SHARE else name
         dispatched = rng.randint(5, 1100) if group == DISTRICTS else rng.randint(3, 120)
-        rows.append(UnitRow(group, printed, dispatched, rng.randint(1, min(dispatched, 70))))
+        rows.append(PrintedUnitRow(group, printed, dispatched, rng.randint(1, min(dispatched, 70))))
     if not rows:
-        rows.append(UnitRow(DISTRICTS, "驿城区政府", 900, 1))
+        rows.append(PrintedUnitRow(DISTRICTS, "驿城区政府", 900, 1))
     received, due = rng.randint(4000, 5000), rng.randint(5000, 6000)
     in_progress, disputed = rng.randint(150, 260), rng.randint(120, 200)
     if corrected:  # one unit's unresolved misprinted the first time: overdue and closed follow
         k = rng.randrange(len(rows))
         row = rows[k]
-        rows[k] = UnitRow(row.group, row.name, row.dispatched, max(1, row.unresolved - rng.randint(1, 3)))
+        rows[k] = PrintedUnitRow(row.group, row.name, row.dispatched, max(1, row.unresolved - rng.randint(1, 3)))
     ordered = tuple(r for g in (DISTRICTS, CITY_UNITS) for r in rows if r.group == g)
     return Week(monday, received, due, in_progress, disputed, linked_units=18, units=ordered)
 

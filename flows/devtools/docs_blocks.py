@@ -4,7 +4,7 @@
   (`flows/warehouse/schema.py`), every core and mart relation from its SQL header
   (`sql/core/`, `sql/marts/`: description, grain, unique key, one line per column);
 - the settings reference (docs/reference.md): every BULLETINS_* variable as declared in
-  `flows/settings.py` (`VARIABLES`, the declarations `Settings.resolve` reads) and the fault
+  `flows/settings/variables.py` (`VARIABLES`, the declarations `Settings.resolve` reads) and the fault
   injection's two (`flows/warehouse/faults.py`, `TEST_HOOKS`);
 - the CLI reference (docs/reference.md): every `bulletins` command and option, from the
   typer app in `flows/cli.py` (what `--help` prints).
@@ -177,7 +177,7 @@ class Block:
 
 BLOCKS = (
     Block("tables", DOCS_DIR / "tables.md", "the SQL headers and flows/warehouse/schema.py", tables_markdown),
-    Block("settings", DOCS_DIR / "reference.md", "the declarations in flows/settings.py", settings_markdown),
+    Block("settings", DOCS_DIR / "reference.md", "the declarations in flows/settings/variables.py", settings_markdown),
     Block("cli", DOCS_DIR / "reference.md", "the typer app in flows/cli.py", cli_markdown),
 )
 

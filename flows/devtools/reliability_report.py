@@ -21,7 +21,7 @@ small scale. Every row is also an assertion: a broken promise fails the suite.
 """
 
 
-def render(figures: list[dict], when: str, machine: str) -> str:
+def reliability_markdown(figures: list[dict], when: str, machine: str) -> str:
     lines = [HEADER, f"Last run: {when} on {machine}.", ""]
     failed = [f for f in figures if not f["ok"]]
     lines += [f"**{len(figures) - len(failed)} of {len(figures)} figures as promised.**", ""]
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     figures = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    target.write_text(render(figures, when, machine), encoding="utf-8")
+    target.write_text(reliability_markdown(figures, when, machine), encoding="utf-8")
     print(f"wrote {target}: {len(figures)} figures")
     return 0 if all(f["ok"] for f in figures) else 1
 

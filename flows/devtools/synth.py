@@ -23,7 +23,7 @@ CITY_UNITS = "市直单位及企业组"
 SIGNATURE = "驻马店市数字化城市管理领导小组"
 
 
-class UnitRow(NamedTuple):
+class PrintedUnitRow(NamedTuple):
     """One row of a bulletin's table, as printed (a tuple: `group, name, d, u = row` works)."""
 
     group: str
@@ -42,7 +42,7 @@ class Week:
     in_progress: int
     disputed: int
     linked_units: int
-    units: tuple[UnitRow, ...]
+    units: tuple[PrintedUnitRow, ...]
 
     @property
     def end(self) -> date:
@@ -109,8 +109,8 @@ def render_page(week: Week, issue_date: date) -> str:
     return "\n".join(lines)
 
 
-def _u(group: str, name: str, dispatched: int, unresolved: int) -> UnitRow:
-    return UnitRow(group, name, dispatched, unresolved)
+def _u(group: str, name: str, dispatched: int, unresolved: int) -> PrintedUnitRow:
+    return PrintedUnitRow(group, name, dispatched, unresolved)
 
 
 # The bundled weeks around the real sample (2020-12-14): a unit entering, staying and

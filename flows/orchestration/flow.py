@@ -261,7 +261,7 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None, lake: s
             raise LockHolderStuck(f"run skipped: {stuck}") from None  # a failed run: shown, notified
         logger.warning("run skipped: %s", exc)
         # Prefect makes a returned state the run's final state; calling the flow then raises CancelledRun.
-        return Cancelled(name="Skipped", message=RunSummary(skipped=str(exc)).line())  # type: ignore[return-value]
+        return Cancelled(name="Skipped", message=RunSummary(not_run=str(exc)).line())  # type: ignore[return-value]
     stale = _stale_warnings(settings)
     unsent: list[str] = []
     if settings.notify_url is not None:  # no webhook, no task run to show for it

@@ -256,10 +256,10 @@ def flow_run_url(flow_run_id: object) -> str | None:
 
 @dataclass(frozen=True)
 class FlowRunResult:
-    """How one run of `bulletin-etl` that `run_flow` started ended: a summary, skipped, or failed."""
+    """How one run of `bulletin-etl` that `run_flow` started ended: a summary, not run (Prefect's Skipped state), or failed."""
 
-    summary: RunSummary | None  # None: the run was skipped or failed
-    skipped: str | None = None  # the Skipped state's message: another run held the run lock
+    summary: RunSummary | None  # None: the run did not run, or failed
+    not_run: str | None = None  # the Skipped state's message: another run held the run lock
     error: Exception | None = None  # why the run failed (stopping.LockHolderStuck: skipped behind a stuck run)
     logs_url: str | None = None  # the run's page in the Prefect UI, only on an API that outlives the run
     seconds: dict[str, float] = field(default_factory=dict)  # prefect_start_and_import, flow, prefect_stop
@@ -323,7 +323,7 @@ def run_flow(
         seconds["prefect_stop"] = time.perf_counter() - started - sum(seconds.values())
     logs_url = run_url if run_url and lasting_api else None
     if state.name == "Skipped":
-        return FlowRunResult(None, skipped=state.message or "run skipped", logs_url=logs_url, seconds=seconds)
+        return FlowRunResult(None, not_run=state.message or "run skipped", logs_url=logs_url, seconds=seconds)
     try:
         summary = state.result()
     except Exception as exc:  # the run itself failed

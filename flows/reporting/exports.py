@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.reporting.labels import COLUMN_LABELS, MART_LABELS, export_header, export_value, is_analyst_column
+from flows.warehouse.atomic import write_atomic_with
 from flows.warehouse.readers.export import MART_ORDER, mart_arrow, mart_rows
 
 FORMATS = ("xlsx", "csv", "parquet")
@@ -45,10 +45,6 @@ class NothingToExport(LookupError):
 def _suffix(city: str | None, week: dt.date | None) -> str:
     parts = [p for p in (city, week.isoformat() if week else None) if p]
     return "".join(f"-{p}" for p in parts)
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
 
 
 # What makes Excel, LibreOffice and Google Sheets read a cell as a formula (OWASP, CSV injection).
@@ -79,13 +75,14 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]],
     Every text field is quoted and formula-like text escaped (`csv_cell`); numbers are not
     quoted, so they stay numbers.
     """
-    tmp = _tmp(path)
-    with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
-        writer.writerow([export_header(c, headers) for c in columns])
-        writer.writerows([csv_cell(v) for v in row] for row in rows)
-    os.replace(tmp, path)
-    return path
+
+    def make(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
+            writer.writerow([export_header(c, headers) for c in columns])
+            writer.writerows([csv_cell(v) for v in row] for row in rows)
+
+    return write_atomic_with(path, make)
 
 
 def _number_format(column: str) -> str | None:
@@ -172,10 +169,7 @@ def write_xlsx(
         sheet.freeze_panes = "A2"
         if columns:
             sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, sheet.max_row)}"
-    tmp = _tmp(path)
-    book.save(tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomic_with(path, book.save)
 
 
 def labelled(table: pa.Table, headers: str = "en") -> pa.Table:
@@ -193,13 +187,8 @@ def labelled(table: pa.Table, headers: str = "en") -> pa.Table:
 
 
 def write_parquet(path: Path, table: pa.Table, headers: str = "en") -> Path:
-    """Parquet written under a temporary name, fsynced, then renamed."""
-    tmp = _tmp(path)
-    pq.write_table(labelled(table, headers), tmp, compression="zstd")
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
+    """Parquet written whole or not at all (`flows.warehouse.atomic`)."""
+    return write_atomic_with(path, lambda tmp: pq.write_table(labelled(table, headers), tmp, compression="zstd"))
 
 
 def exported_columns(columns: Sequence[str], all_columns: bool = False) -> list[str]:

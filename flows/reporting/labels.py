@@ -250,12 +250,12 @@ def day(value: dt.date | None) -> str:
     return MISSING if value is None else value.isoformat()
 
 
-def period(start: dt.date, end: dt.date | None) -> str:
+def week_text(start: dt.date, end: dt.date | None) -> str:
     """A week as people write it.
 
-    >>> period(dt.date(2020, 12, 28), dt.date(2021, 1, 3))
+    >>> week_text(dt.date(2020, 12, 28), dt.date(2021, 1, 3))
     '2020年12月28日—2021年1月3日'
-    >>> period(dt.date(2021, 1, 18), dt.date(2021, 1, 24))
+    >>> week_text(dt.date(2021, 1, 18), dt.date(2021, 1, 24))
     '2021年1月18日—1月24日'
     """
     first = f"{start.year}年{start.month}月{start.day}日"

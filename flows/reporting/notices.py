@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows.reporting import notify_state as state
-from flows.reporting.labels import percent, period, signed, signed_points, status_label
+from flows.reporting.labels import percent, signed, signed_points, status_label, week_text
 from flows.reporting.reason_labels import reason_label
 from flows.text.escape import markdown, visible
 from flows.text.redact import redact
@@ -111,7 +111,7 @@ def long_streak(streaks: Sequence[LongStreak], weeks: int) -> Notice | None:
 def week_loaded(week: WeekLoaded, report_link: str | None) -> Notice:
     """The good news: the week is in, its figures, the units newly overdue and the report."""
     lines = _Lines()
-    lines.add("**{}** {}", week.city, period(week.week_start, week.week_end))
+    lines.add("**{}** {}", week.city, week_text(week.week_start, week.week_end))
     lines.add("- 结案率 **{}**（较上周 {}）", percent(week.closure_rate), signed_points(week.closure_rate_change_pp))
     overdue = "—" if week.overdue is None else week.overdue
     lines.add("- 超时未办结 **{}** 件（较上周 {}）", overdue, signed(week.overdue_change))
@@ -215,7 +215,7 @@ def _alert_notice(group: str, items: Sequence[state.Due], now: dt.datetime) -> N
             lines.add(
                 "- **{}**：最新一期为 {}，已 {} 天没有新一期" + tail,
                 d["city"],
-                period(dt.date.fromisoformat(str(d["week_start"])), _date(d.get("week_end"))),
+                week_text(dt.date.fromisoformat(str(d["week_start"])), _date(d.get("week_end"))),
                 d["days"],
             )
         lines.add(

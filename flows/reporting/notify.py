@@ -106,7 +106,7 @@ def _alerts(
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(state.locked(state_file))
-            alerts, unreadable = state.load(state_file)
+            alerts, unreadable = state.read_alerts(state_file)
             keep = True
         except OSError as exc:
             alerts, unreadable, keep = {}, None, False
@@ -124,7 +124,7 @@ def _alerts(
         state.forget_targets(alerts, {t.id for t in targets})
         if keep:
             try:
-                state.save(state_file, alerts)
+                state.write_alerts(state_file, alerts)
             except OSError as exc:  # the next run sends again what this one could not record
                 problems.append(f"提醒记录 {state_file.name} 无法写入（{type(exc).__name__}）：下次运行可能重复提醒")
     return problems

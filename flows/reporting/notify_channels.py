@@ -37,6 +37,7 @@ import warnings
 from types import ModuleType
 from typing import Protocol
 
+from flows.text import notify_address
 from flows.text.notify_address import (
     APPRISE,
     CHANNEL_NAMES,
@@ -49,8 +50,6 @@ from flows.text.notify_address import (
     Target,
     TargetError,
 )
-from flows.text.notify_address import parse_target as parse_address
-from flows.text.notify_address import parse_targets as parse_addresses
 from flows.text.redact import redact
 
 __all__ = [
@@ -69,10 +68,10 @@ __all__ = [
     "dingtalk_sign",
     "feishu_sign",
     "fit",
-    "parse_target",
-    "parse_targets",
     "request",
     "send_with_apprise",
+    "sendable_target",
+    "sendable_targets",
 ]
 
 TRUNCATED = "…（已截断）"
@@ -90,18 +89,18 @@ def _apprise() -> ModuleType:
     return apprise
 
 
-def parse_target(address: str) -> Target:
+def sendable_target(address: str) -> Target:
     """The target an address names, its scheme checked against apprise's for a service only apprise
     sends (TargetError naming no secret); `settings` checks the same before a run."""
-    target = parse_address(address)
+    target = notify_address.parse_target(address)
     if target.channel == APPRISE and not apprise_knows(target.scheme):
         raise TargetError(f"is a {target.scheme}:// address, which neither this program nor apprise sends to")
     return target
 
 
-def parse_targets(text: str | None) -> list[Target]:
-    """Every target in a BULLETINS_NOTIFY_URL value, each checked as `parse_target` does."""
-    return parse_addresses(text, parse_target)
+def sendable_targets(text: str | None) -> list[Target]:
+    """Every target in a BULLETINS_NOTIFY_URL value, each checked as `sendable_target` does."""
+    return notify_address.parse_targets(text, sendable_target)
 
 
 def apprise_knows(scheme: str) -> bool:

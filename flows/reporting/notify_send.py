@@ -27,10 +27,10 @@ from flows.reporting.notify_channels import (
     EMAIL,
     Target,
     answer_problem,
-    parse_target,
-    parse_targets,
     request,
     send_with_apprise,
+    sendable_target,
+    sendable_targets,
 )
 from flows.text.redact import redact
 
@@ -131,7 +131,7 @@ def post(
     """
     if isinstance(target, str):
         try:
-            target = parse_target(target)
+            target = sendable_target(target)
         except ValueError as exc:
             return f"{NOT_SENT}（{TRIGGERS.get(notice.trigger, notice.trigger)}）：地址不可用，{redact(str(exc))}"
     shown = f"{NOT_SENT}（{TRIGGERS.get(notice.trigger, notice.trigger)} → {target.shown}）"
@@ -208,6 +208,6 @@ def post_all(
 ) -> list[str]:
     """Send every notice to every target; what could not be sent."""
     if isinstance(targets, str):
-        targets = parse_targets(targets)
+        targets = sendable_targets(targets)
     sends = [(t, n) for n in notices for t in targets]
     return [p for p in send_all(sends, budget_s, deadline_s, timeout_s) if p]

@@ -78,7 +78,7 @@ class Due:
     alert: Alert
 
 
-def load(path: Path) -> tuple[dict[str, Alert], str | None]:
+def read_alerts(path: Path) -> tuple[dict[str, Alert], str | None]:
     """The alerts on record, and why the file was not usable (it is then started over)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -90,7 +90,7 @@ def load(path: Path) -> tuple[dict[str, Alert], str | None]:
         return {}, f"{path.name} unreadable, started over: {type(exc).__name__}"
 
 
-def save(path: Path, alerts: Mapping[str, Alert]) -> None:
+def write_alerts(path: Path, alerts: Mapping[str, Alert]) -> None:
     """Write the state atomically: readers see the old file or the new one, never a part."""
     text = json.dumps(
         {"alerts": {key: alert.to_json() for key, alert in sorted(alerts.items())}}, ensure_ascii=False, indent=1

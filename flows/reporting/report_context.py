@@ -129,7 +129,7 @@ def report_context(report: WeeklyReport) -> ReportContext:
     return ReportContext(
         title=title(report),
         lead=(
-            f"本周：{L.period(city.week_start, city.week_end)}，{chinese_day(city.issue_date)}刊发。"
+            f"本周：{L.week_text(city.week_start, city.week_end)}，{chinese_day(city.issue_date)}刊发。"
             f"{comparison_note(report)}"
         ),
         figures=city_figure_rows(report),

@@ -184,7 +184,7 @@ def unit_columns(report: WeeklyReport) -> tuple[Column, ...]:
 
 
 @dataclass(frozen=True)
-class Cell:
+class ReportCell:
     """A table cell: its text (Markdown), and for the page its tone and badges."""
 
     text: str
@@ -195,7 +195,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class UnitRow:
-    cells: tuple[Cell, ...]
+    cells: tuple[ReportCell, ...]
     on_list: bool  # False: the unit left the list this week (shown greyed)
 
 
@@ -208,19 +208,19 @@ def unit_rows(report: WeeklyReport, group: str) -> list[UnitRow]:
             continue
         remarks = unit_remarks(u)
         cells = [
-            Cell(L.count(u.rank_in_group)),
-            Cell(unit_display_name(report, u)),
-            Cell(L.count(u.dispatched)),
-            Cell(L.count(u.unresolved)),
-            Cell(L.signed(u.unresolved_change), _tone(u.unresolved_change, True)),
-            Cell(L.percent(u.unresolved_rate)),
-            Cell(L.signed_points(u.unresolved_rate_change_pp), _tone(u.unresolved_rate_change_pp, True)),
+            ReportCell(L.count(u.rank_in_group)),
+            ReportCell(unit_display_name(report, u)),
+            ReportCell(L.count(u.dispatched)),
+            ReportCell(L.count(u.unresolved)),
+            ReportCell(L.signed(u.unresolved_change), _tone(u.unresolved_change, True)),
+            ReportCell(L.percent(u.unresolved_rate)),
+            ReportCell(L.signed_points(u.unresolved_rate_change_pp), _tone(u.unresolved_rate_change_pp, True)),
         ]
         if laggards:
             change = L.list_change(u.list_change)
-            cells.append(Cell(change, parts=((change, u.list_change),) if u.list_change else ()))
-            cells.append(Cell(str(u.weeks_on_list_streak)))
-        cells.append(Cell("；".join(text for text, _ in remarks), parts=tuple(remarks)))
+            cells.append(ReportCell(change, parts=((change, u.list_change),) if u.list_change else ()))
+            cells.append(ReportCell(str(u.weeks_on_list_streak)))
+        cells.append(ReportCell("；".join(text for text, _ in remarks), parts=tuple(remarks)))
         rows.append(UnitRow(tuple(cells), u.on_list))
     return rows
 

@@ -53,7 +53,7 @@ def publication(source: BulletinSource | None) -> Publication:
 
 def chinese_day(day: dt.date | None) -> str:
     """2021年1月27日, or 日期未记录."""
-    return L.period(day, None) if day else "日期未记录"
+    return L.week_text(day, None) if day else "日期未记录"
 
 
 def printed_in(source: BulletinSource | None, issue_date: dt.date | None) -> str:
@@ -91,7 +91,7 @@ def source_line(report: WeeklyReport, week: CityWeekRow) -> str:
 def comparison_note(report: WeeklyReport) -> str:
     """What the week is compared with, or why it cannot be."""
     prev = report.previous_week
-    prev_period = L.period(prev, prev + dt.timedelta(days=6))
+    prev_period = L.week_text(prev, prev + dt.timedelta(days=6))
     streak = "，连续上榜周数从本周重新计算" if lists_laggards(report) else ""
     if report.city.prev_week_published:
         return f"变化均与上一周（{prev_period}）相比。"
@@ -238,7 +238,7 @@ def report_title(report: WeeklyReport) -> str:
 
 
 def title(report: WeeklyReport) -> str:
-    return f"{report.city_name}{report_title(report)}：{L.period(report.city.week_start, report.city.week_end)}"
+    return f"{report.city_name}{report_title(report)}：{L.week_text(report.city.week_start, report.city.week_end)}"
 
 
 def gap_source_row(report: WeeklyReport, t: TrendWeek) -> tuple[str, str]:

@@ -52,11 +52,11 @@ def run_line(summary: RunSummary) -> str:
 
     >>> run_line(RunSummary(files_new=2, files_loaded=2, weeks_loaded=[dt.date(2021, 1, 18), dt.date(2020, 12, 7)]))
     '新文件 2 个（已入库 2，部分入库 0，已隔离 0），重复 0，未变化 0；入库的周：2 周（2020-12-07 至 2021-01-18）'
-    >>> run_line(RunSummary(skipped="another run holds the lock"))
+    >>> run_line(RunSummary(not_run="another run holds the lock"))
     '本次运行未执行：another run holds the lock'
     """
-    if summary.skipped:
-        return f"本次运行未执行：{summary.skipped}"
+    if summary.not_run:
+        return f"本次运行未执行：{summary.not_run}"
     weeks = sorted(set(summary.weeks_loaded))
     if not weeks:
         span = "无"

@@ -28,6 +28,7 @@ from flows.warehouse import (
     seeds,
     snapshots,
 )
+from flows.warehouse.atomic import replace_durably
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
 
@@ -273,7 +274,7 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         # Swap in the finished file, then publish it: readers never see a half-built warehouse.
         writer = settings.writer_db_path
         writer.with_name(writer.name + ".wal").unlink(missing_ok=True)
-        tmp.replace(writer)
+        replace_durably(tmp, writer)
         snapshots.remove_leftovers(settings.db_path)
         snapshots.publish(writer, settings.db_path)
         batch_record.record_loaded(settings.lake_dir, batch_ids)

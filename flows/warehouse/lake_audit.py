@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 import pyarrow as pa
 
@@ -38,10 +39,26 @@ from flows.warehouse import batch_record, lake
 from flows.warehouse.lake import QUARANTINE_DIR, QUARANTINE_LOG, Lake
 from flows.warehouse.schema import LAKE_TABLES
 
-__all__ = ["QUARANTINE_DIR", "QUARANTINE_LOG", "RESTORED", "SET_ASIDE", "LakeProblem", "audit"]
+__all__ = ["QUARANTINE_DIR", "QUARANTINE_LOG", "RESTORED", "SET_ASIDE", "LakeAction", "LakeProblem", "audit"]
 
-RESTORED = "restored from the warehouse"
-SET_ASIDE = f"set aside (rows taken out of the lake's tables, logged in lake/{QUARANTINE_DIR}), not loaded"
+
+class LakeAction(Enum):
+    """What the audit did about an unsound batch; its value is the batch record's word for it."""
+
+    RESTORED = batch_record.RESTORED
+    SET_ASIDE = batch_record.SET_ASIDE
+
+    @property
+    def words(self) -> str:
+        """How a line for people says it (`LakeProblem.line`)."""
+        return _ACTION_WORDS[self]
+
+
+_ACTION_WORDS = {
+    LakeAction.RESTORED: "restored from the warehouse",
+    LakeAction.SET_ASIDE: f"set aside (rows taken out of the lake's tables, logged in lake/{QUARANTINE_DIR}), not loaded",
+}
+RESTORED, SET_ASIDE = LakeAction.RESTORED, LakeAction.SET_ASIDE
 
 UNFINISHED_BATCH = "no files rows (a run stopped before writing them, or they were lost)"
 
@@ -54,13 +71,13 @@ class LakeProblem:
     """One unsound lake batch and what was done about it."""
 
     batch_id: str
-    reason: str  # names the table's file and what is wrong with it
-    action: str  # RESTORED or SET_ASIDE
+    reason: str  # names the table's file (an old lake's part: legacy_audit) and what is wrong with it
+    action: LakeAction
     files: int | None = None  # inbox files its `files` rows record, when they could be read
 
     @property
     def set_aside(self) -> bool:
-        return self.action == SET_ASIDE
+        return self.action is LakeAction.SET_ASIDE
 
     def line(self) -> str:
         """One line for logs and the CLI.
@@ -69,7 +86,7 @@ class LakeProblem:
         'lake batch b1 (64 files): files file part-b1.parquet is missing: restored from the warehouse'
         """
         files = f" ({self.files} files)" if self.files is not None else ""
-        return f"lake batch {self.batch_id}{files}: {self.reason}: {self.action}"
+        return f"lake batch {self.batch_id}{files}: {self.reason}: {self.action.words}"
 
 
 def audit(
@@ -229,7 +246,7 @@ def _record(lake_dir: Lake, problems: list[LakeProblem]) -> None:
         batch_record.Entry(
             batch_record.run_of(p.batch_id),
             p.batch_id,
-            batch_record.SET_ASIDE if p.set_aside else batch_record.RESTORED,
+            p.action.value,
             reason=p.reason,
         )
         for p in problems

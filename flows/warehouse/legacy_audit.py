@@ -32,8 +32,6 @@ Only leftovers of our own interrupted writes (`.<part>.parquet.tmp`) are deleted
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,41 +40,11 @@ import pyarrow.parquet as pq
 from flows.warehouse import lake as delta_lake
 from flows.warehouse import lake_store
 from flows.warehouse import legacy_lake as lake
+from flows.warehouse.lake_audit import RESTORED, SET_ASIDE, LakeProblem, RowsFromWarehouse
 from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
 
-QUARANTINE_DIR = "_quarantine"
 
-RESTORED = "restored from the warehouse"
-SET_ASIDE = f"moved to lake/{QUARANTINE_DIR}, not loaded"
-
-# (lake table, batch id) -> the rows the warehouse holds for that part, or None.
-RowsFromWarehouse = Callable[[str, str], pa.Table | None]
-
-
-@dataclass(frozen=True)
-class LakeProblem:
-    """One unsound lake batch and what was done about it."""
-
-    batch_id: str
-    reason: str  # names the part and what is wrong with it
-    action: str  # RESTORED or SET_ASIDE
-    files: int | None = None  # inbox files its `files` part records, when it could be read
-
-    @property
-    def set_aside(self) -> bool:
-        return self.action == SET_ASIDE
-
-    def line(self) -> str:
-        """One line for logs and the CLI.
-
-        >>> LakeProblem("b1", "files part unreadable (bad magic)", SET_ASIDE, 64).line()
-        'lake batch b1 (64 files): files part unreadable (bad magic): moved to lake/_quarantine, not loaded'
-        """
-        files = f" ({self.files} files)" if self.files is not None else ""
-        return f"lake batch {self.batch_id}{files}: {self.reason}: {self.action}"
-
-
-def audit(
+def audit_parquet_lake(
     lake_dir: Path,
     *,
     loaded: set[str],
@@ -94,7 +62,7 @@ def audit(
     strays: list[Path] = []
     batches: dict[str, dict[str, Path]] = {}
     for table in LAKE_TABLES:
-        folder = lake.table_dir(lake_dir, table)
+        folder = lake.legacy_table_dir(lake_dir, table)
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):

@@ -72,9 +72,8 @@ def migrate(lake_at: lake.Lake, *, loaded: set[str], restore: RowsFromWarehouse 
     done = Migration()
     _move_converted(lake_dir, done)  # a conversion killed after appending a batch, before moving it
     # What the old version would have found: restored, or set aside, before it is converted.
-    legacy = legacy_audit.audit(lake_dir, loaded=loaded, full=True, restore=restore)
-    done.problems = [LakeProblem(p.batch_id, p.reason, _action(p.action), p.files) for p in legacy]
-    for batch_id in legacy_lake.complete_batches(lake_dir):
+    done.problems = legacy_audit.audit_parquet_lake(lake_dir, loaded=loaded, full=True, restore=restore)
+    for batch_id in legacy_lake.complete_legacy_batches(lake_dir):
         _convert_batch(lake_dir, batch_id)
         done.batches += 1
         _move_batch(lake_dir, batch_id)
@@ -82,12 +81,6 @@ def migrate(lake_at: lake.Lake, *, loaded: set[str], restore: RowsFromWarehouse 
     for path in lake.legacy_mart_files(lake_dir):
         path.unlink()
     return done
-
-
-def _action(old: str) -> str:
-    from flows.warehouse import lake_audit
-
-    return lake_audit.RESTORED if old == legacy_audit.RESTORED else lake_audit.SET_ASIDE
 
 
 def _convert_batch(lake_dir: Path, batch_id: str) -> None:
@@ -101,7 +94,7 @@ def _convert_batch(lake_dir: Path, batch_id: str) -> None:
                 continue
             raise FileNotFoundError(f"{path}: a part the old audit found is gone")
         lake.append_arrow(lake_dir, table, batch_id, legacy_lake.read_part(table, path))
-    files = legacy_lake.read_files_part(lake_dir, batch_id)
+    files = legacy_lake.read_legacy_files_part(lake_dir, batch_id)
     batch_record.append(
         lake_dir,
         [

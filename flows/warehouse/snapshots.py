@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from flows.warehouse.atomic import fsync_dir
+from flows.warehouse.atomic import write_atomic, write_atomic_with
 
 # What the last publish saw of both files: a run publishes only when either changed since.
 STAMP_NAME = "published.json"
@@ -85,10 +86,7 @@ def adopt_legacy(writer: Path, published: Path) -> bool:
     writer.parent.mkdir(parents=True, exist_ok=True)
     for source, target in ((published, writer), (_wal(published), _wal(writer))):
         if source.exists():
-            tmp = target.with_name(target.name + ".adopt")
-            _copy(source, tmp)
-            os.replace(tmp, target)
-    fsync_dir(writer.parent)
+            write_atomic_with(target, functools.partial(_copy, source), tmp=target.with_name(target.name + ".adopt"))
     return True
 
 
@@ -114,22 +112,19 @@ def publish(writer: Path, published: Path) -> Published | None:
     if is_current(writer, published):
         return None
     started = time.perf_counter()
-    tmp = published.with_name(f".{published.name}.publish-{os.getpid()}")
-    try:
-        cloned = _copy(writer, tmp)
+    cloned: list[bool] = []
+
+    def copy_of_writer(tmp: Path) -> None:
+        cloned.append(_copy(writer, tmp))
         # A WAL beside the snapshot belongs to a file of the version before snapshots:
         # removed first, so a reader never pairs it with the new file.
         _wal(published).unlink(missing_ok=True)
-        os.replace(tmp, published)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(published.parent)
+
+    # The temporary name is the one `remove_leftovers` looks for.
+    write_atomic_with(published, copy_of_writer, tmp=published.with_name(f".{published.name}.publish-{os.getpid()}"))
     stamp = {"writer": _identity(writer), "published": _identity(published)}
-    stamp_tmp = _stamp_path(writer).with_suffix(".tmp")
-    stamp_tmp.write_text(json.dumps(stamp), encoding="utf-8")
-    os.replace(stamp_tmp, _stamp_path(writer))
-    return Published(time.perf_counter() - started, published.stat().st_size, cloned)
+    write_atomic(_stamp_path(writer), json.dumps(stamp))
+    return Published(time.perf_counter() - started, published.stat().st_size, cloned[0])
 
 
 def remove_leftovers(published: Path) -> list[Path]:
@@ -153,7 +148,7 @@ def _checkpoint(writer: Path) -> None:
 
 
 def _copy(source: Path, target: Path) -> bool:
-    """Copy a file and fsync it; a copy-on-write clone where the filesystem makes one.
+    """Copy a file (`write_atomic_with` syncs it); a copy-on-write clone where the filesystem makes one.
 
     Returns whether it was cloned. `copy_file_range` copies in the kernel (and clones on
     its own on some filesystems); plain reads and writes where it is not available.
@@ -165,8 +160,6 @@ def _copy(source: Path, target: Path) -> bool:
         except OSError:
             cloned = False
             _copy_data(src, dst)
-        dst.flush()
-        os.fsync(dst.fileno())
     return cloned
 
 

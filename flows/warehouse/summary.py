@@ -48,7 +48,8 @@ class RunSummary:
     weeks_loaded: list[date] = field(default_factory=list)  # period_start of bulletins loaded that pass every check
     problems: list[ProblemFile] = field(default_factory=list)  # this run's partial, quarantined, skipped entries
     models_built: bool = False
-    skipped: str | None = None  # why the run did nothing (another run held the lock)
+    # Why the run did nothing (another run held the lock); its Prefect state is `Skipped`.
+    not_run: str | None = None
     batch_ids: list[str] = field(default_factory=list)  # lake batches this run loaded (new and recovered)
     reports: list[str] = field(default_factory=list)  # weekly reports written (HTML paths), oldest week first
     latest_reports: list[str] = field(default_factory=list)  # each city's latest week's HTML report (now or before)
@@ -83,8 +84,8 @@ class RunSummary:
         >>> RunSummary(files_new=2, files_loaded=2, weeks_loaded=[date(2021, 1, 18), date(2020, 12, 7)]).line()
         'files: 2 new (2 loaded, 0 partial, 0 quarantined), 0 duplicate, 0 unchanged; weeks loaded: 2 (2020-12-07 to 2021-01-18)'
         """
-        if self.skipped:
-            return f"run skipped: {self.skipped}"
+        if self.not_run:
+            return f"run skipped: {self.not_run}"
         weeks = sorted(set(self.weeks_loaded))
         if not weeks:
             span = "none"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from testdata import SAMPLE_PAGE
 
-from flows.devtools.synth import CITY_UNITS, DISTRICTS, SIGNATURE, UnitRow, Week
+from flows.devtools.synth import CITY_UNITS, DISTRICTS, SIGNATURE, PrintedUnitRow, Week
 from flows.warehouse.inbox_walk import display_path
 
 SAMPLE = SAMPLE_PAGE.read_text(encoding="utf-8")
@@ -144,15 +144,15 @@ SAMPLE_WEEK = Week(
     176,
     18,
     (
-        UnitRow(DISTRICTS, "驿城区政府", 1013, 8),
-        UnitRow(DISTRICTS, "经济开发区管委会", 503, 6),
-        UnitRow(DISTRICTS, "市城乡一体化示范区管委会", 16, 5),
-        UnitRow(CITY_UNITS, "中国电信驻马店分公司", 68, 68),
-        UnitRow(CITY_UNITS, "中一市政建设管理有限公司", 18, 18),
-        UnitRow(CITY_UNITS, "市豫资市政设施管理有限公司", 15, 13),
-        UnitRow(CITY_UNITS, "河南移动驻马店分公司", 55, 9),
-        UnitRow(CITY_UNITS, "国电驻马店热电有限公司", 6, 3),
-        UnitRow(CITY_UNITS, "中国联通驻马店分公司", 59, 1),
+        PrintedUnitRow(DISTRICTS, "驿城区政府", 1013, 8),
+        PrintedUnitRow(DISTRICTS, "经济开发区管委会", 503, 6),
+        PrintedUnitRow(DISTRICTS, "市城乡一体化示范区管委会", 16, 5),
+        PrintedUnitRow(CITY_UNITS, "中国电信驻马店分公司", 68, 68),
+        PrintedUnitRow(CITY_UNITS, "中一市政建设管理有限公司", 18, 18),
+        PrintedUnitRow(CITY_UNITS, "市豫资市政设施管理有限公司", 15, 13),
+        PrintedUnitRow(CITY_UNITS, "河南移动驻马店分公司", 55, 9),
+        PrintedUnitRow(CITY_UNITS, "国电驻马店热电有限公司", 6, 3),
+        PrintedUnitRow(CITY_UNITS, "中国联通驻马店分公司", 59, 1),
     ),
 )
 
@@ -168,9 +168,9 @@ def random_week(rng: random.Random, start: date, big: bool = False) -> Week:
     for group, name in UNITS:
         if rng.random() < 0.7 or (group == DISTRICTS and name == "驿城区政府"):
             dispatched = rng.randint(1, 1200) * scale
-            units.append(UnitRow(group, name, dispatched, rng.randint(0, min(dispatched, 80 * scale))))
+            units.append(PrintedUnitRow(group, name, dispatched, rng.randint(0, min(dispatched, 80 * scale))))
     if not any(u[0] == CITY_UNITS for u in units):
-        units.append(UnitRow(CITY_UNITS, "中国电信驻马店分公司", 70 * scale, 61 * scale))
+        units.append(PrintedUnitRow(CITY_UNITS, "中国电信驻马店分公司", 70 * scale, 61 * scale))
     overdue = sum(u[3] for u in units)
     in_progress, disputed = rng.randint(100, 300) * scale, rng.randint(100, 200) * scale
     due = overdue + in_progress + disputed + rng.randint(3000, 6000) * scale
@@ -187,7 +187,7 @@ def _clean(rng, w, text):
 
 def _alias_only(rng, w, text):
     """A unit printed under its alias: publishable, on its canonical name."""
-    printed = [UnitRow(g, ALIASES.get(n, n), d, u) for g, n, d, u in w.units]
+    printed = [PrintedUnitRow(g, ALIASES.get(n, n), d, u) for g, n, d, u in w.units]
     w2 = Week(w.start, w.received, w.due, w.in_progress, w.disputed, w.linked_units, tuple(printed))
     return ARTICLES + render_bulletin(w2), True, w2
 
@@ -205,9 +205,9 @@ def _unit_twice(rng, w, text, alias: bool = False, other_group: bool = False):
     half_d, half_u = max(d // 2, 1), u // 2
     second = ALIASES.get(n, n) if alias else n
     g2 = CITY_UNITS if other_group else g
-    units = (UnitRow(g, n, d - half_d, u - half_u), UnitRow(g2, second, half_d, half_u), *w.units[1:])
+    units = (PrintedUnitRow(g, n, d - half_d, u - half_u), PrintedUnitRow(g2, second, half_d, half_u), *w.units[1:])
     if d - half_d < u - half_u or half_d < half_u:
-        units = (UnitRow(g, n, d, u), UnitRow(g2, second, d, u), *w.units[1:])
+        units = (PrintedUnitRow(g, n, d, u), PrintedUnitRow(g2, second, d, u), *w.units[1:])
     w2 = Week(w.start, w.received, w.due + sum(x[3] for x in units) - w.overdue, w.in_progress, w.disputed,
               w.linked_units, units)  # fmt: skip
     return ARTICLES + render_bulletin(w2), False, None
@@ -228,7 +228,7 @@ def _unit_moved(rng, w, text):
         return text, True, w
     i = rng.choice(movable)
     g, n, d, u = w.units[i]
-    moved = UnitRow(CITY_UNITS if g == DISTRICTS else DISTRICTS, n, d, u)
+    moved = PrintedUnitRow(CITY_UNITS if g == DISTRICTS else DISTRICTS, n, d, u)
     units = [x for j, x in enumerate(w.units) if j != i]
     # at the end of its new group, so the groups stay in the sample's order
     at = max((j + 1 for j, x in enumerate(units) if x[0] == moved[0]), default=len(units))

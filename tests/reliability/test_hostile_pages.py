@@ -201,7 +201,7 @@ def test_one_unit_under_two_spellings_leaves_its_bulletin_out_and_blocks_nothing
 
     # Later runs and a rebuild do not fail.
     again = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
-    assert (again.files_new, again.files_unchanged, again.skipped) == (0, 2, None)
+    assert (again.files_new, again.files_unchanged, again.not_run) == (0, 2, None)
     assert rebuild_warehouse(Settings.resolve(inbox, wh)).batches >= 1
     with connection(db, read_only=True) as con:
         assert con.execute("select bulletin_id from marts.city_week_performance").fetchall() == [
@@ -281,7 +281,7 @@ def test_a_failing_data_test_holds_out_its_file_and_blocks_nothing(
         before = con.execute("select * from marts.city_week_performance order by all").fetchall()
 
     again = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
-    assert (again.files_new, again.skipped) == (0, None)
+    assert (again.files_new, again.not_run) == (0, None)
     assert rebuild_warehouse(Settings.resolve(inbox, wh)).batches >= 1
     with connection(db, read_only=True) as con:
         assert con.execute("select * from marts.city_week_performance order by all").fetchall() == before
@@ -291,7 +291,7 @@ def test_a_failing_data_test_holds_out_its_file_and_blocks_nothing(
     monkeypatch.setattr(datatests, "data_tests", real_tests)
     monkeypatch.setattr("flows.warehouse.build.models_fingerprint", lambda: "fixed-sql")
     fixed = bulletin_etl(inbox=str(inbox), warehouse=str(wh))
-    assert fixed.skipped is None
+    assert fixed.not_run is None
     assert _statuses(db, "%sentinel.txt") == [("loaded", 2)]
     reliability.record(
         "1 one page blocks every run",

@@ -56,7 +56,7 @@ class Row:
 
 
 @dataclass(slots=True)
-class Table:
+class DepartmentTable:
     """A channel's department table: rows, and its 合计 row when one was read."""
 
     roles: list[Role] = field(default_factory=list)
@@ -71,7 +71,7 @@ class Channel:
 
     name: str
     prose: list[str] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
+    tables: list[DepartmentTable] = field(default_factory=list)
 
 
 def _roles(header: Sequence[str]) -> list[Role]:
@@ -157,9 +157,9 @@ def _is_header_start(text: str) -> bool:
     return text in _HEADER_FIRST
 
 
-def _read_table(part: Sequence[Line], i: int) -> tuple[Table, int]:
+def _read_table(part: Sequence[Line], i: int) -> tuple[DepartmentTable, int]:
     """Read the table whose header starts at part[i]; return it and the index after it."""
-    table = Table()
+    table = DepartmentTable()
     if _is_cell_row(part[i].text):
         header = _pipe_cells(part[i].text)
         roles = table.roles = _roles(header)

@@ -125,7 +125,7 @@ def period(text: str) -> tuple[PeriodKind, str | None, date | None, date | None]
 
 
 @dataclass(slots=True)
-class Entry:
+class ScoreEntry:
     """One score line's unit, before ranking."""
 
     group: str
@@ -140,7 +140,7 @@ class Entry:
 class Card:
     """Everything read from the span, before ranks and checks."""
 
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[ScoreEntry] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     lists: list[tuple[str, ScoreList]] = field(default_factory=list)  # (group, list) headings
     unread: list[int] = field(default_factory=list)  # line numbers in the score section not read
@@ -191,7 +191,7 @@ def _read(part: Sequence[Line]) -> Card:
             continue
         if (read := score_line(text)) is not None:
             names, score, grade = read
-            card.entries.extend(Entry(group, n, score, grade, score_list, line.no) for n in names)
+            card.entries.extend(ScoreEntry(group, n, score, grade, score_list, line.no) for n in names)
             continue
         if _SECTION.fullmatch(text) is not None:
             group = None  # 二、存在问题...: the score section has ended
@@ -200,7 +200,7 @@ def _read(part: Sequence[Line]) -> Card:
     return card
 
 
-def _rank(entries: Sequence[Entry]) -> list[int | None]:
+def _rank(entries: Sequence[ScoreEntry]) -> list[int | None]:
     """Each entry's rank in its group (module docstring): rank() over the ranked entries."""
     has_lists = {e.group for e in entries if e.score_list != "none"}
     # each ranked list's scores, negated and sorted: bisect counts the higher ones (a hostile
@@ -272,7 +272,7 @@ def _details(card: Card, draft: Bulletin, issue_date: date | None, failed: Seque
             if e.grade is not None and e.grade not in GRADES
         ][:shown]
     if "ranks_consistent" in found:
-        last: dict[tuple[str, str], Entry] = {}
+        last: dict[tuple[str, str], ScoreEntry] = {}
         for e in entries:
             before = last.get((e.group, e.score_list))
             if e.score is None:
@@ -285,7 +285,7 @@ def _details(card: Card, draft: Bulletin, issue_date: date | None, failed: Seque
             last[(e.group, e.score_list)] = e
         found["ranks_consistent"] = found["ranks_consistent"][:shown] or ["a 处置差 score above a 处置好 one"]
     if "units_unique" in found:
-        seen: dict[tuple[str, str], Entry] = {}
+        seen: dict[tuple[str, str], ScoreEntry] = {}
         for e in entries:
             key = (e.group, normalize_name(e.name))
             if key in seen:
