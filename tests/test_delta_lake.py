@@ -254,7 +254,7 @@ def test_a_table_whose_log_cannot_be_read_is_put_right_from_the_warehouse(two_ba
     summary = bulletin_etl(inbox=str(tmp_path / "c" / "inbox"), warehouse=str(wh))
     assert summary.lake_line().startswith("lake: 2 batch(es) restored from the warehouse, 0 set aside")
     assert lake_rows(lake_dir) == before
-    assert (lake_dir / lake.QUARANTINE_DIR / "articles" / "_delta_log" / log.name).is_file()  # kept, not deleted
+    assert (lake_dir / lake.SET_ASIDE_DIR / "articles" / "_delta_log" / log.name).is_file()  # kept, not deleted
     restored = batch_record.read(lake_dir, [batch_record.RESTORED])
     assert len(restored) == 2 and all("the articles table's log cannot be read" in str(r["reason"]) for r in restored)
 

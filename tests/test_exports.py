@@ -298,7 +298,7 @@ def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(tmp
     batches = lake.complete_batches(lake_dir)
     assert lake_audit.audit(lake_dir, loaded=set(batches), full=True, restore=lambda table, batch_id: None) == []
     assert all(DeltaTable.is_deltatable(u) for u in written)
-    assert not (lake_dir / lake_audit.QUARANTINE_DIR).exists()
+    assert not (lake_dir / lake_audit.SET_ASIDE_DIR).exists()
     # A rebuild is a build: it writes the copy again (here after the copy was deleted).
     build.remove_marts_copy(lake_dir)
     result = build.rebuild_warehouse(Settings.resolve(tmp_path / "inbox", tmp_path / "wh"))

@@ -217,7 +217,7 @@ def test_a_batch_is_complete_only_with_its_files_rows(tmp_path: Path) -> None:
         ("b2", lake_audit.SET_ASIDE, lake_audit.UNFINISHED_BATCH)
     ]
     assert lake.batch_ids_in(tmp_path, "articles") == set()
-    log = (tmp_path / lake_audit.QUARANTINE_DIR / lake_audit.QUARANTINE_LOG).read_text(encoding="utf-8")
+    log = (tmp_path / lake_audit.SET_ASIDE_DIR / lake_audit.SET_ASIDE_LOG).read_text(encoding="utf-8")
     assert "articles rows of batch b2\t1 row(s) deleted" in log
     dt = lake.open_table(tmp_path, "articles")
     assert dt is not None

@@ -49,8 +49,8 @@ from flows.warehouse.lake_read import read_batch as read_batch
 from flows.warehouse.lake_read import read_files_part as read_files_part
 from flows.warehouse.lake_read import read_files_rows as read_files_rows
 from flows.warehouse.lake_store import MIGRATED_DIR as MIGRATED_DIR
-from flows.warehouse.lake_store import QUARANTINE_DIR as QUARANTINE_DIR
-from flows.warehouse.lake_store import QUARANTINE_LOG as QUARANTINE_LOG
+from flows.warehouse.lake_store import SET_ASIDE_DIR as SET_ASIDE_DIR
+from flows.warehouse.lake_store import SET_ASIDE_LOG as SET_ASIDE_LOG
 from flows.warehouse.lake_store import Lake as Lake
 from flows.warehouse.lake_store import exists as exists
 from flows.warehouse.lake_store import first_line as first_line

@@ -36,10 +36,10 @@ from enum import Enum
 import pyarrow as pa
 
 from flows.warehouse import batch_record, lake
-from flows.warehouse.lake import QUARANTINE_DIR, QUARANTINE_LOG, Lake
+from flows.warehouse.lake import SET_ASIDE_DIR, SET_ASIDE_LOG, Lake
 from flows.warehouse.schema import LAKE_TABLES
 
-__all__ = ["QUARANTINE_DIR", "QUARANTINE_LOG", "RESTORED", "SET_ASIDE", "LakeAction", "LakeProblem", "audit"]
+__all__ = ["RESTORED", "SET_ASIDE", "SET_ASIDE_DIR", "SET_ASIDE_LOG", "LakeAction", "LakeProblem", "audit"]
 
 
 class LakeAction(Enum):
@@ -56,7 +56,7 @@ class LakeAction(Enum):
 
 _ACTION_WORDS = {
     LakeAction.RESTORED: "restored from the warehouse",
-    LakeAction.SET_ASIDE: f"set aside (rows taken out of the lake's tables, logged in lake/{QUARANTINE_DIR}), not loaded",
+    LakeAction.SET_ASIDE: f"set aside (rows taken out of the lake's tables, logged in lake/{SET_ASIDE_DIR}), not loaded",
 }
 RESTORED, SET_ASIDE = LakeAction.RESTORED, LakeAction.SET_ASIDE
 

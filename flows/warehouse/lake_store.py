@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 Lake = Path | S3Location  # a local folder, or s3://bucket/prefix (docs/s3.md)
 
-QUARANTINE_DIR = "_quarantine"
-QUARANTINE_LOG = "quarantine.log"
+# Where the audit sets aside data files and tables it cannot use, and why (one line each).
+# The names on disk are the first versions' (lakes in use hold them); in the code these are
+# "set aside", and "quarantined" is only a file status (docs/reference.md, glossary).
+SET_ASIDE_DIR = "_quarantine"
+SET_ASIDE_LOG = "quarantine.log"
 MIGRATED_DIR = "_migrated"
 WRITE_PROBE = "_write_check"
 
@@ -246,11 +249,11 @@ def set_aside(lake_dir: Lake, relatives: Sequence[str], reason: str) -> None:
     """Move files into lake/_quarantine/<relative path> (never over another) and log why."""
     moved = []
     for relative in relatives:
-        target = f"{QUARANTINE_DIR}/{relative}"
+        target = f"{SET_ASIDE_DIR}/{relative}"
         n = 0
         while is_file(lake_dir, target):
             n += 1
-            target = f"{QUARANTINE_DIR}/{relative}.{n}"
+            target = f"{SET_ASIDE_DIR}/{relative}.{n}"
         _move(lake_dir, relative, target)
         moved.append((relative, target))
     log_set_aside(lake_dir, moved, reason)
@@ -263,18 +266,18 @@ def log_set_aside(lake_dir: Lake, entries: Sequence[tuple[str, str]], reason: st
     """
     when = datetime.now(UTC).isoformat(timespec="seconds")
     lines = "".join(f"{when}\t{what}\t{where}\t{reason}\n" for what, where in entries)
-    relative = f"{QUARANTINE_DIR}/{QUARANTINE_LOG}"
+    relative = f"{SET_ASIDE_DIR}/{SET_ASIDE_LOG}"
     if isinstance(lake_dir, S3Location):
         write_text(lake_dir, relative, (read_text(lake_dir, relative) or "") + lines)
         return
-    (lake_dir / QUARANTINE_DIR).mkdir(parents=True, exist_ok=True)
+    (lake_dir / SET_ASIDE_DIR).mkdir(parents=True, exist_ok=True)
     with open(lake_dir / relative, "a", encoding="utf-8") as log:
         log.write(lines)
 
 
 def read_set_aside_log(lake_dir: Lake) -> str:
     """What the audit set aside, and why (the log's lines)."""
-    return read_text(lake_dir, f"{QUARANTINE_DIR}/{QUARANTINE_LOG}") or ""
+    return read_text(lake_dir, f"{SET_ASIDE_DIR}/{SET_ASIDE_LOG}") or ""
 
 
 def stray_files(lake_dir: Lake, table: str, *, lost: bool = False) -> list[str]:

@@ -30,7 +30,7 @@ from flows.settings import Settings
 from flows.warehouse import lake
 from flows.warehouse.build import rebuild_warehouse
 from flows.warehouse.db import WarehouseDamaged
-from flows.warehouse.lake_audit import QUARANTINE_DIR
+from flows.warehouse.lake_audit import SET_ASIDE_DIR
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -179,7 +179,7 @@ def _lake_files(wh: Path) -> set[str]:
 
 
 def _quarantined(wh: Path) -> list[str]:
-    folder = wh / "lake" / QUARANTINE_DIR
+    folder = wh / "lake" / SET_ASIDE_DIR
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet")) if folder.exists() else []
 
 
@@ -247,7 +247,7 @@ def test_damage_then_run_then_rebuild(clean: tuple[Path, Path, dict], tmp_path: 
             ok = False
             found.append(f"lake files gone: {sorted(missing)}")
         if _quarantined(wh):
-            found.append(f"{len(_quarantined(wh))} part(s) in lake/{QUARANTINE_DIR}")
+            found.append(f"{len(_quarantined(wh))} part(s) in lake/{SET_ASIDE_DIR}")
         reliability.record("9 damaged database and lake files, then run and rebuild", damage.name, "; ".join(found), ok)
         if not ok:
             failures.append(f"{damage.name}: {'; '.join(found)}")
