@@ -142,7 +142,9 @@ def test_a_failed_run_posts_one_chinese_message_and_the_next_good_run_says_recov
     receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object, **kwargs: object) -> bool:
-        raise RuntimeError("disk on fire")
+        # A full disk that does not say so in words: the alert follows what was raised (its
+        # errno), not the text of the run's state message.
+        raise OSError(28, "quota exceeded on /srv")
 
     inbox, wh = make_inbox(tmp_path / "inbox", ["000_3e19ef32d54e8472.txt"]), tmp_path / "wh"
     with monkeypatch.context() as patch:
@@ -150,7 +152,7 @@ def test_a_failed_run_posts_one_chinese_message_and_the_next_good_run_says_recov
         assert run(inbox, wh).is_failed()
         assert run(inbox, wh).is_failed()  # the same day: not told again
     [text] = receiver.texts()
-    assert text.startswith("【数字城管周报】运行失败\n原因：程序出错\n（RuntimeError: disk on fire）\n")
+    assert text.startswith("【数字城管周报】运行失败\n原因：磁盘已满\n（OSError: [Errno 28] quota exceeded on /srv）\n")
     receiver.received.clear()
     assert run(inbox, wh).is_completed()
     [recovered] = receiver.texts("已恢复")
@@ -445,14 +447,31 @@ def test_a_runs_posts_share_one_budget() -> None:
 
 
 def test_a_failed_runs_reason_is_chinese_and_masks_any_url_it_quotes() -> None:
+    """The words follow what the run raised, by its type (never by the text of a message)."""
+    from urllib.error import URLError
+
+    import duckdb
+
+    from flows.warehouse.db import WarehouseDamaged
+    from flows.warehouse.locks import WarehouseLocked
+
     words, cause = messages.failure_reason(
-        "Flow run encountered an exception: URLError: cannot post to "
-        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET123"
+        URLError("cannot post to https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET123")
     )
-    assert words == "程序出错" and "SECRET123" not in cause and cause.endswith("send?key=***")
-    assert messages.failure_reason("Flow run encountered an exception: WarehouseLocked: held by pid 7")[0] == (
-        "数据库文件被其他程序占用，等待超时"
+    assert words == "读写文件出错"  # URLError is an OSError
+    assert "SECRET123" not in cause and cause.startswith("URLError: ") and "send?key=***" in cause
+    assert messages.failure_reason(WarehouseLocked("held by pid 7")) == (
+        "数据库文件被其他程序占用，等待超时",
+        "WarehouseLocked: held by pid 7",
     )
+    # A message that names another failure does not change the words: the type does.
+    assert messages.failure_reason(WarehouseDamaged("wh.duckdb", "WarehouseLocked: not this one"))[0] == (
+        "数据库文件已损坏，可用 bulletins rebuild 从数据湖重建"
+    )
+    assert messages.failure_reason(PermissionError(13, "Permission denied"))[0] == "没有读写文件的权限"
+    assert messages.failure_reason(duckdb.IOException("could not write"))[0] == "数据库出错"
+    assert messages.failure_reason(KeyError("x"))[0] == "程序出错"
+    # A crashed run raised nothing the hook can see: its state's message is all there is.
     assert messages.failure_reason("Execution was aborted by an interrupt signal.")[0] == "运行意外中止"
 
 

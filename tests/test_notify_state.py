@@ -18,9 +18,10 @@ from webhooks import DINGTALK_SECRET, DINGTALK_TOKEN, FEISHU_TOKEN, WECOM_KEY, C
 from flows.reporting import notify
 from flows.reporting import notify_state as state
 from flows.reporting.notify_channels import sendable_target
+from flows.warehouse.locks import WarehouseLocked
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-FAILURE = "Flow run encountered an exception: WarehouseLocked: bulletins.duckdb held by pid 7"
+FAILURE = WarehouseLocked("bulletins.duckdb held by pid 7")
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -134,7 +135,7 @@ def test_the_state_file_names_no_target_and_holds_no_secret(tmp_path: Path) -> N
     bot, feishu = ChatBot("dingtalk", secret=DINGTALK_SECRET), ChatBot("feishu")
     try:
         targets, path = [sendable_target(bot.url), sendable_target(feishu.url)], tmp_path / "notify-state.json"
-        quoted = f"{FAILURE} posting to {feishu.url} and to {bot.url}"  # a hook's token is a path part
+        quoted = WarehouseLocked(f"{FAILURE} posting to {feishu.url} and to {bot.url}")  # a hook's token is a path part
         notify.notify_failure(targets, path, quoted, now=at(1, 10))
     finally:
         bot.close()

@@ -169,9 +169,20 @@ def _notify_failed_run(flow: object, flow_run: FlowRun, state: State) -> None:
         return
     if settings.notify_url is None:
         return
-    reason = (state.message or "no reason given").splitlines()[0]
-    for problem in notifications.notify_failure(settings.notify_targets, settings.notify_state_path, reason):
+    for problem in notifications.notify_failure(settings.notify_targets, settings.notify_state_path, _failure(state)):
         logging.getLogger(__name__).warning(problem)
+
+
+def _failure(state: State) -> BaseException | str:
+    """What the run raised (the alert's words follow its type), else its state's first line
+    (a crashed run's process raised nothing this one can see)."""
+    try:
+        raised = state.result(raise_on_failure=False)
+    except Exception:  # no result to read (a crash): the message is all there is
+        raised = None
+    if isinstance(raised, BaseException):
+        return raised
+    return (state.message or "no reason given").splitlines()[0]
 
 
 @task(name="write-reports", cache_policy=NO_CACHE)

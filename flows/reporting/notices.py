@@ -8,6 +8,7 @@ text and escaped in the Markdown (`_Lines`). Sending is `notify_send`'s.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -160,32 +161,42 @@ _FAILURE_WORDS = {
 }
 
 
-def failure_reason(message: str, secrets: Sequence[str] = ()) -> tuple[str, str]:
-    """A failed run's state message as a Chinese line, and its English cause, short and redacted.
+def failure_reason(failure: BaseException | str, secrets: Sequence[str] = ()) -> tuple[str, str]:
+    """A failed run's cause as a Chinese line, and in English, short and redacted.
 
-    >>> failure_reason("Flow run encountered an exception: WarehouseLocked: db held by pid 7")
-    ('数据库文件被其他程序占用，等待超时', 'WarehouseLocked: db held by pid 7')
-    >>> failure_reason("Flow run encountered an exception: OSError: [Errno 28] No space left on device")[0]
-    '磁盘已满'
+    `failure` is the exception the run raised (what the flow's failure hook gets from its
+    state): the line follows its type. A string is a state's message where there is no
+    exception to look at (a crashed run: its process ended without raising).
+
+    >>> failure_reason(OSError(28, "No space left on device"))
+    ('磁盘已满', 'OSError: [Errno 28] No space left on device')
+    >>> failure_reason(FileNotFoundError(2, "No such file", "lake"))[0]
+    '找不到需要的文件或文件夹'
+    >>> failure_reason("Execution was aborted by an interrupt signal.")[0]
+    '运行意外中止'
     """
-    line = " ".join(redact(message, secrets).split()) or "no reason given"
-    cause = re.sub(r"^Flow run encountered an exception:\s*", "", line)
-    kind = re.match(r"(?:[\w.]+\.)?(?P<name>[A-Z]\w*)(?::|$)", cause)
-    name = kind["name"] if kind else ""
-    if "No space left" in cause:
-        words = "磁盘已满"
-    elif name in _FAILURE_WORDS:
-        words = _FAILURE_WORDS[name]
-    elif name in ("OSError", "IOError") or "Errno" in cause:
-        words = "读写文件出错"
-    elif (name.endswith("Exception") and "duckdb" in message.lower()) or name in ("IOException", "InternalException"):
-        words = "数据库出错"
-    elif not kind or "crash" in cause.lower() or "abort" in cause.lower() or "exited" in cause.lower():
-        words = "运行意外中止"
+    if isinstance(failure, BaseException):
+        words = _failure_words(failure)
+        text = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
     else:
-        words = "程序出错"
+        words, text = "运行意外中止", failure
+    cause = " ".join(redact(text, secrets).split()) or "no reason given"
     short = cause if len(cause) <= 160 else cause[:159] + "…"
     return words, short
+
+
+def _failure_words(failure: BaseException) -> str:
+    """The Chinese words for an exception: its own type's or its nearest base's."""
+    if isinstance(failure, OSError) and failure.errno == errno.ENOSPC:
+        return "磁盘已满"
+    for kind in type(failure).__mro__:
+        if kind.__name__ in _FAILURE_WORDS:
+            return _FAILURE_WORDS[kind.__name__]
+    if isinstance(failure, OSError):
+        return "读写文件出错"
+    if type(failure).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        return "数据库出错"
+    return "程序出错"
 
 
 def _when(moment: dt.datetime) -> str:

@@ -83,9 +83,9 @@ def stale_feeds(freshness: Sequence[Freshness]) -> dict[str, dict[str, object]]:
     }
 
 
-def run_failed(message: str, secrets: Sequence[str] = ()) -> dict[str, dict[str, object]]:
+def run_failed(failure: BaseException | str, secrets: Sequence[str] = ()) -> dict[str, dict[str, object]]:
     """The run-failed alert, on, with the failure's reason (the targets' `secrets` masked in it)."""
-    words, cause = failure_reason(message, secrets)
+    words, cause = failure_reason(failure, secrets)
     return {"run_failed": {"reason": words, "cause": cause}}
 
 
@@ -150,11 +150,12 @@ def notify_run(
 
 
 def notify_failure(
-    targets: Sequence[Target], state_file: Path, message: str, now: dt.datetime | None = None
+    targets: Sequence[Target], state_file: Path, failure: BaseException | str, now: dt.datetime | None = None
 ) -> list[str]:
-    """A failed run's alert: told when runs start failing, then at most once a day. What could not be sent."""
+    """A failed run's alert (`failure`: what it raised, else its state's message): told when runs
+    start failing, then at most once a day. What could not be sent."""
     secrets = [s for t in targets for s in t.secrets]
-    return _alerts(targets, state_file, "run_failed", run_failed(message, secrets), now or now_utc(), POSTS_BUDGET_S)
+    return _alerts(targets, state_file, "run_failed", run_failed(failure, secrets), now or now_utc(), POSTS_BUDGET_S)
 
 
 def local_day(now: dt.datetime) -> dt.date:
