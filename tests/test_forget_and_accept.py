@@ -36,7 +36,7 @@ from flows.reporting.report_context import render_markdown
 from flows.reporting.report_html import gap_runs, render_html, unit_trend_chart
 from flows.reporting.weekly_report import read_weekly_report
 from flows.warehouse import correction_targets, corrections, datatests
-from flows.warehouse.corrections import Correction, Decisions, Target
+from flows.warehouse.corrections import Correction, DecidedFile, Decisions
 from flows.warehouse.db import connection
 
 D = dt.date
@@ -185,10 +185,10 @@ def test_accepting_one_of_two_failed_checks_publishes_nothing(timeline: duckdb.D
 
 def test_decisions_are_files_in_the_lake_and_the_latest_on_a_key_stands(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    first = corrections.write_decision(lake, "forget", [Target(SHA[1], "a.txt")], "wrong page", "张三", DECIDED)
-    corrections.write_decision(lake, "unforget", [Target(SHA[1], "a.txt")], "", "李四", DECIDED + dt.timedelta(1))
+    first = corrections.write_decision(lake, "forget", [DecidedFile(SHA[1], "a.txt")], "wrong page", "张三", DECIDED)
+    corrections.write_decision(lake, "unforget", [DecidedFile(SHA[1], "a.txt")], "", "李四", DECIDED + dt.timedelta(1))
     corrections.write_decision(
-        lake, "accept", [Target(SHA[2], "b.txt", "units_sum_to_overdue")], "ok", "张三", DECIDED + dt.timedelta(2)
+        lake, "accept", [DecidedFile(SHA[2], "b.txt", "units_sum_to_overdue")], "ok", "张三", DECIDED + dt.timedelta(2)
     )
     assert first.parent == lake / "_corrections" and first.name.startswith("20261204T080000000000Z-")
     decisions = corrections.read_decisions(lake)
@@ -219,7 +219,7 @@ def test_a_decision_rebuilds_the_models_with_no_new_file(tmp_path: Path) -> None
     inbox = make_inbox(tmp_path / "inbox", [SAMPLE_PAGE.name])
     db = load_without_prefect(inbox, tmp_path / "wh")
     sha = hashlib.sha256((inbox / SAMPLE_PAGE.name).read_bytes()).hexdigest()
-    corrections.write_decision(tmp_path / "wh" / "lake", "forget", [Target(sha, SAMPLE_PAGE.name)], "x", "张三")
+    corrections.write_decision(tmp_path / "wh" / "lake", "forget", [DecidedFile(sha, SAMPLE_PAGE.name)], "x", "张三")
     load_without_prefect(inbox, tmp_path / "wh")
     with connection(db, read_only=True) as con:
         assert con.execute("select count(*) from marts.city_week_performance").fetchall() == [(0,)]
@@ -291,7 +291,7 @@ def test_an_accepted_week_is_published_and_the_report_says_who_accepted_it(
     corrections.write_decision(
         tmp_path / "wh" / "lake",
         "accept",
-        [Target(sha, SAMPLE_PAGE.name, "units_sum_to_overdue")],
+        [DecidedFile(sha, SAMPLE_PAGE.name, "units_sum_to_overdue")],
         "市数字城管中心电话确认：驿城区政府应为8件",
         "张三",
         DECIDED,
@@ -521,11 +521,11 @@ def test_a_file_is_named_by_its_inbox_path_or_its_sha256(tmp_path: Path, monkeyp
         assert (
             named
             == {
-                SAMPLE_PAGE.name: Target(sha, SAMPLE_PAGE.name),
-                str(inbox / "sub" / "copy.txt"): Target(sha, "sub/copy.txt"),
-                "inbox/sub/copy.txt": Target(sha, "sub/copy.txt"),  # from the working folder
-                sha[:8]: Target(sha, SAMPLE_PAGE.name),  # the path that took the bytes, not its duplicate
-                "new.txt": Target(hashlib.sha256(b"not recorded yet").hexdigest(), "new.txt"),
+                SAMPLE_PAGE.name: DecidedFile(sha, SAMPLE_PAGE.name),
+                str(inbox / "sub" / "copy.txt"): DecidedFile(sha, "sub/copy.txt"),
+                "inbox/sub/copy.txt": DecidedFile(sha, "sub/copy.txt"),  # from the working folder
+                sha[:8]: DecidedFile(sha, SAMPLE_PAGE.name),  # the path that took the bytes, not its duplicate
+                "new.txt": DecidedFile(hashlib.sha256(b"not recorded yet").hexdigest(), "new.txt"),
             }
         )
         for arg, message in (

@@ -90,7 +90,7 @@ def test_an_s3_inbox_and_an_s3_lake_give_the_warehouse_a_folder_gives(
     # Holds and decisions are objects in the lake, read back as written.
     holds.add_holds(lake_at, "fp", [holds.Hold("a" * 64, "x.txt", "held out: test")])
     assert [h.path for h in holds.read_holds(lake_at)] == ["x.txt"]
-    written = corrections.write_decision(lake_at, "forget", [corrections.Target("b" * 64, "y.txt")], "why", "张三")
+    written = corrections.write_decision(lake_at, "forget", [corrections.DecidedFile("b" * 64, "y.txt")], "why", "张三")
     assert written.name.endswith(".json") and [c.path for c in corrections.read_decisions(lake_at).corrections] == [
         "y.txt"
     ]

@@ -19,7 +19,7 @@ from flows.parsing.formats.sanmenxia_weekly import monthly_period
 from flows.parsing.formats.xuchang_scorecard import period, score_line
 from flows.parsing.records import ScoreRow
 from flows.warehouse import corrections, lake_audit, migrate
-from flows.warehouse.corrections import Target
+from flows.warehouse.corrections import DecidedFile
 from flows.warehouse.ingest import file_status
 
 CITIES = Path(__file__).parent / "fixtures" / "pages" / "cities"
@@ -325,7 +325,7 @@ def test_the_xuchang_sample_scores_are_in_the_mart_exactly(tmp_path: Path) -> No
     assert query(db, "select count(*) from core.failed_weeks") == [(0,)]
     sha = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     corrections.write_decision(
-        tmp_path / "wh" / "lake", "accept", [Target(sha, SAMPLE.name, "table_complete")], "网页存档截断", "张三"
+        tmp_path / "wh" / "lake", "accept", [DecidedFile(sha, SAMPLE.name, "table_complete")], "网页存档截断", "张三"
     )
     load_without_prefect(inbox, tmp_path / "wh")
     columns, rows = mart(db)

@@ -135,7 +135,7 @@ def forget(
     check_lake(settings)
 
     def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
-        targets = correction_targets.forget_targets(con, settings.inbox, files, decisions, undo=undo)
+        targets = correction_targets.files_to_forget(con, settings.inbox, files, decisions, undo=undo)
         return (corrections.UNFORGET if undo else corrections.FORGET), targets
 
     _decide(settings, undo, note, by, choose)
@@ -163,7 +163,7 @@ def accept(
     check_lake(settings)
 
     def choose(con: Any, decisions: Any) -> tuple[str, list[Any]]:
-        target = correction_targets.accept_target(con, settings.inbox, file, check, decisions, undo=undo)
+        target = correction_targets.file_to_accept(con, settings.inbox, file, check, decisions, undo=undo)
         return (corrections.UNACCEPT if undo else corrections.ACCEPT), [target]
 
     _decide(settings, undo, note, by, choose)

@@ -121,7 +121,7 @@ def _alerts(
                 state.record(alerts, target.id, items, now)
             else:
                 problems.append(problem)
-        state.forget_targets(alerts, {t.id for t in targets})
+        state.drop_unconfigured_targets(alerts, {t.id for t in targets})
         if keep:
             try:
                 state.write_alerts(state_file, alerts)

@@ -169,7 +169,7 @@ def record(alerts: dict[str, Alert], target_id: str, sent: list[Due], now: dt.da
             alert.told[target_id] = now
 
 
-def forget_targets(alerts: dict[str, Alert], target_ids: set[str]) -> None:
+def drop_unconfigured_targets(alerts: dict[str, Alert], target_ids: set[str]) -> None:
     """Drop targets no longer configured, then alerts that ended with nobody left to tell."""
     for key in list(alerts):
         alert = alerts[key]

@@ -14,7 +14,7 @@ import duckdb
 
 from flows.settings import S3_SCHEME, InboxLocation, S3Location
 from flows.warehouse import storage
-from flows.warehouse.corrections import ACCEPTABLE_CHECKS, Decisions, Target, describe, unique_shas
+from flows.warehouse.corrections import ACCEPTABLE_CHECKS, DecidedFile, Decisions, describe, unique_shas
 
 
 class CorrectionRefused(ValueError):
@@ -57,7 +57,7 @@ def _s3_relative(inbox: S3Location, arg: str) -> list[str]:
     return [rel] if rel and ".." not in rel.split("/") else []
 
 
-def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd: Path | None = None) -> Target:
+def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd: Path | None = None) -> DecidedFile:
     """The file `arg` names: a path in the inbox (relative to it, to the working folder, or
     absolute inside it) or a sha256 (a prefix of at least 8 hex digits) of a recorded file.
 
@@ -72,11 +72,11 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd:
     for rel in candidates:
         display = display_path(rel)[0]
         if (sha := _recorded_path(con, display)) is not None:
-            return Target(sha, display)
+            return DecidedFile(sha, display)
     for rel in candidates:  # a file (an object) not recorded yet
         if isinstance(inbox, S3Location):
             try:
-                return Target(storage.sha256(inbox / rel), display_path(rel)[0])
+                return DecidedFile(storage.sha256(inbox / rel), display_path(rel)[0])
             except FileNotFoundError:
                 continue
             except (OSError, storage.S3Error) as exc:
@@ -84,7 +84,7 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd:
         full = inbox / rel
         if full.is_file() and not full.is_symlink():
             try:
-                return Target(sha256_file(full), display_path(rel)[0])
+                return DecidedFile(sha256_file(full), display_path(rel)[0])
             except OSError as exc:
                 raise CorrectionRefused(f"{arg}: cannot be read ({exc.strerror or exc})") from None
     prefix = arg.lower()
@@ -97,7 +97,7 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd:
             [prefix],
         ).fetchall()
         if len(rows) == 1:
-            return Target(rows[0][0], rows[0][1])
+            return DecidedFile(rows[0][0], rows[0][1])
         if len(rows) > 1:
             raise CorrectionRefused(f"sha256 {arg} is the start of {len(rows)} recorded files: give more digits")
     if (os.path.isabs(arg) or s3) and not candidates:
@@ -108,9 +108,9 @@ def resolve(con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, cwd:
     )
 
 
-def forget_targets(
+def files_to_forget(
     con: duckdb.DuckDBPyConnection, inbox: InboxLocation, args: Sequence[str], decisions: Decisions, *, undo: bool
-) -> list[Target]:
+) -> list[DecidedFile]:
     """The files to forget (or to take back, `undo`); CorrectionRefused naming the first that cannot be."""
     targets = unique_shas(resolve(con, inbox, arg) for arg in args)
     for t in targets:
@@ -122,9 +122,9 @@ def forget_targets(
     return targets
 
 
-def accept_target(
+def file_to_accept(
     con: duckdb.DuckDBPyConnection, inbox: InboxLocation, arg: str, check: str, decisions: Decisions, *, undo: bool
-) -> Target:
+) -> DecidedFile:
     """The file whose failed `check` is to be accepted (or no longer, `undo`); CorrectionRefused when it cannot be."""
     t = resolve(con, inbox, arg)
     name = t.path or t.file_sha256
@@ -132,7 +132,7 @@ def accept_target(
     if undo:
         if earlier is None:
             raise CorrectionRefused(f"check {check} of {name} is not accepted: nothing to undo")
-        return Target(t.file_sha256, t.path, check)
+        return DecidedFile(t.file_sha256, t.path, check)
     if earlier is not None:
         raise CorrectionRefused(f"check {check} of {name} is accepted already ({describe(earlier)})")
     if (forgotten := decisions.forgotten(t.file_sha256)) is not None:
@@ -154,7 +154,7 @@ def accept_target(
             f"check {check} cannot be accepted: the marts rely on it (their data tests would fail with this "
             f"bulletin); checks that can be: {', '.join(ACCEPTABLE_CHECKS)}. Correct the page, or forget the file"
         )
-    return Target(t.file_sha256, t.path, check)
+    return DecidedFile(t.file_sha256, t.path, check)
 
 
 def _warehouse_checks(con: duckdb.DuckDBPyConnection, sha: str) -> list[str]:

@@ -104,7 +104,7 @@ class Correction:
 
 
 @dataclass(frozen=True)
-class Target:
+class DecidedFile:
     """A file a decision is about: its content and the path it was named by."""
 
     file_sha256: str
@@ -123,7 +123,7 @@ def operator() -> str:
 def write_decision(
     lake_dir: Lake,
     action: str,
-    targets: Sequence[Target],
+    targets: Sequence[DecidedFile],
     note: str,
     decided_by: str,
     now: datetime | None = None,
@@ -311,7 +311,7 @@ def describe(c: Correction) -> str:
     return f"by {c.decided_by} at {when}{note}"
 
 
-def unique_shas(targets: Iterable[Target]) -> list[Target]:
+def unique_shas(targets: Iterable[DecidedFile]) -> list[DecidedFile]:
     """Targets without repeats (the same file named twice, by path and by sha)."""
     seen: set[tuple[str, str | None]] = set()
     out = []
