@@ -169,9 +169,10 @@ def marts_copy(lake_dir: Path | str) -> dict[str, list[dict[str, Any]]]:
     """
     from deltalake import DeltaTable
 
-    from flows.warehouse import lake
+    from flows.warehouse import lake, lake_store
     from flows.warehouse.readers.export import MART_ORDER
 
+    lake_dir = lake_store.location(lake_dir)  # "s3://..." as the S3 location it names
     options = lake.storage_options(lake_dir)
     return {
         t: DeltaTable(lake.mart_uri(lake_dir, t), storage_options=options).to_pyarrow_table().to_pylist()

@@ -300,6 +300,6 @@ def test_deploy_refuses_an_s3_inbox_without_a_bucket_in_one_line() -> None:
     done = bulletins("deploy", "--pool", "hosts", "--inbox", "s3:///feed", drop=("PREFECT_API_URL",))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: Invalid value for --inbox: an S3 inbox must be written s3://bucket or s3://bucket/prefix, "
+        "error: Invalid value for --inbox: an S3 location must be written s3://bucket or s3://bucket/prefix, "
         "not 's3:///feed' (see `python -m flows deploy --help`)"
     ]

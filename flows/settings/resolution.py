@@ -171,24 +171,23 @@ def validate_paths(settings: Settings) -> None:
     Raises SettingsError (exit 2 at the CLI) naming both folders.
     """
     inbox, warehouse, lake = settings.inbox, settings.warehouse, settings.lake_dir
-    if isinstance(inbox, S3Location) or isinstance(lake, S3Location):
-        if isinstance(inbox, S3Location) and isinstance(lake, S3Location) and _nested(inbox, lake):
+    if isinstance(inbox, S3Location):  # not a folder runs write; only an S3 lake can overlap it
+        if isinstance(lake, S3Location) and _nested(inbox, lake):
             raise SettingsError(
                 f"the inbox {inbox} and the lake {lake} overlap: every run would read its own files; "
                 "give them prefixes apart (--inbox, BULLETINS_INBOX; --lake, BULLETINS_LAKE)"
             )
-        if isinstance(inbox, S3Location):  # not a folder runs write
-            return
-    elif lake.is_relative_to(inbox):
-        raise SettingsError(
-            f"the lake {lake} is inside the inbox {inbox}: every run would read its own files; "
-            "put the lake (--lake, BULLETINS_LAKE) outside the inbox (--inbox, BULLETINS_INBOX)"
-        )
-    if warehouse.is_relative_to(inbox):
+        return
+    if warehouse.is_relative_to(inbox):  # the warehouse first: its lake is inside it by default
         same = " (the same folder)" if warehouse == inbox else ""
         raise SettingsError(
             f"the warehouse {warehouse} is inside the inbox {inbox}{same}: every run would read its own files; "
             "put the warehouse (--warehouse, BULLETINS_WAREHOUSE) outside the inbox (--inbox, BULLETINS_INBOX)"
+        )
+    if isinstance(lake, Path) and lake.is_relative_to(inbox):
+        raise SettingsError(
+            f"the lake {lake} is inside the inbox {inbox}: every run would read its own files; "
+            "put the lake (--lake, BULLETINS_LAKE) outside the inbox (--inbox, BULLETINS_INBOX)"
         )
     for folder in (settings.lake_dir, settings.reports_dir, settings.serve_prefect_home):
         if isinstance(folder, Path) and inbox.is_relative_to(folder):

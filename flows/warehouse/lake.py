@@ -306,8 +306,7 @@ def mart_exists(lake_dir: Lake, table: str) -> bool:
 
 def remove_mart(lake_dir: Lake, table: str) -> None:
     """Delete a mart's copy (when it could not be brought up to date)."""
-    for name in lake_store.list_files(lake_dir, f"{MARTS_DIR}/{table}"):
-        lake_store.delete(lake_dir, f"{MARTS_DIR}/{table}/{name}")
+    lake_store.delete_folder(lake_dir, f"{MARTS_DIR}/{table}")
 
 
 def legacy_mart_files(lake_dir: Lake) -> list[Path]:

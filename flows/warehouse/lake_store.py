@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,6 +196,15 @@ def delete(lake_dir: Lake, relative: str) -> None:
         return
     with contextlib.suppress(FileNotFoundError):
         _s3().delete_file(path(lake_dir, relative))
+
+
+def delete_folder(lake_dir: Lake, folder: str) -> None:
+    """Remove a folder of the lake and all it holds, if it is there (in S3: every key under it)."""
+    if not isinstance(lake_dir, S3Location):
+        shutil.rmtree(lake_dir / folder, ignore_errors=True)
+        return
+    for name in list_files(lake_dir, folder):
+        delete(lake_dir, f"{folder}/{name}")
 
 
 def list_files(lake_dir: Lake, folder: str) -> list[str]:
