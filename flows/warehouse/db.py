@@ -300,15 +300,23 @@ def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: lake.Lake, batch_ids:
     the transaction).
 
     Each table's data files of its current Delta version that may hold the batches (pruned
-    on their batch id statistics: `lake.duckdb_sources`, local paths or an S3 lake's files
-    through its filesystem registered on `con`) are read by DuckDB's own Parquet reader,
-    filtered on the batch ids: no delta extension (none can be downloaded here), and a
-    streaming read that holds a row group at a time.
+    on their batch id statistics) are read filtered on the batch ids, streaming, with no
+    delta extension (none can be downloaded here): a local lake's by DuckDB's own Parquet
+    reader (`lake.local_batch_files`), an S3 lake's by pyarrow (`lake.remote_batch_reader`).
     """
     if not batch_ids:
         return
     for lake_table, table in WAREHOUSE_TABLES.items():
-        files = lake.duckdb_sources(con, lake_dir, lake_table, batch_ids)
+        if lake.is_remote(lake_dir):
+            reader = lake.remote_batch_reader(lake_dir, lake_table, batch_ids)
+            if reader is not None:
+                con.register("lake_batch_rows", reader)
+                try:
+                    con.execute(f"insert into {table} by name select * from lake_batch_rows").fetchall()
+                finally:
+                    con.unregister("lake_batch_rows")
+            continue
+        files = lake.local_batch_files(lake_dir, lake_table, batch_ids)
         if not files:
             continue
         con.execute(

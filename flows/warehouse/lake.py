@@ -42,12 +42,13 @@ from flows.warehouse.lake_read import batch_ids_in as batch_ids_in
 from flows.warehouse.lake_read import complete_batches as complete_batches
 from flows.warehouse.lake_read import data_files as data_files
 from flows.warehouse.lake_read import dataset as dataset
-from flows.warehouse.lake_read import duckdb_sources as duckdb_sources
 from flows.warehouse.lake_read import file_problem as file_problem
+from flows.warehouse.lake_read import local_batch_files as local_batch_files
 from flows.warehouse.lake_read import open_table as open_table
 from flows.warehouse.lake_read import read_batch as read_batch
 from flows.warehouse.lake_read import read_files_part as read_files_part
 from flows.warehouse.lake_read import read_files_rows as read_files_rows
+from flows.warehouse.lake_read import remote_batch_reader as remote_batch_reader
 from flows.warehouse.lake_store import MIGRATED_DIR as MIGRATED_DIR
 from flows.warehouse.lake_store import SET_ASIDE_DIR as SET_ASIDE_DIR
 from flows.warehouse.lake_store import SET_ASIDE_LOG as SET_ASIDE_LOG
