@@ -62,7 +62,7 @@ def check_inbox(settings: Settings, why: str = "") -> None:
     if isinstance(settings.inbox, S3Location):
         from flows.warehouse import storage
 
-        storage.check_inbox(settings.inbox)  # S3SettingsError: one line, exit 2
+        storage.check_s3_inbox(settings.inbox)  # S3SettingsError: one line, exit 2
     elif not settings.inbox.is_dir():
         fail(f"inbox {settings.inbox} is not a folder{why}")
 

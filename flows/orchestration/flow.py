@@ -96,7 +96,7 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Discovered:
 
 
 @task(name="load-and-build", cache_policy=NO_CACHE)
-def load_batches(settings: Settings, batch_ids: list[str]) -> Loaded:
+def load_and_commit(settings: Settings, batch_ids: list[str]) -> Loaded:
     """Load batches, build the models and run the data tests in one transaction; then
     write the marts' Delta copy (lake/marts/<table>/, for readers without the DuckDB file).
 
@@ -311,5 +311,5 @@ def _ingest(settings: Settings) -> Ingested:
     started = time.perf_counter()
     # Exactly one publisher across hosts, when the API has the limit `bulletins deploy` made.
     with publish_slot(settings.lock_timeout_s, logger) as waited:
-        loaded = load_batches(settings, discovered.pending_batches + parsed.batch_ids)
+        loaded = load_and_commit(settings, discovered.pending_batches + parsed.batch_ids)
     return Ingested(discovered, discover_s, parsed, loaded, time.perf_counter() - started, waited)

@@ -2,7 +2,7 @@
 
 Runs on several machines (Prefect workers, docs/workers.md) share the inbox and the
 lake; one host owns the DuckDB file. Three locks keep the load-build-test-commit step
-(`flow.load_batches`, the only DuckDB writer) to one process at a time:
+(`flow.load_and_commit`, the only DuckDB writer) to one process at a time:
 
 - the Prefect global concurrency limit `bulletins-publish`, one slot (`publish_slot`),
   created by `bulletins deploy`: it holds across hosts, whatever their file systems do

@@ -56,7 +56,7 @@ SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
-class Entry:
+class StateChange:
     """One state change of a batch (or of a run's plan)."""
 
     run: str
@@ -92,7 +92,7 @@ def _table(lake_dir: lake.Lake) -> DeltaTable | None:
     return lake.open_table(lake_dir, RECORD_TABLE)
 
 
-def append(lake_dir: lake.Lake, entries: Sequence[Entry]) -> int:
+def append(lake_dir: lake.Lake, entries: Sequence[StateChange]) -> int:
     """Append state changes in one commit; those appended before (same key) are left out.
 
     Returns how many rows were appended.
@@ -158,4 +158,4 @@ def batches_in(lake_dir: lake.Lake, state: str) -> set[str]:
 
 def record_loaded(lake_dir: lake.Lake, batch_ids: Sequence[str]) -> int:
     """The `loaded` rows of batches the warehouse committed (those recorded before are left out)."""
-    return append(lake_dir, [Entry(run_of(b), b, LOADED) for b in batch_ids])
+    return append(lake_dir, [StateChange(run_of(b), b, LOADED) for b in batch_ids])

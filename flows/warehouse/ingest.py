@@ -347,4 +347,4 @@ def record_unparsed(lake_dir: lake.Lake, batch_id: str, items: Sequence[InboxFil
 def _record_written(lake_dir: lake.Lake, batch_id: str, files: int) -> None:
     """The batch record's `written` row (the batch's `files` rows are in)."""
     run = batch_record.run_of(batch_id)
-    batch_record.append(lake_dir, [batch_record.Entry(run, batch_id, batch_record.WRITTEN, files=files)])
+    batch_record.append(lake_dir, [batch_record.StateChange(run, batch_id, batch_record.WRITTEN, files=files)])

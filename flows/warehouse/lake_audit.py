@@ -243,7 +243,7 @@ def _set_batch_aside(lake_dir: Lake, batch_id: str, reason: str) -> None:
 
 def _record(lake_dir: Lake, problems: list[LakeProblem]) -> None:
     entries = [
-        batch_record.Entry(
+        batch_record.StateChange(
             batch_record.run_of(p.batch_id),
             p.batch_id,
             p.action.value,

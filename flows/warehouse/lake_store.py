@@ -146,7 +146,7 @@ def check(lake_dir: Lake, *, write: bool) -> None:
             )
         s3.get_file_info(fs.FileSelector(lake_dir.path, recursive=False, allow_not_found=True))
     except OSError as exc:
-        raise storage.describe(exc, lake_dir) from None
+        raise storage.describe_s3_failure(exc, lake_dir) from None
     if not write:
         return
     try:  # the key reads the lake: may it write there too?
@@ -160,7 +160,7 @@ def check(lake_dir: Lake, *, write: bool) -> None:
                 f"S3 拒绝写入湖 {lake_dir}{storage.key_hint()}（{storage.where()}）：运行需要一个能读、写、删除"
                 f"该前缀下对象的密钥；只读密钥只能读取湖（任何 Delta 读取器；docs/s3.md）"
             ) from None
-        raise storage.describe(exc, lake_dir) from None
+        raise storage.describe_s3_failure(exc, lake_dir) from None
 
 
 # --- files ---------------------------------------------------------------------------------

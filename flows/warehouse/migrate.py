@@ -98,7 +98,7 @@ def _convert_batch(lake_dir: Path, batch_id: str) -> None:
     batch_record.append(
         lake_dir,
         [
-            batch_record.Entry(
+            batch_record.StateChange(
                 batch_record.run_of(batch_id),
                 batch_id,
                 batch_record.MIGRATED,
@@ -139,7 +139,7 @@ def _convert_plans(lake_dir: Path, done: Migration) -> None:
             entries = None  # unreadable: as before, it only costs its entries their planned seqs
         if entries is not None:
             run = path.name.removesuffix(".json")
-            batch_record.append(lake_dir, [batch_record.Entry(run, None, batch_record.PLANNED, entries=entries)])
+            batch_record.append(lake_dir, [batch_record.StateChange(run, None, batch_record.PLANNED, entries=entries)])
             done.plans += 1
         path.unlink()
     folder = lake_dir / plans.LEGACY_PLANS_DIR

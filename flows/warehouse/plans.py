@@ -49,7 +49,7 @@ def plan_entries_json(items: Sequence[InboxFile]) -> str:
 def write_plan(lake_dir: Lake, run: str, items: Sequence[InboxFile]) -> str:
     """Record a run's plan (one commit); returns the run it is recorded under."""
     batch_record.append(
-        lake_dir, [batch_record.Entry(run, None, batch_record.PLANNED, entries=plan_entries_json(items))]
+        lake_dir, [batch_record.StateChange(run, None, batch_record.PLANNED, entries=plan_entries_json(items))]
     )
     return run
 
@@ -85,5 +85,9 @@ def remove_plans(lake_dir: Lake, keep: str | None = None) -> None:
     """Close every open plan except `keep`'s (what they held is recorded, or in that plan)."""
     batch_record.append(
         lake_dir,
-        [batch_record.Entry(run, None, batch_record.PLAN_CLOSED) for run in _open_plan_runs(lake_dir) if run != keep],
+        [
+            batch_record.StateChange(run, None, batch_record.PLAN_CLOSED)
+            for run in _open_plan_runs(lake_dir)
+            if run != keep
+        ],
     )

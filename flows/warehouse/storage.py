@@ -150,7 +150,7 @@ def key_unknown(exc: OSError) -> bool:
     return any(code in str(exc) for code in _REFUSED[1:])
 
 
-def describe(exc: OSError, location: S3Location) -> S3SettingsError | S3Error:
+def describe_s3_failure(exc: OSError, location: S3Location) -> S3SettingsError | S3Error:
     """One line for a failure of the store: a key refused, an endpoint unreachable, else what the store said."""
     text = str(exc)
     if refused(exc):
@@ -168,7 +168,7 @@ def _no_bucket(location: S3Location) -> S3SettingsError:
     return S3SettingsError(f"S3 桶 {location.bucket} 不存在（{where()}）：请先建好桶，或改正 --inbox / BULLETINS_INBOX")
 
 
-def check_inbox(location: S3Location) -> None:
+def check_s3_inbox(location: S3Location) -> None:
     """Make sure the inbox can be listed: S3SettingsError naming what is wrong (key, bucket, endpoint)."""
     from pyarrow import fs
 
@@ -179,7 +179,7 @@ def check_inbox(location: S3Location) -> None:
             raise _no_bucket(location)
         s3.get_file_info(fs.FileSelector(location.path, recursive=False, allow_not_found=True))
     except OSError as exc:
-        raise describe(exc, location) from None
+        raise describe_s3_failure(exc, location) from None
 
 
 def list_objects(location: S3Location) -> list[S3Object]:
@@ -199,7 +199,7 @@ def list_objects(location: S3Location) -> list[S3Object]:
             raise _no_bucket(location)
         infos = s3.get_file_info(fs.FileSelector(location.path, recursive=True, allow_not_found=True))
     except OSError as exc:
-        raise describe(exc, location) from None
+        raise describe_s3_failure(exc, location) from None
     files = [i for i in infos if i.type == fs.FileType.File and i.path.startswith(base)]
     files.sort(key=lambda i: i.path[len(base) :].split("/"))
 
@@ -210,7 +210,7 @@ def list_objects(location: S3Location) -> list[S3Object]:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise describe(exc, location) from None
+            raise describe_s3_failure(exc, location) from None
         etag = metadata.get("ETag", b"")
         etag = etag.decode("utf-8", "replace") if isinstance(etag, bytes) else str(etag)
         size = int(metadata.get("Content-Length", info.size or 0))
@@ -230,10 +230,10 @@ def open_binary(location: S3Location) -> IO[bytes]:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise describe(exc, location) from None
+        raise describe_s3_failure(exc, location) from None
 
 
-def read(location: S3Location, limit: int) -> bytes:
+def read_object(location: S3Location, limit: int) -> bytes:
     """An object's bytes, at most `limit` + 1 of them (one more: it grew past the limit)."""
     with open_binary(location) as fh:
         return fh.read(limit + 1)
@@ -256,7 +256,7 @@ def keys(location: S3Location) -> Iterator[str]:
     try:
         infos = filesystem().get_file_info(fs.FileSelector(location.path, recursive=True, allow_not_found=True))
     except OSError as exc:
-        raise describe(exc, location) from None
+        raise describe_s3_failure(exc, location) from None
     return (i.path[len(base) :] for i in infos if i.type == fs.FileType.File and i.path.startswith(base))
 
 
@@ -275,7 +275,7 @@ def open_entry(path: InboxLocation) -> IO[bytes]:
 def read_entry(path: InboxLocation, limit: int) -> bytes:
     """An inbox entry's bytes, at most `limit` + 1 of them."""
     if isinstance(path, S3Location):
-        return read(path, limit)
+        return read_object(path, limit)
     from flows.warehouse.inbox_walk import read_regular
 
     return read_regular(path, limit)
