@@ -19,6 +19,7 @@ from flows.warehouse import inbox as inbox_module
 from flows.warehouse.inbox import InboxFile, RecordedFiles, batches, plan_run
 from flows.warehouse.inbox_walk import sha256_file
 from flows.warehouse.ingest import process_batch
+from flows.warehouse.lake_store import Lake
 from flows.warehouse.schema import LAKE_TABLES, upgrade
 from flows.warehouse.statuses import DUPLICATE
 
@@ -230,16 +231,14 @@ def test_a_batch_is_complete_only_with_its_files_rows(tmp_path: Path) -> None:
     assert lake_audit.audit(tmp_path, loaded=set(), full=True) == []  # once set aside, sound
 
 
-def test_a_batch_written_twice_or_retried_after_a_kill_between_tables_is_in_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each table commits a batch once (its transaction id): a second write, or a retry of a
-    write killed between two tables, adds no row twice."""
+def write_twice_and_retry_after_a_kill(lake_dir: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batch r-0001 written twice; r-0002 killed between two tables, then retried: each in
+    once (tests/test_s3_lake.py runs the same on an S3 lake)."""
     rows = {"articles": [_article_row("r-0001")], "files": [_files_row("r-0001")]}
-    lake.write_batch(tmp_path, "r-0001", rows)
-    lake.write_batch(tmp_path, "r-0001", rows)  # the same batch again
-    assert lake.read_batch(tmp_path, "articles", "r-0001").num_rows == 1
-    assert len(lake.read_files_part(tmp_path, "r-0001")) == 1
+    lake.write_batch(lake_dir, "r-0001", rows)
+    lake.write_batch(lake_dir, "r-0001", rows)  # the same batch again
+    assert lake.read_batch(lake_dir, "articles", "r-0001").num_rows == 1
+    assert len(lake.read_files_part(lake_dir, "r-0001")) == 1
 
     class Killed(Exception):
         pass
@@ -248,16 +247,24 @@ def test_a_batch_written_twice_or_retried_after_a_kill_between_tables_is_in_once
         if point == "part:0002:bulletins":  # articles committed, the other tables not
             raise Killed(point)
 
-    monkeypatch.setattr(lake, "checkpoint", kill_at)
-    second = {"articles": [_article_row("r-0002")], "files": [_files_row("r-0002", "b.txt")]}
-    with pytest.raises(Killed):
-        lake.write_batch(tmp_path, "r-0002", second)
-    assert lake.read_batch(tmp_path, "articles", "r-0002").num_rows == 1
-    assert lake.complete_batches(tmp_path) == ["r-0001"]
-    monkeypatch.undo()
-    lake.write_batch(tmp_path, "r-0002", second)  # the retry
-    assert lake.read_batch(tmp_path, "articles", "r-0002").num_rows == 1
-    assert lake.complete_batches(tmp_path) == ["r-0001", "r-0002"]
+    with monkeypatch.context() as patch:
+        patch.setattr(lake, "checkpoint", kill_at)
+        second = {"articles": [_article_row("r-0002")], "files": [_files_row("r-0002", "b.txt")]}
+        with pytest.raises(Killed):
+            lake.write_batch(lake_dir, "r-0002", second)
+    assert lake.read_batch(lake_dir, "articles", "r-0002").num_rows == 1
+    assert lake.complete_batches(lake_dir) == ["r-0001"]
+    lake.write_batch(lake_dir, "r-0002", second)  # the retry
+    assert lake.read_batch(lake_dir, "articles", "r-0002").num_rows == 1
+    assert lake.complete_batches(lake_dir) == ["r-0001", "r-0002"]
+
+
+def test_a_batch_written_twice_or_retried_after_a_kill_between_tables_is_in_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each table commits a batch once (its transaction id): a second write, or a retry of a
+    write killed between two tables, adds no row twice."""
+    write_twice_and_retry_after_a_kill(tmp_path, monkeypatch)
     assert _unreferenced(tmp_path) == []  # the retry's own copy of articles was never committed, and removed
 
 

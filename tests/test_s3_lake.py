@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pipeline_helpers import ALL_SCHEMAS, bulletins, query, snapshot
 from servers.seaweedfs import READER, WRITER, Key, SeaweedS3
-from test_inbox_and_lake import _article_row, _files_row
+from test_inbox_and_lake import _article_row, _files_row, write_twice_and_retry_after_a_kill
 from test_s3_inbox import files_rows, local_inbox, new_prefix, upload
 
 from flows.settings import S3Location, Settings
@@ -115,27 +115,7 @@ def _versions(lake_at: S3Location) -> dict[str, int]:
 @pytest.mark.usefixtures("writer_env")
 def test_a_batch_retried_after_a_kill_between_tables_is_in_once_on_s3(monkeypatch: pytest.MonkeyPatch) -> None:
     lake_at = new_prefix("lake")
-    rows = {"articles": [_article_row("r-0001")], "files": [_files_row("r-0001")]}
-    lake.write_batch(lake_at, "r-0001", rows)
-    lake.write_batch(lake_at, "r-0001", rows)  # the same batch again
-    assert lake.read_batch(lake_at, "articles", "r-0001").num_rows == 1
-
-    class Killed(Exception):
-        pass
-
-    def kill_at(point: str) -> None:
-        if point == "part:0002:bulletins":  # articles committed, the other tables not
-            raise Killed(point)
-
-    monkeypatch.setattr(lake, "checkpoint", kill_at)
-    second = {"articles": [_article_row("r-0002")], "files": [_files_row("r-0002", "b.txt")]}
-    with pytest.raises(Killed):
-        lake.write_batch(lake_at, "r-0002", second)
-    assert lake.complete_batches(lake_at) == ["r-0001"]
-    monkeypatch.setattr(lake, "checkpoint", lambda point: None)
-    lake.write_batch(lake_at, "r-0002", second)  # the retry
-    assert lake.read_batch(lake_at, "articles", "r-0002").num_rows == 1
-    assert lake.complete_batches(lake_at) == ["r-0001", "r-0002"]
+    write_twice_and_retry_after_a_kill(lake_at, monkeypatch)
     # The retry's own copy of articles was never committed, and was removed: every data
     # file in the table's prefix is one its log references.
     referenced = {f.path for f in lake.data_files(lake_at, "articles")}

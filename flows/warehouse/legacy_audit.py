@@ -37,9 +37,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.warehouse import lake as delta_lake
-from flows.warehouse import lake_store
-from flows.warehouse import legacy_lake as lake
+from flows.warehouse import lake, lake_store, legacy_lake
 from flows.warehouse.lake_audit import RESTORED, SET_ASIDE, LakeProblem, RowsFromWarehouse
 from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
 
@@ -62,7 +60,7 @@ def audit_parquet_lake(
     strays: list[Path] = []
     batches: dict[str, dict[str, Path]] = {}
     for table in LAKE_TABLES:
-        folder = lake.legacy_table_dir(lake_dir, table)
+        folder = legacy_lake.legacy_table_dir(lake_dir, table)
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
@@ -95,7 +93,7 @@ def audit_parquet_lake(
 
 
 def _missing(parts: dict[str, Path]) -> list[str]:
-    if lake.COMPLETION_TABLE not in parts:
+    if legacy_lake.COMPLETION_TABLE not in parts:
         return ["no files part (a run stopped before writing it, or it was lost)"]
     # A batch from before a table was added has no part of it (schema.ADDED_TABLES).
     return [f"no {table} part" for table in LAKE_TABLES if table not in parts and table not in ADDED_TABLES]
@@ -104,7 +102,7 @@ def _missing(parts: dict[str, Path]) -> list[str]:
 def check_batch(lake_dir: Path, batch_id: str, parts: dict[str, Path] | None = None) -> list[str]:
     """Why the batch's parts cannot be trusted ([] when they can)."""
     if parts is None:
-        parts = {t: p for t in LAKE_TABLES if (p := lake.part_path(lake_dir, t, batch_id)).is_file()}
+        parts = {t: p for t in LAKE_TABLES if (p := legacy_lake.part_path(lake_dir, t, batch_id)).is_file()}
     tables: dict[str, pa.Table] = {}
     reasons: list[str] = []
     for table, path in parts.items():
@@ -123,11 +121,11 @@ def check_batch(lake_dir: Path, batch_id: str, parts: dict[str, Path] | None = N
             reasons.append(f"{table} part rows name batch {', '.join(sorted(map(str, named - {batch_id})))}")
             continue
         tables[table] = data
-    files = tables.get(lake.COMPLETION_TABLE)
+    files = tables.get(legacy_lake.COMPLETION_TABLE)
     if files is not None:
         recorded = set(files.column("file_sha256").to_pylist())
         for table, data in tables.items():
-            if table != lake.COMPLETION_TABLE and set(data.column("file_sha256").to_pylist()) - recorded:
+            if table != legacy_lake.COMPLETION_TABLE and set(data.column("file_sha256").to_pylist()) - recorded:
                 reasons.append(f"{table} part has rows of files its files part does not record")
     for child in ("bulletin_units", "bulletin_scores"):
         if "bulletins" in tables and child in tables:
@@ -153,7 +151,7 @@ def _schema_problem(table: str, schema: pa.Schema) -> str | None:
 
 
 def _files_count(parts: dict[str, Path]) -> int | None:
-    path = parts.get(lake.COMPLETION_TABLE)
+    path = parts.get(legacy_lake.COMPLETION_TABLE)
     if path is None:
         return None
     try:
@@ -183,15 +181,15 @@ def _restore(lake_dir: Path, batch_id: str, parts: dict[str, Path], restore: Row
         if table in parts:
             _set_aside(lake_dir, [parts[table]], f"replaced by the warehouse's rows of batch {batch_id}")
     # Data parts first, the files part last, as a run writes them.
-    for table in sorted(rows, key=lambda t: t == lake.COMPLETION_TABLE):
-        lake.write_arrow_part(lake_dir, table, batch_id, rows[table])
+    for table in sorted(rows, key=lambda t: t == legacy_lake.COMPLETION_TABLE):
+        legacy_lake.write_arrow_part(lake_dir, table, batch_id, rows[table])
     return not check_batch(lake_dir, batch_id)
 
 
 def _set_aside(lake_dir: Path, paths: list[Path], reason: str) -> None:
     """Move files into lake/_quarantine/<relative path> (never over another) and log why: the
     Delta lake's own `set_aside`, whose quarantine both layouts share."""
-    delta_lake.set_aside(lake_dir, [lake_store.relative(lake_dir, p) for p in paths], reason)
+    lake.set_aside(lake_dir, [lake_store.relative(lake_dir, p) for p in paths], reason)
 
 
 def _first_line(exc: BaseException) -> str:
