@@ -34,13 +34,15 @@ AUTH_STRING = "bulletins-admin:test-only-auth-string-7f3a"
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.2) -> Any:
-    """Poll `check` until it returns something true (returned); AssertionError after `timeout_s`."""
+    """Poll `check` until it returns something true (returned); AssertionError after `timeout_s`
+    (the reliability suite's helpers use this one too)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         if value := check():
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 def alive(pid: int) -> bool:
@@ -72,6 +74,14 @@ def _as_user() -> dict[str, object]:
         return {}
     entry = pwd.getpwnam(POSTGRES_USER)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def start_logged(argv: list[str], log: Path, *, append: bool = False, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a process in a session of its own (so it is stopped by its group), its output to `log`."""
+    with open(log, "ab" if append else "wb") as out:
+        return subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
 
 
 def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, grace_s: float = 20.0) -> None:
@@ -119,15 +129,7 @@ def postgres() -> Iterator[str]:
         port = free_port()
         log = folder / "postgres.log"
         argv = [str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(folder)]
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **_as_user(),  # type: ignore[arg-type]
-            )
+        process = start_logged(argv, log, **_as_user())
         try:
             deadline = time.monotonic() + 60
             while b"ready to accept connections" not in log.read_bytes():
@@ -171,16 +173,7 @@ def prefect_server(database_url: str, home: Path) -> Iterator[str]:
     )
     log = home / "server.log"
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            dies_with_parent(command),
-            env=env,
-            cwd=home,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(dies_with_parent(command), log, env=env, cwd=home)
     try:
         deadline = time.monotonic() + 240  # a new PostgreSQL database is migrated first
         while not is_healthy(api_url, timeout_s=2.0):
@@ -226,16 +219,7 @@ class Worker:
         # Poll often: a test waits for the worker, not the other way round.
         environment.update({"PREFECT_WORKER_QUERY_SECONDS": "1", **(env or {})})
         command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", self.name]
-        with open(self.log, "ab") as log_file:
-            self.process = subprocess.Popen(
-                [*command, "--limit", str(limit)],
-                env=environment,
-                cwd=home,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_logged([*command, "--limit", str(limit)], self.log, append=True, env=environment, cwd=home)
 
     @property
     def pid(self) -> int:
@@ -314,18 +298,10 @@ def dask_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = No
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        with open(folder / f"{name}.log", "wb") as log:
-            # --dashboard-address: the HTTP server (health, metrics) runs even without a
-            # dashboard, on 0.0.0.0:8787 unless told otherwise.
-            process = subprocess.Popen(
-                [str(DASK), *argv, "--no-dashboard", "--dashboard-address", "127.0.0.1:0"],
-                env=environment,
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        # --dashboard-address: the HTTP server (health, metrics) runs even without a
+        # dashboard, on 0.0.0.0:8787 unless told otherwise.
+        command = [str(DASK), *argv, "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+        process = start_logged(command, folder / f"{name}.log", env=environment, cwd=folder)
         started.append(process)
         return process
 

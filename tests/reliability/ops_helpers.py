@@ -6,12 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from cluster_processes import wait_for as wait_for  # one poller for the suites: re-exported to the reliability tests
 from pipeline_helpers import (
     LOADING_HISTORY,
     bulletins,  # noqa: F401  (the reliability tests' name for it)
@@ -139,14 +138,3 @@ class Holder:
             if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait()
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(every_s)

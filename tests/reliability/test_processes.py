@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cluster_processes import start_logged
 from ops_helpers import wait_for
 
 from flows.devtools.corpus import write_corpus
@@ -98,16 +99,7 @@ def start(args: list[str], log: Path, home: Path, **env: str) -> subprocess.Pope
     }
     for name in ("PREFECT_API_URL", "BULLETINS_INBOX", "BULLETINS_WAREHOUSE"):
         environment.pop(name, None)
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "flows", *args],
-            cwd=PROJECT_DIR,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return start_logged([sys.executable, "-m", "flows", *args], log, append=True, cwd=PROJECT_DIR, env=environment)
 
 
 def kill_and_wait_for_orphans(process: subprocess.Popen, started: dict[int, str], timeout_s: float) -> list[str]:
