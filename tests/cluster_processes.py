@@ -153,6 +153,20 @@ def client_env(api_url: str, home: Path, auth: str | None = AUTH_STRING) -> dict
     return env
 
 
+def bulletins_deploy(
+    api_url: str, home: Path, pool: str, *args: str, auth: str | None = AUTH_STRING, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`bulletins deploy --pool POOL ARGS` as a client of that server, from a home of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows", "deploy", "--pool", pool, *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=PROJECT_DIR,
+        env={**client_env(api_url, home, auth), **(env or {}), "PYTHONPATH": str(PROJECT_DIR)},
+    )
+
+
 @contextmanager
 def prefect_server(database_url: str, home: Path) -> Iterator[str]:
     """`prefect server start` on 127.0.0.1 with that database and AUTH_STRING; yields its API URL."""

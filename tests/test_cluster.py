@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +35,7 @@ from cluster_processes import (
     DaskCluster,
     Worker,
     alive,
-    client_env,
+    bulletins_deploy,
     dask_cluster,
     executing,
     flow_run_pids,
@@ -162,15 +160,7 @@ def one_machine(pages: dict[str, Path], root: Path) -> dict[str, Facts]:
 
 
 def deploy(api_url: str, home: Path, *args: str) -> None:
-    env = {**client_env(api_url, home), "PYTHONPATH": str(PROJECT_DIR)}
-    done = subprocess.run(
-        [sys.executable, "-m", "flows", "deploy", "--pool", POOL, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=PROJECT_DIR,
-        env=env,
-    )
+    done = bulletins_deploy(api_url, home, POOL, *args)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from test_run_output import Recorder
 from testdata import SAMPLE_PAGE
 
 from flows.orchestration.prefect_local import run_flow
@@ -19,18 +20,6 @@ from flows.settings import Settings
 from flows.warehouse.locks import run_lock
 
 CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.phases: list[str] = []
-        self.parsed: list[tuple[int, int]] = []
-
-    def phase(self, text: str) -> None:
-        self.phases.append(text)
-
-    def files_parsed(self, done: int, total: int) -> None:
-        self.parsed.append((done, total))
 
 
 @pytest.fixture
@@ -48,10 +37,10 @@ def settings(prefect_harness, tmp_path: Path) -> Iterator[Settings]:
 
 
 def test_run_flow_returns_the_runs_summary_and_the_callers_timings(settings: Settings) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
 
     @contextmanager
-    def listening() -> Iterator[_Recorder]:
+    def listening() -> Iterator[Recorder]:
         yield recorder
 
     assert CONSOLE_LEVEL not in os.environ

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ import pytest
 from cluster_processes import (
     AUTH_STRING,
     Worker,
-    client_env,
+    bulletins_deploy,
     flow_run_pids,
     postgres,
     prefect_server,
@@ -33,7 +32,6 @@ from prefect_runs import client, finished, logged, pointed_at, run_logs, state_o
 from prefect_runs import trigger as trigger_run
 
 from flows.orchestration.publishing import PUBLISH_LIMIT, publish_slot
-from flows.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -56,15 +54,8 @@ class Cluster:
 
 
 def deploy(api_url: str, home: Path, *args: str, auth: str | None = AUTH_STRING) -> subprocess.CompletedProcess[str]:
-    env = {**client_env(api_url, home, auth), **SECRETS, "PYTHONPATH": str(PROJECT_DIR)}
-    return subprocess.run(
-        [sys.executable, "-m", "flows", "deploy", "--pool", POOL, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=PROJECT_DIR,
-        env=env,
-    )
+    """Deploy to this module's pool with SECRETS in the environment (none may be stored)."""
+    return bulletins_deploy(api_url, home, POOL, *args, auth=auth, env=SECRETS)
 
 
 @pytest.fixture(scope="module")
