@@ -83,7 +83,8 @@ warehouse_reasons as (
     group by file_sha256
 ),
 
-final as (
+-- Who decided each file's state, once: its status and reasons follow from it below.
+decided as (
     select
         current_files.path,
         current_files.file_sha256,
@@ -91,14 +92,15 @@ final as (
         current_files.issue_date,
         current_files.issue_date_source,
         current_files.encoding,
-        case
-            when forgotten.file_sha256 is not null then 'forgotten'
-            when file_holds.reason is not null then 'quarantined'
-            when current_files.status = 'loaded' and failing.file_sha256 is not null then 'partial'
-            when current_files.status = 'partial' and failing.file_sha256 is null
-                and acceptance_reasons.file_sha256 is not null then 'loaded'
-            else current_files.status
-        end as status,
+        current_files.status as ingest_status,
+        current_files.reasons as ingest_reasons,
+        current_files.ingest_seq,
+        forgotten.decided_by as forgotten_by,
+        forgotten.decided_at as forgotten_at,
+        forgotten.note as forgotten_note,
+        file_holds.reason as hold_reason,
+        warehouse_reasons.reasons as warehouse_reasons,
+        acceptance_reasons.reasons as acceptance_reasons,
         case
             when forgotten.file_sha256 is not null then 'forget'
             when file_holds.reason is not null then 'data_test'
@@ -106,23 +108,7 @@ final as (
             when current_files.status = 'partial' and failing.file_sha256 is null
                 and acceptance_reasons.file_sha256 is not null then 'accept'
             else 'ingest'
-        end as status_by,
-        case
-            when forgotten.file_sha256 is not null then list_concat(
-                [
-                    'forgotten on record by ' || forgotten.decided_by || ' at '
-                    || strftime(timezone('UTC', forgotten.decided_at), '%Y-%m-%d %H:%M UTC') || ': ' || forgotten.note
-                ],
-                current_files.reasons
-            )
-            when file_holds.reason is not null then list_concat([file_holds.reason], current_files.reasons)
-            else list_concat(
-                current_files.reasons,
-                coalesce(warehouse_reasons.reasons, []),
-                coalesce(acceptance_reasons.reasons, [])
-            )
-        end as reasons,
-        current_files.ingest_seq,
+        end as status_by
     from current_files
     left join warehouse_reasons
         on warehouse_reasons.file_sha256 = current_files.file_sha256
@@ -137,6 +123,41 @@ final as (
     left join acceptance_reasons
         on acceptance_reasons.file_sha256 = current_files.file_sha256
         and current_files.status in ('loaded', 'partial')
+),
+
+final as (
+    select
+        path,
+        file_sha256,
+        size_bytes,
+        issue_date,
+        issue_date_source,
+        encoding,
+        case status_by
+            when 'forget' then 'forgotten'
+            when 'data_test' then 'quarantined'
+            when 'warehouse_check' then 'partial'
+            when 'accept' then 'loaded'
+            else ingest_status
+        end as status,
+        status_by,
+        case status_by
+            when 'forget' then list_concat(
+                [
+                    'forgotten on record by ' || forgotten_by || ' at '
+                    || strftime(timezone('UTC', forgotten_at), '%Y-%m-%d %H:%M UTC') || ': ' || forgotten_note
+                ],
+                ingest_reasons
+            )
+            when 'data_test' then list_concat([hold_reason], ingest_reasons)
+            else list_concat(
+                ingest_reasons,
+                coalesce(warehouse_reasons, []),
+                coalesce(acceptance_reasons, [])
+            )
+        end as reasons,
+        ingest_seq
+    from decided
 )
 
 select * from final
