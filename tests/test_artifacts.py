@@ -23,6 +23,7 @@ from flows.reporting.run_summary import (
     run_line,
 )
 from flows.warehouse.db import connection, create_raw_tables
+from flows.warehouse.inbox import known_files, plan_run
 from flows.warehouse.readers.status import (
     CityWeek,
     LeftOutBulletin,
@@ -272,6 +273,24 @@ def test_summary_totals_leave_out_entries_gone_from_the_inbox(db_path: Path, tmp
     total = re.compile(r"\| 合计 \| (\d+) \|")
     assert int(total.search(everything)[1]) == len(paths)
     assert int(total.search(without_gone)[1]) == len(paths) - 1
+
+
+def test_a_runs_summary_reads_the_runs_own_listing_of_the_inbox(db_path: Path, tmp_path: Path) -> None:
+    """A run passes the paths its walk found: the summary leaves out what the listing lacks,
+    without looking at the disk again (a file there but not listed counts as gone)."""
+    with connection(db_path, read_only=True) as con:
+        paths = [p for (p,) in con.execute("select path from ingest.files order by path").fetchall()]
+    inbox = tmp_path / "inbox"
+    for path in paths:  # every file is on disk ...
+        (inbox / path).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / path).write_text("x", encoding="utf-8")
+    listed = plan_run(inbox, known_files([])).listed
+    assert listed == set(paths)
+    total = re.compile(r"\| 合计 \| (\d+) \|")
+    _, from_listing = read_run_report(db_path, RUN, inbox, listed)
+    assert int(total.search(from_listing)[1]) == len(paths)
+    _, one_not_listed = read_run_report(db_path, RUN, inbox, listed - {paths[0]})  # ... but one not listed
+    assert int(total.search(one_not_listed)[1]) == len(paths) - 1
 
 
 def test_summary_markdown_first_week_and_nothing_left_out() -> None:

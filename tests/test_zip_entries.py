@@ -150,6 +150,30 @@ def test_a_member_gone_from_its_archive_is_gone_from_the_inbox(tmp_path: Path) -
         assert [g.path for g in gone_from_inbox(con, inbox) or []] == ["a.zip", "a.zip!one.txt", "a.zip!two.txt"]
 
 
+def test_a_runs_listing_says_what_is_gone_as_the_disk_does(tmp_path: Path) -> None:
+    """`gone_from_inbox` with a run's listing (`InboxPlan.listed`) agrees with a look at the disk:
+    a removed file, a member gone from its archive, a removed archive, a file in a subfolder.
+    A folder the walk lists (hidden, or one it could not list) stands for what it holds."""
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "a.zip").write_bytes(make_zip([("one.txt", SAMPLE), ("two.txt", b"\xe6\xad\xa3\xe6\x96\x87 text")]))
+    (inbox / "b.zip").write_bytes(make_zip([("three.txt", SAMPLE + b" ")]))
+    (inbox / "sub" / "page.txt").write_bytes(SAMPLE + b"  ")
+    (inbox / "gone.txt").write_bytes(SAMPLE + b"   ")
+    db_path = load_without_prefect(inbox, tmp_path / "wh")
+    (inbox / "a.zip").write_bytes(make_zip([("one.txt", SAMPLE)]))
+    (inbox / "b.zip").unlink()
+    (inbox / "gone.txt").unlink()
+    listed = plan_run(inbox, known_files([])).listed
+    with connection(db_path, read_only=True) as con:
+        from_disk = [g.path for g in gone_from_inbox(con, inbox) or []]
+        from_listing = [g.path for g in gone_from_inbox(con, inbox, listed) or []]
+        not_looked_into = (listed - {"sub/page.txt"}) | {"sub"}
+        folder_listed = [g.path for g in gone_from_inbox(con, inbox, not_looked_into) or []]
+    assert from_disk == from_listing == ["a.zip!two.txt", "b.zip", "b.zip!three.txt", "gone.txt"]
+    assert folder_listed == from_listing
+
+
 def test_an_interrupted_plan_keeps_members_seqs(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -136,6 +136,12 @@ def bench_scale(years: int, work: Path, workers: int, log: Callable[[str], None]
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
         scale.runs["new_day_served"] = run_cli(inbox, wh, prefect_home)
+    log(f"{years} years: bulletins serve up on a new warehouse; the backfill from the shell")
+    served_wh = root / "served-warehouse"
+    with serving(empty, served_wh, prefect_home):
+        run_cli(empty, served_wh, prefect_home)  # not counted, as above
+        scale.runs["backfill_served"] = run_cli(inbox, served_wh, prefect_home)
+    shutil.rmtree(served_wh, ignore_errors=True)
 
     log(f"{years} years: models and queries")
     f["models_s"], f["data_tests_s"] = models_alone_s(wh / ".writer" / "bulletins.duckdb")  # the run's own file

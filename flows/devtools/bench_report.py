@@ -84,6 +84,10 @@ def benchmarks_markdown(
             lambda s: seconds_text(s.runs["new_day"].wall_s - s.runs["nothing_new"].wall_s),
         ),
         row(
+            "backfill into a new warehouse, while `bulletins serve` runs (its server takes the run)",
+            table.run_cell("backfill_served", lambda s: s.figures["parse_all_s"]),
+        ),
+        row(
             "rerun, nothing new, while `bulletins serve` runs (its server takes the run)",
             table.run_cell("nothing_new_served", lambda s: floor_prefect_s),
         ),

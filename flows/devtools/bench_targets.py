@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from flows.devtools.bench_measure import (
     TARGET_BACKFILL_S,
+    TARGET_BACKFILL_SERVED_S,
     TARGET_MODELS_S,
     TARGET_NEW_DAY_EXTRA_S,
     TARGET_NOTHING_NEW_S,
@@ -32,6 +33,11 @@ def target_rows(s: Scale, workers: int, share: float) -> Iterator[str]:
     )
     backfill = s.runs["backfill"].wall_s
     yield f"| backfill ≤ {TARGET_BACKFILL_S:.0f} s | {seconds_text(backfill)} | {met_text(backfill <= TARGET_BACKFILL_S)} |"
+    served = s.runs["backfill_served"].wall_s
+    yield (
+        f"| backfill ≤ {TARGET_BACKFILL_SERVED_S:.0f} s (`bulletins serve` running: no server to start) | "
+        f"{seconds_text(served)} | {met_text(served <= TARGET_BACKFILL_SERVED_S)} |"
+    )
     for run, how in (("", "Prefect's temporary server"), ("_served", "`bulletins serve` running")):
         nothing = s.runs[f"nothing_new{run}"].wall_s
         yield (

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from pathlib import Path
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -28,9 +29,12 @@ WEEKLY_REPORT_KEY = "weekly-report"
 WEEKLY_REPORT_LINK_KEY = "weekly-report-html"
 
 
-def publish_run_artifacts(db_path: Path, summary: RunSummary, inbox: InboxLocation | None = None) -> None:
-    """Publish the run's table and markdown artifacts (call inside the flow run)."""
-    table, summary_markdown = read_run_report(db_path, summary, inbox)
+def publish_run_artifacts(
+    db_path: Path, summary: RunSummary, inbox: InboxLocation | None = None, listed: Set[str] | None = None
+) -> None:
+    """Publish the run's table and markdown artifacts (call inside the flow run); `listed`:
+    the paths the run's walk of the inbox found (`gone_from_inbox`)."""
+    table, summary_markdown = read_run_report(db_path, summary, inbox, listed)
     week = table[0][UNIT_TABLE_HEADERS["week_start"]] if table else None
     create_table_artifact(
         # The UI shows a table's cells as text: only control characters need making visible.

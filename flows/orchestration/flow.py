@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelled, State
+from prefect.utilities.annotations import quote
 
 from flows.orchestration import progress
 from flows.orchestration.artifacts import publish_run_artifacts
@@ -192,8 +193,9 @@ def report_weeks(settings: Settings, weeks_loaded: list[date], rebuilt: bool) ->
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish_artifacts(settings: Settings, summary: RunSummary) -> None:
-    publish_run_artifacts(settings.db_path, summary, settings.inbox)
+def publish_artifacts(settings: Settings, summary: RunSummary, listed: frozenset[str]) -> None:
+    """The run's artifacts; `listed`: the paths its walk of the inbox found (quoted: thousands)."""
+    publish_run_artifacts(settings.db_path, summary, settings.inbox, listed)
 
 
 def _weekly_reports(settings: Settings, ingested: Ingested) -> ReportsWritten:
@@ -283,7 +285,8 @@ def bulletin_etl(inbox: str | None = None, warehouse: str | None = None, lake: s
         logger.warning(warning)
     progress.phase("publishing the artifacts")
     started = time.perf_counter()
-    publish_artifacts(settings, summary)
+    # quote: Prefect would walk the listing's thousands of paths looking for futures.
+    publish_artifacts(settings, summary, quote(frozenset(ingested.discovered.plan.listed)))  # type: ignore[call-overload]
     # The artifacts' own time joins the timings after them (nothing they show reads it).
     summary = replace(summary, seconds={**summary.seconds, "publish": time.perf_counter() - started})
     logger.info(summary.line())

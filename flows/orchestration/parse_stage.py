@@ -1,17 +1,22 @@
 """The flow's parse stage: the new inbox files into lake batches, on the runner that fits.
 
 On the Dask cluster of BULLETINS_DASK_ADDRESS, else in a process pool, or in the flow's
-own process when the files are few (`settings.inline_parse_max_bytes`). Each batch is one
-`parse_batch` task (`flows.orchestration.parse_task`, what a pool worker imports).
+own process when the files are few (`settings.inline_parse_max_bytes`). On Dask and in the
+flow's process each batch is one `parse_batch` task (`flows.orchestration.parse_task`). The
+process pool runs `ingest.process_batch` itself: its workers never import Prefect, whose
+task engine cost each spawned worker seconds of start and some 190 MB before its first
+batch (measured), so they start in a few tenths of a second and hold the parser only.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
 from prefect import get_run_logger
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
+from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.orchestration import progress
@@ -21,7 +26,7 @@ from flows.orchestration.processes import pool_worker_dies_with_parent
 from flows.orchestration.stages import Parsed
 from flows.settings import Settings
 from flows.warehouse.inbox import InboxPlan, batches
-from flows.warehouse.ingest import BatchResult, pool_idle_seconds, record_unparsed
+from flows.warehouse.ingest import BatchResult, pool_idle_seconds, process_batch, record_unparsed
 
 
 def batch_id(stamp: str, n: int) -> str:
@@ -49,9 +54,9 @@ def _parse(
 ) -> tuple[list[BatchResult], dict[str, float]]:
     """The batches' results in order, and where a pool's or cluster's workers idled.
 
-    The pool lives for the parse stage only, so that its workers (each holding Prefect,
-    some 200 MB) are gone before the load: the run's peak memory stays flat. A Dask
-    cluster's workers outlive the run (`serve` keeps its own warm). Where the workers
+    The pool lives for the parse stage only, so that its workers (each holding the parser,
+    pyarrow and a row group's rows) are gone before the load: the run's peak memory stays
+    flat. A Dask cluster's workers outlive the run (`serve` keeps its own warm). Where the workers
     idled goes to the run's timings (`parse_idle_start`, `_between`, `_finish`).
     """
     total = len(plan.to_parse)
@@ -66,26 +71,36 @@ def _parse(
             opened_at = time.time()
             slots = worker_slots(runner)
             logger.info("parsing on the Dask cluster %s (%d worker thread(s))", settings.dask_address, slots)
-            results = _submit_all(runner, settings, plan, stamp, seen_at, slots, dask=True)
+            results = _submit_all(runner, settings, plan, stamp, seen_at, slots)
         return results, pool_idle_seconds(results, opened_at, time.time())
     if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
         inline: list[BatchResult] = []
         for n, items in enumerate(batches(plan.to_parse), start=1):
-            # quote (as below): Prefect unwraps it before the call, without walking the files.
+            # quote: Prefect unwraps it before the call, without walking the files for futures.
             inline.append(
                 parse_batch(str(settings.inbox), str(settings.lake_dir), batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
             )
             progress.files_parsed(sum(sum(r.statuses.values()) for r in inline), total)
         return inline, {}
     # Workers end with the run that spawned them, even when it is killed (processes.py).
+    # `spawn`: the run's process has threads (Prefect's), which a forked child would inherit
+    # mid-lock; a spawned worker imports only what unpickling `process_batch` needs.
     opened_at = time.time()
-    with ProcessPoolTaskRunner(max_workers=settings.parse_workers, initializer=pool_worker_dies_with_parent) as pool:
-        results = _submit_all(pool, settings, plan, stamp, seen_at, settings.parse_workers, dask=False)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(settings.parse_workers, context, initializer=pool_worker_dies_with_parent) as pool:
+        futures = [
+            pool.submit(process_batch, settings.inbox, settings.lake_dir, batch_id(stamp, n), items, seen_at)
+            for n, items in enumerate(batches(plan.to_parse, spread=settings.parse_workers), start=1)
+        ]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
     return results, pool_idle_seconds(results, opened_at, time.time())
 
 
 def _submit_all(
-    runner: TaskRunner, settings: Settings, plan: InboxPlan, stamp: str, seen_at: datetime, spread: int, *, dask: bool
+    runner: TaskRunner, settings: Settings, plan: InboxPlan, stamp: str, seen_at: datetime, spread: int
 ) -> list[BatchResult]:
     """Submit one parse task per batch (a multiple of `spread` batches of even size); their results in order."""
     total = len(plan.to_parse)
@@ -96,10 +111,10 @@ def _submit_all(
                 "inbox": str(settings.inbox),
                 "lake_dir": str(settings.lake_dir),
                 "batch_id": batch_id(stamp, n),
-                # quote: Prefect would walk thousands of files looking for futures, in the
-                # flow and again in the worker (0.5 s per 7,000 files, measured). Dask sends
-                # a quote on as a plain tuple: there, the files go in an opaque `Files`.
-                "items": Files(items) if dask else quote(items),
+                # Prefect would walk thousands of files looking for futures, in the flow and
+                # again in the worker (0.5 s per 7,000 files, measured): the files go in an
+                # opaque `Files` (Dask sends Prefect's `quote` on as a plain tuple).
+                "items": Files(items),
                 "seen_at": seen_at,
             },
         )

@@ -7,7 +7,7 @@ city's latest week is (statuses and check names in Chinese through `labels`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -251,11 +251,12 @@ def read_unit_table(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
 
 
 def read_run_report(
-    db_path: Path, summary: RunSummary, inbox: InboxLocation | None = None
+    db_path: Path, summary: RunSummary, inbox: InboxLocation | None = None, listed: Set[str] | None = None
 ) -> tuple[list[dict[str, str]], str]:
     """The unit table and the summary markdown, read from the warehouse (read-only).
 
-    With the inbox, entries whose file left it are out of the totals, as in `bulletins status`.
+    With the inbox, entries whose file left it are out of the totals, as in `bulletins status`;
+    with `listed` (the run's own listing of the inbox), as the run found the inbox.
     """
 
     def summary_markdown(
@@ -269,7 +270,7 @@ def read_run_report(
         return [], summary_markdown({}, None, [])
     with connection(db_path, read_only=True) as con:
         table = read_unit_table(con)
-        gone = (gone_from_inbox(con, inbox) if inbox is not None else None) or []
+        gone = (gone_from_inbox(con, inbox, listed) if inbox is not None else None) or []
         text = summary_markdown(
             files_by_status(con, leaving_out={p.path for p in gone}), bulletins_left_out(con), latest_city_weeks(con)
         )

@@ -123,6 +123,7 @@ class InboxPlan:
     to_parse: list[InboxFile] = field(default_factory=list)
     duplicates: list[InboxFile] = field(default_factory=list)
     not_read: list[InboxFile] = field(default_factory=list)  # skipped entries, files over the size limit
+    listed: set[str] = field(default_factory=set)  # every entry's path the walk found (not archives' members)
 
     @property
     def recorded_only(self) -> list[InboxFile]:
@@ -168,6 +169,7 @@ def plan_run(
     recheck = {archive for path in known.too_large for archive, _ in archives.split_member_path(path)}
     for entry in walk(inbox):
         plan.seen += 1
+        plan.listed.add(entry.path)
         if entry.kind == FILE and archives.is_archive(entry.path):
             seq = _plan_archive(
                 plan, inbox, entry, known, replanned, taken, seq, max_file_bytes, seen_at, entry.path in recheck
