@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import inspect
 import json
 import subprocess
 import sys
@@ -130,13 +129,6 @@ def test_private_hooks_the_adapter_relies_on_are_still_there() -> None:
 
     assert callable(refresh_global_settings_context)
     assert callable(APILogWorker.drain_all) and callable(EventsWorker.drain_all)
-
-
-def test_the_process_pool_takes_an_initializer() -> None:
-    """parse_stage._parse makes each pool worker die with the run (processes.pool_worker_dies_with_parent)."""
-    from prefect.task_runners import ProcessPoolTaskRunner
-
-    assert "initializer" in inspect.signature(ProcessPoolTaskRunner.__init__).parameters
 
 
 @pytest.mark.slow
