@@ -321,3 +321,46 @@ def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
     with pytest.raises(build.DataTestsFailed, match=r"unit_week_unique \(2 rows\).*rolled back"):
         run(inbox, wh)
     assert snapshot(db, ALL_SCHEMAS) == before
+
+
+def test_a_batch_completed_after_a_later_run_took_over_its_plan_is_set_aside_not_loaded_twice(
+    tmp_path: Path,
+) -> None:
+    """Run A plans and is killed while a (Dask) worker still parses its batch; run B takes over
+    A's plan (the same ingest_seqs) and loads the files; A's worker then completes its batch.
+    The next run, and a rebuild, set that batch aside: nothing is recorded twice."""
+    from datetime import UTC, datetime
+
+    from flows.warehouse import batch_record, lake, plans
+    from flows.warehouse.inbox import known_files, plan_run
+    from flows.warehouse.ingest import process_batch
+    from flows.warehouse.lake_audit import LATE_BATCH
+
+    inbox, wh = make_inbox(tmp_path / "inbox"), tmp_path / "wh"
+    lake_dir, db_path = wh / "lake", wh / "bulletins.duckdb"
+    seen_at = datetime.now(UTC)
+    run_a = "20200101T000000000000Z"
+    batch_record.create_tables(lake_dir)
+    plan_a = plan_run(inbox, known_files([]), seen_at=seen_at)
+    plans.write_plan(lake_dir, run_a, plan_a.to_parse)
+    assert run(inbox, wh).files_loaded == 6  # run B, with A's seqs
+    after_b = snapshot(db_path, ALL_SCHEMAS)
+    late = process_batch(inbox, lake_dir, f"{run_a}-0001", plan_a.to_parse, seen_at)  # A's worker, late
+    assert late.batch_id in lake.complete_batches(lake_dir)
+
+    summary = run(inbox, wh)
+
+    assert [(p.batch_id, p.set_aside, p.files) for p in summary.lake_problems] == [(late.batch_id, True, 6)]
+    assert summary.lake_problems[0].reason.startswith(LATE_BATCH)
+    assert snapshot(db_path, ALL_SCHEMAS) == after_b  # loaded once, by B
+    assert late.batch_id not in lake.complete_batches(lake_dir)
+    assert query(db_path, "select count(*) from ingest.files")[0][0] == 6
+
+    # Completed late again, then a rebuild from the lake: the same warehouse, one batch per entry.
+    process_batch(inbox, lake_dir, f"{run_a}-0002", plan_a.to_parse, seen_at)
+    result = build.rebuild_warehouse(Settings.resolve(inbox, wh))
+    assert [(p.batch_id, p.set_aside) for p in result.problems] == [(f"{run_a}-0002", True)]
+    rebuilt = snapshot(db_path, ALL_SCHEMAS)
+    # The same rows; the batches loaded are B's (a rebuild loads them again: a new loaded_at).
+    assert [b for b, _ in rebuilt.pop("ingest.batches")] == [b for b, _ in after_b.pop("ingest.batches")]
+    assert rebuilt == after_b

@@ -78,12 +78,19 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Discovered:
         problems = converted.problems if converted is not None else []
         problems += lake_audit.audit(settings.lake_dir, loaded=loaded, full=False, restore=restore)
         batch_record.create_tables(settings.lake_dir)  # before parse workers commit to them at once
+        pending = db.pending_batches(con, settings.lake_dir)
+        pending_rows = lake.read_files_rows(settings.lake_dir, pending)
+        recorded = db.recorded_files(con)
+        # A batch a killed run's worker completed after a later run parsed its files again.
+        if late := lake_audit.set_late_batches_aside(settings.lake_dir, pending_rows, recorded):
+            problems += late
+            aside = {p.batch_id for p in late}
+            pending = [b for b in pending if b not in aside]
+            pending_rows = [r for r in pending_rows if r["batch_id"] not in aside]
         for problem in problems:
             logger.warning(problem.line())
         audited = time.perf_counter()
-        pending = db.pending_batches(con, settings.lake_dir)
-        pending_rows = lake.read_files_rows(settings.lake_dir, pending)
-        known = known_files(db.recorded_files(con), pending_rows)
+        known = known_files(recorded, pending_rows)
     finally:
         con.close()
     planned = plans.read_plans(settings.lake_dir)

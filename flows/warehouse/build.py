@@ -259,6 +259,13 @@ def rebuild_warehouse(settings: Settings) -> RebuildResult:
         remove_rebuild_leftovers(settings)
         problems = _audit_with_old_warehouse(settings)
         batch_ids = lake.complete_batches(settings.lake_dir)
+        # A batch a killed run's worker completed after a later run parsed its files again
+        # (`lake_audit.late_batches`): the lake keeps one batch per entry.
+        late = lake_audit.set_late_batches_aside(
+            settings.lake_dir, lake.read_files_rows(settings.lake_dir, batch_ids), []
+        )
+        problems += late
+        batch_ids = [b for b in batch_ids if b not in {p.batch_id for p in late}]
         tmp = rebuild_files(settings)[0]
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:

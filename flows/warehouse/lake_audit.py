@@ -29,9 +29,10 @@ lake: whatever cannot be read ends as a reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import pyarrow as pa
 
@@ -39,7 +40,17 @@ from flows.warehouse import batch_record, lake
 from flows.warehouse.lake import SET_ASIDE_DIR, SET_ASIDE_LOG, Lake
 from flows.warehouse.schema import LAKE_TABLES
 
-__all__ = ["RESTORED", "SET_ASIDE", "SET_ASIDE_DIR", "SET_ASIDE_LOG", "LakeAction", "LakeProblem", "audit"]
+__all__ = [
+    "RESTORED",
+    "SET_ASIDE",
+    "SET_ASIDE_DIR",
+    "SET_ASIDE_LOG",
+    "LakeAction",
+    "LakeProblem",
+    "audit",
+    "late_batches",
+    "set_late_batches_aside",
+]
 
 
 class LakeAction(Enum):
@@ -61,6 +72,7 @@ _ACTION_WORDS = {
 RESTORED, SET_ASIDE = LakeAction.RESTORED, LakeAction.SET_ASIDE
 
 UNFINISHED_BATCH = "no files rows (a run stopped before writing them, or they were lost)"
+LATE_BATCH = "completed after a later run took over its run's plan"
 
 # (lake table, batch id) -> the rows the warehouse holds for that table of the batch, or None.
 RowsFromWarehouse = Callable[[str, str], pa.Table | None]
@@ -253,3 +265,53 @@ def _record(lake_dir: Lake, problems: list[LakeProblem]) -> None:
     ]
     if entries:
         batch_record.append(lake_dir, entries)
+
+
+def late_batches(pending_rows: Sequence[Mapping[str, Any]], recorded: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Complete batches not loaded that would record an entry a second time: batch id -> why.
+
+    An entry is its path and ingest_seq: a run that takes over an interrupted run's plan
+    gives each entry still unchanged the planned seq (`flows.warehouse.plans`), and parses
+    it again unless a complete batch of the interrupted run holds it. A batch that
+    completes after that (a Dask task runs on after the flow's process is killed; it
+    cannot be stopped) records the same entries as the later run's batch. It loses:
+    against the warehouse's records (`recorded`), and among batches not loaded the later
+    run's wins (batch ids sort by run).
+
+    >>> row = {"batch_id": "A-0001", "path": "a.txt", "ingest_seq": 1}
+    >>> late_batches([row, {**row, "batch_id": "B-0001"}], recorded=[])
+    {'A-0001': "completed after a later run took over its run's plan: a.txt (ingest_seq 1) is recorded by batch B-0001"}
+    >>> late_batches([row], recorded=[{"path": "a.txt", "ingest_seq": 1}])["A-0001"].endswith("by the warehouse")
+    True
+    >>> late_batches([row, {**row, "batch_id": "B-0001", "ingest_seq": 2}], recorded=[{"path": "a.txt", "ingest_seq": 3}])
+    {}
+    """
+    recorded_by = {(r["path"], r["ingest_seq"]): "the warehouse" for r in recorded}
+    entries: dict[str, list[tuple[str, int]]] = {}
+    for row in pending_rows:
+        entries.setdefault(row["batch_id"], []).append((row["path"], row["ingest_seq"]))
+    late: dict[str, str] = {}
+    for batch_id in sorted(entries, reverse=True):  # the latest run's first
+        clash = next((entry for entry in entries[batch_id] if entry in recorded_by), None)
+        if clash is not None:
+            path, seq = clash
+            late[batch_id] = f"{LATE_BATCH}: {path} (ingest_seq {seq}) is recorded by {recorded_by[clash]}"
+            continue
+        recorded_by.update(dict.fromkeys(entries[batch_id], f"batch {batch_id}"))
+    return late
+
+
+def set_late_batches_aside(
+    lake_dir: Lake, pending_rows: Sequence[Mapping[str, Any]], recorded: Iterable[Mapping[str, Any]]
+) -> list[LakeProblem]:
+    """Set aside the `late_batches` (their rows deleted from every table, logged, recorded):
+    what the warehouse or a later batch records is loaded once."""
+    late = late_batches(pending_rows, recorded)
+    counts: dict[str, int] = {}
+    for row in pending_rows:
+        counts[row["batch_id"]] = counts.get(row["batch_id"], 0) + 1
+    problems = [LakeProblem(batch_id, reason, SET_ASIDE, counts[batch_id]) for batch_id, reason in sorted(late.items())]
+    for problem in problems:
+        _set_batch_aside(lake_dir, problem.batch_id, problem.reason)
+    _record(lake_dir, problems)
+    return problems
