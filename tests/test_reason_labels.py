@@ -88,6 +88,8 @@ def _page_reasons() -> tuple[list[str], set[str]]:
     failed: set[str] = set()
     pages = [(name, _changed(text, old, new).encode()) for name, text, old, new in BROKEN_PAGES]
     pages += [(p.name, p.read_bytes()) for p in sorted(PAGES.rglob("*.txt"))]
+    # dates not believed (after the day the file was first seen), and a page with no item
+    pages += [("2027-01-01_p.txt", ZHUMADIAN.encode()), ("p.txt", "2090年1月1日 星期三\n".encode())]
     for name, data in pages:
         result = parse_file(name, data, not_after=datetime(2026, 1, 1).date())
         reasons += file_status(result)[1]
@@ -145,6 +147,10 @@ def warehouse_reasons(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[st
     root = tmp_path_factory.mktemp("reasons")
     inbox, wh = root / "inbox", root / "wh"
     inbox.mkdir()
+    # a first run whose one entry the second records again (its batch is then replaced)
+    (inbox / "again.txt").write_text("第一版", encoding="utf-8")
+    load_without_prefect(inbox, wh)
+    (inbox / "again.txt").write_text("第二版", encoding="utf-8")
     (inbox / "2020-12-23_a.txt").write_text(ZHUMADIAN, encoding="utf-8")
     (inbox / "2020-12-23_copy.txt").write_text(ZHUMADIAN, encoding="utf-8")
     (inbox / "2020-12-24_b.txt").write_text(_changed(ZHUMADIAN, "已结案5184件", "已结案5185件"), encoding="utf-8")
