@@ -269,10 +269,12 @@ def test_a_translation_removed_is_caught(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_sql_writes_the_openings_the_labels_know() -> None:
-    """core.files writes its reasons in SQL: its openings are the constants the labels translate."""
+    """core.files and core.batches write reasons in SQL: with the openings the labels translate."""
+    from flows.settings import SQL_DIR
     from flows.warehouse import reasons as openings
-    from flows.warehouse.models import SQL_DIR
 
     files_sql = (SQL_DIR / "core" / "files.sql").read_text(encoding="utf-8")
-    for opening in (openings.FORGOTTEN_ON_RECORD, openings.ACCEPTED_ON_RECORD, openings.PERIOD_UNKNOWN):
+    for opening in (openings.FORGOTTEN_ON_RECORD, openings.ACCEPTED_ON_RECORD, openings.BULLETIN):
         assert f"'{opening}" in files_sql, opening
+    assert f"'{openings.PERIOD_UNKNOWN}'" in files_sql
+    assert f"'{openings.BATCH_REPLACED}'" in (SQL_DIR / "core" / "batches.sql").read_text(encoding="utf-8")
