@@ -70,10 +70,18 @@ _REASON_PREFIXES: tuple[tuple[str, str], ...] = (
     (pr.NOT_TEXT, "不是文本"),
     (pr.UNDECODABLE, "无法解码"),
     (pr.EMPTY, "空文件"),
+    # openings of reasons `_WHOLE` words whole, for a wording it does not know (an archive's)
+    (wr.TOO_LARGE, "文件过大"),
+    (wr.COULD_NOT_BE_READ, "无法读取"),
+    (wr.MTIME_OUT_OF_RANGE, "修改时间超出范围"),
+    (wr.FORGOTTEN_ON_RECORD, "已撤回（记录在案）"),
 )
 
 _NOT_READ = re.escape(wr.NOT_READ)
 _WHEN = r"(\d{4}-\d\d-\d\d \d\d:\d\d UTC)"
+
+# The kinds of entry `inbox_walk` names (not a regular file), in Chinese.
+_SPECIAL = {"FIFO": "命名管道", "socket": "套接字", "character device": "字符设备", "block device": "块设备"}
 
 # Reasons worded whole (a note, a warning, an entry not read): matched from their opening to
 # their end, the quoted parts (names, numbers, errors) kept.
@@ -134,7 +142,9 @@ _WHOLE: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
         ),
         (
             re.escape(wr.ACCEPTED_ON_RECORD) + r"bulletin \(([^)]*)\): (\w+) by (.*) at " + _WHEN + r": (.*)",
-            lambda m: f"已接受（记录在案）：{_period(m[1])}的通报，{check_label(m[2])}，{m[3]} 于 {m[4]} 接受：{m[5]}",
+            lambda m: (
+                f"已接受（记录在案）：{_period_start_text(m[1])}的通报，{check_label(m[2])}，{m[3]} 于 {m[4]} 接受：{m[5]}"
+            ),
         ),
         (re.escape(wr.IN_ZIP_ARCHIVE) + r"(.*)（压缩包内文件）", r"压缩包 \1 内的文件"),
         (re.escape(wr.MEMBER_NAME_TWICE) + r"（同名文件只读第一个）: (.*)", r"同名文件只读第一个：\1"),
@@ -142,10 +152,9 @@ _WHOLE: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
         (re.escape(wr.BATCH_REPLACED), "每个条目都已被后来的批次重新记录"),
     )
 )
-_SPECIAL = {"FIFO": "命名管道", "socket": "套接字", "character device": "字符设备", "block device": "块设备"}
 
 
-def _period(start: str) -> str:
+def _period_start_text(start: str) -> str:
     return "周期未知" if start == wr.PERIOD_UNKNOWN else start
 
 
@@ -169,10 +178,10 @@ def reason_label(reason: str) -> str:
     """
     if match := _BULLETIN_CHECK.fullmatch(reason):
         seq, period_start, check, detail = match.groups()
-        return f"第 {seq} 则通报（{_period(period_start)}）：{check_label(check)}{'：' + check_detail_label(detail[1:].strip()) if detail else ''}"
-    for english, chinese in _WHOLE:
-        if english.fullmatch(reason):
-            return english.sub(chinese, reason)
+        return f"第 {seq} 则通报（{_period_start_text(period_start)}）：{check_label(check)}{'：' + check_detail_label(detail[1:].strip()) if detail else ''}"
+    for whole, worded in _WHOLE:
+        if whole.fullmatch(reason):
+            return whole.sub(worded, reason)
     for english, chinese in _REASON_PREFIXES:
         if reason.startswith(english):
             rest = reason[len(english) :]
