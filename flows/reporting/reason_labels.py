@@ -4,6 +4,12 @@ reason's English opening and details translated (names, numbers, lines kept).
 The warehouse records reasons in English (`ingest.files.reasons`, `failed_checks`); the
 run's summary, `bulletins status` and the notifications show them through `reason_label`
 and `problem_line`; a reason not known here is shown as it was recorded.
+
+The openings are the writers' constants (`flows.parsing.reasons`, `flows.warehouse.reasons`),
+never copies of their text; tests/test_reason_labels.py records every reason the code can
+(broken pages for every check, the decoder's rejections, an inbox of odd entries, decisions
+on record) and fails on English left in its Chinese: a new or reworded reason needs its
+Chinese here.
 """
 
 from __future__ import annotations
