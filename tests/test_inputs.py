@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pdf_pages import to_pdf
 from pipeline_helpers import load_without_prefect, query
 
-from flows.devtools.input_files import page_blocks, sample_text, to_docx, to_html, to_pdf, to_pdf_chromium, to_xlsx
+from flows.devtools.input_files import page_blocks, sample_text, to_docx, to_html, to_pdf_chromium, to_xlsx
 from flows.inputs import kind_of, parse_input, read_input
 from flows.inputs.page import InputPage
 from flows.parsing import ParsedPage, parse_file

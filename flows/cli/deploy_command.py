@@ -15,8 +15,8 @@ from flows.cli.serve_command import check_schedule_options
 from flows.settings import SCHEDULE_CRON, SCHEDULE_TIMEZONE
 
 
-@app.command()
-def deploy(
+@app.command("deploy")
+def deploy_command(
     pool: Annotated[str, typer.Option(help="Work pool the workers poll (created, type process, if missing)")],
     cron: Annotated[
         str | None, typer.Option(help=f"Cron schedule, e.g. {SCHEDULE_CRON!r} (none: runs when triggered)")

@@ -41,8 +41,8 @@ def rebuild(warehouse: WarehouseOpt = None, lake: LakeOpt = None) -> None:
         )
 
 
-@app.command()
-def maintain(
+@app.command("maintain")
+def maintain_command(
     warehouse: WarehouseOpt = None,
     lake: LakeOpt = None,
     retention_hours: Annotated[

@@ -142,8 +142,8 @@ def export(
         typer.echo(shown(path))
 
 
-@app.command()
-def explain(
+@app.command("explain")
+def explain_command(
     file: Annotated[Path, typer.Argument(help="The file to explain (any file the inbox takes)")],
     format: Annotated[str, typer.Option("--format", help="text (for people) or json")] = "text",
 ) -> None:

@@ -16,8 +16,8 @@ from flows.settings import (
 )
 
 
-@app.command()
-def serve(
+@app.command("serve")
+def serve_command(
     cron: Annotated[str, typer.Option(help="Cron schedule")] = SCHEDULE_CRON,
     timezone: Annotated[str, typer.Option(help="Timezone of the cron schedule")] = SCHEDULE_TIMEZONE,
     inbox: InboxOpt = None,

@@ -74,6 +74,7 @@ def status(
     from flows.reporting.labels import status_label
     from flows.reporting.reason_labels import reason_label
     from flows.reporting.run_summary import freshness_line, stale_warning
+    from flows.warehouse.reasons import UNKNOWN_FORMAT
 
     def reasons(texts: Sequence[str]) -> str:
         return "；".join(reason_label(r) for r in texts)
@@ -101,9 +102,7 @@ def status(
     if unknown:
         typer.echo("未知格式的通报（正文已作为文章入库；README：Adding a city）：")
         for p in unknown:
-            typer.echo(
-                shown(f"  {p.path}：{'；'.join(r.removeprefix('unknown bulletin format: ') for r in p.reasons)}")
-            )
+            typer.echo(shown(f"  {p.path}：{'；'.join(r.removeprefix(f'{UNKNOWN_FORMAT}: ') for r in p.reasons)}"))
     if left_out:
         typer.echo("未计入统计表（marts）的通报：")
         for b in left_out:

@@ -3,7 +3,8 @@
 Built here from the text page (tests never read ../shared): its paragraphs become
 paragraphs, and each run of tab-separated lines (the unit tables, with their group
 caption and signature rows) a real table of the format, caption and signature rows
-spanning the table's width, as publishers lay them out.
+spanning the table's width, as publishers lay them out. (The PDF drawn with fpdf2, a
+test-only package, is tests/pdf_pages.py's: the bench imports this module too.)
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from flows.settings import PROJECT_DIR
 
 # The real page (Zhumadian daily, 2020-12-23), as the bundled inbox ships it.
 SAMPLE_PAGE = PROJECT_DIR / "warehouse" / "inbox" / "000_3e19ef32d54e8472.txt"
-
-# fonts-noto-cjk (Debian): the PDF needs a face with the page's characters.
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
 Block = str | list[list[str]]  # a paragraph, or a table's rows of cells
 
@@ -142,33 +140,6 @@ def to_xlsx(text: str | None = None) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def to_pdf(blocks: list[Block] | None = None) -> bytes:
-    """A PDF with a text layer: paragraphs wrapped to the page, tables ruled, caption rows spanning."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_font("noto", "", str(CJK_FONT))
-    pdf.set_font("noto", size=10)
-    pdf.add_page()
-    for block in blocks if blocks is not None else page_blocks():
-        if isinstance(block, str):
-            pdf.multi_cell(0, 6, block, new_x="LMARGIN", new_y="NEXT")
-            pdf.ln(4)
-            continue
-        n = width(block)
-        with pdf.table(col_widths=[3] + [1] * (n - 1), text_align="LEFT", first_row_as_headings=False) as table:
-            for cells in block:
-                row = table.row()
-                if len([c for c in cells if c]) == 1 and len(cells) < n:
-                    row.cell(cells[0], colspan=n)
-                else:
-                    for text in [*cells, *[""] * (n - len(cells))]:
-                        row.cell(text)
-        pdf.ln(4)
-    return bytes(pdf.output())
 
 
 def to_pdf_chromium(folder: Path) -> bytes:

@@ -21,6 +21,7 @@ from lxml import etree
 from flows.inputs.page import Block, InputPage, RawTable, assemble
 from flows.inputs.refusals import broken
 from flows.parsing.decode import decode_declared
+from flows.parsing.reasons import EMPTY
 from flows.parsing.records import Rejection
 from flows.parsing.tables import RawCell
 
@@ -82,7 +83,7 @@ def read_html(data: bytes) -> InputPage | Rejection:
         root = lxml.html.document_fromstring(markup, parser=parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as exc:
         if "empty" in str(exc).lower():
-            return Rejection("empty", "a web page with no content (网页没有内容)", f"html:{decoded.encoding}")
+            return Rejection(EMPTY, "a web page with no content (网页没有内容)", f"html:{decoded.encoding}")
         return broken("web page (HTML)", exc)
     # libxml2 stops reading below 256 nested elements (its guard against deep trees): what
     # lies deeper is lost, so the page is not read at all rather than read in part.
@@ -93,7 +94,7 @@ def read_html(data: bytes) -> InputPage | Rejection:
     blocks = _blocks(root)
     page = assemble("html", f"html:{decoded.encoding}", blocks, decoded.warnings)
     if isinstance(page, InputPage) and not page.text.strip():
-        return Rejection("empty", "a web page with no visible text (网页没有可见文字)", page.encoding)
+        return Rejection(EMPTY, "a web page with no visible text (网页没有可见文字)", page.encoding)
     return page
 
 

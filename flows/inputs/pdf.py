@@ -20,6 +20,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 
 from flows.inputs.page import Block, InputPage, RawTable, assemble
 from flows.inputs.refusals import broken, needs_ocr, refuse, too_big
+from flows.parsing.reasons import ENCRYPTED
 from flows.parsing.records import Rejection
 from flows.parsing.tables import RawCell
 
@@ -62,7 +63,7 @@ def read_pdf(data: bytes) -> InputPage | Rejection:
     except Exception as exc:  # pdfminer raises many kinds on damaged files
         if _encrypted(exc):
             return refuse(
-                "encrypted",
+                ENCRYPTED,
                 "a PDF with a password",
                 "open it with the password and save or print a copy without one, then put that copy in the inbox",
                 "PDF 已加密：请用密码打开后另存或打印为无密码的副本，再放入收件箱",

@@ -20,6 +20,7 @@ from flows.inputs.refusals import needs_ocr, refuse
 from flows.parsing import parse_file
 from flows.parsing.decode import BOM, WIDE_BOMS, Decoded
 from flows.parsing.parse import parse_decoded
+from flows.parsing.reasons import EMPTY, UNSUPPORTED_FORMAT
 from flows.parsing.records import ParsedPage, Rejection
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old binary Office (.doc, .xls, .ppt, WPS's .wps/.et)
@@ -116,13 +117,13 @@ def read_input(file_name: str, data: bytes) -> InputPage | Rejection | None:
         word = suffix in (".doc", ".wps", ".dot")
         what = "an old binary Word file (.doc)" if word else "an old binary Office file (.xls, .doc, .ppt)"
         return refuse(
-            "unsupported format",
+            UNSUPPORTED_FORMAT,
             what,
             "open it in Word, WPS or Excel and save it as .docx or .xlsx, then put that file in the inbox",
             "旧版 Office 文件：请用 Word、WPS 或 Excel 另存为 .docx 或 .xlsx 后放入收件箱",
         )
     if kind == "rtf":
-        return refuse("unsupported format", "a Rich Text file (.rtf)", "save it as .docx", "RTF 文件：请另存为 .docx")
+        return refuse(UNSUPPORTED_FORMAT, "a Rich Text file (.rtf)", "save it as .docx", "RTF 文件：请另存为 .docx")
     return None  # a zip archive: the inbox reads its members; whole, it is binary (parse_file says so)
 
 
@@ -134,7 +135,7 @@ def parse_input(file_name: str, data: bytes, *, not_after: date | None = None) -
     if isinstance(page, Rejection):
         return page
     if not page.text.strip():
-        return Rejection("empty", f"a {page.kind} file with no text (文件中没有文字)", page.encoding)
+        return Rejection(EMPTY, f"a {page.kind} file with no text (文件中没有文字)", page.encoding)
     parsed = parse_decoded(file_name, Decoded(page.text, page.encoding, page.warnings), not_after=not_after)
     if isinstance(parsed, ParsedPage):
         return replace(parsed, source_tables=page.tables)

@@ -6,6 +6,7 @@ Each detail names what was found, then what to do: the status a person reads in
 
 from __future__ import annotations
 
+from flows.parsing.reasons import NO_TEXT_LAYER, UNREADABLE
 from flows.parsing.records import Rejection, RejectionReason
 
 MIB = 1024 * 1024
@@ -28,7 +29,7 @@ def needs_ocr(found: str) -> Rejection:
     True
     """
     return Rejection(
-        "no text layer",
+        NO_TEXT_LAYER,
         f"needs OCR (没有文字层：需要 OCR): {found}; put the bulletin's text, web page, Word file or a PDF "
         "with a text layer in the inbox instead (请改放文字版、网页、Word 文件或带文字层的 PDF)",
     )
@@ -38,7 +39,7 @@ def broken(kind: str, error: BaseException | str) -> Rejection:
     """A file of a known kind that its reader cannot open: damaged or not what its name says."""
     what = error if isinstance(error, str) else f"{type(error).__name__}: {str(error)[:200]}"
     return refuse(
-        "unreadable",
+        UNREADABLE,
         f"a damaged or truncated {kind} file ({what})",
         f"open it in the program that made it and save it again, or fetch the {kind} again",
         "文件已损坏或不完整：请用原程序打开后重新保存，或重新下载",
@@ -48,7 +49,7 @@ def broken(kind: str, error: BaseException | str) -> Rejection:
 def too_big(found: str, limit: str) -> Rejection:
     """A file past one of the readers' bounds (unpacked size, table cells, pages)."""
     return refuse(
-        "unreadable",
+        UNREADABLE,
         f"{found}, {limit}: not read",
         "split it, or save the bulletin's own pages or sheet as a file of its own",
         "文件过大：请拆分，或只另存通报所在的页面或工作表",

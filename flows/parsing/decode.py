@@ -6,6 +6,14 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from flows.parsing.reasons import (
+    DECLARED_CHARSET,
+    EMPTY,
+    NOT_TEXT,
+    SUSPECT_CHARACTERS,
+    UNDECODABLE,
+    UNDECODABLE_AS,
+)
 from flows.parsing.records import Rejection
 
 BOM = b"\xef\xbb\xbf"
@@ -140,19 +148,19 @@ def decode(data: bytes) -> Decoded | Rejection:
         if data.startswith(bom):
             return _decode_wide(data[len(bom) :], wide)
     if not data.removeprefix(BOM).strip(b" \t\r\n\v\f"):
-        return Rejection("empty", f"{len(data)} bytes, no text")
+        return Rejection(EMPTY, f"{len(data)} bytes, no text")
     if data.find(b"\x00", 0, BINARY_SNIFF_BYTES) != -1:  # `in data[:N]` without copying N bytes
-        return Rejection("not text", "NUL bytes near the start: a binary file")
+        return Rejection(NOT_TEXT, "NUL bytes near the start: a binary file")
     controls = _count(data, _CONTROL_BYTES) / len(data)
     if controls > MAX_CONTROL_SHARE:
-        return Rejection("not text", f"{controls:.0%} control bytes: a binary file")
+        return Rejection(NOT_TEXT, f"{controls:.0%} control bytes: a binary file")
     text, encoding, undecodable, suspect = _choose(data)
     if undecodable + suspect > MAX_BAD_SHARE * len(data):
         detail = f"{undecodable} of {len(data)} bytes undecodable as {encoding}, {suspect} bytes U+FFFD or private-use"
-        return Rejection("undecodable", detail)
+        return Rejection(UNDECODABLE, detail)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip(_INVISIBLE):
-        return Rejection("empty", "only whitespace", encoding)
+        return Rejection(EMPTY, "only whitespace", encoding)
     return Decoded(text, encoding, _damage_warnings(encoding, undecodable, suspect))
 
 
@@ -170,9 +178,9 @@ def _damage_warnings(encoding: str, undecodable: int, suspect: int) -> tuple[str
     """The notes a page read despite some bad bytes carries."""
     warnings = []
     if undecodable:
-        warnings.append(f"undecodable as {encoding}: {undecodable} byte(s), read as U+FFFD")
+        warnings.append(f"{UNDECODABLE_AS}{encoding}: {undecodable} byte(s), read as U+FFFD")
     if suspect:
-        warnings.append(f"U+FFFD or private-use characters in the text: {suspect} byte(s)")
+        warnings.append(f"{SUSPECT_CHARACTERS}{suspect} byte(s)")
     return tuple(warnings)
 
 
@@ -184,19 +192,19 @@ def _decode_wide(body: bytes, encoding: str) -> Decoded | Rejection:
     suspect = len(SUSPECT.findall(marked)) * unit
     if undecodable + suspect > MAX_BAD_SHARE * max(len(body), 1):
         detail = f"{undecodable} of {len(body)} bytes undecodable as {encoding}, {suspect} bytes U+FFFD or private-use"
-        return Rejection("undecodable", detail, encoding)
+        return Rejection(UNDECODABLE, detail, encoding)
     text = marked.replace(_MARK, REPLACEMENT).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip(_INVISIBLE):
-        return Rejection("empty", f"{len(body)} bytes after the {encoding} BOM, no text", encoding)
+        return Rejection(EMPTY, f"{len(body)} bytes after the {encoding} BOM, no text", encoding)
     # Nearly any even run of bytes reads as UTF-16 without an error: garbage after a BOM
     # becomes a mix of scripts no page of Chinese text is written in.
     foreign = len(_FOREIGN.findall(text)) / len(text)
     if foreign > MAX_FOREIGN_SHARE:
         detail = f"{foreign:.0%} of the characters read as {encoding} are of no script a Chinese page uses"
-        return Rejection("undecodable", detail, encoding)
+        return Rejection(UNDECODABLE, detail, encoding)
     controls = len(_CONTROL_CHARS.findall(text)) / len(text)
     if controls > MAX_CONTROL_SHARE:
-        return Rejection("not text", f"{controls:.0%} control characters as {encoding}: a binary file", encoding)
+        return Rejection(NOT_TEXT, f"{controls:.0%} control characters as {encoding}: a binary file", encoding)
     return Decoded(text, encoding, _damage_warnings(encoding, undecodable, suspect))
 
 
@@ -222,17 +230,17 @@ def decode_declared(data: bytes, declared: str | None) -> Decoded | Rejection:
     first = decode(data)
     if isinstance(first, Decoded) and first.encoding == name:
         return first
-    if isinstance(first, Rejection) and first.reason in ("empty", "not text"):
+    if isinstance(first, Rejection) and first.reason in (EMPTY, NOT_TEXT):
         return first
     marked = data.decode(name, errors=_MARK_ERRORS)
     undecodable = marked.count(_MARK)
     if undecodable > MAX_BAD_SHARE * len(data):
         if isinstance(first, Decoded):
-            note = f"declared charset {declared} does not read the page ({undecodable} bad bytes): read as {first.encoding}"
+            note = f"{DECLARED_CHARSET}{declared} does not read the page ({undecodable} bad bytes): read as {first.encoding}"
             return Decoded(first.text, first.encoding, (*first.warnings, note))
         return first
     text = marked.replace(_MARK, REPLACEMENT).replace("\r\n", "\n").replace("\r", "\n")
-    warnings = (f"undecodable as {name}: {undecodable} byte(s), read as U+FFFD",) if undecodable else ()
+    warnings = (f"{UNDECODABLE_AS}{name}: {undecodable} byte(s), read as U+FFFD",) if undecodable else ()
     return Decoded(text, name, warnings)
 
 

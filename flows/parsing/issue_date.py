@@ -16,6 +16,7 @@ from datetime import date
 
 from flows.parsing.dates import full_dates, month_days, nearest_date, safe_date
 from flows.parsing.normalize import Line
+from flows.parsing.reasons import ISSUE_DATE
 from flows.parsing.records import IssueDateSource
 
 # Dates as people write them in file names (after NFKC: full-width digits fold), in any
@@ -115,11 +116,11 @@ def issue_date(
     if (found := from_file_name(file_name)) is not None:
         if not_after is None or found <= not_after:
             return found, "file_name", ()
-        warnings.append(f"issue date {found} in the file name is after the file was first seen: not used")
+        warnings.append(f"{ISSUE_DATE}{found} in the file name is after the file was first seen: not used")
     if (found := from_date_line(lines)) is not None:
         if not_after is None or found <= not_after:
             return found, "page", tuple(warnings)
-        warnings.append(f"issue date {found} on the page is after the file was first seen: not used")
+        warnings.append(f"{ISSUE_DATE}{found} on the page is after the file was first seen: not used")
     if (found := inferred(lines, not_after)) is not None:
         return found, "inferred", tuple(warnings)
     return None, None, tuple(warnings)

@@ -9,6 +9,7 @@ from flows.parsing.issue_date import issue_date
 from flows.parsing.normalize import to_lines
 from flows.parsing.page import read_page
 from flows.parsing.page_tables import find_tables
+from flows.parsing.reasons import NO_ITEMS
 from flows.parsing.records import ParsedPage, Rejection
 
 
@@ -36,7 +37,7 @@ def parse_decoded(file_name: str, decoded: Decoded, *, not_after: date | None = 
     items = read_page(lines, issued, tables)
     warnings = [*decoded.warnings, *date_warnings]
     if not items.articles:
-        warnings.append("no items found on the page")
+        warnings.append(NO_ITEMS)
     return ParsedPage(
         encoding=decoded.encoding,
         issue_date=issued,

@@ -4,14 +4,22 @@ reason's English opening and details translated (names, numbers, lines kept).
 The warehouse records reasons in English (`ingest.files.reasons`, `failed_checks`); the
 run's summary, `bulletins status` and the notifications show them through `reason_label`
 and `problem_line`; a reason not known here is shown as it was recorded.
+
+The openings are the writers' constants (`flows.parsing.reasons`, `flows.warehouse.reasons`),
+never copies of their text; tests/test_reason_labels.py records every reason the code can
+(broken pages for every check, the decoder's rejections, an inbox of odd entries, decisions
+on record) and fails on English left in its Chinese: a new or reworded reason needs its
+Chinese here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from flows.reporting.labels import status_label
+from flows.parsing import reasons as pr
+from flows.reporting.labels import COLUMN_LABELS, status_label
+from flows.warehouse import reasons as wr
 
 # What each check verifies (`failed_checks`, English in SQL), in a few Chinese words.
 CHECK_GLOSSES: dict[str, str] = {
@@ -52,21 +60,108 @@ def check_label(check: str) -> str:
 
 
 # A recorded reason's English opening and its Chinese; what follows is kept (file names, numbers).
+# The openings are the writers' own constants (flows.parsing.reasons, flows.warehouse.reasons).
 _REASON_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("failed check: ", "校验未通过："),
-    ("same bytes as ", "与此文件字节相同："),
-    ("superseded: a later issue printed this period again", "已被取代：更晚一期重新刊印了同一周"),
-    ("forgotten on record", "已撤回（记录在案）"),
-    ("unknown bulletin format: ", "未知通报格式："),
-    ("held out: data test ", "暂不入库：数据测试 "),
-    ("could not be read", "无法读取"),
-    ("modified time out of range", "修改时间超出范围"),
-    ("parser error", "解析出错"),
-    ("too large", "文件过大"),
-    ("not text", "不是文本"),
-    ("undecodable", "无法解码"),
-    ("empty", "空文件"),
+    (wr.FAILED_CHECK, "校验未通过："),
+    (wr.SAME_BYTES_AS, "与此文件字节相同："),
+    (wr.SUPERSEDED, "已被取代：更晚一期重新刊印了同一周"),
+    (wr.UNKNOWN_FORMAT + ": ", "未知通报格式："),
+    (wr.HELD_OUT, "暂不入库：数据测试 "),
+    (wr.ZIP_ARCHIVE, "压缩包："),
+    (pr.PARSER_ERROR, "解析出错"),
+    (pr.NO_TEXT_LAYER, "没有文字层"),
+    (pr.ENCRYPTED, "已加密"),
+    (pr.UNSUPPORTED_FORMAT, "不支持的格式"),
+    (pr.UNREADABLE, "无法打开"),
+    (pr.NOT_TEXT, "不是文本"),
+    (pr.UNDECODABLE, "无法解码"),
+    (pr.EMPTY, "空文件"),
+    # openings of reasons `_WHOLE` words whole, for a wording it does not know (an archive's)
+    (wr.TOO_LARGE, "文件过大"),
+    (wr.COULD_NOT_BE_READ, "无法读取"),
+    (wr.MTIME_OUT_OF_RANGE, "修改时间超出范围"),
+    (wr.FORGOTTEN_ON_RECORD, "已撤回（记录在案）"),
 )
+
+_NOT_READ = re.escape(wr.NOT_READ)
+_WHEN = r"(\d{4}-\d\d-\d\d \d\d:\d\d UTC)"
+
+# The kinds of entry `inbox_walk` names (not a regular file), in Chinese.
+_SPECIAL = {"FIFO": "命名管道", "socket": "套接字", "character device": "字符设备", "block device": "块设备"}
+
+# Reasons worded whole (a note, a warning, an entry not read): matched from their opening to
+# their end, the quoted parts (names, numbers, errors) kept.
+_WHOLE: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = tuple(
+    (re.compile(english, re.DOTALL), chinese)
+    for english, chinese in (
+        (
+            re.escape(pr.UNDECODABLE_AS) + r"(\S+): (\d+) byte\(s\), read as U\+FFFD",
+            r"按 \1 读有 \2 字节无法解码，以 U+FFFD 代替",
+        ),
+        (re.escape(pr.SUSPECT_CHARACTERS) + r"(\d+) byte\(s\)", r"正文中有 U+FFFD 或私用区字符：\1 字节"),
+        (
+            re.escape(pr.DECLARED_CHARSET) + r"(.+) does not read the page \((\d+) bad bytes\): read as (\S+)",
+            r"网页声明的字符集 \1 读不了此页（\2 个坏字节）：改按 \3 读取",
+        ),
+        (
+            re.escape(pr.ISSUE_DATE) + r"(\S+) in the file name is after the file was first seen: not used",
+            r"文件名中的刊发日 \1 晚于首次收到文件的时间：未采用",
+        ),
+        (
+            re.escape(pr.ISSUE_DATE) + r"(\S+) on the page is after the file was first seen: not used",
+            r"页面上的刊发日 \1 晚于首次收到文件的时间：未采用",
+        ),
+        (re.escape(pr.NO_ITEMS), "页面上没有找到任何条目"),
+        (
+            re.escape(wr.TOO_LARGE) + r": (\d+) bytes, over the limit of (\d+) \((\w+)\): " + _NOT_READ,
+            r"文件过大：\1 字节，超过上限 \2（\3）：未读取",
+        ),
+        (re.escape(wr.COULD_NOT_BE_READ) + r" \((.*)\): " + _NOT_READ, r"无法读取（\1）：未读取"),
+        (re.escape(wr.FOLDER_NOT_LISTED) + r" \((.*)\): " + _NOT_READ, r"文件夹无法列出（\1）：未读取"),
+        (re.escape(wr.NOT_EXAMINED) + r" \((.*)\): " + _NOT_READ, r"无法查看（\1）：未读取"),
+        (
+            re.escape(wr.NAME_HIDDEN) + r" folder \(name starts with '\.'\): " + _NOT_READ,
+            "隐藏文件夹（名称以“.”开头）：未读取",
+        ),
+        (re.escape(wr.NAME_HIDDEN) + r" \(name starts with '\.'\): " + _NOT_READ, "隐藏文件（名称以“.”开头）：未读取"),
+        (re.escape(wr.SYMBOLIC_LINK) + r"(.*): not followed", r"符号链接，指向 \1：未跟随"),
+        (
+            re.escape(wr.NOT_REGULAR) + r" \((.*)\): " + _NOT_READ,
+            lambda m: f"不是普通文件（{_SPECIAL.get(m[1], m[1])}）：未读取",
+        ),
+        (
+            re.escape(wr.NAME_ESCAPED) + r" \(\\\\ or \\xNN\): recorded as (.*)",
+            r"文件名中有像转义的字符（\\ 或 \\xNN）：记作 \1",
+        ),
+        (
+            re.escape(wr.NAME_NOT_UTF8) + r": recorded as (.*) \(as GB18030: (.*)\)",
+            r"文件名不是 UTF-8：记作 \1（按 GB18030 为 \2）",
+        ),
+        (re.escape(wr.NAME_NOT_UTF8) + r": recorded as (.*)", r"文件名不是 UTF-8：记作 \1"),
+        (
+            re.escape(wr.MTIME_OUT_OF_RANGE) + r" \((-?\d+) ns\): recorded as (-?\d+)",
+            r"修改时间超出范围（\1 纳秒）：记作 \2",
+        ),
+        (
+            re.escape(wr.FORGOTTEN_ON_RECORD) + r" by (.*) at " + _WHEN + r": (.*)",
+            r"已撤回（记录在案），\1 于 \2 撤回：\3",
+        ),
+        (
+            re.escape(wr.ACCEPTED_ON_RECORD) + r"bulletin \(([^)]*)\): (\w+) by (.*) at " + _WHEN + r": (.*)",
+            lambda m: (
+                f"已接受（记录在案）：{_period_start_text(m[1])}的通报，{check_label(m[2])}，{m[3]} 于 {m[4]} 接受：{m[5]}"
+            ),
+        ),
+        (re.escape(wr.IN_ZIP_ARCHIVE) + r"(.*)（压缩包内文件）", r"压缩包 \1 内的文件"),
+        (re.escape(wr.MEMBER_NAME_TWICE) + r"（同名文件只读第一个）: (.*)", r"同名文件只读第一个：\1"),
+        (r"(\d+) (partial|quarantined|skipped)", lambda m: f"{m[1]} 个{status_label(m[2])}"),
+        (re.escape(wr.BATCH_REPLACED), "每个条目都已被后来的批次重新记录"),
+    )
+)
+
+
+def _period_start_text(start: str) -> str:
+    return "周期未知" if start == wr.PERIOD_UNKNOWN else start
 
 
 def reason_label(reason: str) -> str:
@@ -84,20 +179,24 @@ def reason_label(reason: str) -> str:
     ('空文件：0 字节，没有文字', '与此文件字节相同：a.txt')
     >>> reason_label("not text: NUL bytes near the start: a binary file")
     '不是文本：开头有 NUL 字节，是二进制文件'
+    >>> reason_label("symbolic link to a.txt: not followed")
+    '符号链接，指向 a.txt：未跟随'
     """
     if match := _BULLETIN_CHECK.fullmatch(reason):
         seq, period_start, check, detail = match.groups()
-        when = "周期未知" if period_start == "period unknown" else period_start
-        return f"第 {seq} 则通报（{when}）：{check_label(check)}{'：' + check_detail_label(detail[1:].strip()) if detail else ''}"
+        return f"第 {seq} 则通报（{_period_start_text(period_start)}）：{check_label(check)}{'：' + check_detail_label(detail[1:].strip()) if detail else ''}"
+    for whole, worded in _WHOLE:
+        if whole.fullmatch(reason):
+            return whole.sub(worded, reason)
     for english, chinese in _REASON_PREFIXES:
         if reason.startswith(english):
             rest = reason[len(english) :]
-            if english == "failed check: ":
+            if english == wr.FAILED_CHECK:
                 check, colon, detail = rest.partition(":")
                 rest = check_label(check) + ("：" + check_detail_label(detail.strip()) if colon else "")
             elif rest.startswith(": "):  # `<reason>: <detail>`, as ingest records a rejection
                 rest = "：" + detail_label(rest[2:])
-            elif english in ("unknown bulletin format: ", "held out: data test "):
+            elif english in (wr.UNKNOWN_FORMAT + ": ", wr.HELD_OUT):
                 rest = check_detail_label(rest)
             return chinese + rest
     return reason
@@ -128,7 +227,8 @@ _DETAILS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 # What a failed check compared (flows/parsing/checks.py and the formats' checks), phrase by
 # phrase in Chinese: numbers, names and line numbers kept. A phrase not listed stays English.
-_CHECK_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+_FIGURES = r"\b(?:received|due|closed|in_progress|overdue|disputed|dispatched|unresolved)\b"
+_CHECK_PHRASES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = tuple(
     (re.compile(english), chinese)
     for english, chinese in (
         (
@@ -185,15 +285,28 @@ _CHECK_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"a cell missing or unreadable", "有单元格缺失或无法读取"),
         (r"announces a table \(完成情况如下\) but has none", "写了“完成情况如下”却没有表格"),
         (r"printed below", "排在下面这一行之后"),
+        (r"the opening total", "开头的总数"),
+        (r"its breakdown by channel", "按渠道的分项"),
+        (r"a 处置差 score above a 处置好 one", "处置差的单位得分高于处置好的单位"),
+        (r"a 处置好/处置差 list heading with no unit under it", "处置好/处置差列表的标题下没有单位"),
+        (r"seen: ", "所见："),
+        (r"table (.+?) of (\d+) rows? at line (\d+)", r"表格 \1 共 \2 行，在第 \3 行"),
+        (r"\(no header\) ", "（无表头）"),
+        (r"(\d+) rows?(?=[:)])", r"\1 行"),
+        (r"files: ", "文件："),
+        (r" and (\d+) more", r"，另有 \1 个"),
         (r"is outside 0-(\d+)", r"不在 0-\1 之内"),
         (r"is none of (\S+)", r"不是 \1 之一"),
         (r", printed ", "，印为 "),
+        (r" on (lines? [\d, -]*\d)", r" (\1)"),
         (r" ?\(lines? ([\d, -]+)\)", r"（第 \1 行）"),
         (r" ?\(([^()]*), line (\d+)\)", r"（\1，第 \2 行）"),
         (r"(?<![\w-])lines ([\d, -]+\d)", r"第 \1 行"),
         (r"(?<![\w-])line (\d+)", r"第 \1 行"),
         (r"; ", "；"),
         (r", (?=[^\d])", "，"),
+        # the figures a check compared, by their column names: in the analyst's words
+        (_FIGURES, lambda m: COLUMN_LABELS[m[0]]),
     )
 )
 
@@ -234,4 +347,4 @@ def problem_line(status: str, path: str, reasons: Sequence[str]) -> str:
 
 
 # `bulletin <seq> (<period start>): <check>[: <what the numbers were>]`, as ingest records a failed check.
-_BULLETIN_CHECK = re.compile(r"bulletin (\d+) \(([^)]*)\): (\w+)(:.*)?", re.DOTALL)
+_BULLETIN_CHECK = re.compile(re.escape(wr.BULLETIN) + r"(\d+) \(([^)]*)\): (\w+)(:.*)?", re.DOTALL)

@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import IO
 
 from flows.settings import InboxLocation
+from flows.warehouse.reasons import MEMBER_NAME_TWICE, TOO_LARGE, ZIP_ARCHIVE
 from flows.warehouse.statuses import QUARANTINED, SKIPPED
 
 ARCHIVE_SUFFIXES = (".zip",)
@@ -48,7 +49,6 @@ RATIO_FROM_BYTES = 1 << 20  # the ratio is judged only from this size: a small f
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 # The reasons, each in Chinese and English, saying what to do.
-TOO_LARGE_PREFIX = "too large"  # as `inbox.TOO_LARGE`: such entries are read again once they fit
 _SPLIT = "（压缩包过大：请拆分成几个压缩包）split the archive into smaller ones"
 _TOO_MANY = (
     "压缩包文件过多：请拆分成几个压缩包，每个不超过 {max} 个文件 / split it into archives of at most {max} entries"
@@ -64,11 +64,11 @@ _BAD_MEMBER = (
 )
 _BOMB = "解压比例异常（{ratio}倍，疑似压缩炸弹）：未读取 / expands {ratio} times (a zip bomb?), over {max}: not read"
 _MEMBER_TOO_LARGE = (
-    f"{TOO_LARGE_PREFIX}: {{size}} bytes uncompressed, over the limit of {{limit}} (BULLETINS_MAX_FILE_BYTES): "
+    f"{TOO_LARGE}: {{size}} bytes uncompressed, over the limit of {{limit}} (BULLETINS_MAX_FILE_BYTES): "
     "not read（文件过大：请调高 BULLETINS_MAX_FILE_BYTES 后重新运行）"
 )
 _TOTAL_TOO_LARGE = (
-    f"{TOO_LARGE_PREFIX}: members hold {{size}} bytes uncompressed, over {TOTAL_FACTOR} times the limit of "
+    f"{TOO_LARGE}: members hold {{size}} bytes uncompressed, over {TOTAL_FACTOR} times the limit of "
     f"{{limit}} (BULLETINS_MAX_FILE_BYTES): not read {_SPLIT}"
 )
 
@@ -155,7 +155,7 @@ class Listing:
     def summary(self, archive: str) -> str:
         """The archive's own reason when its members were read."""
         return (
-            f"zip archive: {len(self.members)} members, each an entry of its own "
+            f"{ZIP_ARCHIVE}{len(self.members)} members, each an entry of its own "
             f"({member_path(archive, '<member>')})（压缩包：每个文件单独记录）"
         )
 
@@ -213,7 +213,7 @@ def list_members(fh: IO[bytes], archive_size: int, max_file_bytes: int) -> Listi
                 continue
             seen.add(name)
             members.append(_member(zf, info, name, max_file_bytes))
-    notes = tuple(f"member name given twice, only the first read（同名文件只读第一个）: {n}" for n in twice)
+    notes = tuple(f"{MEMBER_NAME_TWICE}（同名文件只读第一个）: {n}" for n in twice)
     return Listing(members, notes=notes)
 
 

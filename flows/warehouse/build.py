@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from flows.warehouse import (
 from flows.warehouse.atomic import replace_durably
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.lake_audit import LakeProblem
+from flows.warehouse.reasons import HELD_OUT
 
 log = logging.getLogger(__name__)
 
@@ -188,15 +190,19 @@ def _isolate(
                 lo = mid
         failures = fails([*good, *rest[:hi]])
         sha, path = rest[hi - 1]
-        reason = (
-            f"held out: data test {', '.join(f.name for f in failures)} failed with this file "
-            f"({'; '.join(f.describe() for f in failures)}); the rest loaded. A page should never break a "
-            "data test: report it; the file is tried again when sql/ changes"
-        )
-        found.append(holds.Hold(sha, path, reason))
+        found.append(holds.Hold(sha, path, held_out_reason(failures)))
         good += rest[: hi - 1]
         rest = rest[hi:]
     return found
+
+
+def held_out_reason(failures: Sequence[datatests.DataTestFailure]) -> str:
+    """The reason a file held out by the data tests that fail with it records."""
+    return (
+        f"{HELD_OUT}{', '.join(f.name for f in failures)} failed with this file "
+        f"({'; '.join(f.describe() for f in failures)}); the rest loaded. A page should never break a "
+        "data test: report it; the file is tried again when sql/ changes"
+    )
 
 
 class _Stopwatch:

@@ -251,7 +251,7 @@ def read_decisions(lake_dir: Lake) -> Decisions:
     return Decisions(corrections, unreadable)
 
 
-def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_corrections_table(con: duckdb.DuckDBPyConnection) -> None:
     """Create `ingest.corrections` empty when missing (the models read it)."""
     con.execute("create schema if not exists ingest")
     exists = con.execute(

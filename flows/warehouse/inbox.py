@@ -21,9 +21,8 @@ from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, InboxLoca
 from flows.warehouse import archives, storage
 from flows.warehouse.inbox_batches import batches as batches  # the plan's files into parse batches
 from flows.warehouse.inbox_walk import FILE, Entry, display_path, walk
+from flows.warehouse.reasons import COULD_NOT_BE_READ, IN_ZIP_ARCHIVE, NOT_READ, TOO_LARGE
 from flows.warehouse.statuses import DUPLICATE, LOADED, QUARANTINED, SKIPPED
-
-TOO_LARGE = "too large"  # the reason a file over the size limit records
 
 
 @dataclass(frozen=True)
@@ -191,7 +190,7 @@ def plan_run(
             try:
                 sha = storage.sha256_entry(inbox / entry.fs_path)
             except OSError as exc:
-                status, reasons = SKIPPED, (*reasons, f"could not be read ({exc.strerror or exc}): not read")
+                status, reasons = SKIPPED, (*reasons, f"{COULD_NOT_BE_READ} ({exc.strerror or exc}): {NOT_READ}")
                 sha = _not_read_sha(reasons)
         else:
             status, sha = SKIPPED, _not_read_sha(reasons)
@@ -226,7 +225,7 @@ def plan_run(
 
 
 def _too_large(size: int, max_file_bytes: int) -> str:
-    return f"{TOO_LARGE}: {size} bytes, over the limit of {max_file_bytes} ({MAX_FILE_BYTES_ENV}): not read"
+    return f"{TOO_LARGE}: {size} bytes, over the limit of {max_file_bytes} ({MAX_FILE_BYTES_ENV}): {NOT_READ}"
 
 
 def _plan_archive(
@@ -262,7 +261,7 @@ def _plan_archive(
     try:
         sha = storage.sha256_entry(inbox / entry.fs_path)
     except OSError as exc:
-        reasons = (*entry.reasons, f"could not be read ({exc.strerror or exc}): not read")
+        reasons = (*entry.reasons, f"{COULD_NOT_BE_READ} ({exc.strerror or exc}): {NOT_READ}")
         seq += 1
         plan.not_read.append(
             InboxFile(
@@ -346,7 +345,7 @@ def _plan_members(
         listing = _listing(inbox, entry, max_file_bytes)
         if listing is None or listing.refused:
             return seq
-    note = f"in zip archive {entry.path}（压缩包内文件）"
+    note = f"{IN_ZIP_ARCHIVE}{entry.path}（压缩包内文件）"
     # Members are not counted in `seen` and `unchanged` (inbox files): their statuses are.
     for member in listing.members:
         path = archives.member_path(entry.path, member.name)

@@ -17,6 +17,17 @@ from typing import IO
 
 from flows.settings import InboxLocation, S3Location
 from flows.warehouse import storage
+from flows.warehouse.reasons import (
+    FOLDER_NOT_LISTED,
+    MTIME_OUT_OF_RANGE,
+    NAME_ESCAPED,
+    NAME_HIDDEN,
+    NAME_NOT_UTF8,
+    NOT_EXAMINED,
+    NOT_READ,
+    NOT_REGULAR,
+    SYMBOLIC_LINK,
+)
 
 FILE, LINK, HIDDEN, SPECIAL, UNLISTED = "file", "symbolic link", "hidden", "special", "unlisted"
 
@@ -92,8 +103,8 @@ def _name_note(fs_path: str, display: str) -> str:
     except UnicodeDecodeError:
         pass
     else:
-        return f"file name reads as an escape (\\\\ or \\xNN): recorded as {display}"
-    note = f"file name is not UTF-8: recorded as {display}"
+        return f"{NAME_ESCAPED} (\\\\ or \\xNN): recorded as {display}"
+    note = f"{NAME_NOT_UTF8}: recorded as {display}"
     try:
         return note + f" (as GB18030: {raw.decode('gb18030')})"
     except UnicodeDecodeError:
@@ -119,7 +130,7 @@ def _entry(fs_path: str, st: os.stat_result | None, kind: str, reasons: tuple[st
     size, mtime = (st.st_size, st.st_mtime_ns) if st is not None else (0, 0)
     stored = min(max(mtime, MTIME_NS_MIN), MTIME_NS_MAX)
     if stored != mtime:
-        reasons = (*reasons, f"modified time out of range ({mtime} ns): recorded as {stored}")
+        reasons = (*reasons, f"{MTIME_OUT_OF_RANGE} ({mtime} ns): recorded as {stored}")
     return Entry(display, fs_path, kind, size, stored, reasons, exact_mtime=stored == mtime)
 
 
@@ -159,7 +170,7 @@ def _folder(inbox: Path, prefix: str) -> list[Entry | str]:
             st: os.stat_result | None = os.lstat(folder)
         except OSError:
             st = None  # e.g. a path too long to name
-        return [_entry(prefix, st, UNLISTED, (f"folder could not be listed ({exc.strerror}): not read",))]
+        return [_entry(prefix, st, UNLISTED, (f"{FOLDER_NOT_LISTED} ({exc.strerror}): {NOT_READ}",))]
     found: list[Entry | str] = []
     for item in items:
         rel = f"{prefix}/{item.name}" if prefix else item.name
@@ -168,24 +179,24 @@ def _folder(inbox: Path, prefix: str) -> list[Entry | str]:
         except FileNotFoundError:
             continue  # removed while walking: nothing to record
         except OSError as exc:  # e.g. a path longer than the system can name
-            found.append(_entry(rel, None, SPECIAL, (f"could not be examined ({exc.strerror}): not read",)))
+            found.append(_entry(rel, None, SPECIAL, (f"{NOT_EXAMINED} ({exc.strerror}): {NOT_READ}",)))
             continue
         if item.name.startswith("."):
-            what = "hidden folder" if stat.S_ISDIR(st.st_mode) else "hidden"
-            found.append(_entry(rel, st, HIDDEN, (f"{what} (name starts with '.'): not read",)))
+            what = f"{NAME_HIDDEN} folder" if stat.S_ISDIR(st.st_mode) else NAME_HIDDEN
+            found.append(_entry(rel, st, HIDDEN, (f"{what} (name starts with '.'): {NOT_READ}",)))
         elif stat.S_ISLNK(st.st_mode):
             try:
                 target = display_path(os.readlink(folder / item.name))[0]
             except OSError as exc:
                 target = f"? ({exc.strerror})"
-            found.append(_entry(rel, st, LINK, (f"symbolic link to {target}: not followed",)))
+            found.append(_entry(rel, st, LINK, (f"{SYMBOLIC_LINK}{target}: not followed",)))
         elif stat.S_ISDIR(st.st_mode):
             found.append(rel)
         elif stat.S_ISREG(st.st_mode):
             found.append(_entry(rel, st, FILE))
         else:
             kind = next((name for test, name in _SPECIAL_KINDS if test(st.st_mode)), "special file")
-            found.append(_entry(rel, st, SPECIAL, (f"not a regular file ({kind}): not read",)))
+            found.append(_entry(rel, st, SPECIAL, (f"{NOT_REGULAR} ({kind}): {NOT_READ}",)))
     return found
 
 
@@ -205,9 +216,9 @@ def walk_s3(inbox: S3Location) -> Iterator[Entry]:
             folder = "/".join(parts[: hidden + 1])
             if folder not in hidden_folders:
                 hidden_folders.add(folder)
-                yield _s3_entry(folder, 0, 0, HIDDEN, ("hidden folder (name starts with '.'): not read",))
+                yield _s3_entry(folder, 0, 0, HIDDEN, (f"{NAME_HIDDEN} folder (name starts with '.'): {NOT_READ}",))
         elif hidden is not None:
-            yield _s3_entry(obj.key, obj.size_bytes, storage.etag_stamp(obj.etag), HIDDEN, ("hidden (name starts with '.'): not read",))  # fmt: skip
+            yield _s3_entry(obj.key, obj.size_bytes, storage.etag_stamp(obj.etag), HIDDEN, (f"{NAME_HIDDEN} (name starts with '.'): {NOT_READ}",))  # fmt: skip
         else:
             yield _s3_entry(obj.key, obj.size_bytes, storage.etag_stamp(obj.etag), FILE)
 

@@ -18,15 +18,14 @@ from typing import Any
 from flows.inputs import parse_input
 from flows.parsing.names import normalize_name
 from flows.parsing.page_tables import cell_sources
+from flows.parsing.reasons import PARSER_ERROR
 from flows.parsing.records import Bulletin, ParsedPage, Rejection
 from flows.settings import InboxLocation
 from flows.warehouse import archives, batch_record, lake, storage
 from flows.warehouse.inbox import InboxFile
+from flows.warehouse.reasons import SAME_BYTES_AS, UNKNOWN_FORMAT, bulletin_reason
 from flows.warehouse.schema import LAKE_TABLES
 from flows.warehouse.statuses import DUPLICATE, LOADED, PARTIAL, QUARANTINED
-
-# The reason a file records for text that looks like a bulletin no format reads.
-UNKNOWN_FORMAT = "unknown bulletin format"
 
 
 def bulletin_id(file_sha256: str, seq: int) -> str:
@@ -37,11 +36,7 @@ def file_status(result: ParsedPage | Rejection) -> tuple[str, list[str]]:
     """Status and reasons of a parsed file."""
     if isinstance(result, Rejection):
         return QUARANTINED, [f"{result.reason}: {result.detail}" if result.detail else result.reason]
-    reasons = [
-        f"bulletin {b.seq} ({b.period_start or 'period unknown'}): {detail}"
-        for b in result.bulletins
-        for detail in _check_lines(b)
-    ]
+    reasons = [bulletin_reason(b.seq, b.period_start, detail) for b in result.bulletins for detail in _check_lines(b)]
     status = PARTIAL if reasons else LOADED
     # A bulletin no format reads: its text loaded as articles, the file says what to add.
     unknown = [f"{UNKNOWN_FORMAT}: {u.describe()}" for u in result.unknown_bulletins]
@@ -214,7 +209,7 @@ def safe_parse(file_name: str, data: bytes, seen_at: datetime | None = None) -> 
         # By kind (web page, Word, Excel, PDF, text: flows.inputs), then parsed as a text page.
         return parse_input(file_name, data, not_after=not_after)
     except Exception as exc:  # last-resort boundary: one bad file must not stop the run
-        return Rejection(reason="parser error", detail=f"{type(exc).__name__}: {exc}")
+        return Rejection(reason=PARSER_ERROR, detail=f"{type(exc).__name__}: {exc}")
 
 
 # Rows of this many files are written as one row group: what a batch holds in memory.
@@ -337,7 +332,7 @@ def record_unparsed(lake_dir: lake.Lake, batch_id: str, items: Sequence[InboxFil
     rows = [
         file_row(i, batch_id, seen_at, i.status, list(i.reasons))
         if i.status is not None
-        else file_row(i, batch_id, seen_at, DUPLICATE, [f"same bytes as {i.duplicate_of}", *i.reasons])
+        else file_row(i, batch_id, seen_at, DUPLICATE, [f"{SAME_BYTES_AS}{i.duplicate_of}", *i.reasons])
         for i in items
     ]
     lake.write_batch(lake_dir, batch_id, {"files": rows})

@@ -323,4 +323,4 @@ def remove_mart(lake_dir: Lake, table: str) -> None:
 
 def legacy_mart_files(lake_dir: Lake) -> list[Path]:
     """The Parquet lake's marts' copy (`lake/marts/<table>.parquet`), replaced by Delta tables."""
-    return lake_store.legacy_mart_files(lake_dir, MARTS_DIR)
+    return lake_store.legacy_folder_files(lake_dir, MARTS_DIR)

@@ -5,7 +5,7 @@ The lake's Delta tables are opened by deltalake from a URI (`table_uri`) with
 the audit's set-aside files and its log, holds, decisions, the maintenance stamp) goes
 through the functions here, by a path relative to the lake ('/'-separated). A local
 lake keeps its own code path (fsync, atomic renames); an S3 lake goes through pyarrow's
-S3 filesystem (`flows.warehouse.storage.filesystem`: the standard AWS variables), where
+S3 filesystem (`flows.warehouse.storage.s3_filesystem`: the standard AWS variables), where
 one PUT is already all or nothing and a "move" is a copy and a delete.
 
 A Parquet lake (before Delta) only ever existed in a local folder: its conversion
@@ -88,7 +88,7 @@ def storage_options(lake_dir: Lake) -> dict[str, str] | None:
 def _s3() -> pafs.S3FileSystem:
     from flows.warehouse import storage
 
-    return storage.filesystem()
+    return storage.s3_filesystem()
 
 
 def filesystem(lake_dir: Lake) -> pafs.FileSystem:
@@ -319,11 +319,11 @@ def move_to_migrated(lake_dir: Lake, file: Path) -> Path:
     return target
 
 
-def legacy_mart_files(lake_dir: Lake, marts_dir: str) -> list[Path]:
-    """The Parquet lake's marts' copy (`lake/marts/<table>.parquet`), replaced by Delta tables."""
+def legacy_folder_files(lake_dir: Lake, folder_name: str) -> list[Path]:
+    """The Parquet files directly in a folder of a local lake (a Parquet lake's leftovers); none on S3."""
     if isinstance(lake_dir, S3Location):
         return []
-    folder = lake_dir / marts_dir
+    folder = lake_dir / folder_name
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 

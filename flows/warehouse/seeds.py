@@ -99,7 +99,7 @@ def load_seeds(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> i
     """
     _load_bulletin_formats(con)
     # The models read the corrections on record; a build loads them (`build`), others see none.
-    corrections.ensure_table(con)
+    corrections.ensure_corrections_table(con)
     aliases = read_unit_aliases((SQL_DIR if sql_dir is None else Path(sql_dir)) / SEED_ALIASES)
     fetch_all(con, "create schema if not exists seeds")
     fetch_all(

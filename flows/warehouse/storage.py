@@ -87,7 +87,7 @@ def _endpoint() -> tuple[str | None, str]:
     return match["host"], match["scheme"].lower()
 
 
-def filesystem() -> pafs.S3FileSystem:
+def s3_filesystem() -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem from the standard AWS variables; S3SettingsError when no key is set.
 
     A key is required: without one the AWS SDK would look for instance credentials on the
@@ -172,7 +172,7 @@ def check_s3_inbox(location: S3Location) -> None:
     """Make sure the inbox can be listed: S3SettingsError naming what is wrong (key, bucket, endpoint)."""
     from pyarrow import fs
 
-    s3 = filesystem()
+    s3 = s3_filesystem()
     try:
         bucket = s3.get_file_info(location.bucket)
         if bucket.type == fs.FileType.NotFound:
@@ -192,7 +192,7 @@ def list_objects(location: S3Location) -> list[S3Object]:
     """
     from pyarrow import fs
 
-    s3 = filesystem()
+    s3 = s3_filesystem()
     base = location.path.rstrip("/") + "/"
     try:
         if s3.get_file_info(location.bucket).type == fs.FileType.NotFound:
@@ -220,13 +220,13 @@ def list_objects(location: S3Location) -> list[S3Object]:
         return [o for o in pool.map(head, files) if o is not None]
 
 
-def open_binary(location: S3Location) -> IO[bytes]:
+def open_object(location: S3Location) -> IO[bytes]:
     """An object open for reading (seekable: a zip archive's members are read from it).
 
     FileNotFoundError when it is gone (a file removed since planning); S3Error else.
     """
     try:
-        return cast(IO[bytes], filesystem().open_input_file(location.path))
+        return cast(IO[bytes], s3_filesystem().open_input_file(location.path))
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -235,14 +235,14 @@ def open_binary(location: S3Location) -> IO[bytes]:
 
 def read_object(location: S3Location, limit: int) -> bytes:
     """An object's bytes, at most `limit` + 1 of them (one more: it grew past the limit)."""
-    with open_binary(location) as fh:
+    with open_object(location) as fh:
         return fh.read(limit + 1)
 
 
 def sha256(location: S3Location) -> str:
     """The sha256 of an object's bytes, read in chunks: bounded memory whatever its size."""
     digest = hashlib.sha256()
-    with open_binary(location) as fh:
+    with open_object(location) as fh:
         while block := fh.read(CHUNK):
             digest.update(block)
     return digest.hexdigest()
@@ -254,7 +254,7 @@ def keys(location: S3Location) -> Iterator[str]:
 
     base = location.path.rstrip("/") + "/"
     try:
-        infos = filesystem().get_file_info(fs.FileSelector(location.path, recursive=True, allow_not_found=True))
+        infos = s3_filesystem().get_file_info(fs.FileSelector(location.path, recursive=True, allow_not_found=True))
     except OSError as exc:
         raise describe_s3_failure(exc, location) from None
     return (i.path[len(base) :] for i in infos if i.type == fs.FileType.File and i.path.startswith(base))
@@ -266,10 +266,10 @@ def keys(location: S3Location) -> Iterator[str]:
 def open_entry(path: InboxLocation) -> IO[bytes]:
     """An inbox entry open for reading: a regular file (no link, no FIFO) or an object."""
     if isinstance(path, S3Location):
-        return open_binary(path)
-    from flows.warehouse.inbox_walk import open_binary as open_local
+        return open_object(path)
+    from flows.warehouse.inbox_walk import open_binary
 
-    return open_local(path)
+    return open_binary(path)
 
 
 def read_entry(path: InboxLocation, limit: int) -> bytes:

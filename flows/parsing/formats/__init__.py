@@ -3,6 +3,13 @@
 A new city's bulletin is a new module beside zhumadian_weekly.py implementing
 BulletinFormat (recognise, parse), added to FORMATS (README: "Adding a city").
 Text that looks like a bulletin but that no format claims is reported by `unknown`.
+
+Besides its BulletinFormat class, a format module names the same jobs the same way, so that
+a reader of one knows where to look in the next: `is_title(text)` (is this line its title),
+`period(text)` (the period its title prints) and `failed_checks(...)` (its checks; Zhumadian's
+are `flows.parsing.checks.failed_checks`, whose helpers the others share). Each is called
+in its own module only and takes what that layout has, so this is a naming convention,
+not an interface; the interface is BulletinFormat (tests/test_names.py allows these names).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from flows.warehouse.readers.shared import (
     sql_issue_source,
     sql_weeks_only,
 )
+from flows.warehouse.reasons import FAILED_CHECK, SUPERSEDED, UNKNOWN_FORMAT
 from flows.warehouse.statuses import FILE_STATUSES
 from flows.warehouse.summary import ProblemFile
 
@@ -109,9 +110,9 @@ def bulletins_left_out(con: duckdb.DuckDBPyConnection) -> list[LeftOutBulletin] 
     for period_start, period_end, issue_date, path, failed_checks, superseded, city, source, details in rows:
         # each check with what it compared, where the parser recorded it (`name: detail`)
         lines = {line.partition(": ")[0]: line for line in details or [] if ": " in line}
-        reasons = [f"failed check: {lines.get(check, check)}" for check in failed_checks]
+        reasons = [f"{FAILED_CHECK}{lines.get(check, check)}" for check in failed_checks]
         if superseded:
-            reasons.append("superseded: a later issue printed this period again")
+            reasons.append(SUPERSEDED)
         left_out.append(LeftOutBulletin(period_start, period_end, issue_date, path, reasons, city, source))
     return left_out
 
@@ -287,9 +288,6 @@ def batch_statuses(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> dict
     return {status: int(n) for status, n in zip(FILE_STATUSES, counts, strict=True) if n}
 
 
-UNKNOWN_FORMAT_REASON = "unknown bulletin format"  # flows.warehouse.ingest.UNKNOWN_FORMAT
-
-
 def unknown_format_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | None = None) -> list[ProblemFile]:
     """Files holding text that looks like a bulletin no format reads, by path; reasons: those notes.
 
@@ -310,6 +308,6 @@ def unknown_format_files(con: duckdb.DuckDBPyConnection, batch_ids: list[str] | 
             {batch_filter}
         order by path
         """,
-        [UNKNOWN_FORMAT_REASON, UNKNOWN_FORMAT_REASON] + ([] if batch_ids is None else [batch_ids]),
+        [UNKNOWN_FORMAT, UNKNOWN_FORMAT] + ([] if batch_ids is None else [batch_ids]),
     ).fetchall()
     return [ProblemFile(status, path, list(reasons)) for status, path, reasons in rows]
