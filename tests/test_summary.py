@@ -20,7 +20,9 @@ def test_lake_line_counts_batches_by_their_action_not_by_their_reason() -> None:
         "lake: 2 batch(es) restored from the warehouse, 1 set aside in lake/_quarantine (quarantine.log says why)"
     )
     assert summary.line().endswith("; " + summary.lake_line())
-    assert run_line(summary).endswith("；湖检查：" + summary.lake_line())
+    assert run_line(summary).endswith(
+        "；湖检查：2 个批次已从数据库恢复，1 个批次已移出、不入库（lake/_quarantine，原因见 quarantine.log）"
+    )
 
 
 def test_a_sound_lake_says_nothing() -> None:

@@ -47,6 +47,19 @@ def _period(start: dt.date | None, end: dt.date | None) -> str:
     return f"{start} 至 {end}" if end is not None else str(start)
 
 
+def lake_note(summary: RunSummary) -> str:
+    """What the lake check did, in Chinese (`RunSummary.lake_line` is the log's): counted by
+    what was done to each batch, never by the words of its reason.
+
+    >>> from flows.warehouse.lake_audit import RESTORED, SET_ASIDE, LakeProblem
+    >>> lake_note(RunSummary(lake_problems=[LakeProblem("b1", "x", RESTORED), LakeProblem("b2", "y", SET_ASIDE)]))
+    '1 个批次已从数据库恢复，1 个批次已移出、不入库（lake/_quarantine，原因见 quarantine.log）'
+    """
+    aside = sum(p.set_aside for p in summary.lake_problems)
+    restored = len(summary.lake_problems) - aside
+    return f"{restored} 个批次已从数据库恢复，{aside} 个批次已移出、不入库（lake/_quarantine，原因见 quarantine.log）"
+
+
 def run_line(summary: RunSummary) -> str:
     """The run's one line in Chinese (the artifact's; `RunSummary.line` is the log's, in English).
 
@@ -65,7 +78,7 @@ def run_line(summary: RunSummary) -> str:
     else:
         span = f"{len(weeks)} 周（{weeks[0]} 至 {weeks[-1]}）"
     skipped = f"，{L.status_label('skipped')} {summary.files_skipped}" if summary.files_skipped else ""
-    lake = f"；湖检查：{summary.lake_line()}" if summary.lake_problems else ""
+    lake = f"；湖检查：{lake_note(summary)}" if summary.lake_problems else ""
     return (
         f"新文件 {summary.files_new} 个（{L.status_label('loaded')} {summary.files_loaded}，"
         f"{L.status_label('partial')} {summary.files_partial}，{L.status_label('quarantined')} "

@@ -189,11 +189,14 @@ def assert_recovery_line(line: str, clean_line: str, wh: Path, point: str) -> No
     recovery sets it aside (lake/_quarantine, never deleted) and says so; its files are
     parsed again from the inbox.
     """
-    counts, _, lake_note = line.partition("；湖检查：lake: ")  # the run's Chinese line (RunSummary.line in the log)
+    counts, _, lake_note = line.partition("；湖检查：")  # the run's Chinese line (RunSummary.line in the log)
     assert counts == clean_line, point
     if lake_note:
-        assert lake_note.startswith("0 batch(es) restored from the warehouse, "), (point, lake_note)
-        assert lake_note.endswith(" set aside in lake/_quarantine (quarantine.log says why)"), (point, lake_note)
+        assert lake_note.startswith("0 个批次已从数据库恢复，"), (point, lake_note)
+        assert lake_note.endswith(" 个批次已移出、不入库（lake/_quarantine，原因见 quarantine.log）"), (
+            point,
+            lake_note,
+        )
         log = (wh / "lake" / "_quarantine" / "quarantine.log").read_text(encoding="utf-8").splitlines()
         assert log and all(entry.endswith("\t" + UNFINISHED_BATCH) for entry in log), (point, log)
 
