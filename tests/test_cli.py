@@ -137,8 +137,8 @@ def test_status_lists_bulletins_of_unknown_format(tmp_path: Path) -> None:
     out = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "wh"), "--as-of", "2021-03-08"]).output
     assert "各状态文件数：已入库 2\n" in out
     assert (
-        "未知格式的通报（正文已作为文章入库；README：Adding a city）：\n"
-        "  tianmen-2016-12.txt：天门:数字化城市管理12月绩效情况通报 (line 2)"
+        "未知格式的通报（正文已作为文章入库；docs/reference.md：Adding a city）：\n"
+        "  tianmen-2016-12.txt：天门:数字化城市管理12月绩效情况通报（第 2 行）"
     ) in out
     assert "部分入库、已隔离和未读取的文件" not in out
     assert "最新已发布周，三门峡：2021-02-27 ~ 2021-03-05（2021-09-03 刊），周末后已过 3 天\n" in out

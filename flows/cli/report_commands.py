@@ -149,7 +149,7 @@ def explain_command(
 ) -> None:
     """Show how one file is read, writing nothing: decoded text, blocks, tables, formats, checks.
 
-    The tool for adding a city (README: Adding a city): which format claimed each bulletin or
+    The tool for adding a city (docs/reference.md: Adding a city): which format claimed each bulletin or
     why none did, the figures and every check with the numbers it compared, the issue date
     and its source, and the status the inbox would record.
     """

@@ -72,7 +72,7 @@ def status(
         left_out = bulletins_left_out(con) or []
         freshness = read_freshness(con, today, stale_after if stale_after is not None else settings.stale_after_days)
     from flows.reporting.labels import status_label
-    from flows.reporting.reason_labels import reason_label
+    from flows.reporting.reason_labels import check_detail_label, reason_label
     from flows.reporting.run_summary import freshness_line, stale_warning
     from flows.warehouse.reasons import UNKNOWN_FORMAT
 
@@ -100,9 +100,10 @@ def status(
         for p in problems:
             typer.echo(shown(f"  {status_cell(p.status)} {p.path}：{reasons(p.reasons)}"))
     if unknown:
-        typer.echo("未知格式的通报（正文已作为文章入库；README：Adding a city）：")
+        typer.echo("未知格式的通报（正文已作为文章入库；docs/reference.md：Adding a city）：")
         for p in unknown:
-            typer.echo(shown(f"  {p.path}：{'；'.join(r.removeprefix(f'{UNKNOWN_FORMAT}: ') for r in p.reasons)}"))
+            details = (check_detail_label(r.removeprefix(f"{UNKNOWN_FORMAT}: ")) for r in p.reasons)
+            typer.echo(shown(f"  {p.path}：{'；'.join(details)}"))
     if left_out:
         typer.echo("未计入统计表（marts）的通报：")
         for b in left_out:

@@ -1,6 +1,6 @@
 """`bulletins explain FILE`: how one file is read, step by step, without writing anything.
 
-The tool a person uses to add a city (README: Adding a city): what the file decodes to,
+The tool a person uses to add a city (docs/reference.md: Adding a city): what the file decodes to,
 the blocks and tables found on the page (with their lines), which format claimed each
 bulletin or why none did, the figures and every check with what it compared, the issue
 date and where it came from, and the status the inbox would record. The file is read the
