@@ -16,15 +16,17 @@ What the flow does beyond the floor, and why (issue 9):
   equivalent and tested against the slow way (`tests/test_parsing_fast_paths.py`); every
   file of the corpus, the shared samples and the fixtures parses to an identical result.
 - **Small runs** (up to 16 MB of new pages) parse in the run's own process: a pool
-  worker is a new process that imports Prefect before its first task (seconds of CPU),
-  more than a day's pages take to parse.
+  worker is a new process that imports the parser and pyarrow before its first batch,
+  which costs more than a day's pages take to parse.
 - **A backfill** goes to a process pool opened for the parse stage only, in an even
-  number of large batches per worker (each task has a fixed cost in Prefect; rows go to
-  Parquet a row group at a time, so a batch's size does not grow memory). The workers
-  import the parse task and the flow's module (Prefect sends the flow with a task's
-  context), not the command line: a spawned worker re-imports the console script, whose
-  entry point (`flows.launcher`) imports nothing until it runs. They exit before the
-  load. The tree's peak is the parse stage (the run's process, the workers, Prefect's
+  number of large batches per worker (rows go to Parquet a row group at a time, so a
+  batch's size does not grow memory). The pool runs `ingest.process_batch` itself, not a
+  Prefect task: its spawned workers import the parser, pyarrow and deltalake (about a
+  quarter of a second each), never Prefect, whose task engine cost each worker seconds
+  and some 190 MB before its first batch (issue 19: the stage went from 11.2 s to about
+  6 s at 10 years, the tree's peak RSS from 1,087 MB to under 900 MB). A spawned worker
+  re-imports the console script, whose entry point (`flows.launcher`) imports nothing
+  until it runs. The workers exit before the load. The tree's peak is the parse stage (the run's process, the workers, Prefect's
   server); the load's is DuckDB's, which keeps under 256 MB per writer (it spills past it).
 - **The load** is one `insert ... select` from `read_parquet` over the new parts per
   table; what it costs is DuckDB compressing the article text, which `raw.articles`
@@ -36,8 +38,8 @@ What the flow does beyond the floor, and why (issue 9):
 - **Prefect's temporary server** starts first, in its own process, while the command
   imports Prefect and the flow; Prefect's own starter would import the whole server
   stack into the command too. The process-global Prefect settings point at that server,
-  so the pool's message forwarder no longer starts a second temporary server at the end
-  of every pooled run (it did, costing seconds).
+  so nothing Prefect starts later in the run (Prefect's own process pool did, when the
+  flow used it) starts a second temporary server.
 - **No flow-run heartbeats** on the temporary server, nor on serve's server unless
   `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` is set: Prefect joins its heartbeat thread at the
   end of every flow run, in 1-s sleeps (0.87 s of a 2.1 s flow, measured).
@@ -57,14 +59,20 @@ What still stands between the flow and the targets:
   `bulletins serve` running (or `PREFECT_API_URL` pointing at a server), the start and
   stop leave the run: see "The same two runs while `bulletins serve` runs".
 - **The parse stage against the parser alone** ("the least the stage could take"): the
-  stage also reads and hashes every file and writes Parquet, and Prefect's process pool
-  spawns its workers (the `spawn` start method), each importing Prefect before its first
-  task; the parser alone on all cores (forked workers) does none of that. Those measured
-  costs, spread over the workers, put the stage's best case under 80% of the parser
-  alone: the target needs a pool whose workers start without importing Prefect.
+  parser alone reads each file and parses it; the stage also hashes each file again
+  (its bytes must be the ones planned), turns rows into Arrow columns, compresses them
+  into Parquet with page checksums and commits each batch to six Delta tables, and its
+  workers are spawned. In worker-seconds (the breakdown above) those are about a third
+  of what the parsing costs, so on two busy cores the stage cannot reach 80% of the
+  parser alone without dropping one of them: the worker start is now a few tenths of a
+  second, the rest is the lake's own work. Rows go to Arrow a column at a time
+  (`lake.rows_table`, 60% of `Table.from_pylist`'s time); larger row groups would save
+  a little more compression time for some 50 MB more per worker.
 - **Verify and plan grow with the archive**: verify reads every block of the warehouse
   before a run writes (damage anywhere stops the run), and plan lists and stats every
   file of the inbox, the whole archive. Both are a few tenths of a second at 10 years.
+  The run's summary no longer looks at every recorded path again: it reads the plan's
+  own listing of the inbox (it did, 0.3 s at 10 years).
 - **Wall figures from a shared machine** are not the machine's: the CPU figures and the
   breakdown say where the time goes; re-run `make bench` on a quiet machine for the
   wall-clock targets.
