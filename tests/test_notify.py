@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import load_without_prefect, make_inbox, query
-from webhooks import SECRET_URL_QUERY, Answering, free_port
+from webhooks import POLL_S, SECRET_URL_QUERY, Answering, free_port
 
 from flows.orchestration import flow
 from flows.reporting import notices as messages
@@ -50,7 +50,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/robot/send"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True)
         self.thread.start()
 
     def texts(self, trigger_title: str = "") -> list[str]:
