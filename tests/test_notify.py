@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import load_without_prefect, make_inbox, query
+from pipeline_helpers import copy_bundled, load_without_prefect, make_inbox, query
 from webhooks import POLL_S, SECRET_URL_QUERY, Answering, free_port
 
 from flows.orchestration import flow
@@ -199,10 +199,9 @@ def _run_notices(db: Path, min_streak: int, weeks: bool = False) -> list[message
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundled(bundled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled inbox's six clean weeks."""
-    root = tmp_path_factory.mktemp("notify")
-    return load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+    return copy_bundled(bundled_template, tmp_path_factory.mktemp("notify"))
 
 
 def test_six_clean_weeks_say_only_that_the_week_is_in(bundled: Path) -> None:
