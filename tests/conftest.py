@@ -63,6 +63,20 @@ def timeline(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 @pytest.fixture(scope="session")
+def bundled_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled inbox (the real sample and the synthetic weeks) in `<root>/inbox`, taken into
+    `<root>/wh` without Prefect (pipeline_helpers.load_without_prefect), once per process.
+
+    Never written to: a test or a module takes a copy (pipeline_helpers.copy_bundled).
+    """
+    from pipeline_helpers import load_without_prefect, make_inbox
+
+    root = tmp_path_factory.mktemp("bundled")
+    load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+    return root
+
+
+@pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[str]:
     """The session's one Prefect API (tests/prefect_server.py), this process pointed at it; yields its URL."""
     from prefect_server import pointed_at_session_server

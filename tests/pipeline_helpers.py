@@ -38,6 +38,14 @@ def all_inbox_names() -> list[str]:
     return sorted([SAMPLE_PAGE.name, *bundled_files()])
 
 
+def copy_bundled(template: Path, root: Path) -> Path:
+    """A copy of conftest's `bundled_template` under `root` (`root/inbox`, `root/wh`): the warehouse
+    `load_without_prefect(make_inbox(root / "inbox"), root / "wh")` makes, without making it again.
+    Returns the DuckDB path. File times are kept: a run finds nothing new in the inbox."""
+    shutil.copytree(template, root, dirs_exist_ok=True)
+    return root / "wh" / "bulletins.duckdb"
+
+
 def copy_sample(folder: Path, name: str) -> Path:
     target = folder / name
     shutil.copyfile(SAMPLE_PAGE, target)

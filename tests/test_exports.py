@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 from hostile_names import FORMULA_NAMES, build_hostile_warehouse
-from pipeline_helpers import load_without_prefect, make_inbox
+from pipeline_helpers import copy_bundled, make_inbox
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -29,9 +29,8 @@ MARTS = list(MART_ORDER)
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("exports")
-    return load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+def bundled(bundled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_bundled(bundled_template, tmp_path_factory.mktemp("exports"))
 
 
 def marts(db: Path, week: dt.date | None = None) -> dict[str, tuple[list[str], list[tuple]]]:
@@ -276,10 +275,12 @@ def test_export_errors_are_one_line(bundled: Path, tmp_path: Path, args: list[st
     assert list(tmp_path.iterdir()) == []
 
 
-def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(tmp_path: Path) -> None:
+def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(
+    bundled_template: Path, tmp_path: Path
+) -> None:
     from flows.settings import Settings
 
-    db = load_without_prefect(make_inbox(tmp_path / "inbox"), tmp_path / "wh")
+    db = copy_bundled(bundled_template, tmp_path)
     lake_dir = tmp_path / "wh" / "lake"
     assert build.marts_missing_in_lake(lake_dir)
     written = build.export_marts_to_lake(db, lake_dir)
@@ -309,10 +310,10 @@ def test_marts_copy_in_the_lake_equals_the_warehouse_and_the_lake_ignores_it(tmp
 
 
 def test_a_rebuild_that_cannot_write_the_marts_copy_warns_and_leaves_no_stale_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bundled_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    load_without_prefect(make_inbox(tmp_path / "inbox"), tmp_path / "wh")
+    copy_bundled(bundled_template, tmp_path)
     lake_dir = tmp_path / "wh" / "lake"
     build.export_marts_to_lake(tmp_path / "wh" / "bulletins.duckdb", lake_dir)
 

@@ -53,6 +53,12 @@ def core_rows(page: ParsedPage) -> dict[str, Any]:
     return {"issue_date": page.issue_date, "bulletins": bulletins, "units": units}
 
 
+@pytest.fixture(scope="module")
+def chromium_pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The web page printed to PDF by Chromium (a text layer), once for the module's tests that read it."""
+    return to_pdf_chromium(tmp_path_factory.mktemp("chromium"))
+
+
 def text_page() -> ParsedPage:
     page = parse_file(f"{NAME}.txt", sample_text().encode("utf-8"))
     assert isinstance(page, ParsedPage)
@@ -142,9 +148,9 @@ def test_docx_and_xlsx_keep_merged_cells_as_spans() -> None:
     assert merged[0].source is not None and merged[0].source.startswith("第2版!A")
 
 
-def test_a_text_layer_pdf_gives_the_text_pages_bulletin_units_and_articles(tmp_path: Path) -> None:
+def test_a_text_layer_pdf_gives_the_text_pages_bulletin_units_and_articles(chromium_pdf: bytes) -> None:
     """Chromium's print of the web page: wrapped lines joined, a table cut by the page break rejoined."""
-    page = parse_input(f"{NAME}.pdf", to_pdf_chromium(tmp_path))
+    page = parse_input(f"{NAME}.pdf", chromium_pdf)
     assert isinstance(page, ParsedPage), page
     assert page.encoding == "pdf"
     assert core_rows(page) == core_rows(text_page())
@@ -153,9 +159,9 @@ def test_a_text_layer_pdf_gives_the_text_pages_bulletin_units_and_articles(tmp_p
     ]
 
 
-def test_a_text_layer_pdf_gives_the_unit_tables_as_tables(tmp_path: Path) -> None:
+def test_a_text_layer_pdf_gives_the_unit_tables_as_tables(chromium_pdf: bytes) -> None:
     """Chromium's print of the web page: the ruled tables come back cell by cell."""
-    page = read_input("p.pdf", to_pdf_chromium(tmp_path))
+    page = read_input("p.pdf", chromium_pdf)
     assert isinstance(page, InputPage) and page.kind == "pdf"
     # Chromium maps some glyphs to Kangxi radicals (⼀): NFKC, as the parser's lines have it, folds them.
     rows = [tuple(unicodedata.normalize("NFKC", c) for c in r) for t in page.tables for r in t.printed_rows()]
@@ -181,7 +187,7 @@ def test_kinds_are_told_by_their_bytes_before_their_names() -> None:
     assert kind_of("a.txt", "<html><body>x".encode("utf-16")) == "html"
 
 
-def test_the_same_marts_from_each_input(tmp_path: Path) -> None:
+def test_the_same_marts_from_each_input(tmp_path: Path, chromium_pdf: bytes) -> None:
     """A warehouse built from each input holds the same bulletin, units and mart rows as from the text page."""
     sql = {
         "bulletins": "select city, period_start, received, due, closed, overdue, failed_checks from core.bulletins",
@@ -201,7 +207,7 @@ def test_the_same_marts_from_each_input(tmp_path: Path) -> None:
     for kind in ("html-gb2312", "docx", "xlsx", "utf16-le"):
         suffix, make, _ = INPUTS[kind]
         assert build(kind, NAME + suffix, make()) == expected, kind
-    assert build("pdf", f"{NAME}.pdf", to_pdf_chromium(tmp_path)) == expected
+    assert build("pdf", f"{NAME}.pdf", chromium_pdf) == expected
 
 
 def test_garbage_after_a_utf16_bom_is_undecodable_not_text() -> None:

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import load_without_prefect, make_inbox, query
-from webhooks import SECRET_URL_QUERY, Answering, free_port
+from pipeline_helpers import copy_bundled, load_without_prefect, make_inbox, query
+from webhooks import POLL_S, SECRET_URL_QUERY, Answering, free_port
 
 from flows.orchestration import flow
 from flows.reporting import notices as messages
@@ -50,7 +50,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/robot/send"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True)
         self.thread.start()
 
     def texts(self, trigger_title: str = "") -> list[str]:
@@ -199,10 +199,9 @@ def _run_notices(db: Path, min_streak: int, weeks: bool = False) -> list[message
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundled(bundled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled inbox's six clean weeks."""
-    root = tmp_path_factory.mktemp("notify")
-    return load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+    return copy_bundled(bundled_template, tmp_path_factory.mktemp("notify"))
 
 
 def test_six_clean_weeks_say_only_that_the_week_is_in(bundled: Path) -> None:

@@ -22,10 +22,13 @@ from flows.orchestration.report_server import (
 )
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
-    """A warehouse-like folder: the reports, and beside them what must never be served."""
-    warehouse = tmp_path / "wh"
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """A warehouse-like folder: the reports, and beside them what must never be served.
+
+    One server for the module's requests (they change nothing, and one test checks so):
+    stopping a server takes up to half a second (serve_forever's poll interval)."""
+    warehouse = tmp_path_factory.mktemp("site") / "wh"
     reports = warehouse / "reports"
     reports.mkdir(parents=True)
     (reports / "report-2021-01-18.html").write_text("<p>周报</p>", encoding="utf-8")
@@ -141,6 +144,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# End to end (`bulletins serve` in a subprocess: --port waits 5 s for the port, --reports-port
+# starts a Prefect server first); fast: test_a_port_in_use_is_named_with_its_option (both options' words).
+@pytest.mark.slow
 @pytest.mark.parametrize("option", ["--port", "--reports-port"])
 def test_serve_on_a_port_in_use_is_one_error_line_and_exit_1(tmp_path: Path, option: str) -> None:
     env = {

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from pipeline_helpers import load_without_prefect, make_inbox
+from pipeline_helpers import copy_bundled, load_without_prefect, make_inbox
 from testdata import build_models, load_rows, regrouped_unit_rows
 from typer.testing import CliRunner
 
@@ -40,10 +40,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundled(bundled_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse of the bundled inbox (the real sample and five synthetic weeks)."""
-    root = tmp_path_factory.mktemp("report")
-    return load_without_prefect(make_inbox(root / "inbox"), root / "wh")
+    return copy_bundled(bundled_template, tmp_path_factory.mktemp("report"))
 
 
 EXPECTED_LATEST = """\

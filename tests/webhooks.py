@@ -18,6 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A receiver URL's credentials, as DingTalk (access_token) and WeCom (key) put them.
 SECRET_URL_QUERY = "key=SECRET123&access_token=SECRET456"
+# How often a receiver's serve_forever looks for shutdown(): its default, 0.5 s, made each
+# receiver's close (one per test) wait up to that long.
+POLL_S = 0.01
 
 
 class Answering:
@@ -46,7 +49,7 @@ class Answering:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/cgi-bin/webhook/send?{SECRET_URL_QUERY}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True).start()
 
     def close(self) -> None:
         self.stop.set()
@@ -115,7 +118,7 @@ class ChatBot:
             "feishu": f"feishu+http://127.0.0.1:{port}/open-apis/bot/v2/hook/{FEISHU_TOKEN}"
             + (f"?secret={secret}" if secret else ""),
         }[kind]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True).start()
 
     def refusal(self, code: int) -> dict:
         if self.kind == "feishu":
@@ -247,7 +250,7 @@ class SmtpReceiver:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True).start()
 
     def url(self, password: str = SMTP_PASSWORD) -> str:
         user = urllib.parse.quote(SMTP_USER, safe="")

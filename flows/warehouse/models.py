@@ -138,7 +138,10 @@ def _column_list(path: Path, line: str, value: str) -> tuple[str, ...]:
 
 def parse_model(layer: str, path: Path, parser: duckdb.DuckDBPyConnection | None = None) -> Model:
     """Read a model file: its header docs and the models it reads (see `relations_read`)."""
-    text = path.read_text(encoding="utf-8")
+    return _parse_text(layer, path, path.read_text(encoding="utf-8"), parser)
+
+
+def _parse_text(layer: str, path: Path, text: str, parser: duckdb.DuckDBPyConnection | None) -> Model:
     grain: str | None = None
     description: str | None = None
     materialized: str | None = None
@@ -213,6 +216,21 @@ def parse_model(layer: str, path: Path, parser: duckdb.DuckDBPyConnection | None
     )
 
 
+# Models parsed before, by (layer, path, text): a run builds the models and runs their data
+# tests, each from `discover_models`, and `serve` does so every run; parsing the same files
+# again (DuckDB's parser and a walk of its tree) was most of a discovery's time. A changed
+# file is a new key. The models are shared: read-only (Model is frozen; leave its columns be).
+_PARSED: dict[tuple[str, Path, str], Model] = {}
+_PARSED_MAX = 256
+
+
+def _remember(key: tuple[str, Path, str], model: Model) -> Model:
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()  # bounded: model files edited over and over in one long process
+    _PARSED[key] = model
+    return model
+
+
 def discover_models(sql_dir: Path | None = None) -> list[Model]:
     """Every model file, in build order: by layer, then by dependencies, then by name.
 
@@ -221,11 +239,19 @@ def discover_models(sql_dir: Path | None = None) -> list[Model]:
     """
     base = SQL_DIR if sql_dir is None else Path(sql_dir)
     models: dict[str, Model] = {}
-    with duckdb.connect(":memory:") as parser:
+    parser: duckdb.DuckDBPyConnection | None = None  # opened for the first file not parsed before
+    try:
         for layer in LAYERS:
             for path in sorted((base / layer).glob("*.sql")):
-                model = parse_model(layer, path, parser)
+                text = path.read_text(encoding="utf-8")
+                model = _PARSED.get((layer, path, text))
+                if model is None:
+                    parser = parser or duckdb.connect(":memory:")
+                    model = _remember((layer, path, text), _parse_text(layer, path, text, parser))
                 models[model.relation] = model
+    finally:
+        if parser is not None:
+            parser.close()
     layer_index = {layer: i for i, layer in enumerate(LAYERS)}
     for model in models.values():
         for ref in model.refs:

@@ -11,6 +11,7 @@ stops, the page loads, and every entry has the status and reason it should, by n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -73,65 +74,69 @@ def _many(count: int) -> bytes:
     return _zip([(f"p{n:05d}.txt", f"第{n}页\n".encode()) for n in range(count)], zipfile.ZIP_STORED)
 
 
-# name -> (archive bytes, {member (None: the archive) -> (status, words in the first reason)})
-CASES: dict[str, tuple[bytes, dict[str | None, tuple[str, str]]]] = {
-    "bomb.zip": (
-        # with incompressible bytes beside, so that the archive as a whole does not read as a bomb
-        _zip([("big.txt", b"0" * (3 * MIB)), ("dense.txt", b"0" * (3 * MIB // 2)), ("noise.bin", NOISE)]),
-        {
-            None: (LOADED, "zip archive: 3 members"),
-            "big.txt": (QUARANTINED, "too large: 3145728 bytes uncompressed, over the limit of 2097152"),
-            "dense.txt": (QUARANTINED, "a zip bomb?"),
-        },
-    ),
-    "many_small_bombs.zip": (
-        _zip([(f"z{n}.txt", bytes([48 + n]) * MIB) for n in range(10)]),
-        {None: (QUARANTINED, "members hold 10485760 bytes uncompressed: 解压比例异常")},
-    ),
-    "over_the_total.zip": (
-        _zip([(f"t{n}.txt", bytes([48 + n]) * (LIMIT - 1)) for n in range(archives.TOTAL_FACTOR + 1)]),
-        {None: (QUARANTINED, f"over {archives.TOTAL_FACTOR} times the limit")},
-    ),
-    "tricks.zip": (
-        _zip(
-            [
-                ("../../etc/passwd", b"root"),
-                ("/etc/shadow", b"root"),
-                ("C:/Windows/win.ini", b"x"),
-                ("a\\..\\..\\b.txt", b"y"),
-                (_link(), b"/etc/passwd"),
-                ("dup.txt", b"first"),
-                ("dup.txt", b"second"),
-            ]
+# name -> (archive bytes, {member (None: the archive) -> (status, words in the first reason)}).
+# Made when a test asks, not at import: pytest imports this module in every process that
+# collects (its archives take most of a second to compress), and `make test-fast` deselects it.
+@functools.cache
+def cases() -> dict[str, tuple[bytes, dict[str | None, tuple[str, str]]]]:
+    return {
+        "bomb.zip": (
+            # with incompressible bytes beside, so that the archive as a whole does not read as a bomb
+            _zip([("big.txt", b"0" * (3 * MIB)), ("dense.txt", b"0" * (3 * MIB // 2)), ("noise.bin", NOISE)]),
+            {
+                None: (LOADED, "zip archive: 3 members"),
+                "big.txt": (QUARANTINED, "too large: 3145728 bytes uncompressed, over the limit of 2097152"),
+                "dense.txt": (QUARANTINED, "a zip bomb?"),
+            },
         ),
-        {
-            None: (LOADED, "zip archive: 6 members"),
-            "../../etc/passwd": (QUARANTINED, "unsafe name in the archive ('..' in the path)"),
-            "/etc/shadow": (QUARANTINED, "unsafe name in the archive (absolute path)"),
-            "C:/Windows/win.ini": (QUARANTINED, "unsafe name in the archive (absolute path)"),
-            "a\\..\\..\\b.txt": (QUARANTINED, "unsafe name in the archive (backslash in the name)"),
-            "link.txt": (SKIPPED, "symbolic link in the archive"),
-            "dup.txt": (LOADED, "in zip archive tricks.zip"),  # the first one
-        },
-    ),
-    "nul.zip": (_nul_name(), {"evil\\x00name.txt": (QUARANTINED, "unsafe name in the archive (NUL in the name)")}),
-    "nested.zip": (
-        _zip([("inner.zip", _zip([("page.txt", SAMPLE)])), ("inner.bin", _zip([("page.txt", b"x")]))]),
-        {"inner.zip": (QUARANTINED, "a zip inside the zip"), "inner.bin": (QUARANTINED, "a zip inside the zip")},
-    ),
-    "encrypted.zip": (_encrypted(), {"secret.txt": (QUARANTINED, "encrypted member")}),
-    "damaged.zip": (_damaged_member(), {"page.txt": (QUARANTINED, "member could not be decompressed (BadZipFile")}),
-    "truncated.zip": (_zip([("page.txt", SAMPLE)])[:-30], {None: (QUARANTINED, "corrupt zip archive")}),
-    "garbage.zip": (b"this is not a zip archive\n" * 10, {None: (QUARANTINED, "corrupt zip archive")}),
-    "ten_thousand.zip": (_many(10_000), {None: (QUARANTINED, "10000 entries, over 4096")}),
-}
+        "many_small_bombs.zip": (
+            _zip([(f"z{n}.txt", bytes([48 + n]) * MIB) for n in range(10)]),
+            {None: (QUARANTINED, "members hold 10485760 bytes uncompressed: 解压比例异常")},
+        ),
+        "over_the_total.zip": (
+            _zip([(f"t{n}.txt", bytes([48 + n]) * (LIMIT - 1)) for n in range(archives.TOTAL_FACTOR + 1)]),
+            {None: (QUARANTINED, f"over {archives.TOTAL_FACTOR} times the limit")},
+        ),
+        "tricks.zip": (
+            _zip(
+                [
+                    ("../../etc/passwd", b"root"),
+                    ("/etc/shadow", b"root"),
+                    ("C:/Windows/win.ini", b"x"),
+                    ("a\\..\\..\\b.txt", b"y"),
+                    (_link(), b"/etc/passwd"),
+                    ("dup.txt", b"first"),
+                    ("dup.txt", b"second"),
+                ]
+            ),
+            {
+                None: (LOADED, "zip archive: 6 members"),
+                "../../etc/passwd": (QUARANTINED, "unsafe name in the archive ('..' in the path)"),
+                "/etc/shadow": (QUARANTINED, "unsafe name in the archive (absolute path)"),
+                "C:/Windows/win.ini": (QUARANTINED, "unsafe name in the archive (absolute path)"),
+                "a\\..\\..\\b.txt": (QUARANTINED, "unsafe name in the archive (backslash in the name)"),
+                "link.txt": (SKIPPED, "symbolic link in the archive"),
+                "dup.txt": (LOADED, "in zip archive tricks.zip"),  # the first one
+            },
+        ),
+        "nul.zip": (_nul_name(), {"evil\\x00name.txt": (QUARANTINED, "unsafe name in the archive (NUL in the name)")}),
+        "nested.zip": (
+            _zip([("inner.zip", _zip([("page.txt", SAMPLE)])), ("inner.bin", _zip([("page.txt", b"x")]))]),
+            {"inner.zip": (QUARANTINED, "a zip inside the zip"), "inner.bin": (QUARANTINED, "a zip inside the zip")},
+        ),
+        "encrypted.zip": (_encrypted(), {"secret.txt": (QUARANTINED, "encrypted member")}),
+        "damaged.zip": (_damaged_member(), {"page.txt": (QUARANTINED, "member could not be decompressed (BadZipFile")}),
+        "truncated.zip": (_zip([("page.txt", SAMPLE)])[:-30], {None: (QUARANTINED, "corrupt zip archive")}),
+        "garbage.zip": (b"this is not a zip archive\n" * 10, {None: (QUARANTINED, "corrupt zip archive")}),
+        "ten_thousand.zip": (_many(10_000), {None: (QUARANTINED, "10000 entries, over 4096")}),
+    }
 
 
 def test_hostile_archives_end_in_a_status_with_a_reason(tmp_path: Path, reliability) -> None:
     inbox, wh = tmp_path / "inbox", tmp_path / "wh"
     inbox.mkdir()
     (inbox / SAMPLE_PAGE.name).write_bytes(SAMPLE)
-    for name, (data, _) in CASES.items():
+    for name, (data, _) in cases().items():
         (inbox / name).write_bytes(data)
     started = time.monotonic()
     db_path = load_without_prefect(inbox, wh)
@@ -142,11 +147,11 @@ def test_hostile_archives_end_in_a_status_with_a_reason(tmp_path: Path, reliabil
     assert query(db_path, "select count(*) from marts.unit_week_performance")[0][0] > 0
     # nothing was extracted: the inbox and the folder around it hold what they held
     assert sorted(os.listdir(tmp_path)) == ["inbox", "wh"]
-    assert sorted(os.listdir(inbox)) == sorted([SAMPLE_PAGE.name, *CASES])
+    assert sorted(os.listdir(inbox)) == sorted([SAMPLE_PAGE.name, *cases()])
     member_names = {"passwd", "shadow", "win.ini", "b.txt", "secret.txt", "inner.zip", "big.txt", "link.txt"}
     assert not [p for p in tmp_path.rglob("*") if p.name in member_names]
     wrong = []
-    for name, (_, expected) in CASES.items():
+    for name, (_, expected) in cases().items():
         for member, (status, words) in expected.items():
             path = name if member is None else archives.member_path(name, member)
             got = recorded.get(path)
