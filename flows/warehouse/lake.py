@@ -201,17 +201,6 @@ def write_batch(lake_dir: Lake, batch_id: str, rows_by_table: Mapping[str, Seque
         writer.commit()
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows as an Arrow table of `schema`, a column at a time (what `Table.from_pylist` gives,
-    a key a row lacks being null, in about 60% of its time: measured on the corpus's rows).
-
-    >>> schema = pa.schema([("a", pa.int32()), ("b", pa.list_(pa.string()))])
-    >>> rows_table([{"a": 1, "b": ["x"]}, {"a": None}], schema).equals(pa.Table.from_pylist([{"a": 1, "b": ["x"]}, {"a": None}], schema=schema))
-    True
-    """
-    return pa.Table.from_arrays([pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema], schema=schema)
-
-
 class BatchWriter:
     """Write one batch's rows a row group at a time, so a large batch never sits in memory.
 
@@ -240,7 +229,7 @@ class BatchWriter:
                 part = self.parts[table]
                 if part.writer is None:
                     part.writer = open_writer(self.lake_dir, table, part.name)
-                part.writer.write_table(rows_table(rows, LAKE_TABLES[table]))
+                part.writer.write_table(pa.Table.from_pylist(list(rows), schema=LAKE_TABLES[table]))
                 part.rows += len(rows)
 
     def commit(self) -> None:
