@@ -65,9 +65,9 @@ What still stands between the flow and the targets:
   workers are spawned. In worker-seconds (the breakdown above) those are about a third
   of what the parsing costs, so on two busy cores the stage cannot reach 80% of the
   parser alone without dropping one of them: the worker start is now a few tenths of a
-  second, the rest is the lake's own work. Rows go to Arrow a column at a time
-  (`lake.rows_table`, 60% of `Table.from_pylist`'s time); larger row groups would save
-  a little more compression time for some 50 MB more per worker.
+  second, the rest is the lake's own work. Converting rows a column at a time was
+  slower than `Table.from_pylist` on row groups of 256 files (measured, dropped); larger
+  row groups would save a little compression time for some 50 MB more per worker.
 - **Verify and plan grow with the archive**: verify reads every block of the warehouse
   before a run writes (damage anywhere stops the run), and plan lists and stats every
   file of the inbox, the whole archive. Both are a few tenths of a second at 10 years.
