@@ -55,27 +55,29 @@ def sql_weeks_only(con: duckdb.DuckDBPyConnection, bulletins: str = "b") -> str:
     return f"and {bulletins}.period_kind = 'week'" if has_kind else ""
 
 
-def sql_issue_source(con: duckdb.DuckDBPyConnection, bulletins: str = "b") -> str:
+def sql_issue_source(con: duckdb.DuckDBPyConnection, bulletins: str = "b", files: str = "ingest.files") -> str:
     """SQL for where the issue date of the bulletin `bulletins` came from (its file's
-    `issue_date_source` in ingest.files; null when there is no ingest.files)."""
+    `issue_date_source` in ingest.files; null when there is no ingest.files). `files`: a
+    relation of ingest.files' rows to look in (a query's own few, rather than all)."""
     if not relation_exists(con, "ingest.files"):
         return "null"
     return (
-        "(select min(f.issue_date_source) from ingest.files as f "
+        f"(select min(f.issue_date_source) from {files} as f "
         f"where f.file_sha256 = {bulletins}.file_sha256 and f.status <> 'duplicate')"
     )
 
 
-def sql_files_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
-    """A join to each file's inbox path (the path it was taken under, not a later duplicate's)."""
+def sql_files_join(con: duckdb.DuckDBPyConnection, files: str = "ingest.files") -> tuple[str, str]:
+    """A join to each file's inbox path (the path it was taken under, not a later duplicate's);
+    `files` as for `sql_issue_source`."""
     if not relation_exists(con, "ingest.files"):
         return "", "null"
-    join = """
+    join = f"""
         left join (
             select
                 file_sha256,
                 coalesce(min(path) filter (where status <> 'duplicate'), min(path)) as path,
-            from ingest.files
+            from {files}
             group by file_sha256
         ) as files using (file_sha256)
     """
