@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
@@ -74,14 +75,12 @@ def _parse(
             results = _submit_all(runner, settings, plan, stamp, seen_at, slots)
         return results, pool_idle_seconds(results, opened_at, time.time())
     if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
-        inline: list[BatchResult] = []
-        for n, items in enumerate(batches(plan.to_parse), start=1):
-            # quote: Prefect unwraps it before the call, without walking the files for futures.
-            inline.append(
-                parse_batch(str(settings.inbox), str(settings.lake_dir), batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
-            )
-            progress.files_parsed(sum(sum(r.statuses.values()) for r in inline), total)
-        return inline, {}
+        # quote: Prefect unwraps it before the call, without walking the files for futures.
+        inline = (
+            parse_batch(str(settings.inbox), str(settings.lake_dir), batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
+            for n, items in enumerate(batches(plan.to_parse), start=1)
+        )
+        return _counted(inline, total), {}
     # Workers end with the run that spawned them, even when it is killed (processes.py).
     # `spawn`: the run's process has threads (Prefect's), which a forked child would inherit
     # mid-lock; a spawned worker imports only what unpickling `process_batch` needs.
@@ -92,10 +91,7 @@ def _parse(
             pool.submit(process_batch, settings.inbox, settings.lake_dir, batch_id(stamp, n), items, seen_at)
             for n, items in enumerate(batches(plan.to_parse, spread=settings.parse_workers), start=1)
         ]
-        results = []
-        for future in futures:
-            results.append(future.result())
-            progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
+        results = _counted((future.result() for future in futures), total)
     return results, pool_idle_seconds(results, opened_at, time.time())
 
 
@@ -103,7 +99,6 @@ def _submit_all(
     runner: TaskRunner, settings: Settings, plan: InboxPlan, stamp: str, seen_at: datetime, spread: int
 ) -> list[BatchResult]:
     """Submit one parse task per batch (a multiple of `spread` batches of even size); their results in order."""
-    total = len(plan.to_parse)
     futures = [
         runner.submit(
             parse_batch,
@@ -120,8 +115,15 @@ def _submit_all(
         )
         for n, items in enumerate(batches(plan.to_parse, spread=spread), start=1)
     ]
-    results: list[BatchResult] = []
-    for future in futures:
-        results.append(future.result())
-        progress.files_parsed(sum(sum(r.statuses.values()) for r in results), total)
-    return results
+    return _counted((future.result() for future in futures), len(plan.to_parse))
+
+
+def _counted(results: Iterable[BatchResult], total: int) -> list[BatchResult]:
+    """The batches' results in order, each batch's files counted on the progress line as it ends."""
+    done: list[BatchResult] = []
+    parsed = 0
+    for result in results:
+        done.append(result)
+        parsed += sum(result.statuses.values())
+        progress.files_parsed(parsed, total)
+    return done
