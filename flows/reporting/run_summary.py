@@ -48,15 +48,14 @@ def _period(start: dt.date | None, end: dt.date | None) -> str:
 
 
 def lake_note(summary: RunSummary) -> str:
-    """What the lake check did, in Chinese (`RunSummary.lake_line` is the log's): counted by
-    what was done to each batch, never by the words of its reason.
+    """What the lake check did, in Chinese (`RunSummary.lake_line` is the log's), by
+    `RunSummary.lake_counts`.
 
     >>> from flows.warehouse.lake_audit import RESTORED, SET_ASIDE, LakeProblem
     >>> lake_note(RunSummary(lake_problems=[LakeProblem("b1", "x", RESTORED), LakeProblem("b2", "y", SET_ASIDE)]))
     '1 个批次已从数据库恢复，1 个批次已移出、不入库（lake/_quarantine，原因见 quarantine.log）'
     """
-    aside = sum(p.set_aside for p in summary.lake_problems)
-    restored = len(summary.lake_problems) - aside
+    restored, aside = summary.lake_counts()
     return f"{restored} 个批次已从数据库恢复，{aside} 个批次已移出、不入库（lake/_quarantine，原因见 quarantine.log）"
 
 

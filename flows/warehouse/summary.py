@@ -101,6 +101,12 @@ class RunSummary:
             f"{self.files_unchanged} unchanged{skipped}; weeks loaded: {span}{lake}"
         )
 
+    def lake_counts(self) -> tuple[int, int]:
+        """Lake batches restored from the warehouse, and set aside: by what was done to each
+        (its `action`), never by the words of its reason."""
+        aside = sum(p.set_aside for p in self.lake_problems)
+        return len(self.lake_problems) - aside, aside
+
     def lake_line(self) -> str:
         """What the lake check did ('' when the lake was sound): see the run's log for each batch.
 
@@ -113,8 +119,7 @@ class RunSummary:
         """
         if not self.lake_problems:
             return ""
-        aside = sum(p.set_aside for p in self.lake_problems)
-        restored = len(self.lake_problems) - aside
+        restored, aside = self.lake_counts()
         return (
             f"lake: {restored} batch(es) restored from the warehouse, {aside} set aside in lake/_quarantine "
             "(quarantine.log says why)"
