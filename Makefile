@@ -49,8 +49,9 @@ lint: install
 # Prefect harness: once per process that needs it). Two processes for everything, the
 # machine's two cores; three for the fast tier, whose tests spend part of their time waiting
 # (on the Prefect server, a subprocess, a timeout they check): a third process runs meanwhile
-# (about 105 s -> 93 s on two cores, for a few seconds more CPU).
-PYTEST := $(BIN)/pytest -q --dist loadscope
+# (about 105 s -> 93 s on two cores, for a few seconds more CPU). Modules are handed out in
+# the order tests/conftest.py sorts them (those waiting on a server of their own first).
+PYTEST := $(BIN)/pytest -q --dist loadscope --no-loadscope-reorder
 PROCESSES := 2
 FAST_PROCESSES := 3
 
@@ -58,10 +59,12 @@ FAST_PROCESSES := 3
 test: lint browser
 	$(PYTEST) -n $(PROCESSES)
 
-# The fast tier for development: no real Prefect servers, and not the reliability suite
-# (tests/reliability: `make test` runs it at fast scale, `make reliability` in full).
+# The fast tier for development: no real Prefect servers, no scenario that chains several
+# runs on one warehouse (each of its steps is tested alone in the tier), and not the
+# reliability suite (tests/reliability: `make test` runs it at fast scale, `make reliability`
+# in full). `make test` runs every one of them.
 test-fast: lint browser
-	$(PYTEST) -n $(FAST_PROCESSES) -m "not slow and not reliability"
+	$(PYTEST) -n $(FAST_PROCESSES) -m "not slow and not scenario and not reliability"
 
 # Rewrite the generated docs: the table docs (docs/tables.md) from the SQL headers and the lake
 # schema, the settings and CLI references (docs/reference.md) from flows/settings/variables.py and

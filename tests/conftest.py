@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,10 +56,11 @@ def sample_page() -> Path:
 @pytest.fixture
 def timeline(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse holding the golden timeline (testdata.TIMELINE), models built."""
-    from testdata import build_models, load_timeline
+    from testdata import build_models, load_timeline, one_transaction
 
     load_timeline(con)
-    build_models(con)
+    with one_transaction(con):
+        build_models(con)
     return con
 
 
@@ -118,3 +120,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if server is not None:
         server.stop()
     shutil.rmtree(_PREFECT_HOME, ignore_errors=True)  # after the server that writes there stopped
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules in the order xdist's workers take them (`make test` passes `--dist loadscope
+    --no-loadscope-reorder`: modules are handed out in collection order). The modules that
+    start a server of their own come first (SeaweedFS takes 5-9 s to answer: waited for at
+    the start it overlaps the other workers' tests; at the end it kept the whole run
+    waiting), then the test modules with the most tests first (xdist's own order), the
+    doctests last (small modules that even out the workers' ends). A module's tests keep
+    their order."""
+    module_of = {id(item): item.nodeid.split("::")[0] for item in items}
+    sizes = Counter(module_of.values())
+    waits = {module_of[id(item)] for item in items if "seaweedfs" in getattr(item, "fixturenames", ())}
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        module = module_of[id(item)]
+        return (0 if module in waits else 2 if module.startswith("flows/") else 1), -sizes[module]
+
+    items.sort(key=rank)  # stable: a module's tests stay in their order

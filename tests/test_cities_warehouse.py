@@ -68,6 +68,7 @@ EMPTY_ON_CLEAN_PAGES = {"core.bulletin_checks", "core.bulletin_acceptances", "co
 EMPTY_ON_CLEAN_PAGES |= {"core.bulletin_scores", "marts.unit_period_scores"}
 
 
+@pytest.mark.scenario
 def test_zhumadian_rows_are_unchanged_by_another_city(both: tuple[dict[str, list[dict[str, Any]]], ...]) -> None:
     alone, together = both
     assert set(alone) == set(together)

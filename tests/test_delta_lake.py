@@ -78,6 +78,7 @@ def _as_previous_version(root: Path, target: Path, *, keep_warehouse: bool) -> P
     return wh
 
 
+@pytest.mark.scenario
 def test_a_parquet_lake_is_converted_on_the_first_run_with_nothing_lost(two_batches: Path, tmp_path: Path) -> None:
     source = two_batches / "wh"
     wh = _as_previous_version(two_batches, tmp_path / "old", keep_warehouse=True)
@@ -102,6 +103,7 @@ def test_a_parquet_lake_is_converted_on_the_first_run_with_nothing_lost(two_batc
     assert migrate.migrate(lake_dir, loaded=set()) is None  # once
 
 
+@pytest.mark.scenario
 def test_a_parquet_lake_without_its_warehouse_loads_the_same(two_batches: Path, tmp_path: Path) -> None:
     """The converted batches are pending for a new warehouse: loaded, the marts as before."""
     wh = _as_previous_version(two_batches, tmp_path / "old", keep_warehouse=False)
@@ -117,6 +119,7 @@ def test_a_parquet_lake_without_its_warehouse_loads_the_same(two_batches: Path, 
     assert "20250101T000000000000Z" in closed and plans.read_plans(lake_dir) == []
 
 
+@pytest.mark.scenario
 def test_a_conversion_killed_midway_is_resumed_by_the_next_run(
     two_batches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,6 +275,7 @@ def test_weekly_maintenance_is_due_a_week_after_the_last_and_never_on_a_first_ru
     assert maintain.maintenance_due(tmp_path, now) is True  # an unreadable stamp: maintain, and write it anew
 
 
+@pytest.mark.scenario
 def test_a_run_maintains_the_lake_when_the_last_maintenance_is_a_week_old(two_batches: Path, tmp_path: Path) -> None:
     """Under serve (or any schedule) the lake is compacted weekly by the runs themselves."""
     from datetime import UTC, datetime

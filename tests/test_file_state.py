@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pipeline_helpers import load_without_prefect, query
 from testdata import SAMPLE_PAGE
 
@@ -12,6 +13,7 @@ from flows.warehouse.db import connection
 from flows.warehouse.readers.status import batches_outcome, files_by_status
 
 
+@pytest.mark.scenario
 def test_a_batch_counts_its_entries_by_their_status_now(tmp_path: Path) -> None:
     inbox, wh = tmp_path / "inbox", tmp_path / "wh"
     inbox.mkdir()

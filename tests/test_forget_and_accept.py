@@ -120,6 +120,7 @@ def test_a_forgotten_file_leaves_every_model_and_undo_restores_them_row_for_row(
     assert statuses.fetchall() == [("2021-01-12.txt", "loaded"), ("copy/2021-01-12.txt", "duplicate")]
 
 
+@pytest.mark.scenario
 def test_an_accepted_check_publishes_the_bulletin_and_the_week_after_compares_with_it(
     timeline: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -374,6 +375,7 @@ def weeks(wh: Path) -> list[dt.date]:
         return [r[0] for r in con.execute("select week_start from marts.city_week_performance order by 1").fetchall()]
 
 
+@pytest.mark.scenario
 def test_forget_keeps_rows_out_through_reruns_and_rebuild_and_undo_restores_them(ran: tuple[Path, Path]) -> None:
     inbox, wh = ran
     where = ["--inbox", str(inbox), "--warehouse", str(wh)]
@@ -413,6 +415,7 @@ def test_forget_keeps_rows_out_through_reruns_and_rebuild_and_undo_restores_them
     assert after["core.articles"] == before["core.articles"]
 
 
+@pytest.mark.scenario
 def test_accept_publishes_the_week_with_its_note_and_undo_withdraws_it(ran: tuple[Path, Path]) -> None:
     inbox, wh = ran
     where = ["--inbox", str(inbox), "--warehouse", str(wh)]
@@ -479,6 +482,7 @@ def test_decisions_that_cannot_be_taken_are_one_line_and_record_nothing(
     assert not (wh / "lake" / "_corrections").exists()
 
 
+@pytest.mark.scenario
 def test_a_check_the_marts_rely_on_cannot_be_accepted(ran: tuple[Path, Path], tmp_path: Path) -> None:
     inbox, wh = ran
     lines = SAMPLE_PAGE.read_text(encoding="utf-8").split("\n")

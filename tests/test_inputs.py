@@ -187,6 +187,7 @@ def test_kinds_are_told_by_their_bytes_before_their_names() -> None:
     assert kind_of("a.txt", "<html><body>x".encode("utf-16")) == "html"
 
 
+@pytest.mark.scenario
 def test_the_same_marts_from_each_input(tmp_path: Path, chromium_pdf: bytes) -> None:
     """A warehouse built from each input holds the same bulletin, units and mart rows as from the text page."""
     sql = {

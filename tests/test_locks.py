@@ -312,6 +312,7 @@ def warehouse_with_reader(prefect_harness, tmp_path: Path):
     holder.stop()
 
 
+@pytest.mark.scenario
 def test_a_reader_of_the_snapshot_never_makes_the_run_wait(
     warehouse_with_reader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -356,6 +357,7 @@ def test_a_process_holding_the_writer_file_fails_the_run_by_name_and_a_later_run
     assert _sample_week_rows(wh / "bulletins.duckdb")[0][0] > 0
 
 
+@pytest.mark.scenario
 def test_second_run_is_skipped_and_shows_as_skipped_in_prefect(
     prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

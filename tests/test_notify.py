@@ -124,6 +124,7 @@ def test_quarantined_and_partial_files_post_one_message(receiver: Receiver, tmp_
     assert "- empty.txt（已隔离）：空文件" in text
 
 
+@pytest.mark.scenario
 @flow_test
 def test_a_unit_long_on_the_list_posts_one_message(
     receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -137,6 +138,7 @@ def test_a_unit_long_on_the_list_posts_one_message(
     ]
 
 
+@pytest.mark.scenario
 @flow_test
 def test_a_failed_run_posts_one_chinese_message_and_the_next_good_run_says_recovered(
     receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -285,6 +287,7 @@ def test_quarantined_and_partial_files_of_the_run_are_listed_in_chinese(tmp_path
         assert notify.run_notices(con, ["an-earlier-batch"], [], 99) == []
 
 
+@pytest.mark.scenario
 def test_a_file_held_out_by_a_data_test_or_kept_partial_by_a_warehouse_rule_is_notified(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

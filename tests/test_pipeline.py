@@ -110,6 +110,7 @@ def test_rerun_changes_nothing(loaded: tuple[Path, Path]) -> None:
     assert snapshot(db, ALL_SCHEMAS) == before
 
 
+@pytest.mark.scenario
 def test_two_runs_give_the_same_marts_as_one(tmp_path: Path, loaded: tuple[Path, Path]) -> None:
     _, wh_once = loaded
     names = all_inbox_names()
@@ -123,6 +124,7 @@ def test_two_runs_give_the_same_marts_as_one(tmp_path: Path, loaded: tuple[Path,
     assert snapshot(wh / "bulletins.duckdb") == snapshot(wh_once / "bulletins.duckdb")
 
 
+@pytest.mark.scenario
 def test_an_incremental_warehouse_equals_its_rebuild(tmp_path: Path) -> None:
     """Runs taking a few files each build the marts a rebuild from the lake builds: the same
     core rows, the same mart rows in the same order, and the same Parquet bytes."""
@@ -323,6 +325,7 @@ def test_a_failing_data_test_fails_the_run_by_name_and_commits_nothing(
     assert snapshot(db, ALL_SCHEMAS) == before
 
 
+@pytest.mark.scenario
 def test_a_batch_completed_after_a_later_run_took_over_its_plan_is_set_aside_not_loaded_twice(
     tmp_path: Path,
 ) -> None:

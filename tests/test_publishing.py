@@ -15,6 +15,7 @@ from flows.settings import Settings, SettingsError
 from flows.warehouse import lake
 
 
+@pytest.mark.scenario
 def test_an_ingest_only_run_writes_lake_batches_that_the_owner_loads_as_recovered(
     prefect_harness: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -112,6 +112,7 @@ def _versions(lake_at: S3Location) -> dict[str, int]:
     return {t: dt.version() for t in [*LAKE_TABLES, "_batches"] if (dt := lake.open_table(lake_at, t)) is not None}
 
 
+@pytest.mark.scenario
 @pytest.mark.usefixtures("writer_env")
 def test_a_batch_retried_after_a_kill_between_tables_is_in_once_on_s3(monkeypatch: pytest.MonkeyPatch) -> None:
     lake_at = new_prefix("lake")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from pipeline_helpers import load_without_prefect, query, snapshot
 from testdata import SAMPLE_PAGE
 
@@ -48,6 +49,7 @@ def files(db_path: Path) -> dict[str, tuple[str, list[str]]]:
     return {path: (status, list(reasons)) for path, status, reasons in rows}
 
 
+@pytest.mark.scenario
 def test_the_sample_page_in_a_zip_gives_the_same_marts_as_the_page(tmp_path: Path) -> None:
     plain, zipped = tmp_path / "plain", tmp_path / "zipped"
     plain.mkdir()
@@ -102,6 +104,7 @@ def test_members_are_entries_with_their_own_status(tmp_path: Path) -> None:
     assert any(r.startswith("in zip archive a.zip") for r in recorded["a.zip!驻马店日报2021年3月10日第2版.txt"][1])
 
 
+@pytest.mark.scenario
 def test_a_rerun_reads_nothing_and_a_changed_archive_only_its_new_members(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -121,6 +124,7 @@ def test_a_rerun_reads_nothing_and_a_changed_archive_only_its_new_members(tmp_pa
     assert [p for (p,) in after] == ["a.zip", "a.zip!one.txt", "a.zip", "a.zip!two.txt"]
 
 
+@pytest.mark.scenario
 def test_a_member_too_large_is_read_once_the_limit_allows(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -201,6 +205,7 @@ def test_member_names() -> None:
     assert InboxFile("a.zip!d/x.txt", 1, 0, "", 1, archive="a.zip", member="d/x.txt").parse_name == "x.txt"
 
 
+@pytest.mark.scenario
 def test_a_member_is_read_by_its_kind_as_a_file_of_that_name_is(tmp_path: Path) -> None:
     """A web page or a Word file inside a zip gives what it gives in the inbox (`flows.inputs`):
     a .docx is a zip too, and is read, not refused as a zip inside the zip."""
@@ -224,6 +229,7 @@ def test_a_member_is_read_by_its_kind_as_a_file_of_that_name_is(tmp_path: Path) 
         assert build(name + suffix + ".zip", make_zip([(name + suffix, data)])) == expected, suffix
 
 
+@pytest.mark.scenario
 def test_an_archive_over_its_total_bound_is_read_once_the_limit_allows(tmp_path: Path) -> None:
     count = archives.TOTAL_FACTOR + 1
     members = [(f"p{n:02d}.txt", f"时政要闻\n\n标题{n:02d}\n\n正文".encode().ljust(4000, b" ")) for n in range(count)]

@@ -202,20 +202,15 @@ def _create_table(con: duckdb.DuckDBPyConnection, lake_name: str, table: str) ->
     _comment(con, table, TABLE_COMMENTS[lake_name], docs)
 
 
-def _add_new_columns(con: duckdb.DuckDBPyConnection, lake_name: str, table: str) -> None:
-    """Bring a table of an older warehouse to its current schema, in one transaction.
+def _add_new_columns(con: duckdb.DuckDBPyConnection, lake_name: str, table: str, existing: set[str]) -> None:
+    """Bring a table of an older warehouse (its columns: `existing`) to its current schema,
+    in one transaction.
 
     The table is recreated and its rows copied: derived columns computed by their
     function (`schema.DERIVED_COLUMNS`, as for old lake parts), new nullable ones NULL.
     A new required column that is not derived cannot be filled: `bulletins rebuild` then.
     """
-    schema_name, name = table.split(".")
-    existing = {
-        row[0]
-        for row in con.execute(
-            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema_name, name]
-        ).fetchall()
-    }
+    _, name = table.split(".")
     new_fields = [f for f in LAKE_TABLES[lake_name] if f.name not in existing]
     if not new_fields:
         return
@@ -245,23 +240,48 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection, lake_name: str, table: str)
                 con.unregister(f"_derived_{n}")
 
 
+def _relations(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Every table and view of the warehouse, `schema.name`, with its columns: one catalog read."""
+    found: dict[str, set[str]] = {}
+    rows = con.execute(
+        "select schema_name || '.' || table_name, column_name from duckdb_columns()"
+        " where database_name = current_database()"
+    ).fetchall()
+    for relation, column in rows:
+        found.setdefault(relation, set()).add(column)
+    return found
+
+
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schemas, the raw/ingest tables from `flows.warehouse.schema` and the state tables.
 
     Idempotent: an existing table is left as it is, so a run with nothing new writes nothing;
-    a table of an older warehouse gets the columns added to its schema since.
+    a table of an older warehouse gets the columns added to its schema since. What is new
+    is created in one transaction (a statement each would commit, and sync the file, each).
     """
-    for schema in SCHEMAS:
-        con.execute(f"create schema if not exists {schema}")
+    existing = _relations(con)
     for lake_name, table in WAREHOUSE_TABLES.items():
-        if relation_exists(con, table):
-            _add_new_columns(con, lake_name, table)
-        else:
+        if table in existing:
+            _add_new_columns(con, lake_name, table, existing[table])
+    missing_raw = [(n, t) for n, t in WAREHOUSE_TABLES.items() if t not in existing]
+    missing_state = [t for t in STATE_TABLES if t not in existing]
+    schemas = {r[0] for r in con.execute("select schema_name from duckdb_schemas()").fetchall()}
+    if not missing_raw and not missing_state and schemas.issuperset(SCHEMAS):
+        return
+    con.execute("begin transaction")
+    try:
+        for schema in SCHEMAS:
+            con.execute(f"create schema if not exists {schema}")
+        for lake_name, table in missing_raw:
             _create_table(con, lake_name, table)
-    for table, (columns_sql, comment, docs) in STATE_TABLES.items():
-        if not relation_exists(con, table):
+        for table in missing_state:
+            columns_sql, comment, docs = STATE_TABLES[table]
             con.execute(f"create table {table} ({columns_sql})")
             _comment(con, table, comment, docs)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def loaded_batches(con: duckdb.DuckDBPyConnection) -> set[str]:

