@@ -257,7 +257,8 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
     Idempotent: an existing table is left as it is, so a run with nothing new writes nothing;
     a table of an older warehouse gets the columns added to its schema since. What is new
-    is created in one transaction (a statement each would commit, and sync the file, each).
+    is created in one transaction of its own (a statement each would commit, and sync the
+    file, each): call it outside a transaction, as the run and the rebuild do.
     """
     existing = _relations(con)
     for lake_name, table in WAREHOUSE_TABLES.items():
