@@ -56,10 +56,12 @@ def sample_page() -> Path:
 @pytest.fixture
 def timeline(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse holding the golden timeline (testdata.TIMELINE), models built."""
-    from testdata import build_models, load_timeline, one_transaction
+    from testdata import build_models, load_timeline
+
+    from flows.warehouse import db
 
     load_timeline(con)
-    with one_transaction(con):
+    with db.transaction(con):
         build_models(con)
     return con
 

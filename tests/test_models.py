@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from testdata import build_models, insert_rows, load_timeline, one_transaction
+from testdata import build_models, insert_rows, load_timeline
 
 from flows.parsing.formats.zhumadian_weekly import ZhumadianWeekly
 from flows.settings import SQL_DIR
@@ -23,7 +23,7 @@ def built_timeline() -> Iterator[duckdb.DuckDBPyConnection]:
     con = db.connect(None)
     try:
         load_timeline(con)
-        with one_transaction(con):
+        with db.transaction(con):
             build_models(con)
         yield con
     finally:

@@ -9,8 +9,6 @@ too, and whichever pytest imported last wins the name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,19 +40,6 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         con.execute(f"insert into {table} ({columns}) values ({marks})", list(row.values())).fetchall()
-
-
-@contextmanager
-def one_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """The block in one transaction, as the flow loads and builds (outside one, each statement
-    commits on its own: a model's every comment, a row's every insert)."""
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
 
 
 def load_rows(con: duckdb.DuckDBPyConnection, rows: dict[str, list[dict[str, Any]]]) -> None:

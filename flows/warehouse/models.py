@@ -45,7 +45,7 @@ from typing import Any
 import duckdb
 
 from flows.settings import SQL_DIR
-from flows.warehouse.db import fetch_all, sql_quote
+from flows.warehouse.db import catalog, fetch_all, sql_quote
 
 # Layers in build order, and what each layer's models become.
 LAYERS: dict[str, str] = {"staging": "view", "core": "view", "marts": "table"}
@@ -311,26 +311,6 @@ def _apply_docs(con: duckdb.DuckDBPyConnection, model: Model, actual: list[str])
             fetch_all(con, f"comment on column {model.relation}.{column} is {sql_quote(doc)}")
 
 
-def _catalog(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list[str]]]:
-    """Every table and view: `schema.name` -> (its kind, its columns in order). One catalog read
-    for the whole build (a query per model for each was a fifth of a build's time)."""
-    found: dict[str, tuple[str, list[str]]] = {}
-    rows = fetch_all(
-        con,
-        """
-        select c.schema_name || '.' || c.table_name, if(v.view_name is null, 'table', 'view'), c.column_name
-        from duckdb_columns() as c
-        left join duckdb_views() as v
-            on v.database_name = c.database_name and v.schema_name = c.schema_name and v.view_name = c.table_name
-        where c.database_name = current_database()
-        order by c.schema_name, c.table_name, c.column_index
-        """,
-    )
-    for relation, kind, column in rows:
-        found.setdefault(relation, (kind, []))[1].append(column)
-    return found
-
-
 def statement(select: str) -> str:
     """A file's SQL without the whitespace and semicolon around it."""
     return select.strip().rstrip(";").rstrip()
@@ -343,7 +323,7 @@ def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
     created first, then checked against its header and commented (a header that does not
     match its columns raises ValueError, and the caller's transaction is rolled back).
     """
-    before = _catalog(con)
+    before = catalog(con)
     for seed in ("seeds.unit_aliases", "seeds.bulletin_formats"):
         if seed not in before:
             raise RuntimeError(f"{seed} does not exist: call load_seeds(con) before build_models(con)")
@@ -358,7 +338,7 @@ def build_models(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
             fetch_all(con, f"create or replace {model.kind} {model.relation} as\n{statement(model.select)}\n")
         except duckdb.Error as exc:
             raise RuntimeError(f"building {model.relation} from {model.path} failed: {exc}") from exc
-    after = _catalog(con)
+    after = catalog(con)
     for model in models:
         _apply_docs(con, model, after[model.relation][1])
     return [model.relation for model in models]
