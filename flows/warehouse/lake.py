@@ -129,26 +129,16 @@ def batch_range_stats(batch_ids: Sequence[str], rows: int) -> str:
 
 
 def _commit_file(
-    lake_dir: Lake,
-    table: str,
-    batch_id: str,
-    name: str | None,
-    rows: int,
-    version: int = 1,
-    opened: DeltaTable | None = None,
+    lake_dir: Lake, dt: DeltaTable, table: str, batch_id: str, name: str | None, rows: int, version: int = 1
 ) -> bool:
     """Add a written data file (or none, for a table without rows) as the batch's commit.
 
     Returns False (and removes the file) when the table holds the batch at `version` already.
-    `opened`: the table as the caller opened it before; brought to its latest version here
-    (the commits since are read, as opening it again would: a table's log is read whole on
-    open, a few milliseconds a table, six tables a batch).
+    `dt`: the table as the caller opened it before writing; brought to its latest version
+    here (the commits since are read, as opening it again would: a table's log is read
+    whole on open, a few milliseconds a table, six tables a batch).
     """
-    if opened is None:
-        dt = ensure_table(lake_dir, table)
-    else:
-        dt = opened
-        dt.update_incremental()
+    dt.update_incremental()
     done = dt.transaction_version(batch_id)
     relative = f"{table}/{name}" if name else None
     if done is not None and done >= version:
@@ -199,14 +189,14 @@ def append_arrow(lake_dir: Lake, table: str, batch_id: str, data: pa.Table, vers
     arrow_table = pa.Table.from_arrays(columns, schema=schema)
     dt = ensure_table(lake_dir, table)
     if arrow_table.num_rows == 0:
-        return _commit_file(lake_dir, table, batch_id, None, 0, version, opened=dt)
+        return _commit_file(lake_dir, dt, table, batch_id, None, 0, version)
     name = _new_file_name(batch_id)
     writer = open_writer(lake_dir, table, name)
     try:
         writer.write_table(arrow_table)
     finally:
         writer.close()
-    return _commit_file(lake_dir, table, batch_id, name, arrow_table.num_rows, version, opened=dt)
+    return _commit_file(lake_dir, dt, table, batch_id, name, arrow_table.num_rows, version)
 
 
 def write_batch(lake_dir: Lake, batch_id: str, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
@@ -257,7 +247,7 @@ class BatchWriter:
         for table in order:
             part = self.parts.pop(table)
             name = part.name if part.rows else None
-            _commit_file(self.lake_dir, table, self.batch_id, name, part.rows, opened=self.tables[table])
+            _commit_file(self.lake_dir, self.tables[table], table, self.batch_id, name, part.rows)
             checkpoint(f"batch:{self.number}" if table == COMPLETION_TABLE else f"part:{self.number}:{table}")
 
     def __exit__(self, *exc: object) -> None:

@@ -80,10 +80,14 @@ class SeaweedS3:
     """A SeaweedFS server with its S3 gateway on 127.0.0.1, data in a temporary folder."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="bulletins-test-seaweedfs-"))
-        self.s3_port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.start_seconds = 0.0
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """A new data folder and S3 port (the other ports are chosen by `command`)."""
+        self.dir = Path(tempfile.mkdtemp(prefix="bulletins-test-seaweedfs-"))
+        self.s3_port = _free_port()
 
     @property
     def endpoint(self) -> str:
@@ -152,8 +156,7 @@ class SeaweedS3:
                 if attempt == START_ATTEMPTS:
                     raise
                 self.stop()
-                self.dir = Path(tempfile.mkdtemp(prefix="bulletins-test-seaweedfs-"))
-                self.s3_port = _free_port()
+                self._fresh()
         self.start_seconds = time.perf_counter() - started
 
     def _start_once(self) -> None:
