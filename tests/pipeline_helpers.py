@@ -88,7 +88,7 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
     from datetime import UTC, datetime
 
     from flows.settings import DEFAULT_MAX_FILE_BYTES
-    from flows.warehouse import build, db, lake, migrate, plans
+    from flows.warehouse import build, db, lake, lake_audit, lake_upgrade, migrate, plans
     from flows.warehouse.inbox import batches, known_files, plan_run
     from flows.warehouse.ingest import process_batch, record_unparsed
 
@@ -97,7 +97,13 @@ def load_without_prefect(inbox: Path, wh: Path, max_file_bytes: int | None = Non
     with connection(db_path) as con:
         db.create_raw_tables(con)
         # A Parquet lake is converted, as the flow does (the warehouse gives back damaged parts).
-        migrate.migrate(lake_dir, loaded=db.loaded_batches(con), restore=lambda t, b: db.batch_rows(con, t, b))
+        loaded = db.loaded_batches(con)
+        restore = lambda t, b: db.batch_rows(con, t, b)  # noqa: E731
+        migrate.migrate(lake_dir, loaded=loaded, restore=restore)
+        # Tables of an older schema are upgraded, as the flow does after its audit.
+        lake_upgrade.upgrade_lake(
+            lake_dir, lambda: lake_audit.audit(lake_dir, loaded=loaded, full=True, restore=restore)
+        )
         pending = db.pending_batches(con, lake_dir)
         pending_rows = lake.read_files_rows(lake_dir, pending)
         seen_at = datetime.now(UTC)

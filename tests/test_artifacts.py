@@ -45,7 +45,7 @@ select * from (values
     ('aaa', 'copy of 2020-12-22_page.txt', 'duplicate', ['same bytes as 2020-12-22_page.txt'], 5),
     ('eee', '2021-01-05_page.txt', 'loaded', []::varchar[], 6)
 ) as t(file_sha256, path, status, reasons, ingest_seq)
-cross join (select 10 as size_bytes, 1 as modified_ns, 'b1' as batch_id,
+cross join (select 10 as size_bytes, 1 as modified_ns, 'b1' as batch_id, false as over_size_limit,
             timestamptz '2021-01-06 00:00:00+00' as first_seen_at)
 """
 

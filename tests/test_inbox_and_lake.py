@@ -194,6 +194,7 @@ def _files_row(batch_id: str, path: str = "a.txt") -> dict:
         "encoding": None,
         "status": "quarantined",
         "reasons": ["empty"],
+        "over_size_limit": False,
         "first_seen_at": datetime(2026, 1, 1, tzinfo=UTC),
         "ingest_seq": 1,
         "batch_id": batch_id,
@@ -472,7 +473,11 @@ def test_a_duplicate_is_recorded_only_with_its_original(tmp_path: Path) -> None:
 def _recorded_rows(items: list[InboxFile], status: str) -> list[dict]:
     return [
         {"path": i.path, "size_bytes": i.size_bytes, "modified_ns": i.modified_ns, "file_sha256": i.file_sha256}
-        | {"status": i.status or (DUPLICATE if i.duplicate_of else status), "reasons": None, "ingest_seq": i.ingest_seq}
+        | {
+            "status": i.status or (DUPLICATE if i.duplicate_of else status),
+            "over_size_limit": i.over_size_limit,
+            "ingest_seq": i.ingest_seq,
+        }
         for i in items
     ]
 

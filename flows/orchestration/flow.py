@@ -32,7 +32,19 @@ from flows.reporting import notify as notifications
 from flows.reporting.report_files import RunReports, write_run_reports
 from flows.reporting.run_summary import stale_warning
 from flows.settings import Settings, local_today, validate_paths
-from flows.warehouse import batch_record, build, db, lake, lake_audit, lake_store, maintain, migrate, plans, snapshots
+from flows.warehouse import (
+    batch_record,
+    build,
+    db,
+    lake,
+    lake_audit,
+    lake_store,
+    lake_upgrade,
+    maintain,
+    migrate,
+    plans,
+    snapshots,
+)
 from flows.warehouse.db import connection
 from flows.warehouse.faults import checkpoint
 from flows.warehouse.inbox import known_files, plan_run
@@ -77,6 +89,13 @@ def discover(settings: Settings, seen_at: datetime, run: str) -> Discovered:
             logger.warning(converted.line())
         problems = converted.problems if converted is not None else []
         problems += lake_audit.audit(settings.lake_dir, loaded=loaded, full=False, restore=restore)
+        # Tables written before a column was added get it, once, before their rows are read.
+        upgraded, found = lake_upgrade.upgrade_lake(
+            settings.lake_dir, lambda: lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
+        )
+        problems += found
+        for line in upgraded.lines():
+            logger.warning(line)
         batch_record.create_tables(settings.lake_dir)  # before parse workers commit to them at once
         pending = db.pending_batches(con, settings.lake_dir)
         pending_rows = lake.read_files_rows(settings.lake_dir, pending)

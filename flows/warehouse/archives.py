@@ -142,6 +142,7 @@ class Member:
     file_sha256: str  # of its bytes; for a member not read, of the reasons
     status: str | None = None  # None: to parse; else QUARANTINED or SKIPPED
     reasons: tuple[str, ...] = ()
+    over_size_limit: bool = False  # quarantined for its size: read again once it fits
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class Listing:
     members: list[Member] = field(default_factory=list)
     refused: tuple[str, ...] = ()  # the archive's reasons when no member is read
     notes: tuple[str, ...] = ()  # notes on the archive (a member name given twice)
+    over_size_limit: bool = False  # refused for its members' size together: listed again once it fits
 
     def summary(self, archive: str) -> str:
         """The archive's own reason when its members were read."""
@@ -199,7 +201,7 @@ def list_members(fh: IO[bytes], archive_size: int, max_file_bytes: int) -> Listi
         files = [i for i in infos if not i.is_dir()]
         total = sum(i.file_size for i in files)
         if total > TOTAL_FACTOR * max_file_bytes:
-            return Listing(refused=(_TOTAL_TOO_LARGE.format(size=total, limit=max_file_bytes),))
+            return Listing(refused=(_TOTAL_TOO_LARGE.format(size=total, limit=max_file_bytes),), over_size_limit=True)
         if total > RATIO_FROM_BYTES and _ratio(total, archive_size) > MAX_RATIO:
             bomb = _BOMB.format(ratio=_ratio(total, archive_size), max=MAX_RATIO)
             return Listing(refused=(f"members hold {total} bytes uncompressed: {bomb}",))
@@ -218,9 +220,9 @@ def list_members(fh: IO[bytes], archive_size: int, max_file_bytes: int) -> Listi
 
 
 def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_file_bytes: int) -> Member:
-    def refused(status: str, reason: str) -> Member:
+    def refused(status: str, reason: str, over_size_limit: bool = False) -> Member:
         sha = _not_read_sha(reason, info.CRC, info.file_size, info.compress_size)
-        return Member(name, info.filename, info.file_size, sha, status, (reason,))
+        return Member(name, info.filename, info.file_size, sha, status, (reason,), over_size_limit)
 
     if (trick := _unsafe(info)) is not None:
         return refused(QUARANTINED, _UNSAFE.format(what=trick))
@@ -233,7 +235,7 @@ def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max_file_byte
     if name.lower().endswith(ARCHIVE_SUFFIXES):
         return refused(QUARANTINED, _NESTED)
     if info.file_size > max_file_bytes:
-        return refused(QUARANTINED, _MEMBER_TOO_LARGE.format(size=info.file_size, limit=max_file_bytes))
+        return refused(QUARANTINED, _MEMBER_TOO_LARGE.format(size=info.file_size, limit=max_file_bytes), True)
     if info.file_size > RATIO_FROM_BYTES and _ratio(info.file_size, info.compress_size) > MAX_RATIO:
         bomb = _BOMB.format(ratio=_ratio(info.file_size, info.compress_size), max=MAX_RATIO)
         return refused(QUARANTINED, f"{info.file_size} bytes uncompressed: {bomb}")

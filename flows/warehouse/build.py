@@ -24,6 +24,7 @@ from flows.warehouse import (
     holds,
     lake,
     lake_audit,
+    lake_upgrade,
     migrate,
     models,
     seeds,
@@ -319,7 +320,13 @@ def _audit_with_old_warehouse(settings: Settings) -> list[LakeProblem]:
         if converted is not None:
             log.warning(converted.line())
         found = converted.problems if converted is not None else []
-        return found + lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
+        found += lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
+        upgraded, again = lake_upgrade.upgrade_lake(
+            settings.lake_dir, lambda: lake_audit.audit(settings.lake_dir, loaded=loaded, full=True, restore=restore)
+        )
+        for line in upgraded.lines():
+            log.warning(line)
+        return found + again
     finally:
         if old is not None:
             old.close()

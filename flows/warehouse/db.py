@@ -360,13 +360,11 @@ def load_batches(con: duckdb.DuckDBPyConnection, lake_dir: lake.Lake, batch_ids:
 
 
 def recorded_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The files this warehouse has recorded (path, size, mtime, sha256, status, reasons, ingest_seq),
-    what `inbox.known_files` reads: reasons only of quarantined files (NULL for the others),
-    the only ones it looks at, so a run does not turn every file's reasons into Python lists."""
+    """The files this warehouse has recorded (path, size, mtime, sha256, status, over_size_limit,
+    ingest_seq): what `inbox.known_files` reads."""
     cursor = con.execute(
-        "select path, size_bytes, modified_ns, file_sha256, status, "
-        "case when status = 'quarantined' then reasons end as reasons, ingest_seq from ingest.files "
-        "order by ingest_seq"
+        "select path, size_bytes, modified_ns, file_sha256, status, over_size_limit, ingest_seq "
+        "from ingest.files order by ingest_seq"
     )
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

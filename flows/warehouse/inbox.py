@@ -44,7 +44,8 @@ def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping
     `duplicate` or `skipped` took nothing. `pending` are the rows of complete lake batches
     the warehouse has not loaded (an interrupted run's): known too, and counted apart.
 
-    >>> row = {"path": "a.txt", "size_bytes": 3, "modified_ns": 1, "file_sha256": "s", "status": "loaded"}
+    >>> row = {"path": "a.txt", "size_bytes": 3, "modified_ns": 1, "file_sha256": "s", "status": "loaded",
+    ...        "over_size_limit": False}
     >>> known = known_files([{**row, "ingest_seq": 1}, {**row, "path": "b.txt", "status": "duplicate", "ingest_seq": 2}])
     >>> known.taken, known.max_ingest_seq
     ({'s': 'a.txt'}, 2)
@@ -61,7 +62,7 @@ def known_files(recorded: Iterable[Mapping[str, Any]], pending: Iterable[Mapping
         path_shas[row["path"]] = row["file_sha256"]
         if row["status"] not in (DUPLICATE, SKIPPED):
             taken.setdefault(row["file_sha256"], row["path"])
-        if row["status"] == QUARANTINED and any(r.startswith(TOO_LARGE) for r in row.get("reasons") or ()):
+        if row["status"] == QUARANTINED and row["over_size_limit"]:
             too_large.add(row["path"])
         else:
             too_large.discard(row["path"])
@@ -93,6 +94,7 @@ class InboxFile:
     seen_at: datetime | None = None  # when a run first planned it (its first_seen_at)
     archive: str | None = None  # for a member of a zip archive: the archive's relative path to open
     member: str | None = None  # ... and the member's name as `zipfile` knows it
+    over_size_limit: bool = False  # not read for its size: read again once it fits
 
     @property
     def source(self) -> str:
@@ -217,7 +219,7 @@ def plan_run(
         elif entry.size_bytes > max_file_bytes:
             taken[sha] = entry.path
             too_large = _too_large(entry.size_bytes, max_file_bytes)
-            plan.not_read.append(replace(item, status=QUARANTINED, reasons=(too_large, *reasons)))
+            plan.not_read.append(replace(item, status=QUARANTINED, reasons=(too_large, *reasons), over_size_limit=True))
         else:
             taken[sha] = entry.path
             plan.to_parse.append(item)
@@ -309,10 +311,13 @@ def _plan_archive(
     taken[sha] = entry.path
     if too_large or listing is None:
         reasons = (_too_large(entry.size_bytes, max_file_bytes), *entry.reasons)
-        plan.not_read.append(replace(item, status=QUARANTINED, reasons=reasons))
+        plan.not_read.append(replace(item, status=QUARANTINED, reasons=reasons, over_size_limit=True))
         return seq
     if listing.refused:
-        plan.not_read.append(replace(item, status=QUARANTINED, reasons=(*listing.refused, *entry.reasons)))
+        reasons = (*listing.refused, *entry.reasons)
+        plan.not_read.append(
+            replace(item, status=QUARANTINED, reasons=reasons, over_size_limit=listing.over_size_limit)
+        )
         return seq
     reasons = (listing.summary(entry.path), *listing.notes, *entry.reasons)
     plan.not_read.append(replace(item, status=LOADED, reasons=reasons))
@@ -362,6 +367,7 @@ def _plan_members(
         item = InboxFile(
             path, member.size_bytes, entry.modified_ns, member.file_sha256, seq, None, None, member.status,
             (*member.reasons, note), seen_at, archive=entry.fs_path, member=member.zip_name,
+            over_size_limit=member.over_size_limit,
         )  # fmt: skip
         if member.status is not None:
             plan.not_read.append(item)

@@ -69,6 +69,7 @@ def file_row(
         "encoding": page.encoding if page else getattr(result, "encoding", None),
         "status": status,
         "reasons": reasons,
+        "over_size_limit": item.over_size_limit,
         "first_seen_at": item.seen_at or seen_at,
         "ingest_seq": item.ingest_seq,
         "batch_id": batch_id,

@@ -23,7 +23,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from flows.warehouse import lake_store
 from flows.warehouse.lake_store import Lake
-from flows.warehouse.schema import LAKE_TABLES
+from flows.warehouse.schema import LAKE_TABLES, computable
 
 if TYPE_CHECKING:
     pass
@@ -189,7 +189,9 @@ def file_problem(lake_dir: Lake, data_file: DataFile, *, read: bool) -> str | No
     except Exception as exc:  # any failure to read is a reason, whatever pyarrow raises
         detail = lake_store.first_line(exc).replace(f"Could not open Parquet input source '{where}': ", "")
         return f"{data_file.table} file {data_file.path} unreadable ({detail})"
-    wrong = [f.name for f in LAKE_TABLES[data_file.table] if f.name not in data.column_names]
+    # A column added since the file was written is not wrong: `lake_upgrade` computes it.
+    table = data_file.table
+    wrong = [f.name for f in LAKE_TABLES[table] if f.name not in data.column_names and not computable(table, f)]
     if wrong:
         return f"{data_file.table} file {data_file.path} lacks the column {wrong[0]}"
     return None

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from flows.warehouse import lake, lake_store, legacy_lake
 from flows.warehouse.lake_audit import RESTORED, SET_ASIDE, LakeProblem, RowsFromWarehouse
-from flows.warehouse.schema import ADDED_TABLES, DERIVED_COLUMNS, LAKE_TABLES
+from flows.warehouse.schema import ADDED_TABLES, LAKE_TABLES, computable
 
 
 def audit_parquet_lake(
@@ -145,7 +145,7 @@ def _schema_problem(table: str, schema: pa.Schema) -> str | None:
         if field.name in schema.names:
             if not schema.field(field.name).type.equals(field.type):
                 return f"column {field.name} is {schema.field(field.name).type}, not {field.type}"
-        elif not field.nullable and field.name not in DERIVED_COLUMNS.get(table, {}):
+        elif not computable(table, field):
             return f"lacks the column {field.name}"
     return None
 

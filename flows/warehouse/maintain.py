@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from deltalake import DeltaTable
 
 from flows.settings import LAKE_RETENTION, Settings, env_number
-from flows.warehouse import batch_record, lake, lake_compact, lake_store, migrate
+from flows.warehouse import batch_record, lake, lake_compact, lake_store, lake_upgrade, migrate
 from flows.warehouse.locks import run_lock
 from flows.warehouse.readers.export import MART_ORDER
 from flows.warehouse.schema import LAKE_TABLES
@@ -45,13 +45,13 @@ class Maintenance:
     compacted: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (files before, after)
     vacuumed: int = 0  # files deleted
     retention_hours: int = DEFAULT_RETENTION_HOURS
-    not_converted: bool = False  # a Parquet lake: `bulletins run` converts it first
+    not_converted: bool = False  # a Parquet lake, or tables of an older schema: `bulletins run` converts it first
     unreadable: list[str] = field(default_factory=list)  # data files compaction could not read: left alone
 
     def lines(self) -> list[str]:
         """What to print, in Chinese."""
         if self.not_converted:
-            return ["湖仍是旧的 Parquet 格式：先运行 `bulletins run`（会自动转换为 Delta 表），再做维护"]
+            return ["湖仍是旧版本的格式：先运行 `bulletins run`（会自动转换为当前的 Delta 表），再做维护"]
         merged = [f"{t} {a}→{b}" for t, (a, b) in self.compacted.items() if a != b]
         lines = [
             f"合并小文件：{'，'.join(merged) if merged else '无需合并'}",
@@ -78,7 +78,9 @@ def maintain_locked(settings: Settings, retention_hours: int | None = None) -> M
     """`maintain`, for a caller that holds the run lock (a run's weekly maintenance)."""
     hours = retention_hours_setting() if retention_hours is None else retention_hours
     done = Maintenance(retention_hours=hours)
-    if migrate.needs_migration(settings.lake_dir):
+    # A lake a run has not converted (Parquet) or upgraded (a column added since): compaction
+    # writes files in the current schema only.
+    if migrate.needs_migration(settings.lake_dir) or lake_upgrade.outdated_tables(settings.lake_dir):
         done.not_converted = True
         return done
     for name in tables(settings.lake_dir):

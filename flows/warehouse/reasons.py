@@ -14,8 +14,9 @@ from typing import Final
 
 # A file with the same bytes as one already taken: `same bytes as <path>`.
 SAME_BYTES_AS: Final = "same bytes as "
-# A file over the size limit: `too large: <size> bytes, over the limit of ...`. Such entries
-# are read again once they fit (`flows.warehouse.inbox`).
+# A file over the size limit: `too large: <size> bytes, over the limit of ...`. That it is
+# read again once it fits is recorded apart (the `files` column over_size_limit), not read
+# from this text.
 TOO_LARGE: Final = "too large"
 # An inbox entry whose bytes could not be read: `could not be read (<error>): not read`.
 COULD_NOT_BE_READ: Final = "could not be read"

@@ -8,11 +8,13 @@ created from them (with the comments as COMMENT ON), so the two cannot drift.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 
 from flows.parsing.formats import city_of_format
 from flows.parsing.names import normalize_name
+from flows.warehouse.reasons import TOO_LARGE
 
 
 def _f(name: str, type_: pa.DataType, comment: str, nullable: bool = True) -> pa.Field:
@@ -49,6 +51,14 @@ FILES = pa.schema(
             False,
         ),
         _f("reasons", _STR_LIST, "why the file is partial, quarantined, duplicate or skipped", False),
+        _f(
+            "over_size_limit",
+            pa.bool_(),
+            "true when it was not read for its size (a file or an archive's member over "
+            "BULLETINS_MAX_FILE_BYTES, or an archive's members together over their limit): "
+            "read again once it fits",
+            False,
+        ),
         _f("first_seen_at", pa.timestamp("us", tz="UTC"), "when a run first saw this path with these bytes", False),
         _f("ingest_seq", pa.int64(), "order in which files were taken in (ties: the later wins)", False),
         _f("batch_id", pa.string(), "lake batch the file's rows were written in", False),
@@ -209,15 +219,22 @@ def _weekly(format_name: str) -> str:
     return "week"
 
 
+def _over_size_limit(reasons: list[str]) -> bool:
+    """over_size_limit of a file recorded before the column existed: its reason was the only
+    record of it (the planner reads the column, never the text)."""
+    return any(r.startswith(TOO_LARGE) for r in reasons)
+
+
 # Columns computed from another column of the same row by one Python function. Ingest
 # writes them; parts of the Parquet lake and warehouses from before a column existed get
 # it computed by the same function (`upgrade` when `migrate` converts an old part,
 # `db.create_raw_tables`).
-DERIVED_COLUMNS: dict[str, dict[str, tuple[str, Callable[[str], str]]]] = {
+DERIVED_COLUMNS: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     # before the city column, every bulletin was read by a format of one city
     "bulletins": {"city": ("format", city_of_format), "period_kind": ("format", _weekly)},
     "bulletin_units": {"unit_name_key": ("unit_name_raw", normalize_name)},
     "bulletin_scores": {"unit_name_key": ("unit_name_raw", normalize_name)},
+    "files": {"over_size_limit": ("reasons", _over_size_limit)},
 }
 
 TABLE_COMMENTS: dict[str, str] = {
@@ -254,6 +271,11 @@ WAREHOUSE_TABLES: dict[str, str] = {
     "page_tables": "raw.page_tables",
     "files": "ingest.files",
 }
+
+
+def computable(table: str, field: pa.Field) -> bool:
+    """Whether `upgrade` fills the column in rows written without it (derived, or nullable)."""
+    return field.nullable or field.name in DERIVED_COLUMNS.get(table, {})
 
 
 def upgrade(table: str, data: pa.Table) -> pa.Table:

@@ -215,7 +215,7 @@ def _recorded(plan, status: str = "loaded") -> list[dict]:
             "modified_ns": i.modified_ns,
             "file_sha256": i.file_sha256,
             "status": i.status or status,
-            "reasons": list(i.reasons),
+            "over_size_limit": i.over_size_limit,
             "ingest_seq": i.ingest_seq,
         }
         for i in [*plan.to_parse, *plan.recorded_only]

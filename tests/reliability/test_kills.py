@@ -257,7 +257,7 @@ def test_4_entries_an_interrupted_run_planned_keep_their_seqs(tmp_path: Path) ->
     # The run was killed after the batch holding c.txt (seq 3) was complete, before a and b.
     c = first.to_parse[2]
     pending = [{**{k: getattr(c, k) for k in ("path", "size_bytes", "modified_ns", "file_sha256")},
-                "status": "loaded", "reasons": [], "ingest_seq": c.ingest_seq}]  # fmt: skip
+                "status": "loaded", "reasons": [], "over_size_limit": False, "ingest_seq": c.ingest_seq}]  # fmt: skip
     (inbox / "0_new.txt").write_text("新页", encoding="utf-8")  # arrived meanwhile, sorts first
     second = plan_run(inbox, known_files([], pending), planned=plans.read_plans(lake_dir), seen_at=datetime.now(UTC))
     assert [(i.path, i.ingest_seq, i.seen_at) for i in second.to_parse] == [
