@@ -18,7 +18,8 @@ from deltalake.transaction import AddAction
 from pipeline_helpers import ALL_SCHEMAS, load_without_prefect, make_inbox, snapshot
 from testdata import SAMPLE_PAGE
 
-from flows.warehouse import db, lake, lake_audit, lake_compact, lake_upgrade
+from flows.settings import Settings
+from flows.warehouse import db, lake, lake_audit, lake_compact, lake_upgrade, maintain
 from flows.warehouse.inbox import known_files, plan_run
 from flows.warehouse.schema import FILES, LAKE_TABLES
 
@@ -51,9 +52,10 @@ def as_older_table(lake_dir: Path, table: str, schema: pa.Schema, batches: dict[
         )
 
 
-def _old_files_lake(lake_dir: Path) -> None:
+def old_files_batches() -> dict[str, pa.Table]:
+    """Two batches of `files` rows as the previous version wrote them: one file too large."""
     big = "too large: 99 bytes, over the limit of 10 (BULLETINS_MAX_FILE_BYTES): not read"
-    rows = {
+    return {
         "b1": pa.Table.from_pylist([_files_row("b1", "a.txt", "loaded", [], 1)], schema=OLD_FILES),
         "b2": pa.Table.from_pylist(
             [
@@ -63,6 +65,14 @@ def _old_files_lake(lake_dir: Path) -> None:
             schema=OLD_FILES,
         ),
     }
+
+
+# What the upgrade makes of them: (path, batch, over_size_limit).
+UPGRADED = [("a.txt", "b1", False), ("big.txt", "b2", True), ("e.txt", "b2", False)]
+
+
+def _old_files_lake(lake_dir: Path) -> None:
+    rows = old_files_batches()
     for table in LAKE_TABLES:  # the other tables hold no rows of the two batches
         if table != "files":
             for batch_id in rows:
@@ -87,7 +97,7 @@ def test_a_table_written_before_a_column_existed_gets_it_once_with_nothing_lost(
     dt = DeltaTable(lake.table_uri(lake_dir, "files"))
     assert [f.name for f in dt.schema().fields] == LAKE_TABLES["files"].names
     # Computed from the reason the old version recorded, once; every row kept.
-    assert _rows(lake_dir, "files") == [("a.txt", "b1", False), ("big.txt", "b2", True), ("e.txt", "b2", False)]
+    assert _rows(lake_dir, "files") == UPGRADED
     # A batch is still never appended twice (its transaction id kept), and loads by id.
     assert (dt.transaction_version("b1"), dt.transaction_version("b2")) == (1, 1)
     assert [(f.min_batch, f.max_batch) for f in sorted(lake.data_files(lake_dir, "files"), key=lambda f: f.path)] == [
@@ -100,7 +110,23 @@ def test_a_table_written_before_a_column_existed_gets_it_once_with_nothing_lost(
     assert lake_upgrade.upgrade_lake(lake_dir, lambda: [])[0].tables == {}
     assert lake_audit.audit(lake_dir, loaded=set(), full=True) == []
     assert lake_compact.compact_table(lake_dir, "files", target_bytes=1 << 20).unreadable == ()
-    assert _rows(lake_dir, "files") == [("a.txt", "b1", False), ("big.txt", "b2", True), ("e.txt", "b2", False)]
+    assert _rows(lake_dir, "files") == UPGRADED
+
+
+def test_maintenance_waits_for_the_run_that_upgrades_the_lake(tmp_path: Path) -> None:
+    """Compaction writes files in the current schema only: on a lake not upgraded yet it
+    does nothing and says to run first."""
+    settings = Settings.resolve(tmp_path / "inbox", tmp_path / "wh")
+    _old_files_lake(settings.lake_dir)
+    files_before = sorted(f.path for f in lake.data_files(settings.lake_dir, "files"))
+
+    done = maintain.maintain(settings, retention_hours=0)
+
+    assert done.not_converted and done.lines() == [
+        "湖仍是旧版本的格式：先运行 `bulletins run`（会自动转换为当前的 Delta 表），再做维护"
+    ]
+    assert sorted(f.path for f in lake.data_files(settings.lake_dir, "files")) == files_before
+    assert lake_upgrade.outdated_tables(settings.lake_dir) == ["files"]
 
 
 def test_a_file_that_cannot_be_read_is_taken_out_by_the_audit_then_the_table_upgraded(tmp_path: Path) -> None:
@@ -157,7 +183,7 @@ def test_an_upgrade_stopped_before_its_commit_changes_nothing_and_the_next_one_c
         "part-upgraded-part-b1-old.parquet",
         "part-upgraded-part-b2-old.parquet",
     ]
-    assert _rows(lake_dir, "files") == [("a.txt", "b1", False), ("big.txt", "b2", True), ("e.txt", "b2", False)]
+    assert _rows(lake_dir, "files") == UPGRADED
 
 
 @pytest.mark.scenario

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deltalake import CommitProperties, Transaction, write_deltalake
 from pipeline_helpers import ALL_SCHEMAS, bulletins, query, snapshot
 from servers.seaweedfs import READER, WRITER, Key, SeaweedS3
 from test_inbox_and_lake import _article_row, _files_row, write_twice_and_retry_after_a_kill
+from test_lake_upgrade import UPGRADED, old_files_batches
 from test_s3_inbox import files_rows, local_inbox, new_prefix, upload
 
 from flows.settings import S3Location, Settings
-from flows.warehouse import batch_record, corrections, holds, lake, lake_audit, lake_store, maintain
+from flows.warehouse import batch_record, corrections, holds, lake, lake_audit, lake_store, lake_upgrade, maintain
 from flows.warehouse.db import connect, create_raw_tables, load_batches
 from flows.warehouse.readers.export import MART_ORDER
 from flows.warehouse.schema import LAKE_TABLES
@@ -138,6 +140,34 @@ def test_a_batch_retried_after_a_kill_between_tables_is_in_once_on_s3(monkeypatc
     assert lake.complete_batches(lake_at) == ["r-0001"]
     assert lake_store.is_file(lake_at, f"_quarantine/{damaged.relative}")
     assert not lake_store.is_file(lake_at, damaged.relative)
+
+
+@pytest.mark.usefixtures("writer_env")
+def test_a_table_of_an_older_schema_is_upgraded_on_s3() -> None:
+    """`files` as the previous version wrote it to S3 (no over_size_limit): the upgrade
+    writes its files again in the current schema, every row and transaction id kept."""
+    lake_at = new_prefix("lake")
+    batches = old_files_batches()
+    for table in LAKE_TABLES:
+        if table != "files":
+            for batch_id in batches:
+                lake.write_part(lake_at, table, batch_id, [])
+    for batch_id, rows in batches.items():  # by delta-rs's writer, as a batch to S3 once was
+        write_deltalake(
+            lake.table_uri(lake_at, "files"), rows, mode="append", storage_options=lake.storage_options(lake_at),
+            commit_properties=CommitProperties(app_transactions=[Transaction(app_id=batch_id, version=1)]),
+        )  # fmt: skip
+    assert lake_upgrade.outdated_tables(lake_at) == ["files"]
+
+    done, problems = lake_upgrade.upgrade_lake(lake_at, lambda: pytest.fail("no file is unreadable"))
+
+    assert (done.tables, problems) == ({"files": ["over_size_limit"]}, [])
+    dt = lake.open_table(lake_at, "files")
+    assert dt is not None and (dt.transaction_version("b1"), dt.transaction_version("b2")) == (1, 1)
+    found = sorted((r["path"], r["batch_id"], r["over_size_limit"]) for r in dt.to_pyarrow_table().to_pylist())
+    assert found == UPGRADED
+    assert lake.complete_batches(lake_at) == ["b1", "b2"]
+    assert lake_audit.audit(lake_at, loaded=set(), full=True) == []
 
 
 def _run(seaweedfs: SeaweedS3, tmp_path: Path, lake_url: str, key: Key) -> Any:
