@@ -71,12 +71,17 @@ def old_files_batches() -> dict[str, pa.Table]:
 UPGRADED = [("a.txt", "b1", False), ("big.txt", "b2", True), ("e.txt", "b2", False)]
 
 
+def commit_without_rows(lake_dir: lake.Lake, batch_ids: list[str]) -> None:
+    """The batches committed, with no rows, to every raw table but `files`."""
+    for table in LAKE_TABLES:
+        if table != "files":
+            for batch_id in batch_ids:
+                lake.write_part(lake_dir, table, batch_id, [])
+
+
 def _old_files_lake(lake_dir: Path) -> None:
     rows = old_files_batches()
-    for table in LAKE_TABLES:  # the other tables hold no rows of the two batches
-        if table != "files":
-            for batch_id in rows:
-                lake.write_part(lake_dir, table, batch_id, [])
+    commit_without_rows(lake_dir, list(rows))
     as_older_table(lake_dir, "files", OLD_FILES, rows)
 
 

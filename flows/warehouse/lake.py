@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,10 +146,8 @@ def _commit_file(
             lake_store.delete(lake_dir, relative)  # an earlier try committed this table: never twice
         return False
     actions: list[AddAction | RemoveAction] = []
-    if relative is not None and name is not None:
-        lake_store.sync(lake_dir, relative)
-        size, mtime_ms = lake_store.file_size_and_mtime_ms(lake_dir, relative)
-        actions.append(AddAction(name, size, {}, mtime_ms, True, batch_range_stats([batch_id], rows)))
+    if name is not None:
+        actions.append(added_file(lake_dir, table, name, [batch_id], rows, data_change=True))
     dt.create_write_transaction(
         actions,
         "append",
@@ -157,6 +155,61 @@ def _commit_file(
         commit_properties=CommitProperties(app_transactions=[Transaction(app_id=batch_id, version=version)]),
     )
     return True
+
+
+def added_file(
+    lake_dir: Lake, table: str, name: str, batch_ids: Sequence[str], rows: int, *, data_change: bool
+) -> AddAction:
+    """A data file written in the table's folder, synced, as the `add` action that makes it
+    part of the table (with its batch-id range: `batch_range_stats`)."""
+    relative = f"{table}/{name}"
+    lake_store.sync(lake_dir, relative)
+    size, mtime_ms = lake_store.file_size_and_mtime_ms(lake_dir, relative)
+    return AddAction(name, size, {}, mtime_ms, data_change, batch_range_stats(batch_ids, rows))
+
+
+def copy_row_groups(
+    lake_dir: Lake,
+    table: str,
+    sources: Sequence[DataFile],
+    name: str,
+    *,
+    transform: Callable[[pa.Table], pa.Table] | None = None,
+    require_schema: pa.Schema | None = None,
+) -> tuple[int, str | None]:
+    """Write the sources' rows as one new data file `name` of the table, a row group at a
+    time (page checksums verified on read), each row group through `transform` if given;
+    with `require_schema`, a source of another schema is refused.
+
+    Returns (rows written, None), or (0, the path of the source that could not be read
+    whole or was refused): then the new file is deleted.
+    """
+    fs = lake_store.filesystem(lake_dir)
+    writer = open_writer(lake_dir, table, name)
+    rows = 0
+    reading = sources[0]
+    try:
+        for reading in sources:
+            source = pq.ParquetFile(
+                lake_store.path(lake_dir, reading.relative), filesystem=fs, page_checksum_verification=True
+            )
+            if require_schema is not None and not source.schema_arrow.equals(require_schema):
+                raise ValueError(f"{reading.path}: not the table's schema")
+            copied = 0
+            for n in range(source.num_row_groups):
+                part = source.read_row_group(n)
+                part = transform(part) if transform is not None else part
+                writer.write_table(part)
+                copied += part.num_rows
+            if copied != source.metadata.num_rows:  # every row, once
+                raise ValueError(f"{reading.path}: {source.metadata.num_rows} rows, {copied} written")
+            rows += copied
+        writer.close()
+    except Exception:  # any failure to read (a page failing its checksum, a damaged file): nothing written
+        writer.close()
+        lake_store.delete(lake_dir, f"{table}/{name}")
+        return 0, reading.path
+    return rows, None
 
 
 def open_writer(lake_dir: Lake, table: str, name: str) -> pq.ParquetWriter:

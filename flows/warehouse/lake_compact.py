@@ -24,10 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pyarrow.parquet as pq
 from deltalake.transaction import AddAction, RemoveAction
 
-from flows.warehouse import lake, lake_store
+from flows.warehouse import lake
 from flows.warehouse.lake_read import DataFile, data_files
 from flows.warehouse.schema import LAKE_TABLES
 
@@ -82,35 +81,13 @@ def _rewrite(lake_dir: lake.Lake, table: str, group: Sequence[DataFile]) -> str 
     """Write the group as one file and commit it in place of the group's files. Returns the
     path of a file that could not be read (then nothing is committed and the new file is
     deleted), or None."""
-    fs = lake_store.filesystem(lake_dir)
     name = f"part-compacted-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{len(group)}.parquet"
-    relative = f"{table}/{name}"
-    writer = lake.open_writer(lake_dir, table, name)
-    rows = 0
-    reading = group[0]
-    try:
-        for reading in group:
-            source = pq.ParquetFile(
-                lake_store.path(lake_dir, reading.relative), filesystem=fs, page_checksum_verification=True
-            )
-            if not source.schema_arrow.equals(LAKE_TABLES[table]):
-                raise ValueError(f"{reading.path}: not the table's schema")
-            for n in range(source.num_row_groups):
-                part = source.read_row_group(n)
-                writer.write_table(part)
-                rows += part.num_rows
-        writer.close()
-    except Exception:  # any failure to read (a page failing its checksum, a damaged file): leave the group
-        writer.close()
-        lake_store.delete(lake_dir, relative)
-        return reading.path
-    lake_store.sync(lake_dir, relative)
-    size, mtime_ms = lake_store.file_size_and_mtime_ms(lake_dir, relative)
+    rows, unreadable = lake.copy_row_groups(lake_dir, table, group, name, require_schema=LAKE_TABLES[table])
+    if unreadable is not None:
+        return unreadable
     batches = [b for f in group for b in (f.min_batch, f.max_batch) if b is not None]
     now = int(datetime.now(UTC).timestamp() * 1000)
-    actions: list[AddAction | RemoveAction] = [
-        AddAction(name, size, {}, mtime_ms, False, lake.batch_range_stats(batches, rows))
-    ]
+    actions: list[AddAction | RemoveAction] = [lake.added_file(lake_dir, table, name, batches, rows, data_change=False)]
     actions += [RemoveAction(f.path, False, now, f.size) for f in group]
     lake.ensure_table(lake_dir, table).create_write_transaction(actions, "append", LAKE_TABLES[table])
     return None

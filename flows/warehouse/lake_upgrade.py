@@ -21,11 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import pyarrow.parquet as pq
 from deltalake.transaction import AddAction, RemoveAction
 
 from flows.warehouse import lake, lake_store
-from flows.warehouse.lake_read import DataFile, data_files
+from flows.warehouse.lake_read import data_files
 from flows.warehouse.schema import LAKE_TABLES, upgrade
 
 P = TypeVar("P")  # what the audit reports (`lake_audit.LakeProblem`)
@@ -99,54 +98,19 @@ def _rewrite_table(lake_dir: lake.Lake, table: str) -> str | None:
     """Write every data file of the table again in the current schema and commit them in place
     of the old ones, with the schema. Returns `table/file` of a file that could not be read (then
     nothing is committed and the new files are deleted), or None."""
-    schema = LAKE_TABLES[table]
-    dt = lake.ensure_table(lake_dir, table)
-    written: list[tuple[DataFile, str, int]] = []  # (old file, new name, rows)
-    try:
-        for old in data_files(lake_dir, table):
-            name = f"part-upgraded-{old.path.rsplit('/', 1)[-1].removesuffix('.parquet')}.parquet"
-            rows = _rewrite_file(lake_dir, table, old, name)
-            if rows is None:
-                raise _Unreadable(old.relative)
-            written.append((old, name, rows))
-    except _Unreadable as bad:
-        for _, name, _ in written:
-            lake_store.delete(lake_dir, f"{table}/{name}")
-        return str(bad)
     actions: list[AddAction | RemoveAction] = []
-    for old, name, rows in written:
-        relative = f"{table}/{name}"
-        lake_store.sync(lake_dir, relative)
-        size, mtime_ms = lake_store.file_size_and_mtime_ms(lake_dir, relative)
+    for old in data_files(lake_dir, table):
+        name = f"part-upgraded-{old.path.rsplit('/', 1)[-1]}"
+        rows, unreadable = lake.copy_row_groups(
+            lake_dir, table, [old], name, transform=lambda part: upgrade(table, part)
+        )
+        if unreadable is not None:
+            for action in actions:
+                lake_store.delete(lake_dir, f"{table}/{action.path}")
+            return old.relative
         batches = [b for b in (old.min_batch, old.max_batch) if b is not None]
-        actions.append(AddAction(name, size, {}, mtime_ms, False, lake.batch_range_stats(batches, rows)))
+        actions.append(lake.added_file(lake_dir, table, name, batches, rows, data_change=False))
     # Overwrite: every file the table's current version references is removed, these added,
     # and the schema replaced, in one commit (its transaction ids stay in the log).
-    dt.create_write_transaction(actions, "overwrite", schema)
+    lake.ensure_table(lake_dir, table).create_write_transaction(actions, "overwrite", LAKE_TABLES[table])
     return None
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def _rewrite_file(lake_dir: lake.Lake, table: str, old: DataFile, name: str) -> int | None:
-    """Write `old`'s rows in the current schema as `name`, a row group at a time; its rows, or
-    None when it cannot be read whole."""
-    fs = lake_store.filesystem(lake_dir)
-    writer = lake.open_writer(lake_dir, table, name)
-    rows = 0
-    try:
-        source = pq.ParquetFile(lake_store.path(lake_dir, old.relative), filesystem=fs, page_checksum_verification=True)
-        for n in range(source.num_row_groups):
-            part = upgrade(table, source.read_row_group(n))
-            writer.write_table(part)
-            rows += part.num_rows
-        writer.close()
-        if source.metadata.num_rows != rows:
-            raise ValueError(f"{old.path}: {source.metadata.num_rows} rows, {rows} written")
-    except Exception:  # any failure to read (a missing or damaged file): leave the table as it is
-        writer.close()
-        lake_store.delete(lake_dir, f"{table}/{name}")
-        return None
-    return rows

@@ -22,7 +22,6 @@ from flows.warehouse import batch_record
 from flows.warehouse.inbox import InboxFile
 from flows.warehouse.lake_store import Lake
 from flows.warehouse.schema import DERIVED_COLUMNS
-from flows.warehouse.statuses import QUARANTINED
 
 # The Parquet lake kept plans as `<lake>/_plans/<run>.json` (`flows.warehouse.migrate`).
 LEGACY_PLANS_DIR = "_plans"
@@ -46,7 +45,7 @@ def _item(row: dict[str, Any]) -> InboxFile:
     values["seen_at"] = datetime.fromisoformat(values["seen_at"]) if values.get("seen_at") else None
     if "over_size_limit" not in values:  # a plan from before the column: derived as an old row's is
         source, derive = DERIVED_COLUMNS["files"]["over_size_limit"]
-        values["over_size_limit"] = values.get("status") == QUARANTINED and derive(list(values[source]))
+        values["over_size_limit"] = derive(list(values[source]))
     return InboxFile(**values)
 
 

@@ -226,9 +226,9 @@ def _over_size_limit(reasons: list[str]) -> bool:
 
 
 # Columns computed from another column of the same row by one Python function. Ingest
-# writes them; parts of the Parquet lake and warehouses from before a column existed get
-# it computed by the same function (`upgrade` when `migrate` converts an old part,
-# `db.create_raw_tables`).
+# writes them; parts of the Parquet lake, Delta tables and warehouses from before a column
+# existed get it computed by the same function (`upgrade` when `migrate` converts an old
+# part or `lake_upgrade` rewrites a table; `db.create_raw_tables`; `plans` for old plans).
 DERIVED_COLUMNS: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     # before the city column, every bulletin was read by a format of one city
     "bulletins": {"city": ("format", city_of_format), "period_kind": ("format", _weekly)},

@@ -26,10 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0
-# A graceful stop takes SeaweedFS some 15 s (measured), and it ignored SIGTERM for the 2 s it
-# was given before SIGKILL: its data is a temporary folder removed next, so it is killed at once.
-
-
 START_ATTEMPTS = 3
 
 
@@ -217,7 +213,10 @@ class SeaweedS3:
         self.filesystem(ADMIN).create_dir(name)
 
     def stop(self) -> None:
-        """Stop the server's process group (by its id), then remove its data."""
+        """Stop the server's process group (by its id), then remove its data.
+
+        Killed at once: a graceful stop takes SeaweedFS some 15 s (measured), and it ignored
+        SIGTERM for the 2 s it was given before SIGKILL; its data is removed next anyway."""
         proc = self.proc
         if proc is not None:  # the server and anything left in its group
             with contextlib.suppress(ProcessLookupError, PermissionError):
