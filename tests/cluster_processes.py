@@ -304,7 +304,7 @@ def idle(client: Any) -> bool:
 @contextmanager
 def dask_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[DaskCluster]:
     """A scheduler and `workers` single-thread workers on 127.0.0.1, in `folder` (logs there);
-    ended by pid. Each worker imports this checkout's `flows` and preloads the parse modules."""
+    ended by pid. Each imports this checkout's `flows`, and preloads the parse modules."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -320,7 +320,11 @@ def dask_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = No
         return process
 
     try:
-        scheduler = start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port)])
+        # Preloaded as docs/several-machines.md says: the scheduler unpickles each task.
+        scheduler = start(
+            "scheduler",
+            ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--preload", "flows.orchestration.dask_worker"],
+        )
         worker_argv = ["worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"]
         found = DaskCluster(
             address,

@@ -120,6 +120,26 @@ def test_a_scheduler_without_workers_is_one_line_too() -> None:
     assert str(raised.value).startswith(f"Dask 调度器 {address} 没有工作进程（1 秒内无一连上）；")
 
 
+def test_a_batch_s_dask_token_does_not_pickle_its_files() -> None:
+    """Dask hashes a task's arguments for its key; a batch's files are not pickled for it
+    (thousands of them, before the first task is sent), and no two batches share a key."""
+    from dask.base import tokenize
+
+    from flows.orchestration.parse_task import Files
+
+    pickled: list[object] = []
+
+    class File:
+        def __reduce__(self) -> tuple[type, tuple[()]]:
+            pickled.append(self)
+            return (File, ())
+
+    first, second = Files([File()]), Files([File()])  # type: ignore[list-item]
+    assert tokenize(first) == tokenize(first)
+    assert tokenize(first) != tokenize(second)
+    assert pickled == []
+
+
 def _parts(lake_dir: Path, batch_id: str) -> dict[str, list[dict[str, Any]]]:
     """A batch's rows in each lake table that has it (read through the Delta tables)."""
     rows = {}
@@ -182,6 +202,9 @@ def test_a_run_on_the_cluster_equals_a_local_run(
     cluster: DaskCluster, corpus_inbox: Path, local_run: Path, tmp_path: Path
 ) -> None:
     with cluster.client() as client:
+        # The scheduler was started as docs/several-machines.md says: it has imported what it
+        # unpickles (each task holds the flow run's context), before any run sends it one.
+        assert client.run_on_scheduler(lambda: "flows.orchestration.flow" in sys.modules)
         before = worker_tasks(client)
         result = bulletins_run(corpus_inbox, tmp_path / "wh", tmp_path / "home", {DASK_ADDRESS_ENV: cluster.address})
         after = worker_tasks(client)
