@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -137,6 +137,39 @@ def test_a_large_batch_is_written_a_row_group_at_a_time(tmp_path: Path) -> None:
     assert lake.read_batch(tmp_path, "bulletin_units", "b1").to_pylist() == part.read().to_pylist()
     assert lake.complete_batches(tmp_path) == ["b1"]
     assert _unreferenced(tmp_path) == []
+
+
+def test_a_batch_writes_articles_every_few_files_and_small_tables_in_larger_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The articles (the text a batch holds in memory) go out every ROW_GROUP_FILES files;
+    a small table waits until it holds SMALL_TABLE_GROUP_ROWS rows or the batch ends. The
+    rows are those of the batch written as one group."""
+    from flows.devtools.corpus import write_corpus
+    from flows.warehouse import ingest
+
+    inbox = tmp_path / "inbox"
+    write_corpus(inbox, start=date(2021, 3, 1), days=4, pages_per_day=8, seed=3)
+    plan = plan_run(inbox, inbox_module.known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
+    (items,) = list(batches(plan.to_parse))
+    assert len(items) == 32
+    seen_at = datetime(2026, 1, 5, tzinfo=UTC)
+    process_batch(inbox, tmp_path / "one-group", "r-0001", items, seen_at)
+    monkeypatch.setattr(ingest, "ROW_GROUP_FILES", 8)
+    monkeypatch.setattr(ingest, "SMALL_TABLE_GROUP_ROWS", 20)
+    process_batch(inbox, tmp_path / "grouped", "r-0001", items, seen_at)
+
+    def groups(lake_dir: Path, table: str) -> list[int]:
+        metadata = pq.ParquetFile(_data_file(lake_dir, table)).metadata
+        return [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+
+    assert len(groups(tmp_path / "grouped", "articles")) == 4  # after files 8, 16, 24 and 32
+    assert groups(tmp_path / "grouped", "files") == [24, 8]  # 24 rows at file 24; the rest at the end
+    assert groups(tmp_path / "one-group", "files") == [32]
+    for table in LAKE_TABLES:
+        assert lake.read_batch(tmp_path / "grouped", table, "r-0001").to_pylist() == (
+            lake.read_batch(tmp_path / "one-group", table, "r-0001").to_pylist()
+        )
 
 
 def test_bit_rot_in_a_part_the_flow_wrote_never_reads_back_as_other_rows(tmp_path: Path) -> None:
