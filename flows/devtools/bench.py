@@ -28,8 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.devtools.corpus import DEFAULT_START, days_in_years, write_corpus
+from flows.orchestration.dask_cluster import warm_local_cluster
 from flows.orchestration.prefect_local import configure_prefect
-from flows.settings import PROJECT_DIR, Settings
+from flows.settings import DASK_ADDRESS_ENV, PROJECT_DIR, Settings
 
 configure_prefect()  # before anything imports Prefect: telemetry off, as for the CLI
 
@@ -142,6 +143,11 @@ def bench_scale(years: int, work: Path, workers: int, log: Callable[[str], None]
         run_cli(empty, served_wh, prefect_home)  # not counted, as above
         scale.runs["backfill_served"] = run_cli(inbox, served_wh, prefect_home)
     shutil.rmtree(served_wh, ignore_errors=True)
+    log(f"{years} years: the backfill with its parse tasks on warm Dask workers (as serve's scheduled runs)")
+    warm_wh = root / "warm-warehouse"
+    with warm_local_cluster(workers) as address:
+        scale.runs["backfill_warm"] = run_cli(inbox, warm_wh, prefect_home, {DASK_ADDRESS_ENV: address})
+    shutil.rmtree(warm_wh, ignore_errors=True)
 
     log(f"{years} years: models and queries")
     f["models_s"], f["data_tests_s"] = models_alone_s(wh / ".writer" / "bulletins.duckdb")  # the run's own file

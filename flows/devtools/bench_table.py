@@ -35,9 +35,9 @@ def met_text(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
-def parse_stage_share(s: Scale) -> float:
-    """The backfill's parse stage throughput as a share of the parser alone on all cores."""
-    return s.figures["parse_all_s"] / s.runs["backfill"].stages["parse"]
+def parse_stage_share(s: Scale, run: str = "backfill") -> float:
+    """A backfill's parse stage throughput as a share of the parser alone on all cores."""
+    return s.figures["parse_all_s"] / s.runs[run].stages["parse"]
 
 
 def server_floor(s: Scale) -> float:

@@ -15,14 +15,14 @@ from flows.devtools.bench_measure import (
     TARGET_RSS_MB,
     Scale,
 )
-from flows.devtools.bench_table import met_text, seconds_text
+from flows.devtools.bench_table import met_text, parse_stage_share, seconds_text
 
 
 def _row(target: str, figure: str, met: bool) -> str:
     return f"| {target} | {figure} | {met_text(met)} |"
 
 
-def target_rows(s: Scale, workers: int, share: float) -> Iterator[str]:
+def target_rows(s: Scale, workers: int) -> Iterator[str]:
     """The Targets table's rows: each target, the scale's figure, met or not."""
     parser = s.megabytes / s.figures["parse_1_s"]
     yield _row(
@@ -30,11 +30,13 @@ def target_rows(s: Scale, workers: int, share: float) -> Iterator[str]:
     )
     per_cpu = s.megabytes / s.figures["parse_1_cpu_s"]
     yield _row("the same per CPU second (what a quiet core does)", f"{per_cpu:.1f} MB/s", per_cpu >= TARGET_PARSER_MB_S)
-    yield _row(
-        f"parse stage ≥ {TARGET_PARSE_STAGE_SHARE:.0%} of the parser alone on {workers} cores",
-        f"{share:.0%}",
-        share >= TARGET_PARSE_STAGE_SHARE,
-    )
+    for run, workers_are in (("backfill", "a process pool the run spawns"), ("backfill_warm", "warm Dask workers")):
+        share = parse_stage_share(s, run)
+        yield _row(
+            f"parse stage ≥ {TARGET_PARSE_STAGE_SHARE:.0%} of the parser alone on {workers} cores ({workers_are})",
+            f"{share:.0%}",
+            share >= TARGET_PARSE_STAGE_SHARE,
+        )
     backfill = s.runs["backfill"].wall_s
     yield _row(f"backfill ≤ {TARGET_BACKFILL_S:.0f} s", seconds_text(backfill), backfill <= TARGET_BACKFILL_S)
     served = s.runs["backfill_served"].wall_s
