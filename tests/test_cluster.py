@@ -221,6 +221,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
         host_env = {
             **s3.env(WRITER),  # the inbox needs only a read-only key (tests/test_s3_inbox.py); an S3 lake, the writer's
             DASK_ADDRESS_ENV: dask.address,
+            "BULLETINS_INLINE_PARSE_MAX_BYTES": "0",  # every run's files to the cluster, however few
             "BULLETINS_LAKE": found.lake,
             "BULLETINS_LOCK_TIMEOUT_S": "300",
             "PYTHONPATH": str(PROJECT_DIR),

@@ -59,6 +59,7 @@ def bulletins_run(
     inbox: Path, wh: Path, home: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+    full["BULLETINS_INLINE_PARSE_MAX_BYTES"] = "0"  # every file to the runner under test, however few
     full.pop("PREFECT_API_URL", None)
     full.pop(DASK_ADDRESS_ENV, None)
     full.update(env or {})
@@ -224,6 +225,7 @@ def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
     wh = tmp_path / "wh"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home"), DASK_ADDRESS_ENV: cluster.address}
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    env["BULLETINS_INLINE_PARSE_MAX_BYTES"] = "0"  # the files to the cluster, however few
     env.pop("PREFECT_API_URL", None)
     victim = cluster.workers[0]
     with cluster.client() as client:
@@ -253,6 +255,23 @@ def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
     else:
         assert "新文件 " in stdout, stdout + stderr
     db_path = wh / "bulletins.duckdb"
+    assert snapshot(db_path) == snapshot(local_run)
+    assert ingest_counts(db_path) == ingest_counts(local_run)
+
+
+@pytest.mark.slow
+def test_a_day_s_pages_are_parsed_in_the_run_s_own_process_without_asking_the_cluster(
+    corpus_inbox: Path, local_run: Path, tmp_path: Path
+) -> None:
+    """Under BULLETINS_INLINE_PARSE_MAX_BYTES of new content the run parses in its own
+    process, as without a cluster: a scheduler that is down does not stop a day's run."""
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    inline = {DASK_ADDRESS_ENV: address, "BULLETINS_INLINE_PARSE_MAX_BYTES": str(16 * 1024 * 1024)}
+    result = bulletins_run(corpus_inbox, tmp_path / "wh", tmp_path / "home", inline)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Dask" not in result.stdout + result.stderr
+    assert "parse_tasks=1" in result.stdout  # one batch, in the run's process
+    db_path = tmp_path / "wh" / "bulletins.duckdb"
     assert snapshot(db_path) == snapshot(local_run)
     assert ingest_counts(db_path) == ingest_counts(local_run)
 
@@ -329,6 +348,7 @@ def test_serve_starts_its_warm_cluster_once_and_both_runs_use_it(
 
     monkeypatch.delenv(DASK_ADDRESS_ENV, raising=False)
     monkeypatch.setenv("BULLETINS_PARSE_WORKERS", "2")
+    monkeypatch.setenv("BULLETINS_INLINE_PARSE_MAX_BYTES", "0")  # the bundled inbox is a day's few pages
     monkeypatch.setenv("PYTHONPATH", str(PROJECT_DIR))
     inbox, wh = make_inbox(tmp_path / "inbox", []), tmp_path / "wh"
     names = sorted(p.name for p in make_inbox(tmp_path / "all").iterdir())

@@ -1,7 +1,7 @@
 """The flow's parse stage: the new inbox files into lake batches, on the runner that fits.
 
-On the Dask cluster of BULLETINS_DASK_ADDRESS, else in a process pool, or in the flow's
-own process when the files are few (`settings.inline_parse_max_bytes`). On Dask and in the
+In the flow's own process when the files are few (`settings.inline_parse_max_bytes`), else
+on the Dask cluster of BULLETINS_DASK_ADDRESS, else in a process pool. On Dask and in the
 flow's process each batch is one `parse_batch` task (`flows.orchestration.parse_task`). The
 process pool runs `ingest.process_batch` itself: its workers never import Prefect, whose
 task engine cost each spawned worker seconds of start and some 190 MB before its first
@@ -64,9 +64,18 @@ def _parse(
     progress.files_parsed(0, total)
     if not plan.to_parse:
         return [], {}
+    if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
+        # A day's pages cost less to parse here than to send anywhere: a pool worker's start
+        # costs more than parsing them, a Dask task some 0.5 s more per run (measured).
+        # quote: Prefect unwraps it before the call, without walking the files for futures.
+        inline = (
+            parse_batch(str(settings.inbox), str(settings.lake_dir), batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
+            for n, items in enumerate(batches(plan.to_parse), start=1)
+        )
+        return _counted(inline, total), {}
     if settings.dask_address is not None:
-        # Every parse goes to the cluster the user named: its workers are started already,
-        # and an address that does not answer fails the run here, before anything is parsed.
+        # More goes to the cluster the user named: its workers are started already, and an
+        # address that does not answer fails the run here, before anything is parsed.
         with dask_runner(settings.dask_address) as runner:
             logger = get_run_logger()
             opened_at = time.time()
@@ -74,13 +83,6 @@ def _parse(
             logger.info("parsing on the Dask cluster %s (%d worker thread(s))", settings.dask_address, slots)
             results = _submit_all(runner, settings, plan, stamp, seen_at, slots)
         return results, pool_idle_seconds(results, opened_at, time.time())
-    if sum(item.size_bytes for item in plan.to_parse) <= settings.inline_parse_max_bytes:
-        # quote: Prefect unwraps it before the call, without walking the files for futures.
-        inline = (
-            parse_batch(str(settings.inbox), str(settings.lake_dir), batch_id(stamp, n), quote(items), seen_at)  # type: ignore[call-overload]
-            for n, items in enumerate(batches(plan.to_parse), start=1)
-        )
-        return _counted(inline, total), {}
     # Workers end with the run that spawned them, even when it is killed (processes.py).
     # `spawn`: the run's process has threads (Prefect's), which a forked child would inherit
     # mid-lock; a spawned worker imports only what unpickling `process_batch` needs.

@@ -139,7 +139,7 @@ INLINE_PARSE_MAX_BYTES = Number(
     "BULLETINS_INLINE_PARSE_MAX_BYTES",
     DEFAULT_INLINE_PARSE_MAX_BYTES,
     0,
-    "new content up to this many bytes is parsed in the run's own process, without the pool",
+    "new content up to this many bytes is parsed in the run's own process, without the pool or a Dask cluster",
 )
 MAX_FILE_BYTES = Number(
     MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES, 1, 'a file larger than this is quarantined unread ("Size limit")'
