@@ -73,8 +73,8 @@ What still stands between the flow and the targets:
   pages. The parsing inside the stage, on two cores beside the run's own process, costs
   some 14% more worker-seconds than the parser alone (9.59 against 8.44 at 10 years in
   the last bench before this note), which leaves about one worker-second at 10 years for
-  reading and hashing, the lake writes and the worker start together, against some four
-  and a half spent on them.
+  reading and hashing, the lake writes and the worker start together, against some five
+  (1.05, 2.99 and 0.91) spent on them then.
 - **Warm Dask workers** start nothing, but each task still costs its submission, the
   scheduler's unpickling (the warm cluster's scheduler imports the task's modules
   before the first run: they cost the first run 1.1 s when it did not) and Prefect's
