@@ -55,17 +55,22 @@ def cluster(tmp_path: Path) -> Iterator[DaskCluster]:
         yield found
 
 
-def bulletins_run(
-    inbox: Path, wh: Path, home: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """A `bulletins run`'s environment: its own Prefect home and temporary server, `env` on top."""
     full = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
     full["BULLETINS_INLINE_PARSE_MAX_BYTES"] = "0"  # every file to the runner under test, however few
     full.pop("PREFECT_API_URL", None)
     full.pop(DASK_ADDRESS_ENV, None)
     full.update(env or {})
+    return full
+
+
+def bulletins_run(
+    inbox: Path, wh: Path, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BULLETINS), "run", "--inbox", str(inbox), "--warehouse", str(wh), "--timings"],
-        env=full,
+        env=run_env(home, env),
         capture_output=True,
         text=True,
         timeout=600,
@@ -223,10 +228,7 @@ def test_a_worker_killed_mid_task_loses_and_doubles_nothing(
     cluster: DaskCluster, corpus_inbox: Path, local_run: Path, tmp_path: Path
 ) -> None:
     wh = tmp_path / "wh"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home"), DASK_ADDRESS_ENV: cluster.address}
-    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
-    env["BULLETINS_INLINE_PARSE_MAX_BYTES"] = "0"  # the files to the cluster, however few
-    env.pop("PREFECT_API_URL", None)
+    env = run_env(tmp_path / "home", {DASK_ADDRESS_ENV: cluster.address})
     victim = cluster.workers[0]
     with cluster.client() as client:
         victim_address = worker_address(client, victim.pid)  # the worker whose pid we hold
