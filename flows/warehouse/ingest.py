@@ -21,7 +21,7 @@ from flows.parsing.page_tables import cell_sources
 from flows.parsing.reasons import PARSER_ERROR
 from flows.parsing.records import Bulletin, ParsedPage, Rejection
 from flows.settings import InboxLocation
-from flows.warehouse import archives, batch_record, lake, storage
+from flows.warehouse import archives, batch_record, gc_pacing, lake, storage
 from flows.warehouse.inbox import InboxFile
 from flows.warehouse.reasons import SAME_BYTES_AS, UNKNOWN_FORMAT, bulletin_reason
 from flows.warehouse.schema import LAKE_TABLES
@@ -274,7 +274,8 @@ def process_batch(
     Rows go to Parquet a row group at a time (ROW_GROUP_FILES files' articles; the small
     tables' rows in groups of up to SMALL_TABLE_GROUP_ROWS): memory stays bounded whatever
     the batch's size. Each table commits the batch once (a retry of the
-    same batch id adds nothing to a table that has it: `lake.BatchWriter`).
+    same batch id adds nothing to a table that has it: `lake.BatchWriter`). The cycle
+    collector runs less often meanwhile (`gc_pacing`).
     """
     started_at = time.time()
     statuses: dict[str, int] = {}
@@ -282,7 +283,11 @@ def process_batch(
     seconds = {"read": 0.0, "parse": 0.0, "write": 0.0}
     missing: list[str] = []
     # Members of zip archives are read from their archive, in memory (never extracted).
-    with lake.BatchWriter(lake_dir, batch_id) as writer, archives.MemberReader(inbox, storage.open_entry) as members:
+    with (
+        gc_pacing.fewer_collections(),
+        lake.BatchWriter(lake_dir, batch_id) as writer,
+        archives.MemberReader(inbox, storage.open_entry) as members,
+    ):
         rows = _empty_rows()
         files_in_group = 0
         for item in items:

@@ -68,7 +68,7 @@ def _run(inbox: Path, wh: Path) -> tuple[float, float]:
         cwd=PROJECT_DIR,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"},
     )
-    with TreeMemory(process.pid, every_s=0.02) as tree:
+    with TreeMemory(process.pid, every_s=0.02, lowest_priority=False) as tree:
         out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out
     largest_kb = int(out.rsplit("maxrss_kb", 1)[1])
