@@ -308,7 +308,13 @@ def dask_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = No
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(env or {})}
+    # The workers' profiler off, as docs/several-machines.md starts them.
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_DIR),
+        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+        **(env or {}),
+    }
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:

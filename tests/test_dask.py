@@ -211,6 +211,9 @@ def test_a_run_on_the_cluster_equals_a_local_run(
         # The scheduler was started as docs/several-machines.md says: it has imported what it
         # unpickles (each task holds the flow run's context), before any run sends it one.
         assert client.run_on_scheduler(lambda: "flows.orchestration.flow" in sys.modules)
+        assert not any(
+            client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()
+        )  # the workers' profiler off, as the docs start them
         before = worker_tasks(client)
         result = bulletins_run(corpus_inbox, tmp_path / "wh", tmp_path / "home", {DASK_ADDRESS_ENV: cluster.address})
         after = worker_tasks(client)
@@ -364,6 +367,11 @@ def test_serve_starts_its_warm_cluster_once_and_both_runs_use_it(
         assert listening_hosts([os.getpid(), *workers]) == {"127.0.0.1"}
         with Client(address, set_as_default=False) as client:
             assert sorted(client.run(os.getpid).values()) == sorted(workers)  # the cluster's workers: ours
+            # No statistical profiler sampling the parse for a dashboard the cluster does not have.
+            assert list(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == [
+                False,
+                False,
+            ]
             ran = []
             for half in (names[: len(names) // 2], names[len(names) // 2 :]):
                 make_inbox(inbox, half)
