@@ -8,7 +8,9 @@ For each scale, in one run: the corpus (`flows.devtools.corpus`), then
   cores (plain multiprocessing, no Prefect); Python starting with Prefect imported;
 - the flow, as `bulletins run --timings` from the shell (wall time, CPU of the whole
   process tree, peak RSS of the tree): an empty inbox, the backfill, a rerun with
-  nothing new, one new day on top of the archive; each against its floor;
+  nothing new, one new day on top of the archive; each against its floor; the same
+  while `bulletins serve` runs (its server takes the run), and the backfill as serve's
+  scheduled runs make it (serve's server, the parse tasks on warm Dask workers);
 - where the backfill's time went (the stage timings the run prints);
 - the models alone and typical analyst queries on the warehouse.
 
@@ -143,9 +145,12 @@ def bench_scale(years: int, work: Path, workers: int, log: Callable[[str], None]
         run_cli(empty, served_wh, prefect_home)  # not counted, as above
         scale.runs["backfill_served"] = run_cli(inbox, served_wh, prefect_home)
     shutil.rmtree(served_wh, ignore_errors=True)
-    log(f"{years} years: the backfill with its parse tasks on warm Dask workers (as serve's scheduled runs)")
+    log(f"{years} years: the backfill as serve's scheduled runs: serve's server, warm Dask workers")
     warm_wh = root / "warm-warehouse"
-    with warm_local_cluster(workers) as address:
+    # The warm cluster serve would start (`warm_local_cluster`), started here so that the
+    # run can be sent to it: serve, given the address, starts none of its own.
+    with warm_local_cluster(workers) as address, serving(empty, warm_wh, prefect_home, {DASK_ADDRESS_ENV: address}):
+        run_cli(empty, warm_wh, prefect_home)  # not counted, as above
         scale.runs["backfill_warm"] = run_cli(inbox, warm_wh, prefect_home, {DASK_ADDRESS_ENV: address})
     shutil.rmtree(warm_wh, ignore_errors=True)
 

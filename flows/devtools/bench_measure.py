@@ -182,12 +182,15 @@ def run_cli(inbox: Path, warehouse: Path, prefect_home: Path, extra_env: dict[st
 
 
 @contextlib.contextmanager
-def serving(inbox: Path, warehouse: Path, prefect_home: Path) -> Iterator[None]:
+def serving(
+    inbox: Path, warehouse: Path, prefect_home: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[None]:
     """`bulletins serve` on the warehouse for the block (a schedule that does not fire
-    meanwhile): its server is up when the block starts, and `bulletins run` uses it."""
+    meanwhile), with `extra_env` set: its server is up when the block starts, and
+    `bulletins run` uses it."""
     from flows.orchestration.prefect_local import running_server
 
-    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), **(extra_env or {})}
     env.pop("PREFECT_API_URL", None)
     command = [str(BULLETINS), "serve", "--cron", "0 7 1 1 *", "--inbox", str(inbox), "--warehouse", str(warehouse)]
     with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:

@@ -62,27 +62,36 @@ What still stands between the flow and the targets:
   parser alone reads each file and parses it; the stage also hashes each file again
   (its bytes must be the ones planned), turns rows into Arrow columns, compresses them
   into Parquet with page checksums and commits each batch to six Delta tables, and its
-  workers are spawned. In worker-seconds (the breakdown above) those are about a third
-  of what the parsing costs, so on two busy cores the stage cannot reach 80% of the
-  parser alone without dropping one of them: the worker start is now a few tenths of a
-  second, the rest is the lake's own work. Converting rows a column at a time was
-  slower than `Table.from_pylist` on row groups of 256 files (measured, dropped); larger
-  row groups would save a little compression time for some 50 MB more per worker. The
-  small tables' rows now wait for 8,192 rows before a row group (each row group of each
-  column has headers, statistics and checksums of its own): 0.11 CPU-s less per 7,300
-  pages. The parsing inside the stage, on two cores beside the run's own process, costs
-  some 14% more worker-seconds than the parser alone (9.59 against 8.44 at 10 years in
-  the last bench before this note), which leaves about one worker-second at 10 years for
-  reading and hashing, the lake writes and the worker start together, against some five
-  (1.05, 2.99 and 0.91) spent on them then.
+  workers are spawned. Sampled with py-spy over a batch of 7,300 pages, a worker spends
+  71% of its time in the parser, 16% in the lake writes (Arrow conversion and Parquet,
+  about half each), 6% reading, 2% building rows and the rest hashing and committing.
+  For 80% of the parser alone on two cores, all the stage adds to the parser would have
+  to fit in a quarter of the parser's worker-seconds: about 2.1 worker-s at 10 years,
+  where the lake writes alone took 2.43 (read and hash 0.92, idle workers 0.81) in the
+  bench before this note. So the stage cannot reach 80% on two cores without dropping
+  part of the lake's own work; what it no longer wastes:
+  - the cycle collector ran 445 times over a batch of 7,300 pages (0.15-0.2 CPU-s, 4-5%):
+    `process_batch` raises its first threshold to 50,000 (`gc_pacing`), two runs a
+    batch, the same peak memory;
+  - the small tables' rows wait for 8,192 rows before a row group (each row group of
+    each column has headers, statistics and checksums of its own): 0.11 CPU-s less per
+    7,300 pages;
+  - converting rows a column at a time saved 0.1 CPU-s per 7,300 pages for a rewrite of
+    the row building (dropped); zstd at level 1, no dictionary for the text columns, or
+    a plain `os.read` for each page changed nothing measurable.
+- **This bench's own memory sampler** read every process of the tree every 50 ms at
+  full priority: some 2 CPU-s of the 10-year parse stage's two cores, the stage 1-2 s
+  slower for it (the same peak). It now reads every 0.2 s at the lowest priority.
 - **Warm Dask workers** start nothing, but each task still costs its submission, the
   scheduler's unpickling (the warm cluster's scheduler imports the task's modules
   before the first run: they cost the first run 1.1 s when it did not) and Prefect's
-  task engine on the worker, a few tenths of a second in all. A Dask worker also parses
-  some 4-10% slower than a pool worker, the same code on the same batch (measured
-  interleaved: CPU time of the task's own thread); turning off Dask's worker profiler,
-  its event-loop and memory ticks, its malloc trim, or freezing the imported objects out
-  of the garbage collector did not close that gap beyond the noise of this machine.
+  task engine on the worker, a few tenths of a second in all ("idle from the stage's
+  start" above). A Dask worker parsed some 4-10% slower than a pool worker before the
+  collector was paced: a Dask worker's heap is larger (its own objects), so each full
+  collection cost more; paced, the 10-year warm stage went from 9.45 to 8.25 s (two
+  interleaved pairs). Dask's statistical profiler, which samples the task's stack every
+  10 ms for a dashboard the warm cluster does not have, is off there (some 5%: 7.65 to
+  7.23 s, four interleaved pairs).
 - **Verify and plan grow with the archive**: verify reads every block of the warehouse
   before a run writes (damage anywhere stops the run), and plan lists and stats every
   file of the inbox, the whole archive. Both are a few tenths of a second at 10 years.

@@ -88,7 +88,7 @@ def benchmarks_markdown(
             table.run_cell("backfill_served", lambda s: s.figures["parse_all_s"]),
         ),
         row(
-            "backfill into a new warehouse, its parse tasks on warm Dask workers (as `serve`'s scheduled runs)",
+            "backfill into a new warehouse as `bulletins serve`'s scheduled runs (its server; parse tasks on warm Dask workers)",
             table.run_cell("backfill_warm", lambda s: s.figures["parse_all_s"]),
         ),
         row(
@@ -160,6 +160,15 @@ def benchmarks_markdown(
             "· the least the stage could take: parser alone + (read, hash, write, worker start) / workers",
             table.best_stage,
         ),
+        row("the same parse stage on warm Dask workers (wall)", stage("parse", "backfill_warm")),
+        row("· in tasks: read + hash (worker-s)", stage("parse_read", "backfill_warm")),
+        row("· in tasks: parse + build rows (worker-s)", stage("parse_parse", "backfill_warm")),
+        row("· in tasks: lake writes (worker-s)", stage("parse_write", "backfill_warm")),
+        row(
+            "· idle from the stage's start to each worker's first task: submit, Prefect's task engine (worker-s)",
+            stage("parse_idle_start", "backfill_warm"),
+        ),
+        row("· idle after each worker's last task (worker-s)", stage("parse_idle_finish", "backfill_warm")),
         row("load into DuckDB", stage("load")),
         row("models", stage("models")),
         row("data tests", stage("data_tests")),

@@ -39,12 +39,16 @@ def target_rows(s: Scale, workers: int) -> Iterator[str]:
         )
     backfill = s.runs["backfill"].wall_s
     yield _row(f"backfill ≤ {TARGET_BACKFILL_S:.0f} s", seconds_text(backfill), backfill <= TARGET_BACKFILL_S)
-    served = s.runs["backfill_served"].wall_s
-    yield _row(
-        f"backfill ≤ {TARGET_BACKFILL_SERVED_S:.0f} s (`bulletins serve` running: no server to start)",
-        seconds_text(served),
-        served <= TARGET_BACKFILL_SERVED_S,
-    )
+    for run, how in (
+        ("backfill_served", "from the shell while `bulletins serve` runs: its server, a process pool"),
+        ("backfill_warm", "as `bulletins serve`'s scheduled runs: its server, warm Dask workers"),
+    ):
+        served = s.runs[run].wall_s
+        yield _row(
+            f"backfill ≤ {TARGET_BACKFILL_SERVED_S:.0f} s ({how})",
+            seconds_text(served),
+            served <= TARGET_BACKFILL_SERVED_S,
+        )
     for run, how in (("", "Prefect's temporary server"), ("_served", "`bulletins serve` running")):
         nothing = s.runs[f"nothing_new{run}"].wall_s
         yield _row(
