@@ -67,9 +67,9 @@ What still stands between the flow and the targets:
   about half each), 6% reading, 2% building rows and the rest hashing and committing.
   For 80% of the parser alone on two cores, all the stage adds to the parser would have
   to fit in a quarter of the parser's worker-seconds: about 2.1 worker-s at 10 years,
-  where the lake writes alone took 2.43 (read and hash 0.92, idle workers 0.81) in the
-  bench before this note. So the stage cannot reach 80% on two cores without dropping
-  part of the lake's own work; what it no longer wastes:
+  where the lake writes alone took 2.22 (read and hash 0.86, idle workers 0.80) in the
+  bench of 2026-12-05. So the stage cannot reach 80% on two cores without dropping part
+  of the lake's own work; what it no longer wastes:
   - the cycle collector ran 445 times over a batch of 7,300 pages (0.15-0.2 CPU-s, 4-5%):
     `process_batch` raises its first threshold to 50,000 (`gc_pacing`), two runs a
     batch, the same peak memory;
@@ -87,11 +87,12 @@ What still stands between the flow and the targets:
   before the first run: they cost the first run 1.1 s when it did not) and Prefect's
   task engine on the worker, a few tenths of a second in all ("idle from the stage's
   start" above). A Dask worker parsed some 4-10% slower than a pool worker before the
-  collector was paced: a Dask worker's heap is larger (its own objects), so each full
-  collection cost more; paced, the 10-year warm stage went from 9.45 to 8.25 s (two
-  interleaved pairs). Dask's statistical profiler, which samples the task's stack every
-  10 ms for a dashboard the warm cluster does not have, is off there (some 5%: 7.65 to
-  7.23 s, four interleaved pairs).
+  collector was paced (a Dask worker's heap holds its own objects too, which each full
+  collection walks); paced, the 10-year warm stage went from 9.45 to 8.25 s (two
+  interleaved pairs), and the gap is some 4% (8.60 against 8.24 parsing worker-s in the
+  bench of 2026-12-05). Dask's statistical profiler, which samples the task's stack
+  every 10 ms for a dashboard the warm cluster does not have, is off there (some 5%:
+  7.65 to 7.23 s, four interleaved pairs).
 - **Verify and plan grow with the archive**: verify reads every block of the warehouse
   before a run writes (damage anywhere stops the run), and plan lists and stats every
   file of the inbox, the whole archive. Both are a few tenths of a second at 10 years.
