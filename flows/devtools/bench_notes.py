@@ -67,7 +67,7 @@ What still stands between the flow and the targets:
   about half each), 6% reading, 2% building rows and the rest hashing and committing.
   For 80% of the parser alone on two cores, all the stage adds to the parser would have
   to fit in a quarter of the parser's worker-seconds: about 2.1 worker-s at 10 years,
-  where the lake writes alone took 2.22 (read and hash 0.86, idle workers 0.80) in the
+  where the lake writes alone took 2.13 (read and hash 0.85, idle workers 0.82) in the
   bench of 2026-12-05. So the stage cannot reach 80% on two cores without dropping part
   of the lake's own work; what it no longer wastes:
   - the cycle collector ran 445 times over a batch of 7,300 pages (0.15-0.2 CPU-s, 4-5%):
@@ -89,7 +89,7 @@ What still stands between the flow and the targets:
   start" above). A Dask worker parsed some 4-10% slower than a pool worker before the
   collector was paced (a Dask worker's heap holds its own objects too, which each full
   collection walks); paced, the 10-year warm stage went from 9.45 to 8.25 s (two
-  interleaved pairs), and the gap is some 4% (8.60 against 8.24 parsing worker-s in the
+  interleaved pairs), and the gap is some 5% (8.61 against 8.18 parsing worker-s in the
   bench of 2026-12-05). Dask's statistical profiler, which samples the task's stack
   every 10 ms for a dashboard the warm cluster does not have, is off there (some 5%:
   7.65 to 7.23 s, four interleaved pairs).
