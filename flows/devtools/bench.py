@@ -40,6 +40,7 @@ configure_prefect()  # before anything imports Prefect: telemetry off, as for th
 from flows.devtools.bench_measure import (  # noqa: E402
     PAGES_PER_DAY,
     SEED,
+    CliRun,
     ReaderFigure,
     Scale,
     best_of,
@@ -139,20 +140,22 @@ def bench_scale(years: int, work: Path, workers: int, log: Callable[[str], None]
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
         scale.runs["new_day_served"] = run_cli(inbox, wh, prefect_home)
+
+    def served_backfill(warehouse: Path, env: dict[str, str] | None = None) -> CliRun:
+        """A backfill into a new warehouse while `bulletins serve` (with `env`) runs on it."""
+        with serving(empty, warehouse, prefect_home, env):
+            run_cli(empty, warehouse, prefect_home, env)  # not counted, as above
+            backfill = run_cli(inbox, warehouse, prefect_home, env)
+        shutil.rmtree(warehouse, ignore_errors=True)
+        return backfill
+
     log(f"{years} years: bulletins serve up on a new warehouse; the backfill from the shell")
-    served_wh = root / "served-warehouse"
-    with serving(empty, served_wh, prefect_home):
-        run_cli(empty, served_wh, prefect_home)  # not counted, as above
-        scale.runs["backfill_served"] = run_cli(inbox, served_wh, prefect_home)
-    shutil.rmtree(served_wh, ignore_errors=True)
+    scale.runs["backfill_served"] = served_backfill(root / "served-warehouse")
     log(f"{years} years: the backfill as serve's scheduled runs: serve's server, warm Dask workers")
-    warm_wh = root / "warm-warehouse"
     # The warm cluster serve would start (`warm_local_cluster`), started here so that the
     # run can be sent to it: serve, given the address, starts none of its own.
-    with warm_local_cluster(workers) as address, serving(empty, warm_wh, prefect_home, {DASK_ADDRESS_ENV: address}):
-        run_cli(empty, warm_wh, prefect_home)  # not counted, as above
-        scale.runs["backfill_warm"] = run_cli(inbox, warm_wh, prefect_home, {DASK_ADDRESS_ENV: address})
-    shutil.rmtree(warm_wh, ignore_errors=True)
+    with warm_local_cluster(workers) as address:
+        scale.runs["backfill_warm"] = served_backfill(root / "warm-warehouse", {DASK_ADDRESS_ENV: address})
 
     log(f"{years} years: models and queries")
     f["models_s"], f["data_tests_s"] = models_alone_s(wh / ".writer" / "bulletins.duckdb")  # the run's own file
