@@ -67,6 +67,7 @@ def measure(inbox: Path, work: Path, counts: list[int], log: Callable[[str], Non
     empty.mkdir(parents=True, exist_ok=True)
     run_cli(empty, work / "first", home)
     shutil.rmtree(work / "first", ignore_errors=True)
+    every_file_to_workers = {"BULLETINS_INLINE_PARSE_MAX_BYTES": "0"}  # however small the corpus
     rows = []
     for n in counts:
         log(f"scaling, {n} worker(s): the parser alone")
@@ -76,13 +77,11 @@ def measure(inbox: Path, work: Path, counts: list[int], log: Callable[[str], Non
             inbox,
             work / f"pool-{n}",
             home,
-            {"BULLETINS_PARSE_WORKERS": str(n), "BULLETINS_INLINE_PARSE_MAX_BYTES": "0"},
+            {"BULLETINS_PARSE_WORKERS": str(n), **every_file_to_workers},
         )
         log(f"scaling, {n} worker(s): backfill on warm Dask workers")
         with warm_local_cluster(n) as address:
-            warm = run_cli(
-                inbox, work / f"warm-{n}", home, {DASK_ADDRESS_ENV: address, "BULLETINS_INLINE_PARSE_MAX_BYTES": "0"}
-            )
+            warm = run_cli(inbox, work / f"warm-{n}", home, {DASK_ADDRESS_ENV: address, **every_file_to_workers})
         rows.append(ScalingRow(n, parser_s, pool, warm))
         for folder in (work / f"pool-{n}", work / f"warm-{n}"):
             shutil.rmtree(folder, ignore_errors=True)
