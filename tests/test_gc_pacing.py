@@ -1,4 +1,4 @@
-"""The cycle collector runs less often while a batch is parsed, and as before after it."""
+"""The cycle collector runs less often while a batch is parsed or a run plans, and as before after."""
 
 from __future__ import annotations
 
@@ -91,6 +91,30 @@ def test_a_batch_is_parsed_with_fewer_collections(
     monkeypatch.setattr(ingest, "safe_parse", recording)
     result = ingest.process_batch(inbox, tmp_path / "lake", "r-0001", items, datetime(2026, 1, 5, tzinfo=UTC))
     assert sum(result.statuses.values()) == 3
+    assert thresholds == [BATCH_FIRST_THRESHOLD] * 3
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc_pacing._running == 0
+
+
+def test_a_plan_is_made_with_fewer_collections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_threshold: tuple[int, int, int]
+) -> None:
+    """Every file the plan hashes is hashed with the threshold raised; it is put back after."""
+    from flows.devtools.corpus import write_corpus
+    from flows.warehouse import storage
+
+    inbox = tmp_path / "inbox"
+    write_corpus(inbox, start=date(2021, 3, 1), days=1, pages_per_day=3, seed=3)
+    thresholds: list[int] = []
+    sha256_entry = storage.sha256_entry
+
+    def recording(path):  # type: ignore[no-untyped-def]
+        thresholds.append(gc.get_threshold()[0])
+        return sha256_entry(path)
+
+    monkeypatch.setattr(storage, "sha256_entry", recording)
+    plan = plan_run(inbox, known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
+    assert len(plan.to_parse) == 3
     assert thresholds == [BATCH_FIRST_THRESHOLD] * 3
     assert gc.get_threshold() == (700, 10, 10)
     assert gc_pacing._running == 0
