@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -14,7 +15,7 @@ from pipeline_helpers import LOADING_HISTORY
 from testdata import SAMPLE_PAGE
 
 from flows.parsing.names import normalize_name
-from flows.warehouse import build, db, inbox_walk, lake, lake_audit, legacy_lake, migrate
+from flows.warehouse import batch_record, build, db, inbox_walk, lake, lake_audit, legacy_lake, migrate
 from flows.warehouse import inbox as inbox_module
 from flows.warehouse.inbox import InboxFile, RecordedFiles, batches, plan_run
 from flows.warehouse.inbox_walk import sha256_file
@@ -103,9 +104,13 @@ def _data_file(lake_dir: Path, table: str) -> Path:
 
 
 def _unreferenced(lake_dir: Path) -> list[Path]:
-    """Data files in the tables' folders that no Delta log references (an uncommitted write)."""
+    """Data files in the raw tables' folders that no Delta log references (an uncommitted write).
+
+    Not the batch record's (`_batches`): a refused or killed commit of its rows leaves the
+    file delta-rs wrote, for `bulletins maintain`'s vacuum, as a killed run does."""
     referenced = {_data_file_path(lake_dir, f) for t in LAKE_TABLES for f in lake.data_files(lake_dir, t)}
-    return [p for p in lake_dir.rglob("*.parquet") if "_delta_log" not in p.parts and p not in referenced]
+    found = [p for t in LAKE_TABLES for p in (lake_dir / t).rglob("*.parquet") if "_delta_log" not in p.parts]
+    return [p for p in found if p not in referenced]
 
 
 def _data_file_path(lake_dir: Path, data_file: lake.DataFile) -> Path:
@@ -300,6 +305,112 @@ def test_a_batch_written_twice_or_retried_after_a_kill_between_tables_is_in_once
     write killed between two tables, adds no row twice."""
     write_twice_and_retry_after_a_kill(tmp_path, monkeypatch)
     assert _unreferenced(tmp_path) == []  # the retry's own copy of articles was never committed, and removed
+
+
+def two_writers_of_one_batch_at_once(lake_dir: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batch r-0003 written by two writers at once (a task Dask ran twice at once): the
+    other writer commits the whole batch, and its batch record row, between this writer's
+    check and its commit. Each table and the record hold it once, and this writer ends
+    without an error (tests/test_s3_lake.py runs the same on an S3 lake)."""
+    rows = {"articles": [_article_row("r-0003")], "files": [_files_row("r-0003")]}
+    written = batch_record.StateChange("r", "r-0003", batch_record.WRITTEN, files=1)
+    batch_record.create_tables(lake_dir)  # as a run does before its workers start
+    added_file, write_deltalake = lake.added_file, batch_record.write_deltalake
+    raced: list[str] = []
+
+    def the_other_writer_commits_first(*args: Any, **kwargs: Any) -> Any:
+        if "batch" not in raced:
+            raced.append("batch")
+            lake.write_batch(lake_dir, "r-0003", rows)
+        return added_file(*args, **kwargs)
+
+    def the_other_record_first(*args: Any, **kwargs: Any) -> Any:
+        if "record" not in raced:
+            raced.append("record")
+            assert batch_record.append(lake_dir, [written]) == 1
+        return write_deltalake(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lake, "added_file", the_other_writer_commits_first)
+        patch.setattr(batch_record, "write_deltalake", the_other_record_first)
+        lake.write_batch(lake_dir, "r-0003", rows)
+        assert batch_record.append(lake_dir, [written]) == 0
+    assert raced == ["batch", "record"]
+    assert lake.read_batch(lake_dir, "articles", "r-0003").num_rows == 1
+    assert len(lake.read_files_part(lake_dir, "r-0003")) == 1
+    assert lake.complete_batches(lake_dir) == ["r-0003"]
+    record = batch_record.read(lake_dir, [batch_record.WRITTEN])
+    assert [(r["batch_id"], r["files"]) for r in record] == [("r-0003", 1)]
+
+
+def test_two_writers_of_one_batch_at_once_write_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Delta refuses the second commit of a batch's transaction id; the refused writer finds
+    the batch in, removes its own data file and ends as a retry does."""
+    two_writers_of_one_batch_at_once(tmp_path, monkeypatch)
+    assert _unreferenced(tmp_path) == []
+
+
+def _write_one_batch(args: tuple[str, Any, Any]) -> str:
+    """A worker process: writes batch r-0001 and records it, when the other is ready too."""
+    lake_dir, barrier, refused = args
+    from deltalake import DeltaTable
+    from deltalake.exceptions import CommitFailedError
+
+    commit = DeltaTable.create_write_transaction
+
+    def counted(self: DeltaTable, *a: Any, **k: Any) -> Any:
+        try:
+            return commit(self, *a, **k)
+        except CommitFailedError:
+            refused.put(1)
+            raise
+
+    DeltaTable.create_write_transaction = counted  # type: ignore[method-assign]
+    rows = {"articles": [_article_row("r-0001")], "files": [_files_row("r-0001")]}
+    barrier.wait(60)
+    lake.write_batch(Path(lake_dir), "r-0001", rows)
+    batch_record.append(Path(lake_dir), [batch_record.StateChange("r", "r-0001", batch_record.WRITTEN, files=1)])
+    return "written"
+
+
+@pytest.mark.slow  # two processes import deltalake, three times (about 10 s)
+def test_two_processes_writing_one_batch_at_once_write_it_once(tmp_path: Path) -> None:
+    """The race itself, in two processes released at once: each ends without an error, and
+    the batch is in once. Delta refusing a commit shows the race was real at least once."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    refusals = 0
+    for attempt in range(3):
+        lake_dir = tmp_path / f"lake-{attempt}"
+        batch_record.create_tables(lake_dir)
+        with context.Manager() as manager, context.Pool(2) as pool:
+            barrier, refused = manager.Barrier(2), manager.Queue()
+            assert pool.map(_write_one_batch, [(str(lake_dir), barrier, refused)] * 2) == ["written"] * 2
+            refusals += refused.qsize()
+        assert lake.read_batch(lake_dir, "articles", "r-0001").num_rows == 1
+        assert len(lake.read_files_part(lake_dir, "r-0001")) == 1
+        assert len(batch_record.read(lake_dir, [batch_record.WRITTEN])) == 1
+        assert _unreferenced(lake_dir) == []
+    assert refusals >= 1
+
+
+def test_a_delta_error_in_a_pool_worker_reaches_the_run_as_its_reason(tmp_path: Path) -> None:
+    """deltalake's exceptions cannot be pickled (module `_internal`): unwrapped, the run saw
+    "PicklingError: Can't pickle <class '_internal.DeltaError'>" instead of the reason."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    lake.write_batch(tmp_path / "lake", "r-0000", {})
+    latest = sorted((tmp_path / "lake" / "articles" / "_delta_log").glob("*.json"))[-1]
+    latest.write_text('{"not": "a whole action"\n')  # the table's log, damaged after the run planned
+    seen_at = datetime(2026, 1, 5, tzinfo=UTC)
+    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as pool:
+        future = pool.submit(process_batch, tmp_path / "inbox", tmp_path / "lake", "r-0001", [], seen_at)
+        with pytest.raises(Exception) as failed:  # which exception reaches the run is the point
+            future.result()
+    reason = "lake batch r-0001: DeltaError: Kernel error: Json error: Truncated record whilst reading object"
+    assert (type(failed.value).__name__, str(failed.value)) == ("LakeWriteFailed", reason)
 
 
 # ------------------------------------------------------------------ older lake parts and warehouses

@@ -15,7 +15,12 @@ import pytest
 from deltalake import CommitProperties, Transaction, write_deltalake
 from pipeline_helpers import ALL_SCHEMAS, bulletins, query, snapshot
 from servers.seaweedfs import READER, WRITER, Key, SeaweedS3
-from test_inbox_and_lake import _article_row, _files_row, write_twice_and_retry_after_a_kill
+from test_inbox_and_lake import (
+    _article_row,
+    _files_row,
+    two_writers_of_one_batch_at_once,
+    write_twice_and_retry_after_a_kill,
+)
 from test_lake_upgrade import UPGRADED, commit_without_rows, old_files_batches
 from test_s3_inbox import files_rows, local_inbox, new_prefix, upload
 
@@ -108,6 +113,17 @@ def test_an_s3_inbox_and_an_s3_lake_give_the_warehouse_a_folder_gives(
     finally:
         con.close()
     assert _raw_counts(tmp_path / "reader.duckdb") == _raw_counts(s3_db)
+
+
+@pytest.mark.usefixtures("writer_env")
+def test_two_writers_of_one_batch_at_once_write_it_once_on_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On S3 the refused commit is the log's next version already taken (If-None-Match) and
+    the batch's transaction id found in the winning commit: the same outcome as in a folder."""
+    lake_at = new_prefix("lake")
+    two_writers_of_one_batch_at_once(lake_at, monkeypatch)
+    referenced = {f.path for f in lake.data_files(lake_at, "articles")}
+    on_s3 = {n for n in lake_store.list_files(lake_at, "articles") if lake_store.is_data_file_name(n)}
+    assert on_s3 == referenced and len(referenced) == 1
 
 
 def _versions(lake_at: S3Location) -> dict[str, int]:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError
 
 from flows.warehouse import lake
 from flows.warehouse.schema import LAKE_TABLES
@@ -92,11 +93,26 @@ def _table(lake_dir: lake.Lake) -> DeltaTable | None:
     return lake.open_table(lake_dir, RECORD_TABLE)
 
 
+# How often an append is tried again after another writer's commit of some of its keys.
+APPEND_TRIES = 5
+
+
 def append(lake_dir: lake.Lake, entries: Sequence[StateChange]) -> int:
     """Append state changes in one commit; those appended before (same key) are left out.
 
-    Returns how many rows were appended.
+    Returns how many rows were appended. Two writers appending the same key at once (a
+    batch Dask ran twice at once) append it once: Delta refuses the second commit of a
+    transaction id, and the second writer tries again without the keys now in.
     """
+    for _ in range(APPEND_TRIES - 1):
+        try:
+            return _append_new(lake_dir, entries)
+        except CommitFailedError:
+            continue
+    return _append_new(lake_dir, entries)
+
+
+def _append_new(lake_dir: lake.Lake, entries: Sequence[StateChange]) -> int:
     dt = _table(lake_dir)
     new = [e for e in entries if dt is None or dt.transaction_version(e.key) is None]
     new = list({e.key: e for e in new}.values())
@@ -115,11 +131,13 @@ def append(lake_dir: lake.Lake, entries: Sequence[StateChange]) -> int:
         }
         for e in new
     ]
+    # Committed on the version the keys were checked on: had another writer committed one
+    # of them since, Delta refuses this commit (CommitFailedError) and `append` checks again.
     write_deltalake(
-        lake.table_uri(lake_dir, RECORD_TABLE),
+        dt if dt is not None else lake.table_uri(lake_dir, RECORD_TABLE),
         pa.Table.from_pylist(rows, schema=SCHEMA),
         mode="append",
-        storage_options=lake.storage_options(lake_dir),
+        storage_options=None if dt is not None else lake.storage_options(lake_dir),
         commit_properties=CommitProperties(app_transactions=[Transaction(app_id=e.key, version=1) for e in new]),
     )
     return len(new)

@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from deltalake.exceptions import DeltaError
+
 from flows.inputs import parse_input
 from flows.parsing.names import normalize_name
 from flows.parsing.page_tables import cell_sources
@@ -266,7 +268,25 @@ def pool_idle_seconds(results: Sequence[BatchResult], opened_at: float, closed_a
     return idle
 
 
+class LakeWriteFailed(RuntimeError):
+    """A Delta error while a batch was written, as its text: deltalake's own exceptions
+    cannot be pickled (their module is `_internal`), so a process-pool worker raising one
+    would reach the run as a PicklingError instead of the reason."""
+
+
 def process_batch(
+    inbox: InboxLocation, lake_dir: lake.Lake, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
+) -> BatchResult:
+    """Parse a batch of files and append its rows to the lake's tables (`_process_batch`);
+    a Delta error is raised as `LakeWriteFailed`, with its first line (delta-rs adds a
+    backtrace of unnamed frames)."""
+    try:
+        return _process_batch(inbox, lake_dir, batch_id, items, seen_at)
+    except DeltaError as exc:
+        raise LakeWriteFailed(f"lake batch {batch_id}: {type(exc).__name__}: {lake.first_line(exc)}") from exc
+
+
+def _process_batch(
     inbox: InboxLocation, lake_dir: lake.Lake, batch_id: str, items: Iterable[InboxFile], seen_at: datetime
 ) -> BatchResult:
     """Parse a batch of files and append its rows to the lake's tables; `files` goes last.

@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from flows.warehouse import lake_store
@@ -138,23 +139,38 @@ def _commit_file(
     here (the commits since are read, as opening it again would: a table's log is read
     whole on open, a few milliseconds a table, six tables a batch).
     """
-    dt.update_incremental()
-    done = dt.transaction_version(batch_id)
     relative = f"{table}/{name}" if name else None
-    if done is not None and done >= version:
+    if _holds_batch(dt, batch_id, version):
         if relative is not None:
             lake_store.delete(lake_dir, relative)  # an earlier try committed this table: never twice
         return False
     actions: list[AddAction | RemoveAction] = []
     if name is not None:
         actions.append(added_file(lake_dir, table, name, [batch_id], rows, data_change=True))
-    dt.create_write_transaction(
-        actions,
-        "append",
-        LAKE_TABLES[table],
-        commit_properties=CommitProperties(app_transactions=[Transaction(app_id=batch_id, version=version)]),
-    )
+    try:
+        dt.create_write_transaction(
+            actions,
+            "append",
+            LAKE_TABLES[table],
+            commit_properties=CommitProperties(app_transactions=[Transaction(app_id=batch_id, version=version)]),
+        )
+    except CommitFailedError:
+        # Another writer committed this batch since the check above (Dask ran the task
+        # twice at once): Delta refuses a second commit of a transaction id, and this
+        # writer, finding the batch in, is a retry that adds nothing.
+        if not _holds_batch(dt, batch_id, version):
+            raise
+        if relative is not None:
+            lake_store.delete(lake_dir, relative)
+        return False
     return True
+
+
+def _holds_batch(dt: DeltaTable, batch_id: str, version: int) -> bool:
+    """Whether the table's latest version holds the batch at `version` (or later)."""
+    dt.update_incremental()
+    done = dt.transaction_version(batch_id)
+    return done is not None and done >= version
 
 
 def added_file(
