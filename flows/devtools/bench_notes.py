@@ -66,10 +66,11 @@ What still stands between the flow and the targets:
   71% of its time in the parser, 16% in the lake writes (Arrow conversion and Parquet,
   about half each), 6% reading, 2% building rows and the rest hashing and committing.
   For 80% of the parser alone on two cores, all the stage adds to the parser would have
-  to fit in a quarter of the parser's worker-seconds: about 2.1 worker-s at 10 years,
-  where the lake writes alone took 2.13 (read and hash 0.85, idle workers 0.82) in the
-  bench of 2026-12-05. So the stage cannot reach 80% on two cores without dropping part
-  of the lake's own work; what it no longer wastes:
+  to fit in a quarter of the parser's worker-seconds: about 2.3 worker-s at 10 years,
+  where the lake writes alone took 2.47 (read and hash 1.00, idle workers 0.94) in the
+  bench of 2026-12-05 12:34 UTC (2.13, 0.85 and 0.82 in the one of 10:28). So the stage
+  cannot reach 80% on two cores without dropping part of the lake's own work; what it no
+  longer wastes:
   - the cycle collector ran 445 times over a batch of 7,300 pages (0.15-0.2 CPU-s, 4-5%):
     `process_batch` raises its first threshold to 50,000 (`gc_pacing`), two runs a
     batch, the same peak memory;
@@ -89,10 +90,14 @@ What still stands between the flow and the targets:
   start" above). A Dask worker parsed some 4-10% slower than a pool worker before the
   collector was paced (a Dask worker's heap holds its own objects too, which each full
   collection walks); paced, the 10-year warm stage went from 9.45 to 8.25 s (two
-  interleaved pairs), and the gap is some 5% (8.61 against 8.18 parsing worker-s in the
-  bench of 2026-12-05). Dask's statistical profiler, which samples the task's stack
-  every 10 ms for a dashboard the warm cluster does not have, is off there (some 5%:
-  7.65 to 7.23 s, four interleaved pairs).
+  interleaved pairs), and the gap is 3-10% (parsing worker-s, warm against pool: 8.61
+  against 8.18, 9.08 against 8.80 and 10.22 against 9.29 in three benches of 2026-12-05).
+  Apart from a run (two warm workers, two batches of 7,300 pages, sent with and without
+  Prefect's task engine) a Dask worker reads, parses and writes as fast as a pool worker:
+  what the runs add is the scheduler, serve's server and the run beside them on two cores.
+  Dask's statistical profiler, which samples the task's stack every 10 ms for a dashboard
+  the warm cluster does not have, is off there (some 5%: 7.65 to 7.23 s, four interleaved
+  pairs).
 - **Verify and plan grow with the archive**: verify reads every block of the warehouse
   before a run writes (damage anywhere stops the run), and plan lists and stats every
   file of the inbox, the whole archive. Both are a few tenths of a second at 10 years.
@@ -102,6 +107,11 @@ What still stands between the flow and the targets:
   isolation some 0.5 s of hashing, 0.15 s of listing and 0.2 s of recording the plan at
   10 years. The cycle collector is paced there too (`gc_pacing`): it walked the run's
   whole heap, Prefect's included, for 0.10-0.12 s of the plan.
+- **The 15 s backfill follows the machine's speed of the day.** Three benches of
+  2026-12-05: the parser alone on 2 cores took 4.05, 4.27 and 4.70 s; the backfill from
+  the shell while serve runs 13.40, 13.59 and 15.26 s; as serve's scheduled runs 13.70,
+  14.55 and 16.09 s. Each is 3.2-3.4× the parser alone: the target holds where that takes
+  under about 4.4 s.
 - **Wall figures from a shared machine** are not the machine's: the CPU figures and the
   breakdown say where the time goes; re-run `make bench` on a quiet machine for the
   wall-clock targets.
