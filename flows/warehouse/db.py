@@ -50,9 +50,11 @@ def is_damage(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and _DAMAGE_RE.search(str(exc)) is not None
 
 
-# A writer's memory (DuckDB spills past it to a temporary folder beside the file). A
-# 10-year backfill's load peaks near 850 MB without it, under 400 MB with it, for about
-# 5% more CPU (BENCHMARKS.md); the default would be 80% of the machine's memory.
+# A writer's memory (DuckDB spills past it to a temporary folder beside the file), so
+# that a load's memory does not grow with the backfill. A 10-year backfill's load,
+# measured alone (2026-12-05): 418 MB peak and 2.1-2.2 s (2.8-2.9 CPU-s) with it; with
+# 512 MB, 665 MB and 1.6 s; without, 780-800 MB and 1.35 s (1.9 CPU-s). The default
+# would be 80% of the machine's memory.
 WRITER_MEMORY_LIMIT = "256MB"
 
 
