@@ -23,6 +23,16 @@ def default_threshold() -> Iterator[tuple[int, int, int]]:
     gc.set_threshold(*saved)
 
 
+@pytest.fixture
+def three_pages(tmp_path: Path) -> Path:
+    """An inbox of one day's three generated pages."""
+    from flows.devtools.corpus import write_corpus
+
+    inbox = tmp_path / "inbox"
+    write_corpus(inbox, start=date(2021, 3, 1), days=1, pages_per_day=3, seed=3)
+    return inbox
+
+
 def test_the_threshold_is_raised_inside_and_put_back_after(default_threshold: tuple[int, int, int]) -> None:
     with fewer_collections():
         assert gc.get_threshold() == (BATCH_FIRST_THRESHOLD, 10, 10)
@@ -73,13 +83,9 @@ def test_a_higher_threshold_set_by_the_user_is_kept() -> None:
 
 
 def test_a_batch_is_parsed_with_fewer_collections(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_threshold: tuple[int, int, int]
+    tmp_path: Path, three_pages: Path, monkeypatch: pytest.MonkeyPatch, default_threshold: tuple[int, int, int]
 ) -> None:
-    from flows.devtools.corpus import write_corpus
-
-    inbox = tmp_path / "inbox"
-    write_corpus(inbox, start=date(2021, 3, 1), days=1, pages_per_day=3, seed=3)
-    plan = plan_run(inbox, known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
+    plan = plan_run(three_pages, known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
     (items,) = list(batches(plan.to_parse))
     thresholds: list[int] = []
     parse = ingest.safe_parse
@@ -89,7 +95,7 @@ def test_a_batch_is_parsed_with_fewer_collections(
         return parse(*args, **kwargs)
 
     monkeypatch.setattr(ingest, "safe_parse", recording)
-    result = ingest.process_batch(inbox, tmp_path / "lake", "r-0001", items, datetime(2026, 1, 5, tzinfo=UTC))
+    result = ingest.process_batch(three_pages, tmp_path / "lake", "r-0001", items, datetime(2026, 1, 5, tzinfo=UTC))
     assert sum(result.statuses.values()) == 3
     assert thresholds == [BATCH_FIRST_THRESHOLD] * 3
     assert gc.get_threshold() == (700, 10, 10)
@@ -97,14 +103,11 @@ def test_a_batch_is_parsed_with_fewer_collections(
 
 
 def test_a_plan_is_made_with_fewer_collections(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_threshold: tuple[int, int, int]
+    three_pages: Path, monkeypatch: pytest.MonkeyPatch, default_threshold: tuple[int, int, int]
 ) -> None:
     """Every file the plan hashes is hashed with the threshold raised; it is put back after."""
-    from flows.devtools.corpus import write_corpus
     from flows.warehouse import storage
 
-    inbox = tmp_path / "inbox"
-    write_corpus(inbox, start=date(2021, 3, 1), days=1, pages_per_day=3, seed=3)
     thresholds: list[int] = []
     sha256_entry = storage.sha256_entry
 
@@ -113,7 +116,7 @@ def test_a_plan_is_made_with_fewer_collections(
         return sha256_entry(path)
 
     monkeypatch.setattr(storage, "sha256_entry", recording)
-    plan = plan_run(inbox, known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
+    plan = plan_run(three_pages, known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
     assert len(plan.to_parse) == 3
     assert thresholds == [BATCH_FIRST_THRESHOLD] * 3
     assert gc.get_threshold() == (700, 10, 10)

@@ -139,31 +139,27 @@ def _commit_file(
     here (the commits since are read, as opening it again would: a table's log is read
     whole on open, a few milliseconds a table, six tables a batch).
     """
-    relative = f"{table}/{name}" if name else None
-    if _holds_batch(dt, batch_id, version):
-        if relative is not None:
-            lake_store.delete(lake_dir, relative)  # an earlier try committed this table: never twice
-        return False
-    actions: list[AddAction | RemoveAction] = []
+    if not _holds_batch(dt, batch_id, version):
+        actions: list[AddAction | RemoveAction] = []
+        if name is not None:
+            actions.append(added_file(lake_dir, table, name, [batch_id], rows, data_change=True))
+        try:
+            dt.create_write_transaction(
+                actions,
+                "append",
+                LAKE_TABLES[table],
+                commit_properties=CommitProperties(app_transactions=[Transaction(app_id=batch_id, version=version)]),
+            )
+            return True
+        except CommitFailedError:
+            # Another writer committed this batch since the check above (Dask ran the task
+            # twice at once): Delta refuses a second commit of a transaction id, and this
+            # writer, finding the batch in, is a retry that adds nothing.
+            if not _holds_batch(dt, batch_id, version):
+                raise
     if name is not None:
-        actions.append(added_file(lake_dir, table, name, [batch_id], rows, data_change=True))
-    try:
-        dt.create_write_transaction(
-            actions,
-            "append",
-            LAKE_TABLES[table],
-            commit_properties=CommitProperties(app_transactions=[Transaction(app_id=batch_id, version=version)]),
-        )
-    except CommitFailedError:
-        # Another writer committed this batch since the check above (Dask ran the task
-        # twice at once): Delta refuses a second commit of a transaction id, and this
-        # writer, finding the batch in, is a retry that adds nothing.
-        if not _holds_batch(dt, batch_id, version):
-            raise
-        if relative is not None:
-            lake_store.delete(lake_dir, relative)
-        return False
-    return True
+        lake_store.delete(lake_dir, f"{table}/{name}")  # the table has the batch already: never twice
+    return False
 
 
 def _holds_batch(dt: DeltaTable, batch_id: str, version: int) -> bool:
