@@ -549,6 +549,33 @@ def test_a_writer_connection_has_bounded_memory(tmp_path: Path) -> None:
     assert limit == "244.1 MiB"  # WRITER_MEMORY_LIMIT (256 MB) as DuckDB prints it, not 80% of the machine
 
 
+def test_a_writer_writes_small_row_groups_into_its_file(tmp_path: Path) -> None:
+    """A writer's row groups hold db.WRITER_ROW_GROUP_ROWS rows (DuckDB's default, 122,880
+    rows of articles, held a 10-year load in memory until commit); the file is the
+    connection's catalog, named as DuckDB names it, spilling beside it, and a plain reader
+    opens what it wrote."""
+    import duckdb
+
+    from flows.warehouse import db
+
+    rows = 2 * db.WRITER_ROW_GROUP_ROWS + 100
+    for name, catalog in (("w.duckdb", "w"), ("memory.duckdb", db.WRITER_ALIAS)):
+        con = db.connect(tmp_path / name)
+        try:
+            con.execute(f"create table t as select range as i from range({rows})")
+            groups = con.execute("select count(distinct row_group_id) from pragma_storage_info('t')").fetchall()
+            settings = con.execute("select current_database(), current_setting('temp_directory')").fetchall()
+        finally:
+            con.close()
+        assert groups == [(3,)]
+        assert settings == [(catalog, str(tmp_path / f"{name}.tmp"))]
+        reader = duckdb.connect(str(tmp_path / name), read_only=True)
+        try:
+            assert reader.execute("select count(*), sum(i) from t").fetchall() == [(rows, rows * (rows - 1) // 2)]
+        finally:
+            reader.close()
+
+
 def test_article_text_is_stored_with_zstd(tmp_path: Path) -> None:
     """raw.articles' long text columns are zstd-compressed (db.ZSTD_COLUMNS); the rest as DuckDB chooses."""
     from flows.warehouse import db
