@@ -113,7 +113,13 @@ What still stands between the flow and the targets:
   every new file and records the plan before anything is parsed, on one core: in
   isolation some 0.5 s of hashing, 0.15 s of listing and 0.2 s of recording the plan at
   10 years. The cycle collector is paced there too (`gc_pacing`): it walked the run's
-  whole heap, Prefect's included, for 0.10-0.12 s of the plan.
+  whole heap, Prefect's included, for 0.10-0.12 s of the plan. On this machine the
+  plan also reads part of the corpus from disk: its memory manager pages out file pages
+  left idle for about a minute (DAMON `pageout`), and hashing the 10-year inbox took
+  2.06 s (1.29 CPU-s) on a corpus left idle for ten minutes, 0.50 s on one read just
+  before. The 10-year backfill's plan took 1.8-2.0 s in the whole bench (four benches of
+  2026-12-05) and 1.04 s in a bench of the 10-year scale alone: how much of the corpus
+  is still in memory when the backfill starts is the machine's, not the run's.
 - **The 15 s backfill follows the machine's speed of the day.** Three benches of
   2026-12-05: the parser alone on 2 cores took 4.05, 4.27 and 4.70 s; the backfill from
   the shell while serve runs 13.40, 13.59 and 15.26 s; as serve's scheduled runs 13.70,
