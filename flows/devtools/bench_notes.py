@@ -120,11 +120,13 @@ What still stands between the flow and the targets:
   before. The 10-year backfill's plan took 1.8-2.0 s in the whole bench (four benches of
   2026-12-05) and 1.04 s in a bench of the 10-year scale alone: how much of the corpus
   is still in memory when the backfill starts is the machine's, not the run's.
-- **The 15 s backfill follows the machine's speed of the day.** Three benches of
-  2026-12-05: the parser alone on 2 cores took 4.05, 4.27 and 4.70 s; the backfill from
-  the shell while serve runs 13.40, 13.59 and 15.26 s; as serve's scheduled runs 13.70,
-  14.55 and 16.09 s. Each is 3.2-3.4× the parser alone: the target holds where that takes
-  under about 4.4 s.
+- **The 15 s backfill follows the machine's speed of the day.** In three benches of
+  2026-12-05 before the writer's smaller row groups, the parser alone on 2 cores took
+  4.05, 4.27 and 4.70 s; the backfill from the shell while serve runs 13.40, 13.59 and
+  15.26 s; as serve's scheduled runs 13.70, 14.55 and 16.09 s: 3.2-3.4× the parser
+  alone. In the two since (14:22 and 14:53 UTC), the parser alone took 4.62 and 4.19 s;
+  the backfill from the shell 14.35 and 12.09 s; as scheduled runs 15.03 and 13.33 s:
+  2.9-3.3×. The target holds where the parser alone takes under about 4.5 s.
 - **Wall figures from a shared machine** are not the machine's: the CPU figures and the
   breakdown say where the time goes; re-run `make bench` on a quiet machine for the
   wall-clock targets.
