@@ -106,16 +106,20 @@ def test_a_plan_is_made_with_fewer_collections(
     three_pages: Path, monkeypatch: pytest.MonkeyPatch, default_threshold: tuple[int, int, int]
 ) -> None:
     """Every file the plan hashes is hashed with the threshold raised; it is put back after."""
-    from flows.warehouse import storage
+    from flows.warehouse import hash_ahead, storage
 
     thresholds: list[int] = []
-    sha256_entry = storage.sha256_entry
 
-    def recording(path):  # type: ignore[no-untyped-def]
-        thresholds.append(gc.get_threshold()[0])
-        return sha256_entry(path)
+    def recording(hash_file):  # type: ignore[no-untyped-def]
+        def hashing(source):  # type: ignore[no-untyped-def]
+            thresholds.append(gc.get_threshold()[0])
+            return hash_file(source)
 
-    monkeypatch.setattr(storage, "sha256_entry", recording)
+        return hashing
+
+    # A file opened ahead is hashed from its descriptor, any other by its path.
+    monkeypatch.setattr(hash_ahead, "sha256_fd", recording(hash_ahead.sha256_fd))
+    monkeypatch.setattr(storage, "sha256_entry", recording(storage.sha256_entry))
     plan = plan_run(three_pages, known_files([]), 2 * 1024 * 1024, (), datetime.now(UTC))
     assert len(plan.to_parse) == 3
     assert thresholds == [BATCH_FIRST_THRESHOLD] * 3

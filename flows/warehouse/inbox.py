@@ -19,6 +19,7 @@ from typing import Any
 
 from flows.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, InboxLocation
 from flows.warehouse import archives, gc_pacing, storage
+from flows.warehouse.hash_ahead import HashAhead
 from flows.warehouse.inbox_batches import batches as batches  # the plan's files into parse batches
 from flows.warehouse.inbox_walk import FILE, Entry, display_path, walk
 from flows.warehouse.reasons import COULD_NOT_BE_READ, IN_ZIP_ARCHIVE, NOT_READ, TOO_LARGE
@@ -183,7 +184,8 @@ def _plan(
     seq = max([known.max_ingest_seq, *(i.ingest_seq for i in planned)])
     # Archives holding a member last recorded as too large: listed again (it may fit now).
     recheck = {archive for path in known.too_large for archive, _ in archives.split_member_path(path)}
-    for entry in walk(inbox):
+    entries = HashAhead(inbox, walk(inbox), lambda entry: _hashed_here(entry, known))
+    for entry in entries:
         plan.seen += 1
         plan.listed.add(entry.path)
         if entry.kind == FILE and archives.is_archive(entry.path):
@@ -205,7 +207,7 @@ def _plan(
         status, reasons = None, entry.reasons
         if entry.kind == FILE:
             try:
-                sha = storage.sha256_entry(inbox / entry.fs_path)
+                sha = entries.sha256(entry)
             except OSError as exc:
                 status, reasons = SKIPPED, (*reasons, f"{COULD_NOT_BE_READ} ({exc.strerror or exc}): {NOT_READ}")
                 sha = _not_read_sha(reasons)
@@ -239,6 +241,14 @@ def _plan(
             taken[sha] = entry.path
             plan.to_parse.append(item)
     return plan
+
+
+def _hashed_here(entry: Entry, known: RecordedFiles) -> bool:
+    """Whether `_plan` will hash the entry itself (`HashAhead` starts its read ahead): a
+    file, not an archive, whose size or mtime is not the one recorded for its path."""
+    if entry.kind != FILE or archives.is_archive(entry.path):
+        return False
+    return not (entry.exact_mtime and known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns))
 
 
 def _too_large(size: int, max_file_bytes: int) -> str:

@@ -260,8 +260,13 @@ def read_regular(path: Path, limit: int) -> bytes:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """The sha256 of a regular file, read in chunks: bounded memory whatever its size."""
+    return sha256_fd(open_regular(path), chunk)
+
+
+def sha256_fd(fd: int, chunk: int = 1 << 20) -> str:
+    """The sha256 of what an open file descriptor reads, in chunks; the descriptor is closed."""
     digest = hashlib.sha256()
-    with os.fdopen(open_regular(path), "rb") as fh:
+    with os.fdopen(fd, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
