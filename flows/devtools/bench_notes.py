@@ -113,24 +113,26 @@ What still stands between the flow and the targets:
   every new file and records the plan before anything is parsed, on one core: in
   isolation some 0.5 s of hashing, 0.15 s of listing and 0.2 s of recording the plan at
   10 years. The cycle collector is paced there too (`gc_pacing`): it walked the run's
-  whole heap, Prefect's included, for 0.10-0.12 s of the plan. On this machine the
-  plan also reads part of the corpus from disk: its memory manager pages out file pages
-  left idle for about a minute (DAMON `pageout`), and hashing the 10-year inbox took
-  2.06 s (1.29 CPU-s) on a corpus left idle for ten minutes, 0.50 s on one read just
-  before. The 10-year backfill's plan took 1.7-2.0 s in the whole bench (four benches of
-  2026-12-05) and 1.04 s in a bench of the 10-year scale alone: how much of the corpus
-  is still in memory when the backfill starts is the machine's, not the run's. What the
-  run does about it: the plan opens the next 16 files to hash ahead and asks the kernel
-  to read them in (`hash_ahead`), so the reads overlap instead of waiting one by one.
-  Planning the 10-year inbox after dropping the page cache went from 2.81-2.91 s to
-  1.87-1.97 s; in memory it is unchanged (0.69-0.76 s).
+  whole heap, Prefect's included, for 0.10-0.12 s of the plan. An inbox no longer in
+  memory is read from disk (this machine pages out file pages left idle for about a
+  minute: hashing the 10-year inbox took 2.06 s on a corpus idle for ten minutes, 0.50 s
+  right after a read), so the plan opens the next 16 files to hash ahead and asks the
+  kernel to read them in (`hash_ahead`): planning the 10-year inbox after dropping the
+  page cache went from 2.81-2.91 s to 1.87-1.97 s, in memory unchanged (0.69-0.76 s).
+  That is not why the 10-year backfill's plan takes 1.7-2.0 s in the whole bench (five
+  benches of 2026-12-05, the last with the read-ahead) and about 1.0 s in a run from the
+  shell or a bench of the 10-year scale alone: in the bench's run the plan was busy, not
+  waiting (`plan_run` 1.68 s, 1.62 CPU-s of the run's process), where the same inbox
+  planned in a process of its own took 0.9-1.0 s. Where the rest of that CPU goes is
+  not found yet.
 - **The 15 s backfill follows the machine's speed of the day.** In three benches of
   2026-12-05 before the writer's smaller row groups, the parser alone on 2 cores took
   4.05, 4.27 and 4.70 s; the backfill from the shell while serve runs 13.40, 13.59 and
   15.26 s; as serve's scheduled runs 13.70, 14.55 and 16.09 s: 3.2-3.4× the parser
-  alone. In the two since (14:22 and 14:53 UTC), the parser alone took 4.62 and 4.19 s;
-  the backfill from the shell 14.35 and 12.09 s; as scheduled runs 15.03 and 13.33 s:
-  2.9-3.3×. The target holds where the parser alone takes under about 4.5 s.
+  alone. In the three since (14:22, 14:53 and 15:37 UTC), the parser alone took 4.62,
+  4.19 and 4.20 s; the backfill from the shell 14.35, 12.09 and 13.28 s; as scheduled
+  runs 15.03, 13.33 and 13.28 s: 2.9-3.3×. The target holds where the parser alone takes
+  under about 4.5 s.
 - **Wall figures from a shared machine** are not the machine's: the CPU figures and the
   breakdown say where the time goes; re-run `make bench` on a quiet machine for the
   wall-clock targets.
