@@ -3,7 +3,7 @@
 The plan hashes every new file of the inbox, one after the other, on one core. On an
 inbox whose pages are no longer in memory (copied in days before; or, on a machine that
 pages out idle file cache, minutes before), each file's read waited for the disk before
-its hash began: a 10-year inbox (29,224 files) took 2.8-3.1 s to hash, of which 1.2-1.5 s
+its hash began: a 10-year inbox (29,224 files) took 2.8-3.1 s to hash, of which 1.2-1.4 s
 was waiting. Here the next READ_AHEAD_FILES files to hash are already open, each with
 the kernel asked to read it in (`POSIX_FADV_WILLNEED`, which does not wait), so their
 reads overlap: 1.5-1.6 s (measured after dropping the page cache). In memory it costs

@@ -195,9 +195,7 @@ def _plan(
             continue
         # A file once too large is read again when it fits (the limit was raised).
         retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
-        same_stat = known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns)
-        # A clamped mtime is the same for every later time: such a file is hashed each run.
-        if same_stat and entry.exact_mtime and not retry:
+        if _same_stat(entry, known) and not retry:
             if entry.path in known.recovering:
                 plan.recovered += 1
             else:
@@ -243,12 +241,18 @@ def _plan(
     return plan
 
 
+def _same_stat(entry: Entry, known: RecordedFiles) -> bool:
+    """Whether the entry has the size and mtime recorded for its path (then it is not read).
+
+    A clamped mtime is the same for every later time: such a file is hashed each run.
+    """
+    return entry.exact_mtime and known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns)
+
+
 def _hashed_here(entry: Entry, known: RecordedFiles) -> bool:
     """Whether `_plan` will hash the entry itself (`HashAhead` starts its read ahead): a
     file, not an archive, whose size or mtime is not the one recorded for its path."""
-    if entry.kind != FILE or archives.is_archive(entry.path):
-        return False
-    return not (entry.exact_mtime and known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns))
+    return entry.kind == FILE and not archives.is_archive(entry.path) and not _same_stat(entry, known)
 
 
 def _too_large(size: int, max_file_bytes: int) -> str:
@@ -277,8 +281,7 @@ def _plan_archive(
     the last seq given.
     """
     retry = entry.path in known.too_large and entry.size_bytes <= max_file_bytes
-    same_stat = known.paths.get(entry.path) == (entry.size_bytes, entry.modified_ns)
-    if same_stat and entry.exact_mtime and not retry and not recheck:
+    if _same_stat(entry, known) and not retry and not recheck:
         if entry.path in known.recovering:
             plan.recovered += 1
         else:
